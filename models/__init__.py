@@ -1,0 +1,1 @@
+"""Simulation models of the Apache MPMs, hardware profiles and cost models."""

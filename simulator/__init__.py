@@ -1,0 +1,50 @@
+"""mpmsim: capacity planning for Apache httpd's MPMs by discrete-event simulation.
+
+In a notebook::
+
+    import mpmsim
+    result = mpmsim.run("workloads/examples/primer-ab-event.yaml")
+    result.to_dict()["throughput_rps"], result.requests_frame()
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "InputError",
+    "RunResult",
+    "Scenario",
+    "__version__",
+    "load_scenario",
+    "prepare",
+    "run",
+]
+
+if TYPE_CHECKING:
+    from mpmsim.errors import InputError
+    from mpmsim.loading import load_scenario
+    from mpmsim.prepare import prepare
+    from mpmsim.run import RunResult, run
+    from mpmsim.scenario import Scenario
+
+_LAZY = {
+    "InputError": "mpmsim.errors",
+    "RunResult": "mpmsim.run",
+    "Scenario": "mpmsim.scenario",
+    "load_scenario": "mpmsim.loading",
+    "prepare": "mpmsim.prepare",
+    "run": "mpmsim.run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public names on first use, so ``mpmsim --help`` stays fast."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mpmsim' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

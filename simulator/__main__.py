@@ -1,0 +1,5 @@
+"""``python -m mpmsim``."""
+
+from mpmsim.cli import main
+
+main()

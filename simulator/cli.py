@@ -1,0 +1,166 @@
+"""The ``mpmsim`` command line: parse, load and validate, call the library, render."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mpmsim import __version__
+from mpmsim.errors import InputError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Capacity planning for Apache httpd's MPMs (prefork, worker, event) by simulation.",
+)
+hardware_app = typer.Typer(no_args_is_help=True, help="Hardware profiles.")
+app.add_typer(hardware_app, name="hardware")
+
+OUT_FILES = ("result.json", "replications.csv", "requests.csv", "series.csv")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mpmsim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Capacity planning for Apache httpd's MPMs by discrete-event simulation."""
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="The scenario file (workload.yaml).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.", min=0)] = None,
+    replications: Annotated[
+        int | None, typer.Option(help="Override the number of replications.", min=1)
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a key: --set server.directives.MaxRequestWorkers=150"),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write per-request rows and time series to this folder.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite files in --out.")] = False,
+) -> None:
+    """Simulate a scenario: throughput, latency, memory, errors, and what limits them."""
+    from mpmsim.render import render_table
+    from mpmsim.run import run as run_scenario
+
+    if out is not None:
+        _check_out(out, force)
+    result = run_scenario(
+        scenario, overrides=tuple(set_ or ()), seed=seed, replications=replications
+    )
+    data = result.to_dict()
+    if out is not None:
+        _write_out(out, result, data)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        typer.echo(render_table(data))
+
+
+def _check_out(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder", field="--out", file=str(out))
+    clash = [name for name in OUT_FILES if (out / name).exists()]
+    if clash and not force:
+        raise InputError(
+            f"would overwrite {', '.join(clash)}; use --force or another folder",
+            field="--out",
+            file=str(out),
+        )
+
+
+def _write_out(out: Path, result: Any, data: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "result.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    result.records_frame().to_csv(out / "replications.csv", index=False)
+    result.requests_frame().to_csv(out / "requests.csv", index=False)
+    result.series_frame().to_csv(out / "series.csv", index=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the scenario file."""
+    from mpmsim.scenario import scenario_json_schema
+
+    typer.echo(json.dumps(scenario_json_schema(), indent=2))
+
+
+@hardware_app.command("list")
+def hardware_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the shipped hardware profiles."""
+    from mpmsim.models.hardware import hardware_table
+
+    rows = hardware_table()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    cols = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    typer.echo("  ".join(c.ljust(widths[c]) for c in cols))
+    for r in rows:
+        typer.echo("  ".join(str(r[c]).ljust(widths[c]) for c in cols))
+
+
+def _click_exception() -> type[Exception]:
+    """click's usage-error base class (typer vendors click as ``typer._click`` since 0.26)."""
+    import importlib
+
+    for name in ("typer._click", "click"):
+        try:
+            return importlib.import_module(name).ClickException  # type: ignore[no-any-return]
+        except (ImportError, AttributeError):
+            continue
+    return RuntimeError
+
+
+def main() -> None:
+    """Console entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except InputError as exc:
+        print(f"mpmsim: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("mpmsim: aborted", file=sys.stderr)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        print("mpmsim: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # a usage error found by click, or a bug
+        if isinstance(exc, _click_exception()):
+            shown: Any = exc
+            shown.show()
+            sys.exit(2)
+        if os.environ.get("MPMSIM_DEBUG"):
+            raise
+        print(
+            f"mpmsim: internal error: {type(exc).__name__}: {exc} (set MPMSIM_DEBUG=1 for the "
+            "traceback, and please report it)",
+            file=sys.stderr,
+        )
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""A processor-sharing CPU over the machine's vCPUs, with context-switch and burst-credit effects.
+
+Every runnable job (a process or thread that has CPU work to do) shares the vCPUs equally:
+with ``n`` jobs on ``c`` vCPUs each progresses at ``speed * min(1, c / n) * efficiency(n)``
+reference-core seconds per second. The simulation is event-driven: the CPU keeps a virtual clock
+(work received per job so far) and schedules one SimPy event for the next completion; a job that
+joins or leaves reschedules it (stale events are ignored by a generation counter).
+
+``efficiency(n)`` models the scheduler: when more jobs are runnable than vCPUs, CFS gives each a
+time slice of ``max(min_granularity, latency / (n / c))`` and pays one context switch per slice,
+so the useful fraction is ``slice / (slice + switch)``. Explicit wake-ups (a listener handing a
+socket to a worker) are charged by the caller as CPU work.
+
+Burstable CPUs (AWS T family) earn credits at ``credits_per_hour`` and spend one credit per vCPU
+minute at 100 %; in ``standard`` mode, when the balance reaches zero the whole machine is held at
+``baseline_fraction`` of its vCPUs until credits accrue again; ``unlimited`` keeps full speed and
+counts the surplus credits spent.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+
+# CFS defaults (kernel/sched/fair.c): 6 ms latency and 0.75 ms minimum granularity, each scaled by
+# 1 + log2(min(ncpus, 8)) ("SCHED_TUNABLESCALING_LOG").
+_CFS_LATENCY_S = 0.006
+_CFS_MIN_GRANULARITY_S = 0.00075
+# Relative slack when deciding that a job's work is done (floating point).
+_EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class BurstState:
+    """Burst-credit parameters, in AWS's units (1 credit = 1 vCPU-minute at 100 %)."""
+
+    baseline_fraction: float
+    credits_initial: float
+    credits_max: float
+    credits_per_hour: float
+    unlimited: bool
+
+
+class CPU:
+    """Processor sharing over ``vcpus`` cores of relative ``speed``.
+
+    ``run(work_s)`` returns a SimPy event that succeeds when ``work_s`` seconds of reference-core
+    work have been served to this job.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        vcpus: int,
+        speed: float = 1.0,
+        switch_s: float = 0.0,
+        burst: BurstState | None = None,
+    ) -> None:
+        self.env = env
+        self.vcpus = vcpus
+        self.speed = speed
+        self.switch_s = switch_s
+        scale = 1.0 + math.log2(min(vcpus, 8))
+        self._latency = _CFS_LATENCY_S * scale
+        self._min_gran = _CFS_MIN_GRANULARITY_S * scale
+        self._heap: list[tuple[float, int, simpy.Event]] = []
+        self._seq = 0
+        self._vt = 0.0  # work served to every job present since time 0 (virtual time)
+        self._t = 0.0
+        self._rate = 0.0  # current per-job rate, reference seconds per second
+        self._gen = 0
+        # accounting
+        self.busy_core_s = 0.0  # integral of busy vCPUs (capacity actually used) over time
+        self.work_done_s = 0.0  # reference-core seconds of work served
+        self.jobs_done = 0
+        self._burst = burst
+        self.credits = burst.credits_initial if burst else 0.0
+        self.surplus_credits = 0.0
+        self.throttled = False
+        self.throttled_s = 0.0
+
+    # -- public -----------------------------------------------------------------------------
+    @property
+    def runnable(self) -> int:
+        """Jobs currently sharing the CPU."""
+        return len(self._heap)
+
+    def run(self, work_s: float) -> simpy.Event:
+        """Serve ``work_s`` reference-core seconds to a new job; the event fires when done."""
+        ev = self.env.event()
+        if work_s <= 0.0:
+            ev.succeed()
+            return ev
+        self._advance()
+        self._seq += 1
+        heapq.heappush(self._heap, (self._vt + work_s, self._seq, ev))
+        self._reschedule()
+        return ev
+
+    def set_switch_cost(self, switch_s: float) -> None:
+        """Change the cost of one context switch (the mix of processes and threads changed)."""
+        if switch_s != self.switch_s:
+            self._advance()
+            self.switch_s = switch_s
+            self._reschedule()
+
+    def capacity(self) -> float:
+        """vCPUs available now (reduced to the baseline while credits are exhausted)."""
+        if self.throttled and self._burst is not None:
+            return self.vcpus * self._burst.baseline_fraction
+        return float(self.vcpus)
+
+    def sync(self) -> None:
+        """Bring the accounting up to ``env.now`` (before reading counters)."""
+        self._advance()
+        self._reschedule()
+
+    # -- internals ----------------------------------------------------------------------------
+    def _efficiency(self, n: int, cap: float) -> float:
+        if n <= cap or self.switch_s <= 0.0:
+            return 1.0
+        time_slice = max(self._min_gran, self._latency * cap / n)
+        return time_slice / (time_slice + self.switch_s)
+
+    def _per_job_rate(self, n: int) -> float:
+        if n == 0:
+            return 0.0
+        cap = self.capacity()
+        return self.speed * min(1.0, cap / n) * self._efficiency(n, cap)
+
+    def _busy_cores(self, n: int) -> float:
+        return min(float(n), self.capacity())
+
+    def _advance(self) -> None:
+        now = self.env.now
+        dt = now - self._t
+        if dt <= 0.0:
+            return
+        n = len(self._heap)
+        self._vt += dt * self._rate
+        self.work_done_s += dt * self._rate * n
+        busy = self._busy_cores(n)
+        self.busy_core_s += dt * busy
+        if self.throttled:
+            self.throttled_s += dt
+        if self._burst is not None:
+            self._account_credits(dt, busy)
+        self._t = now
+
+    def _account_credits(self, dt: float, busy: float) -> None:
+        b = self._burst
+        assert b is not None
+        earned = dt * b.credits_per_hour / 3600.0
+        spent = dt * busy / 60.0
+        credits = self.credits + earned - spent
+        if b.unlimited:
+            if credits < 0.0:
+                self.surplus_credits += -credits
+                credits = 0.0
+        else:
+            if credits <= 1e-9:
+                credits = 0.0
+                self.throttled = True
+            elif self.throttled and credits >= 1.0:
+                # Hold the baseline until one whole credit has accrued (avoids flapping).
+                self.throttled = False
+        self.credits = min(credits, b.credits_max)
+
+    def _reschedule(self) -> None:
+        self._gen += 1
+        n = len(self._heap)
+        self._rate = self._per_job_rate(n)
+        if n == 0:
+            return
+        dt = max(0.0, (self._heap[0][0] - self._vt) / self._rate)
+        b = self._burst
+        if b is not None and not b.unlimited and not self.throttled:
+            drain_per_s = self._busy_cores(n) / 60.0 - b.credits_per_hour / 3600.0
+            if drain_per_s > 0.0:
+                dt = min(dt, self.credits / drain_per_s)
+        timer = self.env.timeout(dt, self._gen)
+        timer.callbacks.append(self._on_timer)
+
+    def _on_timer(self, timer: simpy.Event) -> None:
+        if timer.value != self._gen:
+            return  # superseded by a later reschedule
+        self._advance()
+        heap = self._heap
+        limit = self._vt * (1.0 + _EPS) + _EPS
+        while heap and heap[0][0] <= limit:
+            _, _, ev = heapq.heappop(heap)
+            self.jobs_done += 1
+            ev.succeed()
+        self._reschedule()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters for results: busy core-seconds, credits, throttling."""
+        self.sync()
+        return {
+            "busy_core_s": self.busy_core_s,
+            "credits": self.credits,
+            "surplus_credits": self.surplus_credits,
+            "throttled_s": self.throttled_s,
+        }

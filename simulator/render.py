@@ -1,0 +1,101 @@
+"""Plain-text rendering of a run's result for the terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _fmt(x: Any, unit: str = "", digits: int = 1) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:,.{digits}f}{unit}"
+    return f"{x}{unit}"
+
+
+def _pm(value: Any, ci: Any, unit: str = "", digits: int = 1) -> str:
+    text = _fmt(value, unit, digits)
+    return f"{text} ± {_fmt(ci, '', digits)}" if ci is not None and value is not None else text
+
+
+def render_table(res: dict[str, Any]) -> str:
+    """The human-readable summary of ``mpmsim run`` (the JSON holds everything)."""
+    lat = res["latency_ms"]
+    lat_ci = res.get("latency_ms_ci95", {})
+    mem = res["memory_mib"]
+    w = res["workers"]
+    err = res["errors"]
+    d = res["effective_directives"]
+    b = res["bottleneck"]
+    sizes = ", ".join(
+        f"{k} {d[k]}"
+        for k in ("MaxRequestWorkers", "ThreadsPerChild", "ServerLimit", "KeepAlive")
+        if k in d
+    )
+    rows = [
+        (
+            "scenario",
+            f"{res['scenario']}  ({res['mpm']} on {res['hardware']}, costs "
+            f"{res['costs']}, seed {res['seed']}, {res['replications']} replication(s))",
+        ),
+        ("config", sizes),
+        (
+            "throughput",
+            _pm(res["throughput_rps"], res["throughput_rps_ci95"], " req/s") + "  (95 % CI)",
+        ),
+        (
+            "completed",
+            f"{res['completed']:,}  errors: refused {_fmt(err['refused'], '', 0)}, "
+            f"timeout {_fmt(err['timeout'], '', 0)}, reset {_fmt(err['reset'], '', 0)}",
+        ),
+        (
+            "latency ms",
+            "  ".join(
+                f"{k} {_fmt(lat[k], '', 2)}" for k in ("mean", "p50", "p90", "p95", "p99", "max")
+            ),
+        ),
+        ("p95 CI", _pm(lat["p95"], lat_ci.get("p95"), " ms", 2)),
+        (
+            "memory MiB",
+            f"peak {_fmt(mem['peak'])}  mean {_fmt(mem['mean'])}  "
+            f"limit {_fmt(mem['limit'], '', 0)}"
+            + ("  RAM EXCEEDED" if res["ram_exceeded"] else ""),
+        ),
+        (
+            "cpu",
+            f"{_fmt(100 * res['cpu_utilization'], ' %')} used, "
+            f"{_fmt(res['cpu_ms_per_request'], ' ms', 3)} per request",
+        ),
+        (
+            "workers",
+            f"processes {w['processes_peak']}, threads {w['threads_peak']}, busy peak "
+            f"{w['busy_peak']}, keep-alive peak {w['keepalive_peak']}",
+        ),
+        ("bottleneck", f"{b['resource']}: {b['why']}"),
+    ]
+    if "cpu_credits" in res:
+        c = res["cpu_credits"]
+        rows.append(
+            (
+                "cpu credits",
+                f"end {_fmt(c['end'])}, surplus used "
+                f"{_fmt(c['surplus_used'], '', 3)}, throttled "
+                f"{_fmt(100 * (c['throttled_fraction'] or 0.0), ' %')}",
+            )
+        )
+    sim = res["sim"]
+    rows.append(
+        (
+            "simulation",
+            f"{sim['events']:,} events, {_fmt(sim['simulated_s'], ' s', 2)} "
+            f"simulated in {_fmt(sim['wall_s'], ' s', 2)}",
+        )
+    )
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{k:<{width}}  {v}" for k, v in rows]
+    for warning in res["warnings"]:
+        lines.append(f"warning: {warning}")
+    for line in res["error_log"]:
+        times = f" (x{line['count']})" if line["count"] > 1 else ""
+        lines.append(f"error_log [{line['t_s']:.1f} s] {line['code']}: {line['message']}{times}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Workload generation: distributions, request mix, open and closed load."""

@@ -1,0 +1,64 @@
+"""Closed-loop load like ``ab -c C -n N`` or ``wrk -c C -d T``: clients wait for each response."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from mpmsim.client import Client
+from mpmsim.workloads.distributions import Sampler
+
+
+class RequestBudget:
+    """ab's ``-n``: how many requests may still be started, and an event when all are done."""
+
+    def __init__(self, env: simpy.Environment, total: int | None) -> None:
+        self.total = total
+        self.started = 0
+        self.done = env.event()
+
+    def take(self) -> bool:
+        """Claim the right to start one more request."""
+        if self.total is not None and self.started >= self.total:
+            return False
+        self.started += 1
+        return True
+
+    def finished(self, count: int) -> None:
+        """Tell the budget how many requests have finished."""
+        if self.total is not None and count >= self.total and not self.done.triggered:
+            self.done.succeed()
+
+
+def closed_client(
+    client: Client, budget: RequestBudget, think: Sampler, keepalive: bool, retry_delay_s: float
+) -> Generator[simpy.Event, Any, None]:
+    """One closed-loop client: request, think, repeat while the budget allows."""
+    env = client.env
+    rec = client.recorder
+    conn = None
+    while budget.take():
+        conn, status = yield from client.request(conn, client_keepalive=keepalive)
+        budget.finished(rec.finished)
+        think_s = think.draw()
+        if status != 0:
+            think_s = max(think_s, retry_delay_s)
+        if conn is not None:
+            yield from client.idle(conn, think_s)
+        elif think_s > 0.0:
+            yield env.timeout(think_s)
+
+
+def start_closed(
+    client: Client,
+    clients: int,
+    budget: RequestBudget,
+    think: Sampler,
+    keepalive: bool,
+    retry_delay_s: float = 0.01,
+) -> None:
+    """Start ``clients`` closed-loop clients at time 0."""
+    for _ in range(clients):
+        client.env.process(closed_client(client, budget, think, keepalive, retry_delay_s))

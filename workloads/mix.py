@@ -1,0 +1,122 @@
+"""The request mix: classes with their CPU, wait, response size and memory, drawn per request."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mpmsim.errors import InputError
+from mpmsim.workloads.distributions import DistributionSpec, Sampler, make_sampler, mean_of
+
+if TYPE_CHECKING:
+    from mpmsim.models.costs import CostModel
+    from mpmsim.scenario import MixClass
+
+
+@dataclass(frozen=True)
+class ResolvedClass:
+    """A mix class with every field filled in (from the scenario or the cost model)."""
+
+    name: str
+    weight: float
+    cpu_ms: DistributionSpec
+    wait_ms: DistributionSpec
+    response_bytes: DistributionSpec
+    memory_kib: float
+    streams: bool
+
+    def mean_cpu_ms(self) -> float:
+        """Mean handler CPU, ms on the reference core."""
+        return mean_of(self.cpu_ms)
+
+    def mean_wait_ms(self) -> float:
+        """Mean time the worker waits without CPU, ms."""
+        return mean_of(self.wait_ms)
+
+    def mean_response_bytes(self) -> float:
+        """Mean response size, bytes."""
+        return mean_of(self.response_bytes)
+
+
+def resolve_mix(
+    mix: Sequence[MixClass], costs: CostModel, *, source: str = "<scenario>"
+) -> list[ResolvedClass]:
+    """Fill fields a mix class leaves out from the cost model's class of the same name."""
+    out: list[ResolvedClass] = []
+    for i, m in enumerate(mix):
+        base = costs.classes.get(m.name)
+        fields: dict[str, object] = {}
+        for key in ("cpu_ms", "wait_ms", "response_bytes", "memory_kib"):
+            value = getattr(m, key)
+            if value is None:
+                if base is None:
+                    value = 0.0
+                    if key == "cpu_ms":
+                        raise InputError(
+                            f"class {m.name!r} has no cpu_ms and cost model {costs.name!r} has no "
+                            "class of that name (it has: "
+                            f"{', '.join(sorted(costs.classes)) or '-'})",
+                            file=source,
+                            field=f"mix[{i}].cpu_ms",
+                        )
+                else:
+                    value = getattr(base, key)
+            fields[key] = value
+        out.append(
+            ResolvedClass(
+                name=m.name,
+                weight=m.weight,
+                cpu_ms=fields["cpu_ms"],  # type: ignore[arg-type]
+                wait_ms=fields["wait_ms"],  # type: ignore[arg-type]
+                response_bytes=fields["response_bytes"],  # type: ignore[arg-type]
+                memory_kib=float(fields["memory_kib"]),  # type: ignore[arg-type]
+                streams=m.streams,
+            )
+        )
+    return out
+
+
+class RequestDraw:
+    """Draws the class of each request and its CPU (s), wait (s) and response size (bytes)."""
+
+    _BLOCK = 1024
+
+    def __init__(self, classes: Sequence[ResolvedClass], rng: np.random.Generator) -> None:
+        self.classes = list(classes)
+        self._rng = rng
+        w = np.array([c.weight for c in classes], dtype=float)
+        self._p = w / w.sum()
+        self._single = len(classes) == 1
+        self._cpu: list[Sampler] = [make_sampler(c.cpu_ms, rng) for c in classes]
+        self._wait: list[Sampler] = [make_sampler(c.wait_ms, rng) for c in classes]
+        self._bytes: list[Sampler] = [make_sampler(c.response_bytes, rng) for c in classes]
+        self.memory_mib = [c.memory_kib / 1024.0 for c in classes]
+        self.streams = [c.streams for c in classes]
+        self._buf: list[int] = []
+        self._i = 0
+
+    def draw(self) -> tuple[int, float, float, float]:
+        """(class index, cpu_s, wait_s, response_bytes) for the next request."""
+        if self._single:
+            k = 0
+        else:
+            if self._i >= len(self._buf):
+                self._buf = self._rng.choice(len(self._p), size=self._BLOCK, p=self._p).tolist()
+                self._i = 0
+            k = self._buf[self._i]
+            self._i += 1
+        cpu = self._cpu[k].draw()
+        wait = self._wait[k].draw()
+        size = self._bytes[k].draw()
+        return k, max(cpu, 0.0) * 1e-3, max(wait, 0.0) * 1e-3, max(size, 0.0)
+
+    def mean_cpu_s(self) -> float:
+        """Mean handler CPU per request, reference seconds."""
+        return float(sum(p * c.mean_cpu_ms() for p, c in zip(self._p, self.classes, strict=True)))
+
+    def mean_wait_s(self) -> float:
+        """Mean wait per request, seconds."""
+        return float(sum(p * c.mean_wait_ms() for p, c in zip(self._p, self.classes, strict=True)))

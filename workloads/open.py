@@ -1,0 +1,92 @@
+"""Open load: sessions (browsers) arrive at a rate and send requests on keep-alive connections."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from typing import Any
+
+import numpy as np
+import simpy
+
+from mpmsim.client import Client
+from mpmsim.workloads.distributions import Sampler
+
+
+class ArrivalSchedule:
+    """A Poisson process with piecewise-constant rate; arrivals by inverting the cumulative rate."""
+
+    def __init__(self, rate: float | Sequence[tuple[float, float]]) -> None:
+        if isinstance(rate, int | float):
+            points = [(0.0, float(rate))]
+        else:
+            points = [(float(t), float(r)) for t, r in rate]
+        self.times = np.array([t for t, _ in points])
+        self.rates = np.array([r for _, r in points])
+        # cumulative intensity at each breakpoint
+        widths = np.diff(self.times)
+        self.cum = np.concatenate([[0.0], np.cumsum(widths * self.rates[:-1])])
+
+    def rate_at(self, t: float) -> float:
+        """Arrival rate at time ``t``, per second."""
+        i = int(np.searchsorted(self.times, t, side="right")) - 1
+        return float(self.rates[max(i, 0)])
+
+    def next_time(self, t: float, unit_exp: float) -> float:
+        """The next arrival after ``t`` given a unit-rate exponential draw (inf if none)."""
+        i = max(int(np.searchsorted(self.times, t, side="right")) - 1, 0)
+        target = self.cum[i] + (t - self.times[i]) * self.rates[i] + unit_exp
+        j = i
+        while True:
+            end_cum = self.cum[j + 1] if j + 1 < len(self.times) else np.inf
+            if target <= end_cum:
+                if self.rates[j] <= 0.0:
+                    j += 1
+                    if j >= len(self.times):
+                        return float("inf")
+                    continue
+                return float(self.times[j] + (target - self.cum[j]) / self.rates[j])
+            j += 1
+            if j >= len(self.times):
+                return float("inf")
+
+
+def session(
+    client: Client, n_requests: int, think: Sampler, client_closes: bool
+) -> Generator[simpy.Event, Any, None]:
+    """One visitor: ``n_requests`` requests with think time between, then leave."""
+    env = client.env
+    conn = None
+    for i in range(n_requests):
+        conn, status = yield from client.request(conn, client_keepalive=True)
+        if status != 0:
+            return  # a failed request ends the visit
+        if i == n_requests - 1:
+            break
+        think_s = think.draw()
+        if conn is not None:
+            yield from client.idle(conn, think_s)
+        elif think_s > 0.0:
+            yield env.timeout(think_s)
+    if conn is not None and not conn.server_closed:
+        yield from client.leave_idle(conn, client_closes=client_closes)
+
+
+def arrivals(
+    client: Client,
+    schedule: ArrivalSchedule,
+    until_s: float,
+    gaps: Sampler,
+    sizes: Sampler,
+    think: Sampler,
+    client_closes: bool,
+) -> Generator[simpy.Event, Any, None]:
+    """SimPy process: start sessions at the schedule's arrival times until ``until_s``."""
+    env = client.env
+    t = 0.0
+    while True:
+        t = schedule.next_time(t, gaps.draw())
+        if t >= until_s:
+            return
+        yield env.timeout(t - env.now)
+        n = max(1, sizes.draw_int())
+        env.process(session(client, n, think, client_closes))
