@@ -12,6 +12,7 @@ not accept are not counted by the parent, so it forks more children (up to Serve
 from __future__ import annotations
 
 from mpmsim.models.base import Child, ChildState
+from mpmsim.models.directives import EffectiveDirectives
 from mpmsim.models.threaded import ThreadedMaintenance
 
 
@@ -31,15 +32,17 @@ class EventModel(ThreadedMaintenance):
     full_code = "AH03490"
     busy_code = "AH00486"
 
+    def __init__(self, directives: EffectiveDirectives) -> None:
+        super().__init__(directives)
+        self._tpc = directives.ThreadsPerChild
+        self._factor = directives.async_factor_effective
+
     def may_accept(self, child: Child) -> bool:
         if child.state != ChildState.READY or child.idle <= 0:
             return False
         # connections_above_limit(), event.c l.519-537; the factor is truncated to an integer.
         d_flag = 1 if child.not_accepting else 0
-        factor = self.d.async_factor_effective
-        return (child.conns - child.lingering) < (
-            self.d.ThreadsPerChild + (child.idle - d_flag) * factor
-        )
+        return (child.conns - child.lingering) < self._tpc + (child.idle - d_flag) * self._factor
 
     def counts_idle(self, child: Child) -> bool:
         # event.c l.2954: idle threads of a child that stopped accepting are not idle.

@@ -8,7 +8,11 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Bottleneck:
-    """The limiting resource (cpu, workers, accept_queue, ram or none) and a sentence why."""
+    """The limiting resource and a sentence why.
+
+    ``resource`` is one of ``ram``, ``workers``, ``cpu``, ``connections`` (event's per-child
+    connection limit), ``accept_queue`` or ``none`` (the load, not the server, sets throughput).
+    """
 
     resource: str
     why: str
@@ -20,14 +24,21 @@ class Bottleneck:
 
 
 def find_bottleneck(
-    rec: dict[str, Any], *, max_request_workers: int, backlog_limit: int, vcpus: int
+    rec: dict[str, Any], *, mpm: str, max_request_workers: int, backlog_limit: int, vcpus: int
 ) -> Bottleneck:
     """Name the saturated resource of an aggregated run record."""
     cpu = float(rec["cpu_utilization"])
-    workers = float(rec["workers_busy_mean"]) / max_request_workers
+    busy = float(rec["workers_busy_mean"])
+    workers = busy / max_request_workers
     at_cap = float(rec["workers_at_cap_fraction"])
-    queue = float(rec["accept_queue_mean"]) / backlog_limit
-    util = {"cpu": round(cpu, 4), "workers": round(workers, 4), "accept_queue": round(queue, 4)}
+    queue_mean = float(rec["accept_queue_mean"])
+    util = {
+        "cpu": round(cpu, 4),
+        "workers": round(workers, 4),
+        "accept_queue": round(queue_mean / backlog_limit, 4),
+    }
+    refused = rec["refused"] + rec["syn_drops"]
+    overflow = f"; the accept queue overflowed ({rec['syn_drops']} SYNs dropped)" if refused else ""
     if rec["ram_exceeded"]:
         return Bottleneck(
             "ram",
@@ -36,20 +47,19 @@ def find_bottleneck(
             f"{rec['oom_kills']} child(ren) and their connections",
             util,
         )
-    refused = rec["refused"] + rec["syn_drops"]
-    if refused and queue > 0.5:
-        return Bottleneck(
-            "accept_queue",
-            f"the accept queue ({backlog_limit - 1} = min(ListenBacklog, somaxconn)) was full: "
-            f"{rec['syn_drops']} SYNs dropped, {rec['refused']} connections failed",
-            util,
+    if (at_cap >= 0.5 or workers >= 0.9) and cpu < 0.9:
+        held = float(rec.get("keepalive_held_mean", 0.0))
+        ka = (
+            f", {100 * held / busy:.0f} % of them pinned by idle keep-alive connections"
+            if busy > 0 and held / busy >= 0.05
+            else ""
         )
-    if at_cap >= 0.5 and cpu < 0.9:
         return Bottleneck(
             "workers",
-            f"all {max_request_workers} workers (MaxRequestWorkers) were busy "
-            f"{100 * at_cap:.0f} % of the time while the CPU was {100 * cpu:.0f} % used: "
-            f"new connections wait in the accept queue",
+            f"the {max_request_workers} workers (MaxRequestWorkers) were {100 * workers:.0f} % "
+            f"busy (all of them {100 * at_cap:.0f} % of the time){ka}, while the CPU was "
+            f"{100 * cpu:.0f} % used: "
+            f"new connections wait in the accept queue{overflow}",
             util,
         )
     if cpu >= 0.9:
@@ -60,9 +70,22 @@ def find_bottleneck(
             if throttled > 0.05
             else ""
         )
+        return Bottleneck("cpu", f"the {vcpus} vCPU(s) were {100 * cpu:.0f} % busy{extra}", util)
+    if queue_mean >= 1.0 and mpm == "event":
         return Bottleneck(
-            "cpu",
-            f"the {vcpus} vCPU(s) were {100 * cpu:.0f} % busy{extra}",
+            "connections",
+            f"event's children stopped accepting although workers and CPU were free: each "
+            f"takes at most ThreadsPerChild + AsyncRequestWorkerFactor x idle workers "
+            f"connections, idle keep-alive ones included ({rec.get('keepalive_async_mean', 0):.0f}"
+            f" on average), so {queue_mean:.0f} connections waited in the accept queue on "
+            f"average{overflow}",
+            util,
+        )
+    if refused:
+        return Bottleneck(
+            "accept_queue",
+            f"bursts overflowed the accept queue ({backlog_limit - 1} = min(ListenBacklog, "
+            f"somaxconn)): {rec['syn_drops']} SYNs dropped, {rec['refused']} connections failed",
             util,
         )
     return Bottleneck(

@@ -59,13 +59,12 @@ class Client:
         return Conn(self._next_id)
 
     # -- connect ----------------------------------------------------------------------------
-    def connect(self, conn: Conn, t_start: float) -> Proc:
-        """Handshake, then wait to be accepted; returns OK, REFUSED or TIMEOUT."""
+    def connect(self, conn: Conn, t_start: float, lead_s: float) -> Proc:
+        """Reach the server ``lead_s`` from now, wait to be accepted; OK, REFUSED or TIMEOUT."""
         env = self.env
         server = self.server
-        if self.rtt_s > 0.0:
-            # SYN, SYN-ACK, then ACK with the request (TCP_DEFER_ACCEPT waits for data).
-            yield env.timeout(1.5 * self.rtt_s)
+        if lead_s > 0.0:
+            yield env.timeout(lead_s)
         attempt = 0
         while True:
             outcome = server.arrive(conn)
@@ -92,16 +91,63 @@ class Client:
             yield env.timeout(delay)
             attempt += 1
 
-    # -- one request on an accepted connection ------------------------------------------------
-    def exchange(self, conn: Conn, *, first: bool, client_keepalive: bool) -> Proc:
-        """Send one request and read the response; returns (status, class index).
+    # -- one request ----------------------------------------------------------------------------
+    def request(self, conn: Conn | None, *, delay_s: float, client_keepalive: bool) -> Proc:
+        """One request, sent ``delay_s`` from now, on ``conn`` if still open, else on a new one.
 
-        On return the connection is either in keep-alive (``conn.in_keepalive``) or closed.
+        ``delay_s`` covers the rest of the previous response's transfer and the think time, so
+        a keep-alive exchange costs the simulation as few events as possible. The server's
+        KeepAliveTimeout runs meanwhile. Records the request; returns ``(connection to reuse or
+        None, status, time the client has the whole response)``.
         """
         env = self.env
+        rec = self.recorder
+        half = self.half_rtt_s
         server = self.server
+        waited = 0.0  # of the handshake, already spent waiting for a request that failed
+        if conn is not None and not conn.server_closed:
+            # The request reaches the server half a round trip after the client sends it.
+            to_server = delay_s + half
+            kat = self.keepalive_timeout_s
+            if to_server >= kat:
+                yield env.timeout(kat)
+                server.expire_keepalive(conn)
+                if delay_s > kat:
+                    yield env.timeout(delay_s - kat)
+                delay_s = 0.0
+            else:
+                if to_server > 0.0:
+                    yield env.timeout(to_server)
+                delay_s = -half  # sent half a round trip ago
+                waited = half
+        elif delay_s > 0.0:
+            yield env.timeout(delay_s)
+            delay_s = 0.0
+        t_start = env.now + min(delay_s, 0.0)
+        rec.start()
+        if conn is not None and conn.server_closed and conn.closed_at + half <= t_start:
+            # The server's FIN reached the client before it sent: it simply reconnects.
+            conn = None
+        if conn is not None and not server.leave_keepalive(conn):
+            # The server closed the connection as the request arrived (event with no idle
+            # worker, or a stopping child): ab and wrk count an error, browsers retry.
+            if not self.retry_on_close:
+                rec.record(t_start, env.now, -1, RESET, False)
+                return None, RESET, env.now
+            rec.reconnects += 1
+            conn = None
+            waited = 0.0
+        first = conn is None
+        if conn is None:
+            conn = self.new_conn()
+            # SYN, SYN-ACK, then the ACK with the request (TCP_DEFER_ACCEPT waits for data).
+            status = yield from self.connect(conn, t_start, max(1.5 * self.rtt_s - waited, 0.0))
+            if status != OK:
+                rec.record(t_start, env.now, -1, status, True)
+                return None, status, env.now
         child = conn.child
         assert child is not None
+        # -- the server serves it
         k, cpu_s, wait_s, size = self.requests.draw()
         n = conn.requests + 1
         conn.requests = n
@@ -124,7 +170,8 @@ class Client:
         if mem:
             server.memory.add(-mem)
         if not child.alive:
-            return RESET, k
+            rec.record(t_start, env.now, k, RESET, first)
+            return None, RESET, env.now
         bw = self.bandwidth
         tx_s = size / bw if bw else 0.0
         held_s = 0.0
@@ -137,80 +184,40 @@ class Client:
             # A blocking write that makes no progress for Timeout seconds is abandoned.
             yield env.timeout(self.server_timeout_s)
             server.close(conn, worker_held=True)
-            return TIMEOUT, k
+            rec.record(t_start, env.now, k, TIMEOUT, first)
+            return None, TIMEOUT, env.now
         if held_s > 0.0:
             yield env.timeout(held_s)
             if not child.alive:
-                return RESET, k
+                rec.record(t_start, env.now, k, RESET, first)
+                return None, RESET, env.now
         if keep:
             server.hold_keepalive(conn)
         else:
             server.close(conn, worker_held=True)
-        rest = tx_s - held_s + self.half_rtt_s
-        if rest > 0.0:
-            yield env.timeout(rest)
-        return OK, k
-
-    # -- between requests --------------------------------------------------------------------
-    def idle(self, conn: Conn, think_s: float) -> Proc:
-        """Think for ``think_s`` on a keep-alive connection; the server may close it meanwhile."""
-        env = self.env
-        kat = self.keepalive_timeout_s
-        if think_s >= kat:
-            yield env.timeout(kat)
-            self.server.expire_keepalive(conn)
-            if think_s > kat:
-                yield env.timeout(think_s - kat)
-        elif think_s > 0.0:
-            yield env.timeout(think_s)
-
-    def leave_idle(self, conn: Conn, *, client_closes: bool) -> Proc:
-        """The client is done: close now, or leave the connection to KeepAliveTimeout."""
-        if not client_closes:
-            yield self.env.timeout(self.keepalive_timeout_s)
-        self.server.expire_keepalive(conn)
-
-    def resume(self, conn: Conn) -> bool:
-        """Send the next request on a keep-alive connection; False if it was closed."""
-        return self.server.leave_keepalive(conn)
-
-    # -- whole requests ------------------------------------------------------------------------
-    def request(self, conn: Conn | None, *, client_keepalive: bool) -> Proc:
-        """One request as the client sees it, on ``conn`` if it is still open, else a new one.
-
-        Records the request and returns (connection to reuse or None, status).
-        """
-        env = self.env
-        rec = self.recorder
-        rec.start()
-        t_start = env.now
-        if conn is not None and conn.server_closed and conn.closed_at + self.rtt_s <= t_start:
-            # The server's FIN arrived while the client was idle: it simply reconnects.
-            conn = None
-        if conn is not None:
-            if self.half_rtt_s > 0.0:
-                yield env.timeout(self.half_rtt_s)
-            if not self.resume(conn):
-                if not self.retry_on_close:
-                    rec.record(t_start, env.now, -1, RESET, False)
-                    return None, RESET
-                rec.reconnects += 1
-                conn = None
-        first = conn is None
-        if conn is None:
-            conn = self.new_conn()
-            status = yield from self.connect(conn, t_start)
-            if status != OK:
-                rec.record(t_start, env.now, -1, status, True)
-                return None, status
-        status, k = yield from self.exchange(conn, first=first, client_keepalive=client_keepalive)
-        t_end = env.now
-        if status == OK and self.timeout_s is not None and t_end - t_start > self.timeout_s:
+        # -- the client reads the rest of the response
+        t_done = env.now + tx_s - held_s + half
+        status = OK
+        if self.timeout_s is not None and t_done - t_start > self.timeout_s:
             status = TIMEOUT
-        rec.record(t_start, t_end, k, status, first)
-        if status != OK or not conn.in_keepalive:
-            return None, status
-        return conn, status
+        rec.record(t_start, t_done, k, status, first)
+        if status != OK or not keep:
+            if keep:
+                server.expire_keepalive(conn)  # the client gave up and closed it
+            return None, status, t_done
+        return conn, status, t_done
+
+    def finish(self, conn: Conn | None, delay_s: float, *, client_closes: bool) -> Proc:
+        """The client is done with ``conn``: close it after ``delay_s`` or leave it idle.
+
+        An idle connection stays open until the server's KeepAliveTimeout (browsers do that).
+        """
+        if conn is None or conn.server_closed:
+            return
+        wait = delay_s + self.half_rtt_s if client_closes else self.keepalive_timeout_s
+        if wait > 0.0:
+            yield self.env.timeout(min(wait, self.keepalive_timeout_s))
+        self.server.expire_keepalive(conn)
 
 
 def _give_up(conn: Conn) -> None:

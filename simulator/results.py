@@ -112,6 +112,10 @@ def summarize(prep: Prepared, rep: Replication) -> dict[str, Any]:
     busy = rows[:, _COL["busy_workers"]] if len(rows) else np.zeros(0)
     rec["workers_busy_mean"] = float(busy.mean()) if len(busy) else 0.0
     rec["workers_at_cap_fraction"] = float((busy >= mrw).mean()) if len(busy) else 0.0
+    held = rows[:, _COL["keepalive_held_workers"]] if len(rows) else np.zeros(0)
+    rec["keepalive_held_mean"] = float(held.mean()) if len(held) else 0.0
+    ka_async = rows[:, _COL["keepalive_async_conns"]] if len(rows) else np.zeros(0)
+    rec["keepalive_async_mean"] = float(ka_async.mean()) if len(ka_async) else 0.0
     queue = rows[:, _COL["accept_queue"]] if len(rows) else np.zeros(0)
     rec["accept_queue_mean"] = float(queue.mean()) if len(queue) else 0.0
     rec["throttled_fraction"] = float(rows[:, _COL["throttled"]].mean()) if len(rows) else 0.0

@@ -55,6 +55,7 @@ class RunResult:
             agg[k] = sum(r[k] for r in self.records)
         return find_bottleneck(
             agg,
+            mpm=p.mpm,
             max_request_workers=d.MaxRequestWorkers,
             backlog_limit=min(d.ListenBacklog, p.scenario.server.somaxconn) + 1,
             vcpus=p.hardware.vcpus,
@@ -176,6 +177,8 @@ class RunResult:
 
 _MEANS = (
     "cpu_utilization",
+    "keepalive_held_mean",
+    "keepalive_async_mean",
     "workers_busy_mean",
     "workers_at_cap_fraction",
     "accept_queue_mean",

@@ -35,7 +35,6 @@ class Conn:
         "closed_at",
         "id",
         "in_keepalive",
-        "killed",
         "requests",
         "server_closed",
         "wake",
@@ -47,7 +46,6 @@ class Conn:
         self.wake: simpy.Event | None = None
         self.abandoned = False  # the client gave up while it waited in the accept queue
         self.server_closed = False  # the server closed it (keep-alive timeout, busy, stopping)
-        self.killed = False  # its child was killed (OOM): the request in progress fails
         self.in_keepalive = False
         self.requests = 0
         self.closed_at = 0.0
@@ -302,8 +300,8 @@ class Server:
         """The next request arrived on a keep-alive connection; False if it was closed."""
         child = conn.child
         assert child is not None
-        if conn.server_closed or conn.killed:
-            return False
+        if conn.server_closed or not child.alive:
+            return False  # closed by the server, or its child was killed
         conn.in_keepalive = False
         if self.model.keepalive_holds_worker:
             child.ka_held -= 1
@@ -339,7 +337,7 @@ class Server:
 
     def expire_keepalive(self, conn: Conn) -> None:
         """KeepAliveTimeout passed with no request: the server closes the connection."""
-        if conn.server_closed or conn.killed:
+        if conn.server_closed or conn.child is None or not conn.child.alive:
             return
         self._close_keepalive(conn)
 
@@ -347,7 +345,7 @@ class Server:
         """Close after a response; the worker (if held) is released after the close CPU."""
         child = conn.child
         assert child is not None
-        if conn.server_closed or conn.killed:
+        if conn.server_closed or not child.alive:
             return
         if worker_held:
             self.release_worker(child)

@@ -107,16 +107,14 @@ def test_event_closes_keepalive_connections_when_workers_are_busy() -> None:
     first_conns = []
 
     def ka_client(delay: float) -> Generator[simpy.Event, Any, Any]:
-        conn, status = yield from client.request(None, client_keepalive=True)
+        conn, status, _ = yield from client.request(None, delay_s=0.0, client_keepalive=True)
         assert status == OK and conn is not None
         first_conns.append(conn)
-        yield env.timeout(delay)
-        conn, status = yield from client.request(conn, client_keepalive=True)
+        conn, status, _ = yield from client.request(conn, delay_s=delay, client_keepalive=True)
         return status
 
     def hog(t: float) -> Generator[simpy.Event, Any, Any]:
-        yield env.timeout(t)
-        _, status = yield from client.request(None, client_keepalive=False)
+        _, status, _ = yield from client.request(None, delay_s=t, client_keepalive=False)
         return status
 
     # Two keep-alive clients finish at ~1 s, go idle; two hogs take both workers at 1.5 s; the

@@ -39,16 +39,16 @@ def closed_client(
     env = client.env
     rec = client.recorder
     conn = None
+    delay = 0.0
     while budget.take():
-        conn, status = yield from client.request(conn, client_keepalive=keepalive)
+        conn, status, t_done = yield from client.request(
+            conn, delay_s=delay, client_keepalive=keepalive
+        )
         budget.finished(rec.finished)
         think_s = think.draw()
         if status != 0:
             think_s = max(think_s, retry_delay_s)
-        if conn is not None:
-            yield from client.idle(conn, think_s)
-        elif think_s > 0.0:
-            yield env.timeout(think_s)
+        delay = t_done - env.now + think_s
 
 
 def start_closed(

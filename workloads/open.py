@@ -56,19 +56,15 @@ def session(
     """One visitor: ``n_requests`` requests with think time between, then leave."""
     env = client.env
     conn = None
+    delay = 0.0
     for i in range(n_requests):
-        conn, status = yield from client.request(conn, client_keepalive=True)
+        conn, status, t_done = yield from client.request(conn, delay_s=delay, client_keepalive=True)
         if status != 0:
             return  # a failed request ends the visit
-        if i == n_requests - 1:
-            break
-        think_s = think.draw()
-        if conn is not None:
-            yield from client.idle(conn, think_s)
-        elif think_s > 0.0:
-            yield env.timeout(think_s)
-    if conn is not None and not conn.server_closed:
-        yield from client.leave_idle(conn, client_closes=client_closes)
+        delay = t_done - env.now
+        if i < n_requests - 1:
+            delay += think.draw()
+    yield from client.finish(conn, delay, client_closes=client_closes)
 
 
 def arrivals(
