@@ -20,7 +20,7 @@ import simpy
 
 from mpmsim.loading import load_scenario_data
 from mpmsim.prepare import prepare
-from mpmsim.run import run_prepared
+from mpmsim.runner import run_prepared
 
 SCENARIO: dict[str, Any] = {
     "name": "bench-event-keepalive",

@@ -63,6 +63,12 @@ class CostModel(BaseModel):
     connection_kib: float = Field(ge=0)
     """Each open connection (ptrans pool, bucket allocator, socket buffers)."""
     send_buffer_kib: float = Field(ge=0)
+    cpu_cv: float = Field(
+        0.0,
+        ge=0,
+        description="coefficient of variation of each request's CPU work (gamma-distributed "
+        "factor of mean 1 on all of it); 0 = every request costs exactly the mean",
+    )
     """Kernel send buffer: a response up to this size leaves the worker at once."""
     classes: dict[str, RequestClassCost] = Field(default_factory=dict)
     justification: dict[str, str] = Field(default_factory=dict)

@@ -27,16 +27,16 @@ if TYPE_CHECKING:
     from mpmsim.errors import InputError
     from mpmsim.loading import load_scenario
     from mpmsim.prepare import prepare
-    from mpmsim.run import RunResult, run
+    from mpmsim.runner import RunResult, run
     from mpmsim.scenario import Scenario
 
 _LAZY = {
     "InputError": "mpmsim.errors",
-    "RunResult": "mpmsim.run",
+    "RunResult": "mpmsim.runner",
     "Scenario": "mpmsim.scenario",
     "load_scenario": "mpmsim.loading",
     "prepare": "mpmsim.prepare",
-    "run": "mpmsim.run",
+    "run": "mpmsim.runner",
 }
 
 

@@ -58,7 +58,7 @@ def run(
 ) -> None:
     """Simulate a scenario: throughput, latency, memory, errors, and what limits them."""
     from mpmsim.render import render_table
-    from mpmsim.run import run as run_scenario
+    from mpmsim.runner import run as run_scenario
 
     if out is not None:
         _check_out(out, force)
@@ -95,11 +95,88 @@ def _write_out(out: Path, result: Any, data: dict[str, Any]) -> None:
 
 
 @app.command()
+def bench(
+    url: Annotated[str, typer.Argument(help="The page to load, e.g. http://127.0.0.1/test.html")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Measurement CSV to write.")],
+    tool: Annotated[str, typer.Option(help="Load tool on PATH: ab or wrk.")] = "ab",
+    concurrency: Annotated[
+        str, typer.Option(help="Comma-separated concurrencies, e.g. 1,10,100.")
+    ] = "1,10,100",
+    keepalive: Annotated[bool, typer.Option(help="Reuse connections (ab -k; wrk).")] = False,
+    duration_s: Annotated[int, typer.Option(help="Seconds per run.", min=1)] = 5,
+    repetitions: Annotated[int, typer.Option(help="Runs per concurrency.", min=1)] = 1,
+    apache_pid_file: Annotated[
+        Path | None, typer.Option(help="Local Apache's pid file: sample its CPU and memory.")
+    ] = None,
+    status_url: Annotated[
+        str | None, typer.Option(help="mod_status URL to read once mid-run (?auto is added).")
+    ] = None,
+    mpm: Annotated[str | None, typer.Option(help="Record the server's MPM in the rows.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite --out.")] = False,
+) -> None:
+    """Measure a live server with ab or wrk; write rows that feed ``mpmsim calibrate``."""
+    from mpmsim.bench import bench as run_bench
+    from mpmsim.bench import write_rows
+
+    try:
+        levels = [int(c) for c in concurrency.split(",") if c.strip()]
+    except ValueError:
+        raise InputError(
+            f"expected comma-separated whole numbers, got {concurrency!r}", field="--concurrency"
+        ) from None
+    if out.exists() and not force:
+        raise InputError("exists; use --force to overwrite it", file=str(out), field="--out")
+    rows = run_bench(
+        url,
+        tool=tool,
+        concurrency=levels,
+        keepalive=keepalive,
+        duration_s=duration_s,
+        apache_pid_file=apache_pid_file,
+        status_url=status_url,
+        repetitions=repetitions,
+        progress=lambda line: typer.echo(line, err=True),
+        mpm=mpm,
+    )
+    write_rows(rows, out, overwrite=force)
+    typer.echo(f"wrote {len(rows)} row(s) to {out}")
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the scenario file."""
     from mpmsim.scenario import scenario_json_schema
 
     typer.echo(json.dumps(scenario_json_schema(), indent=2))
+
+
+@app.command()
+def examples(
+    copy_to: Annotated[
+        Path | None, typer.Option("--copy", help="Copy the examples into this folder.")
+    ] = None,
+) -> None:
+    """List the example workloads shipped with mpmsim (or copy them to a folder)."""
+    from importlib.resources import as_file, files
+
+    folder = files("mpmsim.workloads") / "examples"
+    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".yaml"))
+    if copy_to is None:
+        with as_file(folder) as path:
+            for name in names:
+                typer.echo(str(Path(path) / name))
+        return
+    copy_to.mkdir(parents=True, exist_ok=True)
+    clash = [n for n in names if (copy_to / n).exists()]
+    if clash:
+        raise InputError(
+            f"would overwrite {', '.join(clash)}; remove them first",
+            field="--copy",
+            file=str(copy_to),
+        )
+    for name in names:
+        (copy_to / name).write_text((folder / name).read_text(encoding="utf-8"), encoding="utf-8")
+        typer.echo(str(copy_to / name))
 
 
 @hardware_app.command("list")

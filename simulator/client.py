@@ -15,6 +15,7 @@ import simpy
 from mpmsim.models.base import ChildState
 from mpmsim.recorder import OK, REFUSED, RESET, TIMEOUT, Recorder
 from mpmsim.server import ACCEPTED, QUEUED, Conn, Server
+from mpmsim.workloads.distributions import ConstantSampler, Sampler
 from mpmsim.workloads.mix import RequestDraw
 
 Proc = Generator[simpy.Event, Any, Any]
@@ -35,6 +36,7 @@ class Client:
         syn_retries: int,
         timeout_s: float | None,
         retry_on_close: bool,
+        cpu_noise: Sampler | None = None,
     ) -> None:
         self.env = env
         self.server = server
@@ -46,6 +48,7 @@ class Client:
         self.syn_retries = syn_retries
         self.timeout_s = timeout_s
         self.retry_on_close = retry_on_close
+        self.cpu_noise = cpu_noise or ConstantSampler(1.0)
         d = server.directives
         self.keepalive_timeout_s = float(d.KeepAliveTimeout)
         self.server_keepalive = bool(d.KeepAlive) and d.KeepAliveTimeout > 0
@@ -161,6 +164,7 @@ class Client:
         work += server.new_conn_cpu_s if first else server.ka_request_cpu_s
         if not keep:
             work += server.close_cpu_s
+        work *= self.cpu_noise.draw()
         mem = self.requests.memory_mib[k]
         if mem:
             server.memory.add(mem)

@@ -106,6 +106,12 @@ def build_world(prep: Prepared, index: int = 0) -> World:
         syn_retries=load.syn_retries,
         timeout_s=timeout_s,
         retry_on_close=not isinstance(load, ClosedLoad),
+        cpu_noise=make_sampler(
+            {"dist": "gamma", "mean": 1.0, "cv": prep.costs.cpu_cv}
+            if prep.costs.cpu_cv > 0
+            else 1.0,
+            stream(sc.seed, index, "cpu_noise"),
+        ),
     )
     return World(env, cpu, memory, server, recorder, client)
 

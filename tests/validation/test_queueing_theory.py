@@ -18,7 +18,7 @@ from scipy import stats
 
 from mpmsim import queueing
 from mpmsim.results import summarize
-from mpmsim.run import run_prepared
+from mpmsim.runner import run_prepared
 from tests.helpers import prepared
 
 REPLICATIONS = 8

@@ -1,0 +1,63 @@
+"""Shared pytest fixtures: a real Apache on loopback (``apache_factory``, ``requires_apache``)."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from tests.apache import APACHE_BIN, ApacheFactory, ApacheServer, running_apache
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``requires_apache`` marker."""
+    config.addinivalue_line(
+        "markers",
+        "requires_apache(*tools): needs /usr/sbin/apache2 (and the named tools on PATH, e.g. "
+        '"ab", "wrk"); skipped when missing, but FAILS when the CI environment variable is set',
+    )
+
+
+def _missing(tools: tuple[str, ...]) -> list[str]:
+    missing = [] if os.access(APACHE_BIN, os.X_OK) else [str(APACHE_BIN)]
+    return missing + [tool for tool in tools if shutil.which(tool) is None]
+
+
+def _require(tools: tuple[str, ...]) -> None:
+    """Skip (or fail under CI) when Apache or one of ``tools`` is not installed."""
+    missing = _missing(tools)
+    if not missing:
+        return
+    reason = (
+        f"real-Apache test needs {', '.join(missing)}: apt-get install -y apache2 apache2-utils wrk"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set, so this is an error: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Apply ``requires_apache`` markers."""
+    for marker in item.iter_markers("requires_apache"):
+        _require(tuple(str(tool) for tool in marker.args))
+
+
+@pytest.fixture
+def apache_factory(tmp_path: Path) -> Iterator[ApacheFactory]:
+    """``start(mpm="prefork", directives=None)`` -> a running server, stopped after the test."""
+    _require(())
+    counter = itertools.count(1)
+    with contextlib.ExitStack() as stack:
+
+        def start(
+            mpm: str = "prefork", directives: Mapping[str, object] | None = None
+        ) -> ApacheServer:
+            root = tmp_path / f"apache-{mpm}-{next(counter)}"
+            return stack.enter_context(running_apache(mpm, dict(directives or {}), root))
+
+        yield start
