@@ -63,16 +63,20 @@ class CostModel(BaseModel):
     connection_kib: float = Field(ge=0)
     """Each open connection (ptrans pool, bucket allocator, socket buffers)."""
     send_buffer_kib: float = Field(ge=0)
+    """Kernel send buffer: a response up to this size leaves the worker at once."""
     cpu_cv: float = Field(
         0.0,
         ge=0,
         description="coefficient of variation of each request's CPU work (gamma-distributed "
         "factor of mean 1 on all of it); 0 = every request costs exactly the mean",
     )
-    """Kernel send buffer: a response up to this size leaves the worker at once."""
     classes: dict[str, RequestClassCost] = Field(default_factory=dict)
     justification: dict[str, str] = Field(default_factory=dict)
     """Field (or ``classes.NAME``) -> where its value comes from."""
+    uncertainty: dict[str, float] = Field(default_factory=dict)
+    """Field (or ``classes.NAME.FIELD``) -> standard error of a calibrated value."""
+    calibration: dict[str, Any] = Field(default_factory=dict)
+    """How a calibrated model was fitted: data, rows, errors (written by ``mpmsim calibrate``)."""
 
     @field_validator("justification")
     @classmethod

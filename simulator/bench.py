@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from mpmsim.bench_parse import RUN_COLUMNS, Row, parse_ab, parse_status, parse_wrk, write_rows
 from mpmsim.errors import InputError
+from mpmsim.models.directives import apply_apache_rules, normalize_directives
 
 TOOLS = ("ab", "wrk")
 INSTALL_HINT = {"ab": "install apache2-utils (Debian) or use --tool wrk", "wrk": "install wrk"}
@@ -262,11 +263,17 @@ def _config_cells(mpm: str | None, directives: Mapping[str, object] | None) -> R
     }
     row: Row = {"config_json": json.dumps(config, separators=(",", ":"), default=str)}
     row["mrw_nominal"] = given.get("MaxRequestWorkers")
-    if mpm == "prefork":
-        row.update(threads_per_child=1, server_limit=given.get("ServerLimit", 256))
-    elif mpm in ("worker", "event"):
-        row.update(threads_per_child=given.get("ThreadsPerChild", 25),
-                   server_limit=given.get("ServerLimit", 16))  # fmt: skip
+    if mpm in ("prefork", "worker", "event"):
+        # What Apache will run with, after its defaults and start-up adjustments.
+        values, _ = normalize_directives(given, source="--directives")
+        eff, _ = apply_apache_rules(mpm, values)
+        row.update(
+            mrw_effective=eff.MaxRequestWorkers,
+            threads_per_child=eff.ThreadsPerChild if mpm != "prefork" else 1,
+            server_limit=eff.ServerLimit,
+        )
+        if row["mrw_nominal"] is None:
+            row["mrw_nominal"] = eff.MaxRequestWorkers
     return row
 
 

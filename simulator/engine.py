@@ -129,31 +129,41 @@ def run_replication(prep: Prepared, index: int) -> Replication:
     env.process(sample_series(env, server, _sample_interval(prep), series))
     think = make_sampler(load.think_time_s, stream(seed, index, "think"))
     duration = prep.duration_s
+    end = None if duration is None else load.start_s + duration
     if isinstance(load, ClosedLoad):
         budget = RequestBudget(env, load.requests)
-        start_closed(client, load.clients, budget, think, load.keepalive, load.retry_delay_s)
+        start_closed(
+            client,
+            load.clients,
+            budget,
+            think,
+            load.keepalive,
+            load.retry_delay_s,
+            load.start_s,
+        )
         if load.requests is None:
-            assert duration is not None
-            env.run(until=duration)
+            assert end is not None
+            env.run(until=end)
         else:
-            limit = duration if duration is not None else MAX_SIMULATED_S
+            limit = end if end is not None else MAX_SIMULATED_S
             stopper = env.timeout(limit)
             env.run(until=env.any_of([budget.done, stopper]))
     else:
-        assert duration is not None
+        assert end is not None
         schedule = ArrivalSchedule(load.sessions_per_s)
         env.process(
             arrivals(
                 client,
                 schedule,
-                duration,
+                end,
                 make_sampler({"dist": "exponential", "mean": 1.0}, stream(seed, index, "arrivals")),
                 make_sampler(load.requests_per_session, stream(seed, index, "sessions")),
                 think,
                 load.client_closes,
+                load.start_s,
             )
         )
-        env.run(until=duration)
+        env.run(until=end)
     cpu.sync()
     end_s = float(env.now)
     counters: dict[str, float] = {

@@ -298,7 +298,8 @@ def mva_machine_repairman(
         x = n / (z + r)
         q = x * r
         if size:
-            log_p0 = math.log(x * z / n) + log_p[0] if z > 0 else -math.inf
+            # logs taken separately: x * z underflows to 0 for subnormal think times
+            log_p0 = math.log(x) + math.log(z) - math.log(n) + log_p[0] if z > 0 else -math.inf
             log_p[1:] = math.log(x * s) - log_j + log_p[:-1]
             log_p[0] = log_p0
     util = x * s / m

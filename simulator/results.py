@@ -42,11 +42,12 @@ def measured_window(prep: Prepared, rep: Replication) -> Window:
     req = rep.requests
     ok = req["status"] == OK
     warm = prep.scenario.warmup_s
+    load_start = prep.scenario.load.start_s
     if warm == "auto":
         lat = (req["t_end_s"] - req["t_start_s"])[ok]
-        start = auto_warmup_s(req["t_end_s"][ok], lat)
+        start = max(auto_warmup_s(req["t_end_s"][ok], lat), load_start)
     else:
-        start = float(warm)
+        start = load_start + float(warm)
     end = rep.end_s
     if prep.duration_s is None and len(req["t_end_s"]):
         end = float(req["t_end_s"].max())
@@ -64,7 +65,7 @@ def summarize(prep: Prepared, rep: Replication) -> dict[str, Any]:
     """One flat record of replication ``rep``."""
     req = rep.requests
     window = measured_window(prep, rep)
-    in_window = req["t_end_s"] >= window.start_s
+    in_window = (req["t_end_s"] >= window.start_s) & (req["t_end_s"] <= window.end_s)
     status = req["status"]
     ok = in_window & (status == OK)
     latency_ms = (req["t_end_s"] - req["t_start_s"])[ok] * 1000.0
@@ -96,10 +97,10 @@ def summarize(prep: Prepared, rep: Replication) -> dict[str, Any]:
     cpu_busy = c["cpu_busy_core_s"] - busy_at_start
     elapsed = rep.end_s - window.start_s
     rec["cpu_utilization"] = cpu_busy / (vcpus * elapsed) if elapsed > 0 else 0.0
+    # Busy CPU time (context-switch losses included, as /proc counts it) per response, in
+    # milliseconds of the reference core.
     rec["cpu_ms_per_request"] = (
-        1000.0 * (c["cpu_work_s"] * (cpu_busy / c["cpu_busy_core_s"])) / completed
-        if completed and c["cpu_busy_core_s"] > 0
-        else math.nan
+        1000.0 * cpu_busy * prep.hardware.cpu_speed / completed if completed else math.nan
     )
     series = np.asarray(rep.series) if rep.series else np.zeros((0, len(SERIES_COLUMNS)))
     rows = series[series[:, 0] >= window.start_s] if len(series) else series

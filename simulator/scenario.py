@@ -49,6 +49,12 @@ class _LoadCommon(BaseModel):
     syn_retries: int = Field(
         6, ge=0, le=12, description="SYN retransmissions before connect() fails (Linux default 6)"
     )
+    start_s: float = Field(
+        0.0,
+        ge=0,
+        description="when the load starts after Apache started (its StartServers children exist; "
+        "a benchmark on a fresh server starts about 0.5 s after it)",
+    )
 
 
 class ClosedLoad(_LoadCommon):

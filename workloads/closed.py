@@ -33,13 +33,18 @@ class RequestBudget:
 
 
 def closed_client(
-    client: Client, budget: RequestBudget, think: Sampler, keepalive: bool, retry_delay_s: float
+    client: Client,
+    budget: RequestBudget,
+    think: Sampler,
+    keepalive: bool,
+    retry_delay_s: float,
+    start_s: float = 0.0,
 ) -> Generator[simpy.Event, Any, None]:
     """One closed-loop client: request, think, repeat while the budget allows."""
     env = client.env
     rec = client.recorder
     conn = None
-    delay = 0.0
+    delay = start_s
     while budget.take():
         conn, status, t_done = yield from client.request(
             conn, delay_s=delay, client_keepalive=keepalive
@@ -58,7 +63,8 @@ def start_closed(
     think: Sampler,
     keepalive: bool,
     retry_delay_s: float = 0.01,
+    start_s: float = 0.0,
 ) -> None:
-    """Start ``clients`` closed-loop clients at time 0."""
+    """Start ``clients`` closed-loop clients; they send their first request at ``start_s``."""
     for _ in range(clients):
-        client.env.process(closed_client(client, budget, think, keepalive, retry_delay_s))
+        client.env.process(closed_client(client, budget, think, keepalive, retry_delay_s, start_s))

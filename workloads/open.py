@@ -75,14 +75,15 @@ def arrivals(
     sizes: Sampler,
     think: Sampler,
     client_closes: bool,
+    start_s: float = 0.0,
 ) -> Generator[simpy.Event, Any, None]:
-    """SimPy process: start sessions at the schedule's arrival times until ``until_s``."""
+    """SimPy process: start sessions at the schedule's arrival times (shifted by ``start_s``)."""
     env = client.env
     t = 0.0
     while True:
         t = schedule.next_time(t, gaps.draw())
-        if t >= until_s:
+        if start_s + t >= until_s:
             return
-        yield env.timeout(t - env.now)
+        yield env.timeout(start_s + t - env.now)
         n = max(1, sizes.draw_int())
         env.process(session(client, n, think, client_closes))

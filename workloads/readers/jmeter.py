@@ -1,0 +1,117 @@
+"""Reader for JMeter JTL result files in CSV form (header line required)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+import numpy as np
+
+from mpmsim.workloads.readers.results import PathLike, ToolResult, fail, load_text, number
+
+_REQUIRED = ("timeStamp", "elapsed", "success")
+_PERCENTILES = (50.0, 66.0, 75.0, 80.0, 90.0, 95.0, 98.0, 99.0, 99.9, 100.0)
+
+
+def _timestamp_ms(text: str) -> float | None:
+    """Epoch ms from a JTL timeStamp: epoch ms, or a date like ``2024/01/31 12:00:00.123``."""
+    value = number(text)
+    if value is not None:
+        return value
+    for fmt in ("%Y/%m/%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S.%f", "%Y/%m/%d %H:%M:%S"):
+        try:
+            return datetime.strptime(text.strip(), fmt).timestamp() * 1000.0
+        except ValueError:
+            continue
+    try:
+        return datetime.fromisoformat(text.strip()).timestamp() * 1000.0
+    except ValueError:
+        return None
+
+
+def read_jtl_csv(path: PathLike) -> ToolResult:
+    """Aggregate a CSV JTL (one row per sample) into a ToolResult.
+
+    Columns are found by header name (timeStamp, elapsed, success required; allThreads,
+    responseCode, URL optional). Throughput = samples / (last timeStamp + its elapsed - first
+    timeStamp), as JMeter's Aggregate Report; percentiles of ``elapsed`` (ms, linear
+    interpolation); failures from ``success``; concurrency = max ``allThreads``. Failures are
+    split into ``non_2xx`` (numeric code outside 200-399), ``exceptions`` (no HTTP code, e.g.
+    connection refused) and ``assertion`` (a 2xx/3xx response marked failed).
+    """
+    text = load_text(path, "a JMeter JTL")
+    head = text.lstrip()[:200]
+    if head.startswith("<?xml") or head.startswith("<testResults"):
+        raise fail(path, "JMeter JTL in XML form is not supported: save results as CSV")
+    rows = list(csv.reader(io.StringIO(text)))
+    header = [c.strip() for c in rows[0]] if rows else []
+    missing = [c for c in _REQUIRED if c not in header]
+    if missing:
+        raise fail(
+            path,
+            f"not a JMeter CSV JTL with a header line: missing columns {', '.join(missing)} "
+            "(set jmeter.save.saveservice.print_field_names=true)",
+        )
+    col = {name: i for i, name in enumerate(header)}
+    starts: list[float] = []
+    ends: list[float] = []
+    elapsed: list[float] = []
+    threads: list[int] = []
+    urls: set[str] = set()
+    errors = {"non_2xx": 0, "exceptions": 0, "assertion": 0}
+    failed = 0
+    for line_no, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise fail(
+                path, f"line {line_no}: {len(row)} fields, header has {len(header)} (truncated?)"
+            )
+        stamp, took = _timestamp_ms(row[col["timeStamp"]]), number(row[col["elapsed"]])
+        if stamp is None or took is None:
+            raise fail(path, f"line {line_no}: timeStamp/elapsed are not numbers")
+        starts.append(stamp)
+        ends.append(stamp + took)
+        elapsed.append(took)
+        if "allThreads" in col:
+            n = number(row[col["allThreads"]])
+            if n is not None:
+                threads.append(int(n))
+        if "URL" in col and row[col["URL"]]:
+            urls.add(row[col["URL"]])
+        code = number(row[col["responseCode"]]) if "responseCode" in col else None
+        if code is not None and not 200 <= code < 400:
+            errors["non_2xx"] += 1
+        success = row[col["success"]].strip().lower()
+        if success not in ("true", "false"):
+            raise fail(path, f"line {line_no}: success must be true or false, got {success!r}")
+        if success == "false":
+            failed += 1
+            if code is None:
+                errors["exceptions"] += 1
+            elif 200 <= code < 400:
+                errors["assertion"] += 1
+    if not elapsed:
+        raise fail(path, "JMeter JTL has a header but no samples")
+    span_s = (max(ends) - min(starts)) / 1000.0
+    values = np.asarray(elapsed, dtype=float)
+    pcts = {p: float(np.percentile(values, p)) for p in _PERCENTILES}
+    return ToolResult(
+        tool="jmeter",
+        source=str(path),
+        requests_completed=len(elapsed),
+        failed=failed,
+        duration_s=span_s,
+        req_per_s=len(elapsed) / span_s if span_s > 0 else None,
+        concurrency=max(threads) if threads else None,
+        lat_mean_ms=float(values.mean()),
+        lat_p50_ms=pcts[50.0],
+        lat_p90_ms=pcts[90.0],
+        lat_p95_ms=pcts[95.0],
+        lat_p99_ms=pcts[99.0],
+        lat_max_ms=pcts[100.0],
+        errors=errors,
+        percentiles_ms=pcts,
+        url=urls.pop() if len(urls) == 1 else None,
+    )
