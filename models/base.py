@@ -89,6 +89,9 @@ class MPMModel(Protocol):
     #: context switches for handing a new connection to a worker / a keep-alive request to one
     switches_per_new_connection: int
     switches_per_keepalive_request: int
+    #: context switches when the server closes a connection: a sync worker blocks in the
+    #: lingering-close read and wakes for the client's FIN; event's listener reaps it in its poll
+    switches_per_close: int
     #: the workers are threads sharing a process (switches between them are cheaper)
     threaded: bool
 

@@ -27,6 +27,9 @@ class EventModel(ThreadedMaintenance):
     # sees the socket readable and wakes a worker.
     switches_per_new_connection = 2
     switches_per_keepalive_request = 2
+    # Lingering close is drained by the listener's poll loop with other events: no wake-up of
+    # its own.
+    switches_per_close = 0
     reached_code = "AH00484"
     near_code = "AH10159"
     full_code = "AH03490"

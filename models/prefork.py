@@ -24,6 +24,7 @@ class PreforkModel:
     # cost model's accept and request CPU, so there is no hand-off to another task.
     switches_per_new_connection = 0
     switches_per_keepalive_request = 0
+    switches_per_close = 1
     threaded = False
 
     def __init__(self, directives: EffectiveDirectives) -> None:

@@ -23,6 +23,8 @@ class WorkerModel(ThreadedMaintenance):
     # as in prefork: no hand-off.
     switches_per_new_connection = 2
     switches_per_keepalive_request = 0
+    # ap_lingering_close() blocks in read until the client's FIN: one more wake-up.
+    switches_per_close = 1
     reached_code = "AH00286"
     near_code = "AH00287"
     full_code = "AH00288"

@@ -75,10 +75,19 @@ class Calibration:
 
 
 # -- stage 1: the linear fits --------------------------------------------------------------------
-def _switches(mpm: str) -> tuple[int, int]:
-    """Hand-off context switches of ``mpm`` per new connection and per keep-alive request."""
+def _switch_counts(mpm: str, k: float) -> tuple[float, float]:
+    """Context switches per request of ``mpm`` at ``k`` requests per connection.
+
+    (thread switches, process switches): hand-offs of new connections and keep-alive requests
+    and the wake-up for a lingering close, as the MPM model charges them.
+    """
     model: Any = MPM_MODELS[mpm]
-    return int(model.switches_per_new_connection), int(model.switches_per_keepalive_request)
+    n = (
+        model.switches_per_new_connection / k
+        + model.switches_per_keepalive_request * (1.0 - 1.0 / k)
+        + model.switches_per_close / k
+    )
+    return (n, 0.0) if model.threaded else (0.0, n)
 
 
 def fit_cpu(runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: float) -> ParamFit:
@@ -93,16 +102,20 @@ def fit_cpu(runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: flo
         if r.apache_cpu_ms_per_req and r.requests_completed >= 1000 and r.concurrency > 1
     ]
     classes = sorted({r.content for r in usable})
-    names = [f"classes.{c}.cpu_ms" for c in classes] + ["conn_cpu_ms", "switch_us"]
+    names = [f"classes.{c}.cpu_ms" for c in classes] + [
+        "conn_cpu_ms",
+        "switch_us",
+        "process_switch_total_us",
+    ]
     if not usable:
         raise InputError("no row has apache_cpu_ms_per_req with >= 1000 requests at c > 1")
     rows = []
     y = []
     for r in usable:
         k = requests_per_connection(r)
-        n_new, n_ka = _switches(r.mpm)
+        n_thread, n_process = _switch_counts(r.mpm, k)
         x = [1.0 if c == r.content else 0.0 for c in classes]
-        x += [1.0 / k, (n_new / k + n_ka * (1.0 - 1.0 / k)) / 1000.0]
+        x += [1.0 / k, n_thread / 1000.0, n_process / 1000.0]
         rows.append(x)
         y.append(float(r.apache_cpu_ms_per_req or 0.0) - base.request_cpu_ms)
     a = np.asarray(rows)
@@ -114,6 +127,7 @@ def fit_cpu(runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: flo
             [
                 max(base.accept_cpu_ms + base.close_cpu_ms, 1e-3),
                 base.thread_switch_us + context_switch_us,
+                base.process_switch_us + context_switch_us,
             ],
         ]
     )
@@ -201,7 +215,7 @@ def fitted_costs(
     conn_base = base.accept_cpu_ms + base.close_cpu_ms
     share = base.accept_cpu_ms / conn_base if conn_base > 0 else 0.5
     thread_us = max(v["switch_us"] - context_switch_us, 0.0)
-    ratio = base.process_switch_us / base.thread_switch_us if base.thread_switch_us > 0 else 1.5
+    process_us = max(v["process_switch_total_us"] - context_switch_us, 0.0)
     classes = dict(base.classes)
     for key, value in v.items():
         if key.startswith("classes."):
@@ -222,7 +236,7 @@ def fitted_costs(
         "accept_cpu_ms": round(v["conn_cpu_ms"] * share, 5),
         "close_cpu_ms": round(v["conn_cpu_ms"] * (1 - share), 5),
         "thread_switch_us": round(thread_us, 3),
-        "process_switch_us": round(thread_us * ratio, 3),
+        "process_switch_us": round(process_us, 3),
         "parent_mib": round(m["base_mib"] * parent_share, 4),
         "shared_mib": round(m["base_mib"] * (1 - parent_share), 4),
         "process_mib": round(m["process_mib"], 4),
@@ -232,6 +246,7 @@ def fitted_costs(
             **{k: round(s, 6) for k, s in e.items() if k.startswith("classes.")},
             "accept_cpu_ms+close_cpu_ms": round(e["conn_cpu_ms"], 6),
             "thread_switch_us": round(e["switch_us"], 4),
+            "process_switch_us": round(e["process_switch_total_us"], 4),
             "parent_mib+shared_mib": round(me["base_mib"], 4),
             "process_mib": round(me["process_mib"], 5),
             "thread_mib": round(me["thread_mib"], 6),

@@ -72,6 +72,8 @@ def run(
         typer.echo(json.dumps(data, indent=2))
     else:
         typer.echo(render_table(data))
+    if "reference" in data and not data["reference"]["within"]:
+        raise typer.Exit(1)  # the run completed but missed its stated reference
 
 
 def _check_out(out: Path, force: bool) -> None:

@@ -73,6 +73,16 @@ def render_table(res: dict[str, Any]) -> str:
         ),
         ("bottleneck", f"{b['resource']}: {b['why']}"),
     ]
+    if "reference" in res:
+        r = res["reference"]
+        verdict = "within" if r["within"] else "OUTSIDE"
+        rows.append(
+            (
+                "reference",
+                f"{r['throughput_rps']:,.0f} req/s ({r['source']}): simulated "
+                f"{r['error_pct']:+.1f} %, {verdict} {r['tolerance_pct']:g} %",
+            )
+        )
     if "cpu_credits" in res:
         c = res["cpu_credits"]
         rows.append(

@@ -125,6 +125,17 @@ class RunResult:
                 "simulated_s": _r(sum(r["simulated_s"] for r in recs)),
             },
         }
+        ref = p.scenario.reference
+        if ref is not None:
+            sim = self.mean("throughput_rps")
+            err = 100.0 * (sim / ref.throughput_rps - 1.0)
+            out["reference"] = {
+                "source": ref.source,
+                "throughput_rps": ref.throughput_rps,
+                "error_pct": round(err, 2),
+                "tolerance_pct": ref.tolerance_pct,
+                "within": abs(err) <= ref.tolerance_pct,
+            }
         if p.hardware.burst is not None:
             out["cpu_credits"] = {
                 "end": _r(self.mean("cpu_credits_end")),

@@ -135,6 +135,16 @@ class MixClass(BaseModel):
     )
 
 
+class Reference(BaseModel):
+    """A published or measured figure the run is compared with (and checked against)."""
+
+    model_config = _STRICT
+
+    source: str = Field(description="where the figure comes from")
+    throughput_rps: float = Field(gt=0)
+    tolerance_pct: float = Field(10.0, gt=0, description="allowed deviation; exit code 1 beyond")
+
+
 class Scenario(BaseModel):
     """A whole ``workload.yaml``."""
 
@@ -155,6 +165,9 @@ class Scenario(BaseModel):
     server: ServerSpec
     load: LoadSpec
     mix: list[MixClass] = Field(min_length=1)
+    reference: Reference | None = Field(
+        None, description="a figure to compare the simulated throughput with"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:

@@ -115,7 +115,7 @@ class Server:
         )
         self.ka_request_cpu_s = model.switches_per_keepalive_request * handoff
         self.write_completion_cpu_s = 2 * handoff if model.write_completion_off_worker else 0.0
-        self.close_cpu_s = costs.close_cpu_ms * 1e-3
+        self.close_cpu_s = costs.close_cpu_ms * 1e-3 + model.switches_per_close * handoff
         self.request_cpu_s = costs.request_cpu_ms * 1e-3
         self.conn_mib = costs.connection_kib / 1024.0
         self.send_buffer_bytes = costs.send_buffer_kib * 1024.0

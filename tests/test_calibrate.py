@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mpmsim.calibration import _switches, calibrate, fit_cpu, fit_memory
+from mpmsim.calibration import _switch_counts, calibrate, fit_cpu, fit_memory
 from mpmsim.calibration_report import holdout_mask
 from mpmsim.measured import requests_per_connection
 from mpmsim.models.costs import CostModel, load_costs
@@ -32,15 +32,15 @@ def runs() -> list[MeasuredRun]:
 
 def _synthetic(runs: list[MeasuredRun]) -> list[MeasuredRun]:
     """The real rows with CPU and memory replaced by what known parameters give."""
-    static, wait, conn, switch_us, request = 0.025, 0.07, 0.03, 7.0, 0.03
+    static, wait, conn, switch_us, pswitch_us, request = 0.025, 0.07, 0.03, 7.0, 11.0, 0.03
     out = []
     for r in runs:
         if r.content not in ("static", "wait") or not r.apache_cpu_ms_per_req:
             continue
         k = requests_per_connection(r)
-        n_new, n_ka = _switches(r.mpm)
+        n_thread, n_process = _switch_counts(r.mpm, k)
         value = request + (static if r.content == "static" else wait) + conn / k
-        value += switch_us / 1000 * (n_new / k + n_ka * (1 - 1 / k))
+        value += switch_us / 1000 * n_thread + pswitch_us / 1000 * n_process
         peak = 3.0 + 0.4 * ((r.peak_procs or 2) - 1) + 0.05 * ((r.peak_threads or 2) - 1)
         idle = 3.0 + 0.4 * ((r.idle_procs or 2) - 1) + 0.05 * ((r.idle_threads or 2) - 1)
         out.append(
@@ -62,6 +62,7 @@ def test_linear_fits_recover_known_parameters(runs: list[MeasuredRun]) -> None:
     )
     assert cpu.values["conn_cpu_ms"] == pytest.approx(0.03, abs=1e-6)
     assert cpu.values["switch_us"] == pytest.approx(7.0, abs=1e-3)
+    assert cpu.values["process_switch_total_us"] == pytest.approx(11.0, abs=1e-3)
     mem = fit_memory(fake, base)
     assert mem is not None
     assert mem.values["base_mib"] == pytest.approx(3.0, abs=1e-6)
@@ -145,8 +146,9 @@ def test_real_apache_calibrate_on_one_concurrency_predict_another(
 ) -> None:
     """Bench a real prefork Apache at c=4 and c=32, calibrate on c=4, predict c=32.
 
-    The machine is shared with the load tool and noisy, so the bound is generous: the held-out
-    throughput within 40 %.
+    ab and Apache share this machine's cores, and CI machines are noisy, so the bounds are
+    generous: the held-out CPU per request within 30 % (it does not depend on how much CPU
+    Apache got) and the held-out throughput within 60 % (it does).
     """
     from mpmsim.bench import bench
 
@@ -166,4 +168,5 @@ def test_real_apache_calibrate_on_one_concurrency_predict_another(
     cal = calibrate(measured, load_costs("default"), hw, held_out=mask, jobs=1)
     held = [r for r in cal.rows if r["held_out"]]
     assert len(held) == 1
-    assert abs(held[0]["req_per_s_error"]) < 0.40, held[0]
+    assert abs(held[0]["cpu_ms_per_req_error"]) < 0.30, held[0]
+    assert abs(held[0]["req_per_s_error"]) < 0.60, held[0]

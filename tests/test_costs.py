@@ -49,10 +49,14 @@ def test_default_justifies_every_number() -> None:
 def test_default_reproduces_the_prefork_measurements() -> None:
     """Static request CPU: no keep-alive ~0.070 ms, keep-alive (1 connection / 100) ~0.050 ms."""
     d = cost_catalog()["default"]
-    per_conn = d.accept_cpu_ms + d.close_cpu_ms
+    # prefork also wakes its child for the lingering close: one process switch (bench-1core's
+    # direct cost 2 us plus the model's extra), as the engine charges it
+    per_conn = d.accept_cpu_ms + d.close_cpu_ms + (2.0 + d.process_switch_us) / 1000
     per_req = d.request_cpu_ms + d.classes["static"].cpu_ms
-    assert per_req + per_conn == pytest.approx(0.0697, abs=0.002)
-    assert per_req + 0.012 * per_conn == pytest.approx(0.0505, abs=0.002)
+    # The numbers are now one robust fit over all three MPMs (mpmsim calibrate), not a hand fit
+    # to prefork alone: prefork's means are reproduced within 5 %.
+    assert per_req + per_conn == pytest.approx(0.0697, rel=0.05)
+    assert per_req + 0.012 * per_conn == pytest.approx(0.0505, rel=0.05)
     assert d.classes["cpu"] == RequestClassCost(cpu_ms=0.83, response_bytes=17)
 
 
@@ -66,7 +70,7 @@ def test_path_inline_and_base(tmp_path: Path) -> None:
         "base: default\nprocess_mib: 30\nclasses:\n  static:\n    cpu_ms: 0.5\n"
     )
     mine = load_costs("mine.yaml", relative_to=tmp_path)
-    assert (mine.name, mine.process_mib, mine.thread_mib) == ("mine", 30, 0.06)
+    assert (mine.name, mine.process_mib, mine.thread_mib) == ("mine", 30, 0.028)
     assert mine.classes["static"] == RequestClassCost(cpu_ms=0.5, response_bytes=4096)
     assert "process_mib" not in mine.justification and "thread_mib" in mine.justification
     assert "classes.static" not in mine.justification and "classes.cpu" in mine.justification
