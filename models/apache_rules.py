@@ -138,20 +138,26 @@ def _bucket_cap(v: dict[str, int], buckets: int, warnings: list[str]) -> None:
         v["process_limit"] = v["ServerLimit"]
 
 
+def _clamp_limit(
+    v: dict[str, int], w: list[str], key: str, limit: int, unit: str, ah_max: str, ah_min: str
+) -> None:
+    """Clamp a compile-time-limited directive (ServerLimit, ThreadLimit) to [1, limit]."""
+    if v[key] > limit:
+        w.append(
+            f"{ah_max}: {key} of {v[key]} exceeds compile-time limit of {limit} {unit}, "
+            f"decreasing to {limit}."
+        )
+        v[key] = limit
+    elif v[key] < 1:
+        w.append(f"{ah_min}: {key} of {v[key]} not allowed, increasing to 1.")
+        v[key] = 1
+
+
 def adjust_prefork(v: dict[str, int], buckets: int) -> list[str]:
     """Apply prefork's start-up rules to ``v`` in place; return the warnings Apache logs."""
     w: list[str] = []
     # Rule 1: prefork.c prefork_check_config (l.1345-1443) AH00175/00176, AH00177/00178.
-    limit = MAX_SERVER_LIMIT["prefork"]
-    if v["ServerLimit"] > limit:
-        w.append(
-            f"AH00175: ServerLimit of {v['ServerLimit']} exceeds compile-time limit of {limit} "
-            f"servers, decreasing to {limit}."
-        )
-        v["ServerLimit"] = limit
-    elif v["ServerLimit"] < 1:
-        w.append(f"AH00177: ServerLimit of {v['ServerLimit']} not allowed, increasing to 1.")
-        v["ServerLimit"] = 1
+    _clamp_limit(v, w, "ServerLimit", MAX_SERVER_LIMIT["prefork"], "servers", "AH00175", "AH00177")
     # Rule 2 (AH00179, ServerLimit changed across a restart) cannot happen: no restarts simulated.
     # Rule 3: prefork_check_config AH00180/00181, AH00182/00183.
     if v["MaxRequestWorkers"] > v["ServerLimit"]:
@@ -196,27 +202,9 @@ def adjust_threaded(mpm: str, v: dict[str, int], buckets: int) -> list[str]:
     w: list[str] = []
     # Rule 1: worker_check_config (worker.c l.2120-2332) AH00300-00303; event_check_config
     # (event.c l.3776-3989) AH00497-00500. Restart rules AH00304/AH00501 cannot happen here.
-    limit = MAX_SERVER_LIMIT[mpm]
-    if v["ServerLimit"] > limit:
-        w.append(
-            f"{ah['sl_max']}: ServerLimit of {v['ServerLimit']} exceeds compile-time limit of "
-            f"{limit} servers, decreasing to {limit}."
-        )
-        v["ServerLimit"] = limit
-    elif v["ServerLimit"] < 1:
-        w.append(f"{ah['sl_min']}: ServerLimit of {v['ServerLimit']} not allowed, increasing to 1.")
-        v["ServerLimit"] = 1
+    _clamp_limit(v, w, "ServerLimit", MAX_SERVER_LIMIT[mpm], "servers", ah["sl_max"], ah["sl_min"])
     # Rule 2: worker AH00305-00308 (max 20000); event AH00502-00505 (max 100000).
-    tlimit = MAX_THREAD_LIMIT[mpm]
-    if v["ThreadLimit"] > tlimit:
-        w.append(
-            f"{ah['tl_max']}: ThreadLimit of {v['ThreadLimit']} exceeds compile-time limit of "
-            f"{tlimit} threads, decreasing to {tlimit}."
-        )
-        v["ThreadLimit"] = tlimit
-    elif v["ThreadLimit"] < 1:
-        w.append(f"{ah['tl_min']}: ThreadLimit of {v['ThreadLimit']} not allowed, increasing to 1.")
-        v["ThreadLimit"] = 1
+    _clamp_limit(v, w, "ThreadLimit", MAX_THREAD_LIMIT[mpm], "threads", ah["tl_max"], ah["tl_min"])
     # Rule 3: worker AH00310/00311, AH00312/00313; event AH00507/00508, AH00509/00510.
     tpc = v["ThreadsPerChild"]
     if tpc > v["ThreadLimit"]:

@@ -15,10 +15,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "InputError",
+    "OptimizeResult",
     "RunResult",
     "Scenario",
     "__version__",
     "load_scenario",
+    "optimize",
     "prepare",
     "run",
 ]
@@ -26,15 +28,19 @@ __all__ = [
 if TYPE_CHECKING:
     from mpmsim.errors import InputError
     from mpmsim.loading import load_scenario
+    from mpmsim.optimize_result import OptimizeResult
+    from mpmsim.optimizer import optimize
     from mpmsim.prepare import prepare
     from mpmsim.runner import RunResult, run
     from mpmsim.scenario import Scenario
 
 _LAZY = {
     "InputError": "mpmsim.errors",
+    "OptimizeResult": "mpmsim.optimize_result",
     "RunResult": "mpmsim.runner",
     "Scenario": "mpmsim.scenario",
     "load_scenario": "mpmsim.loading",
+    "optimize": "mpmsim.optimizer",
     "prepare": "mpmsim.prepare",
     "run": "mpmsim.runner",
 }

@@ -253,6 +253,47 @@ def bench(
 
 
 @app.command()
+def optimize(
+    scenario: Annotated[Path, typer.Argument(help="The scenario file (workload.yaml).")],
+    mpm: Annotated[
+        str | None, typer.Option(help="prefork, worker, event or all (default: the scenario's).")
+    ] = None,
+    ram_mib: Annotated[float | None, typer.Option(help="RAM of the machine, MiB.")] = None,
+    p95_ms: Annotated[float | None, typer.Option(help="Latency goal: p95 at most this.")] = None,
+    max_error_rate: Annotated[
+        float, typer.Option(help="Largest fraction of failed requests.")
+    ] = 0.01,
+    headroom: Annotated[float, typer.Option(help="RAM fraction kept free.")] = 0.1,
+    replications: Annotated[int, typer.Option(help="Replications per candidate.")] = 3,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.", min=0)] = None,
+    jobs: Annotated[int, typer.Option(help="Local processes simulating candidates.")] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address, or dask://local.")
+    ] = None,
+    budget: Annotated[int | None, typer.Option(help="At most this many simulations.")] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Cache folder (default .mpmsim-cache next to the file).")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Reuse cached points of an earlier run.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Search MaxRequestWorkers / ThreadsPerChild / ServerLimit (and the MPM) for a machine."""
+    from mpmsim.optimize_result import render_text
+    from mpmsim.optimizer import optimize as run_optimize
+
+    result = run_optimize(
+        scenario, mpm=mpm, ram_mib=ram_mib, p95_ms=p95_ms, max_error_rate=max_error_rate,
+        headroom=headroom, replications=replications, seed=seed, jobs=jobs,
+        scheduler=scheduler, budget=budget, cache_dir=cache_dir, resume=resume,
+        progress=lambda line: typer.echo(line, err=True),
+    )  # fmt: skip
+    data = result.to_dict()
+    typer.echo(json.dumps(data, indent=2) if as_json else render_text(data))
+    if data["winner"] is None:
+        raise typer.Exit(1)  # the search completed but nothing met the goals
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the scenario file."""
     from mpmsim.scenario import scenario_json_schema

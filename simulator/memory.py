@@ -12,7 +12,7 @@ import simpy
 
 
 class MemoryLedger:
-    """Running total of memory in MiB, with its peak and time-weighted mean."""
+    """Running total of memory in MiB, with its peak (the time series samples it)."""
 
     def __init__(
         self, env: simpy.Environment, limit_mib: float, on_exceed: Callable[[], None] | None = None
@@ -21,9 +21,6 @@ class MemoryLedger:
         self.limit_mib = limit_mib
         self.current_mib = 0.0
         self.peak_mib = 0.0
-        self._area = 0.0
-        self._t = env.now
-        self._t0 = env.now
         self.exceeded = False
         self.exceed_count = 0
         self.first_exceed_s: float | None = None
@@ -31,23 +28,13 @@ class MemoryLedger:
 
     def add(self, mib: float) -> None:
         """Add (or with a negative value, release) memory now."""
-        now = self.env.now
-        self._area += self.current_mib * (now - self._t)
-        self._t = now
         self.current_mib += mib
         if self.current_mib > self.peak_mib:
             self.peak_mib = self.current_mib
         if mib > 0 and self.current_mib > self.limit_mib:
             if not self.exceeded:
                 self.exceeded = True
-                self.first_exceed_s = now
+                self.first_exceed_s = float(self.env.now)
             self.exceed_count += 1
             if self._on_exceed is not None:
                 self._on_exceed()
-
-    def mean_mib(self, since: float = 0.0) -> float:
-        """Time-weighted mean from the start to now (``since`` is accepted for symmetry)."""
-        now = self.env.now
-        area = self._area + self.current_mib * (now - self._t)
-        span = now - self._t0
-        return area / span if span > 0 else self.current_mib

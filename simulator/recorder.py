@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
+from mpmsim.models.base import ChildState
+
 if TYPE_CHECKING:
     from mpmsim.server import Server
 
@@ -87,7 +89,7 @@ def sample_series(
         busy_core_s = cpu.busy_core_s
         util = (busy_core_s - last_busy) / (interval_s * cpu.vcpus)
         last_busy = busy_core_s
-        idle = sum(c.idle for c in server.children if c.state == 2)
+        idle = sum(c.idle for c in server.children if c.state == ChildState.READY)
         out.append(
             (
                 float(env.now),

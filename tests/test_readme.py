@@ -1,4 +1,8 @@
-"""The commands the README shows run as written (from a scratch folder, examples by path)."""
+"""The commands the README shows run as written (from a scratch folder, examples by path).
+
+Commands in ```sh blocks are run; ```console blocks (a live server, minutes of work) are shown
+only, and other tests cover them.
+"""
 
 from __future__ import annotations
 

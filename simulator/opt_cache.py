@@ -1,0 +1,58 @@
+"""A disk cache of evaluated optimize candidates, so ``--resume`` repeats no simulation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+CACHE_VERSION = 1
+
+
+def candidate_key(scenario_json: str, overrides: tuple[str, ...], seed: int, reps: int) -> str:
+    """Hash of the scenario's content, the candidate's overrides, the seed and replications."""
+    text = json.dumps(
+        {
+            "v": CACHE_VERSION,
+            "scenario": scenario_json,
+            "overrides": list(overrides),
+            "seed": seed,
+            "replications": reps,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class EvalCache:
+    """One JSON file per candidate under ``folder``; reads only when ``reuse`` is set."""
+
+    def __init__(self, folder: Path | None, *, reuse: bool) -> None:
+        self.folder = folder
+        self.reuse = reuse
+        self.hits = 0
+        self.writes = 0
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The stored evaluation for ``key``, if reusing and present."""
+        if self.folder is None or not self.reuse:
+            return None
+        path = self.folder / f"{key}.json"
+        try:
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        self.hits += 1
+        return data
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        """Store an evaluation atomically (a Ctrl-C never leaves half a file)."""
+        if self.folder is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".{key}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(value, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.folder / f"{key}.json")
+        self.writes += 1

@@ -1,0 +1,349 @@
+"""``mpmsim optimize``: the best MPM sizing by analytic bounds, then coarse-to-fine simulation.
+
+Every candidate runs with the same seed (common random numbers) and the same replications, so
+two candidates are compared replication by replication: one counts as better only when the 95 %
+confidence interval of the paired differences excludes zero and the gap exceeds ``tolerance``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mpmsim.errors import InputError
+from mpmsim.executors import TaskMapper
+from mpmsim.loading import load_scenario, load_scenario_data
+from mpmsim.opt_cache import EvalCache, candidate_key
+from mpmsim.optimize_result import Goals, OptimizeResult, better, build_result
+from mpmsim.optimize_space import (
+    Candidate,
+    analytic_bounds,
+    full_line,
+    pruned_line,
+    tpc_choices,
+)
+from mpmsim.prepare import prepare
+from mpmsim.runner import run_prepared
+from mpmsim.scenario import OpenLoad, Scenario
+
+MPM_NAMES = ("prefork", "worker", "event")
+COARSE_POINTS = 5
+
+Task = tuple[str, str, str | None, tuple[str, ...], int, int]
+
+
+def evaluate(task: Task) -> dict[str, Any]:
+    """Simulate one candidate: a pure function of (scenario, overrides, seed, replications)."""
+    scenario_json, source, base_dir, overrides, seed, reps = task
+    sc = load_scenario_data(json.loads(scenario_json), source=source, overrides=overrides)
+    sc = sc.model_copy(update={"seed": seed})
+    prep = prepare(sc, source=source, base_dir=Path(base_dir) if base_dir else None)
+    res = run_prepared(prep, reps)
+    d = res.to_dict()
+    recs = res.records
+
+    def err_rate(r: dict[str, Any]) -> float:
+        bad = r["refused"] + r["timeout"] + r["reset"]
+        return float(bad / max(bad + r["completed"], 1))
+
+    out = {
+        "throughput_rps": d["throughput_rps"],
+        "throughput_rps_ci95": d["throughput_rps_ci95"],
+        "p95_ms": d["latency_ms"]["p95"],
+        "memory_peak_mib": d["memory_mib"]["peak"],
+        "ram_exceeded": d["ram_exceeded"],
+        "error_rate": round(float(np.mean([err_rate(r) for r in recs])), 6),
+        "cpu_utilization": d["cpu_utilization"],
+        "bottleneck": d["bottleneck"]["resource"],
+        "warnings": d["warnings"],
+        "effective_directives": d["effective_directives"],
+        "per_rep": {
+            "throughput_rps": [float(r["throughput_rps"]) for r in recs],
+            "p95_ms": [float(r["latency_p95_ms"]) for r in recs],
+        },
+        "wall_s": d["sim"]["wall_s"],
+    }
+    result: dict[str, Any] = json.loads(json.dumps(out))  # what the cache would give back
+    return result
+
+
+class Search:
+    """The state of one optimization: evaluated points, cache and executor."""
+
+    def __init__(
+        self,
+        base: Scenario,
+        *,
+        source: str,
+        base_dir: Path | None,
+        goals: Goals,
+        replications: int,
+        tolerance: float,
+        mapper: TaskMapper,
+        cache: EvalCache,
+        progress: Callable[[str], None] | None,
+        budget: int | None = None,
+    ) -> None:
+        self.base = base
+        self.budget = budget
+        self.scenario_json = base.model_dump_json(exclude_unset=True)
+        self.source = source
+        self.base_dir = str(base_dir) if base_dir else None
+        self.goals = goals
+        self.reps = replications
+        self.tolerance = tolerance
+        self.mapper = mapper
+        self.cache = cache
+        self.progress = progress
+        self.evals: dict[Candidate, dict[str, Any]] = {}
+        self.computed = 0
+        self.rounds = 0
+
+    # -- evaluation -------------------------------------------------------------------------------
+    def run(self, cands: Sequence[Candidate]) -> None:
+        """Evaluate the candidates not seen yet (cache first, then the executor)."""
+        todo: list[tuple[Candidate, str, Task]] = []
+        fresh = [c for c in dict.fromkeys(cands) if c not in self.evals]
+        if self.budget is not None:
+            fresh = fresh[: max(self.budget - len(self.evals), 0)]
+        for c in fresh:
+            if c in self.evals:
+                continue
+            ov = c.overrides()
+            key = candidate_key(self.scenario_json, ov, self.base.seed, self.reps)
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.evals[c] = hit
+                continue
+            task: Task = (
+                self.scenario_json,
+                self.source,
+                self.base_dir,
+                ov,
+                self.base.seed,
+                self.reps,
+            )
+            todo.append((c, key, task))
+        results = self.mapper.map(evaluate, [t for _, _, t in todo])
+        for (c, key, _), res in zip(todo, results, strict=True):
+            self.cache.put(key, res)
+            self.evals[c] = res
+            self.computed += 1
+        self.rounds += 1
+
+    def feasible(self, e: dict[str, Any]) -> bool:
+        """Memory within the budget and the latency and error goals met."""
+        g = self.goals
+        if e["ram_exceeded"] or (e["memory_peak_mib"] or 0.0) > g.memory_budget_mib:
+            return False
+        if g.p95_ms is not None and (e["p95_ms"] is None or e["p95_ms"] > g.p95_ms):
+            return False
+        return bool(e["error_rate"] <= g.max_error_rate)
+
+    def violated(self, e: dict[str, Any]) -> str:
+        """The first goal a point misses: ram, p95 or error_rate (or none)."""
+        g = self.goals
+        if e["ram_exceeded"] or (e["memory_peak_mib"] or 0.0) > g.memory_budget_mib:
+            return "ram"
+        if g.p95_ms is not None and (e["p95_ms"] is None or e["p95_ms"] > g.p95_ms):
+            return "p95"
+        if e["error_rate"] > g.max_error_rate:
+            return "error_rate"
+        return "none"
+
+    # -- choice -----------------------------------------------------------------------------------
+    def choose(self, cands: Sequence[Candidate]) -> Candidate | None:
+        """The preferred evaluated candidate among ``cands`` under the objective."""
+        ok = [c for c in cands if c in self.evals and self.feasible(self.evals[c])]
+        if not ok:
+            return None
+        top = max(ok, key=lambda c: (self.evals[c]["throughput_rps"], -self._mem(c)))
+        near = [c for c in ok if not better(self.evals[top], self.evals[c], self.tolerance)]
+        return min(near, key=lambda c: (self._mem(c), c.max_request_workers, c))
+
+    def _mem(self, c: Candidate) -> float:
+        return float(self.evals[c]["memory_peak_mib"] or 0.0)
+
+    # -- coarse to fine ---------------------------------------------------------------------------
+    def refine(self, lines: dict[tuple[str, int], list[int]]) -> None:
+        """Coarse points on every line, then halve the gaps around each line's choice."""
+        coarse: list[Candidate] = []
+        for (mpm, tpc), line in lines.items():
+            n = len(line)
+            idx = sorted({round(i) for i in np.linspace(0, n - 1, min(COARSE_POINTS, n))})
+            coarse += [Candidate(mpm, line[i], tpc) for i in idx]
+        self.run(coarse)
+        self._report()
+        while True:
+            todo: list[Candidate] = []
+            for (mpm, tpc), line in lines.items():
+                todo += self._gaps(mpm, tpc, line)
+            if self.budget is not None and len(self.evals) >= self.budget:
+                return
+            if not todo:
+                return
+            self.run(todo)
+            self._report()
+
+    def _gaps(self, mpm: str, tpc: int, line: list[int]) -> list[Candidate]:
+        cands = [Candidate(mpm, m, tpc) for m in line]
+        seen = [i for i, c in enumerate(cands) if c in self.evals]
+        chosen = self.choose(cands)
+        if chosen is None:
+            return []
+        i = cands.index(chosen)
+        out: list[Candidate] = []
+        left = max((j for j in seen if j < i), default=None)
+        if left is not None and i - left > 1:
+            out.append(cands[(left + i) // 2])
+        right = min((j for j in seen if j > i), default=None)
+        if right is not None and right - i > 1:
+            r = self.evals[cands[right]]
+            if not self.feasible(r) and better(r, self.evals[chosen], self.tolerance):
+                out.append(cands[(i + right) // 2])
+        return out
+
+    def _report(self) -> None:
+        if self.progress is None:
+            return
+        best = self.choose(list(self.evals))
+        text = "none feasible yet"
+        if best is not None:
+            e = self.evals[best]
+            text = f"{best.label()}: {e['throughput_rps']:.1f} req/s, p95 {e['p95_ms']} ms"
+        self.progress(
+            f"optimize: round {self.rounds}, {len(self.evals)} point(s) simulated; best so far "
+            f"{text}"
+        )
+
+
+def optimize(
+    scenario: Scenario | str | Path,
+    *,
+    mpm: str | None = None,
+    ram_mib: float | None = None,
+    p95_ms: float | None = None,
+    max_error_rate: float = 0.01,
+    headroom: float = 0.1,
+    replications: int = 3,
+    seed: int | None = None,
+    tolerance: float = 0.01,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    budget: int | None = None,
+    cache_dir: str | Path | None = None,
+    resume: bool = False,
+    full_grid: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> OptimizeResult:
+    """Find the best MaxRequestWorkers / ThreadsPerChild / ServerLimit (and MPM with ``all``).
+
+    Objective: the highest throughput whose peak memory fits in RAM - os_reserved (less
+    ``headroom``) and whose p95 and error rate meet the goals; among configurations whose
+    throughput is not significantly different, the one with the least memory. ``full_grid``
+    simulates the whole unpruned grid instead (the benchmark's reference answer).
+    """
+    t0 = time.perf_counter()
+    sets = () if ram_mib is None else (f"hardware.ram_mib={ram_mib}",)
+    if isinstance(scenario, Scenario):
+        source, base_dir = "<scenario>", None
+        data = json.loads(scenario.model_dump_json(exclude_unset=True))
+        base = load_scenario_data(data, source=source, overrides=sets)
+    else:
+        source, base_dir = str(scenario), Path(scenario).resolve().parent
+        base = load_scenario(scenario, sets)
+    if seed is not None:
+        base = base.model_copy(update={"seed": seed})
+    _check(headroom, max_error_rate, replications, tolerance, p95_ms, budget)
+    prep = prepare(base, source=source, base_dir=base_dir)
+    mpms = _mpms(mpm, prep.mpm)
+    bounds = analytic_bounds(prep, headroom)
+    goals = Goals(bounds.memory_budget_mib, p95_ms, max_error_rate, headroom)
+    lines: dict[tuple[str, int], list[int]] = {}
+    ram_top: dict[tuple[str, int], bool] = {}
+    grid = 0
+    for m in mpms:
+        server = base.server.model_copy(update={"mpm": m})
+        mprep = prepare(
+            base.model_copy(update={"server": server}), source=source, base_dir=base_dir
+        )
+        mbounds = analytic_bounds(mprep, headroom)
+        for tpc in tpc_choices(m):
+            grid += len(full_line(m, tpc))
+            line, at_ram = pruned_line(mprep, m, tpc, mbounds)
+            if full_grid:
+                line = full_line(m, tpc)
+            if line:
+                lines[(m, tpc)] = line
+                ram_top[(m, tpc)] = at_ram
+    if not lines:
+        raise InputError(
+            f"no configuration fits in {bounds.memory_budget_mib:.0f} MiB (RAM - os_reserved_mib,"
+            f" less {headroom:.0%} headroom)",
+            field="--ram-mib",
+        )
+    folder = Path(cache_dir) if cache_dir else _default_cache(base_dir)
+    cache = EvalCache(folder, reuse=resume)
+    with TaskMapper(jobs, scheduler) as mapper:
+        search = Search(
+            base, source=source, base_dir=base_dir, goals=goals, replications=replications,
+            tolerance=tolerance, mapper=mapper, cache=cache, progress=progress, budget=budget,
+        )  # fmt: skip
+        if full_grid:
+            search.run([Candidate(m, x, t) for (m, t), line in lines.items() for x in line])
+        else:
+            search.refine(lines)
+        kind = mapper.kind
+    timing = {
+        "wall_s": round(time.perf_counter() - t0, 3),
+        "executor": kind,
+        "jobs": jobs,
+        "computed": search.computed,
+        "cache_hits": cache.hits,
+    }
+    return build_result(
+        search, prep=prep, bounds=bounds, lines=lines, ram_top=ram_top, grid_size=grid,
+        objective="throughput" if not isinstance(base.load, OpenLoad) else "throughput@load",
+        timing=timing,
+    )  # fmt: skip
+
+
+def _check(
+    headroom: float,
+    max_error_rate: float,
+    reps: int,
+    tolerance: float,
+    p95_ms: float | None,
+    budget: int | None,
+) -> None:
+    if not 0 <= headroom < 1:
+        raise InputError(f"must be in [0, 1), got {headroom}", field="--headroom")
+    if not 0 <= max_error_rate <= 1:
+        raise InputError(f"must be in [0, 1], got {max_error_rate}", field="--max-error-rate")
+    if reps < 2:
+        raise InputError("needs >= 2 replications for confidence intervals", field="--replications")
+    if tolerance < 0:
+        raise InputError(f"must be >= 0, got {tolerance}", field="--tolerance")
+    if p95_ms is not None and p95_ms <= 0:
+        raise InputError(f"must be > 0, got {p95_ms}", field="--p95-ms")
+    if budget is not None and budget < 1:
+        raise InputError(f"must be >= 1, got {budget}", field="--budget")
+
+
+def _mpms(mpm: str | None, scenario_mpm: str) -> tuple[str, ...]:
+    if mpm is None:
+        return (scenario_mpm,)
+    if mpm == "all":
+        return MPM_NAMES
+    if mpm not in MPM_NAMES:
+        raise InputError(f"expected prefork, worker, event or all, got {mpm!r}", field="--mpm")
+    return (mpm,)
+
+
+def _default_cache(base_dir: Path | None) -> Path | None:
+    return None if base_dir is None else base_dir / ".mpmsim-cache"
