@@ -92,6 +92,9 @@ class MPMModel(Protocol):
     #: context switches when the server closes a connection: a sync worker blocks in the
     #: lingering-close read and wakes for the client's FIN; event's listener reaps it in its poll
     switches_per_close: int
+    #: with more than one Listen socket, accept() is serialised by the accept mutex (prefork,
+    #: worker); event polls without one
+    uses_accept_mutex: bool
     #: the workers are threads sharing a process (switches between them are cheaper)
     threaded: bool
 

@@ -64,6 +64,12 @@ class CostModel(BaseModel):
     """Each open connection (ptrans pool, bucket allocator, socket buffers)."""
     send_buffer_kib: float = Field(ge=0)
     """Kernel send buffer: a response up to this size leaves the worker at once."""
+    accept_mutex_us: float = Field(
+        0.0,
+        ge=0,
+        description="CPU per accepted connection for the accept mutex (lock, unlock, waking the "
+        "next waiter) when prefork or worker listen on more than one socket",
+    )
     cpu_cv: float = Field(
         0.0,
         ge=0,

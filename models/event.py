@@ -23,13 +23,14 @@ class EventModel(ThreadedMaintenance):
     keepalive_holds_worker = False
     write_completion_off_worker = True
     linger_holds_worker = False
-    # New connection: the listener wakes and wakes a worker. A keep-alive request: the listener
-    # sees the socket readable and wakes a worker.
-    switches_per_new_connection = 2
-    switches_per_keepalive_request = 2
-    # Lingering close is drained by the listener's poll loop with other events: no wake-up of
-    # its own.
-    switches_per_close = 0
+    # Counted beyond the wake-up of the worker that serves the request: a new connection and a
+    # readable keep-alive connection both wake the listener first, which hands the socket on
+    # (one extra switch each); the client's FIN in lingering close wakes the listener (one).
+    switches_per_new_connection = 1
+    switches_per_keepalive_request = 1
+    switches_per_close = 1
+    # No accept mutex at all (event.xml "How it works"): each listener polls its own pollset.
+    uses_accept_mutex = False
     reached_code = "AH00484"
     near_code = "AH10159"
     full_code = "AH03490"

@@ -24,7 +24,8 @@ class PreforkModel:
     # cost model's accept and request CPU, so there is no hand-off to another task.
     switches_per_new_connection = 0
     switches_per_keepalive_request = 0
-    switches_per_close = 1
+    switches_per_close = 1  # the child wakes again for the client's FIN in lingering close
+    uses_accept_mutex = True
     threaded = False
 
     def __init__(self, directives: EffectiveDirectives) -> None:

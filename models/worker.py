@@ -18,13 +18,14 @@ class WorkerModel(ThreadedMaintenance):
     keepalive_holds_worker = True
     write_completion_off_worker = False
     linger_holds_worker = True
-    # A new connection: the listener wakes from poll() and hands the socket to a worker (two
-    # switches beyond what prefork pays). A keep-alive request wakes the worker blocked in read(),
-    # as in prefork: no hand-off.
-    switches_per_new_connection = 2
+    # Counted beyond the wake-up of the task that serves the request (in the request's CPU):
+    # a new connection first wakes the listener, which hands the socket to a worker (one extra
+    # switch); a keep-alive request wakes the worker blocked in read(), as in prefork (none);
+    # ap_lingering_close() blocks in read until the client's FIN (one more wake-up).
+    switches_per_new_connection = 1
     switches_per_keepalive_request = 0
-    # ap_lingering_close() blocks in read until the client's FIN: one more wake-up.
     switches_per_close = 1
+    uses_accept_mutex = True
     reached_code = "AH00286"
     near_code = "AH00287"
     full_code = "AH00288"

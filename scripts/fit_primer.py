@@ -41,7 +41,7 @@ def main() -> None:
         scenario = yaml.safe_load(path.read_text())
         scenario["replications"] = 1
         targets.append(Target(f"primer-ab-{mpm}", scenario, rps))
-    params = ["classes.static.cpu_ms", "thread_switch_us", "process_switch_us"]
+    params = ["classes.static.cpu_ms", "thread_switch_us", "process_switch_us", "accept_mutex_us"]
 
     def progress(n: int, rms: float) -> None:
         print(f"evaluation {n}: rms log error {rms:.4f}", file=sys.stderr)

@@ -29,6 +29,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "process_switch_us": (0.0, 5000.0),
     "fork_cpu_ms": (0.0, 500.0),
     "accept_cpu_ms": (0.0, 5.0),
+    "accept_mutex_us": (0.0, 5000.0),
 }
 
 

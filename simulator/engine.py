@@ -85,7 +85,17 @@ def build_world(prep: Prepared, index: int = 0) -> World:
 
     memory = MemoryLedger(env, hw.usable_ram_mib, on_exceed=oom)
     model = make_mpm(prep.mpm, prep.directives)
-    server = Server(env, model, prep.directives, prep.costs, hw, cpu, memory, sc.server.somaxconn)
+    server = Server(
+        env,
+        model,
+        prep.directives,
+        prep.costs,
+        hw,
+        cpu,
+        memory,
+        sc.server.somaxconn,
+        sc.server.listeners,
+    )
     holder.append(server)
     server.start()
     recorder = Recorder()

@@ -35,6 +35,12 @@ class ServerSpec(BaseModel):
         None, description="an Apache config file (httpd.conf or mpm_*.conf) to read directives from"
     )
     somaxconn: int = Field(4096, ge=1, description="net.core.somaxconn: caps ListenBacklog")
+    listeners: int = Field(
+        1,
+        ge=1,
+        description="Listen sockets (e.g. 2 for ports 80 and 443); with more than one, prefork "
+        "and worker take the accept mutex around every accept()",
+    )
 
 
 class _LoadCommon(BaseModel):

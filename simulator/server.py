@@ -74,6 +74,7 @@ class Server:
         cpu: CPU,
         memory: MemoryLedger,
         somaxconn: int,
+        listeners: int = 1,
     ) -> None:
         self.env = env
         self.model = model
@@ -113,6 +114,8 @@ class Server:
         self.new_conn_cpu_s = (
             costs.accept_cpu_ms * 1e-3 + model.switches_per_new_connection * handoff
         )
+        if listeners > 1 and model.uses_accept_mutex:
+            self.new_conn_cpu_s += costs.accept_mutex_us * 1e-6
         self.ka_request_cpu_s = model.switches_per_keepalive_request * handoff
         self.write_completion_cpu_s = 2 * handoff if model.write_completion_off_worker else 0.0
         self.close_cpu_s = costs.close_cpu_ms * 1e-3 + model.switches_per_close * handoff
