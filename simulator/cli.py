@@ -363,7 +363,11 @@ def _click_exception() -> type[Exception]:
 def main() -> None:
     """Console entry point: user errors become one line on stderr and exit code 2."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns (not raises) typer.Exit's code, and turns Ctrl-C
+        # into an Abort or returns quietly: map both to exit codes here.
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except InputError as exc:
         print(f"mpmsim: error: {exc}", file=sys.stderr)
         sys.exit(2)

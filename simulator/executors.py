@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -65,13 +65,13 @@ class TaskMapper:
         if self._cluster is not None:
             self._cluster.close()
 
-    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> list[Any]:
-        """``[fn(t) for t in tasks]``, possibly in parallel, always in task order."""
+    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[Any]:
+        """``fn(t)`` for each task, possibly in parallel, yielded in task order as they finish."""
         if not tasks:
-            return []
+            return iter(())
         if self._client is not None:
             futures = self._client.map(fn, list(tasks), pure=False)
-            return list(self._client.gather(futures))
+            return (f.result() for f in futures)
         if self._pool is not None and len(tasks) > 1:
-            return list(self._pool.map(fn, tasks))
-        return [fn(t) for t in tasks]
+            return self._pool.map(fn, tasks)
+        return (fn(t) for t in tasks)

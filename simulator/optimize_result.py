@@ -105,7 +105,11 @@ def _row(search: Search, c: Candidate) -> dict[str, Any]:
 
 
 def _binding(search: Search, c: Candidate, line: list[int], ram_top: bool) -> dict[str, str]:
-    """Which constraint stops a larger configuration: ram, p95, error_rate, or none (and why)."""
+    """Which constraint binds (ram, p95, error_rate or none) and the run's bottleneck.
+
+    With none, ``below`` says what a smaller configuration lacks: a goal, or ``load``
+    (significantly less throughput).
+    """
     e = search.evals[c]
     larger = [Candidate(c.mpm, m, c.threads_per_child) for m in line if m > c.max_request_workers]
     for other in larger:
@@ -114,6 +118,15 @@ def _binding(search: Search, c: Candidate, line: list[int], ram_top: bool) -> di
             return {"constraint": search.violated(o), "bottleneck": e["bottleneck"]}
     if ram_top and c.max_request_workers == line[-1]:
         return {"constraint": "ram", "bottleneck": e["bottleneck"]}
+    smaller = [Candidate(c.mpm, m, c.threads_per_child) for m in line if m < c.max_request_workers]
+    below = [search.evals[s] for s in smaller if s in search.evals]
+    if below:
+        # What stops a smaller (cheaper) configuration: a missed goal, or it cannot carry the load.
+        o = below[-1]
+        why = search.violated(o) if not search.feasible(o) else "none"
+        if why == "none" and better(e, o, search.tolerance):
+            why = "load"
+        return {"constraint": "none", "below": why, "bottleneck": e["bottleneck"]}
     return {"constraint": "none", "bottleneck": e["bottleneck"]}
 
 

@@ -152,9 +152,14 @@ def analytic_bounds(prep: Prepared, headroom: float) -> Bounds:
 def pruned_line(prep: Prepared, mpm: str, tpc: int, bounds: Bounds) -> tuple[list[int], bool]:
     """The grid line cut to the useful range; True when RAM set its top."""
     line = full_line(mpm, tpc)
-    # More workers than the load can keep busy (2x Little's concurrency, a child of slack) or
-    # than the CPU can feed are useless; fewer than rate x holding time cannot carry the load.
-    need = 2.0 * bounds.concurrency + step_for(mpm, tpc)
+    # More workers than the load can keep busy (2x Little's concurrency, a child of slack) are
+    # useless. event's listener holds idle keep-alive connections without a worker, and a child
+    # takes up to ThreadsPerChild x (1 + AsyncRequestWorkerFactor) connections.
+    conc = bounds.concurrency
+    if mpm == "event":
+        busy = conc if bounds.offered_rps is None else bounds.offered_rps * bounds.hold_s
+        conc = max(busy, conc / (1 + prep.directives.async_factor_effective))
+    need = 2.0 * conc + step_for(mpm, tpc)
     fits = [
         m for m in line if full_memory_mib(prep, Candidate(mpm, m, tpc)) <= bounds.memory_budget_mib
     ]

@@ -7,6 +7,7 @@ confidence interval of the paired differences excludes zero and the gap exceeds 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from mpmsim.engine import Replication, run_replication
 from mpmsim.errors import InputError
 from mpmsim.executors import TaskMapper
 from mpmsim.loading import load_scenario, load_scenario_data
@@ -27,23 +29,51 @@ from mpmsim.optimize_space import (
     pruned_line,
     tpc_choices,
 )
-from mpmsim.prepare import prepare
-from mpmsim.runner import run_prepared
+from mpmsim.prepare import Prepared, prepare
+from mpmsim.results import summarize
+from mpmsim.runner import RunResult
 from mpmsim.scenario import OpenLoad, Scenario
 
 MPM_NAMES = ("prefork", "worker", "event")
-COARSE_POINTS = 5
+COARSE_POINTS = 3
 
 Task = tuple[str, str, str | None, tuple[str, ...], int, int]
 
 
-def evaluate(task: Task) -> dict[str, Any]:
-    """Simulate one candidate: a pure function of (scenario, overrides, seed, replications)."""
-    scenario_json, source, base_dir, overrides, seed, reps = task
+def _prepare(task: Task) -> Prepared:
+    """The prepared candidate scenario of a task (the last field is ignored)."""
+    scenario_json, source, base_dir, overrides, seed, _ = task
     sc = load_scenario_data(json.loads(scenario_json), source=source, overrides=overrides)
     sc = sc.model_copy(update={"seed": seed})
-    prep = prepare(sc, source=source, base_dir=Path(base_dir) if base_dir else None)
-    res = run_prepared(prep, reps)
+    return prepare(sc, source=source, base_dir=Path(base_dir) if base_dir else None)
+
+
+def simulate_replication(task: Task) -> tuple[dict[str, Any], Replication]:
+    """Replication ``task[-1]`` of one candidate: its record and a light copy (no rows)."""
+    prep = _prepare(task)
+    return _light(prep, run_replication(prep, task[-1]))
+
+
+def _light(prep: Prepared, rep: Replication) -> tuple[dict[str, Any], Replication]:
+    """Summarize where the rows are, and keep only what the aggregate needs (the error log)."""
+    light = dataclasses.replace(rep, requests={}, series=[])
+    return summarize(prep, rep), light
+
+
+def evaluate(task: Task) -> dict[str, Any]:
+    """Simulate one candidate with ``task[-1]`` replications and summarize it."""
+    prep = _prepare(task)
+    return summarize_candidate(
+        prep, [_light(prep, run_replication(prep, i)) for i in range(task[-1])]
+    )
+
+
+def summarize_candidate(
+    prep: Prepared, parts: Sequence[tuple[dict[str, Any], Replication]]
+) -> dict[str, Any]:
+    """The figures the search compares, from a candidate's replications (in index order)."""
+    records = tuple(rec for rec, _ in parts)
+    res = RunResult(prepared=prep, records=records, replications=tuple(r for _, r in parts))
     d = res.to_dict()
     recs = res.records
 
@@ -120,17 +150,14 @@ class Search:
             if hit is not None:
                 self.evals[c] = hit
                 continue
-            task: Task = (
-                self.scenario_json,
-                self.source,
-                self.base_dir,
-                ov,
-                self.base.seed,
-                self.reps,
-            )
+            task: Task = (self.scenario_json, self.source, self.base_dir, ov, self.base.seed, 0)
             todo.append((c, key, task))
-        results = self.mapper.map(evaluate, [t for _, _, t in todo])
-        for (c, key, _), res in zip(todo, results, strict=True):
+        # One task per replication, so that few candidates still fill every worker.
+        r = self.reps
+        parts: list[Task] = [(*t[:5], i) for _, _, t in todo for i in range(r)]
+        done = self.mapper.map(simulate_replication, parts)
+        for c, key, task in todo:  # cache each candidate as soon as its replications are in
+            res = summarize_candidate(_prepare(task), [next(done) for _ in range(r)])
             self.cache.put(key, res)
             self.evals[c] = res
             self.computed += 1

@@ -149,3 +149,11 @@ def test_bench_refuses_a_bad_tool_and_bad_levels(tmp_path: Path) -> None:
     assert_one_line_error(proc, "ab", "wrk")
     proc = mpmsim("bench", "http://127.0.0.1:9/x", "-o", out, "--concurrency", "1,many")
     assert_one_line_error(proc, "--concurrency")
+
+
+def test_missed_reference_exits_1() -> None:
+    args = ("run", str(EXAMPLES / "primer-ab-event.yaml"), "--replications", "1")
+    assert mpmsim(*args).returncode == 0
+    missed = mpmsim(*args, "--set", "reference.throughput_rps=100")
+    assert missed.returncode == 1
+    assert "OUTSIDE" in missed.stdout

@@ -1,0 +1,158 @@
+"""``mpmsim optimize``: a known optimum, the Apache block, determinism and resume."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import mpmsim
+from mpmsim.optimize_space import Candidate, check_block
+from mpmsim.optimizer import optimize
+from mpmsim.runner import run
+
+# Prefork, 64 closed clients, each request holds its process 100 ms on a backend: throughput is
+# MaxRequestWorkers x 10 req/s until RAM stops it. Children of 10 MiB in 300 MiB (270 MiB after
+# the 10 % headroom) allow 24 of them on the grid of 8s, so the answer is MaxRequestWorkers 24.
+RAM_BOUND: dict[str, Any] = {
+    "name": "ram-bound",
+    "seed": 3,
+    "warmup_s": 4,
+    "hardware": {"base": "t3.medium", "os_reserved_mib": 0, "burst": {"mode": "unlimited"}},
+    "costs": {"base": "default", "process_mib": 10.0},
+    "server": {"mpm": "prefork", "directives": {"KeepAlive": "Off"}},
+    "load": {"kind": "closed", "clients": 64, "requests": 3000},
+    "mix": [{"name": "backend", "cpu_ms": 0.2, "wait_ms": 100.0, "response_bytes": 2000}],
+}
+RAM = 300
+
+
+def _scenario(tmp_path: Path) -> Path:
+    path = tmp_path / "ram-bound.yaml"
+    path.write_text(yaml.safe_dump(RAM_BOUND), encoding="utf-8")
+    return path
+
+
+def _body(data: dict[str, Any]) -> dict[str, Any]:
+    """Everything but the wall-clock ``timing`` key."""
+    return {k: v for k, v in data.items() if k != "timing"}
+
+
+def test_ram_binds_at_the_known_optimum(tmp_path: Path) -> None:
+    path = _scenario(tmp_path)
+    res = optimize(path, ram_mib=RAM, cache_dir=tmp_path / "cache")
+    best = res.best
+    assert best is not None
+    assert best["MaxRequestWorkers"] == 24
+    assert best["binding"]["constraint"] == "ram"
+    assert best["throughput_rps"] == pytest.approx(240, rel=0.05)
+    table = res.table
+    assert list(table["mpm"]) == ["prefork"]
+    pts = res.points.sort_values("MaxRequestWorkers")
+    assert pts["throughput_rps"].is_monotonic_increasing  # more workers, more throughput
+    data = res.to_dict()
+    assert data["search"]["simulations"] == len(data["points"]) == 3
+    assert data["winner"]["apache2buddy"]["max_children"] == 30  # 300 MiB / 10.0 MiB per child
+    json.dumps(data)  # JSON-serialisable as --json prints it
+
+
+def test_block_is_accepted_and_reproduces_the_throughput(tmp_path: Path) -> None:
+    path = _scenario(tmp_path)
+    res = optimize(path, ram_mib=RAM, cache_dir=tmp_path / "cache")
+    best = res.best
+    assert best is not None
+    assert res.block.startswith("<IfModule mpm_prefork_module>")
+    effective, warnings = check_block(res.block, vcpus=2)
+    assert warnings == []
+    assert effective.MaxRequestWorkers == best["MaxRequestWorkers"]
+    cand = Candidate("prefork", best["MaxRequestWorkers"], best["ThreadsPerChild"])
+    again = run(path, overrides=(f"hardware.ram_mib={RAM}", *cand.overrides()), replications=3)
+    assert again.to_dict()["throughput_rps"] == best["throughput_rps"]
+
+
+def test_event_block_has_no_adjustments(tmp_path: Path) -> None:
+    spec = dict(RAM_BOUND, server={"mpm": "event", "directives": {}})
+    path = tmp_path / "event.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    res = optimize(path, cache_dir=tmp_path / "cache", budget=4)
+    assert res.best is not None
+    assert "<IfModule mpm_event_module>" in res.block
+    effective, warnings = check_block(res.block, vcpus=2)
+    assert warnings == []
+    assert effective.MaxRequestWorkers % effective.ThreadsPerChild == 0
+    assert effective.ServerLimit * effective.ThreadsPerChild == effective.MaxRequestWorkers
+    assert res.to_dict()["search"]["simulations"] <= 4
+
+
+def test_same_json_on_one_job_two_jobs_and_dask(tmp_path: Path) -> None:
+    """Byte-identical JSON apart from ``timing``; Dask on a LocalCluster of 2 thread workers."""
+    path = _scenario(tmp_path)
+    outs = [
+        optimize(path, ram_mib=RAM, cache_dir=tmp_path / name, **kw).to_dict()
+        for name, kw in (
+            ("one", {"jobs": 1}),
+            ("two", {"jobs": 2}),
+            ("dask", {"scheduler": "dask://local"}),
+        )
+    ]
+    texts = [json.dumps(_body(d), sort_keys=True) for d in outs]
+    assert texts[0] == texts[1] == texts[2]
+    assert [d["timing"]["executor"] for d in outs] == ["local", "processes", "dask"]
+
+
+def test_resume_repeats_no_simulation(tmp_path: Path) -> None:
+    path = _scenario(tmp_path)
+    cache = tmp_path / "cache"
+    partial = optimize(path, ram_mib=RAM, cache_dir=cache, budget=2)  # as if interrupted
+    assert partial.to_dict()["timing"]["computed"] == 2
+    full = optimize(path, ram_mib=RAM, cache_dir=cache, resume=True).to_dict()
+    assert full["timing"]["cache_hits"] == 2
+    assert full["timing"]["computed"] == full["search"]["simulations"] - 2
+    again = optimize(path, ram_mib=RAM, cache_dir=cache, resume=True).to_dict()
+    assert again["timing"]["computed"] == 0
+    assert _body(again) == _body(full)
+    fresh = optimize(path, ram_mib=RAM, cache_dir=tmp_path / "fresh").to_dict()
+    assert _body(fresh) == _body(full)
+
+
+def test_python_api_names() -> None:
+    assert mpmsim.optimize is optimize
+    assert mpmsim.OptimizeResult.__name__ == "OptimizeResult"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mpmsim", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_cli_json_and_progress(tmp_path: Path) -> None:
+    path = _scenario(tmp_path)
+    proc = _cli("optimize", str(path), "--ram-mib", str(RAM), "--json", "--cache-dir",
+                str(tmp_path / "c"))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["winner"]["MaxRequestWorkers"] == 24
+    assert "best so far prefork MRW=24" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--mpm", "bogus"), "--mpm"),
+        (("--replications", "1"), "--replications"),
+        (("--ram-mib", "10"), "--ram-mib"),
+        (("--headroom", "1.5"), "--headroom"),
+    ],
+)
+def test_bad_input_is_one_line(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
+    path = _scenario(tmp_path)
+    proc = _cli("optimize", str(path), "--cache-dir", str(tmp_path / "c"), *args)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mpmsim: error:") and needle in lines[0]
