@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 
 import numpy as np
 
-from mpmsim.workloads.readers.results import PathLike, ToolResult, fail, load_text, number
+from mpmsim.workloads.readers.results import (
+    PathLike,
+    ToolResult,
+    csv_rows,
+    fail,
+    load_text,
+    number,
+)
 
 _REQUIRED = ("timeStamp", "elapsed", "success")
 _PERCENTILES = (50.0, 66.0, 75.0, 80.0, 90.0, 95.0, 98.0, 99.0, 99.9, 100.0)
@@ -44,16 +49,15 @@ def read_jtl_csv(path: PathLike) -> ToolResult:
     head = text.lstrip()[:200]
     if head.startswith("<?xml") or head.startswith("<testResults"):
         raise fail(path, "JMeter JTL in XML form is not supported: save results as CSV")
-    rows = list(csv.reader(io.StringIO(text)))
-    header = [c.strip() for c in rows[0]] if rows else []
-    missing = [c for c in _REQUIRED if c not in header]
-    if missing:
-        raise fail(
-            path,
-            f"not a JMeter CSV JTL with a header line: missing columns {', '.join(missing)} "
-            "(set jmeter.save.saveservice.print_field_names=true)",
-        )
-    col = {name: i for i, name in enumerate(header)}
+    rows = csv_rows(
+        path,
+        text,
+        _REQUIRED,
+        lambda cols: (
+            f"not a JMeter CSV JTL with a header line: missing columns {', '.join(cols)} "
+            "(set jmeter.save.saveservice.print_field_names=true)"
+        ),
+    )
     starts: list[float] = []
     ends: list[float] = []
     elapsed: list[float] = []
@@ -61,29 +65,23 @@ def read_jtl_csv(path: PathLike) -> ToolResult:
     urls: set[str] = set()
     errors = {"non_2xx": 0, "exceptions": 0, "assertion": 0}
     failed = 0
-    for line_no, row in enumerate(rows[1:], start=2):
-        if not row:
-            continue
-        if len(row) != len(header):
-            raise fail(
-                path, f"line {line_no}: {len(row)} fields, header has {len(header)} (truncated?)"
-            )
-        stamp, took = _timestamp_ms(row[col["timeStamp"]]), number(row[col["elapsed"]])
+    for line_no, row in rows:
+        stamp, took = _timestamp_ms(row["timeStamp"]), number(row["elapsed"])
         if stamp is None or took is None:
             raise fail(path, f"line {line_no}: timeStamp/elapsed are not numbers")
         starts.append(stamp)
         ends.append(stamp + took)
         elapsed.append(took)
-        if "allThreads" in col:
-            n = number(row[col["allThreads"]])
+        if "allThreads" in row:
+            n = number(row["allThreads"])
             if n is not None:
                 threads.append(int(n))
-        if "URL" in col and row[col["URL"]]:
-            urls.add(row[col["URL"]])
-        code = number(row[col["responseCode"]]) if "responseCode" in col else None
+        if row.get("URL"):
+            urls.add(row["URL"])
+        code = number(row["responseCode"]) if "responseCode" in row else None
         if code is not None and not 200 <= code < 400:
             errors["non_2xx"] += 1
-        success = row[col["success"]].strip().lower()
+        success = row["success"].strip().lower()
         if success not in ("true", "false"):
             raise fail(path, f"line {line_no}: success must be true or false, got {success!r}")
         if success == "false":

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 
 from mpmsim.workloads.readers.results import (
     PathLike,
     ToolResult,
+    csv_rows,
     fail,
     load_text,
     number,
@@ -32,21 +31,10 @@ _HISTORY_REQUIRED = (
 def _table(path: PathLike, what: str, required: tuple[str, ...]) -> list[dict[str, str]]:
     """Rows of a Locust CSV as dicts; the header must have the required columns."""
     text = load_text(path, what)
-    rows = list(csv.reader(io.StringIO(text)))
-    header = [c.strip() for c in rows[0]] if rows else []
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise fail(path, f"not a {what}: missing columns {', '.join(missing)}")
-    table = []
-    for line_no, row in enumerate(rows[1:], start=2):
-        if not row:
-            continue
-        if len(row) != len(header):
-            raise fail(
-                path, f"line {line_no}: {len(row)} fields, header has {len(header)} (truncated?)"
-            )
-        table.append(dict(zip(header, row, strict=True)))
-    return table
+    rows = csv_rows(
+        path, text, required, lambda cols: f"not a {what}: missing columns {', '.join(cols)}"
+    )
+    return [row for _, row in rows]
 
 
 def _percentiles(row: dict[str, str]) -> dict[float, float]:

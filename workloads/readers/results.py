@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import math
 import os
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
@@ -101,6 +104,31 @@ def _url_path(url: str | None) -> str | None:
 def fail(path: PathLike, message: str) -> InputError:
     """An InputError that names the file."""
     return InputError(message, file=str(path))
+
+
+def csv_rows(
+    path: PathLike, text: str, required: Sequence[str], missing: Callable[[list[str]], str]
+) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row by column name) of a header-driven CSV; blank lines are skipped.
+
+    ``missing(columns)`` words the error when required columns are absent; a row whose field
+    count differs from the header's is reported as truncated.
+    """
+    rows = list(csv.reader(io.StringIO(text)))
+    header = [c.strip() for c in rows[0]] if rows else []
+    absent = [c for c in required if c not in header]
+    if absent:
+        raise fail(path, missing(absent))
+    table = []
+    for line_no, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise fail(
+                path, f"line {line_no}: {len(row)} fields, header has {len(header)} (truncated?)"
+            )
+        table.append((line_no, dict(zip(header, row, strict=True))))
+    return table
 
 
 def load_text(path: PathLike, what: str) -> str:
