@@ -17,8 +17,8 @@ from mpmsim.prepare import Prepared
 from mpmsim.scenario import ClosedLoad, OpenLoad
 from mpmsim.workloads.distributions import mean_of
 
-THREADED_TPC = (25, 64)
-"""ThreadsPerChild values tried for worker and event."""
+THREADED_TPC = (25, 32, 50, 64)
+"""ThreadsPerChild values tried for worker and event (25: Apache's default; 64: its ThreadLimit)."""
 
 MAX_WORKERS = 1024
 """Largest MaxRequestWorkers of the full (unpruned) grid."""
@@ -149,17 +149,26 @@ def analytic_bounds(prep: Prepared, headroom: float) -> Bounds:
     return Bounds(cpu_rps, hold_s, offered, conc, budget)
 
 
-def pruned_line(prep: Prepared, mpm: str, tpc: int, bounds: Bounds) -> tuple[list[int], bool]:
-    """The grid line cut to the useful range; True when RAM set its top."""
-    line = full_line(mpm, tpc)
-    # More workers than the load can keep busy (2x Little's concurrency, a child of slack) are
-    # useless. event's listener holds idle keep-alive connections without a worker, and a child
-    # takes up to ThreadsPerChild x (1 + AsyncRequestWorkerFactor) connections.
+def useful_workers(prep: Prepared, mpm: str, bounds: Bounds) -> float:
+    """Workers the load can keep busy or pinned (Little's law): the knee of the throughput curve.
+
+    event's listener holds idle keep-alive connections without a worker, but a child takes at
+    most ThreadsPerChild x (1 + AsyncRequestWorkerFactor) connections.
+    """
     conc = bounds.concurrency
     if mpm == "event":
         busy = conc if bounds.offered_rps is None else bounds.offered_rps * bounds.hold_s
         conc = max(busy, conc / (1 + prep.directives.async_factor_effective))
-    need = 2.0 * conc + step_for(mpm, tpc)
+    return conc
+
+
+def pruned_line(prep: Prepared, mpm: str, tpc: int, bounds: Bounds) -> tuple[list[int], bool]:
+    """The grid line cut to the useful range; True when RAM set its top.
+
+    More workers than twice the knee (:func:`useful_workers`) and a child of slack are useless.
+    """
+    line = full_line(mpm, tpc)
+    need = 2.0 * useful_workers(prep, mpm, bounds) + step_for(mpm, tpc)
     fits = [
         m for m in line if full_memory_mib(prep, Candidate(mpm, m, tpc)) <= bounds.memory_budget_mib
     ]
@@ -168,6 +177,22 @@ def pruned_line(prep: Prepared, mpm: str, tpc: int, bounds: Bounds) -> tuple[lis
         useful.append(fits[len(useful)])  # one point past the bound, to see the plateau
     ram_bound = len(fits) < len(line) and (not useful or useful[-1] == fits[-1])
     return useful, ram_bound
+
+
+def start_points(line: list[int], knee: float) -> list[int]:
+    """First points of a line search: half the knee, the knee and twice it (ends if they clash)."""
+    picked = {closest(line, k) for k in (knee / 2, knee, 2 * knee)}
+    n = len(line)
+    for i in (0, n - 1, (n - 1) // 2):
+        if len(picked) >= min(3, n):
+            break
+        picked.add(line[i])
+    return sorted(picked)
+
+
+def closest(line: list[int], m: float) -> int:
+    """The point of ``line`` nearest to ``m`` (the smaller one on a tie)."""
+    return min(line, key=lambda x: (abs(x - m), x))
 
 
 def apache_block(mpm: str, effective: dict[str, Any], keepalive: dict[str, Any] | None) -> str:

@@ -27,7 +27,9 @@ from mpmsim.optimize_space import (
     analytic_bounds,
     full_line,
     pruned_line,
+    start_points,
     tpc_choices,
+    useful_workers,
 )
 from mpmsim.prepare import Prepared, prepare
 from mpmsim.results import summarize
@@ -35,7 +37,6 @@ from mpmsim.runner import RunResult
 from mpmsim.scenario import OpenLoad, Scenario
 
 MPM_NAMES = ("prefork", "worker", "event")
-COARSE_POINTS = 3
 
 Task = tuple[str, str, str | None, tuple[str, ...], int, int]
 
@@ -156,11 +157,13 @@ class Search:
         r = self.reps
         parts: list[Task] = [(*t[:5], i) for _, _, t in todo for i in range(r)]
         done = self.mapper.map(simulate_replication, parts)
-        for c, key, task in todo:  # cache each candidate as soon as its replications are in
+        for k, (c, key, task) in enumerate(todo, 1):  # cache each as soon as it is complete
             res = summarize_candidate(_prepare(task), [next(done) for _ in range(r)])
             self.cache.put(key, res)
             self.evals[c] = res
             self.computed += 1
+            if k < len(todo):
+                self._report(k, len(todo))
         self.rounds += 1
 
     def feasible(self, e: dict[str, Any]) -> bool:
@@ -197,45 +200,91 @@ class Search:
         return float(self.evals[c]["memory_peak_mib"] or 0.0)
 
     # -- coarse to fine ---------------------------------------------------------------------------
-    def refine(self, lines: dict[tuple[str, int], list[int]]) -> None:
-        """Coarse points on every line, then halve the gaps around each line's choice."""
-        coarse: list[Candidate] = []
-        for (mpm, tpc), line in lines.items():
-            n = len(line)
-            idx = sorted({round(i) for i in np.linspace(0, n - 1, min(COARSE_POINTS, n))})
-            coarse += [Candidate(mpm, line[i], tpc) for i in idx]
-        self.run(coarse)
+    def search_mpm(self, mpm: str, lines: dict[int, list[int]], primary: int, knee: float) -> None:
+        """Search one MPM: its ``primary`` ThreadsPerChild line in full, the others locally.
+
+        The primary line starts at half, one and two times the analytic ``knee`` and halves the
+        gaps beside its choice. Every other ThreadsPerChild is simulated (all in one batch) at
+        the MaxRequestWorkers on either side of the primary's best; a line where one of them is
+        preferred climbs to its neighbours while they are preferred.
+        """
+        order = sorted(lines, key=lambda t: (t != primary, t))
+        best = self.line_search(mpm, order[0], lines[order[0]], start_points(lines[order[0]], knee))
+        others = order[1:]
+        if best is None:  # nothing feasible there: search every other line in full
+            for tpc in others:
+                self.line_search(mpm, tpc, lines[tpc], start_points(lines[tpc], knee))
+            return
+        cands = {t: [Candidate(mpm, m, t) for m in lines[t]] for t in others}
+        target = best.max_request_workers
+        first = {t: _around(cands[t], target) for t in others}
+        self.run([c for t in others for c in first[t]])
         self._report()
-        while True:
-            todo: list[Candidate] = []
-            for (mpm, tpc), line in lines.items():
-                todo += self._gaps(mpm, tpc, line)
-            if self.budget is not None and len(self.evals) >= self.budget:
-                return
-            if not todo:
-                return
+        here = {t: self.choose([best, *first[t]]) for t in others}
+        active = {t: c for t, c in here.items() if c is not None and c != best}
+        visited = set(active.values())
+        while active and not self.exhausted():
+            near = {t: _neighbours(cands[t], c) for t, c in active.items()}
+            todo = [c for t in active for c in near[t] if c not in self.evals]
+            if todo:
+                self.run(todo)
+                self._report()
+            moved = {t: self.choose([c, *near[t]]) for t, c in active.items()}
+            active = {t: c for t, c in moved.items() if c is not None and c not in visited}
+            visited.update(active.values())
+
+    def line_search(
+        self, mpm: str, tpc: int, line: list[int], start: Sequence[int]
+    ) -> Candidate | None:
+        """Simulate ``start``, then halve the gaps beside the line's choice until none is left."""
+        cands = [Candidate(mpm, m, tpc) for m in line]
+        todo = [Candidate(mpm, m, tpc) for m in dict.fromkeys(start)]
+        while todo and not self.exhausted():
             self.run(todo)
             self._report()
+            todo = self._gaps(cands)
+        return self.choose(cands)
 
-    def _gaps(self, mpm: str, tpc: int, line: list[int]) -> list[Candidate]:
-        cands = [Candidate(mpm, m, tpc) for m in line]
+    def exhausted(self) -> bool:
+        """True when the simulation budget is spent."""
+        return self.budget is not None and len(self.evals) >= self.budget
+
+    def _gaps(self, cands: list[Candidate]) -> list[Candidate]:
+        """Midpoints of the unexplored gaps next to the line's current choice.
+
+        With the choice at ``i`` and its nearest simulated neighbours ``L < i < R``: the gap
+        towards ``L`` is always halved (a smaller configuration may do as well for less memory, or
+        the peak may lie there); the gap towards ``R`` unless ``R`` meets the goals and is not
+        significantly worse (then nothing in between can be preferred). With nothing feasible
+        yet, the gaps beside the point with the least p95 are halved.
+        """
         seen = [i for i, c in enumerate(cands) if c in self.evals]
         chosen = self.choose(cands)
         if chosen is None:
-            return []
+            pending = [cands[i] for i in seen if self.violated(self.evals[cands[i]]) != "ram"]
+            if not pending:
+                return []
+            chosen = min(pending, key=lambda c: (self.evals[c]["p95_ms"] or float("inf"), c))
         i = cands.index(chosen)
         out: list[Candidate] = []
-        left = max((j for j in seen if j < i), default=None)
-        if left is not None and i - left > 1:
+        # A side with no simulated point yet starts from the line's end (as the coarse points do).
+        left = max((j for j in seen if j < i), default=None if i == 0 else -1)
+        if left == -1:
+            out.append(cands[0])
+        elif left is not None and i - left > 1:
             out.append(cands[(left + i) // 2])
-        right = min((j for j in seen if j > i), default=None)
-        if right is not None and right - i > 1:
+        right = min((j for j in seen if j > i), default=None if i == len(cands) - 1 else -1)
+        if right == -1:
+            out.append(cands[-1])
+        elif right is not None and right - i > 1:
             r = self.evals[cands[right]]
-            if not self.feasible(r) and better(r, self.evals[chosen], self.tolerance):
+            near = self.feasible(r) and not better(self.evals[chosen], r, self.tolerance)
+            if not near:
                 out.append(cands[(i + right) // 2])
         return out
 
-    def _report(self) -> None:
+    def _report(self, done: int = 0, total: int = 0) -> None:
+        """Progress: a bar over the round's points (while it runs) and the best so far."""
         if self.progress is None:
             return
         best = self.choose(list(self.evals))
@@ -243,9 +292,13 @@ class Search:
         if best is not None:
             e = self.evals[best]
             text = f"{best.label()}: {e['throughput_rps']:.1f} req/s, p95 {e['p95_ms']} ms"
+        bar = ""
+        if total:
+            filled = round(10 * done / total)
+            bar = f"[{'#' * filled}{'.' * (10 - filled)}] {done}/{total} of this round, "
         self.progress(
-            f"optimize: round {self.rounds}, {len(self.evals)} point(s) simulated; best so far "
-            f"{text}"
+            f"optimize: round {self.rounds + (1 if total else 0)}, {bar}{len(self.evals)} point(s)"
+            f" simulated; best so far {text}"
         )
 
 
@@ -294,12 +347,14 @@ def optimize(
     lines: dict[tuple[str, int], list[int]] = {}
     ram_top: dict[tuple[str, int], bool] = {}
     grid = 0
+    knees: dict[str, float] = {}
     for m in mpms:
         server = base.server.model_copy(update={"mpm": m})
         mprep = prepare(
             base.model_copy(update={"server": server}), source=source, base_dir=base_dir
         )
         mbounds = analytic_bounds(mprep, headroom)
+        knees[m] = useful_workers(mprep, m, mbounds)
         for tpc in tpc_choices(m):
             grid += len(full_line(m, tpc))
             line, at_ram = pruned_line(mprep, m, tpc, mbounds)
@@ -324,7 +379,11 @@ def optimize(
         if full_grid:
             search.run([Candidate(m, x, t) for (m, t), line in lines.items() for x in line])
         else:
-            search.refine(lines)
+            for m in mpms:
+                mine = {t: line for (name, t), line in lines.items() if name == m}
+                if mine:
+                    primary = _primary_tpc(mine, prep.directives.ThreadsPerChild)
+                    search.search_mpm(m, mine, primary, knees[m])
         kind = mapper.kind
     timing = {
         "wall_s": round(time.perf_counter() - t0, 3),
@@ -336,7 +395,7 @@ def optimize(
     return build_result(
         search, prep=prep, bounds=bounds, lines=lines, ram_top=ram_top, grid_size=grid,
         objective="throughput" if not isinstance(base.load, OpenLoad) else "throughput@load",
-        timing=timing,
+        timing=timing, base_sets=sets,
     )  # fmt: skip
 
 
@@ -370,6 +429,24 @@ def _mpms(mpm: str | None, scenario_mpm: str) -> tuple[str, ...]:
     if mpm not in MPM_NAMES:
         raise InputError(f"expected prefork, worker, event or all, got {mpm!r}", field="--mpm")
     return (mpm,)
+
+
+def _around(cands: list[Candidate], target: int) -> list[Candidate]:
+    """The candidates of a line on either side of MaxRequestWorkers ``target`` (one if exact)."""
+    below = [c for c in cands if c.max_request_workers <= target][-1:]
+    above = [c for c in cands if c.max_request_workers >= target][:1]
+    return list(dict.fromkeys(below + above))
+
+
+def _neighbours(cands: list[Candidate], c: Candidate) -> list[Candidate]:
+    """The candidates next to ``c`` on its line."""
+    i = cands.index(c)
+    return [cands[j] for j in (i - 1, i + 1) if 0 <= j < len(cands)]
+
+
+def _primary_tpc(lines: dict[int, list[int]], given: int) -> int:
+    """The ThreadsPerChild searched in full: the scenario's when it is a choice, else the least."""
+    return given if given in lines else min(lines)
 
 
 def _default_cache(base_dir: Path | None) -> Path | None:

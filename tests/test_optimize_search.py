@@ -1,0 +1,112 @@
+"""The search strategy alone, on synthetic curves (no simulation): it finds the grid's best.
+
+A fake ``Search.run`` gives every candidate a deterministic throughput and memory, so the
+adaptive search can be compared with the whole grid for many curve shapes (hypothesis): a
+plateau (CPU or the load binds), a peak followed by a decline (switching costs), a RAM limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mpmsim.optimize_result import Goals
+from mpmsim.optimize_space import Candidate, full_line, start_points
+from mpmsim.optimizer import Search
+
+Curve = Callable[[Candidate], tuple[float, float]]
+
+
+class FakeSearch(Search):
+    """A search whose points come from ``curve`` (throughput, memory) instead of the engine."""
+
+    def __init__(self, curve: Curve, budget_mib: float) -> None:
+        self.curve = curve
+        self.goals = Goals(budget_mib, None, 0.01, 0.1)
+        self.tolerance = 0.01
+        self.budget = None
+        self.progress = None
+        self.evals: dict[Candidate, dict[str, Any]] = {}
+        self.rounds = 0
+        self.calls: list[int] = []
+
+    def run(self, cands: Sequence[Candidate]) -> None:
+        fresh = [c for c in dict.fromkeys(cands) if c not in self.evals]
+        for c in fresh:
+            x, mem = self.curve(c)
+            self.evals[c] = {
+                "throughput_rps": x,
+                "per_rep": {"throughput_rps": [x, x, x]},
+                "p95_ms": 1.0,
+                "memory_peak_mib": mem,
+                "ram_exceeded": False,
+                "error_rate": 0.0,
+            }
+        self.calls.append(len(fresh))
+        self.rounds += 1
+
+
+def _curve(knee: float, cap: float, decline: float) -> Curve:
+    """Throughput rises to ``cap`` at ``knee`` workers, then falls by ``decline`` per worker."""
+
+    def f(c: Candidate) -> tuple[float, float]:
+        m = c.max_request_workers
+        x = cap * min(m / knee, 1.0) * max(1.0 - decline * max(m - knee, 0.0), 0.05)
+        mem = 10.0 + m / c.threads_per_child * 2.0 + 0.1 * m
+        return round(x, 6), round(mem, 6)
+
+    return f
+
+
+def _best(search: FakeSearch, cands: list[Candidate]) -> Candidate:
+    search.run(cands)
+    best = search.choose(cands)
+    assert best is not None
+    return best
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    knee=st.floats(10, 900),
+    decline=st.sampled_from([0.0, 1e-4, 1e-3, 5e-3]),
+    budget_mib=st.floats(40, 400),
+    guess=st.floats(0.3, 3.0),
+)
+def test_line_search_finds_the_grid_best(
+    knee: float, decline: float, budget_mib: float, guess: float
+) -> None:
+    curve = _curve(knee, 1000.0, decline)
+    line = [
+        m for m in full_line("prefork", 1) if curve(Candidate("prefork", m, 1))[1] <= budget_mib
+    ]
+    if not line:
+        return
+    grid = FakeSearch(curve, budget_mib)
+    best = _best(grid, [Candidate("prefork", m, 1) for m in line])
+    ours = FakeSearch(curve, budget_mib)
+    # The analytic knee is only a guess: anything from 0.3x to 3x the true one.
+    found = ours.line_search("prefork", 1, line, start_points(line, knee * guess))
+    assert found is not None
+    got, want = grid.evals[best]["throughput_rps"], ours.evals[found]["throughput_rps"]
+    assert want >= 0.98 * got  # within 2 % of the grid's best throughput
+    assert len(ours.evals) <= 3 + 2 * len(line).bit_length() + 2  # logarithmic, not linear
+
+
+def test_other_threads_per_child_are_tried_around_the_best() -> None:
+    curve = _curve(200.0, 1000.0, 1e-3)
+    lines = {t: full_line("event", t) for t in (25, 32, 50, 64)}
+    search = FakeSearch(curve, 1e9)
+    search.search_mpm("event", lines, primary=25, knee=200.0)
+    tried = {t for c in search.evals for t in [c.threads_per_child]}
+    assert tried == {25, 32, 50, 64}
+    full = FakeSearch(curve, 1e9)
+    best = _best(full, [Candidate("event", m, t) for t, line in lines.items() for m in line])
+    ours = search.choose(list(search.evals))
+    assert ours is not None
+    assert search.evals[ours]["throughput_rps"] >= 0.98 * full.evals[best]["throughput_rps"]
+    # Memory per worker falls with larger children: the search must find the bigger ones.
+    assert ours.threads_per_child == best.threads_per_child
+    assert len(search.evals) <= 0.15 * sum(len(v) for v in lines.values())
