@@ -12,6 +12,7 @@ import typer
 
 from mpmsim import __version__
 from mpmsim.errors import InputError
+from mpmsim.status import StatusLine
 
 app = typer.Typer(
     add_completion=False,
@@ -276,18 +277,30 @@ def optimize(
     ] = None,
     resume: Annotated[bool, typer.Option(help="Reuse cached points of an earlier run.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write the throughput / p95 / memory curves (HTML).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite --plot.")] = False,
 ) -> None:
     """Search MaxRequestWorkers / ThreadsPerChild / ServerLimit (and the MPM) for a machine."""
     from mpmsim.optimize_result import render_text
     from mpmsim.optimizer import optimize as run_optimize
 
+    if plot is not None and plot.exists() and not force:
+        raise InputError("exists; use --force to overwrite it", file=str(plot), field="--plot")
+    status = StatusLine()
     result = run_optimize(
         scenario, mpm=mpm, ram_mib=ram_mib, p95_ms=p95_ms, max_error_rate=max_error_rate,
         headroom=headroom, replications=replications, seed=seed, jobs=jobs,
         scheduler=scheduler, budget=budget, cache_dir=cache_dir, resume=resume,
-        progress=lambda line: typer.echo(line, err=True),
+        progress=status.show,
     )  # fmt: skip
+    status.done()
     data = result.to_dict()
+    if plot is not None:
+        from mpmsim.optimize_plot import write_plot
+
+        write_plot(data, plot, overwrite=True)
     typer.echo(json.dumps(data, indent=2) if as_json else render_text(data))
     if data["winner"] is None:
         raise typer.Exit(1)  # the search completed but nothing met the goals

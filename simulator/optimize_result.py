@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from mpmsim.optimize_space import Bounds, Candidate, apache2buddy, apache_block, check_block
+from mpmsim.optimize_space import (
+    Bounds,
+    Candidate,
+    apache2buddy,
+    apache_block,
+    check_block,
+    parse_block,
+)
 from mpmsim.prepare import Prepared
 from mpmsim.results import ci95
 
@@ -140,6 +148,7 @@ def build_result(
     grid_size: int,
     objective: str,
     timing: dict[str, Any],
+    base_sets: Sequence[str] = (),
 ) -> OptimizeResult:
     """Assemble the result of a finished search."""
     per_line: dict[tuple[str, int], Candidate] = {}
@@ -164,11 +173,13 @@ def build_result(
     winner: dict[str, Any] | None = None
     if winner_c is not None:
         winner = _winner(search, winner_c, prep, lines, ram_top)
+        winner["run_args"] = run_args(winner["block"], prep.scenario.seed, search.reps, base_sets)
     points = [_row(search, c) for c in sorted(search.evals)]
     g = search.goals
     hw = prep.hardware
     data: dict[str, Any] = {
         "scenario": prep.scenario.name,
+        "source": prep.source,
         "hardware": hw.name,
         "objective": objective,
         "seed": prep.scenario.seed,
@@ -197,6 +208,17 @@ def build_result(
         "timing": timing,
     }
     return OptimizeResult(data)
+
+
+def run_args(block: str, seed: int, replications: int, base_sets: Sequence[str]) -> list[str]:
+    """``mpmsim run SCENARIO`` arguments that simulate ``block`` as the search did."""
+    mpm, raw = parse_block(block)
+    args = ["--seed", str(seed), "--replications", str(replications)]
+    sets = [*base_sets, f"server.mpm={mpm}"]
+    sets += [f"server.directives.{k}={v}" for k, v in raw.items()]
+    for s in sets:
+        args += ["--set", s]
+    return args
 
 
 def _winner(
@@ -251,6 +273,7 @@ def render_text(data: dict[str, Any]) -> str:
     else:
         lines.append(f"winner: {w['mpm']} MaxRequestWorkers {w['MaxRequestWorkers']}")
         lines.append(w["block"].rstrip())
+        lines.append(f"check it: mpmsim run {data['source']} {shlex.join(w['run_args'])}")
         lines.append(w["apache2buddy_vs_ours"])
     lines.append("")
     lines.append("simulated points (MaxRequestWorkers: req/s, p95 ms, peak MiB):")
