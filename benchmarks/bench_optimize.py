@@ -3,7 +3,9 @@
 For each standard case (event on a t3.medium: the primer's ``ab`` run, and open keep-alive
 browsers) it prints the full grid's best vs the adaptive answer (gap %, aim <= 2 %), the
 simulations used vs the grid size (aim <= 15 %), the wall time (aim <= 60 s) and the speed-up
-of 2 worker processes over 1 (aim >= 1.7x). Run: ``python benchmarks/bench_optimize.py``.
+of 2 worker processes over 1 (aim >= 1.7x; best of 3 timed runs each). The grid is every
+ThreadsPerChild the search tries (25, 32, 50, 64) times MaxRequestWorkers up to 1024.
+Run: ``python benchmarks/bench_optimize.py``.
 """
 
 from __future__ import annotations
@@ -17,13 +19,19 @@ from mpmsim.optimizer import optimize
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "workloads" / "examples"
 CASES = ("primer-ab-event.yaml", "keepalive-idle-browsers.yaml")
+REPEAT = 3
+"""Timed runs per setting; the best wall time is kept (the usual guard against a noisy host)."""
 
 
-def _timed(path: Path, **kw: Any) -> tuple[dict[str, Any], float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        data = optimize(path, mpm="event", cache_dir=tmp, **kw).to_dict()
-        return data, time.perf_counter() - t0
+def _timed(path: Path, repeat: int = 1, **kw: Any) -> tuple[dict[str, Any], float]:
+    """The result and the best wall time of ``repeat`` runs, each with an empty cache."""
+    best = float("inf")
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            data = optimize(path, mpm="event", cache_dir=tmp, **kw).to_dict()
+            best = min(best, time.perf_counter() - t0)
+    return data, best
 
 
 def _gap_pct(grid_best: dict[str, Any], ours: dict[str, Any], objective: str) -> float:
@@ -38,8 +46,8 @@ def main() -> None:
     for name in CASES:
         path = EXAMPLES / name
         grid, grid_s = _timed(path, full_grid=True, jobs=2)
-        one, one_s = _timed(path, jobs=1)
-        two, two_s = _timed(path, jobs=2)
+        one, one_s = _timed(path, repeat=REPEAT, jobs=1)
+        two, two_s = _timed(path, repeat=REPEAT, jobs=2)
         g, a = grid["winner"], two["winner"]
         assert one["winner"] == a, "jobs=1 and jobs=2 disagree"
         s = two["search"]
@@ -59,7 +67,9 @@ def main() -> None:
             f"simulations: {s['simulations']} of {s['grid_size']} grid points = {share:.1f} % "
             "(aim <= 15 %)"
         )
-        print(f"wall: {one_s:.1f} s on 1 process, {two_s:.1f} s on 2 (aim <= 60 s)")
+        print(
+            f"wall: {one_s:.1f} s on 1 process, {two_s:.1f} s on 2 (aim <= 60 s; best of {REPEAT})"
+        )
         print(f"speed-up 1 -> 2 processes: {one_s / two_s:.2f}x (aim >= 1.7x)")
         print()
 

@@ -281,6 +281,9 @@ def optimize(
         Path | None, typer.Option(help="Write the throughput / p95 / memory curves (HTML).")
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite --plot.")] = False,
+    spares: Annotated[
+        bool, typer.Option(help="Also try default and all-started spare settings on the best.")
+    ] = False,
 ) -> None:
     """Search MaxRequestWorkers / ThreadsPerChild / ServerLimit (and the MPM) for a machine."""
     from mpmsim.optimize_result import render_text
@@ -289,12 +292,21 @@ def optimize(
     if plot is not None and plot.exists() and not force:
         raise InputError("exists; use --force to overwrite it", file=str(plot), field="--plot")
     status = StatusLine()
-    result = run_optimize(
-        scenario, mpm=mpm, ram_mib=ram_mib, p95_ms=p95_ms, max_error_rate=max_error_rate,
-        headroom=headroom, replications=replications, seed=seed, jobs=jobs,
-        scheduler=scheduler, budget=budget, cache_dir=cache_dir, resume=resume,
-        progress=status.show,
-    )  # fmt: skip
+    try:
+        result = run_optimize(
+            scenario, mpm=mpm, ram_mib=ram_mib, p95_ms=p95_ms, max_error_rate=max_error_rate,
+            headroom=headroom, replications=replications, seed=seed, jobs=jobs,
+            scheduler=scheduler, budget=budget, cache_dir=cache_dir, resume=resume,
+            spares=spares, progress=status.show,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        status.done()
+        typer.echo(
+            "mpmsim: interrupted; finished simulations are cached: run the same command with "
+            "--resume to go on",
+            err=True,
+        )
+        raise typer.Exit(130) from None
     status.done()
     data = result.to_dict()
     if plot is not None:

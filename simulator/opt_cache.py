@@ -11,11 +11,19 @@ from typing import Any
 CACHE_VERSION = 1
 
 
-def candidate_key(scenario_json: str, overrides: tuple[str, ...], seed: int, reps: int) -> str:
-    """Hash of the scenario's content, the candidate's overrides, the seed and replications."""
+def candidate_key(
+    scenario_json: str, overrides: tuple[str, ...], seed: int, reps: int, context: str = ""
+) -> str:
+    """Hash of the scenario's content, the candidate's overrides, the seed and replications.
+
+    ``context`` holds what the scenario only names (the resolved hardware, costs, directives of
+    a config file, mix) and the mpmsim version, so an edited cost file or a new release never
+    reuses a stale point.
+    """
     text = json.dumps(
         {
             "v": CACHE_VERSION,
+            "context": context,
             "scenario": scenario_json,
             "overrides": list(overrides),
             "seed": seed,

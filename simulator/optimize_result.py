@@ -32,11 +32,26 @@ class Goals:
     p95_ms: float | None
     max_error_rate: float
     headroom: float
+    offered_rps: float | None = None
+    """An open load's offered rate: throughput above it (a backlog draining) earns nothing."""
 
 
-def better(a: dict[str, Any], b: dict[str, Any], tolerance: float) -> bool:
-    """True when ``a``'s throughput is significantly above ``b``'s (paired CRN replications)."""
-    xa, xb = a["per_rep"]["throughput_rps"], b["per_rep"]["throughput_rps"]
+def credited(x: float, cap: float | None) -> float:
+    """Throughput as the objective counts it: at most the offered rate, when there is one."""
+    return x if cap is None else min(x, cap)
+
+
+def better(
+    a: dict[str, Any], b: dict[str, Any], tolerance: float, cap: float | None = None
+) -> bool:
+    """True when ``a``'s throughput is significantly above ``b``'s (paired CRN replications).
+
+    With ``cap`` (an open load's offered rate) each replication counts at most ``cap``: a
+    configuration that finishes a start-up backlog inside the window does not beat one that
+    kept up all along.
+    """
+    xa = [credited(x, cap) for x in a["per_rep"]["throughput_rps"]]
+    xb = [credited(x, cap) for x in b["per_rep"]["throughput_rps"]]
     diffs = [p - q for p, q in zip(xa, xb, strict=True)]
     mean = float(np.mean(diffs))
     hw = ci95(diffs) or 0.0
@@ -100,6 +115,7 @@ def _row(search: Search, c: Candidate) -> dict[str, Any]:
         "mpm": c.mpm,
         "ThreadsPerChild": c.threads_per_child,
         "ServerLimit": c.server_limit,
+        "spares": c.spares,
         "MaxRequestWorkers": c.max_request_workers,
         "throughput_rps": e["throughput_rps"],
         "throughput_rps_ci95": e["throughput_rps_ci95"],
@@ -112,17 +128,43 @@ def _row(search: Search, c: Candidate) -> dict[str, Any]:
     }
 
 
+def _p95_lower(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """True when ``a``'s p95 is significantly below ``b``'s (paired CRN replications)."""
+    diffs = [q - p for p, q in zip(a["per_rep"]["p95_ms"], b["per_rep"]["p95_ms"], strict=True)]
+    mean = float(np.mean(diffs))
+    return mean > (ci95(diffs) or 0.0) and mean > 0.0
+
+
+def _curve(search: Search, mpm: str, tpc: int, line: list[int]) -> dict[str, Any]:
+    """One line's shape: where p95 is lowest, and whether it rises on both sides (a U)."""
+    cands = [Candidate(mpm, m, tpc) for m in line if Candidate(mpm, m, tpc) in search.evals]
+    out: dict[str, Any] = {"mpm": mpm, "ThreadsPerChild": tpc, "simulated": len(cands)}
+    timed = [c for c in cands if search.evals[c]["p95_ms"] is not None]
+    if not timed:
+        return out | {"p95_lowest_at": None, "p95_u_shape": False}
+    low = min(timed, key=lambda c: (search.evals[c]["p95_ms"], c))
+    e = search.evals[low]
+    u = all(
+        other is not low and _p95_lower(e, search.evals[other]) for other in (timed[0], timed[-1])
+    )
+    return out | {"p95_lowest_at": low.max_request_workers, "p95_u_shape": u}
+
+
 def _binding(search: Search, c: Candidate, line: list[int], ram_top: bool) -> dict[str, str]:
     """Which constraint binds (ram, p95, error_rate or none) and the run's bottleneck.
 
     With none, ``below`` says what a smaller configuration lacks: a goal, or ``load``
-    (significantly less throughput).
+    (significantly less throughput). Sizes are compared under the scenario's spare settings.
     """
-    e = search.evals[c]
+    e = search.evals.get(c.with_spares("given"), search.evals[c])
     larger = [Candidate(c.mpm, m, c.threads_per_child) for m in line if m > c.max_request_workers]
     for other in larger:
         o = search.evals.get(other)
-        if o is not None and not search.feasible(o) and better(o, e, search.tolerance):
+        if (
+            o is not None
+            and not search.feasible(o)
+            and better(o, e, search.tolerance, search.goals.offered_rps)
+        ):
             return {"constraint": search.violated(o), "bottleneck": e["bottleneck"]}
     if ram_top and c.max_request_workers == line[-1]:
         return {"constraint": "ram", "bottleneck": e["bottleneck"]}
@@ -132,7 +174,7 @@ def _binding(search: Search, c: Candidate, line: list[int], ram_top: bool) -> di
         # What stops a smaller (cheaper) configuration: a missed goal, or it cannot carry the load.
         o = below[-1]
         why = search.violated(o) if not search.feasible(o) else "none"
-        if why == "none" and better(e, o, search.tolerance):
+        if why == "none" and better(e, o, search.tolerance, search.goals.offered_rps):
             why = "load"
         return {"constraint": "none", "below": why, "bottleneck": e["bottleneck"]}
     return {"constraint": "none", "bottleneck": e["bottleneck"]}
@@ -160,7 +202,8 @@ def build_result(
     best_rows: list[dict[str, Any]] = []
     best_cands: list[Candidate] = []
     for m in mpms:
-        pick = search.choose([c for k, c in per_line.items() if k[0] == m])
+        variants = [c for c in search.evals if c.mpm == m and c.spares != "given"]
+        pick = search.choose([*(c for k, c in per_line.items() if k[0] == m), *variants])
         if pick is None:
             best_rows.append({"mpm": m, "feasible": False})
             continue
@@ -191,9 +234,11 @@ def build_result(
             "memory_budget_mib": round(g.memory_budget_mib, 2),
             "p95_ms": g.p95_ms,
             "max_error_rate": g.max_error_rate,
+            "offered_rps": g.offered_rps,
         },
         "bounds": bounds.as_dict(),
         "best_per_mpm": best_rows,
+        "curves": [_curve(search, m, t, line) for (m, t), line in lines.items()],
         "winner": winner,
         "points": points,
         "search": {
@@ -239,14 +284,39 @@ def _winner(
     out["binding"] = _binding(search, c, lines[key], ram_top[key])
     out["block"] = block
     out["apache2buddy"] = buddy
-    out["apache2buddy_vs_ours"] = (
-        f"apache2buddy's rule allows MaxRequestWorkers {buddy['max_request_workers']} "
-        f"((RAM - os_reserved) / {buddy['child_mib']} MiB per child); we recommend "
-        f"{c.max_request_workers}: its rule only asks what fits in memory, while the simulation "
-        "also stops where more workers no longer add throughput (CPU or the load binds) or "
-        "break the latency and error goals, and counts shared pages and connections."
-    )
+    out["apache2buddy_vs_ours"] = _versus_buddy(buddy, c.max_request_workers, out["binding"])
     return out
+
+
+def _versus_buddy(buddy: dict[str, Any], ours: int, binding: dict[str, str]) -> str:
+    """One sentence: apache2buddy's figure beside ours, and why they differ."""
+    theirs = buddy["max_request_workers"]
+    head = (
+        f"apache2buddy's rule gives MaxRequestWorkers {theirs} ((RAM - os_reserved) / "
+        f"{buddy['child_rss_mib']} MiB, the largest child's RSS); we recommend {ours}"
+    )
+    if ours > theirs:
+        why = (
+            "apache2buddy charges every child the pages all children share (RSS), while RAM "
+            "holds them once (PSS, what the simulation counts)"
+        )
+    elif ours == theirs:
+        why = "both stop where memory runs out"
+    elif binding["constraint"] in ("p95", "error_rate"):
+        why = f"more workers than that break the {binding['constraint']} goal"
+    elif binding["constraint"] == "ram":
+        why = "we keep the headroom free and count each connection's and request's memory too"
+    elif binding["bottleneck"] == "cpu":
+        why = (
+            "the CPU is saturated there, so more workers add context switches and run-queue "
+            "waits, not throughput; apache2buddy only asks what fits in memory"
+        )
+    else:
+        why = (
+            "the load keeps no more workers busy, so more would only hold memory; apache2buddy "
+            "only asks what fits in memory"
+        )
+    return f"{head}: {why}."
 
 
 def render_text(data: dict[str, Any]) -> str:
@@ -267,19 +337,32 @@ def render_text(data: dict[str, Any]) -> str:
             f"(bottleneck {r['binding']['bottleneck']})"
         )
     w = data["winner"]
+    if data["goals"]["p95_ms"] is None:
+        lines.append(
+            "no latency goal was given: add --p95-ms to rule out sizes that keep up only "
+            "behind a long queue"
+        )
     lines.append("")
     if w is None:
         lines.append("no configuration met the goals")
     else:
-        lines.append(f"winner: {w['mpm']} MaxRequestWorkers {w['MaxRequestWorkers']}")
+        spares = "" if w.get("spares", "given") == "given" else f", spare settings {w['spares']}"
+        lines.append(f"winner: {w['mpm']} MaxRequestWorkers {w['MaxRequestWorkers']}{spares}")
         lines.append(w["block"].rstrip())
         lines.append(f"check it: mpmsim run {data['source']} {shlex.join(w['run_args'])}")
         lines.append(w["apache2buddy_vs_ours"])
+    for cv in data["curves"]:
+        if cv["p95_u_shape"]:
+            lines.append(
+                f"p95 U-shape on {cv['mpm']} TPC {cv['ThreadsPerChild']}: lowest at "
+                f"MaxRequestWorkers {cv['p95_lowest_at']}, higher with fewer and with more"
+            )
     lines.append("")
     lines.append("simulated points (MaxRequestWorkers: req/s, p95 ms, peak MiB):")
     for p in data["points"]:
+        spares = "" if p.get("spares", "given") == "given" else f" spares={p['spares']}"
         lines.append(
-            f"  {p['mpm']} TPC {p['ThreadsPerChild']} MRW {p['MaxRequestWorkers']}: "
+            f"  {p['mpm']} TPC {p['ThreadsPerChild']} MRW {p['MaxRequestWorkers']}{spares}: "
             f"{p['throughput_rps']}, {p['p95_ms']}, {p['memory_peak_mib']}"
             + ("" if p["feasible"] else f"  [misses {p['violates']}]")
         )

@@ -3,7 +3,8 @@
 A candidate fixes MaxRequestWorkers, ThreadsPerChild, ServerLimit and ThreadLimit so that
 Apache applies them without adjustment (worker/event: MaxRequestWorkers a multiple of
 ThreadsPerChild, ServerLimit = MaxRequestWorkers / ThreadsPerChild, ThreadLimit =
-ThreadsPerChild; prefork: ServerLimit = MaxRequestWorkers). Spare settings are left as given.
+ThreadsPerChild; prefork: ServerLimit = MaxRequestWorkers). Spare settings are the scenario's,
+or with ``--spares`` one of :data:`SPARES`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from mpmsim.models.apache_rules import MPM_DEFAULTS
 from mpmsim.models.directives import EffectiveDirectives, apply_apache_rules, normalize_directives
 from mpmsim.prepare import Prepared
 from mpmsim.scenario import ClosedLoad, OpenLoad
@@ -24,6 +26,31 @@ MAX_WORKERS = 1024
 """Largest MaxRequestWorkers of the full (unpruned) grid."""
 
 
+SPARES = ("given", "defaults", "started")
+"""Spare-settings policies: the scenario's, Apache's compiled defaults, every child started."""
+
+
+def spare_directives(mpm: str, policy: str, mrw: int, tpc: int) -> dict[str, int]:
+    """StartServers and the spare settings of a policy (empty for ``given``).
+
+    ``started`` starts every child and never reaps one (prefork: MinSpareServers =
+    MaxRequestWorkers; worker/event: MinSpareThreads = MaxRequestWorkers), which buys no
+    cold-start ramp with the memory of all children from the first second.
+    """
+    if policy == "given":
+        return {}
+    names = ("StartServers", "MinSpareServers", "MaxSpareServers")
+    if mpm != "prefork":
+        names = ("StartServers", "MinSpareThreads", "MaxSpareThreads")
+    if policy == "defaults":
+        return {n: MPM_DEFAULTS[mpm][n] for n in names}
+    if policy != "started":
+        raise ValueError(f"unknown spare policy {policy!r}")
+    if mpm == "prefork":
+        return dict(zip(names, (mrw, mrw, mrw + 1), strict=True))
+    return dict(zip(names, (mrw // tpc, mrw, mrw + tpc + 1), strict=True))
+
+
 @dataclass(frozen=True, order=True)
 class Candidate:
     """One setting of the decision variables for one MPM."""
@@ -31,6 +58,7 @@ class Candidate:
     mpm: str
     max_request_workers: int
     threads_per_child: int
+    spares: str = "given"
 
     @property
     def server_limit(self) -> int:
@@ -41,14 +69,25 @@ class Candidate:
 
     def directives(self) -> dict[str, int]:
         """The directives this candidate sets."""
+        spares = spare_directives(
+            self.mpm, self.spares, self.max_request_workers, self.threads_per_child
+        )
         if self.mpm == "prefork":
-            return {"MaxRequestWorkers": self.max_request_workers, "ServerLimit": self.server_limit}
+            sizes = {
+                "MaxRequestWorkers": self.max_request_workers,
+                "ServerLimit": self.server_limit,
+            }
+            return sizes | spares
         return {
             "ThreadLimit": self.threads_per_child,
             "ThreadsPerChild": self.threads_per_child,
             "ServerLimit": self.server_limit,
             "MaxRequestWorkers": self.max_request_workers,
-        }
+        } | spares
+
+    def with_spares(self, policy: str) -> Candidate:
+        """The same sizes under another spare-settings policy."""
+        return Candidate(self.mpm, self.max_request_workers, self.threads_per_child, policy)
 
     def overrides(self) -> tuple[str, ...]:
         """``--set`` assignments that apply this candidate to a scenario."""
@@ -57,8 +96,9 @@ class Candidate:
         return tuple(sets)
 
     def label(self) -> str:
-        """Short text, e.g. ``event MRW=150 TPC=25``."""
-        return f"{self.mpm} MRW={self.max_request_workers} TPC={self.threads_per_child}"
+        """Short text, e.g. ``event MRW=150 TPC=25`` (plus ``spares=started`` when not given)."""
+        text = f"{self.mpm} MRW={self.max_request_workers} TPC={self.threads_per_child}"
+        return text if self.spares == "given" else f"{text} spares={self.spares}"
 
 
 def step_for(mpm: str, tpc: int) -> int:
@@ -243,14 +283,18 @@ def check_block(block: str, vcpus: int) -> tuple[EffectiveDirectives, list[str]]
 
 
 def apache2buddy(prep: Prepared, mpm: str, tpc: int) -> dict[str, Any]:
-    """apache2buddy's rule: (RAM - os_reserved) / the largest child's memory."""
+    """apache2buddy's rule: (RAM - os_reserved) / the largest child's RSS.
+
+    RSS counts the pages a child shares with its siblings (code, configuration) in full, so
+    the rule charges them once per child; the simulation counts them once (PSS).
+    """
     c = prep.costs
     threads = tpc if mpm != "prefork" else 0
-    child = c.process_mib + threads * c.thread_mib
+    rss = c.shared_mib + c.process_mib + threads * c.thread_mib
     hw = prep.hardware
-    children = int((hw.ram_mib - hw.os_reserved_mib) // max(child, 1e-9))
+    children = int((hw.ram_mib - hw.os_reserved_mib) // max(rss, 1e-9))
     return {
-        "child_mib": round(child, 4),
+        "child_rss_mib": round(rss, 4),
         "max_children": children,
         "max_request_workers": children * max(tpc, 1),
     }

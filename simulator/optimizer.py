@@ -16,13 +16,15 @@ from typing import Any
 
 import numpy as np
 
+from mpmsim import __version__
 from mpmsim.engine import Replication, run_replication
 from mpmsim.errors import InputError
 from mpmsim.executors import TaskMapper
 from mpmsim.loading import load_scenario, load_scenario_data
 from mpmsim.opt_cache import EvalCache, candidate_key
-from mpmsim.optimize_result import Goals, OptimizeResult, better, build_result
+from mpmsim.optimize_result import Goals, OptimizeResult, better, build_result, credited
 from mpmsim.optimize_space import (
+    SPARES,
     Candidate,
     analytic_bounds,
     full_line,
@@ -119,8 +121,10 @@ class Search:
         cache: EvalCache,
         progress: Callable[[str], None] | None,
         budget: int | None = None,
+        context: str = "",
     ) -> None:
         self.base = base
+        self.context = context
         self.budget = budget
         self.scenario_json = base.model_dump_json(exclude_unset=True)
         self.source = source
@@ -146,7 +150,7 @@ class Search:
             if c in self.evals:
                 continue
             ov = c.overrides()
-            key = candidate_key(self.scenario_json, ov, self.base.seed, self.reps)
+            key = candidate_key(self.scenario_json, ov, self.base.seed, self.reps, self.context)
             hit = self.cache.get(key)
             if hit is not None:
                 self.evals[c] = hit
@@ -192,8 +196,9 @@ class Search:
         ok = [c for c in cands if c in self.evals and self.feasible(self.evals[c])]
         if not ok:
             return None
-        top = max(ok, key=lambda c: (self.evals[c]["throughput_rps"], -self._mem(c)))
-        near = [c for c in ok if not better(self.evals[top], self.evals[c], self.tolerance)]
+        cap = self.goals.offered_rps
+        top = max(ok, key=lambda c: (credited(self.evals[c]["throughput_rps"], cap), -self._mem(c)))
+        near = [c for c in ok if not better(self.evals[top], self.evals[c], self.tolerance, cap)]
         return min(near, key=lambda c: (self._mem(c), c.max_request_workers, c))
 
     def _mem(self, c: Candidate) -> float:
@@ -232,6 +237,14 @@ class Search:
             moved = {t: self.choose([c, *near[t]]) for t, c in active.items()}
             active = {t: c for t, c in moved.items() if c is not None and c not in visited}
             visited.update(active.values())
+
+    def try_spares(self, mpms: Sequence[str]) -> None:
+        """Each MPM's best sizes under the other spare-settings policies, in one batch."""
+        bests = [self.choose([c for c in self.evals if c.mpm == m]) for m in mpms]
+        variants = [b.with_spares(p) for b in bests if b is not None for p in SPARES[1:]]
+        if variants and not self.exhausted():
+            self.run(variants)
+            self._report()
 
     def line_search(
         self, mpm: str, tpc: int, line: list[int], start: Sequence[int]
@@ -278,7 +291,8 @@ class Search:
             out.append(cands[-1])
         elif right is not None and right - i > 1:
             r = self.evals[cands[right]]
-            near = self.feasible(r) and not better(self.evals[chosen], r, self.tolerance)
+            cap = self.goals.offered_rps
+            near = self.feasible(r) and not better(self.evals[chosen], r, self.tolerance, cap)
             if not near:
                 out.append(cands[(i + right) // 2])
         return out
@@ -319,14 +333,16 @@ def optimize(
     cache_dir: str | Path | None = None,
     resume: bool = False,
     full_grid: bool = False,
+    spares: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> OptimizeResult:
     """Find the best MaxRequestWorkers / ThreadsPerChild / ServerLimit (and MPM with ``all``).
 
     Objective: the highest throughput whose peak memory fits in RAM - os_reserved (less
     ``headroom``) and whose p95 and error rate meet the goals; among configurations whose
-    throughput is not significantly different, the one with the least memory. ``full_grid``
-    simulates the whole unpruned grid instead (the benchmark's reference answer).
+    throughput is not significantly different, the one with the least memory. ``spares`` also
+    tries Apache's default and the all-started spare settings on each MPM's best sizes.
+    ``full_grid`` simulates the whole unpruned grid instead (the benchmark's reference answer).
     """
     t0 = time.perf_counter()
     sets = () if ram_mib is None else (f"hardware.ram_mib={ram_mib}",)
@@ -343,7 +359,7 @@ def optimize(
     prep = prepare(base, source=source, base_dir=base_dir)
     mpms = _mpms(mpm, prep.mpm)
     bounds = analytic_bounds(prep, headroom)
-    goals = Goals(bounds.memory_budget_mib, p95_ms, max_error_rate, headroom)
+    goals = Goals(bounds.memory_budget_mib, p95_ms, max_error_rate, headroom, bounds.offered_rps)
     lines: dict[tuple[str, int], list[int]] = {}
     ram_top: dict[tuple[str, int], bool] = {}
     grid = 0
@@ -375,6 +391,7 @@ def optimize(
         search = Search(
             base, source=source, base_dir=base_dir, goals=goals, replications=replications,
             tolerance=tolerance, mapper=mapper, cache=cache, progress=progress, budget=budget,
+            context=_context(prep),
         )  # fmt: skip
         if full_grid:
             search.run([Candidate(m, x, t) for (m, t), line in lines.items() for x in line])
@@ -384,6 +401,8 @@ def optimize(
                 if mine:
                     primary = _primary_tpc(mine, prep.directives.ThreadsPerChild)
                     search.search_mpm(m, mine, primary, knees[m])
+        if spares:
+            search.try_spares(mpms)
         kind = mapper.kind
     timing = {
         "wall_s": round(time.perf_counter() - t0, 3),
@@ -447,6 +466,12 @@ def _neighbours(cands: list[Candidate], c: Candidate) -> list[Candidate]:
 def _primary_tpc(lines: dict[int, list[int]], given: int) -> int:
     """The ThreadsPerChild searched in full: the scenario's when it is a choice, else the least."""
     return given if given in lines else min(lines)
+
+
+def _context(prep: Prepared) -> str:
+    """What the cache key needs beyond the scenario text: resolved inputs and the version."""
+    parts = (__version__, prep.hardware, prep.costs, prep.directives, prep.classes)
+    return "\n".join(repr(p) for p in parts)
 
 
 def _default_cache(base_dir: Path | None) -> Path | None:

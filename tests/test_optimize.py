@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mpmsim
-from mpmsim.optimize_space import Candidate, check_block
+from mpmsim.models.directives import apply_apache_rules, normalize_directives
+from mpmsim.optimize_space import SPARES, Candidate, check_block
 from mpmsim.optimizer import optimize
 from mpmsim.runner import run
 
@@ -57,7 +60,8 @@ def test_ram_binds_at_the_known_optimum(tmp_path: Path) -> None:
     assert pts["throughput_rps"].is_monotonic_increasing  # more workers, more throughput
     data = res.to_dict()
     assert data["search"]["simulations"] == len(data["points"]) == 3
-    assert data["winner"]["apache2buddy"]["max_children"] == 30  # 300 MiB / 10.0 MiB per child
+    # 300 MiB / (10.0 MiB of the child + 2.36 MiB shared with its siblings: RSS)
+    assert data["winner"]["apache2buddy"]["max_children"] == 24
     json.dumps(data)  # JSON-serialisable as --json prints it
 
 
@@ -156,3 +160,39 @@ def test_bad_input_is_one_line(tmp_path: Path, args: tuple[str, ...], needle: st
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mpmsim: error:") and needle in lines[0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    mpm=st.sampled_from(["prefork", "worker", "event"]),
+    children=st.integers(1, 40),
+    tpc=st.sampled_from([25, 32, 50, 64]),
+    policy=st.sampled_from(SPARES),
+)
+def test_every_candidate_is_taken_by_apache_as_written(
+    mpm: str, children: int, tpc: int, policy: str
+) -> None:
+    """Sizes and spare policies never trigger one of Apache's start-up adjustments."""
+    tpc = 1 if mpm == "prefork" else tpc
+    cand = Candidate(mpm, children * tpc, tpc, policy)
+    raw = {k: str(v) for k, v in cand.directives().items()}
+    values, notes = normalize_directives(raw, source="<test>")
+    effective, warnings = apply_apache_rules(mpm, values, vcpus=2)
+    assert notes == [] and warnings == []
+    assert effective.MaxRequestWorkers == cand.max_request_workers
+    assert effective.ServerLimit == cand.server_limit
+
+
+def test_spares_are_tried_on_the_best(tmp_path: Path) -> None:
+    path = _scenario(tmp_path)
+    res = optimize(path, ram_mib=RAM, cache_dir=tmp_path / "cache", spares=True)
+    pts = res.points
+    best = res.best
+    assert best is not None
+    at_best = pts[pts["MaxRequestWorkers"] == best["MaxRequestWorkers"]]
+    assert sorted(at_best["spares"]) == sorted(SPARES)
+    assert res.to_dict()["search"]["simulations"] == 3 + 2
+    effective, warnings = check_block(res.block, vcpus=2)
+    assert warnings == []
+    if best["spares"] == "started":
+        assert effective.StartServers == best["MaxRequestWorkers"]

@@ -8,6 +8,7 @@ the same throughput, p95 and peak memory, because the search ran the same seed a
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,31 @@ def test_plot_is_not_overwritten_without_force(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "--plot" in proc.stderr and "--force" in proc.stderr
     assert plot.read_text(encoding="utf-8") == "mine"
+
+
+def test_ctrl_c_then_resume_repeats_no_finished_simulation(tmp_path: Path) -> None:
+    path = EXAMPLES / "primer-ab-event.yaml"
+    args = [sys.executable, "-m", "mpmsim", "optimize", str(path), "--mpm", "all",
+            "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:  # interrupt once a round has finished
+        if "point(s) simulated" in line and "of this round" not in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "--resume" in err
+    cached = len(list((tmp_path / "cache").glob("*.json")))
+    assert cached >= 1
+    done = _mpmsim(*args[3:], "--resume", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["timing"]["cache_hits"] == cached
+    assert data["timing"]["computed"] == data["search"]["simulations"] - cached
