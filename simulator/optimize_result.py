@@ -135,7 +135,7 @@ def _p95_lower(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return mean > (ci95(diffs) or 0.0) and mean > 0.0
 
 
-def _curve(search: Search, mpm: str, tpc: int, line: list[int]) -> dict[str, Any]:
+def p95_curve(search: Search, mpm: str, tpc: int, line: list[int]) -> dict[str, Any]:
     """One line's shape: where p95 is lowest, and whether it rises on both sides (a U)."""
     cands = [Candidate(mpm, m, tpc) for m in line if Candidate(mpm, m, tpc) in search.evals]
     out: dict[str, Any] = {"mpm": mpm, "ThreadsPerChild": tpc, "simulated": len(cands)}
@@ -238,7 +238,7 @@ def build_result(
         },
         "bounds": bounds.as_dict(),
         "best_per_mpm": best_rows,
-        "curves": [_curve(search, m, t, line) for (m, t), line in lines.items()],
+        "curves": [p95_curve(search, m, t, line) for (m, t), line in lines.items()],
         "winner": winner,
         "points": points,
         "search": {

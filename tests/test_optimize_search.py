@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mpmsim.optimize_result import Goals
+from mpmsim.optimize_result import Goals, p95_curve
 from mpmsim.optimize_space import Candidate, full_line, start_points
 from mpmsim.optimizer import Search
 
@@ -110,3 +110,18 @@ def test_other_threads_per_child_are_tried_around_the_best() -> None:
     # Memory per worker falls with larger children: the search must find the bigger ones.
     assert ours.threads_per_child == best.threads_per_child
     assert len(search.evals) <= 0.15 * sum(len(v) for v in lines.values())
+
+
+def test_p95_u_shape_is_reported_only_when_both_ends_are_higher() -> None:
+    search = FakeSearch(_curve(100.0, 1000.0, 0.0), 1e9)
+    line = [8, 16, 24, 32]
+    search.run([Candidate("prefork", m, 1) for m in line])
+    for m, p95 in zip(line, (90.0, 40.0, 60.0, 80.0), strict=True):
+        e = search.evals[Candidate("prefork", m, 1)]
+        e["p95_ms"] = p95
+        e["per_rep"]["p95_ms"] = [p95 - 1, p95, p95 + 2]
+    curve = p95_curve(search, "prefork", 1, line)
+    assert curve["p95_lowest_at"] == 16 and curve["p95_u_shape"]
+    search.evals[Candidate("prefork", 32, 1)]["per_rep"]["p95_ms"] = [39.0, 40.0, 42.0]
+    search.evals[Candidate("prefork", 32, 1)]["p95_ms"] = 40.5
+    assert not p95_curve(search, "prefork", 1, line)["p95_u_shape"]  # no rise on the right
