@@ -263,13 +263,14 @@ class Search:
         return self.budget is not None and len(self.evals) >= self.budget
 
     def _gaps(self, cands: list[Candidate]) -> list[Candidate]:
-        """Midpoints of the unexplored gaps next to the line's current choice.
+        """Points inside the unexplored gaps next to the line's current choice.
 
         With the choice at ``i`` and its nearest simulated neighbours ``L < i < R``: the gap
-        towards ``L`` is always halved (a smaller configuration may do as well for less memory, or
+        towards ``L`` is always probed (a smaller configuration may do as well for less memory, or
         the peak may lie there); the gap towards ``R`` unless ``R`` meets the goals and is not
-        significantly worse (then nothing in between can be preferred). With nothing feasible
-        yet, the gaps beside the point with the least p95 are halved.
+        significantly worse (then nothing in between can be preferred). Two gaps are halved; a
+        single gap is cut in thirds, so that a round has two points to run in parallel. With
+        nothing feasible yet, the gaps beside the point with the least p95 are probed.
         """
         seen = [i for i, c in enumerate(cands) if c in self.evals]
         chosen = self.choose(cands)
@@ -280,12 +281,13 @@ class Search:
             chosen = min(pending, key=lambda c: (self.evals[c]["p95_ms"] or float("inf"), c))
         i = cands.index(chosen)
         out: list[Candidate] = []
+        gaps: list[tuple[int, int]] = []
         # A side with no simulated point yet starts from the line's end (as the coarse points do).
         left = max((j for j in seen if j < i), default=None if i == 0 else -1)
         if left == -1:
             out.append(cands[0])
         elif left is not None and i - left > 1:
-            out.append(cands[(left + i) // 2])
+            gaps.append((left, i))
         right = min((j for j in seen if j > i), default=None if i == len(cands) - 1 else -1)
         if right == -1:
             out.append(cands[-1])
@@ -294,8 +296,12 @@ class Search:
             cap = self.goals.offered_rps
             near = self.feasible(r) and not better(self.evals[chosen], r, self.tolerance, cap)
             if not near:
-                out.append(cands[(i + right) // 2])
-        return out
+                gaps.append((i, right))
+        if len(gaps) == 1 and not out and gaps[0][1] - gaps[0][0] > 2:
+            # One gap left: its thirds, so that a round still fills two workers.
+            lo, hi = gaps[0]
+            return [cands[lo + round((hi - lo) * k / 3)] for k in (1, 2)]
+        return out + [cands[(lo + hi) // 2] for lo, hi in gaps]
 
     def _report(self, done: int = 0, total: int = 0) -> None:
         """Progress: a bar over the round's points (while it runs) and the best so far."""
