@@ -36,7 +36,7 @@ def _timed(path: Path, repeat: int = 1, **kw: Any) -> tuple[dict[str, Any], floa
 
 def _gap_pct(grid_best: dict[str, Any], ours: dict[str, Any], objective: str) -> float:
     """How much worse the adaptive answer is: throughput lost, or (for a target load) memory."""
-    if objective == "throughput@load":
+    if objective == "memory@load":
         return 100.0 * (float(ours["memory_peak_mib"]) / float(grid_best["memory_peak_mib"]) - 1.0)
     return 100.0 * (1.0 - float(ours["throughput_rps"]) / float(grid_best["throughput_rps"]))
 

@@ -321,7 +321,10 @@ def _versus_buddy(buddy: dict[str, Any], ours: int, binding: dict[str, str]) -> 
 
 def render_text(data: dict[str, Any]) -> str:
     """The human-readable summary of an optimize result."""
-    lines = [f"optimize {data['scenario']} on {data['hardware']} ({data['objective']})", ""]
+    goal = "the most throughput"
+    if data["objective"] == "memory@load":
+        goal = f"the least memory that carries {data['goals']['offered_rps']:g} req/s"
+    lines = [f"optimize {data['scenario']} on {data['hardware']}: {goal}", ""]
     head = (
         f"{'mpm':8} {'TPC':>4} {'SL':>5} {'MRW':>5} {'req/s':>10} {'p95 ms':>9} {'MiB':>8}  binds"
     )

@@ -419,7 +419,7 @@ def optimize(
     }
     return build_result(
         search, prep=prep, bounds=bounds, lines=lines, ram_top=ram_top, grid_size=grid,
-        objective="throughput" if not isinstance(base.load, OpenLoad) else "throughput@load",
+        objective="throughput" if not isinstance(base.load, OpenLoad) else "memory@load",
         timing=timing, base_sets=sets,
     )  # fmt: skip
 
