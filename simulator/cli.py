@@ -273,7 +273,7 @@ def optimize(
     ] = None,
     budget: Annotated[int | None, typer.Option(help="At most this many simulations.")] = None,
     cache_dir: Annotated[
-        Path | None, typer.Option(help="Cache folder (default .mpmsim-cache next to the file).")
+        Path | None, typer.Option(help="Cache folder (default ~/.cache/mpmsim/optimize).")
     ] = None,
     resume: Annotated[bool, typer.Option(help="Reuse cached points of an earlier run.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -309,6 +309,8 @@ def optimize(
         raise typer.Exit(130) from None
     status.done()
     data = result.to_dict()
+    if data["timing"]["cache_problem"]:
+        typer.echo(f"mpmsim: warning: {data['timing']['cache_problem']}", err=True)
     if plot is not None:
         from mpmsim.optimize_plot import write_plot
 

@@ -42,6 +42,7 @@ class EvalCache:
         self.reuse = reuse
         self.hits = 0
         self.writes = 0
+        self.problem: str | None = None
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored evaluation for ``key``, if reusing and present."""
@@ -56,11 +57,20 @@ class EvalCache:
         return data
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        """Store an evaluation atomically (a Ctrl-C never leaves half a file)."""
+        """Store an evaluation atomically (a Ctrl-C never leaves half a file).
+
+        A folder that cannot be written (read-only, full disk) turns the cache off and leaves
+        the reason in ``problem``: the search goes on without it.
+        """
         if self.folder is None:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f".{key}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(value, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.folder / f"{key}.json")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(value, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, self.folder / f"{key}.json")
+        except OSError as exc:
+            self.problem = f"cache off: cannot write {self.folder}: {exc.strerror or exc}"
+            self.folder = None
+            return
         self.writes += 1

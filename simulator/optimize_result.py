@@ -326,7 +326,8 @@ def render_text(data: dict[str, Any]) -> str:
         goal = f"the least memory that carries {data['goals']['offered_rps']:g} req/s"
     lines = [f"optimize {data['scenario']} on {data['hardware']}: {goal}", ""]
     head = (
-        f"{'mpm':8} {'TPC':>4} {'SL':>5} {'MRW':>5} {'req/s':>10} {'p95 ms':>9} {'MiB':>8}  binds"
+        f"{'mpm':8} {'TPC':>4} {'SL':>5} {'MRW':>5} {'spares':>8} {'req/s':>10} {'p95 ms':>9} "
+        f"{'MiB':>8}  binds"
     )
     lines.append(head)
     for r in data["best_per_mpm"]:
@@ -335,7 +336,8 @@ def render_text(data: dict[str, Any]) -> str:
             continue
         lines.append(
             f"{r['mpm']:8} {r['ThreadsPerChild']:>4} {r['ServerLimit']:>5} "
-            f"{r['MaxRequestWorkers']:>5} {r['throughput_rps']:>10.1f} {r['p95_ms']!s:>9} "
+            f"{r['MaxRequestWorkers']:>5} {r['spares']:>8} {r['throughput_rps']:>10.1f} "
+            f"{r['p95_ms']!s:>9} "
             f"{r['memory_peak_mib']!s:>8}  {r['binding']['constraint']} "
             f"(bottleneck {r['binding']['bottleneck']})"
         )

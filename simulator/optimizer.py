@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from mpmsim.optimize_space import (
     analytic_bounds,
     full_line,
     pruned_line,
+    spare_directives,
     start_points,
     tpc_choices,
     useful_workers,
@@ -41,6 +43,7 @@ from mpmsim.scenario import OpenLoad, Scenario
 MPM_NAMES = ("prefork", "worker", "event")
 
 Task = tuple[str, str, str | None, tuple[str, ...], int, int]
+K = TypeVar("K", bound=Hashable)
 
 
 def _prepare(task: Task) -> Prepared:
@@ -199,7 +202,9 @@ class Search:
         cap = self.goals.offered_rps
         top = max(ok, key=lambda c: (credited(self.evals[c]["throughput_rps"], cap), -self._mem(c)))
         near = [c for c in ok if not better(self.evals[top], self.evals[c], self.tolerance, cap)]
-        return min(near, key=lambda c: (self._mem(c), c.max_request_workers, c))
+        return min(
+            near, key=lambda c: (self._mem(c), c.max_request_workers, c.spares != "given", c)
+        )
 
     def _mem(self, c: Candidate) -> float:
         return float(self.evals[c]["memory_peak_mib"] or 0.0)
@@ -221,37 +226,81 @@ class Search:
                 self.line_search(mpm, tpc, lines[tpc], start_points(lines[tpc], knee))
             return
         cands = {t: [Candidate(mpm, m, t) for m in lines[t]] for t in others}
-        target = best.max_request_workers
-        first = {t: _around(cands[t], target) for t in others}
-        self.run([c for t in others for c in first[t]])
+        first = {t: _around(cands[t], best.max_request_workers) for t in others}
+        self._climb(first, cands, dict.fromkeys(others, best))
+
+    def try_spares(
+        self,
+        lines: dict[tuple[str, int], list[int]],
+        primaries: dict[str, int],
+        knees: dict[str, float],
+    ) -> None:
+        """The other spare-settings policies (:data:`SPARES`) for every MPM searched.
+
+        On an MPM's best sizes, each policy is simulated (all in one batch) and climbs along
+        MaxRequestWorkers while preferred. An MPM where nothing met the goals searches its
+        primary line in full under each policy: all-started children may remove the
+        cold-start ramp that made it miss.
+        """
+        first: dict[tuple[str, str], list[Candidate]] = {}
+        cands: dict[tuple[str, str], list[Candidate]] = {}
+        rivals: dict[tuple[str, str], Candidate] = {}
+        failed: list[str] = []
+        for m in primaries:
+            best = self.choose([c for c in self.evals if c.mpm == m and c.spares == "given"])
+            if best is None:
+                failed.append(m)
+                continue
+            line = lines[(m, best.threads_per_child)]
+            for policy in SPARES[1:]:
+                if self._same_spares(best, policy):
+                    continue  # the scenario's spare settings already are this policy's
+                key = (m, policy)
+                cands[key] = [Candidate(m, x, best.threads_per_child, policy) for x in line]
+                first[key] = [best.with_spares(policy)]
+                rivals[key] = best
+        if first:
+            self._climb(first, cands, rivals)
+        for m in failed:
+            line = lines[(m, primaries[m])]
+            for policy in SPARES[1:]:
+                self.line_search(m, primaries[m], line, start_points(line, knees[m]), policy)
+
+    def _same_spares(self, c: Candidate, policy: str) -> bool:
+        """True when ``policy`` sets what ``c`` (simulated) already ran with."""
+        ran = self.evals[c]["effective_directives"]
+        wanted = spare_directives(c.mpm, policy, c.max_request_workers, c.threads_per_child)
+        return all(ran.get(k) == v for k, v in wanted.items())
+
+    def _climb(
+        self,
+        first: Mapping[K, list[Candidate]],
+        cands: Mapping[K, list[Candidate]],
+        rivals: Mapping[K, Candidate],
+    ) -> None:
+        """Simulate ``first`` of every line in one batch; where one beats its line's rival,
+        move to a preferred neighbour on the line until none is (all lines in step)."""
+        self.run([c for k in first for c in first[k]])
         self._report()
-        here = {t: self.choose([best, *first[t]]) for t in others}
-        active = {t: c for t, c in here.items() if c is not None and c != best}
+        here = {k: self.choose([rivals[k], *first[k]]) for k in first}
+        active = {k: c for k, c in here.items() if c is not None and c != rivals[k]}
         visited = set(active.values())
         while active and not self.exhausted():
-            near = {t: _neighbours(cands[t], c) for t, c in active.items()}
-            todo = [c for t in active for c in near[t] if c not in self.evals]
+            near = {k: _neighbours(cands[k], c) for k, c in active.items()}
+            todo = [c for k in active for c in near[k] if c not in self.evals]
             if todo:
                 self.run(todo)
                 self._report()
-            moved = {t: self.choose([c, *near[t]]) for t, c in active.items()}
-            active = {t: c for t, c in moved.items() if c is not None and c not in visited}
+            moved = {k: self.choose([c, *near[k]]) for k, c in active.items()}
+            active = {k: c for k, c in moved.items() if c is not None and c not in visited}
             visited.update(active.values())
 
-    def try_spares(self, mpms: Sequence[str]) -> None:
-        """Each MPM's best sizes under the other spare-settings policies, in one batch."""
-        bests = [self.choose([c for c in self.evals if c.mpm == m]) for m in mpms]
-        variants = [b.with_spares(p) for b in bests if b is not None for p in SPARES[1:]]
-        if variants and not self.exhausted():
-            self.run(variants)
-            self._report()
-
     def line_search(
-        self, mpm: str, tpc: int, line: list[int], start: Sequence[int]
+        self, mpm: str, tpc: int, line: list[int], start: Sequence[int], spares: str = "given"
     ) -> Candidate | None:
         """Simulate ``start``, then halve the gaps beside the line's choice until none is left."""
-        cands = [Candidate(mpm, m, tpc) for m in line]
-        todo = [Candidate(mpm, m, tpc) for m in dict.fromkeys(start)]
+        cands = [Candidate(mpm, m, tpc, spares) for m in line]
+        todo = [Candidate(mpm, m, tpc, spares) for m in dict.fromkeys(start)]
         while todo and not self.exhausted():
             self.run(todo)
             self._report()
@@ -391,7 +440,7 @@ def optimize(
             f" less {headroom:.0%} headroom)",
             field="--ram-mib",
         )
-    folder = Path(cache_dir) if cache_dir else _default_cache(base_dir)
+    folder = Path(cache_dir) if cache_dir else default_cache_dir()
     cache = EvalCache(folder, reuse=resume)
     with TaskMapper(jobs, scheduler) as mapper:
         search = Search(
@@ -399,16 +448,17 @@ def optimize(
             tolerance=tolerance, mapper=mapper, cache=cache, progress=progress, budget=budget,
             context=_context(prep),
         )  # fmt: skip
+        primaries: dict[str, int] = {}
         if full_grid:
             search.run([Candidate(m, x, t) for (m, t), line in lines.items() for x in line])
         else:
             for m in mpms:
                 mine = {t: line for (name, t), line in lines.items() if name == m}
                 if mine:
-                    primary = _primary_tpc(mine, prep.directives.ThreadsPerChild)
-                    search.search_mpm(m, mine, primary, knees[m])
+                    primaries[m] = _primary_tpc(mine, prep.directives.ThreadsPerChild)
+                    search.search_mpm(m, mine, primaries[m], knees[m])
         if spares:
-            search.try_spares(mpms)
+            search.try_spares(lines, primaries, knees)
         kind = mapper.kind
     timing = {
         "wall_s": round(time.perf_counter() - t0, 3),
@@ -416,6 +466,8 @@ def optimize(
         "jobs": jobs,
         "computed": search.computed,
         "cache_hits": cache.hits,
+        "cache_dir": None if folder is None else str(folder),
+        "cache_problem": cache.problem,
     }
     return build_result(
         search, prep=prep, bounds=bounds, lines=lines, ram_top=ram_top, grid_size=grid,
@@ -480,5 +532,8 @@ def _context(prep: Prepared) -> str:
     return "\n".join(repr(p) for p in parts)
 
 
-def _default_cache(base_dir: Path | None) -> Path | None:
-    return None if base_dir is None else base_dir / ".mpmsim-cache"
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/mpmsim/optimize`` (``~/.cache/mpmsim/optimize``): keys are content hashes,
+    so one folder serves every scenario, and no folder the user owns is written to."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "mpmsim" / "optimize"

@@ -14,6 +14,18 @@ import pytest
 from tests.apache import APACHE_BIN, ApacheFactory, ApacheServer, running_apache
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Caches (``mpmsim optimize``'s) go to a temporary folder, never to the user's home."""
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Register the ``requires_apache`` marker."""
     config.addinivalue_line(
