@@ -77,6 +77,16 @@ def run(
         raise typer.Exit(1)  # the run completed but missed its stated reference
 
 
+def _check_target(path: Path, field: str, force: bool) -> None:
+    """A file the command will write: not over the user's without --force, in a real folder."""
+    if path.is_dir():
+        raise InputError("is a folder; name a file", file=str(path), field=field)
+    if path.exists() and not force:
+        raise InputError("exists; use --force to overwrite it", file=str(path), field=field)
+    if not path.parent.is_dir():
+        raise InputError(f"folder {path.parent} does not exist", file=str(path), field=field)
+
+
 def _check_out(out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a folder", field="--out", file=str(out))
@@ -127,9 +137,9 @@ def calibrate(
     from mpmsim.models.hardware import load_hardware
     from mpmsim.workloads.readers import read_measurements, sniff
 
-    for target in (out, plot):
-        if target is not None and target.exists() and not force:
-            raise InputError("exists; use --force to overwrite it", file=str(target))
+    for target, flag in ((out, "-o"), (plot, "--plot")):
+        if target is not None:
+            _check_target(target, flag, force)
     runs = []
     for path in measurements:
         kind = sniff(path)
@@ -235,8 +245,7 @@ def bench(
         raise InputError(
             f"expected comma-separated whole numbers, got {concurrency!r}", field="--concurrency"
         ) from None
-    if out.exists() and not force:
-        raise InputError("exists; use --force to overwrite it", file=str(out), field="--out")
+    _check_target(out, "--out", force)
     rows = run_bench(
         url,
         tool=tool,
@@ -289,8 +298,8 @@ def optimize(
     from mpmsim.optimize_result import render_text
     from mpmsim.optimizer import optimize as run_optimize
 
-    if plot is not None and plot.exists() and not force:
-        raise InputError("exists; use --force to overwrite it", file=str(plot), field="--plot")
+    if plot is not None:
+        _check_target(plot, "--plot", force)
     status = StatusLine()
     try:
         result = run_optimize(

@@ -94,3 +94,11 @@ def test_ctrl_c_then_resume_repeats_no_finished_simulation(tmp_path: Path) -> No
     data = json.loads(done.stdout)
     assert data["timing"]["cache_hits"] == cached
     assert data["timing"]["computed"] == data["search"]["simulations"] - cached
+
+
+def test_plot_target_in_a_missing_folder_is_one_line(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "curves.html"
+    proc = _mpmsim("optimize", str(EXAMPLES / "primer-ab-event.yaml"), "--plot", str(target))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith(f"--plot: folder {target.parent} does not exist")
+    assert len(proc.stderr.strip().splitlines()) == 1
