@@ -59,7 +59,7 @@ def better(
 
 
 class Search(Protocol):
-    """What the result needs of a finished search (:class:`mpmsim.optimizer.Search`)."""
+    """What the result needs of a finished search (:class:`mpmsim.optimize_search.Search`)."""
 
     evals: dict[Candidate, dict[str, Any]]
     goals: Goals

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mpmsim.optimize_result import Goals, p95_curve
+from mpmsim.optimize_search import Search
 from mpmsim.optimize_space import Candidate, full_line, start_points
-from mpmsim.optimizer import Search
 
 Curve = Callable[[Candidate], tuple[float, float]]
 
