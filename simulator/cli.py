@@ -293,6 +293,10 @@ def optimize(
     spares: Annotated[
         bool, typer.Option(help="Also try default and all-started spare settings on the best.")
     ] = False,
+    keepalive: Annotated[
+        bool,
+        typer.Option("--keepalive", help="Also try KeepAlive Off and KeepAliveTimeout 1 and 2 s."),
+    ] = False,
 ) -> None:
     """Search MaxRequestWorkers / ThreadsPerChild / ServerLimit (and the MPM) for a machine."""
     from mpmsim.optimize_result import render_text
@@ -306,7 +310,7 @@ def optimize(
             scenario, mpm=mpm, ram_mib=ram_mib, p95_ms=p95_ms, max_error_rate=max_error_rate,
             headroom=headroom, replications=replications, seed=seed, jobs=jobs,
             scheduler=scheduler, budget=budget, cache_dir=cache_dir, resume=resume,
-            spares=spares, progress=status.show,
+            spares=spares, keepalive=keepalive, progress=status.show,
         )  # fmt: skip
     except KeyboardInterrupt:
         status.done()

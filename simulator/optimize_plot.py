@@ -18,11 +18,19 @@ _PANELS = (
 )
 
 
-def _lines(points: list[dict[str, Any]]) -> dict[tuple[str, int, str], list[dict[str, Any]]]:
-    """The points grouped per (mpm, ThreadsPerChild, spares), sorted by MaxRequestWorkers."""
-    out: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+Key = tuple[str, int, str, str]
+
+
+def _lines(points: list[dict[str, Any]]) -> dict[Key, list[dict[str, Any]]]:
+    """The points per (mpm, ThreadsPerChild, spares, KeepAlive), sorted by MaxRequestWorkers."""
+    out: dict[Key, list[dict[str, Any]]] = {}
     for p in points:
-        key = (p["mpm"], p["ThreadsPerChild"], p.get("spares", "given"))
+        key = (
+            p["mpm"],
+            p["ThreadsPerChild"],
+            p.get("spares", "given"),
+            p.get("keepalive", "given"),
+        )
         out.setdefault(key, []).append(p)
     return {k: sorted(v, key=lambda p: p["MaxRequestWorkers"]) for k, v in sorted(out.items())}
 
@@ -33,12 +41,13 @@ def _hover(p: dict[str, Any]) -> str:
 
 
 def _line_trace(
-    key: tuple[str, int, str], pts: list[dict[str, Any]], metric: str, color: str, first: bool
+    key: Key, pts: list[dict[str, Any]], metric: str, color: str, first: bool
 ) -> go.Scatter:
     """One (mpm, ThreadsPerChild) line on one panel; infeasible points get an x marker."""
     import plotly.graph_objects as go
 
     name = f"{key[0]} TPC {key[1]}" + ("" if key[2] == "given" else f" spares {key[2]}")
+    name += "" if key[3] == "given" else f" KeepAlive {key[3]}"
     errors = None
     if metric == "throughput_rps":
         errors = {"type": "data", "array": [p["throughput_rps_ci95"] or 0.0 for p in pts]}

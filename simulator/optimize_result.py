@@ -116,6 +116,7 @@ def _row(search: Search, c: Candidate) -> dict[str, Any]:
         "ThreadsPerChild": c.threads_per_child,
         "ServerLimit": c.server_limit,
         "spares": c.spares,
+        "keepalive": c.keepalive,
         "MaxRequestWorkers": c.max_request_workers,
         "throughput_rps": e["throughput_rps"],
         "throughput_rps_ci95": e["throughput_rps_ci95"],
@@ -150,31 +151,29 @@ def p95_curve(search: Search, mpm: str, tpc: int, line: list[int]) -> dict[str, 
     return out | {"p95_lowest_at": low.max_request_workers, "p95_u_shape": u}
 
 
-def _binding(search: Search, c: Candidate, line: list[int], ram_top: bool) -> dict[str, str]:
+def _binding(search: Search, c: Candidate, ram_limit: int | None) -> dict[str, str]:
     """Which constraint binds (ram, p95, error_rate or none) and the run's bottleneck.
 
-    With none, ``below`` says what a smaller configuration lacks: a goal, or ``load``
-    (significantly less throughput). Sizes are compared under the scenario's spare settings.
+    ``c`` is compared with the simulated points of its own line (same MPM, ThreadsPerChild,
+    spare and KeepAlive settings); ``ram_limit`` is the largest MaxRequestWorkers that fits
+    when RAM cut the line. With none, ``below`` says what a smaller configuration lacks: a
+    goal, or ``load`` (significantly less throughput).
     """
-    e = search.evals.get(c.with_spares("given"), search.evals[c])
-    larger = [Candidate(c.mpm, m, c.threads_per_child) for m in line if m > c.max_request_workers]
-    for other in larger:
-        o = search.evals.get(other)
-        if (
-            o is not None
-            and not search.feasible(o)
-            and better(o, e, search.tolerance, search.goals.offered_rps)
-        ):
+    e = search.evals[c]
+    cap = search.goals.offered_rps
+    family = sorted((o for o in search.evals if o.family == c.family), key=lambda o: o)
+    for other in (o for o in family if o.max_request_workers > c.max_request_workers):
+        o = search.evals[other]
+        if not search.feasible(o) and better(o, e, search.tolerance, cap):
             return {"constraint": search.violated(o), "bottleneck": e["bottleneck"]}
-    if ram_top and c.max_request_workers == line[-1]:
+    if ram_limit is not None and c.max_request_workers == ram_limit:
         return {"constraint": "ram", "bottleneck": e["bottleneck"]}
-    smaller = [Candidate(c.mpm, m, c.threads_per_child) for m in line if m < c.max_request_workers]
-    below = [search.evals[s] for s in smaller if s in search.evals]
+    below = [search.evals[o] for o in family if o.max_request_workers < c.max_request_workers]
     if below:
         # What stops a smaller (cheaper) configuration: a missed goal, or it cannot carry the load.
         o = below[-1]
         why = search.violated(o) if not search.feasible(o) else "none"
-        if why == "none" and better(e, o, search.tolerance, search.goals.offered_rps):
+        if why == "none" and better(e, o, search.tolerance, cap):
             why = "load"
         return {"constraint": "none", "below": why, "bottleneck": e["bottleneck"]}
     return {"constraint": "none", "bottleneck": e["bottleneck"]}
@@ -201,21 +200,23 @@ def build_result(
     mpms = list(dict.fromkeys(m for m, _ in lines))
     best_rows: list[dict[str, Any]] = []
     best_cands: list[Candidate] = []
+    limits = {k: line[-1] if ram_top[k] else None for k, line in lines.items()}
     for m in mpms:
-        variants = [c for c in search.evals if c.mpm == m and c.spares != "given"]
+        variants = [c for c in search.evals if c.mpm == m and c.family[2:] != ("given", "given")]
         pick = search.choose([*(c for k, c in per_line.items() if k[0] == m), *variants])
         if pick is None:
             best_rows.append({"mpm": m, "feasible": False})
             continue
-        key = (m, pick.threads_per_child)
         row = _row(search, pick)
-        row["binding"] = _binding(search, pick, lines[key], ram_top[key])
+        row["binding"] = _binding(search, pick, limits.get((m, pick.threads_per_child)))
         best_rows.append(row)
         best_cands.append(pick)
     winner_c = search.choose(best_cands)
     winner: dict[str, Any] | None = None
     if winner_c is not None:
-        winner = _winner(search, winner_c, prep, lines, ram_top)
+        winner = _winner(
+            search, winner_c, prep, limits.get((winner_c.mpm, winner_c.threads_per_child))
+        )
         winner["run_args"] = run_args(winner["block"], prep.scenario.seed, search.reps, base_sets)
     points = [_row(search, c) for c in sorted(search.evals)]
     g = search.goals
@@ -266,22 +267,21 @@ def run_args(block: str, seed: int, replications: int, base_sets: Sequence[str])
     return args
 
 
-def _winner(
-    search: Search,
-    c: Candidate,
-    prep: Prepared,
-    lines: dict[tuple[str, int], list[int]],
-    ram_top: dict[tuple[str, int], bool],
-) -> dict[str, Any]:
+def _winner(search: Search, c: Candidate, prep: Prepared, ram_limit: int | None) -> dict[str, Any]:
     e = search.evals[c]
-    key = (c.mpm, c.threads_per_child)
-    block = apache_block(c.mpm, e["effective_directives"], None)
+    eff = e["effective_directives"]
+    keepalive: dict[str, Any] | None = None
+    if c.keepalive != "given":  # the block says what changed outside the MPM's section
+        keepalive = {"KeepAlive": eff["KeepAlive"]}
+        if eff["KeepAlive"] == "On":
+            keepalive["KeepAliveTimeout"] = eff["KeepAliveTimeout"]
+    block = apache_block(c.mpm, eff, keepalive)
     effective, warnings = check_block(block, prep.hardware.vcpus)
     if warnings or effective.MaxRequestWorkers != c.max_request_workers:
         raise AssertionError(f"Apache would adjust the block: {warnings}")
     buddy = apache2buddy(prep, c.mpm, c.threads_per_child)
     out = _row(search, c)
-    out["binding"] = _binding(search, c, lines[key], ram_top[key])
+    out["binding"] = _binding(search, c, ram_limit)
     out["block"] = block
     out["apache2buddy"] = buddy
     out["apache2buddy_vs_ours"] = _versus_buddy(buddy, c.max_request_workers, out["binding"])
@@ -326,8 +326,8 @@ def render_text(data: dict[str, Any]) -> str:
         goal = f"the least memory that carries {data['goals']['offered_rps']:g} req/s"
     lines = [f"optimize {data['scenario']} on {data['hardware']}: {goal}", ""]
     head = (
-        f"{'mpm':8} {'TPC':>4} {'SL':>5} {'MRW':>5} {'spares':>8} {'req/s':>10} {'p95 ms':>9} "
-        f"{'MiB':>8}  binds"
+        f"{'mpm':8} {'TPC':>4} {'SL':>5} {'MRW':>5} {'spares':>8} {'KA':>5} {'req/s':>10} "
+        f"{'p95 ms':>9} {'MiB':>8}  binds"
     )
     lines.append(head)
     for r in data["best_per_mpm"]:
@@ -336,7 +336,8 @@ def render_text(data: dict[str, Any]) -> str:
             continue
         lines.append(
             f"{r['mpm']:8} {r['ThreadsPerChild']:>4} {r['ServerLimit']:>5} "
-            f"{r['MaxRequestWorkers']:>5} {r['spares']:>8} {r['throughput_rps']:>10.1f} "
+            f"{r['MaxRequestWorkers']:>5} {r['spares']:>8} {r['keepalive']:>5} "
+            f"{r['throughput_rps']:>10.1f} "
             f"{r['p95_ms']!s:>9} "
             f"{r['memory_peak_mib']!s:>8}  {r['binding']['constraint']} "
             f"(bottleneck {r['binding']['bottleneck']})"
@@ -351,7 +352,8 @@ def render_text(data: dict[str, Any]) -> str:
     if w is None:
         lines.append("no configuration met the goals")
     else:
-        spares = "" if w.get("spares", "given") == "given" else f", spare settings {w['spares']}"
+        spares = "" if w["spares"] == "given" else f", spare settings {w['spares']}"
+        spares += "" if w["keepalive"] == "given" else f", KeepAlive {w['keepalive']}"
         lines.append(f"winner: {w['mpm']} MaxRequestWorkers {w['MaxRequestWorkers']}{spares}")
         lines.append(w["block"].rstrip())
         lines.append(f"check it: mpmsim run {data['source']} {shlex.join(w['run_args'])}")
@@ -365,7 +367,8 @@ def render_text(data: dict[str, Any]) -> str:
     lines.append("")
     lines.append("simulated points (MaxRequestWorkers: req/s, p95 ms, peak MiB):")
     for p in data["points"]:
-        spares = "" if p.get("spares", "given") == "given" else f" spares={p['spares']}"
+        spares = "" if p["spares"] == "given" else f" spares={p['spares']}"
+        spares += "" if p["keepalive"] == "given" else f" KeepAlive={p['keepalive']}"
         lines.append(
             f"  {p['mpm']} TPC {p['ThreadsPerChild']} MRW {p['MaxRequestWorkers']}{spares}: "
             f"{p['throughput_rps']}, {p['p95_ms']}, {p['memory_peak_mib']}"

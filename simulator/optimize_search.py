@@ -15,7 +15,14 @@ from mpmsim.executors import TaskMapper
 from mpmsim.opt_cache import EvalCache, candidate_key
 from mpmsim.optimize_eval import Task, prepare_task, simulate_replication, summarize_candidate
 from mpmsim.optimize_result import Goals, better, credited
-from mpmsim.optimize_space import SPARES, Candidate, spare_directives, start_points
+from mpmsim.optimize_space import (
+    KEEPALIVE,
+    SPARES,
+    Candidate,
+    keepalive_directives,
+    spare_directives,
+    start_points,
+)
 from mpmsim.scenario import Scenario
 
 K = TypeVar("K", bound=Hashable)
@@ -115,9 +122,7 @@ class Search:
         cap = self.goals.offered_rps
         top = max(ok, key=lambda c: (credited(self.evals[c]["throughput_rps"], cap), -self._mem(c)))
         near = [c for c in ok if not better(self.evals[top], self.evals[c], self.tolerance, cap)]
-        return min(
-            near, key=lambda c: (self._mem(c), c.max_request_workers, c.spares != "given", c)
-        )
+        return min(near, key=lambda c: (self._mem(c), c.max_request_workers, _changes(c), c))
 
     def _mem(self, c: Candidate) -> float:
         return float(self.evals[c]["memory_peak_mib"] or 0.0)
@@ -174,10 +179,14 @@ class Search:
                 rivals[key] = best
         if first:
             self._climb(first, cands, rivals)
+        specs: list[tuple[list[Candidate], list[Candidate]]] = []
         for m in failed:
             line = lines[(m, primaries[m])]
             for policy in SPARES[1:]:
-                self.line_search(m, primaries[m], line, start_points(line, knees[m]), policy)
+                proto = Candidate(m, line[0], primaries[m], policy)
+                start = [proto.sibling(x) for x in start_points(line, knees[m])]
+                specs.append(([proto.sibling(x) for x in line], start))
+        self.line_searches(specs)
 
     def _same_spares(self, c: Candidate, policy: str) -> bool:
         """True when ``policy`` sets what ``c`` (simulated) already ran with."""
@@ -211,14 +220,59 @@ class Search:
     def line_search(
         self, mpm: str, tpc: int, line: list[int], start: Sequence[int], spares: str = "given"
     ) -> Candidate | None:
-        """Simulate ``start``, then halve the gaps beside the line's choice until none is left."""
-        cands = [Candidate(mpm, m, tpc, spares) for m in line]
-        todo = [Candidate(mpm, m, tpc, spares) for m in dict.fromkeys(start)]
+        """Simulate ``start``, then probe the gaps beside the line's choice until none is left."""
+        proto = Candidate(mpm, line[0], tpc, spares)
+        cands = [proto.sibling(m) for m in line]
+        self.line_searches([(cands, [proto.sibling(m) for m in dict.fromkeys(start)])])
+        return self.choose(cands)
+
+    def line_searches(self, specs: Sequence[tuple[list[Candidate], list[Candidate]]]) -> None:
+        """Several line searches in step, so that each round runs all their points together.
+
+        ``specs`` holds, per line, its candidates (sorted by MaxRequestWorkers) and its start.
+        """
+        todo = [c for _, start in specs for c in start]
         while todo and not self.exhausted():
             self.run(todo)
             self._report()
-            todo = self._gaps(cands)
-        return self.choose(cands)
+            todo = [c for cands, _ in specs for c in self._gaps(cands)]
+
+    def try_keepalive(
+        self,
+        spaces: Mapping[tuple[str, str], tuple[Mapping[int, list[int]], float]],
+        primaries: Mapping[str, int],
+    ) -> None:
+        """The other KeepAlive policies (:data:`KEEPALIVE`) for every MPM searched.
+
+        KeepAlive changes how many connections hold a worker, so each policy gets a line search
+        of its own (from its own analytic knee, in ``spaces[(mpm, policy)]``) on the
+        ThreadsPerChild and spare settings of the MPM's best so far (its primary line if none).
+        All lines run in step.
+        """
+        specs: list[tuple[list[Candidate], list[Candidate]]] = []
+        for m, primary in primaries.items():
+            best = self.choose([c for c in self.evals if c.mpm == m])
+            tpc = best.threads_per_child if best is not None else primary
+            spares = best.spares if best is not None else "given"
+            for policy in KEEPALIVE[1:]:
+                if best is not None and self._same_keepalive(best, policy):
+                    continue  # the scenario already runs this policy
+                lines, knee = spaces[(m, policy)]
+                line = lines.get(tpc)
+                if not line:
+                    continue
+                proto = Candidate(m, line[0], tpc, spares, policy)
+                start = [proto.sibling(x) for x in start_points(line, knee)]
+                specs.append(([proto.sibling(x) for x in line], start))
+        self.line_searches(specs)
+
+    def _same_keepalive(self, c: Candidate, policy: str) -> bool:
+        """True when ``policy`` sets what ``c`` (simulated) already ran with."""
+        ran = self.evals[c]["effective_directives"]
+        wanted = keepalive_directives(policy)
+        if wanted.get("KeepAlive") == "Off":
+            return bool(ran.get("KeepAlive") == "Off")
+        return all(ran.get(k) == v for k, v in wanted.items())
 
     def exhausted(self) -> bool:
         """True when the simulation budget is spent."""
@@ -295,3 +349,8 @@ def _neighbours(cands: list[Candidate], c: Candidate) -> list[Candidate]:
     """The candidates next to ``c`` on its line."""
     i = cands.index(c)
     return [cands[j] for j in (i - 1, i + 1) if 0 <= j < len(cands)]
+
+
+def _changes(c: Candidate) -> int:
+    """How many of the scenario's own settings ``c`` changes (ties go to fewer changes)."""
+    return int(c.spares != "given") + int(c.keepalive != "given")

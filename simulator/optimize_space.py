@@ -9,6 +9,7 @@ or with ``--spares`` one of :data:`SPARES`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,19 @@ def spare_directives(mpm: str, policy: str, mrw: int, tpc: int) -> dict[str, int
     return dict(zip(names, (mrw // tpc, mrw, mrw + tpc + 1), strict=True))
 
 
+KEEPALIVE = ("given", "Off", "1", "2")
+"""KeepAlive policies: the scenario's, off, or on with a KeepAliveTimeout of 1 or 2 seconds."""
+
+
+def keepalive_directives(policy: str) -> dict[str, int | str]:
+    """The KeepAlive directives of a policy (empty for ``given``)."""
+    if policy == "given":
+        return {}
+    if policy == "Off":
+        return {"KeepAlive": "Off"}
+    return {"KeepAlive": "On", "KeepAliveTimeout": int(policy)}
+
+
 @dataclass(frozen=True, order=True)
 class Candidate:
     """One setting of the decision variables for one MPM."""
@@ -59,6 +73,7 @@ class Candidate:
     max_request_workers: int
     threads_per_child: int
     spares: str = "given"
+    keepalive: str = "given"
 
     @property
     def server_limit(self) -> int:
@@ -67,27 +82,38 @@ class Candidate:
             return self.max_request_workers
         return self.max_request_workers // self.threads_per_child
 
-    def directives(self) -> dict[str, int]:
+    def directives(self) -> dict[str, int | str]:
         """The directives this candidate sets."""
-        spares = spare_directives(
-            self.mpm, self.spares, self.max_request_workers, self.threads_per_child
-        )
+        sizes: dict[str, int | str]
         if self.mpm == "prefork":
             sizes = {
                 "MaxRequestWorkers": self.max_request_workers,
                 "ServerLimit": self.server_limit,
             }
-            return sizes | spares
-        return {
-            "ThreadLimit": self.threads_per_child,
-            "ThreadsPerChild": self.threads_per_child,
-            "ServerLimit": self.server_limit,
-            "MaxRequestWorkers": self.max_request_workers,
-        } | spares
+        else:
+            sizes = {
+                "ThreadLimit": self.threads_per_child,
+                "ThreadsPerChild": self.threads_per_child,
+                "ServerLimit": self.server_limit,
+                "MaxRequestWorkers": self.max_request_workers,
+            }
+        spares = spare_directives(
+            self.mpm, self.spares, self.max_request_workers, self.threads_per_child
+        )
+        return sizes | spares | keepalive_directives(self.keepalive)
 
     def with_spares(self, policy: str) -> Candidate:
-        """The same sizes under another spare-settings policy."""
-        return Candidate(self.mpm, self.max_request_workers, self.threads_per_child, policy)
+        """The same sizes and KeepAlive under another spare-settings policy."""
+        return dataclasses.replace(self, spares=policy)
+
+    @property
+    def family(self) -> tuple[str, int, str, str]:
+        """What a line of candidates shares: all but MaxRequestWorkers."""
+        return (self.mpm, self.threads_per_child, self.spares, self.keepalive)
+
+    def sibling(self, mrw: int) -> Candidate:
+        """The candidate of the same family with another MaxRequestWorkers."""
+        return dataclasses.replace(self, max_request_workers=mrw)
 
     def overrides(self) -> tuple[str, ...]:
         """``--set`` assignments that apply this candidate to a scenario."""
@@ -96,9 +122,10 @@ class Candidate:
         return tuple(sets)
 
     def label(self) -> str:
-        """Short text, e.g. ``event MRW=150 TPC=25`` (plus ``spares=started`` when not given)."""
+        """Short text, e.g. ``event MRW=150 TPC=25`` (plus spares and KeepAlive when not given)."""
         text = f"{self.mpm} MRW={self.max_request_workers} TPC={self.threads_per_child}"
-        return text if self.spares == "given" else f"{text} spares={self.spares}"
+        text += "" if self.spares == "given" else f" spares={self.spares}"
+        return text + ("" if self.keepalive == "given" else f" KeepAlive={self.keepalive}")
 
 
 def step_for(mpm: str, tpc: int) -> int:

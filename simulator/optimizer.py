@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from mpmsim import __version__
@@ -21,15 +22,17 @@ from mpmsim.opt_cache import EvalCache
 from mpmsim.optimize_result import Goals, OptimizeResult, build_result
 from mpmsim.optimize_search import Search
 from mpmsim.optimize_space import (
+    KEEPALIVE,
     Candidate,
     analytic_bounds,
     full_line,
+    keepalive_directives,
     pruned_line,
     tpc_choices,
     useful_workers,
 )
 from mpmsim.prepare import Prepared, prepare
-from mpmsim.scenario import OpenLoad, Scenario
+from mpmsim.scenario import ClosedLoad, OpenLoad, Scenario
 
 MPM_NAMES = ("prefork", "worker", "event")
 
@@ -52,6 +55,7 @@ def optimize(
     resume: bool = False,
     full_grid: bool = False,
     spares: bool = False,
+    keepalive: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> OptimizeResult:
     """Find the best MaxRequestWorkers / ThreadsPerChild / ServerLimit (and MPM with ``all``).
@@ -59,7 +63,9 @@ def optimize(
     Objective: the highest throughput whose peak memory fits in RAM - os_reserved (less
     ``headroom``) and whose p95 and error rate meet the goals; among configurations whose
     throughput is not significantly different, the one with the least memory. ``spares`` also
-    tries Apache's default and the all-started spare settings on each MPM's best sizes.
+    tries Apache's default and the all-started spare settings on each MPM's best sizes;
+    ``keepalive`` tries KeepAlive Off and KeepAliveTimeout 1 and 2 s (when the clients keep
+    connections alive at all).
     ``full_grid`` simulates the whole unpruned grid instead (the benchmark's reference answer).
     """
     t0 = time.perf_counter()
@@ -83,20 +89,21 @@ def optimize(
     grid = 0
     knees: dict[str, float] = {}
     for m in mpms:
-        server = base.server.model_copy(update={"mpm": m})
-        mprep = prepare(
-            base.model_copy(update={"server": server}), source=source, base_dir=base_dir
-        )
-        mbounds = analytic_bounds(mprep, headroom)
-        knees[m] = useful_workers(mprep, m, mbounds)
+        space = _space(base, m, {}, source, base_dir, headroom)
+        knees[m] = space.knee
         for tpc in tpc_choices(m):
             grid += len(full_line(m, tpc))
-            line, at_ram = pruned_line(mprep, m, tpc, mbounds)
-            if full_grid:
-                line = full_line(m, tpc)
+            line = full_line(m, tpc) if full_grid else space.lines.get(tpc, [])
             if line:
                 lines[(m, tpc)] = line
-                ram_top[(m, tpc)] = at_ram
+                ram_top[(m, tpc)] = space.ram_top[tpc]
+    try_ka = keepalive and _uses_keepalive(base)
+    ka_spaces = {
+        (m, p): _space(base, m, keepalive_directives(p), source, base_dir, headroom)
+        for m in mpms
+        for p in KEEPALIVE[1:]
+        if try_ka
+    }
     if not lines:
         raise InputError(
             f"no configuration fits in {bounds.memory_budget_mib:.0f} MiB (RAM - os_reserved_mib,"
@@ -122,6 +129,8 @@ def optimize(
                     search.search_mpm(m, mine, primaries[m], knees[m])
         if spares:
             search.try_spares(lines, primaries, knees)
+        if try_ka:
+            search.try_keepalive({k: (v.lines, v.knee) for k, v in ka_spaces.items()}, primaries)
         kind = mapper.kind
     timing = {
         "wall_s": round(time.perf_counter() - t0, 3),
@@ -137,6 +146,43 @@ def optimize(
         objective="throughput" if not isinstance(base.load, OpenLoad) else "memory@load",
         timing=timing, base_sets=sets,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Space:
+    """One MPM's grid lines (per ThreadsPerChild) under some directives, and their knee."""
+
+    lines: dict[int, list[int]]
+    ram_top: dict[int, bool]
+    knee: float
+
+
+def _space(
+    base: Scenario,
+    mpm: str,
+    directives: Mapping[str, int | str],
+    source: str,
+    base_dir: Path | None,
+    headroom: float,
+) -> _Space:
+    """Prune each ThreadsPerChild line of ``mpm`` by the analytic bounds of its own scenario."""
+    server = base.server.model_copy(
+        update={"mpm": mpm, "directives": {**base.server.directives, **directives}}
+    )
+    mprep = prepare(base.model_copy(update={"server": server}), source=source, base_dir=base_dir)
+    bounds = analytic_bounds(mprep, headroom)
+    lines: dict[int, list[int]] = {}
+    ram_top: dict[int, bool] = {}
+    for tpc in tpc_choices(mpm):
+        line, at_ram = pruned_line(mprep, mpm, tpc, bounds)
+        if line:
+            lines[tpc], ram_top[tpc] = line, at_ram
+    return _Space(lines, ram_top, useful_workers(mprep, mpm, bounds))
+
+
+def _uses_keepalive(base: Scenario) -> bool:
+    """Whether the clients would keep a connection open at all (ab without -k does not)."""
+    return not (isinstance(base.load, ClosedLoad) and not base.load.keepalive)
 
 
 def _check(

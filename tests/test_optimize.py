@@ -234,3 +234,56 @@ def test_all_started_spares_rescue_prefork_from_the_spawn_ramp(tmp_path: Path) -
     assert best["p95_ms"] <= 500
     effective, warnings = check_block(rescued.block, vcpus=2)
     assert warnings == [] and effective.StartServers == best["MaxRequestWorkers"]
+
+
+# Prefork browsers: 20 visitors a second, 3 pages each, 1.5 s apart; KeepAliveTimeout 5 pins a
+# child per visitor for ~8 s (~160 children), KeepAlive Off only while a page is served.
+BROWSERS: dict[str, Any] = {
+    "name": "browsers",
+    "seed": 5,
+    "duration_s": 20,
+    "warmup_s": 8,
+    "hardware": {"base": "t3.medium", "burst": {"mode": "unlimited"}},
+    "server": {
+        "mpm": "prefork",
+        "directives": {
+            "KeepAlive": "On",
+            "KeepAliveTimeout": 5,
+            "StartServers": 100,  # children ready, so the spawn ramp does not dominate
+            "MinSpareServers": 50,
+            "MaxSpareServers": 100,
+        },
+    },
+    "load": {
+        "kind": "open",
+        "sessions_per_s": 20,
+        "requests_per_session": 3,
+        "think_time_s": 1.5,
+        "network_rtt_ms": 20,
+    },
+    "mix": [{"name": "page", "cpu_ms": 1.0, "response_bytes": 8000}],
+}
+
+
+def test_keepalive_policies_cut_pinned_workers(tmp_path: Path) -> None:
+    path = tmp_path / "browsers.yaml"
+    path.write_text(yaml.safe_dump(BROWSERS), encoding="utf-8")
+    plain = optimize(path, cache_dir=tmp_path / "a", jobs=2).best
+    res = optimize(path, cache_dir=tmp_path / "b", keepalive=True, jobs=2)
+    best = res.best
+    assert plain is not None and best is not None
+    assert best["keepalive"] != "given"
+    assert best["memory_peak_mib"] < plain["memory_peak_mib"]
+    assert best["MaxRequestWorkers"] < plain["MaxRequestWorkers"]
+    assert "\nKeepAlive " in res.block  # the changed KeepAlive goes below the MPM's section
+    _, warnings = check_block(res.block, vcpus=2)
+    assert warnings == []
+    assert set(res.points["keepalive"]) == {"given", "Off", "1", "2"}
+    again = run(path, overrides=tuple(best["run_args"][5::2]), replications=3).to_dict()
+    assert again["throughput_rps"] == best["throughput_rps"]
+    assert again["memory_mib"]["peak"] == best["memory_peak_mib"]
+
+
+def test_keepalive_is_not_tried_when_clients_do_not_keep_alive(tmp_path: Path) -> None:
+    res = optimize(_scenario(tmp_path), ram_mib=RAM, cache_dir=tmp_path / "c", keepalive=True)
+    assert set(res.points["keepalive"]) == {"given"}
