@@ -70,8 +70,6 @@ class Search:
         if self.budget is not None:
             fresh = fresh[: max(self.budget - len(self.evals), 0)]
         for c in fresh:
-            if c in self.evals:
-                continue
             ov = c.overrides()
             key = candidate_key(self.scenario_json, ov, self.base.seed, self.reps, self.context)
             hit = self.cache.get(key)
@@ -95,12 +93,7 @@ class Search:
 
     def feasible(self, e: dict[str, Any]) -> bool:
         """Memory within the budget and the latency and error goals met."""
-        g = self.goals
-        if e["ram_exceeded"] or (e["memory_peak_mib"] or 0.0) > g.memory_budget_mib:
-            return False
-        if g.p95_ms is not None and (e["p95_ms"] is None or e["p95_ms"] > g.p95_ms):
-            return False
-        return bool(e["error_rate"] <= g.max_error_rate)
+        return self.violated(e) == "none"
 
     def violated(self, e: dict[str, Any]) -> str:
         """The first goal a point misses: ram, p95 or error_rate (or none)."""
