@@ -11,7 +11,7 @@ not accept are not counted by the parent, so it forks more children (up to Serve
 
 from __future__ import annotations
 
-from mpmsim.models.base import Child, ChildState
+from mpmsim.models.base import READY, STARTING, Child
 from mpmsim.models.directives import EffectiveDirectives
 from mpmsim.models.threaded import ThreadedMaintenance
 
@@ -42,7 +42,7 @@ class EventModel(ThreadedMaintenance):
         self._factor = directives.async_factor_effective
 
     def may_accept(self, child: Child) -> bool:
-        if child.state != ChildState.READY or child.idle <= 0:
+        if child.state != READY or child.idle <= 0:
             return False
         # connections_above_limit(), event.c l.519-537; the factor is truncated to an integer.
         d_flag = 1 if child.not_accepting else 0
@@ -50,9 +50,7 @@ class EventModel(ThreadedMaintenance):
 
     def counts_idle(self, child: Child) -> bool:
         # event.c l.2954: idle threads of a child that stopped accepting are not idle.
-        return child.state == ChildState.STARTING or (
-            child.state == ChildState.READY and not child.not_accepting
-        )
+        return child.state == STARTING or (child.state == READY and not child.not_accepting)
 
     def free_slots(self, active: int, total: int) -> int:
         # A slot is free only without any process; stopping children keep theirs (up to

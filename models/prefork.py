@@ -9,7 +9,7 @@ MaxRequestWorkers children, logging AH00161 once when all slots are used.
 
 from __future__ import annotations
 
-from mpmsim.models.base import Child, ChildState, ServerView, spawn_rate_step
+from mpmsim.models.base import READY, STARTING, Child, ServerView, spawn_rate_step
 from mpmsim.models.directives import EffectiveDirectives
 
 
@@ -39,7 +39,7 @@ class PreforkModel:
         return 0
 
     def may_accept(self, child: Child) -> bool:
-        return child.state == ChildState.READY and child.idle > 0
+        return child.state == READY and child.idle > 0
 
     def on_accept(self, child: Child) -> bool:
         # prefork checks the limit at the top of its loop, before the next accept (l.561-563):
@@ -55,15 +55,9 @@ class PreforkModel:
     def maintain(self, server: ServerView) -> None:
         d = self.d
         live = [c for c in server.children if c.alive]
-        idle = sum(
-            1
-            for c in live
-            if c.state == ChildState.STARTING or (c.state == ChildState.READY and c.idle > 0)
-        )
+        idle = sum(1 for c in live if c.state == STARTING or (c.state == READY and c.idle > 0))
         if idle > d.MaxSpareServers:
-            victim = next(
-                (c for c in reversed(live) if c.state == ChildState.READY and c.idle > 0), None
-            )
+            victim = next((c for c in reversed(live) if c.state == READY and c.idle > 0), None)
             if victim is not None:
                 server.stop_child(victim)
             self.spawn_rate = 1

@@ -7,7 +7,7 @@ child. MaxConnectionsPerChild is counted down when a connection finishes.
 
 from __future__ import annotations
 
-from mpmsim.models.base import Child, ChildState
+from mpmsim.models.base import READY, Child
 from mpmsim.models.threaded import ThreadedMaintenance
 
 
@@ -32,7 +32,7 @@ class WorkerModel(ThreadedMaintenance):
     busy_code = "AH00289"
 
     def may_accept(self, child: Child) -> bool:
-        return child.state == ChildState.READY and child.idle > 0
+        return child.state == READY and child.idle > 0
 
     def on_accept(self, child: Child) -> bool:
         child.conns_accepted += 1

@@ -12,7 +12,7 @@ from typing import Any
 
 import simpy
 
-from mpmsim.models.base import ChildState
+from mpmsim.models.base import READY
 from mpmsim.recorder import OK, REFUSED, RESET, TIMEOUT, Recorder
 from mpmsim.server import ACCEPTED, QUEUED, Conn, Server
 from mpmsim.workloads.distributions import ConstantSampler, Sampler
@@ -126,7 +126,7 @@ class Client:
         elif delay_s > 0.0:
             yield env.timeout(delay_s)
             delay_s = 0.0
-        t_start = env.now + min(delay_s, 0.0)
+        t_start = env.now + (0.0 if delay_s > 0.0 else delay_s)  # min(delay_s, 0.0), cheaper
         rec.start()
         if conn is not None and conn.server_closed and conn.closed_at + half <= t_start:
             # The server's FIN reached the client before it sent: it simply reconnects.
@@ -158,7 +158,7 @@ class Client:
             client_keepalive
             and self.server_keepalive
             and (self.max_keepalive == 0 or n <= self.max_keepalive)
-            and child.state == ChildState.READY
+            and child.state == READY
         )
         work = server.request_cpu_s + cpu_s
         work += server.new_conn_cpu_s if first else server.ka_request_cpu_s

@@ -89,7 +89,8 @@ class CPU:
         self._gen = 0
         self._timer_at: float | None = None  # when the pending (valid) timer fires
         self._cap = float(vcpus)
-        self._credit_horizon = float("inf")
+        self._credit_horizon = math.inf
+        self._earn_per_s = burst.credits_per_hour / 3600.0 if burst else 0.0  # credits per second
         # accounting
         self.busy_core_s = 0.0  # integral of busy vCPUs (capacity actually used) over time
         self.work_done_s = 0.0  # reference-core seconds of work served
@@ -113,26 +114,34 @@ class CPU:
         if work_s <= 0.0:
             ev.succeed()
             return ev
-        if env.now != self._t:
+        now = env.now
+        if now != self._t:
             self._advance()
         self._seq += 1
-        tag = self._vt + work_s
+        vt = self._vt
+        tag = vt + work_s
         heap = self._heap
         heapq.heappush(heap, (tag, self._seq, ev))
-        # Fast path: while no more jobs than vCPUs run, a new job leaves the others' rate alone,
-        # so the pending timer stays right unless the new job finishes first.
+        if not self._timer_still_right(len(heap), now, tag - vt):
+            self._reschedule()
+        return ev
+
+    def _timer_still_right(self, n: int, now: float, work_left: float) -> bool:
+        """The pending timer stays right though a job with ``work_left`` to go joined (``n`` jobs).
+
+        While no more jobs than vCPUs run, a new job leaves the others' rate alone, so the
+        timer only has to move if the new job finishes first (or the capacity changed).
+        """
         timer_at = self._timer_at
-        if (
+        rate = self._rate
+        return (
             timer_at is not None
-            and len(heap) <= self._cap
-            and self._rate > 0.0
-            and self.env.now + (tag - self._vt) / self._rate >= timer_at
+            and n <= self._cap
+            and rate > 0.0
+            and now + work_left / rate >= timer_at
             and timer_at <= self._credit_horizon
             and self._cap == self.capacity()
-        ):
-            return ev
-        self._reschedule()
-        return ev
+        )
 
     def set_switch_cost(self, switch_s: float) -> None:
         """Change the cost of one context switch (the mix of processes and threads changed)."""
@@ -163,9 +172,6 @@ class CPU:
         if n <= cap:
             return self.speed if n else 0.0
         return self.speed * (cap / n) * self._efficiency(n, cap)
-
-    def _busy_cores(self, n: int) -> float:
-        return min(float(n), self.capacity())
 
     def _advance(self) -> None:
         now = self.env.now
@@ -205,32 +211,46 @@ class CPU:
             elif self.throttled and credits >= 1.0:
                 # Hold the baseline until one whole credit has accrued (avoids flapping).
                 self.throttled = False
-        self.credits = min(credits, b.credits_max)
+        credits_max = b.credits_max
+        self.credits = credits_max if credits_max < credits else credits  # min(), but cheaper
 
     def _reschedule(self) -> None:
+        """Recompute the per-job rate and set a timer for the next completion."""
         self._gen += 1
-        n = len(self._heap)
+        heap = self._heap
+        n = len(heap)
         if n == 0:
             self._rate = 0.0
             self._timer_at = None
             return
         self._cap = self.capacity()
-        self._rate = self._per_job_rate(n)
-        dt = max(0.0, (self._heap[0][0] - self._vt) / self._rate)
-        b = self._burst
-        now = self.env.now
-        self._credit_horizon = float("inf")
-        if b is not None and not b.unlimited and not self.throttled:
-            drain_per_s = self._busy_cores(n) / 60.0 - b.credits_per_hour / 3600.0
-            if drain_per_s > 0.0:
-                dt = min(dt, self.credits / drain_per_s)
-            # No job mix can exhaust the credits before this (all vCPUs busy).
-            max_drain = self._cap / 60.0 - b.credits_per_hour / 3600.0
-            if max_drain > 0.0:
-                self._credit_horizon = now + self.credits / max_drain
+        rate = self._rate = self._per_job_rate(n)
+        dt = (heap[0][0] - self._vt) / rate
+        if not dt > 0.0:  # max(0.0, dt), but cheaper
+            dt = 0.0
+        env = self.env
+        now = env.now
+        self._credit_horizon = math.inf
+        if self._burst is not None and not self._burst.unlimited and not self.throttled:
+            dt = self._until_credits_run_out(n, now, dt)
         self._timer_at = now + dt
-        timer = self.env.timeout(dt, self._gen)
+        timer = simpy.Timeout(env, dt, self._gen)
         timer.callbacks.append(self._on_timer)
+
+    def _until_credits_run_out(self, n: int, now: float, dt: float) -> float:
+        """``dt``, shortened to when ``n`` jobs exhaust the credits; sets the credit horizon."""
+        cap = self._cap
+        busy_cores = cap if cap < n else float(n)
+        drain_per_s = busy_cores / 60.0 - self._earn_per_s
+        if drain_per_s > 0.0:
+            exhausted = self.credits / drain_per_s
+            if exhausted < dt:
+                dt = exhausted
+        # No job mix can exhaust the credits before this (all vCPUs busy).
+        max_drain = cap / 60.0 - self._earn_per_s
+        if max_drain > 0.0:
+            self._credit_horizon = now + self.credits / max_drain
+        return dt
 
     def _on_timer(self, timer: simpy.Event) -> None:
         if timer.value != self._gen:

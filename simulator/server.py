@@ -16,7 +16,7 @@ import simpy
 
 from mpmsim.cpu import CPU
 from mpmsim.memory import MemoryLedger
-from mpmsim.models.base import Child, ChildState, MPMModel
+from mpmsim.models.base import DEAD, QUIESCING, READY, STARTING, Child, MPMModel
 
 if TYPE_CHECKING:
     from mpmsim.models.costs import CostModel
@@ -178,9 +178,9 @@ class Server:
 
     def stop_child(self, child: Child) -> None:
         """Graceful stop: accept nothing more, close idle keep-alive, exit when empty."""
-        if child.state in (ChildState.QUIESCING, ChildState.DEAD):
+        if child.state in (QUIESCING, DEAD):
             return
-        child.state = ChildState.QUIESCING
+        child.state = QUIESCING
         self._accepting.pop(child, None)
         for conn in list(child.keepalive.values()):
             self._close_keepalive(conn)
@@ -204,9 +204,9 @@ class Server:
             self.model.maintain(self)
 
     def _child_ready(self, child: Child) -> None:
-        if child.state != ChildState.STARTING:
+        if child.state != STARTING:
             return
-        child.state = ChildState.READY
+        child.state = READY
         child.idle = child.threads
         self._refresh(child)
         self._drain(child)
@@ -254,17 +254,16 @@ class Server:
     def _refresh(self, child: Child) -> None:
         """Recompute whether ``child`` accepts (and event's listener flag)."""
         ok = self.model.may_accept(child)
-        if child.state == ChildState.READY:
+        if child.state == READY:
             child.not_accepting = not ok
         if ok:
-            if child not in self._accepting:
-                self._accepting[child] = None
+            self._accepting.setdefault(child, None)  # a child already in keeps its turn
         else:
             self._accepting.pop(child, None)
 
     def release_worker(self, child: Child) -> None:
         """A worker of ``child`` finished with its connection (or handed it to the listener)."""
-        if child.state == ChildState.DEAD:
+        if child.state == DEAD:
             return
         child.idle += 1
         self.busy -= 1
@@ -274,7 +273,7 @@ class Server:
 
     def take_worker(self, child: Child) -> bool:
         """Event: reserve an idle worker of ``child`` for a readable keep-alive connection."""
-        if child.state != ChildState.READY or child.idle <= 0:
+        if child.state != READY or child.idle <= 0:
             return False
         child.idle -= 1
         self.busy += 1
@@ -359,7 +358,7 @@ class Server:
         assert child is not None
         conn.server_closed = True
         conn.closed_at = self.now
-        if child.state == ChildState.DEAD:
+        if child.state == DEAD:
             return
         child.conns -= 1
         self.conns_open -= 1
@@ -368,15 +367,15 @@ class Server:
             self.stop_child(child)
         self._refresh(child)
         self._maybe_exit(child)
-        if self.backlog and child.state == ChildState.READY:
+        if self.backlog and child.state == READY:
             self._drain(child)
 
     def _maybe_exit(self, child: Child) -> None:
-        if child.state == ChildState.QUIESCING and child.conns == 0:
+        if child.state == QUIESCING and child.conns == 0:
             self._exit(child)
 
     def _exit(self, child: Child) -> None:
-        child.state = ChildState.DEAD
+        child.state = DEAD
         self._accepting.pop(child, None)
         self._children.remove(child)
         self._free_slots.append(child.slot)
@@ -388,7 +387,7 @@ class Server:
 
     def kill_largest_child(self) -> Child | None:
         """The OOM killer ends the child holding the most memory; its connections fail."""
-        live = [c for c in self._children if c.state != ChildState.DEAD]
+        live = [c for c in self._children if c.state != DEAD]
         if not live:
             return None
         victim = max(live, key=lambda c: (c.memory_mib + c.conns * self.conn_mib, c.conns))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Generator, Sequence
 from typing import Any
 
@@ -13,41 +15,52 @@ from mpmsim.workloads.distributions import Sampler
 
 
 class ArrivalSchedule:
-    """A Poisson process with piecewise-constant rate; arrivals by inverting the cumulative rate."""
+    """A Poisson process with piecewise-constant rate; arrivals by inverting the cumulative rate.
+
+    Breakpoints are kept as Python floats: one arrival looks up a few scalars, which numpy makes
+    slower, not faster.
+    """
 
     def __init__(self, rate: float | Sequence[tuple[float, float]]) -> None:
         if isinstance(rate, int | float):
             points = [(0.0, float(rate))]
         else:
             points = [(float(t), float(r)) for t, r in rate]
-        self.times = np.array([t for t, _ in points])
-        self.rates = np.array([r for _, r in points])
+        times = np.array([t for t, _ in points])
+        rates = np.array([r for _, r in points])
         # cumulative intensity at each breakpoint
-        widths = np.diff(self.times)
-        self.cum = np.concatenate([[0.0], np.cumsum(widths * self.rates[:-1])])
+        widths = np.diff(times)
+        cum = np.concatenate([[0.0], np.cumsum(widths * rates[:-1])])
+        self.times: list[float] = times.tolist()
+        self.rates: list[float] = rates.tolist()
+        self.cum: list[float] = cum.tolist()
+
+    def _segment(self, t: float) -> int:
+        """Index of the breakpoint at or before ``t`` (0 before the first)."""
+        return max(bisect.bisect_right(self.times, t) - 1, 0)
 
     def rate_at(self, t: float) -> float:
         """Arrival rate at time ``t``, per second."""
-        i = int(np.searchsorted(self.times, t, side="right")) - 1
-        return float(self.rates[max(i, 0)])
+        return self.rates[self._segment(t)]
 
     def next_time(self, t: float, unit_exp: float) -> float:
         """The next arrival after ``t`` given a unit-rate exponential draw (inf if none)."""
-        i = max(int(np.searchsorted(self.times, t, side="right")) - 1, 0)
-        target = self.cum[i] + (t - self.times[i]) * self.rates[i] + unit_exp
+        times, rates, cum = self.times, self.rates, self.cum
+        i = self._segment(t)
+        target = cum[i] + (t - times[i]) * rates[i] + unit_exp
         j = i
         while True:
-            end_cum = self.cum[j + 1] if j + 1 < len(self.times) else np.inf
+            end_cum = cum[j + 1] if j + 1 < len(times) else math.inf
             if target <= end_cum:
-                if self.rates[j] <= 0.0:
+                if rates[j] <= 0.0:
                     j += 1
-                    if j >= len(self.times):
-                        return float("inf")
+                    if j >= len(times):
+                        return math.inf
                     continue
-                return float(self.times[j] + (target - self.cum[j]) / self.rates[j])
+                return times[j] + (target - cum[j]) / rates[j]
             j += 1
-            if j >= len(self.times):
-                return float("inf")
+            if j >= len(times):
+                return math.inf
 
 
 def session(
