@@ -48,8 +48,9 @@ def main() -> None:
         grid, grid_s = _timed(path, full_grid=True, jobs=2)
         one, one_s = _timed(path, repeat=REPEAT, jobs=1)
         two, two_s = _timed(path, repeat=REPEAT, jobs=2)
+        dask, dask_s = _timed(path, repeat=REPEAT, scheduler="dask://local")
         g, a = grid["winner"], two["winner"]
-        assert one["winner"] == a, "jobs=1 and jobs=2 disagree"
+        assert one["winner"] == a == dask["winner"], "jobs=1, jobs=2 and Dask disagree"
         s = two["search"]
         print(f"== {name} (event, {two['hardware']}, objective {two['objective']})")
         print(
@@ -71,6 +72,10 @@ def main() -> None:
             f"wall: {one_s:.1f} s on 1 process, {two_s:.1f} s on 2 (aim <= 60 s; best of {REPEAT})"
         )
         print(f"speed-up 1 -> 2 processes: {one_s / two_s:.2f}x (aim >= 1.7x)")
+        print(
+            f"Dask LocalCluster of 2 worker processes: {dask_s:.1f} s, {one_s / dask_s:.2f}x "
+            "(including the cluster's start)"
+        )
         print()
 
 

@@ -13,7 +13,8 @@ class TaskMapper:
     """Runs ``fn(task)`` for each task and returns results in task order (deterministic).
 
     ``jobs`` > 1 uses a ProcessPoolExecutor; ``scheduler`` (an address, or ``dask://local`` for a
-    LocalCluster of 2 workers) uses Dask distributed. Use as a context manager.
+    LocalCluster of max(jobs, 2) worker processes) uses Dask distributed. Use as a context
+    manager.
     """
 
     def __init__(self, jobs: int = 1, scheduler: str | None = None) -> None:
@@ -48,8 +49,12 @@ class TaskMapper:
             ) from None
         try:
             if address == "dask://local":
+                # Worker processes (the simulation is pure Python: threads would share one core).
                 self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                    n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+                    n_workers=max(self.jobs, 2),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
                 )
                 self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
             else:
