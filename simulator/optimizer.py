@@ -181,8 +181,14 @@ def _space(
 
 
 def _uses_keepalive(base: Scenario) -> bool:
-    """Whether the clients would keep a connection open at all (ab without -k does not)."""
-    return not (isinstance(base.load, ClosedLoad) and not base.load.keepalive)
+    """Whether KeepAlive can matter: not to ab without -k, nor to one-request sessions whose
+    clients close the connection themselves."""
+    load = base.load
+    if isinstance(load, ClosedLoad):
+        return bool(load.keepalive)
+    if isinstance(load, OpenLoad) and load.client_closes:
+        return load.requests_per_session != 1
+    return True
 
 
 def _check(

@@ -287,3 +287,13 @@ def test_keepalive_policies_cut_pinned_workers(tmp_path: Path) -> None:
 def test_keepalive_is_not_tried_when_clients_do_not_keep_alive(tmp_path: Path) -> None:
     res = optimize(_scenario(tmp_path), ram_mib=RAM, cache_dir=tmp_path / "c", keepalive=True)
     assert set(res.points["keepalive"]) == {"given"}
+
+
+def test_keepalive_is_not_tried_for_one_request_connections_the_client_closes(
+    tmp_path: Path,
+) -> None:
+    spec = dict(BROWSERS, load=dict(BROWSERS["load"], requests_per_session=1, client_closes=True))
+    path = tmp_path / "api.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    res = optimize(path, cache_dir=tmp_path / "c", keepalive=True, jobs=2)
+    assert set(res.points["keepalive"]) == {"given"}
