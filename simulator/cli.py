@@ -274,7 +274,10 @@ def optimize(
         float, typer.Option(help="Largest fraction of failed requests.")
     ] = 0.01,
     headroom: Annotated[float, typer.Option(help="RAM fraction kept free.")] = 0.1,
-    replications: Annotated[int, typer.Option(help="Replications per candidate.")] = 3,
+    replications: Annotated[
+        int | None,
+        typer.Option(help="Replications per candidate (default: the scenario's, at least 3)."),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.", min=0)] = None,
     jobs: Annotated[int, typer.Option(help="Local processes simulating candidates.")] = 1,
     scheduler: Annotated[

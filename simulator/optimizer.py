@@ -35,6 +35,8 @@ from mpmsim.prepare import Prepared, prepare
 from mpmsim.scenario import ClosedLoad, OpenLoad, Scenario
 
 MPM_NAMES = ("prefork", "worker", "event")
+DEFAULT_REPLICATIONS = 3
+"""Replications per candidate unless the scenario or the caller asks for more."""
 
 
 def optimize(
@@ -45,7 +47,7 @@ def optimize(
     p95_ms: float | None = None,
     max_error_rate: float = 0.01,
     headroom: float = 0.1,
-    replications: int = 3,
+    replications: int | None = None,
     seed: int | None = None,
     tolerance: float = 0.01,
     jobs: int = 1,
@@ -79,6 +81,8 @@ def optimize(
         base = load_scenario(scenario, sets)
     if seed is not None:
         base = base.model_copy(update={"seed": seed})
+    if replications is None:  # the scenario's, when it asks for enough to compare candidates
+        replications = max(base.replications, DEFAULT_REPLICATIONS)
     _check(headroom, max_error_rate, replications, tolerance, p95_ms, budget)
     prep = prepare(base, source=source, base_dir=base_dir)
     mpms = _mpms(mpm, prep.mpm)

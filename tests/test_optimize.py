@@ -297,3 +297,19 @@ def test_keepalive_is_not_tried_for_one_request_connections_the_client_closes(
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     res = optimize(path, cache_dir=tmp_path / "c", keepalive=True, jobs=2)
     assert set(res.points["keepalive"]) == {"given"}
+
+
+def test_replications_default_to_the_scenarios_when_more(tmp_path: Path) -> None:
+    spec = dict(RAM_BOUND, replications=4)
+    path = tmp_path / "four.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    assert (
+        optimize(path, ram_mib=RAM, cache_dir=tmp_path / "a", budget=1).to_dict()["replications"]
+        == 4
+    )
+    assert (
+        optimize(_scenario(tmp_path), ram_mib=RAM, cache_dir=tmp_path / "b", budget=1).to_dict()[
+            "replications"
+        ]
+        == 3
+    )  # RAM_BOUND asks for 1: too few to compare, so 3
