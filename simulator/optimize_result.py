@@ -248,8 +248,9 @@ def build_result(
             "simulations": len(search.evals),
             "simulated_replications": len(search.evals) * search.reps,
             "tolerance": search.tolerance,
-            "method": "analytic bounds, then coarse-to-fine with common random numbers; "
-            "paired 95 % CIs decide differences",
+            "method": "analytic bounds and knee; gap-probing line search on the primary "
+            "ThreadsPerChild, local search on the others (and on spare / KeepAlive policies when "
+            "asked); common random numbers; paired 95 % CIs decide differences",
         },
         "timing": timing,
     }
