@@ -129,11 +129,13 @@ def _row(search: Search, c: Candidate) -> dict[str, Any]:
     }
 
 
-def _p95_lower(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """True when ``a``'s p95 is significantly below ``b``'s (paired CRN replications)."""
-    diffs = [q - p for p, q in zip(a["per_rep"]["p95_ms"], b["per_rep"]["p95_ms"], strict=True)]
+def p95_lower(a: dict[str, Any], b: dict[str, Any], tolerance: float = 0.0) -> bool:
+    """True when ``a``'s p95 is significantly below ``b``'s (paired CRN replications), by more
+    than ``tolerance`` of ``b``'s."""
+    pb = b["per_rep"]["p95_ms"]
+    diffs = [q - p for p, q in zip(a["per_rep"]["p95_ms"], pb, strict=True)]
     mean = float(np.mean(diffs))
-    return mean > (ci95(diffs) or 0.0) and mean > 0.0
+    return mean > (ci95(diffs) or 0.0) and mean > tolerance * abs(float(np.mean(pb)))
 
 
 def p95_curve(search: Search, mpm: str, tpc: int, line: list[int]) -> dict[str, Any]:
@@ -146,7 +148,8 @@ def p95_curve(search: Search, mpm: str, tpc: int, line: list[int]) -> dict[str, 
     low = min(timed, key=lambda c: (search.evals[c]["p95_ms"], c))
     e = search.evals[low]
     u = all(
-        other is not low and _p95_lower(e, search.evals[other]) for other in (timed[0], timed[-1])
+        other is not low and p95_lower(e, search.evals[other], search.tolerance)
+        for other in (timed[0], timed[-1])
     )
     return out | {"p95_lowest_at": low.max_request_workers, "p95_u_shape": u}
 

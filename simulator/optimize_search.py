@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from mpmsim.executors import TaskMapper
 from mpmsim.opt_cache import EvalCache, candidate_key
 from mpmsim.optimize_eval import Task, prepare_task, simulate_replication, summarize_candidate
-from mpmsim.optimize_result import Goals, better, credited
+from mpmsim.optimize_result import Goals, better, credited, p95_lower
 from mpmsim.optimize_space import (
     KEEPALIVE,
     SPARES,
@@ -279,31 +279,45 @@ class Search:
         the peak may lie there); the gap towards ``R`` unless ``R`` meets the goals and is not
         significantly worse (then nothing in between can be preferred). Two gaps are halved; a
         single gap is cut in thirds, so that a round has two points to run in parallel. With
-        nothing feasible yet, the gaps beside the point with the least p95 are probed.
+        nothing feasible yet, the gaps beside the point with the least p95 are probed, unless
+        they look flat (same goal missed, p95 not significantly higher at the far end).
         """
         seen = [i for i, c in enumerate(cands) if c in self.evals]
         chosen = self.choose(cands)
+        hunting = chosen is None  # nothing meets the goals yet: follow the p95
         if chosen is None:
             pending = [cands[i] for i in seen if self.violated(self.evals[cands[i]]) != "ram"]
             if not pending:
                 return []
             chosen = min(pending, key=lambda c: (self.evals[c]["p95_ms"] or float("inf"), c))
         i = cands.index(chosen)
+        here = self.evals[chosen]
+
+        def worth(j: int) -> bool:
+            """While hunting, a gap is a plateau unless its far end misses another goal or has
+            a significantly higher p95."""
+            e = self.evals[cands[j]]
+            return (
+                not hunting
+                or self.violated(e) != self.violated(here)
+                or p95_lower(here, e, self.tolerance)
+            )
+
         out: list[Candidate] = []
         gaps: list[tuple[int, int]] = []
         # A side with no simulated point yet starts from the line's end (as the coarse points do).
         left = max((j for j in seen if j < i), default=None if i == 0 else -1)
         if left == -1:
             out.append(cands[0])
-        elif left is not None and i - left > 1:
+        elif left is not None and i - left > 1 and worth(left):
             gaps.append((left, i))
         right = min((j for j in seen if j > i), default=None if i == len(cands) - 1 else -1)
         if right == -1:
             out.append(cands[-1])
-        elif right is not None and right - i > 1:
+        elif right is not None and right - i > 1 and worth(right):
             r = self.evals[cands[right]]
             cap = self.goals.offered_rps
-            near = self.feasible(r) and not better(self.evals[chosen], r, self.tolerance, cap)
+            near = self.feasible(r) and not better(here, r, self.tolerance, cap)
             if not near:
                 gaps.append((i, right))
         if len(gaps) == 1 and not out and gaps[0][1] - gaps[0][0] > 2:

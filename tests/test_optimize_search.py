@@ -23,9 +23,16 @@ Curve = Callable[[Candidate], tuple[float, float]]
 class FakeSearch(Search):
     """A search whose points come from ``curve`` (throughput, memory) instead of the engine."""
 
-    def __init__(self, curve: Curve, budget_mib: float) -> None:
+    def __init__(
+        self,
+        curve: Curve,
+        budget_mib: float,
+        p95: Callable[[Candidate], float] | None = None,
+        p95_goal_ms: float | None = None,
+    ) -> None:
         self.curve = curve
-        self.goals = Goals(budget_mib, None, 0.01, 0.1)
+        self.p95 = p95
+        self.goals = Goals(budget_mib, p95_goal_ms, 0.01, 0.1)
         self.tolerance = 0.01
         self.budget = None
         self.progress = None
@@ -37,10 +44,11 @@ class FakeSearch(Search):
         fresh = [c for c in dict.fromkeys(cands) if c not in self.evals]
         for c in fresh:
             x, mem = self.curve(c)
+            p95 = 1.0 if self.p95 is None else self.p95(c)
             self.evals[c] = {
                 "throughput_rps": x,
-                "per_rep": {"throughput_rps": [x, x, x]},
-                "p95_ms": 1.0,
+                "per_rep": {"throughput_rps": [x, x, x], "p95_ms": [p95 - 1, p95, p95 + 1]},
+                "p95_ms": p95,
                 "memory_peak_mib": mem,
                 "ram_exceeded": False,
                 "error_rate": 0.0,
@@ -125,3 +133,29 @@ def test_p95_u_shape_is_reported_only_when_both_ends_are_higher() -> None:
     search.evals[Candidate("prefork", 32, 1)]["per_rep"]["p95_ms"] = [39.0, 40.0, 42.0]
     search.evals[Candidate("prefork", 32, 1)]["p95_ms"] = 40.5
     assert not p95_curve(search, "prefork", 1, line)["p95_u_shape"]  # no rise on the right
+
+
+def _ramp_p95(c: Candidate) -> float:
+    """p95 falls until 600 workers, then stays flat at 7.5 s: never under a 500 ms goal."""
+    return 7500.0 + 10.0 * max(600 - c.max_request_workers, 0)
+
+
+def test_a_flat_infeasible_plateau_is_not_walked() -> None:
+    line = full_line("prefork", 1)
+    search = FakeSearch(_curve(600.0, 200.0, 0.0), 1e9, _ramp_p95, p95_goal_ms=500.0)
+    found = search.line_search("prefork", 1, line, start_points(line, 600.0))
+    assert found is None
+    assert len(search.evals) <= 12  # the fall is followed, the flat part is not
+
+
+def test_a_narrow_feasible_dip_in_p95_is_found() -> None:
+    """p95 is a V with its bottom (300 ms) at 400 workers: only 360 to 440 meet 500 ms."""
+
+    def v(c: Candidate) -> float:
+        return 300.0 + 5.0 * abs(c.max_request_workers - 400)
+
+    line = full_line("prefork", 1)
+    search = FakeSearch(_curve(100.0, 200.0, 0.0), 1e9, v, p95_goal_ms=500.0)
+    found = search.line_search("prefork", 1, line, start_points(line, 100.0))
+    assert found is not None
+    assert 360 <= found.max_request_workers <= 440
