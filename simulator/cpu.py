@@ -223,6 +223,7 @@ class CPU:
             self._rate = 0.0
             self._timer_at = None
             return
+        self._throttle_if_exhausted()
         self._cap = self.capacity()
         rate = self._rate = self._per_job_rate(n)
         dt = (heap[0][0] - self._vt) / rate
@@ -236,6 +237,22 @@ class CPU:
         self._timer_at = now + dt
         timer = simpy.Timeout(env, dt, self._gen)
         timer.callbacks.append(self._on_timer)
+
+    def _throttle_if_exhausted(self) -> None:
+        """Throttle now when no credit is left to spend (a T3 launched with 0 credits).
+
+        Accounting throttles only when time passes; without this, an empty balance at the start
+        would set a zero-length timer again and again without time ever advancing.
+        """
+        b = self._burst
+        if b is None or b.unlimited or self.throttled:
+            return
+        max_drain = self.vcpus / 60.0 - self._earn_per_s
+        if self.credits <= 1e-9 or (
+            max_drain > 0.0 and self.env.now + self.credits / max_drain <= self.env.now
+        ):
+            self.credits = 0.0
+            self.throttled = True
 
     def _until_credits_run_out(self, n: int, now: float, dt: float) -> float:
         """``dt``, shortened to when ``n`` jobs exhaust the credits; sets the credit horizon."""

@@ -40,6 +40,19 @@ def test_standard_burst_throttles_to_the_baseline_when_credits_run_out() -> None
     assert res.to_dict()["cpu_credits"]["throttled_fraction"] > 0.5
 
 
+def test_a_launch_with_no_credits_runs_at_the_baseline_from_the_start() -> None:
+    """A T3 launches with 0 credits: throttled at once (this used to spin at time 0 forever)."""
+    prep = prepared(
+        hardware=_burst_hw(0.0, "standard"), load=dict(CPU_BOUND, duration_s=30.0),
+        mix=[{"name": "r", "cpu_ms": 2.0}],
+    )  # fmt: skip
+    data = run_prepared(prep, 1).to_dict()
+    assert data["cpu_utilization"] == pytest.approx(0.2, abs=0.02)
+    assert data["cpu_credits"]["throttled_fraction"] > 0.95
+    # 20 % of 2 vCPUs at 2 ms a request
+    assert data["throughput_rps"] == pytest.approx(0.4 / 0.002, rel=0.05)
+
+
 def test_unlimited_burst_keeps_full_speed_and_counts_surplus() -> None:
     prep = prepared(
         hardware=_burst_hw(1.0, "unlimited"), load=CPU_BOUND, mix=[{"name": "r", "cpu_ms": 2.0}]
