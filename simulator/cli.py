@@ -337,6 +337,53 @@ def optimize(
 
 
 @app.command()
+def report(
+    scenario: Annotated[Path, typer.Argument(help="The scenario file (workload.yaml).")],
+    instances: Annotated[
+        str, typer.Option(help="Instances to compare, comma-separated (mpmsim hardware list).")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("-o", "--out", help="Write the report as HTML here.")
+    ] = None,
+    mpm: Annotated[str, typer.Option(help="prefork, worker, event or all.")] = "all",
+    p95_ms: Annotated[float | None, typer.Option(help="Latency goal: p95 at most this.")] = None,
+    max_error_rate: Annotated[
+        float, typer.Option(help="Largest fraction of failed requests.")
+    ] = 0.01,
+    headroom: Annotated[float, typer.Option(help="RAM fraction kept free.")] = 0.1,
+    jobs: Annotated[int, typer.Option(help="Local processes simulating candidates.")] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address, or dask://local.")
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Cache folder (default ~/.cache/mpmsim/optimize).")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Reuse cached points of an earlier run.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite -o.")] = False,
+) -> None:
+    """Size a scenario on several instances: cost, headroom, and which one to buy."""
+    from mpmsim.report import build_report, render_text
+
+    if out is not None:
+        _check_target(out, "-o", force)
+    status = StatusLine()
+    data = build_report(
+        scenario, instances.split(","), mpm=mpm, p95_ms=p95_ms, max_error_rate=max_error_rate,
+        headroom=headroom, jobs=jobs, scheduler=scheduler, cache_dir=cache_dir, resume=resume,
+        progress=status.show,
+    )  # fmt: skip
+    status.done()
+    if out is not None:
+        from mpmsim.report_html import write_report
+
+        write_report(data, out, overwrite=True)
+    typer.echo(json.dumps(data, indent=2) if as_json else render_text(data))
+    if data["recommendation"] is None:
+        raise typer.Exit(1)  # the report is complete but no instance met the goals
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the scenario file."""
     from mpmsim.scenario import scenario_json_schema

@@ -123,6 +123,7 @@ def _row(search: Search, c: Candidate) -> dict[str, Any]:
         "p95_ms": e["p95_ms"],
         "memory_peak_mib": e["memory_peak_mib"],
         "error_rate": e["error_rate"],
+        "cpu_utilization": e["cpu_utilization"],
         "feasible": search.feasible(e),
         "violates": search.violated(e),
         "bottleneck": e["bottleneck"],

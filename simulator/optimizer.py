@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +58,7 @@ def optimize(
     full_grid: bool = False,
     spares: bool = False,
     keepalive: bool = False,
+    overrides: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
 ) -> OptimizeResult:
     """Find the best MaxRequestWorkers / ThreadsPerChild / ServerLimit (and MPM with ``all``).
@@ -67,11 +68,12 @@ def optimize(
     throughput is not significantly different, the one with the least memory. ``spares`` also
     tries Apache's default and the all-started spare settings on each MPM's best sizes;
     ``keepalive`` tries KeepAlive Off and KeepAliveTimeout 1 and 2 s (when the clients keep
-    connections alive at all).
+    connections alive at all). ``overrides`` are ``--set`` assignments applied to the scenario
+    first (``hardware=t3.large``: the report sizes one scenario on several instances).
     ``full_grid`` simulates the whole unpruned grid instead (the benchmark's reference answer).
     """
     t0 = time.perf_counter()
-    sets = () if ram_mib is None else (f"hardware.ram_mib={ram_mib}",)
+    sets = (*overrides, *(() if ram_mib is None else (f"hardware.ram_mib={ram_mib}",)))
     if isinstance(scenario, Scenario):
         source, base_dir = "<scenario>", None
         data = json.loads(scenario.model_dump_json(exclude_unset=True))
