@@ -24,6 +24,17 @@ app.add_typer(hardware_app, name="hardware")
 
 OUT_FILES = ("result.json", "replications.csv", "requests.csv", "series.csv")
 
+# Options that optimize and report share (the report runs the optimizer on each instance).
+P95Ms = Annotated[float | None, typer.Option(help="Latency goal: p95 at most this.")]
+MaxErrorRate = Annotated[float, typer.Option(help="Largest fraction of failed requests.")]
+Headroom = Annotated[float, typer.Option(help="RAM fraction kept free.")]
+Jobs = Annotated[int, typer.Option(help="Local processes simulating candidates.")]
+Scheduler = Annotated[str | None, typer.Option(help="Dask scheduler address, or dask://local.")]
+CacheDir = Annotated[
+    Path | None, typer.Option(help="Cache folder (default ~/.cache/mpmsim/optimize).")
+]
+Resume = Annotated[bool, typer.Option(help="Reuse cached points of an earlier run.")]
+
 
 def _version(value: bool) -> None:
     if value:
@@ -269,25 +280,19 @@ def optimize(
         str | None, typer.Option(help="prefork, worker, event or all (default: the scenario's).")
     ] = None,
     ram_mib: Annotated[float | None, typer.Option(help="RAM of the machine, MiB.")] = None,
-    p95_ms: Annotated[float | None, typer.Option(help="Latency goal: p95 at most this.")] = None,
-    max_error_rate: Annotated[
-        float, typer.Option(help="Largest fraction of failed requests.")
-    ] = 0.01,
-    headroom: Annotated[float, typer.Option(help="RAM fraction kept free.")] = 0.1,
+    p95_ms: P95Ms = None,
+    max_error_rate: MaxErrorRate = 0.01,
+    headroom: Headroom = 0.1,
     replications: Annotated[
         int | None,
         typer.Option(help="Replications per candidate (default: the scenario's, at least 3)."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.", min=0)] = None,
-    jobs: Annotated[int, typer.Option(help="Local processes simulating candidates.")] = 1,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler address, or dask://local.")
-    ] = None,
+    jobs: Jobs = 1,
+    scheduler: Scheduler = None,
     budget: Annotated[int | None, typer.Option(help="At most this many simulations.")] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option(help="Cache folder (default ~/.cache/mpmsim/optimize).")
-    ] = None,
-    resume: Annotated[bool, typer.Option(help="Reuse cached points of an earlier run.")] = False,
+    cache_dir: CacheDir = None,
+    resume: Resume = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     plot: Annotated[
         Path | None, typer.Option(help="Write the throughput / p95 / memory curves (HTML).")
@@ -346,19 +351,13 @@ def report(
         Path | None, typer.Option("-o", "--out", help="Write the report as HTML here.")
     ] = None,
     mpm: Annotated[str, typer.Option(help="prefork, worker, event or all.")] = "all",
-    p95_ms: Annotated[float | None, typer.Option(help="Latency goal: p95 at most this.")] = None,
-    max_error_rate: Annotated[
-        float, typer.Option(help="Largest fraction of failed requests.")
-    ] = 0.01,
-    headroom: Annotated[float, typer.Option(help="RAM fraction kept free.")] = 0.1,
-    jobs: Annotated[int, typer.Option(help="Local processes simulating candidates.")] = 1,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler address, or dask://local.")
-    ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option(help="Cache folder (default ~/.cache/mpmsim/optimize).")
-    ] = None,
-    resume: Annotated[bool, typer.Option(help="Reuse cached points of an earlier run.")] = False,
+    p95_ms: P95Ms = None,
+    max_error_rate: MaxErrorRate = 0.01,
+    headroom: Headroom = 0.1,
+    jobs: Jobs = 1,
+    scheduler: Scheduler = None,
+    cache_dir: CacheDir = None,
+    resume: Resume = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite -o.")] = False,
 ) -> None:
