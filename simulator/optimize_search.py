@@ -164,7 +164,10 @@ class Search:
                 continue
             line = lines[(m, best.threads_per_child)]
             for policy in SPARES[1:]:
-                if self._same_spares(best, policy):
+                wanted = spare_directives(
+                    m, policy, best.max_request_workers, best.threads_per_child
+                )
+                if self._already_ran(best, wanted):
                     continue  # the scenario's spare settings already are this policy's
                 key = (m, policy)
                 cands[key] = [Candidate(m, x, best.threads_per_child, policy) for x in line]
@@ -177,14 +180,12 @@ class Search:
             line = lines[(m, primaries[m])]
             for policy in SPARES[1:]:
                 proto = Candidate(m, line[0], primaries[m], policy)
-                start = [proto.sibling(x) for x in start_points(line, knees[m])]
-                specs.append(([proto.sibling(x) for x in line], start))
+                specs.append(_line_spec(proto, line, start_points(line, knees[m])))
         self.line_searches(specs)
 
-    def _same_spares(self, c: Candidate, policy: str) -> bool:
-        """True when ``policy`` sets what ``c`` (simulated) already ran with."""
+    def _already_ran(self, c: Candidate, wanted: Mapping[str, int | str]) -> bool:
+        """True when ``c`` (simulated) already ran with the ``wanted`` directive values."""
         ran = self.evals[c]["effective_directives"]
-        wanted = spare_directives(c.mpm, policy, c.max_request_workers, c.threads_per_child)
         return all(ran.get(k) == v for k, v in wanted.items())
 
     def _climb(
@@ -214,10 +215,9 @@ class Search:
         self, mpm: str, tpc: int, line: list[int], start: Sequence[int], spares: str = "given"
     ) -> Candidate | None:
         """Simulate ``start``, then probe the gaps beside the line's choice until none is left."""
-        proto = Candidate(mpm, line[0], tpc, spares)
-        cands = [proto.sibling(m) for m in line]
-        self.line_searches([(cands, [proto.sibling(m) for m in dict.fromkeys(start)])])
-        return self.choose(cands)
+        spec = _line_spec(Candidate(mpm, line[0], tpc, spares), line, start)
+        self.line_searches([spec])
+        return self.choose(spec[0])
 
     def line_searches(self, specs: Sequence[tuple[list[Candidate], list[Candidate]]]) -> None:
         """Several line searches in step, so that each round runs all their points together.
@@ -248,24 +248,15 @@ class Search:
             tpc = best.threads_per_child if best is not None else primary
             spares = best.spares if best is not None else "given"
             for policy in KEEPALIVE[1:]:
-                if best is not None and self._same_keepalive(best, policy):
+                if best is not None and self._already_ran(best, keepalive_directives(policy)):
                     continue  # the scenario already runs this policy
                 lines, knee = spaces[(m, policy)]
                 line = lines.get(tpc)
                 if not line:
                     continue
                 proto = Candidate(m, line[0], tpc, spares, policy)
-                start = [proto.sibling(x) for x in start_points(line, knee)]
-                specs.append(([proto.sibling(x) for x in line], start))
+                specs.append(_line_spec(proto, line, start_points(line, knee)))
         self.line_searches(specs)
-
-    def _same_keepalive(self, c: Candidate, policy: str) -> bool:
-        """True when ``policy`` sets what ``c`` (simulated) already ran with."""
-        ran = self.evals[c]["effective_directives"]
-        wanted = keepalive_directives(policy)
-        if wanted.get("KeepAlive") == "Off":
-            return bool(ran.get("KeepAlive") == "Off")
-        return all(ran.get(k) == v for k, v in wanted.items())
 
     def exhausted(self) -> bool:
         """True when the simulation budget is spent."""
@@ -343,6 +334,13 @@ class Search:
             f"optimize: round {self.rounds + (1 if total else 0)}, {bar}{len(self.evals)} point(s)"
             f" simulated; best so far {text}"
         )
+
+
+def _line_spec(
+    proto: Candidate, line: list[int], start: Sequence[int]
+) -> tuple[list[Candidate], list[Candidate]]:
+    """A line search's spec: ``proto``'s family along ``line``, and its ``start`` points."""
+    return [proto.sibling(m) for m in line], [proto.sibling(m) for m in dict.fromkeys(start)]
 
 
 def _around(cands: list[Candidate], target: int) -> list[Candidate]:
