@@ -269,7 +269,8 @@ class Search:
         towards ``L`` is always probed (a smaller configuration may do as well for less memory, or
         the peak may lie there); the gap towards ``R`` unless ``R`` meets the goals and is not
         significantly worse (then nothing in between can be preferred). Two gaps are halved; a
-        single gap is cut in thirds, so that a round has two points to run in parallel. With
+        single gap is cut in thirds, so that a round has two points to run in parallel. The
+        neighbours of the highest throughput are probed too (:meth:`_peak_neighbours`). With
         nothing feasible yet, the gaps beside the point with the least p95 are probed, unless
         they look flat (same goal missed, p95 not significantly higher at the far end).
         """
@@ -314,8 +315,24 @@ class Search:
         if len(gaps) == 1 and not out and gaps[0][1] - gaps[0][0] > 2:
             # One gap left: its thirds, so that a round still fills two workers.
             lo, hi = gaps[0]
-            return [cands[lo + round((hi - lo) * k / 3)] for k in (1, 2)]
-        return out + [cands[(lo + hi) // 2] for lo, hi in gaps]
+            out += [cands[lo + round((hi - lo) * k / 3)] for k in (1, 2)]
+        else:
+            out += [cands[(lo + hi) // 2] for lo, hi in gaps]
+        return list(dict.fromkeys(out + self._peak_neighbours(cands)))
+
+    def _peak_neighbours(self, cands: list[Candidate]) -> list[Candidate]:
+        """The unsimulated neighbours of the line's highest feasible throughput.
+
+        The choice may sit on a level stretch on one side of a peak with the far end level too;
+        only the peak's own neighbours show that it is one (on a single-peaked curve, a point
+        no lower than both neighbours is the highest of the line).
+        """
+        cap = self.goals.offered_rps
+        ok = [c for c in cands if c in self.evals and self.feasible(self.evals[c])]
+        if not ok:
+            return []
+        top = max(ok, key=lambda c: (credited(self.evals[c]["throughput_rps"], cap), -self._mem(c)))
+        return [c for c in _neighbours(cands, top) if c not in self.evals]
 
     def _report(self, done: int = 0, total: int = 0) -> None:
         """Progress: a bar over the round's points (while it runs) and the best so far."""
