@@ -261,13 +261,16 @@ def build_result(
     return OptimizeResult(data)
 
 
+def block_sets(block: str) -> list[str]:
+    """``--set`` assignments that apply an Apache block (MPM and directives) to a scenario."""
+    mpm, raw = parse_block(block)
+    return [f"server.mpm={mpm}", *(f"server.directives.{k}={v}" for k, v in raw.items())]
+
+
 def run_args(block: str, seed: int, replications: int, base_sets: Sequence[str]) -> list[str]:
     """``mpmsim run SCENARIO`` arguments that simulate ``block`` as the search did."""
-    mpm, raw = parse_block(block)
     args = ["--seed", str(seed), "--replications", str(replications)]
-    sets = [*base_sets, f"server.mpm={mpm}"]
-    sets += [f"server.directives.{k}={v}" for k, v in raw.items()]
-    for s in sets:
+    for s in [*base_sets, *block_sets(block)]:
         args += ["--set", s]
     return args
 

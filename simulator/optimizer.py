@@ -144,7 +144,7 @@ def optimize(
         "jobs": jobs,
         "computed": search.computed,
         "cache_hits": cache.hits,
-        "cache_dir": None if folder is None else str(folder),
+        "cache_dir": str(folder),
         "cache_problem": cache.problem,
     }
     return build_result(

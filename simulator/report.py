@@ -16,6 +16,7 @@ from typing import Any
 
 from mpmsim.errors import InputError
 from mpmsim.models.hardware import HardwareSpec, load_hardware
+from mpmsim.optimize_result import block_sets
 from mpmsim.optimizer import optimize
 from mpmsim.runner import run
 
@@ -139,9 +140,9 @@ def _after_credits(
     row: dict[str, Any], scenario: str | Path, name: str, hw: HardwareSpec, data: dict[str, Any]
 ) -> None:
     """Simulate the chosen configuration with an empty credit balance (held to the baseline)."""
-    sets = list(row["run_args"][5::2])  # the --set values: the block on this instance
     empty = f"hardware={{base: {name}, burst: {{credits_initial: 0}}}}"
-    res = run(scenario, overrides=(empty, *sets[1:]), replications=data["replications"])
+    sets = (empty, *block_sets(row["block"]))
+    res = run(scenario, overrides=sets, replications=data["replications"])
     after = res.to_dict()
     x = float(after["throughput_rps"])
     row["sustained_throughput_rps"] = x
