@@ -223,7 +223,8 @@ class CPU:
             self._rate = 0.0
             self._timer_at = None
             return
-        self._throttle_if_exhausted()
+        if self._burst is not None:
+            self._throttle_if_exhausted()
         self._cap = self.capacity()
         rate = self._rate = self._per_job_rate(n)
         dt = (heap[0][0] - self._vt) / rate
@@ -245,7 +246,8 @@ class CPU:
         would set a zero-length timer again and again without time ever advancing.
         """
         b = self._burst
-        if b is None or b.unlimited or self.throttled:
+        assert b is not None
+        if b.unlimited or self.throttled:
             return
         max_drain = self.vcpus / 60.0 - self._earn_per_s
         if self.credits <= 1e-9 or (
