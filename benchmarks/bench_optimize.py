@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mpmsim.optimizer import optimize
+from mpmsim.search.optimizer import optimize
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "workloads" / "examples"
 CASES = ("primer-ab-event.yaml", "keepalive-idle-browsers.yaml")

@@ -18,9 +18,9 @@ from typing import Any
 
 import simpy
 
-from mpmsim.loading import load_scenario_data
-from mpmsim.prepare import prepare
-from mpmsim.runner import run_prepared
+from mpmsim.engine.replications import run_prepared
+from mpmsim.spec.reading import load_scenario_data
+from mpmsim.spec.resolve import prepare
 
 SCENARIO: dict[str, Any] = {
     "name": "bench-event-keepalive",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from mpmsim.calibration_sim import Target, fit_by_simulation
+from mpmsim.calibration.by_simulation import Target, fit_by_simulation
 from mpmsim.models.costs import load_costs
 
 REPO = Path(__file__).resolve().parent.parent

@@ -26,23 +26,23 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from mpmsim.engine.replications import RunResult, run
     from mpmsim.errors import InputError
-    from mpmsim.loading import load_scenario
-    from mpmsim.optimize_result import OptimizeResult
-    from mpmsim.optimizer import optimize
-    from mpmsim.prepare import prepare
-    from mpmsim.runner import RunResult, run
-    from mpmsim.scenario import Scenario
+    from mpmsim.search.optimizer import optimize
+    from mpmsim.search.result import OptimizeResult
+    from mpmsim.spec.reading import load_scenario
+    from mpmsim.spec.resolve import prepare
+    from mpmsim.spec.scenario import Scenario
 
 _LAZY = {
     "InputError": "mpmsim.errors",
-    "OptimizeResult": "mpmsim.optimize_result",
-    "RunResult": "mpmsim.runner",
-    "Scenario": "mpmsim.scenario",
-    "load_scenario": "mpmsim.loading",
-    "optimize": "mpmsim.optimizer",
-    "prepare": "mpmsim.prepare",
-    "run": "mpmsim.runner",
+    "OptimizeResult": "mpmsim.search.result",
+    "RunResult": "mpmsim.engine.replications",
+    "Scenario": "mpmsim.spec.scenario",
+    "load_scenario": "mpmsim.spec.reading",
+    "optimize": "mpmsim.search.optimizer",
+    "prepare": "mpmsim.spec.resolve",
+    "run": "mpmsim.engine.replications",
 }
 
 

@@ -6,8 +6,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from mpmsim.loading import load_scenario_data
-from mpmsim.prepare import Prepared, prepare
+from mpmsim.spec.reading import load_scenario_data
+from mpmsim.spec.resolve import Prepared, prepare
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "workloads" / "examples"

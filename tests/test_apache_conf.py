@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from mpmsim.errors import InputError
-from mpmsim.models.apache_conf import read_apache_config
-from mpmsim.models.directives import apply_apache_rules, normalize_directives
+from mpmsim.models.apache.config_file import read_apache_config
+from mpmsim.models.apache.directives import apply_apache_rules, normalize_directives
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "apache"
 REPO = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mpmsim.errors import InputError
-from mpmsim.models.directives import (
+from mpmsim.models.apache.directives import (
     DIRECTIVES,
     EffectiveDirectives,
     apply_apache_rules,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mpmsim.bench import (
+from mpmsim.bench.measure import (
     RUN_COLUMNS,
     apache_pids,
     bench,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mpmsim.calibration import _switch_counts, calibrate, fit_cpu, fit_memory
-from mpmsim.calibration_report import holdout_mask
-from mpmsim.measured import requests_per_connection
+from mpmsim.calibration.fit import _switch_counts, calibrate, fit_cpu, fit_memory
+from mpmsim.calibration.measured import requests_per_connection
+from mpmsim.calibration.output import holdout_mask
 from mpmsim.models.costs import CostModel, load_costs
 from mpmsim.models.hardware import load_hardware
 from mpmsim.workloads.readers import MeasuredRun, read_measurements, write_measurements
@@ -150,7 +150,7 @@ def test_real_apache_calibrate_on_one_concurrency_predict_another(
     generous: the held-out CPU per request within 30 % (it does not depend on how much CPU
     Apache got) and the held-out throughput within 60 % (it does).
     """
-    from mpmsim.bench import bench
+    from mpmsim.bench.measure import bench
 
     directives = {"StartServers": 5, "MinSpareServers": 5, "MaxSpareServers": 10,
                   "MaxRequestWorkers": 64}  # fmt: skip

@@ -59,7 +59,7 @@ def test_default_reproduces_the_measured_cpu_per_request(
     As the engine charges it: request and handler CPU, accept + close per connection, and the
     MPM's context switches (each the hardware's direct 2 us plus the model's extra).
     """
-    from mpmsim.calibration import _switch_counts
+    from mpmsim.calibration.fit import _switch_counts
 
     d = cost_catalog()["default"]
     k = 1 / 0.012 if keepalive else 1.0  # srv_ka_reused_frac 0.988

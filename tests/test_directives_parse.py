@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from mpmsim.errors import InputError
-from mpmsim.models.directives import (
+from mpmsim.models.apache.directives import (
     canonical_name,
     normalize_directives,
 )

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mpmsim.loading import load_scenario_data
-from mpmsim.prepare import prepare
-from mpmsim.runner import run_prepared
+from mpmsim.engine.replications import run_prepared
+from mpmsim.spec.reading import load_scenario_data
+from mpmsim.spec.resolve import prepare
 from tests.helpers import REPO, prepared, scenario_dict
 
 CPU_BOUND = {"kind": "closed", "clients": 20, "duration_s": 120.0}

@@ -8,6 +8,7 @@ import pydantic
 import pytest
 
 from mpmsim.errors import InputError
+from mpmsim.errors.validation import validation_error_line
 from mpmsim.models.hardware import (
     BurstSpec,
     HardwareSpec,
@@ -15,7 +16,6 @@ from mpmsim.models.hardware import (
     hardware_table,
     load_hardware,
 )
-from mpmsim.validation import validation_error_line
 
 EXPECTED = {
     "bench-1core", "t3.micro", "t3.small", "t3.medium", "t3.large", "t3.xlarge", "t3.2xlarge",

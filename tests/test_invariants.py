@@ -8,8 +8,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mpmsim.engine import build_world, run_replication
-from mpmsim.models.base import ChildState
+from mpmsim.engine.replication import build_world, run_replication
+from mpmsim.models.mpm.base import ChildState
 from mpmsim.workloads.closed import RequestBudget, start_closed
 from mpmsim.workloads.distributions import make_sampler
 from tests.helpers import prepared

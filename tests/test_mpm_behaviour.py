@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import simpy
 
-from mpmsim.engine import World, build_world
-from mpmsim.recorder import OK, RESET
+from mpmsim.engine.recorder import OK, RESET
+from mpmsim.engine.replication import World, build_world
 from mpmsim.workloads.distributions import make_sampler
 from mpmsim.workloads.open import session
 from tests.helpers import prepared
@@ -137,7 +137,7 @@ def test_prefork_spawn_ramp_doubles_each_second() -> None:
     The cold-start ramp of the real measurements (data/apache-bench README, Surprises 3):
     5 -> 6 -> 8 -> 12 -> 20 -> 36 children.
     """
-    from mpmsim.runner import run_prepared
+    from mpmsim.engine.replications import run_prepared
 
     prep = prepared(
         server={
@@ -157,7 +157,7 @@ def test_prefork_spawn_ramp_doubles_each_second() -> None:
 
 def test_max_connections_per_child_recycles_children() -> None:
     """MaxConnectionsPerChild 10: a prefork child exits after 10 connections and is replaced."""
-    from mpmsim.runner import run_prepared
+    from mpmsim.engine.replications import run_prepared
 
     prep = prepared(
         server={

@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mpmsim
-from mpmsim.models.directives import apply_apache_rules, normalize_directives
-from mpmsim.optimize_space import SPARES, Candidate, check_block
-from mpmsim.optimizer import optimize
-from mpmsim.runner import run
+from mpmsim.engine.replications import run
+from mpmsim.models.apache.directives import apply_apache_rules, normalize_directives
+from mpmsim.search.optimizer import optimize
+from mpmsim.search.space import SPARES, Candidate, check_block
 from tests.helpers import EXAMPLES
 
 # Prefork, 64 closed clients, each request holds its process 100 ms on a backend: throughput is

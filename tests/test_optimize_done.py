@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mpmsim.optimize_space import check_block, parse_block
+from mpmsim.search.space import check_block, parse_block
 from tests.helpers import EXAMPLES
 
 

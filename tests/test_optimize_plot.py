@@ -1,4 +1,4 @@
-"""``mpmsim.optimize_plot``: the curves of an optimize result and the HTML file."""
+"""``mpmsim.search.plot``: the curves of an optimize result and the HTML file."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from mpmsim.errors import InputError
-from mpmsim.optimize_plot import figure, write_plot
-from mpmsim.optimizer import optimize
+from mpmsim.search.optimizer import optimize
+from mpmsim.search.plot import figure, write_plot
 from tests.test_optimize import RAM, RAM_BOUND
 
 

@@ -13,9 +13,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mpmsim.optimize_result import Goals, p95_curve
-from mpmsim.optimize_search import Search
-from mpmsim.optimize_space import Candidate, full_line, start_points
+from mpmsim.search.adaptive import Search
+from mpmsim.search.result import Goals, p95_curve
+from mpmsim.search.space import Candidate, full_line, start_points
 
 Curve = Callable[[Candidate], tuple[float, float]]
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mpmsim.report import build_report, recommend
+from mpmsim.sizing.report import build_report, recommend
 from tests.test_optimize import BROWSERS
 
 # CPU-bound: 20 closed clients, 2 ms of CPU per request, no waiting.

@@ -1,4 +1,4 @@
-"""``mpmsim.report_html``: the sizing report as one self-contained HTML page."""
+"""``mpmsim.sizing.html``: the sizing report as one self-contained HTML page."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mpmsim.errors import InputError
-from mpmsim.report_html import render_html, write_report
+from mpmsim.sizing.html import render_html, write_report
 
 BLOCK = "<IfModule mpm_event_module>\n    MaxRequestWorkers 100\n</IfModule>\n"
 

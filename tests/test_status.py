@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from mpmsim.status import StatusLine
+from mpmsim.cli.status import StatusLine
 
 
 class _Tty(io.StringIO):

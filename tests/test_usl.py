@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mpmsim.usl import USLFit, fit_usl, usl_throughput
+from mpmsim.calibration.usl import USLFit, fit_usl, usl_throughput
 
 # R usl tests/coef.R and tests/usl-nls.R: coef(u) -> alpha 0.02, beta 0.02, gamma 1.00
 R_LOAD = [1, 2, 4, 6, 8, 10]

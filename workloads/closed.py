@@ -7,7 +7,7 @@ from typing import Any
 
 import simpy
 
-from mpmsim.client import Client
+from mpmsim.engine.client import Client
 from mpmsim.workloads.distributions import Sampler
 
 

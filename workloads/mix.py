@@ -13,7 +13,7 @@ from mpmsim.workloads.distributions import DistributionSpec, Sampler, make_sampl
 
 if TYPE_CHECKING:
     from mpmsim.models.costs import CostModel
-    from mpmsim.scenario import MixClass
+    from mpmsim.spec.scenario import MixClass
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from mpmsim.client import Client
+from mpmsim.engine.client import Client
 from mpmsim.workloads.distributions import Sampler
 
 

@@ -17,8 +17,8 @@ import numpy as np
 from scipy import stats
 
 from mpmsim import queueing
-from mpmsim.results import summarize
-from mpmsim.runner import run_prepared
+from mpmsim.engine.replications import run_prepared
+from mpmsim.engine.summary import summarize
 from tests.helpers import prepared
 
 REPLICATIONS = 8

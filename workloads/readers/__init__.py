@@ -17,7 +17,7 @@ from mpmsim.workloads.readers.measurements import (
     write_measurements,
 )
 from mpmsim.workloads.readers.mod_status import SCOREBOARD_KEYS, read_mod_status
-from mpmsim.workloads.readers.results import ToolResult
+from mpmsim.workloads.readers.tool_result import ToolResult
 from mpmsim.workloads.readers.wrk import read_wrk_text
 
 __all__ = [

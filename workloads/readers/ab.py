@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 
-from mpmsim.workloads.readers.results import (
+from mpmsim.workloads.readers.tool_result import (
     PathLike,
     ToolResult,
     fail,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from mpmsim.workloads.readers.results import (
+from mpmsim.workloads.readers.tool_result import (
     PathLike,
     ToolResult,
     command_url,

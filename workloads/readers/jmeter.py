@@ -6,7 +6,7 @@ from datetime import datetime
 
 import numpy as np
 
-from mpmsim.workloads.readers.results import (
+from mpmsim.workloads.readers.tool_result import (
     PathLike,
     ToolResult,
     csv_rows,

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from mpmsim.workloads.readers.results import (
+from mpmsim.workloads.readers.tool_result import (
     PathLike,
     ToolResult,
     fail,

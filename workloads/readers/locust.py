@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mpmsim.workloads.readers.results import (
+from mpmsim.workloads.readers.tool_result import (
     PathLike,
     ToolResult,
     csv_rows,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from mpmsim.errors import InputError
-from mpmsim.workloads.readers.results import PathLike, fail, load_text
+from mpmsim.workloads.readers.tool_result import PathLike, fail, load_text
 
 # fmt: off
 #: The columns of runs.csv, in its order (write_measurements writes exactly these).

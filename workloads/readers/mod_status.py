@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from mpmsim.workloads.readers.results import PathLike, fail, load_text, number
+from mpmsim.workloads.readers.tool_result import PathLike, fail, load_text, number
 
 #: Scoreboard character -> count key (the sb_* column names of runs.csv).
 SCOREBOARD_KEYS = {

@@ -1,0 +1,149 @@
+"""Hardware profiles: vCPUs, RAM, CPU speed, burstable credits and price, with a shipped catalog."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from mpmsim.errors import InputError
+from mpmsim.errors.validation import read_yaml_mapping, resolve_spec, validate_spec
+
+
+class BurstSpec(BaseModel):
+    """Burstable CPU credits (AWS T family); 1 credit = 1 vCPU at 100 % for 1 minute."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    baseline_fraction: float = Field(gt=0, le=1)
+    """Baseline utilisation per vCPU that the earned credits sustain (t3.medium: 0.20)."""
+    credits_initial: float = Field(ge=0)
+    """Credits in the balance at t=0."""
+    credits_max: float = Field(ge=0)
+    """Cap on the accrued balance."""
+    credits_per_hour: float = Field(ge=0)
+    """Credits earned per hour (for the whole instance)."""
+    mode: Literal["standard", "unlimited"] = "standard"
+    """standard: throttled to the baseline at zero balance; unlimited: bursts on, pays surplus."""
+    surplus_usd_per_vcpu_hour: float = Field(default=0.05, ge=0)
+    """Price of surplus credits in unlimited mode (Linux)."""
+
+
+class HardwareSpec(BaseModel):
+    """One machine: what the simulated Apache runs on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "custom"
+    description: str = ""
+    vcpus: int = Field(ge=1)
+    ram_mib: float = Field(gt=0)
+    os_reserved_mib: float = Field(default=512, ge=0, validate_default=True)
+    """RAM kept for the OS and other processes; Apache may use the rest."""
+    cpu_speed: float = Field(default=1.0, gt=0)
+    """Speed of one vCPU relative to the reference core (bench-1core: AMD EPYC Zen 4, KVM guest)."""
+    context_switch_us: float = Field(default=2.0, ge=0)
+    """Direct kernel cost of one context switch on this machine."""
+    burst: BurstSpec | None = None
+    price_per_hour_usd: float = Field(default=0.0, ge=0)
+    sources: dict[str, str] = Field(default_factory=dict)
+    """Field -> public source (URL or document) of its value."""
+
+    @field_validator("os_reserved_mib")
+    @classmethod
+    def _reserve_below_ram(cls, value: float, info: ValidationInfo) -> float:
+        ram = info.data.get("ram_mib")
+        if ram is not None and value >= ram:
+            raise ValueError(f"must be less than ram_mib ({ram:g})")
+        return value
+
+    @field_validator("sources")
+    @classmethod
+    def _sources_name_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            head, _, rest = key.partition(".")
+            ok = head in cls.model_fields and (
+                not rest or (head == "burst" and rest in BurstSpec.model_fields)
+            )
+            if not ok:
+                raise ValueError(f"{key!r} is not a field of the hardware spec")
+        return value
+
+    @property
+    def usable_ram_mib(self) -> float:
+        """RAM left for Apache after the OS reserve."""
+        return self.ram_mib - self.os_reserved_mib
+
+
+@functools.cache
+def _catalog() -> dict[str, HardwareSpec]:
+    folder = resources.files("mpmsim.models") / "hardware"
+    specs: list[HardwareSpec] = []
+    for entry in folder.iterdir():
+        if not entry.name.endswith(".yaml"):
+            continue
+        label = f"mpmsim/models/hardware/{entry.name}"
+        data = read_yaml_mapping(entry, label=label)
+        spec = validate_spec(HardwareSpec, data, file=label, field=None)
+        if spec.name != entry.name.removesuffix(".yaml"):
+            raise InputError(f"name {spec.name!r} does not match the file name", file=label)
+        specs.append(spec)
+    specs.sort(key=_order)
+    return {spec.name: spec for spec in specs}
+
+
+def _order(spec: HardwareSpec) -> tuple[str, int, float, str]:
+    return (spec.name.partition(".")[0], spec.vcpus, spec.ram_mib, spec.name)
+
+
+def hardware_catalog() -> dict[str, HardwareSpec]:
+    """All shipped hardware profiles by name (family, then size)."""
+    return dict(_catalog())
+
+
+def load_hardware(
+    ref: str | Mapping[str, Any],
+    *,
+    relative_to: Path | None = None,
+    source: str = "<scenario>",
+    field: str = "hardware",
+) -> HardwareSpec:
+    """Resolve a scenario's ``hardware`` value.
+
+    ``ref`` is a catalog name (``t3.medium``), a path to a hardware YAML file (relative to
+    ``relative_to`` when given) or an inline mapping of HardwareSpec fields. A mapping or file may
+    start from a profile with ``base: t3.medium`` and override some fields, nested ones key by key
+    (``burst: {mode: unlimited}`` keeps the base's credits). Errors are InputErrors naming
+    ``source`` and the field.
+    """
+    return resolve_spec(
+        HardwareSpec,
+        ref,
+        catalog=_catalog,
+        kind="hardware",
+        relative_to=relative_to,
+        source=source,
+        field=field,
+    )
+
+
+def hardware_table() -> list[dict[str, object]]:
+    """Flat rows of the catalog for ``mpmsim hardware list``."""
+    return [
+        {
+            "name": spec.name,
+            "vcpus": spec.vcpus,
+            "ram_mib": spec.ram_mib,
+            "cpu_speed": spec.cpu_speed,
+            "baseline": spec.burst.baseline_fraction if spec.burst else 1.0,
+            "price_per_hour_usd": spec.price_per_hour_usd,
+        }
+        for spec in _catalog().values()
+    ]
+
+
+__all__ = ["BurstSpec", "HardwareSpec", "hardware_catalog", "hardware_table", "load_hardware"]

@@ -1,0 +1,136 @@
+"""The one interface every MPM model implements, and the child-process state it works on.
+
+The engine (:mod:`mpmsim.engine.server`) owns the mechanics shared by all MPMs: the accept queue,
+the CPU, memory, connections and requests. An MPM model answers the questions where Apache's MPMs
+differ: who holds a worker in each phase of a connection, when a child may accept, how a connection
+is handed to a worker (and so how many wake-ups it costs), how MaxConnectionsPerChild is counted,
+and what the parent does in its once-a-second maintenance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from mpmsim.models.apache.directives import EffectiveDirectives
+
+
+class ChildState(IntEnum):
+    """Life of a child process (scoreboard-like)."""
+
+    STARTING = 1  # forked, not yet accepting; counted as idle by maintenance (as in Apache)
+    READY = 2  # serving or waiting for connections
+    QUIESCING = 3  # stopping gracefully: accepts nothing, exits when its connections end
+    DEAD = 4
+
+
+# The states as plain module constants, for code that runs per request: looking a member up on
+# the enum class (``ChildState.READY``) costs several times more than comparing with it.
+STARTING = ChildState.STARTING
+READY = ChildState.READY
+QUIESCING = ChildState.QUIESCING
+DEAD = ChildState.DEAD
+
+
+@dataclass(eq=False)
+class Child:
+    """One Apache child process: ``threads`` workers, of which ``idle`` wait for work."""
+
+    slot: int
+    threads: int
+    extra_threads: int
+    memory_mib: float
+    state: ChildState = ChildState.STARTING
+    idle: int = 0
+    conns: int = 0  # open connections (event's C)
+    lingering: int = 0  # connections in lingering close handled off-worker (event's L)
+    ka_held: int = 0  # workers pinned by an idle keep-alive connection (prefork, worker)
+    keepalive: dict[int, Any] = field(default_factory=dict)  # event: idle keep-alive connections
+    conns_accepted: int = 0
+    conns_finished: int = 0
+    not_accepting: bool = False  # event: listener disabled (full)
+    started_s: float = 0.0
+
+    @property
+    def alive(self) -> bool:
+        """The process exists (it may be starting or stopping)."""
+        return self.state != DEAD
+
+    @property
+    def busy(self) -> int:
+        """Workers held by a connection."""
+        return self.threads - self.idle if self.state != STARTING else 0
+
+
+class ServerView(Protocol):
+    """What an MPM model may see and do on the simulated server."""
+
+    @property
+    def now(self) -> float: ...
+
+    @property
+    def directives(self) -> EffectiveDirectives: ...
+
+    @property
+    def children(self) -> list[Child]: ...
+
+    def spawn_child(self) -> Child | None: ...
+
+    def stop_child(self, child: Child) -> None: ...
+
+    def log(self, code: str, message: str, *, once: bool = False) -> None: ...
+
+
+@runtime_checkable
+class MPMModel(Protocol):
+    """An Apache MPM as the engine sees it."""
+
+    name: str
+    #: an idle keep-alive connection pins its worker (prefork, worker) or not (event)
+    keepalive_holds_worker: bool
+    #: a response larger than the socket buffer is finished by the listener, freeing the worker
+    write_completion_off_worker: bool
+    #: lingering close keeps the worker (sync MPMs) or is done by the listener (event)
+    linger_holds_worker: bool
+    #: context switches for handing a new connection to a worker / a keep-alive request to one
+    switches_per_new_connection: int
+    switches_per_keepalive_request: int
+    #: context switches when the server closes a connection: a sync worker blocks in the
+    #: lingering-close read and wakes for the client's FIN; event's listener reaps it in its poll
+    switches_per_close: int
+    #: with more than one Listen socket, accept() is serialised by the accept mutex (prefork,
+    #: worker); event polls without one
+    uses_accept_mutex: bool
+    #: the workers are threads sharing a process (switches between them are cheaper)
+    threaded: bool
+
+    def threads_per_child(self) -> int:
+        """Worker threads in each child."""
+        ...
+
+    def extra_threads_per_child(self) -> int:
+        """Non-worker threads in each child (listener, main thread)."""
+        ...
+
+    def may_accept(self, child: Child) -> bool:
+        """``child`` would take a new connection from the accept queue now."""
+        ...
+
+    def on_accept(self, child: Child) -> bool:
+        """Count an accepted connection; True if the child must stop (MaxConnectionsPerChild)."""
+        ...
+
+    def on_connection_closed(self, child: Child) -> bool:
+        """Count a finished connection; True if the child must now stop."""
+        ...
+
+    def maintain(self, server: ServerView) -> None:
+        """The parent's once-a-second idle-server maintenance."""
+        ...
+
+
+def spawn_rate_step(rate: int, max_rate: int = 32) -> int:
+    """Apache's exponential spawn rate: 1, 2, 4 ... up to MAX_SPAWN_RATE (32)."""
+    return min(rate * 2, max_rate)

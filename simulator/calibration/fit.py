@@ -1,0 +1,395 @@
+"""Fit a cost model to measured runs (``mpmsim calibrate``).
+
+Two stages:
+
+1. **Fit.** The simulator's CPU per request is a sum the cost model fixes: request CPU plus the
+   class's handler CPU, plus (accept + close CPU) per connection, plus the MPM's hand-offs from
+   listener to worker, each a context switch. Its memory is parent + shared + each child + each
+   thread. Both are linear in the cost parameters, so they are fitted directly to the measured
+   CPU per request and to the memory readings (idle and peak of every row) with
+   ``scipy.optimize.least_squares`` on relative errors, with bounds (every cost >= 0) and a robust
+   ``soft_l1`` loss, so a few runs the model cannot explain do not drag the fit. Standard errors
+   come from the Jacobian at the optimum.
+2. **Check.** Every row, fitted or held out, is then simulated with the fitted model (same seed
+   for every row: common random numbers) and its throughput, latency percentiles, CPU per request,
+   memory and process count compared with what was measured.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from mpmsim.calibration.measured import (
+    METRICS,
+    Setup,
+    observed,
+    requests_per_connection,
+    simulate_row,
+)
+from mpmsim.errors import InputError
+from mpmsim.models.costs import CostModel, RequestClassCost
+from mpmsim.models.mpm.registry import MPM_MODELS
+from mpmsim.workloads.readers import MeasuredRun
+
+#: A row whose prediction misses a metric by more than this is named as unexplained.
+UNEXPLAINED = 0.25
+
+
+@dataclass(frozen=True)
+class ParamFit:
+    """Fitted values with standard errors, and how well the linear model fits."""
+
+    values: dict[str, float]
+    stderr: dict[str, float]
+    rows_used: int
+    rms_rel_error: float
+
+
+@dataclass
+class Calibration:
+    """The result of ``mpmsim calibrate``."""
+
+    costs: CostModel
+    cpu_fit: ParamFit
+    memory_fit: ParamFit | None
+    network_rtt_ms: float
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    mape: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    unexplained: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (``mpmsim calibrate --json``)."""
+        return {
+            "costs": self.costs.model_dump(exclude={"justification"}),
+            "cpu_fit": self.cpu_fit.__dict__,
+            "memory_fit": self.memory_fit.__dict__ if self.memory_fit else None,
+            "network_rtt_ms": self.network_rtt_ms,
+            "mape": self.mape,
+            "unexplained": self.unexplained,
+            "rows": self.rows,
+            "seconds": self.seconds,
+        }
+
+
+# -- stage 1: the linear fits --------------------------------------------------------------------
+def _switch_counts(mpm: str, k: float) -> tuple[float, float]:
+    """Context switches per request of ``mpm`` at ``k`` requests per connection.
+
+    (thread switches, process switches): hand-offs of new connections and keep-alive requests
+    and the wake-up for a lingering close, as the MPM model charges them.
+    """
+    model: Any = MPM_MODELS[mpm]
+    n = (
+        model.switches_per_new_connection / k
+        + model.switches_per_keepalive_request * (1.0 - 1.0 / k)
+        + model.switches_per_close / k
+    )
+    return (n, 0.0) if model.threaded else (0.0, n)
+
+
+def fit_cpu(runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: float) -> ParamFit:
+    """Fit handler CPU per class, per-connection CPU and the thread-switch cost.
+
+    Request CPU and a class's handler CPU always occur together, so request_cpu_ms keeps the base
+    model's value and the classes absorb the rest; accept and close keep the base's ratio.
+    """
+    usable = [
+        r
+        for r in runs
+        if r.apache_cpu_ms_per_req and r.requests_completed >= 1000 and r.concurrency > 1
+    ]
+    classes = sorted({r.content for r in usable})
+    names = [f"classes.{c}.cpu_ms" for c in classes] + [
+        "conn_cpu_ms",
+        "switch_us",
+        "process_switch_total_us",
+    ]
+    if not usable:
+        raise InputError("no row has apache_cpu_ms_per_req with >= 1000 requests at c > 1")
+    rows = []
+    y = []
+    for r in usable:
+        k = requests_per_connection(r)
+        n_thread, n_process = _switch_counts(r.mpm, k)
+        x = [1.0 if c == r.content else 0.0 for c in classes]
+        x += [1.0 / k, n_thread / 1000.0, n_process / 1000.0]
+        rows.append(x)
+        y.append(float(r.apache_cpu_ms_per_req or 0.0) - base.request_cpu_ms)
+    a = np.asarray(rows)
+    b = np.asarray(y)
+    obs = b + base.request_cpu_ms
+    start = np.concatenate(
+        [
+            [max(base.classes.get(c, RequestClassCost()).cpu_ms, 1e-3) for c in classes],
+            [
+                max(base.accept_cpu_ms + base.close_cpu_ms, 1e-3),
+                base.thread_switch_us + context_switch_us,
+                base.process_switch_us + context_switch_us,
+            ],
+        ]
+    )
+    return _robust_linear(a, b, obs, start, names, rows_used=len(usable))
+
+
+def fit_memory(runs: Sequence[MeasuredRun], base: CostModel) -> ParamFit | None:
+    """Fit parent + shared, per-child and per-thread memory to idle and peak readings (PSS).
+
+    When threads do not vary apart from processes (prefork only), the per-thread memory keeps
+    the base model's value; with fewer readings than parameters, nothing is fitted (None).
+    """
+    rows, y = [], []
+    for r in runs:
+        for procs, threads, pss in (
+            (r.idle_procs, r.idle_threads, r.idle_pss_mb),
+            (r.peak_procs, r.peak_threads, r.peak_pss_mb),
+        ):
+            if procs and threads and pss:
+                rows.append([1.0, procs - 1.0, threads - 1.0])
+                y.append(float(pss))
+    a, b = np.asarray(rows).reshape(-1, 3), np.asarray(y)
+    names = ["base_mib", "process_mib", "thread_mib"]
+    start = np.array([base.parent_mib + base.shared_mib, base.process_mib, base.thread_mib])
+    if len(rows) >= 3 and np.linalg.matrix_rank(a) == 3:
+        return _robust_linear(a, b, b, start, names, len(rows))
+    if len(rows) >= 2 and np.linalg.matrix_rank(a[:, :2]) == 2:
+        fit = _robust_linear(a[:, :2], b - a[:, 2] * base.thread_mib, b, start[:2], names[:2],
+                             len(rows))  # fmt: skip
+        fit.values["thread_mib"] = base.thread_mib
+        fit.stderr["thread_mib"] = math.nan
+        return fit
+    return None
+
+
+def _robust_linear(
+    a: np.ndarray, b: np.ndarray, obs: np.ndarray, start: np.ndarray, names: list[str],
+    rows_used: int,
+) -> ParamFit:  # fmt: skip
+    """Minimise soft-L1 of relative errors of ``a @ p`` against ``b``, with ``p >= 0``."""
+    scale = np.maximum(np.abs(obs), 1e-9)
+
+    def resid(p: np.ndarray) -> np.ndarray:
+        return np.asarray((a @ p - b) / scale)
+
+    sol = least_squares(
+        resid, start, jac=lambda _p: a / scale[:, None], bounds=(0.0, np.inf), loss="soft_l1",
+        f_scale=0.05,
+    )  # fmt: skip
+    r = resid(sol.x)
+    dof = max(len(r) - len(start), 1)
+    s2 = float(r @ r) / dof
+    j = a / scale[:, None]
+    try:
+        cov = np.linalg.pinv(j.T @ j) * s2
+        err = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    except np.linalg.LinAlgError:
+        err = np.full(len(start), math.nan)
+    return ParamFit(
+        values={n: float(v) for n, v in zip(names, sol.x, strict=True)},
+        stderr={n: float(e) for n, e in zip(names, err, strict=True)},
+        rows_used=rows_used,
+        rms_rel_error=float(math.sqrt(float(np.mean(r * r)))),
+    )
+
+
+def estimate_rtt_ms(runs: Sequence[MeasuredRun]) -> float:
+    """Client round trip (ms) from the c=1 rows: latency minus Apache's CPU per request.
+
+    A keep-alive request costs one round trip, a new connection two (handshake and request).
+    """
+    est = []
+    for r in runs:
+        if r.concurrency == 1 and r.lat_mean_ms and r.apache_cpu_ms_per_req:
+            trips = 1.0 if r.keepalive else 2.0
+            est.append((float(r.lat_mean_ms) - float(r.apache_cpu_ms_per_req)) / trips)
+    return max(float(np.median(est)), 0.0) if est else 0.0
+
+
+def fitted_costs(
+    base: CostModel, cpu: ParamFit, mem: ParamFit | None, context_switch_us: float
+) -> CostModel:
+    """``base`` with the fitted values put in place (and their standard errors)."""
+    v, e = cpu.values, cpu.stderr
+    conn_base = base.accept_cpu_ms + base.close_cpu_ms
+    share = base.accept_cpu_ms / conn_base if conn_base > 0 else 0.5
+    thread_us = max(v["switch_us"] - context_switch_us, 0.0)
+    process_us = max(v["process_switch_total_us"] - context_switch_us, 0.0)
+    classes = dict(base.classes)
+    for key, value in v.items():
+        if key.startswith("classes."):
+            name = key.split(".")[1]
+            old = classes.get(name, RequestClassCost())
+            classes[name] = old.model_copy(update={"cpu_ms": round(value, 5)})
+    base_mib = base.parent_mib + base.shared_mib
+    parent_share = base.parent_mib / base_mib if base_mib > 0 else 0.3
+    if mem is None:  # not enough readings: keep the base model's memory
+        mem = ParamFit(
+            values={"base_mib": base_mib, "process_mib": base.process_mib,
+                    "thread_mib": base.thread_mib},
+            stderr={"base_mib": math.nan, "process_mib": math.nan, "thread_mib": math.nan},
+            rows_used=0, rms_rel_error=math.nan,
+        )  # fmt: skip
+    m, me = mem.values, mem.stderr
+    update: dict[str, Any] = {
+        "accept_cpu_ms": round(v["conn_cpu_ms"] * share, 5),
+        "close_cpu_ms": round(v["conn_cpu_ms"] * (1 - share), 5),
+        "thread_switch_us": round(thread_us, 3),
+        "process_switch_us": round(process_us, 3),
+        "parent_mib": round(m["base_mib"] * parent_share, 4),
+        "shared_mib": round(m["base_mib"] * (1 - parent_share), 4),
+        "process_mib": round(m["process_mib"], 4),
+        "thread_mib": round(m["thread_mib"], 5),
+        "classes": classes,
+        "uncertainty": {
+            **{k: round(s, 6) for k, s in e.items() if k.startswith("classes.")},
+            "accept_cpu_ms+close_cpu_ms": round(e["conn_cpu_ms"], 6),
+            "thread_switch_us": round(e["switch_us"], 4),
+            "process_switch_us": round(e["process_switch_total_us"], 4),
+            "parent_mib+shared_mib": round(me["base_mib"], 4),
+            "process_mib": round(me["process_mib"], 5),
+            "thread_mib": round(me["thread_mib"], 6),
+        },
+    }
+    return base.model_copy(update=update)
+
+
+# -- stage 2: simulate every row -----------------------------------------------------------------
+def compare(
+    runs: Sequence[MeasuredRun],
+    costs: CostModel,
+    setup: Setup,
+    *,
+    held_out: Sequence[bool],
+    jobs: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Measured vs predicted figures for every row (simulated in ``jobs`` processes)."""
+    cost_dict = costs.model_dump()
+    hw = setup.hardware.model_dump()
+    work = [(r, cost_dict, hw, setup.network_rtt_ms) for r in runs]
+    predicted: list[dict[str, float]] = []
+    if jobs > 1 and len(work) > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            for i, pred in enumerate(pool.map(simulate_row, work, chunksize=1)):
+                predicted.append(pred)
+                if progress:
+                    progress(i + 1, len(work))
+    else:
+        for i, item in enumerate(work):
+            predicted.append(simulate_row(item))
+            if progress:
+                progress(i + 1, len(work))
+    out = []
+    for run, pred, hold in zip(runs, predicted, held_out, strict=True):
+        obs = observed(run)
+        row: dict[str, Any] = {"run_id": run.run_id, "mpm": run.mpm, "held_out": hold}
+        for m in METRICS:
+            o, p = obs[m], pred[m]
+            row[f"{m}_measured"] = o
+            row[f"{m}_predicted"] = p
+            row[f"{m}_error"] = (p - o) / o if o and not math.isnan(o) and o != 0 else math.nan
+        out.append(row)
+    return out
+
+
+def mape_by_metric(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """Mean absolute percentage error per metric, for fitted and held-out rows separately."""
+    out: dict[str, dict[str, float | None]] = {}
+    for part, hold in (("fitted", False), ("held_out", True)):
+        out[part] = {}
+        for m in METRICS:
+            errs = [
+                abs(r[f"{m}_error"])
+                for r in rows
+                if r["held_out"] == hold and not math.isnan(r[f"{m}_error"])
+            ]
+            out[part][m] = round(100.0 * float(np.mean(errs)), 2) if errs else None
+    return out
+
+
+def unexplained_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows where some metric misses by more than :data:`UNEXPLAINED`, worst first."""
+    bad = []
+    for r in rows:
+        worst = max(
+            ((abs(r[f"{m}_error"]), m) for m in METRICS if not math.isnan(r[f"{m}_error"])),
+            default=(0.0, ""),
+        )
+        if worst[0] > UNEXPLAINED:
+            bad.append(
+                {"run_id": r["run_id"], "metric": worst[1], "error": round(100 * worst[0], 1)}
+            )
+    return sorted(bad, key=lambda b: -b["error"])
+
+
+def calibrate(
+    runs: Sequence[MeasuredRun],
+    base: CostModel,
+    setup_hardware: Any,
+    *,
+    held_out: Sequence[bool] | None = None,
+    jobs: int = 2,
+    simulate: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    name: str = "calibrated",
+    sources: Sequence[str] = (),
+) -> Calibration:
+    """Fit ``base`` to the rows not held out, then simulate every row and compare."""
+    t0 = time.perf_counter()
+    hold = list(held_out) if held_out is not None else [False] * len(runs)
+    fit_rows = [r for r, h in zip(runs, hold, strict=True) if not h]
+    if not fit_rows:
+        raise InputError("every row is held out: nothing left to fit", field="--holdout")
+    cs_us = float(setup_hardware.context_switch_us)
+    cpu = fit_cpu(fit_rows, base, cs_us)
+    mem = fit_memory(fit_rows, base)
+    rtt = estimate_rtt_ms(fit_rows)
+    fitted_fields = {
+        "accept_cpu_ms", "close_cpu_ms", "thread_switch_us", "process_switch_us", "classes",
+        *(() if mem is None else ("parent_mib", "shared_mib", "process_mib", "thread_mib")),
+    }  # fmt: skip
+    costs = fitted_costs(base, cpu, mem, cs_us).model_copy(
+        update={
+            "name": name,
+            "description": (
+                f"Fitted by mpmsim calibrate to {len(fit_rows)} measured runs "
+                f"({', '.join(sources) or 'given rows'}) on {setup_hardware.name}, starting from "
+                f"the {base.name!r} cost model; what was not fitted keeps its values."
+            ),
+            # The base's hand derivations no longer describe the fitted values.
+            "justification": {
+                k: v for k, v in base.justification.items() if k.split(".")[0] not in fitted_fields
+            },
+        }
+    )
+    cal = Calibration(costs=costs, cpu_fit=cpu, memory_fit=mem, network_rtt_ms=rtt)
+    if simulate:
+        setup = Setup(setup_hardware, rtt)
+        cal.rows = compare(runs, costs, setup, held_out=hold, jobs=jobs, progress=progress)
+        cal.mape = mape_by_metric(cal.rows)
+        cal.unexplained = unexplained_rows(cal.rows)
+    cal.seconds = time.perf_counter() - t0
+    cal.costs = costs.model_copy(
+        update={
+            "calibration": {
+                "sources": list(sources),
+                "hardware": setup_hardware.name,
+                "rows_fitted": len(fit_rows),
+                "rows_held_out": len(runs) - len(fit_rows),
+                "network_rtt_ms": round(rtt, 4),
+                "mape_percent": cal.mape,
+                "cpu_fit_rms_rel_error": round(cpu.rms_rel_error, 4),
+                "memory_fit_rms_rel_error": round(mem.rms_rel_error, 4) if mem else None,
+                "unexplained_rows": [u["run_id"] for u in cal.unexplained],
+            }
+        }
+    )
+    return cal

@@ -1,0 +1,196 @@
+"""Presenting a calibration: hold-out selection, the fit table, the YAML and the figure."""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from mpmsim.calibration.fit import Calibration
+from mpmsim.calibration.measured import METRICS
+from mpmsim.errors import InputError
+from mpmsim.workloads.readers import MeasuredRun
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "!=": operator.ne,
+    "=": operator.eq,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+_HOLDOUT = re.compile(
+    r"^\s*(?P<col>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>>=|<=|!=|=|>|<)\s*(?P<val>.+)$"
+)
+
+
+def holdout_mask(runs: Sequence[MeasuredRun], spec: str | None, seed: int = 1) -> list[bool]:
+    """Which rows to keep out of the fit: ``COLUMN=VALUE[,VALUE]``, ``COLUMN>X`` ... or ``0.2``."""
+    if not spec:
+        return [False] * len(runs)
+    try:
+        frac = float(spec)
+    except ValueError:
+        frac = math.nan
+    if not math.isnan(frac):
+        if not 0.0 < frac < 1.0:
+            raise InputError(f"a fraction must be between 0 and 1, got {spec}", field="--holdout")
+        rng = np.random.default_rng(seed)
+        n = max(1, round(frac * len(runs)))
+        chosen = set(rng.choice(len(runs), size=n, replace=False).tolist())
+        return [i in chosen for i in range(len(runs))]
+    m = _HOLDOUT.match(spec)
+    if not m:
+        raise InputError(
+            f"expected COLUMN=VALUE, COLUMN>NUMBER (or <, >=, <=, !=) or a fraction, got {spec!r}",
+            field="--holdout",
+        )
+    col, op, raw = m["col"], m["op"], m["val"].strip()
+    mask = []
+    for run in runs:
+        value = _column(run, col)
+        if op in ("=", "!="):
+            wanted = {v.strip() for v in raw.split(",")}
+            hit = _text(value) in wanted
+            mask.append(hit if op == "=" else not hit)
+        else:
+            try:
+                mask.append(value is not None and _OPS[op](float(value), float(raw)))
+            except (TypeError, ValueError):
+                raise InputError(
+                    f"{col} of {run.run_id} ({value!r}) is not a number", field="--holdout"
+                ) from None
+    return mask
+
+
+def _column(run: MeasuredRun, col: str) -> Any:
+    if hasattr(run, col):
+        return getattr(run, col)
+    if col in run.extra:
+        return run.extra[col]
+    raise InputError(f"no column {col!r} in the measurements", field="--holdout")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def render(cal: Calibration, *, max_rows: int = 60) -> str:
+    """The terminal report: parameters, MAPE per metric, rows, unexplained rows."""
+    c = cal.costs
+    unc = c.uncertainty
+    lines = [f"cost model {c.name!r} fitted in {cal.seconds:.1f} s"]
+    params = [
+        ("accept_cpu_ms + close_cpu_ms", c.accept_cpu_ms + c.close_cpu_ms,
+         unc.get("accept_cpu_ms+close_cpu_ms")),
+        ("thread_switch_us", c.thread_switch_us, unc.get("thread_switch_us")),
+        ("parent_mib + shared_mib", c.parent_mib + c.shared_mib, unc.get("parent_mib+shared_mib")),
+        ("process_mib", c.process_mib, unc.get("process_mib")),
+        ("thread_mib", c.thread_mib, unc.get("thread_mib")),
+    ]  # fmt: skip
+    for name, cls in sorted(c.classes.items()):
+        params.append((f"classes.{name}.cpu_ms", cls.cpu_ms, unc.get(f"classes.{name}.cpu_ms")))
+    for name, value, err in params:
+        pm = f" ± {err:.4g}" if err is not None else ""
+        lines.append(f"  {name:<32} {value:.5g}{pm}")
+    lines.append(f"  client round trip (from c=1 rows) {cal.network_rtt_ms:.4f} ms")
+    if cal.mape:
+        lines.append("MAPE %      " + "  ".join(f"{m:>14}" for m in METRICS))
+        for part, vals in cal.mape.items():
+            cells = "  ".join(f"{'-' if vals[m] is None else vals[m]:>14}" for m in METRICS)
+            lines.append(f"{part:<11} {cells}")
+    if cal.rows:
+        lines.append("")
+        lines.append(
+            f"{'run':<42} {'req/s meas':>11} {'pred':>9} {'err%':>6} {'p95 meas':>9} "
+            f"{'pred':>7} {'cpu meas':>9} {'pred':>7} {'PSS meas':>9} {'pred':>7}"
+        )
+        for r in cal.rows[:max_rows]:
+            mark = "*" if r["held_out"] else " "
+            lines.append(
+                f"{mark}{r['run_id']:<41} {_f(r['req_per_s_measured'])} "
+                f"{_f(r['req_per_s_predicted'], 9)} {_pct(r['req_per_s_error'])} "
+                f"{_f(r['lat_p95_ms_measured'], 9, 3)} {_f(r['lat_p95_ms_predicted'], 7, 3)} "
+                f"{_f(r['cpu_ms_per_req_measured'], 9, 4)} "
+                f"{_f(r['cpu_ms_per_req_predicted'], 7, 4)} "
+                f"{_f(r['peak_pss_mb_measured'], 9, 1)} {_f(r['peak_pss_mb_predicted'], 7, 1)}"
+            )
+        if len(cal.rows) > max_rows:
+            lines.append(f"... {len(cal.rows) - max_rows} more rows (--json has all; * = held out)")
+    if cal.unexplained:
+        lines.append("")
+        lines.append(f"rows the model does not explain (a metric off by > 25 %): "
+                     f"{len(cal.unexplained)}")  # fmt: skip
+        for u in cal.unexplained[:20]:
+            lines.append(f"  {u['run_id']}: {u['metric']} {u['error']:+.0f} %")
+    return "\n".join(lines)
+
+
+def _f(x: float, width: int = 11, digits: int = 0) -> str:
+    return f"{'-':>{width}}" if x is None or math.isnan(x) else f"{x:>{width},.{digits}f}"
+
+
+def _pct(x: float) -> str:
+    return f"{'-':>6}" if math.isnan(x) else f"{100 * x:>+6.1f}"
+
+
+def write_costs_yaml(cal: Calibration, path: Path, *, force: bool) -> None:
+    """Write the fitted cost model (usable as ``costs:`` in a scenario)."""
+    if path.exists() and not force:
+        raise InputError("exists; use --force to overwrite it", file=str(path), field="-o")
+    data = cal.costs.model_dump(mode="json")
+    header = (
+        f"# Cost model fitted by mpmsim calibrate on {len(cal.rows) or '?'} measured runs.\n"
+        "# `uncertainty` holds standard errors; `calibration` how well the model reproduced them.\n"
+    )
+    path.write_text(header + yaml.safe_dump(data, sort_keys=False, width=100), encoding="utf-8")
+
+
+def write_plot(cal: Calibration, path: Path) -> None:
+    """Predicted vs measured, one panel per metric, as a self-contained HTML file."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=2, cols=3, subplot_titles=list(METRICS))
+    for i, m in enumerate(METRICS):
+        row, col = i // 3 + 1, i % 3 + 1
+        for hold, color in ((False, "#1f77b4"), (True, "#d62728")):
+            pts = [
+                r for r in cal.rows
+                if r["held_out"] == hold and not math.isnan(r[f"{m}_measured"])
+            ]  # fmt: skip
+            if not pts:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=[r[f"{m}_measured"] for r in pts],
+                    y=[r[f"{m}_predicted"] for r in pts],
+                    mode="markers",
+                    marker={"color": color, "size": 5},
+                    name="held out" if hold else "fitted",
+                    text=[r["run_id"] for r in pts],
+                    showlegend=i == 0,
+                ),
+                row=row,
+                col=col,
+            )
+        vals = [r[f"{m}_measured"] for r in cal.rows if not math.isnan(r[f"{m}_measured"])]
+        if vals:
+            lo, hi = min(vals), max(vals)
+            fig.add_trace(
+                go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"color": "gray"},
+                           showlegend=False),
+                row=row, col=col,
+            )  # fmt: skip
+    fig.update_layout(title=f"mpmsim calibrate: {cal.costs.name}, predicted vs measured")
+    fig.write_html(str(path), include_plotlyjs=True)

@@ -1,0 +1,1 @@
+"""The engine: one simulated replication and its summary."""

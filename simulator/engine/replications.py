@@ -1,0 +1,232 @@
+"""Run a scenario's replications and aggregate them into the result users read."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mpmsim.engine.bottleneck import Bottleneck, find_bottleneck
+from mpmsim.engine.recorder import SERIES_COLUMNS, STATUS_NAMES
+from mpmsim.engine.replication import Replication, run_replication
+from mpmsim.engine.summary import PERCENTILES, ci95, summarize
+from mpmsim.spec.reading import load_scenario
+from mpmsim.spec.resolve import Prepared, prepare
+from mpmsim.spec.scenario import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: per-replication records, the aggregate, and the raw rows."""
+
+    prepared: Prepared
+    records: tuple[dict[str, Any], ...]
+    replications: tuple[Replication, ...]
+
+    # -- aggregate ----------------------------------------------------------------------------
+    def mean(self, key: str) -> float:
+        """Mean of a record field over replications (NaN-aware)."""
+        vals = [float(r[key]) for r in self.records if not math.isnan(float(r[key]))]
+        return float(np.mean(vals)) if vals else math.nan
+
+    def ci(self, key: str) -> float | None:
+        """95 % confidence half-width of a field (batch means for one replication)."""
+        if len(self.records) >= 2:
+            return ci95([float(r[key]) for r in self.records])
+        if key == "throughput_rps":
+            return ci95(self.records[0]["batch_throughput"])
+        return None
+
+    @property
+    def bottleneck(self) -> Bottleneck:
+        """The resource that limits throughput."""
+        p = self.prepared
+        d = p.directives
+        agg = {k: self.mean(k) for k in _MEANS}
+        agg["ram_exceeded"] = any(r["ram_exceeded"] for r in self.records)
+        agg["memory_peak_mib"] = max(r["memory_peak_mib"] for r in self.records)
+        for k in ("refused", "syn_drops", "oom_kills"):
+            agg[k] = sum(r[k] for r in self.records)
+        return find_bottleneck(
+            agg,
+            mpm=p.mpm,
+            max_request_workers=d.MaxRequestWorkers,
+            backlog_limit=min(d.ListenBacklog, p.scenario.server.somaxconn) + 1,
+            vcpus=p.hardware.vcpus,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON result of ``mpmsim run --json`` (DESIGN.md section 5)."""
+        p = self.prepared
+        n = len(self.records)
+        recs = self.records
+        tput_ci = self.ci("throughput_rps")
+        latency = {"mean": _r(self.mean("latency_mean_ms"))}
+        latency_ci: dict[str, float | None] = {"mean": _r(self.ci("latency_mean_ms"))}
+        for q in PERCENTILES:
+            latency[f"p{q}"] = _r(self.mean(f"latency_p{q}_ms"))
+            latency_ci[f"p{q}"] = _r(self.ci(f"latency_p{q}_ms"))
+        maxes = [r["latency_max_ms"] for r in recs if not math.isnan(r["latency_max_ms"])]
+        latency["max"] = _r(max(maxes)) if maxes else None
+        out: dict[str, Any] = {
+            "scenario": p.scenario.name,
+            "mpm": p.mpm,
+            "hardware": p.hardware.name,
+            "costs": p.costs.name,
+            "seed": p.scenario.seed,
+            "replications": n,
+            "effective_directives": p.directives.as_dict(),
+            "warnings": list(p.warnings),
+            "throughput_rps": _r(self.mean("throughput_rps")),
+            "throughput_rps_ci95": _r(tput_ci),
+            "ci_method": "replications" if n >= 2 else "batch means (10 batches)",
+            "completed": round(self.mean("completed")),
+            "errors": {k: _r(self.mean(k)) for k in STATUS_NAMES[1:]},
+            "latency_ms": latency,
+            "latency_ms_ci95": latency_ci,
+            "memory_mib": {
+                "peak": _r(max(r["memory_peak_mib"] for r in recs)),
+                "mean": _r(self.mean("memory_mean_mib")),
+                "limit": _r(recs[0]["memory_limit_mib"]),
+            },
+            "ram_exceeded": any(r["ram_exceeded"] for r in recs),
+            "cpu_utilization": _r(self.mean("cpu_utilization")),
+            "cpu_ms_per_request": _r(self.mean("cpu_ms_per_request")),
+            "workers": {
+                k.removesuffix("_peak") + "_peak": max(int(r[k]) for r in recs)
+                for k in ("processes_peak", "threads_peak", "busy_peak", "keepalive_peak")
+            },
+            "bottleneck": self.bottleneck.as_dict(),
+            "requests": {
+                "sent": round(self.mean("sent")),
+                "in_flight": round(self.mean("in_flight")),
+                "reconnects": round(self.mean("reconnects")),
+                "syn_drops": round(self.mean("syn_drops")),
+            },
+            "warmup_s": _r(self.mean("warmup_s")),
+            "error_log": [
+                {
+                    "t_s": _r(line.t_s),
+                    "code": line.code,
+                    "message": line.message,
+                    "count": line.count,
+                }
+                for line in self.replications[0].error_log
+            ],
+            "sim": {
+                "events": int(sum(r["events"] for r in recs)),
+                "wall_s": _r(sum(r["wall_s"] for r in recs)),
+                "simulated_s": _r(sum(r["simulated_s"] for r in recs)),
+            },
+        }
+        ref = p.scenario.reference
+        if ref is not None:
+            sim = self.mean("throughput_rps")
+            err = 100.0 * (sim / ref.throughput_rps - 1.0)
+            out["reference"] = {
+                "source": ref.source,
+                "throughput_rps": ref.throughput_rps,
+                "error_pct": round(err, 2),
+                "tolerance_pct": ref.tolerance_pct,
+                "within": abs(err) <= ref.tolerance_pct,
+            }
+        if p.hardware.burst is not None:
+            out["cpu_credits"] = {
+                "end": _r(self.mean("cpu_credits_end")),
+                "surplus_used": _r(self.mean("cpu_surplus_credits")),
+                "throttled_fraction": _r(self.mean("throttled_fraction")),
+            }
+        return out
+
+    # -- tables for notebooks -------------------------------------------------------------------
+    def records_frame(self) -> pd.DataFrame:
+        """One row per replication."""
+        import pandas as pd
+
+        rows = [{k: v for k, v in r.items() if k != "batch_throughput"} for r in self.records]
+        return pd.DataFrame(rows)
+
+    def requests_frame(self) -> pd.DataFrame:
+        """One row per request of every replication (times in s, latency in ms)."""
+        import pandas as pd
+
+        frames = []
+        names = [c.name for c in self.prepared.classes]
+        for rep in self.replications:
+            req = rep.requests
+            df = pd.DataFrame(
+                {
+                    "replication": rep.index,
+                    "t_start_s": req["t_start_s"],
+                    "t_end_s": req["t_end_s"],
+                    "latency_ms": (req["t_end_s"] - req["t_start_s"]) * 1000.0,
+                    "class": [names[k] if k >= 0 else "" for k in req["class"]],
+                    "status": [STATUS_NAMES[s] for s in req["status"]],
+                    "new_connection": req["new_connection"],
+                }
+            )
+            frames.append(df)
+        return pd.concat(frames, ignore_index=True)
+
+    def series_frame(self) -> pd.DataFrame:
+        """The sampled time series of every replication."""
+        import pandas as pd
+
+        frames = []
+        for rep in self.replications:
+            df = pd.DataFrame(rep.series, columns=list(SERIES_COLUMNS))
+            df.insert(0, "replication", rep.index)
+            frames.append(df)
+        return pd.concat(frames, ignore_index=True)
+
+
+_MEANS = (
+    "cpu_utilization",
+    "keepalive_held_mean",
+    "keepalive_async_mean",
+    "workers_busy_mean",
+    "workers_at_cap_fraction",
+    "accept_queue_mean",
+    "throttled_fraction",
+    "memory_limit_mib",
+)
+
+
+def _r(x: float | None, digits: int = 4) -> float | None:
+    """Round for JSON; NaN becomes null."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return None
+    return float(round(x, digits))
+
+
+def run_prepared(prep: Prepared, replications: int | None = None) -> RunResult:
+    """Simulate every replication of a prepared scenario."""
+    n = replications or prep.scenario.replications
+    reps = tuple(run_replication(prep, i) for i in range(n))
+    records = tuple(summarize(prep, r) for r in reps)
+    return RunResult(prepared=prep, records=records, replications=reps)
+
+
+def run(
+    scenario: Scenario | str | Path,
+    *,
+    overrides: tuple[str, ...] = (),
+    seed: int | None = None,
+    replications: int | None = None,
+) -> RunResult:
+    """Load (if a path), prepare and simulate a scenario. The notebook entry point."""
+    if isinstance(scenario, Scenario):
+        sc, source, base = scenario, "<scenario>", None
+    else:
+        sc = load_scenario(scenario, overrides)
+        source, base = str(scenario), Path(scenario).resolve().parent
+    if seed is not None:
+        sc = sc.model_copy(update={"seed": seed})
+    prep = prepare(sc, source=source, base_dir=base)
+    return run_prepared(prep, replications)

@@ -1,0 +1,247 @@
+"""``mpmsim optimize``: the best MPM sizing by analytic bounds, then adaptive simulation.
+
+This module sets the problem up (the scenario, the goals, the grid lines each MPM may use and
+their analytic knees), runs :class:`mpmsim.search.adaptive.Search` on an executor and hands the
+evaluated points to :func:`mpmsim.search.result.build_result`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mpmsim import __version__
+from mpmsim.engine.executors import TaskMapper
+from mpmsim.errors import InputError
+from mpmsim.search.adaptive import Search
+from mpmsim.search.cache import EvalCache
+from mpmsim.search.result import Goals, OptimizeResult, build_result
+from mpmsim.search.space import (
+    KEEPALIVE,
+    Candidate,
+    analytic_bounds,
+    full_line,
+    keepalive_directives,
+    pruned_line,
+    tpc_choices,
+    useful_workers,
+)
+from mpmsim.spec.reading import load_scenario, load_scenario_data
+from mpmsim.spec.resolve import Prepared, prepare
+from mpmsim.spec.scenario import ClosedLoad, OpenLoad, Scenario
+
+MPM_NAMES = ("prefork", "worker", "event")
+DEFAULT_REPLICATIONS = 3
+"""Replications per candidate unless the scenario or the caller asks for more."""
+
+
+def optimize(
+    scenario: Scenario | str | Path,
+    *,
+    mpm: str | None = None,
+    ram_mib: float | None = None,
+    p95_ms: float | None = None,
+    max_error_rate: float = 0.01,
+    headroom: float = 0.1,
+    replications: int | None = None,
+    seed: int | None = None,
+    tolerance: float = 0.01,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    budget: int | None = None,
+    cache_dir: str | Path | None = None,
+    resume: bool = False,
+    full_grid: bool = False,
+    spares: bool = False,
+    keepalive: bool = False,
+    overrides: Sequence[str] = (),
+    progress: Callable[[str], None] | None = None,
+) -> OptimizeResult:
+    """Find the best MaxRequestWorkers / ThreadsPerChild / ServerLimit (and MPM with ``all``).
+
+    Objective: the highest throughput whose peak memory fits in RAM - os_reserved (less
+    ``headroom``) and whose p95 and error rate meet the goals; among configurations whose
+    throughput is not significantly different, the one with the least memory. ``spares`` also
+    tries Apache's default and the all-started spare settings on each MPM's best sizes;
+    ``keepalive`` tries KeepAlive Off and KeepAliveTimeout 1 and 2 s (when the clients keep
+    connections alive at all). ``overrides`` are ``--set`` assignments applied to the scenario
+    first (``hardware=t3.large``: the report sizes one scenario on several instances).
+    ``full_grid`` simulates the whole unpruned grid instead (the benchmark's reference answer).
+    """
+    t0 = time.perf_counter()
+    sets = (*overrides, *(() if ram_mib is None else (f"hardware.ram_mib={ram_mib}",)))
+    if isinstance(scenario, Scenario):
+        source, base_dir = "<scenario>", None
+        data = json.loads(scenario.model_dump_json(exclude_unset=True))
+        base = load_scenario_data(data, source=source, overrides=sets)
+    else:
+        source, base_dir = str(scenario), Path(scenario).resolve().parent
+        base = load_scenario(scenario, sets)
+    if seed is not None:
+        base = base.model_copy(update={"seed": seed})
+    if replications is None:  # the scenario's, when it asks for enough to compare candidates
+        replications = max(base.replications, DEFAULT_REPLICATIONS)
+    _check(headroom, max_error_rate, replications, tolerance, p95_ms, budget)
+    prep = prepare(base, source=source, base_dir=base_dir)
+    mpms = _mpms(mpm, prep.mpm)
+    bounds = analytic_bounds(prep, headroom)
+    goals = Goals(bounds.memory_budget_mib, p95_ms, max_error_rate, headroom, bounds.offered_rps)
+    lines: dict[tuple[str, int], list[int]] = {}
+    ram_top: dict[tuple[str, int], bool] = {}
+    grid = 0
+    knees: dict[str, float] = {}
+    for m in mpms:
+        space = _space(base, m, {}, source, base_dir, headroom)
+        knees[m] = space.knee
+        for tpc in tpc_choices(m):
+            grid += len(full_line(m, tpc))
+            line = full_line(m, tpc) if full_grid else space.lines.get(tpc, [])
+            if line:
+                lines[(m, tpc)] = line
+                ram_top[(m, tpc)] = space.ram_top[tpc]
+    try_ka = keepalive and _uses_keepalive(base)
+    ka_spaces = {
+        (m, p): _space(base, m, keepalive_directives(p), source, base_dir, headroom)
+        for m in mpms
+        for p in KEEPALIVE[1:]
+        if try_ka
+    }
+    if not lines:
+        raise InputError(
+            f"no configuration fits in {bounds.memory_budget_mib:.0f} MiB (RAM - os_reserved_mib,"
+            f" less {headroom:.0%} headroom)",
+            field="--ram-mib",
+        )
+    folder = Path(cache_dir) if cache_dir else default_cache_dir()
+    cache = EvalCache(folder, reuse=resume)
+    with TaskMapper(jobs, scheduler) as mapper:
+        search = Search(
+            base, source=source, base_dir=base_dir, goals=goals, replications=replications,
+            tolerance=tolerance, mapper=mapper, cache=cache, progress=progress, budget=budget,
+            context=_context(prep),
+        )  # fmt: skip
+        primaries: dict[str, int] = {}
+        if full_grid:
+            search.run([Candidate(m, x, t) for (m, t), line in lines.items() for x in line])
+        else:
+            for m in mpms:
+                mine = {t: line for (name, t), line in lines.items() if name == m}
+                if mine:
+                    primaries[m] = _primary_tpc(mine, prep.directives.ThreadsPerChild)
+                    search.search_mpm(m, mine, primaries[m], knees[m])
+        if spares:
+            search.try_spares(lines, primaries, knees)
+        if try_ka:
+            search.try_keepalive({k: (v.lines, v.knee) for k, v in ka_spaces.items()}, primaries)
+        kind = mapper.kind
+    timing = {
+        "wall_s": round(time.perf_counter() - t0, 3),
+        "executor": kind,
+        "jobs": jobs,
+        "computed": search.computed,
+        "cache_hits": cache.hits,
+        "cache_dir": str(folder),
+        "cache_problem": cache.problem,
+    }
+    return build_result(
+        search, prep=prep, bounds=bounds, lines=lines, ram_top=ram_top, grid_size=grid,
+        objective="throughput" if not isinstance(base.load, OpenLoad) else "memory@load",
+        timing=timing, base_sets=sets,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Space:
+    """One MPM's grid lines (per ThreadsPerChild) under some directives, and their knee."""
+
+    lines: dict[int, list[int]]
+    ram_top: dict[int, bool]
+    knee: float
+
+
+def _space(
+    base: Scenario,
+    mpm: str,
+    directives: Mapping[str, int | str],
+    source: str,
+    base_dir: Path | None,
+    headroom: float,
+) -> _Space:
+    """Prune each ThreadsPerChild line of ``mpm`` by the analytic bounds of its own scenario."""
+    server = base.server.model_copy(
+        update={"mpm": mpm, "directives": {**base.server.directives, **directives}}
+    )
+    mprep = prepare(base.model_copy(update={"server": server}), source=source, base_dir=base_dir)
+    bounds = analytic_bounds(mprep, headroom)
+    lines: dict[int, list[int]] = {}
+    ram_top: dict[int, bool] = {}
+    for tpc in tpc_choices(mpm):
+        line, at_ram = pruned_line(mprep, mpm, tpc, bounds)
+        if line:
+            lines[tpc], ram_top[tpc] = line, at_ram
+    return _Space(lines, ram_top, useful_workers(mprep, mpm, bounds))
+
+
+def _uses_keepalive(base: Scenario) -> bool:
+    """Whether KeepAlive can matter: not to ab without -k, nor to one-request sessions whose
+    clients close the connection themselves."""
+    load = base.load
+    if isinstance(load, ClosedLoad):
+        return bool(load.keepalive)
+    if isinstance(load, OpenLoad) and load.client_closes:
+        return load.requests_per_session != 1
+    return True
+
+
+def _check(
+    headroom: float,
+    max_error_rate: float,
+    reps: int,
+    tolerance: float,
+    p95_ms: float | None,
+    budget: int | None,
+) -> None:
+    if not 0 <= headroom < 1:
+        raise InputError(f"must be in [0, 1), got {headroom}", field="--headroom")
+    if not 0 <= max_error_rate <= 1:
+        raise InputError(f"must be in [0, 1], got {max_error_rate}", field="--max-error-rate")
+    if reps < 2:
+        raise InputError("needs >= 2 replications for confidence intervals", field="--replications")
+    if tolerance < 0:
+        raise InputError(f"must be >= 0, got {tolerance}", field="--tolerance")
+    if p95_ms is not None and p95_ms <= 0:
+        raise InputError(f"must be > 0, got {p95_ms}", field="--p95-ms")
+    if budget is not None and budget < 1:
+        raise InputError(f"must be >= 1, got {budget}", field="--budget")
+
+
+def _mpms(mpm: str | None, scenario_mpm: str) -> tuple[str, ...]:
+    if mpm is None:
+        return (scenario_mpm,)
+    if mpm == "all":
+        return MPM_NAMES
+    if mpm not in MPM_NAMES:
+        raise InputError(f"expected prefork, worker, event or all, got {mpm!r}", field="--mpm")
+    return (mpm,)
+
+
+def _primary_tpc(lines: dict[int, list[int]], given: int) -> int:
+    """The ThreadsPerChild searched in full: the scenario's when it is a choice, else the least."""
+    return given if given in lines else min(lines)
+
+
+def _context(prep: Prepared) -> str:
+    """What the cache key needs beyond the scenario text: resolved inputs and the version."""
+    parts = (__version__, prep.hardware, prep.costs, prep.directives, prep.classes)
+    return "\n".join(repr(p) for p in parts)
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/mpmsim/optimize`` (``~/.cache/mpmsim/optimize``): keys are content hashes,
+    so one folder serves every scenario, and no folder the user owns is written to."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "mpmsim" / "optimize"

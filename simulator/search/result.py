@@ -1,0 +1,390 @@
+"""What ``mpmsim optimize`` returns: best per MPM, the winner, its Apache block, the points."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from mpmsim.engine.summary import ci95
+from mpmsim.search.space import (
+    Bounds,
+    Candidate,
+    apache2buddy,
+    apache_block,
+    check_block,
+    parse_block,
+)
+from mpmsim.spec.resolve import Prepared
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class Goals:
+    """What a configuration must meet: memory budget, p95 and error-rate goals."""
+
+    memory_budget_mib: float
+    p95_ms: float | None
+    max_error_rate: float
+    headroom: float
+    offered_rps: float | None = None
+    """An open load's offered rate: throughput above it (a backlog draining) earns nothing."""
+
+
+def credited(x: float, cap: float | None) -> float:
+    """Throughput as the objective counts it: at most the offered rate, when there is one."""
+    return x if cap is None else min(x, cap)
+
+
+def better(
+    a: dict[str, Any], b: dict[str, Any], tolerance: float, cap: float | None = None
+) -> bool:
+    """True when ``a``'s throughput is significantly above ``b``'s (paired CRN replications).
+
+    With ``cap`` (an open load's offered rate) each replication counts at most ``cap``: a
+    configuration that finishes a start-up backlog inside the window does not beat one that
+    kept up all along.
+    """
+    xa = [credited(x, cap) for x in a["per_rep"]["throughput_rps"]]
+    xb = [credited(x, cap) for x in b["per_rep"]["throughput_rps"]]
+    diffs = [p - q for p, q in zip(xa, xb, strict=True)]
+    mean = float(np.mean(diffs))
+    hw = ci95(diffs) or 0.0
+    return mean > hw and mean > tolerance * abs(float(np.mean(xb)))
+
+
+class Search(Protocol):
+    """What the result needs of a finished search (:class:`mpmsim.search.adaptive.Search`)."""
+
+    evals: dict[Candidate, dict[str, Any]]
+    goals: Goals
+    reps: int
+    tolerance: float
+
+    def feasible(self, e: dict[str, Any]) -> bool: ...
+
+    def violated(self, e: dict[str, Any]) -> str: ...
+
+    def choose(self, cands: Sequence[Candidate]) -> Candidate | None: ...
+
+
+@dataclass(frozen=True)
+class OptimizeResult:
+    """The answer of :func:`mpmsim.optimize`; ``to_dict()`` is the ``--json`` output."""
+
+    data: dict[str, Any]
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        """The winning configuration (None when nothing met the goals)."""
+        best: dict[str, Any] | None = self.data["winner"]
+        return best
+
+    @property
+    def block(self) -> str:
+        """The Apache block to paste ("" when nothing met the goals)."""
+        return self.best["block"] if self.best else ""
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Best configuration per MPM, one row each."""
+        import pandas as pd
+
+        return pd.DataFrame(self.data["best_per_mpm"])
+
+    @property
+    def points(self) -> pd.DataFrame:
+        """Every simulated point (throughput / p95 / memory against MaxRequestWorkers)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.data["points"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form; everything but ``timing`` is identical for identical inputs."""
+        return self.data
+
+
+def _row(search: Search, c: Candidate) -> dict[str, Any]:
+    e = search.evals[c]
+    return {
+        "mpm": c.mpm,
+        "ThreadsPerChild": c.threads_per_child,
+        "ServerLimit": c.server_limit,
+        "spares": c.spares,
+        "keepalive": c.keepalive,
+        "MaxRequestWorkers": c.max_request_workers,
+        "throughput_rps": e["throughput_rps"],
+        "throughput_rps_ci95": e["throughput_rps_ci95"],
+        "p95_ms": e["p95_ms"],
+        "memory_peak_mib": e["memory_peak_mib"],
+        "error_rate": e["error_rate"],
+        "cpu_utilization": e["cpu_utilization"],
+        "feasible": search.feasible(e),
+        "violates": search.violated(e),
+        "bottleneck": e["bottleneck"],
+    }
+
+
+def p95_lower(a: dict[str, Any], b: dict[str, Any], tolerance: float = 0.0) -> bool:
+    """True when ``a``'s p95 is significantly below ``b``'s (paired CRN replications), by more
+    than ``tolerance`` of ``b``'s."""
+    pb = b["per_rep"]["p95_ms"]
+    diffs = [q - p for p, q in zip(a["per_rep"]["p95_ms"], pb, strict=True)]
+    mean = float(np.mean(diffs))
+    return mean > (ci95(diffs) or 0.0) and mean > tolerance * abs(float(np.mean(pb)))
+
+
+def p95_curve(search: Search, mpm: str, tpc: int, line: list[int]) -> dict[str, Any]:
+    """One line's shape: where p95 is lowest, and whether it rises on both sides (a U)."""
+    cands = [Candidate(mpm, m, tpc) for m in line if Candidate(mpm, m, tpc) in search.evals]
+    out: dict[str, Any] = {"mpm": mpm, "ThreadsPerChild": tpc, "simulated": len(cands)}
+    timed = [c for c in cands if search.evals[c]["p95_ms"] is not None]
+    if not timed:
+        return out | {"p95_lowest_at": None, "p95_u_shape": False}
+    low = min(timed, key=lambda c: (search.evals[c]["p95_ms"], c))
+    e = search.evals[low]
+    u = all(
+        other is not low and p95_lower(e, search.evals[other], search.tolerance)
+        for other in (timed[0], timed[-1])
+    )
+    return out | {"p95_lowest_at": low.max_request_workers, "p95_u_shape": u}
+
+
+def _binding(search: Search, c: Candidate, ram_limit: int | None) -> dict[str, str]:
+    """Which constraint binds (ram, p95, error_rate or none) and the run's bottleneck.
+
+    ``c`` is compared with the simulated points of its own line (same MPM, ThreadsPerChild,
+    spare and KeepAlive settings); ``ram_limit`` is the largest MaxRequestWorkers that fits
+    when RAM cut the line. With none, ``below`` says what a smaller configuration lacks: a
+    goal, or ``load`` (significantly less throughput).
+    """
+    e = search.evals[c]
+    cap = search.goals.offered_rps
+    family = sorted((o for o in search.evals if o.family == c.family), key=lambda o: o)
+    for other in (o for o in family if o.max_request_workers > c.max_request_workers):
+        o = search.evals[other]
+        if not search.feasible(o) and better(o, e, search.tolerance, cap):
+            return {"constraint": search.violated(o), "bottleneck": e["bottleneck"]}
+    if ram_limit is not None and c.max_request_workers == ram_limit:
+        return {"constraint": "ram", "bottleneck": e["bottleneck"]}
+    below = [search.evals[o] for o in family if o.max_request_workers < c.max_request_workers]
+    if below:
+        # What stops a smaller (cheaper) configuration: a missed goal, or it cannot carry the load.
+        o = below[-1]
+        why = search.violated(o) if not search.feasible(o) else "none"
+        if why == "none" and better(e, o, search.tolerance, cap):
+            why = "load"
+        return {"constraint": "none", "below": why, "bottleneck": e["bottleneck"]}
+    return {"constraint": "none", "bottleneck": e["bottleneck"]}
+
+
+def build_result(
+    search: Search,
+    *,
+    prep: Prepared,
+    bounds: Bounds,
+    lines: dict[tuple[str, int], list[int]],
+    ram_top: dict[tuple[str, int], bool],
+    grid_size: int,
+    objective: str,
+    timing: dict[str, Any],
+    base_sets: Sequence[str] = (),
+) -> OptimizeResult:
+    """Assemble the result of a finished search."""
+    per_line: dict[tuple[str, int], Candidate] = {}
+    for key, line in lines.items():
+        chosen = search.choose([Candidate(key[0], m, key[1]) for m in line])
+        if chosen is not None:
+            per_line[key] = chosen
+    mpms = list(dict.fromkeys(m for m, _ in lines))
+    best_rows: list[dict[str, Any]] = []
+    best_cands: list[Candidate] = []
+    limits = {k: line[-1] if ram_top[k] else None for k, line in lines.items()}
+    for m in mpms:
+        variants = [c for c in search.evals if c.mpm == m and c.family[2:] != ("given", "given")]
+        pick = search.choose([*(c for k, c in per_line.items() if k[0] == m), *variants])
+        if pick is None:
+            best_rows.append({"mpm": m, "feasible": False})
+            continue
+        row = _row(search, pick)
+        row["binding"] = _binding(search, pick, limits.get((m, pick.threads_per_child)))
+        best_rows.append(row)
+        best_cands.append(pick)
+    winner_c = search.choose(best_cands)
+    winner: dict[str, Any] | None = None
+    if winner_c is not None:
+        winner = _winner(
+            search, winner_c, prep, limits.get((winner_c.mpm, winner_c.threads_per_child))
+        )
+        winner["run_args"] = run_args(winner["block"], prep.scenario.seed, search.reps, base_sets)
+    points = [_row(search, c) for c in sorted(search.evals)]
+    g = search.goals
+    hw = prep.hardware
+    data: dict[str, Any] = {
+        "scenario": prep.scenario.name,
+        "source": prep.source,
+        "hardware": hw.name,
+        "objective": objective,
+        "seed": prep.scenario.seed,
+        "replications": search.reps,
+        "goals": {
+            "ram_mib": hw.ram_mib,
+            "os_reserved_mib": hw.os_reserved_mib,
+            "headroom": g.headroom,
+            "memory_budget_mib": round(g.memory_budget_mib, 2),
+            "p95_ms": g.p95_ms,
+            "max_error_rate": g.max_error_rate,
+            "offered_rps": g.offered_rps,
+        },
+        "bounds": bounds.as_dict(),
+        "best_per_mpm": best_rows,
+        "curves": [p95_curve(search, m, t, line) for (m, t), line in lines.items()],
+        "winner": winner,
+        "points": points,
+        "search": {
+            "grid_size": grid_size,
+            "searched_grid_size": sum(len(v) for v in lines.values()),
+            "simulations": len(search.evals),
+            "simulated_replications": len(search.evals) * search.reps,
+            "tolerance": search.tolerance,
+            "method": "analytic bounds and knee; gap-probing line search on the primary "
+            "ThreadsPerChild, local search on the others (and on spare / KeepAlive policies when "
+            "asked); common random numbers; paired 95 % CIs decide differences",
+        },
+        "timing": timing,
+    }
+    return OptimizeResult(data)
+
+
+def block_sets(block: str) -> list[str]:
+    """``--set`` assignments that apply an Apache block (MPM and directives) to a scenario."""
+    mpm, raw = parse_block(block)
+    return [f"server.mpm={mpm}", *(f"server.directives.{k}={v}" for k, v in raw.items())]
+
+
+def run_args(block: str, seed: int, replications: int, base_sets: Sequence[str]) -> list[str]:
+    """``mpmsim run SCENARIO`` arguments that simulate ``block`` as the search did."""
+    args = ["--seed", str(seed), "--replications", str(replications)]
+    for s in [*base_sets, *block_sets(block)]:
+        args += ["--set", s]
+    return args
+
+
+def _winner(search: Search, c: Candidate, prep: Prepared, ram_limit: int | None) -> dict[str, Any]:
+    e = search.evals[c]
+    eff = e["effective_directives"]
+    keepalive: dict[str, Any] | None = None
+    if c.keepalive != "given":  # the block says what changed outside the MPM's section
+        keepalive = {"KeepAlive": eff["KeepAlive"]}
+        if eff["KeepAlive"] == "On":
+            keepalive["KeepAliveTimeout"] = eff["KeepAliveTimeout"]
+    block = apache_block(c.mpm, eff, keepalive)
+    effective, warnings = check_block(block, prep.hardware.vcpus)
+    if warnings or effective.MaxRequestWorkers != c.max_request_workers:
+        raise AssertionError(f"Apache would adjust the block: {warnings}")
+    buddy = apache2buddy(prep, c.mpm, c.threads_per_child)
+    out = _row(search, c)
+    out["binding"] = _binding(search, c, ram_limit)
+    out["block"] = block
+    out["apache2buddy"] = buddy
+    out["apache2buddy_vs_ours"] = _versus_buddy(buddy, c.max_request_workers, out["binding"])
+    return out
+
+
+def _versus_buddy(buddy: dict[str, Any], ours: int, binding: dict[str, str]) -> str:
+    """One sentence: apache2buddy's figure beside ours, and why they differ."""
+    theirs = buddy["max_request_workers"]
+    head = (
+        f"apache2buddy's rule gives MaxRequestWorkers {theirs} ((RAM - os_reserved) / "
+        f"{buddy['child_rss_mib']} MiB, the largest child's RSS); we recommend {ours}"
+    )
+    if ours > theirs:
+        why = (
+            "apache2buddy charges every child the pages all children share (RSS), while RAM "
+            "holds them once (PSS, what the simulation counts)"
+        )
+    elif ours == theirs:
+        why = "both stop where memory runs out"
+    elif binding["constraint"] in ("p95", "error_rate"):
+        why = f"more workers than that break the {binding['constraint']} goal"
+    elif binding["constraint"] == "ram":
+        why = "we keep the headroom free and count each connection's and request's memory too"
+    elif binding["bottleneck"] == "cpu":
+        why = (
+            "the CPU is saturated there, so more workers add context switches and run-queue "
+            "waits, not throughput; apache2buddy only asks what fits in memory"
+        )
+    else:
+        why = (
+            "the load keeps no more workers busy, so more would only hold memory; apache2buddy "
+            "only asks what fits in memory"
+        )
+    return f"{head}: {why}."
+
+
+def render_text(data: dict[str, Any]) -> str:
+    """The human-readable summary of an optimize result."""
+    goal = "the most throughput"
+    if data["objective"] == "memory@load":
+        goal = f"the least memory that carries {data['goals']['offered_rps']:g} req/s"
+    lines = [f"optimize {data['scenario']} on {data['hardware']}: {goal}", ""]
+    head = (
+        f"{'mpm':8} {'TPC':>4} {'SL':>5} {'MRW':>5} {'spares':>8} {'KA':>5} {'req/s':>10} "
+        f"{'p95 ms':>9} {'MiB':>8}  binds"
+    )
+    lines.append(head)
+    for r in data["best_per_mpm"]:
+        if not r.get("feasible", True) or "throughput_rps" not in r:
+            lines.append(f"{r['mpm']:8} no configuration met the goals")
+            continue
+        lines.append(
+            f"{r['mpm']:8} {r['ThreadsPerChild']:>4} {r['ServerLimit']:>5} "
+            f"{r['MaxRequestWorkers']:>5} {r['spares']:>8} {r['keepalive']:>5} "
+            f"{r['throughput_rps']:>10.1f} "
+            f"{r['p95_ms']!s:>9} "
+            f"{r['memory_peak_mib']!s:>8}  {r['binding']['constraint']} "
+            f"(bottleneck {r['binding']['bottleneck']})"
+        )
+    w = data["winner"]
+    if data["goals"]["p95_ms"] is None:
+        lines.append(
+            "no latency goal was given: add --p95-ms to rule out sizes that keep up only "
+            "behind a long queue"
+        )
+    lines.append("")
+    if w is None:
+        lines.append("no configuration met the goals")
+    else:
+        spares = "" if w["spares"] == "given" else f", spare settings {w['spares']}"
+        spares += "" if w["keepalive"] == "given" else f", KeepAlive {w['keepalive']}"
+        lines.append(f"winner: {w['mpm']} MaxRequestWorkers {w['MaxRequestWorkers']}{spares}")
+        lines.append(w["block"].rstrip())
+        lines.append(f"check it: mpmsim run {data['source']} {shlex.join(w['run_args'])}")
+        lines.append(w["apache2buddy_vs_ours"])
+    for cv in data["curves"]:
+        if cv["p95_u_shape"]:
+            lines.append(
+                f"p95 U-shape on {cv['mpm']} TPC {cv['ThreadsPerChild']}: lowest at "
+                f"MaxRequestWorkers {cv['p95_lowest_at']}, higher with fewer and with more"
+            )
+    lines.append("")
+    lines.append("simulated points (MaxRequestWorkers: req/s, p95 ms, peak MiB):")
+    for p in data["points"]:
+        spares = "" if p["spares"] == "given" else f" spares={p['spares']}"
+        spares += "" if p["keepalive"] == "given" else f" KeepAlive={p['keepalive']}"
+        lines.append(
+            f"  {p['mpm']} TPC {p['ThreadsPerChild']} MRW {p['MaxRequestWorkers']}{spares}: "
+            f"{p['throughput_rps']}, {p['p95_ms']}, {p['memory_peak_mib']}"
+            + ("" if p["feasible"] else f"  [misses {p['violates']}]")
+        )
+    s = data["search"]
+    lines.append(
+        f"simulations: {s['simulations']} of a {s['grid_size']}-point grid "
+        f"({s['simulated_replications']} replications); wall {data['timing']['wall_s']} s"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,331 @@
+"""The search space of ``mpmsim optimize``: candidates, analytic bounds, the Apache block.
+
+A candidate fixes MaxRequestWorkers, ThreadsPerChild, ServerLimit and ThreadLimit so that
+Apache applies them without adjustment (worker/event: MaxRequestWorkers a multiple of
+ThreadsPerChild, ServerLimit = MaxRequestWorkers / ThreadsPerChild, ThreadLimit =
+ThreadsPerChild; prefork: ServerLimit = MaxRequestWorkers). Spare settings are the scenario's,
+or with ``--spares`` one of :data:`SPARES`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from mpmsim.models.apache.directives import (
+    EffectiveDirectives,
+    apply_apache_rules,
+    normalize_directives,
+)
+from mpmsim.models.apache.rules import MPM_DEFAULTS
+from mpmsim.spec.resolve import Prepared
+from mpmsim.spec.scenario import ClosedLoad, OpenLoad
+from mpmsim.workloads.distributions import mean_of
+
+THREADED_TPC = (25, 32, 50, 64)
+"""ThreadsPerChild values tried for worker and event (25: Apache's default; 64: its ThreadLimit)."""
+
+MAX_WORKERS = 1024
+"""Largest MaxRequestWorkers of the full (unpruned) grid."""
+
+
+SPARES = ("given", "defaults", "started")
+"""Spare-settings policies: the scenario's, Apache's compiled defaults, every child started."""
+
+
+def spare_directives(mpm: str, policy: str, mrw: int, tpc: int) -> dict[str, int]:
+    """StartServers and the spare settings of a policy (empty for ``given``).
+
+    ``started`` starts every child and never reaps one (prefork: MinSpareServers =
+    MaxRequestWorkers; worker/event: MinSpareThreads = MaxRequestWorkers), which buys no
+    cold-start ramp with the memory of all children from the first second.
+    """
+    if policy == "given":
+        return {}
+    names = ("StartServers", "MinSpareServers", "MaxSpareServers")
+    if mpm != "prefork":
+        names = ("StartServers", "MinSpareThreads", "MaxSpareThreads")
+    if policy == "defaults":
+        return {n: MPM_DEFAULTS[mpm][n] for n in names}
+    if policy != "started":
+        raise ValueError(f"unknown spare policy {policy!r}")
+    if mpm == "prefork":
+        return dict(zip(names, (mrw, mrw, mrw + 1), strict=True))
+    return dict(zip(names, (mrw // tpc, mrw, mrw + tpc + 1), strict=True))
+
+
+KEEPALIVE = ("given", "Off", "1", "2")
+"""KeepAlive policies: the scenario's, off, or on with a KeepAliveTimeout of 1 or 2 seconds."""
+
+
+def keepalive_directives(policy: str) -> dict[str, int | str]:
+    """The KeepAlive directives of a policy (empty for ``given``)."""
+    if policy == "given":
+        return {}
+    if policy == "Off":
+        return {"KeepAlive": "Off"}
+    return {"KeepAlive": "On", "KeepAliveTimeout": int(policy)}
+
+
+@dataclass(frozen=True, order=True)
+class Candidate:
+    """One setting of the decision variables for one MPM."""
+
+    mpm: str
+    max_request_workers: int
+    threads_per_child: int
+    spares: str = "given"
+    keepalive: str = "given"
+
+    @property
+    def server_limit(self) -> int:
+        """ServerLimit Apache accepts without adjustment."""
+        if self.mpm == "prefork":
+            return self.max_request_workers
+        return self.max_request_workers // self.threads_per_child
+
+    def directives(self) -> dict[str, int | str]:
+        """The directives this candidate sets."""
+        sizes: dict[str, int | str]
+        if self.mpm == "prefork":
+            sizes = {
+                "MaxRequestWorkers": self.max_request_workers,
+                "ServerLimit": self.server_limit,
+            }
+        else:
+            sizes = {
+                "ThreadLimit": self.threads_per_child,
+                "ThreadsPerChild": self.threads_per_child,
+                "ServerLimit": self.server_limit,
+                "MaxRequestWorkers": self.max_request_workers,
+            }
+        spares = spare_directives(
+            self.mpm, self.spares, self.max_request_workers, self.threads_per_child
+        )
+        return sizes | spares | keepalive_directives(self.keepalive)
+
+    def with_spares(self, policy: str) -> Candidate:
+        """The same sizes and KeepAlive under another spare-settings policy."""
+        return dataclasses.replace(self, spares=policy)
+
+    @property
+    def family(self) -> tuple[str, int, str, str]:
+        """What a line of candidates shares: all but MaxRequestWorkers."""
+        return (self.mpm, self.threads_per_child, self.spares, self.keepalive)
+
+    def sibling(self, mrw: int) -> Candidate:
+        """The candidate of the same family with another MaxRequestWorkers."""
+        return dataclasses.replace(self, max_request_workers=mrw)
+
+    def overrides(self) -> tuple[str, ...]:
+        """``--set`` assignments that apply this candidate to a scenario."""
+        sets = [f"server.mpm={self.mpm}"]
+        sets += [f"server.directives.{k}={v}" for k, v in self.directives().items()]
+        return tuple(sets)
+
+    def label(self) -> str:
+        """Short text, e.g. ``event MRW=150 TPC=25`` (plus spares and KeepAlive when not given)."""
+        text = f"{self.mpm} MRW={self.max_request_workers} TPC={self.threads_per_child}"
+        text += "" if self.spares == "given" else f" spares={self.spares}"
+        return text + ("" if self.keepalive == "given" else f" KeepAlive={self.keepalive}")
+
+
+def step_for(mpm: str, tpc: int) -> int:
+    """Grid step of MaxRequestWorkers: one child for threaded MPMs, 8 processes for prefork."""
+    return tpc if mpm != "prefork" else 8
+
+
+def full_line(mpm: str, tpc: int, top: int = MAX_WORKERS) -> list[int]:
+    """Every MaxRequestWorkers of the full grid for one (MPM, ThreadsPerChild)."""
+    step = step_for(mpm, tpc)
+    return list(range(step, top + 1, step))
+
+
+def tpc_choices(mpm: str) -> tuple[int, ...]:
+    """ThreadsPerChild values searched for an MPM (1 for prefork)."""
+    return (1,) if mpm == "prefork" else THREADED_TPC
+
+
+def full_memory_mib(prep: Prepared, cand: Candidate) -> float:
+    """Apache's memory with every child and thread alive and every worker on a connection."""
+    c = prep.costs
+    children = math.ceil(cand.max_request_workers / cand.threads_per_child)
+    threads = cand.max_request_workers if cand.mpm != "prefork" else 0
+    conns = cand.max_request_workers
+    if cand.mpm == "event":
+        conns = int(conns * (1 + prep.directives.async_factor_effective))
+    transient = max((k.memory_kib for k in prep.classes), default=0.0) / 1024.0
+    return (
+        c.parent_mib
+        + c.shared_mib
+        + children * c.process_mib
+        + threads * c.thread_mib
+        + conns * c.connection_kib / 1024.0
+        + cand.max_request_workers * transient
+    )
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Analytic limits that cut the grid before any simulation."""
+
+    cpu_rps: float
+    hold_s: float
+    offered_rps: float | None
+    concurrency: float
+    memory_budget_mib: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "cpu_rps": round(self.cpu_rps, 2),
+            "worker_hold_ms": round(self.hold_s * 1000, 4),
+            "offered_rps": None if self.offered_rps is None else round(self.offered_rps, 2),
+            "useful_concurrency": round(self.concurrency, 2),
+            "memory_budget_mib": round(self.memory_budget_mib, 2),
+        }
+
+
+def analytic_bounds(prep: Prepared, headroom: float) -> Bounds:
+    """Throughput <= vCPUs x speed / CPU per request; concurrency the load can use (Little)."""
+    c = prep.costs
+    total = sum(k.weight for k in prep.classes)
+    cpu_ms = sum(k.weight * k.mean_cpu_ms() for k in prep.classes) / total
+    wait_ms = sum(k.weight * k.mean_wait_ms() for k in prep.classes) / total
+    per_req_ms = cpu_ms + c.request_cpu_ms + c.accept_cpu_ms + c.close_cpu_ms
+    hw = prep.hardware
+    cpu_rps = hw.vcpus * hw.cpu_speed * 1000.0 / max(per_req_ms, 1e-9)
+    hold_s = (per_req_ms / hw.cpu_speed + wait_ms) / 1000.0
+    load = prep.scenario.load
+    offered: float | None = None
+    if isinstance(load, ClosedLoad):
+        conc = float(load.clients)
+    elif isinstance(load, OpenLoad):
+        rate = load.sessions_per_s
+        sessions = rate if isinstance(rate, int | float) else max(r for _, r in rate)
+        per_session = mean_of(load.requests_per_session)
+        offered = float(sessions) * per_session
+        rtt = load.network_rtt_ms / 1000.0
+        think = mean_of(load.think_time_s)
+        keep = prep.directives.KeepAlive and not load.client_closes
+        session_s = per_session * (hold_s + rtt) + max(per_session - 1, 0) * think
+        if keep:
+            session_s += prep.directives.KeepAliveTimeout
+        conc = float(sessions) * session_s
+    else:
+        conc = float(MAX_WORKERS)
+    budget = (hw.ram_mib - hw.os_reserved_mib) * (1.0 - headroom)
+    return Bounds(cpu_rps, hold_s, offered, conc, budget)
+
+
+def useful_workers(prep: Prepared, mpm: str, bounds: Bounds) -> float:
+    """Workers the load can keep busy or pinned (Little's law): the knee of the throughput curve.
+
+    event's listener holds idle keep-alive connections without a worker, but a child takes at
+    most ThreadsPerChild x (1 + AsyncRequestWorkerFactor) connections.
+    """
+    conc = bounds.concurrency
+    if mpm == "event":
+        busy = conc if bounds.offered_rps is None else bounds.offered_rps * bounds.hold_s
+        conc = max(busy, conc / (1 + prep.directives.async_factor_effective))
+    return conc
+
+
+def pruned_line(prep: Prepared, mpm: str, tpc: int, bounds: Bounds) -> tuple[list[int], bool]:
+    """The grid line cut to the useful range; True when RAM set its top.
+
+    More workers than twice the knee (:func:`useful_workers`) and a child of slack are useless.
+    """
+    line = full_line(mpm, tpc)
+    need = 2.0 * useful_workers(prep, mpm, bounds) + step_for(mpm, tpc)
+    fits = [
+        m for m in line if full_memory_mib(prep, Candidate(mpm, m, tpc)) <= bounds.memory_budget_mib
+    ]
+    useful = [m for m in fits if m <= need] or fits[:1]
+    if fits and len(useful) < len(fits):
+        useful.append(fits[len(useful)])  # one point past the bound, to see the plateau
+    ram_bound = len(fits) < len(line) and (not useful or useful[-1] == fits[-1])
+    return useful, ram_bound
+
+
+def start_points(line: list[int], knee: float) -> list[int]:
+    """First points of a line search: half the knee, the knee and twice it (ends if they clash)."""
+    picked = {closest(line, k) for k in (knee / 2, knee, 2 * knee)}
+    n = len(line)
+    for i in (0, n - 1, (n - 1) // 2):
+        if len(picked) >= min(3, n):
+            break
+        picked.add(line[i])
+    return sorted(picked)
+
+
+def closest(line: list[int], m: float) -> int:
+    """The point of ``line`` nearest to ``m`` (the smaller one on a tie)."""
+    return min(line, key=lambda x: (abs(x - m), x))
+
+
+def apache_block(mpm: str, effective: dict[str, Any], keepalive: dict[str, Any] | None) -> str:
+    """The ``<IfModule mpm_X_module>`` block to paste (plus KeepAlive lines when changed)."""
+    if mpm == "prefork":
+        names = ["StartServers", "MinSpareServers", "MaxSpareServers", "ServerLimit"]
+    else:
+        names = ["StartServers", "MinSpareThreads", "MaxSpareThreads", "ThreadLimit"]
+        names += ["ThreadsPerChild", "ServerLimit"]
+    names += ["MaxRequestWorkers", "MaxConnectionsPerChild"]
+    if mpm == "event":
+        names.append("AsyncRequestWorkerFactor")
+    width = max(len(n) for n in names) + 1
+    lines = [f"<IfModule mpm_{mpm}_module>"]
+    lines += [f"    {n.ljust(width)}{_fmt(effective[n])}" for n in names]
+    lines.append("</IfModule>")
+    for name, value in (keepalive or {}).items():
+        lines.append(f"{name} {_fmt(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def parse_block(block: str) -> tuple[str, dict[str, str]]:
+    """Read back an Apache block written by :func:`apache_block`: (mpm, raw directives)."""
+    mpm = ""
+    raw: dict[str, str] = {}
+    for line in block.splitlines():
+        text = line.strip()
+        if text.startswith("<IfModule mpm_"):
+            mpm = text.removeprefix("<IfModule mpm_").split("_module")[0]
+        elif text and not text.startswith("<"):
+            name, _, value = text.partition(" ")
+            raw[name] = value.strip()
+    return mpm, raw
+
+
+def check_block(block: str, vcpus: int) -> tuple[EffectiveDirectives, list[str]]:
+    """Run a block through Apache's start-up rules; return (effective, warnings)."""
+    mpm, raw = parse_block(block)
+    values, notes = normalize_directives(raw, source="<block>")
+    effective, warnings = apply_apache_rules(mpm, values, vcpus=vcpus)
+    return effective, notes + warnings
+
+
+def apache2buddy(prep: Prepared, mpm: str, tpc: int) -> dict[str, Any]:
+    """apache2buddy's rule: (RAM - os_reserved) / the largest child's RSS.
+
+    RSS counts the pages a child shares with its siblings (code, configuration) in full, so
+    the rule charges them once per child; the simulation counts them once (PSS).
+    """
+    c = prep.costs
+    threads = tpc if mpm != "prefork" else 0
+    rss = c.shared_mib + c.process_mib + threads * c.thread_mib
+    hw = prep.hardware
+    children = int((hw.ram_mib - hw.os_reserved_mib) // max(rss, 1e-9))
+    return {
+        "child_rss_mib": round(rss, 4),
+        "max_children": children,
+        "max_request_workers": children * max(tpc, 1),
+    }

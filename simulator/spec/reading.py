@@ -1,0 +1,94 @@
+"""Reading a scenario file, applying ``--set`` overrides and validating it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mpmsim.errors import InputError
+from mpmsim.errors.validation import read_yaml_mapping, validate_spec
+from mpmsim.spec.scenario import Scenario
+
+_INDEX = re.compile(r"^(?P<name>[^\[\]]*)\[(?P<index>\d+)\]$")
+
+
+def _path_parts(key: str) -> list[str | int]:
+    """``mix[0].cpu_ms`` or ``mix.0.cpu_ms`` → ``["mix", 0, "cpu_ms"]``."""
+    parts: list[str | int] = []
+    for raw in key.split("."):
+        m = _INDEX.match(raw)
+        if m:
+            if m["name"]:
+                parts.append(m["name"])
+            parts.append(int(m["index"]))
+        elif raw.isdigit():
+            parts.append(int(raw))
+        elif raw:
+            parts.append(raw)
+        else:
+            raise ValueError("empty key segment")
+    return parts
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> None:
+    """Apply one ``KEY=VALUE`` (value parsed as YAML) to the raw scenario mapping, in place."""
+    key, sep, text = assignment.partition("=")
+    if not sep or not key.strip():
+        raise InputError(
+            f"--set expects KEY=VALUE (e.g. server.directives.MaxRequestWorkers=150), got "
+            f"{assignment!r}",
+            field="--set",
+        )
+    try:
+        parts = _path_parts(key.strip())
+        value = yaml.safe_load(text) if text.strip() else ""
+    except (ValueError, yaml.YAMLError) as exc:
+        raise InputError(f"cannot parse {assignment!r}: {exc}", field="--set") from None
+    node: Any = data
+    for depth, part in enumerate(parts[:-1]):
+        nxt = parts[depth + 1]
+        if isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                raise InputError(f"no list item {part} at {key!r}", field="--set")
+            node = node[part]
+            continue
+        if not isinstance(node, dict):
+            raise InputError(f"{key!r} does not lead to a mapping", field="--set")
+        child = node.get(part)
+        if child is None or (isinstance(child, str | int | float) and not isinstance(nxt, int)):
+            # e.g. --set hardware.vcpus=4 when hardware was a catalog name: start an inline spec
+            child = {"base": child} if isinstance(child, str) and part == "hardware" else {}
+            node[part] = child
+        node = child
+    last = parts[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or last >= len(node):
+            raise InputError(f"no list item {last} at {key!r}", field="--set")
+        node[last] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise InputError(f"{key!r} does not lead to a mapping", field="--set")
+
+
+def load_scenario_data(
+    data: Mapping[str, Any], *, source: str = "<scenario>", overrides: Sequence[str] = ()
+) -> Scenario:
+    """Validate a raw scenario mapping (after applying ``overrides``)."""
+    raw = yaml.safe_load(yaml.safe_dump(dict(data)))  # a deep copy we may change
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    return validate_spec(Scenario, raw, file=source, field=None)
+
+
+def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
+    """Read and validate ``workload.yaml``; bad input raises :class:`InputError`."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such file", file=str(path))
+    data = read_yaml_mapping(p, label=str(path))
+    return load_scenario_data(data, source=str(path), overrides=overrides)

@@ -1,0 +1,204 @@
+"""The scenario file: what a user writes in ``workload.yaml``, validated at the edge.
+
+Every key is checked (``extra="forbid"``); sizes carry their unit in the key. Apache directives are
+kept as the user wrote them here and resolved later by :mod:`mpmsim.models.apache.directives`.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mpmsim.workloads.distributions import DistributionSpec
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+MpmName = Literal["prefork", "worker", "event"]
+
+
+class ServerSpec(BaseModel):
+    """The Apache server: its MPM and the directives that size it."""
+
+    model_config = _STRICT
+
+    mpm: MpmName | None = Field(
+        None, description="prefork | worker | event; taken from config_file's LoadModule if omitted"
+    )
+    directives: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Apache directives as in httpd.conf (KeepAlive: On, MaxRequestWorkers: 400)",
+    )
+    config_file: str | None = Field(
+        None, description="an Apache config file (httpd.conf or mpm_*.conf) to read directives from"
+    )
+    somaxconn: int = Field(4096, ge=1, description="net.core.somaxconn: caps ListenBacklog")
+    listeners: int = Field(
+        1,
+        ge=1,
+        description="Listen sockets (e.g. 2 for ports 80 and 443); with more than one, prefork "
+        "and worker take the accept mutex around every accept()",
+    )
+
+
+class _LoadCommon(BaseModel):
+    model_config = _STRICT
+
+    network_rtt_ms: float = Field(
+        0.0, ge=0, description="client-server round trip; a connect costs 1.5 RTT before accept"
+    )
+    client_bandwidth_kbps: float | None = Field(
+        None, gt=0, description="per-connection download bandwidth; None = unlimited"
+    )
+    syn_retries: int = Field(
+        6, ge=0, le=12, description="SYN retransmissions before connect() fails (Linux default 6)"
+    )
+    start_s: float = Field(
+        0.0,
+        ge=0,
+        description="when the load starts after Apache started (its StartServers children exist; "
+        "a benchmark on a fresh server starts about 0.5 s after it)",
+    )
+
+
+class ClosedLoad(_LoadCommon):
+    """A closed loop like ``ab -c`` or ``wrk``: each client sends its next request when one ends."""
+
+    kind: Literal["closed"]
+    clients: int = Field(ge=1, description="concurrent clients (ab -c)")
+    requests: int | None = Field(None, ge=1, description="stop after this many responses (ab -n)")
+    duration_s: float | None = Field(None, gt=0, description="or stop after this simulated time")
+    keepalive: bool = Field(False, description="reuse connections (ab -k, wrk)")
+    think_time_s: DistributionSpec = Field(0.0, description="pause between a response and the next")
+    timeout_s: float | None = Field(
+        None, gt=0, description="client timeout per request (ab -s); None = wait forever"
+    )
+    retry_delay_s: float = Field(
+        0.01,
+        gt=0,
+        description="pause before a client starts again after a failed request (a refused "
+        "connect returns at once; the pause keeps such a client from spinning)",
+    )
+
+
+class OpenLoad(_LoadCommon):
+    """Keep-alive sessions arriving at a rate, like browsers."""
+
+    kind: Literal["open"]
+    sessions_per_s: float | list[tuple[float, float]] = Field(
+        description="arrival rate, or a schedule [[t_s, rate], ...] of piecewise-constant rates"
+    )
+    requests_per_session: DistributionSpec = Field(1.0, description="requests on one session")
+    think_time_s: DistributionSpec = Field(0.0, description="pause between a response and the next")
+    client_timeout_s: float = Field(
+        30.0, gt=0, description="a client gives up a request after this"
+    )
+    client_closes: bool = Field(
+        False,
+        description="close the connection after the last request; false = leave it idle like a "
+        "browser, so the server's KeepAliveTimeout ends it",
+    )
+    duration_s: float | None = Field(None, gt=0, description="arrivals stop after this time")
+
+    @model_validator(mode="after")
+    def _check_schedule(self) -> OpenLoad:
+        rate = self.sessions_per_s
+        if isinstance(rate, list):
+            if not rate:
+                raise ValueError("sessions_per_s schedule must not be empty")
+            times = [t for t, _ in rate]
+            if times[0] != 0 or any(b <= a for a, b in pairwise(times)):
+                raise ValueError("schedule times must start at 0 and increase")
+            if any(r < 0 for _, r in rate):
+                raise ValueError("schedule rates must be >= 0")
+        elif rate <= 0:
+            raise ValueError("sessions_per_s must be > 0")
+        return self
+
+
+LoadSpec = Annotated[ClosedLoad | OpenLoad, Field(discriminator="kind")]
+
+
+class MixClass(BaseModel):
+    """A request class; fields left out come from the cost model's class of the same name."""
+
+    model_config = _STRICT
+
+    name: str
+    weight: float = Field(1.0, gt=0)
+    cpu_ms: DistributionSpec | None = Field(None, description="CPU on a reference core")
+    wait_ms: DistributionSpec | None = Field(
+        None, description="worker held without CPU: a backend, disk"
+    )
+    response_bytes: DistributionSpec | None = None
+    memory_kib: float | None = Field(None, ge=0, description="transient memory while served")
+    streams: bool = Field(
+        False,
+        description="the handler streams its response (CGI, proxy): the worker stays until the "
+        "last byte is written, even under event",
+    )
+
+
+class Reference(BaseModel):
+    """A published or measured figure the run is compared with (and checked against)."""
+
+    model_config = _STRICT
+
+    source: str = Field(description="where the figure comes from")
+    throughput_rps: float = Field(gt=0)
+    tolerance_pct: float = Field(10.0, gt=0, description="allowed deviation; exit code 1 beyond")
+
+
+class Scenario(BaseModel):
+    """A whole ``workload.yaml``."""
+
+    model_config = _STRICT
+
+    name: str = "scenario"
+    seed: int = Field(1, ge=0)
+    duration_s: float | None = Field(None, gt=0, description="simulated time (if load has none)")
+    warmup_s: float | Literal["auto"] = Field(
+        0.0, description="seconds discarded, or auto (MSER-5)"
+    )
+    replications: int = Field(1, ge=1, le=1000)
+    sample_interval_s: float | None = Field(
+        None, gt=0, description="time-series resolution; default: about 400 samples per run"
+    )
+    costs: str | dict[str, Any] | None = Field(None, description="cost model: name, path or inline")
+    hardware: str | dict[str, Any] = Field(description="catalog name, path, or inline mapping")
+    server: ServerSpec
+    load: LoadSpec
+    mix: list[MixClass] = Field(min_length=1)
+    reference: Reference | None = Field(
+        None, description="a figure to compare the simulated throughput with"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Scenario:
+        if isinstance(self.warmup_s, float) and self.warmup_s < 0:
+            raise ValueError("warmup_s must be >= 0 or 'auto'")
+        names = [m.name for m in self.mix]
+        if len(set(names)) != len(names):
+            raise ValueError("mix class names must be unique")
+        load = self.load
+        if isinstance(load, ClosedLoad):
+            if load.requests is None and load.duration_s is None and self.duration_s is None:
+                raise ValueError("a closed load needs load.requests or a duration_s")
+        elif load.duration_s is None and self.duration_s is None:
+            raise ValueError("an open load needs a duration_s")
+        return self
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the scenario file, for editors."""
+    schema = Scenario.model_json_schema()
+    schema["title"] = "mpmsim scenario"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def base_dir_of(path: str | Path | None) -> Path | None:
+    """Folder that relative paths inside a scenario file are resolved against."""
+    return None if path is None else Path(path).resolve().parent
