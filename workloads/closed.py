@@ -7,7 +7,7 @@ from typing import Any
 
 import simpy
 
-from mpmsim.engine.client import Client
+from mpmsim.workloads.client import HttpClient
 from mpmsim.workloads.distributions import Sampler
 
 
@@ -33,7 +33,7 @@ class RequestBudget:
 
 
 def closed_client(
-    client: Client,
+    client: HttpClient,
     budget: RequestBudget,
     think: Sampler,
     keepalive: bool,
@@ -57,7 +57,7 @@ def closed_client(
 
 
 def start_closed(
-    client: Client,
+    client: HttpClient,
     clients: int,
     budget: RequestBudget,
     think: Sampler,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from mpmsim.engine.client import Client
+from mpmsim.workloads.client import HttpClient
 from mpmsim.workloads.distributions import Sampler
 
 
@@ -64,7 +64,7 @@ class ArrivalSchedule:
 
 
 def session(
-    client: Client, n_requests: int, think: Sampler, client_closes: bool
+    client: HttpClient, n_requests: int, think: Sampler, client_closes: bool
 ) -> Generator[simpy.Event, Any, None]:
     """One visitor: ``n_requests`` requests with think time between, then leave."""
     env = client.env
@@ -81,7 +81,7 @@ def session(
 
 
 def arrivals(
-    client: Client,
+    client: HttpClient,
     schedule: ArrivalSchedule,
     until_s: float,
     gaps: Sampler,

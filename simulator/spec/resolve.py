@@ -15,8 +15,9 @@ from mpmsim.models.apache.directives import (
 )
 from mpmsim.models.costs import CostModel, load_costs
 from mpmsim.models.hardware import HardwareSpec, load_hardware
+from mpmsim.spec.mix import resolve_mix
 from mpmsim.spec.scenario import Scenario
-from mpmsim.workloads.mix import ResolvedClass, resolve_mix
+from mpmsim.workloads.mix import ResolvedClass
 
 
 @dataclass(frozen=True)
