@@ -28,6 +28,22 @@ _CONN_ROW = re.compile(
 _FAILED_BREAKDOWN = re.compile(
     r"\(Connect:\s*(\d+),\s*Receive:\s*(\d+),\s*Length:\s*(\d+),\s*Exceptions:\s*(\d+)\)"
 )
+_REQUIRED_LABELS = (
+    "Concurrency Level",
+    "Time taken for tests",
+    "Complete requests",
+    "Failed requests",
+)
+_DETAIL_LABELS = (
+    ("Document Length", "document_length_bytes"),
+    ("Total transferred", "total_transferred_bytes"),
+    ("HTML transferred", "html_transferred_bytes"),
+    ("Transfer rate", "transfer_kbytes_per_s"),
+    ("Keep-Alive requests", "keepalive_requests"),
+    ("Total body sent", "total_body_sent_bytes"),
+)
+_MEAN_PER_REQUEST = re.compile(r"^Time per request:[ \t]+([\d.]+) \[ms\] \(mean\)[ \t]*$", re.M)
+_MEDIAN_WARNING = re.compile(r"(?:WARNING|ERROR): The median and mean[^\n]*\n[^\n]*")
 _GNUPLOT_COLUMNS = ("starttime", "seconds", "ctime", "dtime", "ttime", "wait")
 _GNUPLOT_NAMES = {
     "seconds": "start_s",
@@ -84,30 +100,61 @@ def read_ab_text(path: PathLike) -> ToolResult:
     table (integer ms). Keep-alive = the "Keep-Alive requests" line is present.
     """
     text = load_text(path, "ab output")
+    rps = _requests_per_second(path, text)
+    values = _required_values(path, text)
+    failed = int(values["Failed requests"])
+    details = _details(text)
+    mean = _MEAN_PER_REQUEST.search(text)
+    pcts = _percent_table(text)
+    return ToolResult(
+        tool="ab",
+        source=str(path),
+        requests_completed=int(values["Complete requests"]),
+        failed=failed,
+        duration_s=values["Time taken for tests"],
+        req_per_s=rps,
+        concurrency=int(values["Concurrency Level"]),
+        keepalive=label_value(text, "Keep-Alive requests") is not None,
+        lat_mean_ms=float(mean.group(1)) if mean else None,
+        lat_max_ms=pcts.get(100.0, details.get("total_max_ms")),
+        errors=_errors(text, failed),
+        percentiles_ms=pcts,
+        url=_ab_url(text),
+        details=details,
+        warnings=tuple(" ".join(m.group(0).split()) for m in _MEDIAN_WARNING.finditer(text)),
+        **pick_percentiles(pcts),
+    )
+
+
+def _requests_per_second(path: PathLike, text: str) -> float:
+    """The 'Requests per second' figure; its absence tells a truncated report from another file."""
     rps = _leading_number(label_value(text, "Requests per second"))
-    if rps is None:
-        if "This is ApacheBench" in text:
-            last = [line.strip() for line in text.splitlines() if line.strip()][-1]
-            raise fail(
-                path,
-                "ab output ends before the 'Requests per second' line "
-                f"(truncated, or ab stopped; last line {last!r})",
-            )
-        raise fail(path, "not ab output: no 'Requests per second' line")
+    if rps is not None:
+        return rps
+    if "This is ApacheBench" in text:
+        last = [line.strip() for line in text.splitlines() if line.strip()][-1]
+        raise fail(
+            path,
+            "ab output ends before the 'Requests per second' line "
+            f"(truncated, or ab stopped; last line {last!r})",
+        )
+    raise fail(path, "not ab output: no 'Requests per second' line")
+
+
+def _required_values(path: PathLike, text: str) -> dict[str, float]:
+    """The labelled numbers every complete report has, by label; a missing one raises."""
     values: dict[str, float] = {}
-    for label in (
-        "Concurrency Level",
-        "Time taken for tests",
-        "Complete requests",
-        "Failed requests",
-    ):
+    for label in _REQUIRED_LABELS:
         value = _leading_number(label_value(text, label))
         if value is None:
             raise fail(path, f"not complete ab output: no '{label}' line")
         values[label] = value
+    return values
 
+
+def _errors(text: str, failed: int) -> dict[str, int]:
+    """Failures by kind: the 'Failed requests' breakdown (else all 'other'), write, non-2xx."""
     errors: dict[str, int] = {}
-    failed = int(values["Failed requests"])
     breakdown = _FAILED_BREAKDOWN.search(text)
     if breakdown:
         for key, count in zip(
@@ -120,44 +167,17 @@ def read_ab_text(path: PathLike) -> ToolResult:
         count = _leading_number(label_value(text, label))
         if count is not None:
             errors[key] = int(count)
+    return errors
 
+
+def _details(text: str) -> dict[str, float]:
+    """The Connection Times table, then the transfer and keep-alive figures, named with units."""
     details = _connection_times(text)
-    for label, name in (
-        ("Document Length", "document_length_bytes"),
-        ("Total transferred", "total_transferred_bytes"),
-        ("HTML transferred", "html_transferred_bytes"),
-        ("Transfer rate", "transfer_kbytes_per_s"),
-        ("Keep-Alive requests", "keepalive_requests"),
-        ("Total body sent", "total_body_sent_bytes"),
-    ):
+    for label, name in _DETAIL_LABELS:
         value = _leading_number(label_value(text, label))
         if value is not None:
             details[name] = value
-
-    mean = re.search(r"^Time per request:[ \t]+([\d.]+) \[ms\] \(mean\)[ \t]*$", text, re.M)
-    pcts = _percent_table(text)
-    warnings = tuple(
-        " ".join(m.group(0).split())
-        for m in re.finditer(r"(?:WARNING|ERROR): The median and mean[^\n]*\n[^\n]*", text)
-    )
-    return ToolResult(
-        tool="ab",
-        source=str(path),
-        requests_completed=int(values["Complete requests"]),
-        failed=failed,
-        duration_s=values["Time taken for tests"],
-        req_per_s=rps,
-        concurrency=int(values["Concurrency Level"]),
-        keepalive=label_value(text, "Keep-Alive requests") is not None,
-        lat_mean_ms=float(mean.group(1)) if mean else None,
-        lat_max_ms=pcts.get(100.0, details.get("total_max_ms")),
-        errors=errors,
-        percentiles_ms=pcts,
-        url=_ab_url(text),
-        details=details,
-        warnings=warnings,
-        **pick_percentiles(pcts),
-    )
+    return details
 
 
 def _ab_url(text: str) -> str | None:

@@ -38,6 +38,28 @@ def _counts(value: str | None) -> dict[str, int]:
     return {m.group(2): int(m.group(1)) for m in re.finditer(r"(\d+) (\w+)", value)}
 
 
+def _timing_table(text: str) -> tuple[dict[str, float], float | None, float | None]:
+    """The min/max/mean/sd table as details, with the request row's mean and max (ms)."""
+    details: dict[str, float] = {}
+    lat_mean = lat_max = None
+    for row in _TABLE_ROW.finditer(text):
+        cells = dict(zip(("min", "max", "mean", "sd"), row.groups()[1:5], strict=True))
+        name = _ROW_NAMES.get(row.group(1))
+        if name is None:
+            for stat, cell in cells.items():
+                value = number(cell)
+                if value is not None:
+                    details[f"client_req_per_s_{stat}"] = value
+            continue
+        for stat, cell in cells.items():
+            value = time_ms(cell)
+            if value is not None:
+                details[f"{name}_{stat}_ms"] = value
+        if name == "request":
+            lat_mean, lat_max = time_ms(cells["mean"]), time_ms(cells["max"])
+    return details, lat_mean, lat_max
+
+
 def read_h2load_text(path: PathLike) -> ToolResult:
     """Parse h2load's summary into a ToolResult.
 
@@ -61,23 +83,8 @@ def read_h2load_text(path: PathLike) -> ToolResult:
     if elapsed is not None:
         details["finished_in_s"] = elapsed
 
-    lat_mean = lat_max = None
-    for row in _TABLE_ROW.finditer(text):
-        cells = dict(zip(("min", "max", "mean", "sd"), row.groups()[1:5], strict=True))
-        name = _ROW_NAMES.get(row.group(1))
-        if name is None:
-            for stat, cell in cells.items():
-                value = number(cell)
-                if value is not None:
-                    details[f"client_req_per_s_{stat}"] = value
-            continue
-        for stat, cell in cells.items():
-            value = time_ms(cell)
-            if value is not None:
-                details[f"{name}_{stat}_ms"] = value
-        if name == "request":
-            lat_mean, lat_max = time_ms(cells["mean"]), time_ms(cells["max"])
-
+    table, lat_mean, lat_max = _timing_table(text)
+    details.update(table)
     main = _MAIN_DURATION.search(text)
     clients = [int(n) for n in _CLIENTS.findall(text)]
     errors = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -35,6 +36,52 @@ def _timestamp_ms(text: str) -> float | None:
         return None
 
 
+@dataclass
+class _Tally:
+    """What a JTL's samples add up to: their times (ms), thread counts, URLs and failures."""
+
+    starts: list[float] = field(default_factory=list)
+    ends: list[float] = field(default_factory=list)
+    elapsed: list[float] = field(default_factory=list)
+    threads: list[int] = field(default_factory=list)
+    urls: set[str] = field(default_factory=set)
+    errors: dict[str, int] = field(
+        default_factory=lambda: {"non_2xx": 0, "exceptions": 0, "assertion": 0}
+    )
+    failed: int = 0
+
+
+def _tally(path: PathLike, rows: list[tuple[int, dict[str, str]]]) -> _Tally:
+    """Add up the samples row by row; a row with bad numbers or a bad ``success`` raises."""
+    tally = _Tally()
+    for line_no, row in rows:
+        stamp, took = _timestamp_ms(row["timeStamp"]), number(row["elapsed"])
+        if stamp is None or took is None:
+            raise fail(path, f"line {line_no}: timeStamp/elapsed are not numbers")
+        tally.starts.append(stamp)
+        tally.ends.append(stamp + took)
+        tally.elapsed.append(took)
+        if "allThreads" in row:
+            n = number(row["allThreads"])
+            if n is not None:
+                tally.threads.append(int(n))
+        if row.get("URL"):
+            tally.urls.add(row["URL"])
+        code = number(row["responseCode"]) if "responseCode" in row else None
+        if code is not None and not 200 <= code < 400:
+            tally.errors["non_2xx"] += 1
+        success = row["success"].strip().lower()
+        if success not in ("true", "false"):
+            raise fail(path, f"line {line_no}: success must be true or false, got {success!r}")
+        if success == "false":
+            tally.failed += 1
+            if code is None:
+                tally.errors["exceptions"] += 1
+            elif 200 <= code < 400:
+                tally.errors["assertion"] += 1
+    return tally
+
+
 def read_jtl_csv(path: PathLike) -> ToolResult:
     """Aggregate a CSV JTL (one row per sample) into a ToolResult.
 
@@ -58,58 +105,27 @@ def read_jtl_csv(path: PathLike) -> ToolResult:
             "(set jmeter.save.saveservice.print_field_names=true)"
         ),
     )
-    starts: list[float] = []
-    ends: list[float] = []
-    elapsed: list[float] = []
-    threads: list[int] = []
-    urls: set[str] = set()
-    errors = {"non_2xx": 0, "exceptions": 0, "assertion": 0}
-    failed = 0
-    for line_no, row in rows:
-        stamp, took = _timestamp_ms(row["timeStamp"]), number(row["elapsed"])
-        if stamp is None or took is None:
-            raise fail(path, f"line {line_no}: timeStamp/elapsed are not numbers")
-        starts.append(stamp)
-        ends.append(stamp + took)
-        elapsed.append(took)
-        if "allThreads" in row:
-            n = number(row["allThreads"])
-            if n is not None:
-                threads.append(int(n))
-        if row.get("URL"):
-            urls.add(row["URL"])
-        code = number(row["responseCode"]) if "responseCode" in row else None
-        if code is not None and not 200 <= code < 400:
-            errors["non_2xx"] += 1
-        success = row["success"].strip().lower()
-        if success not in ("true", "false"):
-            raise fail(path, f"line {line_no}: success must be true or false, got {success!r}")
-        if success == "false":
-            failed += 1
-            if code is None:
-                errors["exceptions"] += 1
-            elif 200 <= code < 400:
-                errors["assertion"] += 1
-    if not elapsed:
+    tally = _tally(path, rows)
+    if not tally.elapsed:
         raise fail(path, "JMeter JTL has a header but no samples")
-    span_s = (max(ends) - min(starts)) / 1000.0
-    values = np.asarray(elapsed, dtype=float)
+    span_s = (max(tally.ends) - min(tally.starts)) / 1000.0
+    values = np.asarray(tally.elapsed, dtype=float)
     pcts = {p: float(np.percentile(values, p)) for p in _PERCENTILES}
     return ToolResult(
         tool="jmeter",
         source=str(path),
-        requests_completed=len(elapsed),
-        failed=failed,
+        requests_completed=len(tally.elapsed),
+        failed=tally.failed,
         duration_s=span_s,
-        req_per_s=len(elapsed) / span_s if span_s > 0 else None,
-        concurrency=max(threads) if threads else None,
+        req_per_s=len(tally.elapsed) / span_s if span_s > 0 else None,
+        concurrency=max(tally.threads) if tally.threads else None,
         lat_mean_ms=float(values.mean()),
         lat_p50_ms=pcts[50.0],
         lat_p90_ms=pcts[90.0],
         lat_p95_ms=pcts[95.0],
         lat_p99_ms=pcts[99.0],
         lat_max_ms=pcts[100.0],
-        errors=errors,
+        errors=tally.errors,
         percentiles_ms=pcts,
-        url=urls.pop() if len(urls) == 1 else None,
+        url=tally.urls.pop() if len(tally.urls) == 1 else None,
     )
