@@ -205,6 +205,15 @@ def adjust_threaded(mpm: str, v: dict[str, int], buckets: int) -> list[str]:
     _clamp_limit(v, w, "ServerLimit", MAX_SERVER_LIMIT[mpm], "servers", ah["sl_max"], ah["sl_min"])
     # Rule 2: worker AH00305-00308 (max 20000); event AH00502-00505 (max 100000).
     _clamp_limit(v, w, "ThreadLimit", MAX_THREAD_LIMIT[mpm], "threads", ah["tl_max"], ah["tl_min"])
+    _threads_per_child(ah, v, w)  # rule 3
+    _max_request_workers(ah, v, w)  # rules 4-6
+    _start_and_min_spare(ah, v, w)  # rule 7
+    _threaded_buckets(v, buckets, w)  # rule 8, silent
+    return w
+
+
+def _threads_per_child(ah: Mapping[str, str], v: dict[str, int], w: list[str]) -> None:
+    """Clamp ThreadsPerChild to [1, ThreadLimit]."""
     # Rule 3: worker AH00310/00311, AH00312/00313; event AH00507/00508, AH00509/00510.
     tpc = v["ThreadsPerChild"]
     if tpc > v["ThreadLimit"]:
@@ -213,10 +222,15 @@ def adjust_threaded(mpm: str, v: dict[str, int], buckets: int) -> list[str]:
             f"threads, decreasing to {v['ThreadLimit']}. To increase, please see the ThreadLimit "
             "directive."
         )
-        v["ThreadsPerChild"] = tpc = v["ThreadLimit"]
+        v["ThreadsPerChild"] = v["ThreadLimit"]
     elif tpc < 1:
         w.append(f"{ah['tpc_min']}: ThreadsPerChild of {tpc} not allowed, increasing to 1.")
-        v["ThreadsPerChild"] = tpc = 1
+        v["ThreadsPerChild"] = 1
+
+
+def _max_request_workers(ah: Mapping[str, str], v: dict[str, int], w: list[str]) -> None:
+    """Fit MaxRequestWorkers to whole processes of ThreadsPerChild within ServerLimit."""
+    tpc = v["ThreadsPerChild"]
     # Rule 4: worker AH00314/00315; event AH00511/00512.
     if v["MaxRequestWorkers"] < tpc:
         w.append(
@@ -247,6 +261,10 @@ def adjust_threaded(mpm: str, v: dict[str, int], buckets: int) -> list[str]:
         )
         v["process_limit"] = v["ServerLimit"]
         v["MaxRequestWorkers"] = v["ServerLimit"] * tpc
+
+
+def _start_and_min_spare(ah: Mapping[str, str], v: dict[str, int], w: list[str]) -> None:
+    """Raise StartServers and MinSpareThreads to at least 1."""
     # Rule 7: worker AH00320-00323; event AH00517-00520.
     if v["StartServers"] < 1:
         w.append(
@@ -260,6 +278,11 @@ def adjust_threaded(mpm: str, v: dict[str, int], buckets: int) -> list[str]:
             "documentation."
         )
         v["MinSpareThreads"] = 1
+
+
+def _threaded_buckets(v: dict[str, int], buckets: int, w: list[str]) -> None:
+    """Raise the process limit and spare threads to serve every listener bucket."""
+    tpc = v["ThreadsPerChild"]
     # Rule 8, silent: worker.c worker_run l.1782-1785; event.c event_run l.3293-3296.
     v["process_limit"] = max(v["process_limit"], buckets)
     _bucket_cap(v, buckets, w)
@@ -269,4 +292,3 @@ def adjust_threaded(mpm: str, v: dict[str, int], buckets: int) -> list[str]:
     v["MaxSpareThreads"] = max(v["MaxSpareThreads"], v["MinSpareThreads"] + (tpc + 1) * buckets)
     # remaining_children_to_start = min(StartServers, process limit) in *_run.
     v["StartServers"] = min(v["StartServers"], v["process_limit"])
-    return w
