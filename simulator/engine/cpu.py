@@ -22,9 +22,10 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import simpy
+
+from mpmsim.engine.simpy_internals import fire_now
 
 # CFS defaults (kernel/sched/fair.c): 6 ms latency and 0.75 ms minimum granularity, each scaled by
 # 1 + log2(min(ncpus, 8)) ("SCHED_TUNABLESCALING_LOG").
@@ -32,20 +33,6 @@ _CFS_LATENCY_S = 0.006
 _CFS_MIN_GRANULARITY_S = 0.00075
 # Relative slack when deciding that a job's work is done (floating point).
 _EPS = 1e-12
-
-
-def _fire(ev: simpy.Event) -> None:
-    """Succeed ``ev`` and run its callbacks now, inside the timer's step.
-
-    Equivalent to ``ev.succeed()`` followed by SimPy processing it at the same simulated time,
-    without a second trip through the event queue (one event per CPU job instead of two).
-    Relies on SimPy 4's Event internals (``_ok``, ``_value``, ``callbacks``).
-    """
-    ev._ok = True
-    ev._value = None
-    callbacks, ev.callbacks = ev.callbacks, None  # type: ignore[assignment]
-    for callback in callbacks:
-        callback(ev)
 
 
 @dataclass(frozen=True)
@@ -94,7 +81,6 @@ class CPU:
         # accounting
         self.busy_core_s = 0.0  # integral of busy vCPUs (capacity actually used) over time
         self.work_done_s = 0.0  # reference-core seconds of work served
-        self.jobs_done = 0
         self._burst = burst
         self.credits = burst.credits_initial if burst else 0.0
         self.surplus_credits = 0.0
@@ -102,11 +88,6 @@ class CPU:
         self.throttled_s = 0.0
 
     # -- public -----------------------------------------------------------------------------
-    @property
-    def runnable(self) -> int:
-        """Jobs currently sharing the CPU."""
-        return len(self._heap)
-
     def run(self, work_s: float) -> simpy.Event:
         """Serve ``work_s`` reference-core seconds to a new job; the event fires when done."""
         env = self.env
@@ -280,17 +261,6 @@ class CPU:
         done = []
         while heap and heap[0][0] <= limit:
             done.append(heapq.heappop(heap)[2])
-        self.jobs_done += len(done)
         self._reschedule()
         for ev in done:
-            _fire(ev)
-
-    def snapshot(self) -> dict[str, Any]:
-        """Counters for results: busy core-seconds, credits, throttling."""
-        self.sync()
-        return {
-            "busy_core_s": self.busy_core_s,
-            "credits": self.credits,
-            "surplus_credits": self.surplus_credits,
-            "throttled_s": self.throttled_s,
-        }
+            fire_now(ev)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import simpy
@@ -14,6 +13,7 @@ from mpmsim.engine.cpu import CPU, BurstState
 from mpmsim.engine.memory import MemoryLedger
 from mpmsim.engine.recorder import Recorder, sample_series
 from mpmsim.engine.server import LogLine, Server
+from mpmsim.engine.simpy_internals import events_scheduled
 from mpmsim.models.mpm.registry import make_mpm
 from mpmsim.spec.resolve import Prepared
 from mpmsim.spec.scenario import ClosedLoad
@@ -196,7 +196,7 @@ def run_replication(prep: Prepared, index: int) -> Replication:
         "cpu_credits_end": cpu.credits,
         "cpu_surplus_credits": cpu.surplus_credits,
         "cpu_throttled_s": cpu.throttled_s,
-        "events": float(_events_scheduled(env)),
+        "events": float(events_scheduled(env)),
     }
     return Replication(
         index=index,
@@ -208,11 +208,3 @@ def run_replication(prep: Prepared, index: int) -> Replication:
         error_log=sorted(server.error_log.values(), key=lambda line: line.t_s),
         wall_s=time.perf_counter() - wall0,
     )
-
-
-def _events_scheduled(env: simpy.Environment) -> int:
-    """How many events SimPy scheduled (its internal event id counter)."""
-    counter: Any = getattr(env, "_eid", None)
-    if counter is None:
-        return 0
-    return int(next(counter))
