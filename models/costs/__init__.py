@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mpmsim.errors import InputError
-from mpmsim.errors.validation import read_yaml_mapping, resolve_spec, validate_spec
+from mpmsim.models.catalog import Catalog
 
 
 class RequestClassCost(BaseModel):
@@ -95,25 +92,12 @@ class CostModel(BaseModel):
         return value
 
 
-@functools.cache
-def _catalog() -> dict[str, CostModel]:
-    folder = resources.files("mpmsim.models") / "costs"
-    models: dict[str, CostModel] = {}
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if not entry.name.endswith(".yaml"):
-            continue
-        label = f"mpmsim/models/costs/{entry.name}"
-        data = read_yaml_mapping(entry, label=label)
-        model = validate_spec(CostModel, data, file=label, field=None)
-        if model.name != entry.name.removesuffix(".yaml"):
-            raise InputError(f"name {model.name!r} does not match the file name", file=label)
-        models[model.name] = model
-    return models
+_CATALOG = Catalog(CostModel, "mpmsim.models.costs", kind="cost model")
 
 
 def cost_catalog() -> dict[str, CostModel]:
     """All shipped cost models by name."""
-    return dict(_catalog())
+    return dict(_CATALOG.entries())
 
 
 def load_costs(
@@ -129,15 +113,8 @@ def load_costs(
     ``relative_to`` when given) or an inline mapping, which may hold ``base: NAME`` plus
     overrides (``classes`` are merged class by class and field by field).
     """
-    return resolve_spec(
-        CostModel,
-        "default" if ref is None else ref,
-        catalog=_catalog,
-        kind="cost model",
-        relative_to=relative_to,
-        source=source,
-        field=field,
-    )
+    ref = "default" if ref is None else ref
+    return _CATALOG.load(ref, relative_to=relative_to, source=source, field=field)
 
 
 __all__ = ["CostModel", "RequestClassCost", "cost_catalog", "load_costs"]

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from mpmsim.errors import InputError
-from mpmsim.errors.validation import read_yaml_mapping, resolve_spec, validate_spec
+from mpmsim.models.catalog import Catalog
 
 
 class BurstSpec(BaseModel):
@@ -79,30 +76,16 @@ class HardwareSpec(BaseModel):
         return self.ram_mib - self.os_reserved_mib
 
 
-@functools.cache
-def _catalog() -> dict[str, HardwareSpec]:
-    folder = resources.files("mpmsim.models") / "hardware"
-    specs: list[HardwareSpec] = []
-    for entry in folder.iterdir():
-        if not entry.name.endswith(".yaml"):
-            continue
-        label = f"mpmsim/models/hardware/{entry.name}"
-        data = read_yaml_mapping(entry, label=label)
-        spec = validate_spec(HardwareSpec, data, file=label, field=None)
-        if spec.name != entry.name.removesuffix(".yaml"):
-            raise InputError(f"name {spec.name!r} does not match the file name", file=label)
-        specs.append(spec)
-    specs.sort(key=_order)
-    return {spec.name: spec for spec in specs}
-
-
 def _order(spec: HardwareSpec) -> tuple[str, int, float, str]:
     return (spec.name.partition(".")[0], spec.vcpus, spec.ram_mib, spec.name)
 
 
+_CATALOG = Catalog(HardwareSpec, "mpmsim.models.hardware", kind="hardware", order=_order)
+
+
 def hardware_catalog() -> dict[str, HardwareSpec]:
     """All shipped hardware profiles by name (family, then size)."""
-    return dict(_catalog())
+    return dict(_CATALOG.entries())
 
 
 def load_hardware(
@@ -120,15 +103,7 @@ def load_hardware(
     (``burst: {mode: unlimited}`` keeps the base's credits). Errors are InputErrors naming
     ``source`` and the field.
     """
-    return resolve_spec(
-        HardwareSpec,
-        ref,
-        catalog=_catalog,
-        kind="hardware",
-        relative_to=relative_to,
-        source=source,
-        field=field,
-    )
+    return _CATALOG.load(ref, relative_to=relative_to, source=source, field=field)
 
 
 def hardware_table() -> list[dict[str, object]]:
@@ -142,7 +117,7 @@ def hardware_table() -> list[dict[str, object]]:
             "baseline": spec.burst.baseline_fraction if spec.burst else 1.0,
             "price_per_hour_usd": spec.price_per_hour_usd,
         }
-        for spec in _catalog().values()
+        for spec in _CATALOG.entries().values()
     ]
 
 
