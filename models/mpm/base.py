@@ -45,7 +45,6 @@ class Child:
     state: ChildState = ChildState.STARTING
     idle: int = 0
     conns: int = 0  # open connections (event's C)
-    lingering: int = 0  # connections in lingering close handled off-worker (event's L)
     ka_held: int = 0  # workers pinned by an idle keep-alive connection (prefork, worker)
     keepalive: dict[int, Any] = field(default_factory=dict)  # event: idle keep-alive connections
     conns_accepted: int = 0

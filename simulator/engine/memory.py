@@ -8,23 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import simpy
-
 
 class MemoryLedger:
-    """Running total of memory in MiB, with its peak (the time series samples it)."""
+    """Running total of memory in MiB, with its peak (the time series samples it).
 
-    def __init__(
-        self, env: simpy.Environment, limit_mib: float, on_exceed: Callable[[], None] | None = None
-    ) -> None:
-        self.env = env
+    ``on_exceed`` (the OOM killer, wired by whoever builds the machine) is called each time an
+    allocation takes the total above ``limit_mib``.
+    """
+
+    def __init__(self, limit_mib: float) -> None:
         self.limit_mib = limit_mib
         self.current_mib = 0.0
         self.peak_mib = 0.0
-        self.exceeded = False
-        self.exceed_count = 0
-        self.first_exceed_s: float | None = None
-        self._on_exceed = on_exceed
+        self.exceeded = False  # the total went above the limit at least once
+        self.on_exceed: Callable[[], object] | None = None
 
     def add(self, mib: float) -> None:
         """Add (or with a negative value, release) memory now."""
@@ -32,9 +29,6 @@ class MemoryLedger:
         if self.current_mib > self.peak_mib:
             self.peak_mib = self.current_mib
         if mib > 0 and self.current_mib > self.limit_mib:
-            if not self.exceeded:
-                self.exceeded = True
-                self.first_exceed_s = float(self.env.now)
-            self.exceed_count += 1
-            if self._on_exceed is not None:
-                self._on_exceed()
+            self.exceeded = True
+            if self.on_exceed is not None:
+                self.on_exceed()

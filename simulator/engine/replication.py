@@ -78,12 +78,7 @@ def build_world(prep: Prepared, index: int = 0) -> World:
             unlimited=b.mode == "unlimited",
         )
     cpu = CPU(env, hw.vcpus, hw.cpu_speed, 0.0, burst)
-    holder: list[Server] = []
-
-    def oom() -> None:
-        holder[0].kill_largest_child()
-
-    memory = MemoryLedger(env, hw.usable_ram_mib, on_exceed=oom)
+    memory = MemoryLedger(hw.usable_ram_mib)
     model = make_mpm(prep.mpm, prep.directives)
     server = Server(
         env,
@@ -96,7 +91,7 @@ def build_world(prep: Prepared, index: int = 0) -> World:
         sc.server.somaxconn,
         sc.server.listeners,
     )
-    holder.append(server)
+    memory.on_exceed = server.kill_largest_child  # the OOM killer
     server.start()
     recorder = Recorder()
     draw = RequestDraw(prep.classes, stream(sc.seed, index, "service"))
