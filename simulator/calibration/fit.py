@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +33,7 @@ from mpmsim.calibration.measured import (
     requests_per_connection,
     simulate_row,
 )
+from mpmsim.engine.executors import TaskMapper
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel, RequestClassCost
 from mpmsim.models.mpm.registry import MPM_MODELS
@@ -276,17 +276,11 @@ def compare(
     hw = setup.hardware.model_dump()
     work = [(r, cost_dict, hw, setup.network_rtt_ms) for r in runs]
     predicted: list[dict[str, float]] = []
-    if jobs > 1 and len(work) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for i, pred in enumerate(pool.map(simulate_row, work, chunksize=1)):
-                predicted.append(pred)
-                if progress:
-                    progress(i + 1, len(work))
-    else:
-        for i, item in enumerate(work):
-            predicted.append(simulate_row(item))
+    with TaskMapper(jobs) as mapper:
+        for pred in mapper.map(simulate_row, work):
+            predicted.append(pred)
             if progress:
-                progress(i + 1, len(work))
+                progress(len(predicted), len(work))
     out = []
     for run, pred, hold in zip(runs, predicted, held_out, strict=True):
         obs = observed(run)
@@ -377,19 +371,24 @@ def calibrate(
         cal.mape = mape_by_metric(cal.rows)
         cal.unexplained = unexplained_rows(cal.rows)
     cal.seconds = time.perf_counter() - t0
-    cal.costs = costs.model_copy(
-        update={
-            "calibration": {
-                "sources": list(sources),
-                "hardware": setup_hardware.name,
-                "rows_fitted": len(fit_rows),
-                "rows_held_out": len(runs) - len(fit_rows),
-                "network_rtt_ms": round(rtt, 4),
-                "mape_percent": cal.mape,
-                "cpu_fit_rms_rel_error": round(cpu.rms_rel_error, 4),
-                "memory_fit_rms_rel_error": round(mem.rms_rel_error, 4) if mem else None,
-                "unexplained_rows": [u["run_id"] for u in cal.unexplained],
-            }
-        }
-    )
+    provenance = _provenance(cal, len(runs), len(fit_rows), setup_hardware.name, sources)
+    cal.costs = costs.model_copy(update={"calibration": provenance})
     return cal
+
+
+def _provenance(
+    cal: Calibration, rows: int, fitted: int, hardware: str, sources: Sequence[str]
+) -> dict[str, Any]:
+    """How the model was fitted: the ``calibration`` entry of the written cost model."""
+    mem = cal.memory_fit
+    return {
+        "sources": list(sources),
+        "hardware": hardware,
+        "rows_fitted": fitted,
+        "rows_held_out": rows - fitted,
+        "network_rtt_ms": round(cal.network_rtt_ms, 4),
+        "mape_percent": cal.mape,
+        "cpu_fit_rms_rel_error": round(cal.cpu_fit.rms_rel_error, 4),
+        "memory_fit_rms_rel_error": round(mem.rms_rel_error, 4) if mem else None,
+        "unexplained_rows": [u["run_id"] for u in cal.unexplained],
+    }
