@@ -91,7 +91,7 @@ def test_nothing_lost_caps_kept_memory_accounted(cfg: dict[str, Any]) -> None:
         assert rec.in_progress >= 0
         # caps
         assert server.busy >= 0
-        assert server.ka_held <= server.busy
+        assert server.keepalive.held <= server.busy
         live = [c for c in server.children if c.state != ChildState.DEAD]
         active = [c for c in live if c.state != ChildState.QUIESCING]
         assert len(active) <= prep.directives.process_limit
@@ -100,7 +100,7 @@ def test_nothing_lost_caps_kept_memory_accounted(cfg: dict[str, Any]) -> None:
         # MaxRequestWorkers caps the workers of active children (event may keep stopping
         # children's connections beyond it, up to ServerLimit slots).
         assert sum(c.busy for c in active) <= mrw
-        assert len(server.backlog) <= server.backlog_limit
+        assert len(server.accept_queue) <= server.accept_queue.limit
         # memory accounted for every live process, thread and open connection
         expected = costs.parent_mib + costs.shared_mib
         expected += sum(c.memory_mib for c in live)

@@ -91,7 +91,7 @@ def test_event_serves_past_idle_keepalive_connections() -> None:
     lat = _latencies(world)
     assert len(lat) == 21
     assert max(lat) < 0.05
-    assert world.server.ka_peak >= 8
+    assert world.server.keepalive.peak >= 8
 
 
 def test_event_closes_keepalive_connections_when_workers_are_busy() -> None:

@@ -9,9 +9,9 @@ and what the parent does in its once-a-second maintenance.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from mpmsim.models.apache.directives import EffectiveDirectives
@@ -45,8 +45,6 @@ class Child:
     state: ChildState = ChildState.STARTING
     idle: int = 0
     conns: int = 0  # open connections (event's C)
-    ka_held: int = 0  # workers pinned by an idle keep-alive connection (prefork, worker)
-    keepalive: dict[int, Any] = field(default_factory=dict)  # event: idle keep-alive connections
     conns_accepted: int = 0
     conns_finished: int = 0
     not_accepting: bool = False  # event: listener disabled (full)

@@ -12,8 +12,9 @@ from typing import Any
 
 import simpy
 
+from mpmsim.engine.connection import Conn
 from mpmsim.engine.recorder import OK, REFUSED, RESET, TIMEOUT, Recorder
-from mpmsim.engine.server import ACCEPTED, QUEUED, Conn, Server
+from mpmsim.engine.server import ACCEPTED, QUEUED, Server
 from mpmsim.models.mpm.base import READY
 from mpmsim.workloads.distributions import ConstantSampler, Sampler
 from mpmsim.workloads.mix import RequestDraw
@@ -114,7 +115,7 @@ class Client:
             kat = self.keepalive_timeout_s
             if to_server >= kat:
                 yield env.timeout(kat)
-                server.expire_keepalive(conn)
+                server.keepalive.expire(conn)
                 if delay_s > kat:
                     yield env.timeout(delay_s - kat)
                 delay_s = 0.0
@@ -131,7 +132,7 @@ class Client:
         if conn is not None and conn.server_closed and conn.closed_at + half <= t_start:
             # The server's FIN reached the client before it sent: it simply reconnects.
             conn = None
-        if conn is not None and not server.leave_keepalive(conn):
+        if conn is not None and not server.keepalive.resume(conn):
             # The server closed the connection as the request arrived (event with no idle
             # worker, or a stopping child): ab and wrk count an error, browsers retry.
             if not self.retry_on_close:
@@ -160,10 +161,11 @@ class Client:
             and (self.max_keepalive == 0 or n <= self.max_keepalive)
             and child.state == READY
         )
-        work = server.request_cpu_s + cpu_s
-        work += server.new_conn_cpu_s if first else server.ka_request_cpu_s
+        ov = server.overheads
+        work = ov.request_cpu_s + cpu_s
+        work += ov.new_conn_cpu_s if first else ov.ka_request_cpu_s
         if not keep:
-            work += server.close_cpu_s
+            work += ov.close_cpu_s
         work *= self.cpu_noise.draw()
         mem = self.requests.memory_mib[k]
         if mem:
@@ -179,11 +181,11 @@ class Client:
         bw = self.bandwidth
         tx_s = size / bw if bw else 0.0
         held_s = 0.0
-        if bw and size > server.send_buffer_bytes:
+        if bw and size > ov.send_buffer_bytes:
             if server.model.write_completion_off_worker and not self.requests.streams[k]:
-                server.cpu.run(server.write_completion_cpu_s)
+                server.cpu.run(ov.write_completion_cpu_s)
             else:
-                held_s = (size - server.send_buffer_bytes) / bw
+                held_s = (size - ov.send_buffer_bytes) / bw
         if held_s > self.server_timeout_s:
             # A blocking write that makes no progress for Timeout seconds is abandoned.
             yield env.timeout(self.server_timeout_s)
@@ -196,7 +198,7 @@ class Client:
                 rec.record(t_start, env.now, k, RESET, first)
                 return None, RESET, env.now
         if keep:
-            server.hold_keepalive(conn)
+            server.keepalive.hold(conn)
         else:
             server.close(conn, worker_held=True)
         # -- the client reads the rest of the response
@@ -207,7 +209,7 @@ class Client:
         rec.record(t_start, t_done, k, status, first)
         if status != OK or not keep:
             if keep:
-                server.expire_keepalive(conn)  # the client gave up and closed it
+                server.keepalive.expire(conn)  # the client gave up and closed it
             return None, status, t_done
         return conn, status, t_done
 
@@ -221,7 +223,7 @@ class Client:
         wait = delay_s + self.half_rtt_s if client_closes else self.keepalive_timeout_s
         if wait > 0.0:
             yield self.env.timeout(min(wait, self.keepalive_timeout_s))
-        self.server.expire_keepalive(conn)
+        self.server.keepalive.expire(conn)
 
 
 def _give_up(conn: Conn) -> None:

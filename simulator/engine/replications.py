@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mpmsim.engine.accept_queue import accept_queue_limit
 from mpmsim.engine.bottleneck import Bottleneck, find_bottleneck
 from mpmsim.engine.recorder import SERIES_COLUMNS, STATUS_NAMES
 from mpmsim.engine.replication import Replication, run_replication
@@ -57,7 +58,7 @@ class RunResult:
             agg,
             mpm=p.mpm,
             max_request_workers=d.MaxRequestWorkers,
-            backlog_limit=min(d.ListenBacklog, p.scenario.server.somaxconn) + 1,
+            backlog_limit=accept_queue_limit(d.ListenBacklog, p.scenario.server.somaxconn),
             vcpus=p.hardware.vcpus,
         )
 

@@ -1,21 +1,24 @@
-"""The simulated Apache server: parent, children, accept queue, and the connections they hold.
+"""The simulated Apache server: parent, children, and the connections they hold.
 
-What all MPMs share lives here; where they differ, the server asks its :class:`MPMModel`.
-Counters (busy workers, keep-alive connections, processes, threads) are kept incrementally so
-sampling them is cheap.
+What all MPMs share lives here; where they differ, the server asks its :class:`MPMModel`. The
+accept queue and the idle keep-alive connections have modules of their own. Counters (busy
+workers, processes, threads) are kept incrementally so sampling them is cheap.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import simpy
 
+from mpmsim.engine.accept_queue import AcceptQueue
+from mpmsim.engine.connection import Conn
 from mpmsim.engine.cpu import CPU
+from mpmsim.engine.keepalive import KeepAliveRegistry
 from mpmsim.engine.memory import MemoryLedger
+from mpmsim.engine.overheads import Overheads
 from mpmsim.models.mpm.base import DEAD, QUIESCING, READY, STARTING, Child, MPMModel
 
 if TYPE_CHECKING:
@@ -24,31 +27,6 @@ if TYPE_CHECKING:
     from mpmsim.models.hardware import HardwareSpec
 
 ACCEPTED, QUEUED, DROPPED = 0, 1, 2
-
-
-class Conn:
-    """A client's TCP connection."""
-
-    __slots__ = (
-        "abandoned",
-        "child",
-        "closed_at",
-        "id",
-        "in_keepalive",
-        "requests",
-        "server_closed",
-        "wake",
-    )
-
-    def __init__(self, conn_id: int) -> None:
-        self.id = conn_id
-        self.child: Child | None = None
-        self.wake: simpy.Event | None = None
-        self.abandoned = False  # the client gave up while it waited in the accept queue
-        self.server_closed = False  # the server closed it (keep-alive timeout, busy, stopping)
-        self.in_keepalive = False
-        self.requests = 0
-        self.closed_at = 0.0
 
 
 @dataclass
@@ -82,9 +60,12 @@ class Server:
         self.costs = costs
         self.cpu = cpu
         self.memory = memory
-        self.backlog: deque[Conn] = deque()
-        self.backlog_limit = min(directives.ListenBacklog, somaxconn) + 1  # sk_acceptq_is_full: >
+        self.overheads = Overheads.derive(model, costs, hardware, listeners)
+        self.accept_queue = AcceptQueue(directives.ListenBacklog, somaxconn)
+        self.keepalive = KeepAliveRegistry(self, holds_worker=model.keepalive_holds_worker)
         self._children: list[Child] = []
+        self._tpc = model.threads_per_child()
+        self._extra_threads = model.extra_threads_per_child()
         self._accepting: dict[Child, None] = {}  # children that may accept, in round-robin order
         self._next_slot = 0
         self._free_slots: list[int] = []
@@ -93,39 +74,15 @@ class Server:
         self._child_exited = False
         # counters
         self.busy = 0  # workers held by a connection (R, W, K and C states)
-        self.ka_held = 0  # of which pinned by an idle keep-alive connection
-        self.ka_async = 0  # event: idle keep-alive connections held by listeners
         self.conns_open = 0
         self.processes = 1  # the parent
         self.threads = 1
         self.busy_peak = 0
         self.processes_peak = 1
         self.threads_peak = 1
-        self.ka_peak = 0
         self.conns_accepted = 0
-        self.syn_drops = 0
         self.oom_kills = 0
         self.children_spawned = 0
-        # derived costs, in seconds of reference-core CPU
-        hw_switch = hardware.context_switch_us
-        self._process_switch_s = (hw_switch + costs.process_switch_us) * 1e-6
-        self._thread_switch_s = (hw_switch + costs.thread_switch_us) * 1e-6
-        handoff = self._thread_switch_s if model.threaded else self._process_switch_s
-        self.new_conn_cpu_s = (
-            costs.accept_cpu_ms * 1e-3 + model.switches_per_new_connection * handoff
-        )
-        if listeners > 1 and model.uses_accept_mutex:
-            self.new_conn_cpu_s += costs.accept_mutex_us * 1e-6
-        self.ka_request_cpu_s = model.switches_per_keepalive_request * handoff
-        self.write_completion_cpu_s = 2 * handoff if model.write_completion_off_worker else 0.0
-        self.close_cpu_s = costs.close_cpu_ms * 1e-3 + model.switches_per_close * handoff
-        self.request_cpu_s = costs.request_cpu_ms * 1e-3
-        self.conn_mib = costs.connection_kib / 1024.0
-        self.send_buffer_bytes = costs.send_buffer_kib * 1024.0
-        self._tpc = model.threads_per_child()
-        self._extra_threads = model.extra_threads_per_child()
-        self._child_mib = costs.process_mib + (self._tpc + self._extra_threads) * costs.thread_mib
-        self._spawn_cpu_s = (costs.fork_cpu_ms + self._tpc * costs.thread_create_cpu_ms) * 1e-3
 
     # -- ServerView -------------------------------------------------------------------------
     @property
@@ -161,7 +118,7 @@ class Server:
             slot=slot,
             threads=self._tpc,
             extra_threads=self._extra_threads,
-            memory_mib=self._child_mib,
+            memory_mib=self.overheads.child_mib,
             started_s=self.now,
         )
         self._children.append(child)
@@ -172,7 +129,7 @@ class Server:
         self.processes_peak = max(self.processes_peak, self.processes)
         self.threads_peak = max(self.threads_peak, self.threads)
         self._update_switch_cost()
-        done = self.cpu.run(self._spawn_cpu_s)
+        done = self.cpu.run(self.overheads.spawn_cpu_s)
         done.callbacks.append(lambda _ev: self._child_ready(child))
         return child
 
@@ -182,8 +139,7 @@ class Server:
             return
         child.state = QUIESCING
         self._accepting.pop(child, None)
-        for conn in list(child.keepalive.values()):
-            self._close_keepalive(conn)
+        self.keepalive.close_all(child)
         self._maybe_exit(child)
 
     # -- start-up and maintenance ---------------------------------------------------------
@@ -214,15 +170,11 @@ class Server:
     # -- connections ----------------------------------------------------------------------------
     def arrive(self, conn: Conn) -> int:
         """A connection completes its handshake: accepted, queued in the backlog, or dropped."""
-        if self._accepting and not self.backlog:
+        if self._accepting and not self.accept_queue:
             child = next(iter(self._accepting))
             self._accept(child, conn)
             return ACCEPTED
-        if len(self.backlog) < self.backlog_limit:
-            self.backlog.append(conn)
-            return QUEUED
-        self.syn_drops += 1
-        return DROPPED
+        return QUEUED if self.accept_queue.offer(conn) else DROPPED
 
     def _accept(self, child: Child, conn: Conn) -> None:
         child.idle -= 1
@@ -233,7 +185,7 @@ class Server:
         self.conns_open += 1
         self.conns_accepted += 1
         conn.child = child
-        self.memory.add(self.conn_mib)
+        self.memory.add(self.overheads.conn_mib)
         if self.model.on_accept(child):
             self.stop_child(child)
         # Round-robin: the child goes to the back of the accepting queue.
@@ -241,12 +193,13 @@ class Server:
         self._refresh(child)
 
     def _drain(self, child: Child) -> None:
-        backlog = self.backlog
+        """``child`` accepts from the queue while it may."""
+        queue = self.accept_queue
         model = self.model
-        while backlog and model.may_accept(child):
-            conn = backlog.popleft()
-            if conn.abandoned:
-                continue
+        while queue and model.may_accept(child):
+            conn = queue.pop()
+            if conn is None:
+                return
             self._accept(child, conn)
             assert conn.wake is not None
             conn.wake.succeed()
@@ -268,7 +221,7 @@ class Server:
         child.idle += 1
         self.busy -= 1
         self._refresh(child)
-        if self.backlog:
+        if self.accept_queue:
             self._drain(child)
 
     def take_worker(self, child: Child) -> bool:
@@ -282,67 +235,6 @@ class Server:
         self._refresh(child)
         return True
 
-    def hold_keepalive(self, conn: Conn) -> None:
-        """Enter the keep-alive wait: pin the worker (sync MPMs) or give it to the listener."""
-        child = conn.child
-        assert child is not None
-        conn.in_keepalive = True
-        if self.model.keepalive_holds_worker:
-            child.ka_held += 1
-            self.ka_held += 1
-        else:
-            child.keepalive[conn.id] = conn
-            self.ka_async += 1
-            self.release_worker(child)
-        ka = self.ka_held + self.ka_async
-        if ka > self.ka_peak:
-            self.ka_peak = ka
-
-    def leave_keepalive(self, conn: Conn) -> bool:
-        """The next request arrived on a keep-alive connection; False if it was closed."""
-        child = conn.child
-        assert child is not None
-        if conn.server_closed or not child.alive:
-            return False  # closed by the server, or its child was killed
-        conn.in_keepalive = False
-        if self.model.keepalive_holds_worker:
-            child.ka_held -= 1
-            self.ka_held -= 1
-            return True
-        del child.keepalive[conn.id]
-        self.ka_async -= 1
-        if self.take_worker(child):
-            return True
-        # No idle worker: this connection is closed, then all keep-alive connections of the
-        # child ("kill'em all", event.c l.2048-2051, l.2084-2090).
-        self._finish_close(conn)
-        for other in list(child.keepalive.values()):
-            self._close_keepalive(other)
-        return False
-
-    def _close_keepalive(self, conn: Conn) -> None:
-        """The server closes an idle keep-alive connection (event listener, or stopping child)."""
-        child = conn.child
-        assert child is not None
-        if conn.server_closed:
-            return
-        if self.model.keepalive_holds_worker:
-            child.ka_held -= 1
-            self.ka_held -= 1
-            conn.in_keepalive = False
-            self.close(conn, worker_held=True)
-            return
-        del child.keepalive[conn.id]
-        self.ka_async -= 1
-        conn.in_keepalive = False
-        self._finish_close(conn)
-
-    def expire_keepalive(self, conn: Conn) -> None:
-        """KeepAliveTimeout passed with no request: the server closes the connection."""
-        if conn.server_closed or conn.child is None or not conn.child.alive:
-            return
-        self._close_keepalive(conn)
-
     def close(self, conn: Conn, *, worker_held: bool) -> None:
         """Close after a response; the worker (if held) is released after the close CPU."""
         child = conn.child
@@ -351,9 +243,10 @@ class Server:
             return
         if worker_held:
             self.release_worker(child)
-        self._finish_close(conn)
+        self.finish_close(conn)
 
-    def _finish_close(self, conn: Conn) -> None:
+    def finish_close(self, conn: Conn) -> None:
+        """Close ``conn`` now; a worker it held has been released already."""
         child = conn.child
         assert child is not None
         conn.server_closed = True
@@ -362,12 +255,12 @@ class Server:
             return
         child.conns -= 1
         self.conns_open -= 1
-        self.memory.add(-self.conn_mib)
+        self.memory.add(-self.overheads.conn_mib)
         if self.model.on_connection_closed(child):
             self.stop_child(child)
         self._refresh(child)
         self._maybe_exit(child)
-        if self.backlog and child.state == READY:
+        if self.accept_queue and child.state == READY:
             self._drain(child)
 
     def _maybe_exit(self, child: Child) -> None:
@@ -378,6 +271,7 @@ class Server:
         child.state = DEAD
         self._accepting.pop(child, None)
         self._children.remove(child)
+        self.keepalive.forget(child)
         self._free_slots.append(child.slot)
         self.memory.add(-child.memory_mib)
         self.processes -= 1
@@ -390,15 +284,13 @@ class Server:
         live = [c for c in self._children if c.state != DEAD]
         if not live:
             return None
-        victim = max(live, key=lambda c: (c.memory_mib + c.conns * self.conn_mib, c.conns))
+        conn_mib = self.overheads.conn_mib
+        victim = max(live, key=lambda c: (c.memory_mib + c.conns * conn_mib, c.conns))
         self.oom_kills += 1
         self.log("OOM", "Out of memory: Killed process (apache2)")
         self.busy -= victim.busy
-        self.ka_held -= victim.ka_held
-        self.ka_async -= len(victim.keepalive)
         self.conns_open -= victim.conns
-        self.memory.add(-victim.conns * self.conn_mib)
-        victim.keepalive.clear()
+        self.memory.add(-victim.conns * conn_mib)
         self._exit(victim)
         return victim
 
@@ -407,7 +299,8 @@ class Server:
             # A time-slice switch lands in another process with probability 1 - 1/children.
             n = max(1, len(self._children))
             cross = 1.0 - 1.0 / n
-            cost = self._thread_switch_s + cross * (self._process_switch_s - self._thread_switch_s)
+            thread_s, process_s = self.overheads.thread_switch_s, self.overheads.process_switch_s
+            cost = thread_s + cross * (process_s - thread_s)
         else:
-            cost = self._process_switch_s
+            cost = self.overheads.process_switch_s
         self.cpu.set_switch_cost(cost)

@@ -1,0 +1,22 @@
+"""A client's TCP connection to the simulated server, as both ends see it."""
+
+from __future__ import annotations
+
+import simpy
+
+from mpmsim.models.mpm.base import Child
+
+
+class Conn:
+    """A client's TCP connection: the child serving it, and how it ended."""
+
+    __slots__ = ("abandoned", "child", "closed_at", "id", "requests", "server_closed", "wake")
+
+    def __init__(self, conn_id: int) -> None:
+        self.id = conn_id
+        self.child: Child | None = None  # set when a child accepts it
+        self.wake: simpy.Event | None = None  # succeeds when a child accepts it from the queue
+        self.abandoned = False  # the client gave up while it waited in the accept queue
+        self.server_closed = False  # the server closed it (keep-alive timeout, busy, stopping)
+        self.requests = 0  # requests sent on it so far
+        self.closed_at = 0.0  # when the server closed it

@@ -1,0 +1,119 @@
+"""Idle keep-alive connections between two requests: who holds them, and how each wait ends.
+
+prefork and worker keep the worker blocked in its read, so it stays busy (``held`` counts those
+workers); event hands the connection to its child's listener and frees the worker (``watched``
+counts those connections). This registry is the one place that starts a wait and ends it: the
+next request arrives (:meth:`KeepAliveRegistry.resume`), KeepAliveTimeout passes or the client
+closes (:meth:`~KeepAliveRegistry.expire`), the child stops
+(:meth:`~KeepAliveRegistry.close_all`) or exits (:meth:`~KeepAliveRegistry.forget`).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from mpmsim.engine.connection import Conn
+from mpmsim.models.mpm.base import Child
+
+
+class Workers(Protocol):
+    """What ending a keep-alive wait needs of the server."""
+
+    def release_worker(self, child: Child) -> None:
+        """A worker of ``child`` is free again."""
+        ...
+
+    def take_worker(self, child: Child) -> bool:
+        """Reserve an idle worker of ``child``; False if it has none."""
+        ...
+
+    def finish_close(self, conn: Conn) -> None:
+        """Close ``conn`` (no worker of it is held any more)."""
+        ...
+
+
+class KeepAliveRegistry:
+    """The idle keep-alive connections of one server, their counts and their peak."""
+
+    def __init__(self, workers: Workers, *, holds_worker: bool) -> None:
+        self._workers = workers
+        self.holds_worker = holds_worker  # prefork, worker: True; event: False
+        self.held = 0  # workers pinned by an idle keep-alive connection
+        self.watched = 0  # event: idle keep-alive connections watched by the listeners
+        self.peak = 0  # most idle keep-alive connections at once
+        self._held_by: dict[Child, int] = {}
+        self._watched_by: dict[Child, dict[int, Conn]] = {}
+
+    def hold(self, conn: Conn) -> None:
+        """The response on ``conn`` is sent: wait for the next request on it."""
+        child = conn.child
+        assert child is not None
+        if self.holds_worker:
+            self._held_by[child] = self._held_by.get(child, 0) + 1
+            self.held += 1
+        else:
+            watched = self._watched_by.get(child)
+            if watched is None:
+                watched = self._watched_by[child] = {}
+            watched[conn.id] = conn
+            self.watched += 1
+            self._workers.release_worker(child)
+        idle = self.held + self.watched
+        if idle > self.peak:
+            self.peak = idle
+
+    def resume(self, conn: Conn) -> bool:
+        """The next request reached the server on ``conn``; False if ``conn`` is closed."""
+        child = conn.child
+        assert child is not None
+        if conn.server_closed or not child.alive:
+            return False  # closed by the server, or its child was killed
+        if self.holds_worker:
+            self._held_by[child] -= 1
+            self.held -= 1
+            return True
+        del self._watched_by[child][conn.id]
+        self.watched -= 1
+        if self._workers.take_worker(child):
+            return True
+        # No idle worker: this connection is closed, then all keep-alive connections of the
+        # child ("kill'em all", event.c l.2048-2051, l.2084-2090).
+        self._workers.finish_close(conn)
+        self.close_all(child)
+        return False
+
+    def expire(self, conn: Conn) -> None:
+        """KeepAliveTimeout passed with no request (or the client left): close ``conn``."""
+        child = conn.child
+        if conn.server_closed or child is None or not child.alive:
+            return
+        self._close(conn)
+
+    def close_all(self, child: Child) -> None:
+        """Close every idle connection that ``child``'s listener watches (event)."""
+        watched = self._watched_by.get(child)
+        if watched:
+            for conn in list(watched.values()):
+                self._close(conn)
+
+    def forget(self, child: Child) -> None:
+        """``child`` is gone (exited or killed): so are its idle connections."""
+        self.held -= self._held_by.pop(child, 0)
+        watched = self._watched_by.pop(child, None)
+        if watched is not None:
+            self.watched -= len(watched)
+
+    def _close(self, conn: Conn) -> None:
+        """The server closes the idle ``conn`` of a live child."""
+        child = conn.child
+        assert child is not None
+        if conn.server_closed:
+            return  # closed meanwhile, by a close that this one set off
+        if self.holds_worker:
+            self._held_by[child] -= 1
+            self.held -= 1
+            self._workers.release_worker(child)
+        else:
+            del self._watched_by[child][conn.id]
+            self.watched -= 1
+        self._workers.finish_close(conn)

@@ -1,0 +1,60 @@
+"""What the server's own mechanics cost: CPU per connection event, memory per process and socket.
+
+Derived once per run from the cost model, the hardware's context-switch time and the MPM's
+hand-offs (how many switches a new connection, a keep-alive request and a close cost).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mpmsim.models.costs import CostModel
+    from mpmsim.models.hardware import HardwareSpec
+    from mpmsim.models.mpm.base import MPMModel
+
+
+@dataclass(frozen=True, slots=True)
+class Overheads:
+    """CPU in seconds of reference-core work, memory in MiB, buffers in bytes."""
+
+    process_switch_s: float  # one switch between processes
+    thread_switch_s: float  # one switch between threads of a process
+    new_conn_cpu_s: float  # accepting a connection and handing it to a worker
+    ka_request_cpu_s: float  # handing a readable keep-alive connection to a worker
+    write_completion_cpu_s: float  # event's listener finishing a write that did not fit
+    close_cpu_s: float  # shutdown, lingering close and the wake-up for the client's FIN
+    request_cpu_s: float  # per request, on top of the request class's own CPU
+    conn_mib: float  # per open connection
+    send_buffer_bytes: float  # a response larger than this blocks its writer
+    child_mib: float  # per child process with all its threads
+    spawn_cpu_s: float  # forking a child and creating its threads
+
+    @classmethod
+    def derive(
+        cls, model: MPMModel, costs: CostModel, hardware: HardwareSpec, listeners: int
+    ) -> Overheads:
+        """The overheads of ``model`` with ``costs`` on ``hardware``, with ``listeners`` sockets."""
+        hw_switch = hardware.context_switch_us
+        process_switch_s = (hw_switch + costs.process_switch_us) * 1e-6
+        thread_switch_s = (hw_switch + costs.thread_switch_us) * 1e-6
+        handoff = thread_switch_s if model.threaded else process_switch_s
+        new_conn_cpu_s = costs.accept_cpu_ms * 1e-3 + model.switches_per_new_connection * handoff
+        if listeners > 1 and model.uses_accept_mutex:
+            new_conn_cpu_s += costs.accept_mutex_us * 1e-6
+        threads = model.threads_per_child()
+        return cls(
+            process_switch_s=process_switch_s,
+            thread_switch_s=thread_switch_s,
+            new_conn_cpu_s=new_conn_cpu_s,
+            ka_request_cpu_s=model.switches_per_keepalive_request * handoff,
+            write_completion_cpu_s=2 * handoff if model.write_completion_off_worker else 0.0,
+            close_cpu_s=costs.close_cpu_ms * 1e-3 + model.switches_per_close * handoff,
+            request_cpu_s=costs.request_cpu_ms * 1e-3,
+            conn_mib=costs.connection_kib / 1024.0,
+            send_buffer_bytes=costs.send_buffer_kib * 1024.0,
+            child_mib=costs.process_mib
+            + (threads + model.extra_threads_per_child()) * costs.thread_mib,
+            spawn_cpu_s=(costs.fork_cpu_ms + threads * costs.thread_create_cpu_ms) * 1e-3,
+        )
