@@ -18,6 +18,7 @@ from mpmsim.models.apache.directives import (
     apply_apache_rules,
     normalize_directives,
 )
+from mpmsim.models.apache.rules import NOT_FOR_MPM
 
 THREADED = ["worker", "event"]
 # AH codes of the start-up messages of worker_check_config / event_check_config (facts §4).
@@ -139,12 +140,42 @@ def test_unknown_mpm() -> None:
         apply("winnt")
 
 
-def test_every_directive_has_a_default() -> None:
-    """apply_apache_rules fills every handled directive for every MPM."""
-    for mpm in ("prefork", "worker", "event"):
-        eff, _ = apply(mpm)
-        for name in DIRECTIVES:
-            assert getattr(eff, name) is not None
+# A value for every directive, other than every MPM's default, that no start-up rule adjusts.
+NON_DEFAULT: dict[str, int | float | bool] = {
+    "StartServers": 2,
+    "MinSpareServers": 3,
+    "MaxSpareServers": 12,
+    "MinSpareThreads": 50,
+    "MaxSpareThreads": 200,
+    "ThreadsPerChild": 50,
+    "ThreadLimit": 100,
+    "ServerLimit": 300,
+    "MaxRequestWorkers": 100,
+    "MaxConnectionsPerChild": 1000,
+    "AsyncRequestWorkerFactor": 3.0,
+    "KeepAlive": False,
+    "KeepAliveTimeout": 7.0,
+    "MaxKeepAliveRequests": 50,
+    "ListenBacklog": 128,
+    "Timeout": 30.0,
+    "ThreadStackSize": 1048576,
+    "ListenCoresBucketsRatio": 2,
+}
+
+
+@pytest.mark.parametrize("mpm", ["prefork", "worker", "event"])
+def test_every_directive_is_taken_as_written(mpm: str) -> None:
+    """Each directive the MPM has, given alone with a value no rule adjusts, reaches the
+    effective directives unchanged: none is parsed and then left at its default."""
+    assert set(NON_DEFAULT) == set(DIRECTIVES)
+    default, _ = apply(mpm)
+    for name, value in NON_DEFAULT.items():
+        if name in NOT_FOR_MPM[mpm]:
+            continue
+        eff, warnings = apply_apache_rules(mpm, {name: value})
+        assert getattr(default, name) != value
+        assert getattr(eff, name) == value, name
+        assert warnings == []
 
 
 # --- prefork rules (facts §4, prefork_check_config l.1345-1443, prefork_run l.921-944) -------
