@@ -1,177 +1,160 @@
-"""Read the directives mpmsim uses from an Apache config file (httpd.conf or mpm_*.conf).
+"""Read the directives mpmsim uses from an Apache config file and everything it includes.
 
-The reader follows Apache's file syntax (``server/util.c`` ``ap_cfg_getline``, ``server/config.c``):
-a backslash at the end of a line joins it with the next one, then lines whose first non-blank
-character is ``#`` are comments (Apache has no end-of-line comments). Sections are handled thus:
+Give the server's main file (Debian's ``/etc/apache2/apache2.conf``, an ``httpd.conf``) or a
+fragment (``mods-available/mpm_event.conf``). The tree is walked as Apache reads it (see
+:mod:`mpmsim.models.apache.config_tree`: ``Include``/``IncludeOptional``, ``<IfModule>``,
+``<IfDefine>``, ``Define``, ``${VAR}``), in two passes: the first finds the ``LoadModule`` lines
+(the MPM, and whether the files load modules at all), the second reads the directives with the
+MPM chosen, so ``<IfModule mpm_event_module>`` blocks apply exactly when event runs.
 
-- ``<IfModule mpm_X_module>``, ``<IfModule X.c>`` (and ``!`` negations) test the chosen MPM;
-  every other module counts as loaded, so ``<IfModule mod_ssl.c>`` holds and ``<IfModule !...>``
-  of it does not.
-- ``<IfDefine NAME>`` holds only when negated: the server is assumed started without ``-D``.
-- ``<IfVersion>``, ``<IfDirective>``, ``<IfSection>``, ``<IfFile>`` count as true.
-- Directives inside any other section (``<VirtualHost>``, ``<Directory>``, ``<If>`` ...) belong to
-  that scope, not to the main server, and are skipped.
+- ServerRoot, against which relative ``Include`` paths are taken, is the config file's folder
+  until a ``ServerRoot`` directive says otherwise (Debian's ``apache2ctl`` starts Apache with
+  ``-d /etc/apache2``, the folder of ``apache2.conf``).
+- ``${VAR}`` takes the values of the ``envvars`` file beside the config file when there is one
+  (Debian's ``apache2ctl`` sources it), not the caller's environment, so a scenario reads the
+  same on every machine; an unknown variable stays as written.
+- Modules compiled into the binary are Debian's (``apache2 -l``) unless the caller says.
 
-``Include`` / ``IncludeOptional`` are **not** followed: give the file that holds the MPM settings
-(for Debian, ``mods-available/mpm_event.conf``) or a self-contained httpd.conf. Later directives
-override earlier ones, as in Apache; old names (MaxClients, MaxRequestsPerChild) are returned under
-their new names.
+Later directives override earlier ones, as in Apache; old names (MaxClients,
+MaxRequestsPerChild) are returned under their new names.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
 
 from mpmsim.errors import InputError
+from mpmsim.models.apache.config_tree import (
+    DEBIAN_STATIC_MODULES,
+    MPMS,
+    ConfigLine,
+    ConfigTree,
+    LoadedModule,
+    Policy,
+    split_args,
+    walk_config,
+)
 from mpmsim.models.apache.directives import canonical_name
-
-_MPMS: Final = ("prefork", "worker", "event")
-_LOADMODULE_RE: Final = re.compile(r"loadmodule\s+mpm_(prefork|worker|event)_module\b", re.I)
-_OPEN_RE: Final = re.compile(r"<\s*([A-Za-z]+)\b([^>]*)>\s*$")
-_CLOSE_RE: Final = re.compile(r"<\s*/\s*([A-Za-z]+)\s*>\s*$")
-_ALWAYS_TRUE: Final = frozenset({"ifversion", "ifdirective", "ifsection", "iffile"})
+from mpmsim.models.apache.envvars import read_envvars
 
 
-def _logical_lines(text: str) -> list[tuple[int, str]]:
-    """(first line number, text) of each logical line: continuations joined, comments dropped."""
-    out: list[tuple[int, str]] = []
-    pending: list[str] = []
-    start = 0
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not pending:
-            start = number
-        stripped = line.rstrip()
-        if stripped.endswith("\\"):
-            pending.append(stripped[:-1])
-            continue
-        pending.append(stripped)
-        # Apache joins continuation lines first and only then sees a leading '#' as a comment.
-        logical = " ".join(part.strip() for part in pending).strip()
-        pending = []
-        if logical and not logical.startswith("#"):
-            out.append((start, logical))
-    if pending:
-        logical = " ".join(part.strip() for part in pending).strip()
-        if logical and not logical.startswith("#"):
-            out.append((start, logical))
-    return out
+@dataclass(frozen=True)
+class ApacheConfig:
+    """What mpmsim reads from an Apache config tree."""
+
+    path: str
+    mpm: str | None
+    """The MPM the files load with ``LoadModule``, or None."""
+    directives: dict[str, str]
+    """Raw values of the directives mpmsim models, under Apache's canonical names."""
+    modules: tuple[str, ...]
+    """Identifiers of the modules loaded by ``LoadModule`` (``mpm_event_module``), in order."""
+    listen: tuple[str, ...]
+    """The main server's ``Listen`` addresses (``80``, ``127.0.0.1:8080``)."""
+    files: tuple[str, ...]
+    """Every file read, in the order Apache reads them."""
 
 
-def _module_mpm(name: str) -> str | None:
-    """The MPM an IfModule argument names (mpm_event_module, event.c, mpm_event.c), else None."""
-    lowered = name.lower()
-    for mpm in _MPMS:
-        if lowered in (f"mpm_{mpm}_module", f"{mpm}.c", f"mpm_{mpm}.c", f"mod_mpm_{mpm}.c"):
-            return mpm
-    return None
+def read_apache_tree(
+    path: Path,
+    mpm: str | None = None,
+    *,
+    server_root: Path | None = None,
+    variables: Mapping[str, str] | None = None,
+    defines: Iterable[str] = (),
+    static_modules: Iterable[str] = DEBIAN_STATIC_MODULES,
+) -> ApacheConfig:
+    """Read ``path`` and its includes: the loaded MPM and modules, and mpmsim's directives.
 
-
-def _condition(kind: str, arg: str, mpm: str | None, *, mpm_known: bool) -> bool | None:
-    """Whether a section's body applies to the main server: True/False, None = another scope.
-
-    With ``mpm_known`` False (while looking for the LoadModule line) MPM tests count as true.
+    ``mpm`` decides ``<IfModule>`` sections on MPMs; when None, the MPM the files load is used,
+    and when they load none either, every MPM section is read. ``server_root`` defaults to the
+    file's folder, ``variables`` to the ``envvars`` file beside it, ``defines`` are ``-D``
+    parameters. Values are the strings as written (checked later by
+    :func:`mpmsim.models.apache.directives.normalize_directives`).
     """
-    kind = kind.lower()
-    arg = arg.strip().strip("\"'")
-    negated = arg.startswith("!")
-    name = arg[1:].strip() if negated else arg
-    if kind == "ifmodule":
-        named = _module_mpm(name)
-        if named is None:
-            return not negated  # any other module counts as loaded
-        return (named == mpm) != negated if mpm_known else True
-    if kind == "ifdefine":
-        return negated  # no -D parameters: every define is unset
-    if kind in _ALWAYS_TRUE:
-        return True
-    return None
+    root = server_root if server_root is not None else path.parent
+    env = dict(variables) if variables is not None else read_envvars(path.parent / "envvars")
+    statics = tuple(static_modules)
+    extra = tuple(defines)
 
+    def walk(policy: Policy) -> ConfigTree:
+        return walk_config(
+            path, policy, server_root=root, variables=env, defines=extra, static_modules=statics
+        )
 
-def _main_server_lines(
-    lines: list[tuple[int, str]], source: str, mpm: str | None, *, mpm_known: bool
-) -> list[tuple[int, str]]:
-    """The directive lines that apply to the main server; checks that sections nest properly."""
-    out: list[tuple[int, str]] = []
-    # Each open section: (its name, whether its body applies to the main server).
-    stack: list[tuple[str, bool]] = []
-    for number, line in lines:
-        if m := _CLOSE_RE.match(line):
-            if not stack or stack[-1][0] != m.group(1).lower():
-                expected = f"</{stack[-1][0]}>" if stack else "no closing tag"
-                raise InputError(
-                    f"unexpected </{m.group(1)}>; expected {expected}",
-                    file=source,
-                    field=f"line {number}",
-                )
-            stack.pop()
-        elif m := _OPEN_RE.match(line):
-            applies = _condition(m.group(1), m.group(2), mpm, mpm_known=mpm_known)
-            enclosing = not stack or stack[-1][1]
-            stack.append((m.group(1).lower(), enclosing and applies is True))
-        elif not stack or stack[-1][1]:
-            out.append((number, line))
-    if stack:
-        raise InputError(f"<{stack[-1][0]}> is not closed before the end of the file", file=source)
-    return out
-
-
-def _split_args(rest: str) -> list[str]:
-    """A directive's arguments, honouring double and single quotes as Apache's ap_getword_conf."""
-    return [a or b or c for a, b, c in re.findall(r'"([^"]*)"|\'([^\']*)\'|(\S+)', rest)]
+    survey = walk(Policy(mpm=None, strict_modules=False, report=False))
+    detected = _detect_mpm(survey.modules)
+    # A fragment that loads no module (mpm_event.conf alone) cannot say what is loaded: every
+    # <IfModule> on another module then holds, as before this reader followed includes.
+    loads_modules = any(_mpm_of(m) is None for m in survey.modules)
+    tree = walk(Policy(mpm=mpm or detected, strict_modules=loads_modules, report=True))
+    return ApacheConfig(
+        path=str(path),
+        mpm=_detect_mpm(tree.modules) or detected,
+        directives=_directives(tree.lines),
+        modules=tuple(m.identifier for m in tree.modules),
+        listen=tuple(_listen(tree.lines)),
+        files=tree.files,
+    )
 
 
 def read_apache_config(path: Path, mpm: str | None) -> tuple[str | None, dict[str, str]]:
-    """Return (MPM loaded by the file or None, raw values of the directives mpmsim knows).
+    """Return (MPM loaded by the files or None, raw values of the directives mpmsim knows)."""
+    config = read_apache_tree(path, mpm)
+    return config.mpm, config.directives
 
-    ``mpm`` decides ``<IfModule>`` sections on MPMs; when None, the MPM the file loads is used,
-    and when the file loads none either, every MPM section is read.
-    Keys are Apache's canonical names; values are the strings as written (checked later by
-    :func:`mpmsim.models.apache.directives.normalize_directives`).
-    """
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise InputError(
-            f"cannot read the Apache config file: {exc.strerror or exc}", file=source
-        ) from None
-    lines = _logical_lines(text)
-    detected = _detect_mpm(_main_server_lines(lines, source, None, mpm_known=False), source)
-    chosen = mpm if mpm is not None else detected
+
+def _directives(lines: Iterable[ConfigLine]) -> dict[str, str]:
+    """Values of the directives mpmsim models; each takes exactly one argument."""
     values: dict[str, str] = {}
-    # With no MPM at all (e.g. Debian's mods-available/mpm_event.conf alone), MPM tests count as
-    # true so that file's <IfModule mpm_event_module> block is still read.
-    known = chosen is not None
-    for number, line in _main_server_lines(lines, source, chosen, mpm_known=known):
-        word, *rest = line.split(None, 1)
+    for line in lines:
+        word, *rest = line.text.split(None, 1)
         name = canonical_name(word)
         if name is None:
-            continue  # a directive mpmsim does not model: the file is a whole httpd.conf
-        args = _split_args(rest[0] if rest else "")
+            continue  # a directive mpmsim does not model
+        args = split_args(rest[0] if rest else "")
         if len(args) != 1:
             raise InputError(
-                f"{word} takes one argument, got {len(args)}: {line!r}",
-                file=source,
-                field=f"line {number}",
+                f"{word} takes one argument, got {len(args)}: {line.text!r}",
+                file=line.file,
+                field=f"line {line.number}",
             )
         values[name] = args[0]
-    return detected, values
+    return values
 
 
-def _detect_mpm(lines: list[tuple[int, str]], source: str) -> str | None:
+def _listen(lines: Iterable[ConfigLine]) -> list[str]:
+    """The first argument of each ``Listen`` line, duplicates dropped."""
+    found: list[str] = []
+    for line in lines:
+        word, *rest = line.text.split(None, 1)
+        args = split_args(rest[0] if rest else "")
+        if word.lower() == "listen" and args and args[0] not in found:
+            found.append(args[0])
+    return found
+
+
+def _mpm_of(module: LoadedModule) -> str | None:
+    identifier = module.identifier.lower()
+    return next((m for m in MPMS if identifier == f"mpm_{m}_module"), None)
+
+
+def _detect_mpm(modules: Iterable[LoadedModule]) -> str | None:
     """The MPM of the ``LoadModule mpm_*_module`` lines; an error if they load different MPMs."""
-    found: dict[str, int] = {}
-    for number, line in lines:
-        if m := _LOADMODULE_RE.match(line):
-            found.setdefault(m.group(1).lower(), number)
+    found: dict[str, LoadedModule] = {}
+    for module in modules:
+        if (mpm := _mpm_of(module)) is not None:
+            found.setdefault(mpm, module)
     if len(found) > 1:
-        where = ", ".join(f"{name} (line {n})" for name, n in found.items())
+        where = ", ".join(f"{name} ({m.file} line {m.number})" for name, m in found.items())
+        first = next(iter(found.values()))
         raise InputError(
-            f"the file loads more than one MPM: {where}; Apache runs exactly one", file=source
+            f"the configuration loads more than one MPM: {where}; Apache runs exactly one",
+            file=first.file,
         )
     return next(iter(found), None)
 
 
-__all__ = ["read_apache_config"]
+__all__ = ["ApacheConfig", "read_apache_config", "read_apache_tree"]
