@@ -1,0 +1,62 @@
+"""``mpmsim bench``: measure a live server with ab or wrk and write measurement rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mpmsim.cli.options import check_target
+from mpmsim.errors import InputError
+
+
+def bench(
+    url: Annotated[str, typer.Argument(help="The page to load, e.g. http://127.0.0.1/test.html")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Measurement CSV to write.")],
+    tool: Annotated[str, typer.Option(help="Load tool on PATH: ab or wrk.")] = "ab",
+    concurrency: Annotated[
+        str, typer.Option(help="Comma-separated concurrencies, e.g. 1,10,100.")
+    ] = "1,10,100",
+    keepalive: Annotated[bool, typer.Option(help="Reuse connections (ab -k; wrk).")] = False,
+    duration_s: Annotated[int, typer.Option(help="Seconds per run.", min=1)] = 5,
+    repetitions: Annotated[int, typer.Option(help="Runs per concurrency.", min=1)] = 1,
+    apache_pid_file: Annotated[
+        Path | None, typer.Option(help="Local Apache's pid file: sample its CPU and memory.")
+    ] = None,
+    status_url: Annotated[
+        str | None, typer.Option(help="mod_status URL to read once mid-run (?auto is added).")
+    ] = None,
+    mpm: Annotated[str | None, typer.Option(help="Record the server's MPM in the rows.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite --out.")] = False,
+) -> None:
+    """Measure a live server with ab or wrk; write rows that feed ``mpmsim calibrate``."""
+    from mpmsim.bench.measure import bench as run_bench
+    from mpmsim.bench.measure import write_rows
+
+    levels = _levels(concurrency)
+    check_target(out, "--out", force)
+    rows = run_bench(
+        url,
+        tool=tool,
+        concurrency=levels,
+        keepalive=keepalive,
+        duration_s=duration_s,
+        apache_pid_file=apache_pid_file,
+        status_url=status_url,
+        repetitions=repetitions,
+        progress=lambda line: typer.echo(line, err=True),
+        mpm=mpm,
+    )
+    write_rows(rows, out, overwrite=force)
+    typer.echo(f"wrote {len(rows)} row(s) to {out}")
+
+
+def _levels(concurrency: str) -> list[int]:
+    """The concurrencies of ``--concurrency 1,10,100``."""
+    try:
+        return [int(c) for c in concurrency.split(",") if c.strip()]
+    except ValueError:
+        raise InputError(
+            f"expected comma-separated whole numbers, got {concurrency!r}", field="--concurrency"
+        ) from None

@@ -1,0 +1,140 @@
+"""``mpmsim calibrate``: fit a cost model to measured runs (and the USL beside it)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from mpmsim.cli.options import check_target
+from mpmsim.errors import InputError
+
+if TYPE_CHECKING:
+    from mpmsim.calibration.fit import Calibration
+    from mpmsim.workloads.readers import MeasuredRun
+
+
+def calibrate(
+    measurements: Annotated[
+        list[Path], typer.Argument(help="Measurement CSVs (data/apache-bench/runs.csv format).")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("-o", "--out", help="Cost-model YAML to write.")
+    ] = None,
+    hardware: Annotated[str, typer.Option(help="Hardware the runs were measured on.")] = (
+        "bench-1core"
+    ),
+    base: Annotated[str, typer.Option(help="Cost model to start from.")] = "default",
+    holdout: Annotated[
+        str | None,
+        typer.Option(help="Keep rows out of the fit: COLUMN=VALUE[,VALUE], COLUMN>X, or 0.2."),
+    ] = None,
+    name: Annotated[str, typer.Option(help="Name of the fitted cost model.")] = "calibrated",
+    jobs: Annotated[int, typer.Option(help="Processes simulating rows.", min=1)] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    plot: Annotated[Path | None, typer.Option(help="Write a predicted-vs-measured HTML.")] = None,
+    usl: Annotated[bool, typer.Option(help="Also fit the Universal Scalability Law.")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite -o and --plot.")] = False,
+) -> None:
+    """Fit a cost model to measured runs and show how well the simulator reproduces them."""
+    from mpmsim.calibration.fit import calibrate as fit
+    from mpmsim.calibration.output import holdout_mask, write_costs_yaml, write_plot
+    from mpmsim.models.costs import load_costs
+    from mpmsim.models.hardware import load_hardware
+
+    for target, flag in ((out, "-o"), (plot, "--plot")):
+        if target is not None:
+            check_target(target, flag, force)
+    runs = _read_runs(measurements)
+    hw = load_hardware(hardware, source="--hardware", field="--hardware")
+    base_costs = load_costs(base, source="--base", field="--base")
+    mask = holdout_mask(runs, holdout)
+    cal = fit(
+        runs, base_costs, hw, held_out=mask, jobs=jobs, progress=None if as_json else _progress,
+        name=name, sources=[str(p) for p in measurements],
+    )  # fmt: skip
+    usl_fits = _usl_fits(runs) if usl else []
+    if out is not None:
+        write_costs_yaml(cal, out, force=force)
+    if plot is not None:
+        write_plot(cal, plot)
+    _show(cal, usl_fits, out, as_json)
+
+
+def _read_runs(measurements: list[Path]) -> list[MeasuredRun]:
+    """The rows of every measurement CSV; any other file (a load tool's output) is refused."""
+    from mpmsim.workloads.readers import read_measurements, sniff
+
+    runs: list[MeasuredRun] = []
+    for path in measurements:
+        kind = sniff(path)
+        if kind != "measurements":
+            raise InputError(
+                f"is {kind} output; calibrate reads measurement CSVs (write them with mpmsim "
+                "bench, or in the columns of data/apache-bench/runs.csv)",
+                file=str(path),
+            )
+        runs.extend(read_measurements(path))
+    return runs
+
+
+def _progress(done: int, total: int) -> None:
+    """Count simulated rows on stderr, in place."""
+    end = "\n" if done == total else "\r"
+    print(f"simulating measured runs: {done}/{total}", end=end, file=sys.stderr)
+
+
+def _show(
+    cal: Calibration, usl_fits: list[dict[str, Any]], out: Path | None, as_json: bool
+) -> None:
+    """Print the calibration (and the USL fits): JSON, or the table and the file written."""
+    from mpmsim.calibration.output import render
+
+    if as_json:
+        data = cal.as_dict()
+        data["usl"] = usl_fits
+        typer.echo(json.dumps(data, indent=2, default=str))
+        return
+    typer.echo(render(cal))
+    for f in usl_fits:
+        typer.echo(
+            f"USL {f['group']}: sigma {f['sigma']:.4g}, kappa {f['kappa']:.4g}, "
+            f"gamma {f['gamma']:.4g}, peak at {f['peak_concurrency']} clients "
+            f"({f['peak_throughput']:.0f} req/s), R^2 {f['r_squared']:.3f}"
+        )
+    if out is not None:
+        typer.echo(f"wrote {out}")
+
+
+def _usl_fits(runs: list[MeasuredRun]) -> list[dict[str, Any]]:
+    """USL per (MPM, tool, keep-alive, content) over concurrency (median throughput per level)."""
+    import numpy as np
+
+    from mpmsim.calibration.usl import fit_usl
+
+    groups: dict[tuple[str, str, bool, str], dict[int, list[float]]] = {}
+    for r in runs:
+        key = (r.mpm, r.tool, r.keepalive, r.content)
+        groups.setdefault(key, {}).setdefault(int(r.concurrency), []).append(r.req_per_s)
+    out = []
+    for key, levels in sorted(groups.items()):
+        if len(levels) < 3:
+            continue
+        n = sorted(levels)
+        x = [float(np.median(levels[c])) for c in n]
+        try:
+            f = fit_usl([float(c) for c in n], x)
+        except ValueError:
+            continue
+        out.append(
+            {
+                "group": f"{key[0]}/{key[1]}/ka{int(key[2])}/{key[3]}",
+                "sigma": f.alpha, "kappa": f.beta, "gamma": f.gamma,
+                "peak_concurrency": f.peak_concurrency, "peak_throughput": f.peak_throughput,
+                "r_squared": f.r_squared, "points": len(n),
+            }
+        )  # fmt: skip
+    return out

@@ -1,0 +1,66 @@
+"""What ships with mpmsim: the ``schema``, the ``examples`` and the ``hardware`` group."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mpmsim.errors import InputError
+
+hardware_app = typer.Typer(no_args_is_help=True, help="Hardware profiles.")
+
+
+def schema() -> None:
+    """Print the JSON Schema of the scenario file."""
+    from mpmsim.spec.scenario import scenario_json_schema
+
+    typer.echo(json.dumps(scenario_json_schema(), indent=2))
+
+
+def examples(
+    copy_to: Annotated[
+        Path | None, typer.Option("--copy", help="Copy the examples into this folder.")
+    ] = None,
+) -> None:
+    """List the example workloads shipped with mpmsim (or copy them to a folder)."""
+    from importlib.resources import as_file, files
+
+    folder = files("mpmsim.workloads") / "examples"
+    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".yaml"))
+    if copy_to is None:
+        with as_file(folder) as path:
+            for name in names:
+                typer.echo(str(Path(path) / name))
+        return
+    copy_to.mkdir(parents=True, exist_ok=True)
+    clash = [n for n in names if (copy_to / n).exists()]
+    if clash:
+        raise InputError(
+            f"would overwrite {', '.join(clash)}; remove them first",
+            field="--copy",
+            file=str(copy_to),
+        )
+    for name in names:
+        (copy_to / name).write_text((folder / name).read_text(encoding="utf-8"), encoding="utf-8")
+        typer.echo(str(copy_to / name))
+
+
+@hardware_app.command("list")
+def hardware_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the shipped hardware profiles."""
+    from mpmsim.models.hardware import hardware_table
+
+    rows = hardware_table()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    cols = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    typer.echo("  ".join(c.ljust(widths[c]) for c in cols))
+    for r in rows:
+        typer.echo("  ".join(str(r[c]).ljust(widths[c]) for c in cols))
