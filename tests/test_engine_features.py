@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mpmsim.engine.replications import run_prepared
 from mpmsim.spec.reading import load_scenario_data
@@ -107,8 +108,15 @@ def test_config_file_supplies_the_mpm_and_directives(tmp_path: Path) -> None:
 
 
 def test_shipped_cost_models_load() -> None:
-    from mpmsim.models.costs import cost_catalog
+    """Every cost file in models/costs is in the catalog under its name, read as written."""
+    from mpmsim.models.costs import CostModel, cost_catalog, load_costs
 
-    names = set(cost_catalog())
-    assert {"default", "ideal", "bench-1core", "t3-medium-primer"} <= names
-    assert (REPO / "models" / "costs" / "bench-1core.yaml").exists()
+    files = sorted((REPO / "models" / "costs").glob("*.yaml"))
+    catalog = cost_catalog()
+    assert sorted(catalog) == [f.stem for f in files]
+    assert {"default", "ideal", "bench-1core", "t3-medium-primer"} <= set(catalog)
+    for file in files:
+        written = CostModel.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")))
+        assert catalog[file.stem] == written
+        assert load_costs(file.stem) == load_costs(str(file)) == written
+    assert catalog["bench-1core"] != catalog["default"]
