@@ -18,21 +18,33 @@ def _pm(value: Any, ci: Any, unit: str = "", digits: int = 1) -> str:
     return f"{text} ± {_fmt(ci, '', digits)}" if ci is not None and value is not None else text
 
 
+Row = tuple[str, str]
+
+
 def render_table(res: dict[str, Any]) -> str:
     """The human-readable summary of ``mpmsim run`` (the JSON holds everything)."""
+    rows = [*_traffic_rows(res), *_resource_rows(res), *_optional_rows(res)]
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{k:<{width}}  {v}" for k, v in rows]
+    for warning in res["warnings"]:
+        lines.append(f"warning: {warning}")
+    for line in res["error_log"]:
+        times = f" (x{line['count']})" if line["count"] > 1 else ""
+        lines.append(f"error_log [{line['t_s']:.1f} s] {line['code']}: {line['message']}{times}")
+    return "\n".join(lines)
+
+
+def _traffic_rows(res: dict[str, Any]) -> list[Row]:
+    """What was simulated and what it served: configuration, throughput, errors, latency."""
     lat = res["latency_ms"]
-    lat_ci = res.get("latency_ms_ci95", {})
-    mem = res["memory_mib"]
-    w = res["workers"]
     err = res["errors"]
     d = res["effective_directives"]
-    b = res["bottleneck"]
     sizes = ", ".join(
         f"{k} {d[k]}"
         for k in ("MaxRequestWorkers", "ThreadsPerChild", "ServerLimit", "KeepAlive")
         if k in d
     )
-    rows = [
+    return [
         (
             "scenario",
             f"{res['scenario']}  ({res['mpm']} on {res['hardware']}, costs "
@@ -54,7 +66,16 @@ def render_table(res: dict[str, Any]) -> str:
                 f"{k} {_fmt(lat[k], '', 2)}" for k in ("mean", "p50", "p90", "p95", "p99", "max")
             ),
         ),
-        ("p95 CI", _pm(lat["p95"], lat_ci.get("p95"), " ms", 2)),
+        ("p95 CI", _pm(lat["p95"], res.get("latency_ms_ci95", {}).get("p95"), " ms", 2)),
+    ]
+
+
+def _resource_rows(res: dict[str, Any]) -> list[Row]:
+    """What the server used: memory, CPU, workers, and the resource that limits it."""
+    mem = res["memory_mib"]
+    w = res["workers"]
+    b = res["bottleneck"]
+    return [
         (
             "memory MiB",
             f"peak {_fmt(mem['peak'])}  mean {_fmt(mem['mean'])}  "
@@ -73,6 +94,11 @@ def render_table(res: dict[str, Any]) -> str:
         ),
         ("bottleneck", f"{b['resource']}: {b['why']}"),
     ]
+
+
+def _optional_rows(res: dict[str, Any]) -> list[Row]:
+    """The reference check and CPU credits when the run has them, then the simulation's cost."""
+    rows: list[Row] = []
     if "reference" in res:
         r = res["reference"]
         verdict = "within" if r["within"] else "OUTSIDE"
@@ -101,11 +127,4 @@ def render_table(res: dict[str, Any]) -> str:
             f"simulated in {_fmt(sim['wall_s'], ' s', 2)}",
         )
     )
-    width = max(len(k) for k, _ in rows)
-    lines = [f"{k:<{width}}  {v}" for k, v in rows]
-    for warning in res["warnings"]:
-        lines.append(f"warning: {warning}")
-    for line in res["error_log"]:
-        times = f" (x{line['count']})" if line["count"] > 1 else ""
-        lines.append(f"error_log [{line['t_s']:.1f} s] {line['code']}: {line['message']}{times}")
-    return "\n".join(lines)
+    return rows
