@@ -264,7 +264,7 @@ def write_measurements(
             raise fail(path, f"row {i}: unknown columns {', '.join(unknown)}")
         lines.append([_format(row.get(c)) for c in MEASUREMENT_COLUMNS])
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, lineterminator="\n")  # runs.csv's line ends
     writer.writerow(MEASUREMENT_COLUMNS)
     writer.writerows(lines)
     try:
