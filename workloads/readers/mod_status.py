@@ -23,6 +23,18 @@ SCOREBOARD_KEYS = {
     "I": "sb_idle_cleanup",
     ".": "sb_open",
 }
+#: ``?auto`` key -> its status_* column in runs.csv.
+STATUS_COLUMNS = {
+    "BusyWorkers": "status_busy",
+    "IdleWorkers": "status_idle",
+    "Processes": "status_processes",
+    "Stopping": "status_stopping",
+    "ConnsTotal": "status_conns_total",
+    "ConnsAsyncWriting": "status_conns_async_writing",
+    "ConnsAsyncKeepAlive": "status_conns_async_keepalive",
+    "ConnsAsyncClosing": "status_conns_async_closing",
+    "ConnsAsyncWaitIO": "status_conns_async_waitio",
+}
 _LINE = re.compile(r"^([A-Za-z][\w .-]*?):\s?(.*)$")
 
 
@@ -51,10 +63,13 @@ def read_mod_status(path_or_text: PathLike) -> dict[str, float | str]:
     ``status_mid_code`` / ``status_mid_fetch_ms`` / ``status_mid_t_s``.
     """
     if isinstance(path_or_text, str) and "\n" in path_or_text:
-        text, source = path_or_text, "<mod_status text>"
-    else:
-        source = os.fspath(path_or_text)
-        text = load_text(Path(source), "mod_status ?auto output")
+        return parse_mod_status(path_or_text)
+    source = os.fspath(path_or_text)
+    return parse_mod_status(load_text(Path(source), "mod_status ?auto output"), source)
+
+
+def parse_mod_status(text: str, source: str = "<mod_status text>") -> dict[str, float | str]:
+    """Parse ``?auto`` text as :func:`read_mod_status` does; ``source`` names it in errors."""
     result: dict[str, float | str] = {}
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if lines and lines[0].startswith("{"):

@@ -1,0 +1,117 @@
+"""A local Apache's processes read from /proc: CPU time, process and thread counts, RSS and PSS."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from mpmsim.errors import InputError
+
+#: One reading of sample_processes: procs, threads, rss_kb, pss_kb (kB; None if unreadable).
+Sample = dict[str, int | None]
+
+
+def clock_ticks_per_s() -> int:
+    """Kernel clock ticks per second (the unit of /proc/PID/stat CPU times)."""
+    return int(os.sysconf("SC_CLK_TCK"))
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat from the state on (index 0 = state, 1 = ppid), None if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def apache_pid(pid_file: Path) -> int:
+    """The PID in Apache's pid file, which must name a running process."""
+    try:
+        pid = int(Path(pid_file).read_text().strip())
+    except (OSError, ValueError) as exc:
+        raise InputError("cannot read a PID from it", file=str(pid_file)) from exc
+    fields = _proc_stat(pid)
+    if fields is None or fields[0] in ("Z", "X"):
+        raise InputError(f"no running process with PID {pid}", file=str(pid_file))
+    return pid
+
+
+def apache_pids(parent: int) -> list[int]:
+    """The parent and its direct children (zombies included)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _proc_stat(int(entry.name))
+            if fields is not None and int(fields[1]) == parent:
+                children.append(int(entry.name))
+    return [parent, *sorted(children)]
+
+
+def cpu_ticks(parent: int) -> int:
+    """utime+stime of the parent and its children, plus the parent's cutime+cstime."""
+    total = 0
+    for pid in apache_pids(parent):
+        fields = _proc_stat(pid)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])
+            if pid == parent:
+                total += int(fields[13]) + int(fields[14])
+    return total
+
+
+def _kb_fields(path: str, names: Sequence[str]) -> dict[str, int]:
+    found = {}
+    with open(path) as handle:
+        for line in handle:
+            key, _, value = line.partition(":")
+            if key in names:
+                found[key] = int(value.split()[0])
+    return found
+
+
+def sample_processes(parent: int) -> Sample:
+    """Live process count and summed Threads, RSS and PSS (kB; None if any was unreadable)."""
+    procs = threads = rss = pss = 0
+    readable = True
+    for pid in apache_pids(parent):
+        fields = _proc_stat(pid)
+        if fields is None or fields[0] in ("Z", "X"):
+            continue
+        try:
+            threads += _kb_fields(f"/proc/{pid}/status", ("Threads",)).get("Threads", 0)
+            memory = _kb_fields(f"/proc/{pid}/smaps_rollup", ("Rss", "Pss"))
+        except FileNotFoundError:
+            continue  # exited meanwhile
+        except OSError:
+            readable = False
+            memory = {}
+        procs += 1
+        rss += memory.get("Rss", 0)
+        pss += memory.get("Pss", 0)
+    return {"procs": procs, "threads": threads,
+            "rss_kb": rss if readable else None, "pss_kb": pss if readable else None}  # fmt: skip
+
+
+def sample_cells(prefix: str, samples: Sequence[Mapping[str, int | None]]) -> dict[str, object]:
+    """``<prefix>_procs/threads/rss_mb/pss_mb``: maxima over ``samples`` (MB to 2 decimals)."""
+    row: dict[str, object] = {}
+    for key, column in (("procs", "procs"), ("threads", "threads"),
+                        ("rss_kb", "rss_mb"), ("pss_kb", "pss_mb")):  # fmt: skip
+        values = [v for s in samples if (v := s[key]) is not None]
+        if values and len(values) == len(samples):
+            top = max(values)
+            row[f"{prefix}_{column}"] = round(top / 1024, 2) if key.endswith("kb") else top
+    return row
+
+
+__all__ = [
+    "Sample",
+    "apache_pid",
+    "apache_pids",
+    "clock_ticks_per_s",
+    "cpu_ticks",
+    "sample_cells",
+    "sample_processes",
+]
