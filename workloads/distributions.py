@@ -15,10 +15,20 @@ from typing import Annotated, Any, Literal, Self, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 from scipy import special
 
 from mpmsim.errors import InputError
+from mpmsim.errors.validation import field_error
 
 _Positive = Annotated[float, Field(gt=0)]
 _Array = npt.NDArray[np.float64]
@@ -137,6 +147,41 @@ _Tagged: TypeAlias = Annotated[AnySpec, Field(discriminator="dist")]
 #: A plain number means deterministic; otherwise a mapping whose ``dist`` key picks the kind.
 DistributionSpec: TypeAlias = float | _Tagged
 _TAGGED: TypeAdapter[AnySpec] = TypeAdapter(_Tagged)
+
+
+def _lowest_parameter(spec: AnySpec) -> tuple[str, float]:
+    """The parameter that sets the smallest value ``spec`` draws before clipping, and that value."""
+    if isinstance(spec, Deterministic):
+        return "value", spec.value
+    if isinstance(spec, Uniform):
+        return "low", spec.low
+    if isinstance(spec, Empirical):
+        i = int(np.argmin(spec.values))
+        return f"values[{i}]", spec.values[i]
+    return "mean", 0.0  # the other kinds draw from (0, inf) or {1, 2, ...}
+
+
+def _check_non_negative(spec: DistributionSpec) -> DistributionSpec:
+    """``spec`` itself, if it never draws a value below 0; else a validation error naming why."""
+    if isinstance(spec, float | int):
+        if spec < 0:
+            raise PydanticCustomError("non_negative", "must be >= 0")
+        return spec
+    name, value = _lowest_parameter(spec)
+    floor = value  # the smallest draw after clipping
+    if isinstance(spec, _Clipped):
+        # np.clip(x, min, max) is min(max(x, min), max): a negative max wins over everything.
+        if spec.max is not None and spec.max < 0:
+            name, value, floor = "max", spec.max, spec.max
+        elif spec.min is not None:
+            floor = max(value, spec.min)
+    if floor < 0:
+        raise field_error(name, f"must be >= 0 (got {value:g})")
+    return spec
+
+
+#: A distribution of a quantity that cannot be negative (a time, a size, a count).
+NonNegativeSpec: TypeAlias = Annotated[DistributionSpec, AfterValidator(_check_non_negative)]
 
 
 def parse_spec(data: object, *, file: str | None = None, field: str | None = None) -> AnySpec:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import pydantic
 import yaml
+from pydantic_core import PydanticCustomError
 
 from mpmsim.errors import InputError
 
@@ -20,6 +21,17 @@ SpecT = TypeVar("SpecT", bound=pydantic.BaseModel)
 
 
 _SCALARS = ("float", "int", "str", "bool")
+
+
+def field_error(field: str, message: str) -> PydanticCustomError:
+    """A validation error about ``field`` (dotted, below where it is raised): ``message`` says what
+    is allowed.
+
+    Raised in a model validator that checks several fields together (the error then names the
+    field rather than the whole model) or in a validator of a field whose part is at fault
+    (``field`` ``"low"`` of a distribution).
+    """
+    return PydanticCustomError("field_value", message, {"field": field})
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:
@@ -136,7 +148,8 @@ def validation_error_line(
     if kind != "extra_forbidden":
         # drop union-branch labels ('float', 'tagged-union[...]') that are no user's key
         loc = tuple(p for p in loc if isinstance(p, int) or ("[" not in p and p not in _SCALARS))
-    path = _dotted(loc)
+    below = (err.get("ctx") or {}).get("field")  # set by field_error
+    path = ".".join(p for p in (_dotted(loc), below) if p)
     if kind == "extra_forbidden":
         allowed = _allowed_keys(model, raw_loc[:-1]) if model is not None else None
         message = "unknown key"
@@ -176,6 +189,11 @@ def read_yaml_mapping(path: Path | Traversable, *, label: str | None = None) -> 
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", file=name) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"not a UTF-8 text YAML file (byte {exc.start} is 0x{exc.object[exc.start]:02x})",
+            file=name,
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -218,32 +236,13 @@ def resolve_spec(
     a modified base is named ``"<base> (custom)"``.
     """
     if isinstance(ref, str):
-        entries = catalog()
-        if ref in entries:
-            return entries[ref]
-        path = Path(ref).expanduser()
-        if not path.is_absolute() and relative_to is not None:
-            path = relative_to / path
-        if path.is_file():
-            data = read_yaml_mapping(path)
-            data.setdefault("name", path.stem)
-            return _from_mapping(
-                model,
-                data,
-                catalog=catalog,
-                kind=kind,
-                relative_to=path.parent,
-                source=str(path),
-                field=None,
-            )
-        if path.suffix in {".yaml", ".yml"} or "/" in ref or path.exists():
-            raise InputError(f"no such {kind} file: {path}", file=source, field=field)
-        near = difflib.get_close_matches(ref, list(entries), n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(near)}? " if near else ""
-        raise InputError(
-            f"unknown {kind} {ref!r}: {hint}use a catalog name ({', '.join(entries)}) "
-            f"or a path to a {kind} YAML",
-            file=source,
+        return _from_name_or_path(
+            model,
+            ref,
+            catalog=catalog,
+            kind=kind,
+            relative_to=relative_to,
+            source=source,
             field=field,
         )
     if isinstance(ref, Mapping):
@@ -258,6 +257,47 @@ def resolve_spec(
         )
     raise InputError(
         f"expected a {kind} name, a path to a {kind} YAML or a mapping, got {type(ref).__name__}",
+        file=source,
+        field=field,
+    )
+
+
+def _from_name_or_path(
+    model: type[SpecT],
+    ref: str,
+    *,
+    catalog: Callable[[], Mapping[str, SpecT]],
+    kind: str,
+    relative_to: Path | None,
+    source: str,
+    field: str,
+) -> SpecT:
+    """The catalog entry named ``ref``, else the spec in the YAML file at path ``ref``."""
+    entries = catalog()
+    if ref in entries:
+        return entries[ref]
+    path = Path(ref).expanduser()
+    if not path.is_absolute() and relative_to is not None:
+        path = relative_to / path
+    if path.is_file():
+        data = read_yaml_mapping(path)
+        data.setdefault("name", path.stem)
+        return _from_mapping(
+            model,
+            data,
+            catalog=catalog,
+            kind=kind,
+            relative_to=path.parent,
+            source=str(path),
+            field=None,
+        )
+    if path.suffix in {".yaml", ".yml"} or "/" in ref or path.exists():
+        raise InputError(f"no such {kind} file: {path}", file=source, field=field)
+    near = difflib.get_close_matches(ref, list(entries), n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(near)}? " if near else ""
+    raise InputError(
+        f"unknown {kind} {ref!r}: {hint}use a catalog name ({', '.join(entries)}) "
+        f"or a path to a {kind} YAML",
         file=source,
         field=field,
     )
@@ -325,6 +365,7 @@ def _related(key: str, leaf: str) -> bool:
 
 __all__ = [
     "deep_merge",
+    "field_error",
     "read_yaml_mapping",
     "resolve_spec",
     "validate_spec",

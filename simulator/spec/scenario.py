@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mpmsim.workloads.distributions import DistributionSpec
+from mpmsim.errors.validation import field_error
+from mpmsim.workloads.distributions import NonNegativeSpec
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -71,7 +72,7 @@ class ClosedLoad(_LoadCommon):
     requests: int | None = Field(None, ge=1, description="stop after this many responses (ab -n)")
     duration_s: float | None = Field(None, gt=0, description="or stop after this simulated time")
     keepalive: bool = Field(False, description="reuse connections (ab -k, wrk)")
-    think_time_s: DistributionSpec = Field(0.0, description="pause between a response and the next")
+    think_time_s: NonNegativeSpec = Field(0.0, description="pause between a response and the next")
     timeout_s: float | None = Field(
         None, gt=0, description="client timeout per request (ab -s); None = wait forever"
     )
@@ -90,8 +91,8 @@ class OpenLoad(_LoadCommon):
     sessions_per_s: float | list[tuple[float, float]] = Field(
         description="arrival rate, or a schedule [[t_s, rate], ...] of piecewise-constant rates"
     )
-    requests_per_session: DistributionSpec = Field(1.0, description="requests on one session")
-    think_time_s: DistributionSpec = Field(0.0, description="pause between a response and the next")
+    requests_per_session: NonNegativeSpec = Field(1.0, description="requests on one session")
+    think_time_s: NonNegativeSpec = Field(0.0, description="pause between a response and the next")
     client_timeout_s: float = Field(
         30.0, gt=0, description="a client gives up a request after this"
     )
@@ -128,11 +129,11 @@ class MixClass(BaseModel):
 
     name: str
     weight: float = Field(1.0, gt=0)
-    cpu_ms: DistributionSpec | None = Field(None, description="CPU on a reference core")
-    wait_ms: DistributionSpec | None = Field(
+    cpu_ms: NonNegativeSpec | None = Field(None, description="CPU on a reference core")
+    wait_ms: NonNegativeSpec | None = Field(
         None, description="worker held without CPU: a backend, disk"
     )
-    response_bytes: DistributionSpec | None = None
+    response_bytes: NonNegativeSpec | None = None
     memory_kib: float | None = Field(None, ge=0, description="transient memory while served")
     streams: bool = Field(
         False,
@@ -188,7 +189,20 @@ class Scenario(BaseModel):
                 raise ValueError("a closed load needs load.requests or a duration_s")
         elif load.duration_s is None and self.duration_s is None:
             raise ValueError("an open load needs a duration_s")
+        self._check_warmup()
         return self
+
+    def _check_warmup(self) -> None:
+        """A warm-up must end before the run does, or nothing is measured."""
+        duration, key = self.load.duration_s, "load.duration_s"
+        if duration is None:
+            duration, key = self.duration_s, "duration_s"
+        if duration is not None and self.warmup_s != "auto" and self.warmup_s >= duration:
+            raise field_error(
+                "warmup_s",
+                f"must be less than the simulated time ({key} {duration:g} s), or no request "
+                f"is measured (got {self.warmup_s:g})",
+            )
 
 
 def scenario_json_schema() -> dict[str, Any]:
