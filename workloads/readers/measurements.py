@@ -194,7 +194,10 @@ def _config(path: PathLike, run_id: str, text: str) -> tuple[dict[str, Directive
 
 
 def read_measurements(path: PathLike) -> list[MeasuredRun]:
-    """Read a measurement CSV (runs.csv's columns, any order, extra columns allowed)."""
+    """Read a measurement CSV (runs.csv's columns, any order, extra columns allowed).
+
+    A file without rows is an InputError: there is nothing to calibrate against.
+    """
     text = load_text(path, "an mpmsim measurement CSV")
     rows = list(csv.reader(io.StringIO(text)))
     header = [c.strip() for c in rows[0]] if rows else []
@@ -217,6 +220,8 @@ def read_measurements(path: PathLike) -> list[MeasuredRun]:
                 path, f"line {line_no}: {len(cells)} cells, header has {len(header)} (truncated?)"
             )
         runs.append(_run(path, dict(zip(header, cells, strict=True)), line_no))
+    if not runs:
+        raise fail(path, "no measurement rows (only a header)")
     return runs
 
 
