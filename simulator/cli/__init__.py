@@ -2,14 +2,14 @@
 
 Owns the ``mpmsim`` program (``program``: the Typer app, the registration of every command, the
 entry point that maps errors to exit codes), one module per command or command group (``run``,
-``optimize``, ``report``, ``calibrate``, ``bench``, ``catalog``: schema, examples, hardware), the
-option types and output-file check they share (``options``), the run table (``render``) and the
-live status line (``status``).
+``optimize``, ``report``, ``calibrate``, ``bench``, ``inspect``, ``catalog``: schema, examples,
+hardware), the option types and output-file check they share (``options``), the run table
+(``render``) and the live status line (``status``).
 
 May import everything below it: the sizing report, the applications (search, calibration,
-bench), the engine, the spec, the models, the workloads and the errors. Heavy imports (the
-engine, numpy, pandas, plotly) go inside the command functions so that ``mpmsim --help`` stays
-instant.
+bench, inspection), the engine, the spec, the models, the workloads and the errors. Heavy
+imports (the engine, numpy, pandas, plotly) go inside the command functions so that
+``mpmsim --help`` stays instant.
 
 Adding a command: write ``cli/NAME.py`` with one function whose typed signature is the command
 (options shared with other commands come from ``options``), then register it with one line in

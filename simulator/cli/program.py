@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from mpmsim import __version__
-from mpmsim.cli import bench, calibrate, catalog, optimize, report, run
+from mpmsim.cli import bench, calibrate, catalog, inspect, optimize, report, run
 from mpmsim.errors import InputError
 
 app = typer.Typer(
@@ -43,6 +43,7 @@ app.add_typer(catalog.hardware_app, name="hardware")
 app.command()(run.run)
 app.command()(calibrate.calibrate)
 app.command()(bench.bench)
+app.command()(inspect.inspect)
 app.command()(optimize.optimize)
 app.command()(report.report)
 app.command()(catalog.schema)
