@@ -79,6 +79,20 @@ def test_ram_exhaustion_kills_the_largest_child() -> None:
     assert data["errors"]["reset"] > 0
 
 
+def test_ab_k_with_more_clients_than_workers_answers_every_request() -> None:
+    """``ab -k -n 1000 -c 10`` against 5 prefork children: a client whose share is done closes
+    its connection, so the last requests in the accept queue get a child (they used to wait for
+    ever: the run stopped at its one-day limit with 996 answered)."""
+    prep = prepared(
+        server={"mpm": "prefork", "directives": {"MaxRequestWorkers": 5, "StartServers": 5}},
+        load={"kind": "closed", "clients": 10, "requests": 1000, "keepalive": True},
+        mix=[{"name": "r", "cpu_ms": 0.5}],
+    )
+    data = run_prepared(prep, 1).to_dict()
+    assert data["completed"] == 1000
+    assert data["sim"]["simulated_s"] < 1.0  # 1000 x 0.5 ms on one vCPU, and the tail
+
+
 def test_auto_warmup_drops_the_cold_start() -> None:
     prep = prepared(
         server={"mpm": "prefork", "directives": {"StartServers": 2, "MinSpareServers": 2}},

@@ -54,6 +54,9 @@ def closed_client(
         if status != 0:
             think_s = max(think_s, retry_delay_s)
         delay = t_done - env.now + think_s
+    # Done, like ab when -n is reached: close the kept-alive connection, else it would pin its
+    # worker for ever (the server's KeepAliveTimeout is run by the client's next request).
+    yield from client.finish(conn, 0.0, client_closes=True)
 
 
 def start_closed(
