@@ -92,6 +92,25 @@ def test_later_include_overrides_and_ifmodule_tests_loaded_modules(debian: Path)
     assert config.directives["Timeout"] == "300"
 
 
+def test_ifmodule_names_of_a_shared_module(tmp_path: Path) -> None:
+    """A module answers to its identifier, mod_NAME.c and its .so file's name, once loaded."""
+    conf = tmp_path / "httpd.conf"
+    conf.write_text(
+        "<IfModule mod_php.c>\n  MaxRequestWorkers 1\n</IfModule>\n"  # not loaded yet
+        "LoadModule php_module /usr/lib/apache2/modules/libphp8.2.so\n"
+        "<IfModule php_module>\n  ServerLimit 3\n</IfModule>\n"
+        "<IfModule mod_php.c>\n  StartServers 4\n</IfModule>\n"
+        "<IfModule libphp8.2.c>\n  ListenBacklog 5\n</IfModule>\n"
+        "<IfModule !mod_ssl.c>\n  Timeout 6\n</IfModule>\n"
+    )
+    assert read_apache_config(conf, "prefork")[1] == {
+        "ServerLimit": "3",
+        "StartServers": "4",
+        "ListenBacklog": "5",
+        "Timeout": "6",
+    }
+
+
 def test_define_and_variables(debian: Path) -> None:
     """Define NAME sets <IfDefine NAME>; Define NAME VALUE and envvars supply ${NAME}."""
     envvars = debian.parent / "envvars"

@@ -140,13 +140,17 @@ def module_mpm(name: str) -> str | None:
 
 
 def module_names(identifier: str, so_path: str | None = None) -> set[str]:
-    """Names ``<IfModule>`` accepts for a module (lower case): identifier and source file name."""
+    """Names ``<IfModule>`` accepts for a module (lower case): identifier and source file name.
+
+    The source file is ``mod_NAME.c`` for ``NAME_module`` (core and http_core excepted); for a
+    shared module the file's own name counts too (``mod_ssl.so`` -> ``mod_ssl.c``), while
+    ``LoadModule php_module libphp8.2.so`` still answers to ``mod_php.c``.
+    """
     ident = identifier.lower()
+    names = {ident, _SOURCE_FILES.get(ident, "mod_" + ident.removesuffix("_module") + ".c")}
     if so_path is not None:
-        source = Path(so_path).stem.lower() + ".c"
-    else:
-        source = _SOURCE_FILES.get(ident, "mod_" + ident.removesuffix("_module") + ".c")
-    return {ident, source}
+        names.add(Path(so_path).stem.lower() + ".c")
+    return names
 
 
 @dataclass
