@@ -8,18 +8,21 @@ of a connection: the connect, the wait in the accept queue and any SYN retries) 
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from typing import Any, TypeVar
 
 import simpy
 
 from mpmsim.engine.connection import Conn
 from mpmsim.engine.recorder import OK, REFUSED, RESET, TIMEOUT, Recorder
 from mpmsim.engine.server import ACCEPTED, QUEUED, Server
-from mpmsim.models.mpm.base import READY
+from mpmsim.models.mpm.base import READY, Child
 from mpmsim.workloads.distributions import ConstantSampler, Sampler
 from mpmsim.workloads.mix import RequestDraw
 
 Proc = Generator[simpy.Event, Any, Any]
+T = TypeVar("T")
+#: A phase of a request: a SimPy process step that returns a ``T``.
+Step = Generator[simpy.Event, Any, T]
 
 
 class Client:
@@ -55,6 +58,7 @@ class Client:
         self.server_keepalive = bool(d.KeepAlive) and d.KeepAliveTimeout > 0
         self.max_keepalive = int(d.MaxKeepAliveRequests)
         self.server_timeout_s = float(d.Timeout)
+        self._overheads = server.overheads
         self._next_id = 0
 
     def new_conn(self) -> Conn:
@@ -63,7 +67,7 @@ class Client:
         return Conn(self._next_id)
 
     # -- connect ----------------------------------------------------------------------------
-    def connect(self, conn: Conn, t_start: float, lead_s: float) -> Proc:
+    def connect(self, conn: Conn, t_start: float, lead_s: float) -> Step[int]:
         """Reach the server ``lead_s`` from now, wait to be accepted; OK, REFUSED or TIMEOUT."""
         env = self.env
         server = self.server
@@ -104,114 +108,167 @@ class Client:
         KeepAliveTimeout runs meanwhile. Records the request; returns ``(connection to reuse or
         None, status, time the client has the whole response)``.
         """
+        t_start, sent_ago_s = yield from self._until_sent(conn, delay_s)
+        self.recorder.start()
+        conn, first, status = yield from self._connection(conn, t_start, sent_ago_s)
+        k, t_end, keep = -1, self.env.now, False
+        if status == OK:
+            k, status, t_end, keep = yield from self._served(conn, first, t_start, client_keepalive)
+        self.recorder.record(t_start, t_end, k, status, first)
+        return (conn if keep else None), status, t_end
+
+    def _until_sent(self, conn: Conn | None, delay_s: float) -> Step[tuple[float, float]]:
+        """Wait ``delay_s`` until the request is sent, or on a kept ``conn``, until it arrives.
+
+        Returns when the request started and how long before now the client sent it. On a kept
+        connection the request reaches the server half a round trip after it was sent, unless
+        the server's KeepAliveTimeout closes the connection first; the request then counts from
+        that moment or from its sending, whichever is later.
+        """
         env = self.env
-        rec = self.recorder
+        if conn is None or conn.server_closed:
+            if delay_s > 0.0:
+                yield env.timeout(delay_s)
+                return env.now, 0.0
+            return env.now + delay_s, 0.0
         half = self.half_rtt_s
-        server = self.server
-        waited = 0.0  # of the handshake, already spent waiting for a request that failed
-        if conn is not None and not conn.server_closed:
-            # The request reaches the server half a round trip after the client sends it.
-            to_server = delay_s + half
-            kat = self.keepalive_timeout_s
-            if to_server >= kat:
-                yield env.timeout(kat)
-                server.keepalive.expire(conn)
-                if delay_s > kat:
-                    yield env.timeout(delay_s - kat)
-                delay_s = 0.0
-            else:
-                if to_server > 0.0:
-                    yield env.timeout(to_server)
-                delay_s = -half  # sent half a round trip ago
-                waited = half
-        elif delay_s > 0.0:
-            yield env.timeout(delay_s)
-            delay_s = 0.0
-        t_start = env.now + (0.0 if delay_s > 0.0 else delay_s)  # min(delay_s, 0.0), cheaper
-        rec.start()
-        if conn is not None and conn.server_closed and conn.closed_at + half <= t_start:
-            # The server's FIN reached the client before it sent: it simply reconnects.
-            conn = None
-        if conn is not None and not server.keepalive.resume(conn):
+        kat = self.keepalive_timeout_s
+        to_server = delay_s + half
+        if to_server < kat:
+            if to_server > 0.0:
+                yield env.timeout(to_server)
+            return env.now - half, half
+        yield env.timeout(kat)
+        self.server.keepalive.expire(conn)
+        if delay_s > kat:
+            yield env.timeout(delay_s - kat)
+        return env.now, 0.0
+
+    def _connection(
+        self, conn: Conn | None, t_start: float, sent_ago_s: float
+    ) -> Step[tuple[Conn, bool, int]]:
+        """The connection the request goes on: ``conn`` if the server still has it, else a new one.
+
+        Returns ``(connection, whether it is new, status)``; unless the status is OK, the request
+        failed before any worker saw it.
+        """
+        if conn is not None and conn.server_closed and conn.closed_at + self.half_rtt_s <= t_start:
+            conn = None  # the server's FIN reached the client before it sent: it reconnects
+        if conn is not None:
+            if self.server.keepalive.resume(conn):
+                return conn, False, OK
             # The server closed the connection as the request arrived (event with no idle
             # worker, or a stopping child): ab and wrk count an error, browsers retry.
             if not self.retry_on_close:
-                rec.record(t_start, env.now, -1, RESET, False)
-                return None, RESET, env.now
-            rec.reconnects += 1
-            conn = None
-            waited = 0.0
-        first = conn is None
-        if conn is None:
-            conn = self.new_conn()
-            # SYN, SYN-ACK, then the ACK with the request (TCP_DEFER_ACCEPT waits for data).
-            status = yield from self.connect(conn, t_start, max(1.5 * self.rtt_s - waited, 0.0))
-            if status != OK:
-                rec.record(t_start, env.now, -1, status, True)
-                return None, status, env.now
+                return conn, False, RESET
+            self.recorder.reconnects += 1
+            sent_ago_s = 0.0
+        conn = self.new_conn()
+        # SYN, SYN-ACK, then the ACK with the request (TCP_DEFER_ACCEPT waits for data).
+        status = yield from self.connect(conn, t_start, max(1.5 * self.rtt_s - sent_ago_s, 0.0))
+        return conn, True, status
+
+    def _served(
+        self, conn: Conn, first: bool, t_start: float, client_keepalive: bool
+    ) -> Step[tuple[int, int, float, bool]]:
+        """A worker serves the request on ``conn`` and writes the response; the client reads it.
+
+        Returns ``(request class, status, when the client has the whole response or gave up,
+        whether ``conn`` stays open for the next request)``.
+        """
+        env = self.env
+        server = self.server
         child = conn.child
         assert child is not None
-        # -- the server serves it
         k, cpu_s, wait_s, size = self.requests.draw()
-        n = conn.requests + 1
-        conn.requests = n
-        keep = (
-            client_keepalive
-            and self.server_keepalive
-            and (self.max_keepalive == 0 or n <= self.max_keepalive)
-            and child.state == READY
-        )
-        ov = server.overheads
-        work = ov.request_cpu_s + cpu_s
-        work += ov.new_conn_cpu_s if first else ov.ka_request_cpu_s
-        if not keep:
-            work += ov.close_cpu_s
-        work *= self.cpu_noise.draw()
+        keep = self._keeps_alive(conn, child, client_keepalive)
+        work = self._cpu_work_s(cpu_s, first, keep)
         mem = self.requests.memory_mib[k]
         if mem:
             server.memory.add(mem)
         yield server.cpu.run(work)
         if wait_s > 0.0:
-            yield env.timeout(wait_s)
+            yield env.timeout(wait_s)  # a backend (database, application server) answers
         if mem:
             server.memory.add(-mem)
         if not child.alive:
-            rec.record(t_start, env.now, k, RESET, first)
-            return None, RESET, env.now
+            return k, RESET, env.now, False
+        tx_s, held_s = self._transfer_s(k, size)
+        if held_s > 0.0:
+            status = yield from self._blocking_write(conn, child, held_s)
+            if status != OK:
+                return k, status, env.now, False
+        status, t_done, keep = self._delivered(conn, keep, t_start, tx_s, held_s)
+        return k, status, t_done, keep
+
+    def _keeps_alive(self, conn: Conn, child: Child, client_keepalive: bool) -> bool:
+        """Count one more request on ``conn``; whether both ends keep it open after this one."""
+        n = conn.requests + 1
+        conn.requests = n
+        return (
+            client_keepalive
+            and self.server_keepalive
+            and (self.max_keepalive == 0 or n <= self.max_keepalive)
+            and child.state == READY
+        )
+
+    def _cpu_work_s(self, cpu_s: float, first: bool, keep: bool) -> float:
+        """The worker's CPU for a request of ``cpu_s``, with the connection's own costs."""
+        ov = self._overheads
+        work = ov.request_cpu_s + cpu_s
+        work += ov.new_conn_cpu_s if first else ov.ka_request_cpu_s
+        if not keep:
+            work += ov.close_cpu_s
+        return work * self.cpu_noise.draw()
+
+    def _transfer_s(self, k: int, size: float) -> tuple[float, float]:
+        """Seconds a response of ``size`` bytes takes to the client, and how long its writer blocks.
+
+        What fits the socket buffer does not block; event's listener finishes the write of a
+        larger response (two switches of CPU) unless the request class streams its response.
+        """
         bw = self.bandwidth
-        tx_s = size / bw if bw else 0.0
-        held_s = 0.0
-        if bw and size > ov.send_buffer_bytes:
-            if server.model.write_completion_off_worker and not self.requests.streams[k]:
-                server.cpu.run(ov.write_completion_cpu_s)
-            else:
-                held_s = (size - ov.send_buffer_bytes) / bw
+        if not bw:
+            return 0.0, 0.0
+        ov = self._overheads
+        tx_s = size / bw
+        if size <= ov.send_buffer_bytes:
+            return tx_s, 0.0
+        server = self.server
+        if server.model.write_completion_off_worker and not self.requests.streams[k]:
+            server.cpu.run(ov.write_completion_cpu_s)
+            return tx_s, 0.0
+        return tx_s, (size - ov.send_buffer_bytes) / bw
+
+    def _blocking_write(self, conn: Conn, child: Child, held_s: float) -> Step[int]:
+        """The worker blocks ``held_s`` on what the buffer did not take: OK, TIMEOUT or RESET."""
         if held_s > self.server_timeout_s:
             # A blocking write that makes no progress for Timeout seconds is abandoned.
-            yield env.timeout(self.server_timeout_s)
-            server.close(conn, worker_held=True)
-            rec.record(t_start, env.now, k, TIMEOUT, first)
-            return None, TIMEOUT, env.now
-        if held_s > 0.0:
-            yield env.timeout(held_s)
-            if not child.alive:
-                rec.record(t_start, env.now, k, RESET, first)
-                return None, RESET, env.now
+            yield self.env.timeout(self.server_timeout_s)
+            self.server.close(conn, worker_held=True)
+            return TIMEOUT
+        yield self.env.timeout(held_s)
+        return OK if child.alive else RESET
+
+    def _delivered(
+        self, conn: Conn, keep: bool, t_start: float, tx_s: float, held_s: float
+    ) -> tuple[int, float, bool]:
+        """The response is written: the server keeps or closes ``conn``, the client reads the rest.
+
+        Returns ``(status, when the client has the whole response, whether ``conn`` stays
+        open)``: TIMEOUT if the client's own timeout passed first (it then closes ``conn``).
+        """
+        server = self.server
         if keep:
             server.keepalive.hold(conn)
         else:
             server.close(conn, worker_held=True)
-        # -- the client reads the rest of the response
-        t_done = env.now + tx_s - held_s + half
-        status = OK
+        t_done = self.env.now + tx_s - held_s + self.half_rtt_s
         if self.timeout_s is not None and t_done - t_start > self.timeout_s:
-            status = TIMEOUT
-        rec.record(t_start, t_done, k, status, first)
-        if status != OK or not keep:
             if keep:
                 server.keepalive.expire(conn)  # the client gave up and closed it
-            return None, status, t_done
-        return conn, status, t_done
+            return TIMEOUT, t_done, False
+        return OK, t_done, keep
 
     def finish(self, conn: Conn | None, delay_s: float, *, client_closes: bool) -> Proc:
         """The client is done with ``conn``: close it after ``delay_s`` or leave it idle.
