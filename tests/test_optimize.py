@@ -95,6 +95,7 @@ def test_event_block_has_no_adjustments(tmp_path: Path) -> None:
     assert res.to_dict()["search"]["simulations"] <= 4
 
 
+@pytest.mark.slow
 def test_same_json_on_one_job_two_jobs_and_dask(tmp_path: Path) -> None:
     """Byte-identical JSON apart from ``timing``; Dask on a LocalCluster of 2 thread workers."""
     path = _scenario(tmp_path)
@@ -216,6 +217,7 @@ def test_unwritable_cache_is_turned_off_not_fatal(tmp_path: Path) -> None:
     assert data["timing"]["cache_problem"].startswith("cache off: cannot write")
 
 
+@pytest.mark.slow
 def test_all_started_spares_rescue_prefork_from_the_spawn_ramp(tmp_path: Path) -> None:
     """Idle keep-alive browsers pin ~650 prefork children; spawning them (1, 2, 4 ... 32 a
     second) takes longer than the warm-up, so no size meets a 500 ms p95 with the scenario's
@@ -261,6 +263,7 @@ BROWSERS: dict[str, Any] = {
 }
 
 
+@pytest.mark.slow
 def test_keepalive_policies_cut_pinned_workers(tmp_path: Path) -> None:
     path = tmp_path / "browsers.yaml"
     path.write_text(yaml.safe_dump(BROWSERS), encoding="utf-8")

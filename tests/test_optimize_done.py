@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from mpmsim.search.space import check_block, parse_block
 from tests.helpers import EXAMPLES
 
@@ -23,6 +25,7 @@ def _mpmsim(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_primer_event_winner_block_reproduces_its_figures(tmp_path: Path) -> None:
     path = EXAMPLES / "primer-ab-event.yaml"
     plot = tmp_path / "curves.html"
@@ -68,6 +71,7 @@ def test_plot_is_not_overwritten_without_force(tmp_path: Path) -> None:
     assert plot.read_text(encoding="utf-8") == "mine"
 
 
+@pytest.mark.slow
 def test_ctrl_c_then_resume_repeats_no_finished_simulation(tmp_path: Path) -> None:
     path = EXAMPLES / "primer-ab-event.yaml"
     args = [sys.executable, "-m", "mpmsim", "optimize", str(path), "--mpm", "all",

@@ -34,7 +34,13 @@ def test_readme_has_the_two_setup_commands() -> None:
     assert ".venv/bin/python -m pytest" in ci
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize(
+    "command",
+    [  # optimize and report simulate dozens of configurations: slow
+        pytest.param(c, marks=pytest.mark.slow) if c.split()[1] in ("optimize", "report") else c
+        for c in COMMANDS
+    ],
+)
 def test_readme_command_runs(command: str, tmp_path: Path) -> None:
     args = shlex.split(command)[1:]
     args = [str(REPO / a) if a.startswith("workloads/") else a for a in args]

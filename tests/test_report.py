@@ -32,6 +32,7 @@ def _write(tmp_path: Path, spec: dict[str, Any], name: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_light_open_load_goes_to_the_cheapest_instance(tmp_path: Path) -> None:
     path = _write(tmp_path, BROWSERS, "browsers.yaml")
     data = build_report(path, ["c6i.large", "t3.small"], mpm="event", cache_dir=tmp_path / "c")
@@ -49,6 +50,7 @@ def test_light_open_load_goes_to_the_cheapest_instance(tmp_path: Path) -> None:
     json.dumps(data)
 
 
+@pytest.mark.slow
 def test_a_burstable_instance_past_its_baseline_is_judged_on_the_baseline(tmp_path: Path) -> None:
     path = _write(tmp_path, CPU_BOUND, "cpu.yaml")
     data = build_report(path, ["t3.medium", "c6i.large"], mpm="event", cache_dir=tmp_path / "c")
@@ -78,6 +80,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_cli_writes_html_and_json(tmp_path: Path) -> None:
     path = _write(tmp_path, BROWSERS, "browsers.yaml")
     out = tmp_path / "report.html"

@@ -14,12 +14,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from mpmsim import queueing
 from mpmsim.engine.replications import run_prepared
 from mpmsim.engine.summary import summarize
 from tests.helpers import prepared
+
+pytestmark = pytest.mark.slow  # seeded replications long enough for 99 % intervals: ~2 min
 
 REPLICATIONS = 8
 
