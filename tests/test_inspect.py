@@ -267,12 +267,17 @@ def _env(conf_dir: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _debian_apache(root: Path) -> Iterator[DebianApache]:
+def _debian_apache(root: Path, mpm: str = "event") -> Iterator[DebianApache]:
     """Start ``apache2 -d COPY``: ports.conf on a free loopback port, envvars' run, lock, log
-    and pid paths in ``root`` (so the system server's files are not touched); the rest as
-    installed. Stopped, and its processes gone, when the block ends."""
+    and pid paths in ``root`` (so the system server's files are not touched), ``mpm`` enabled
+    as a2enmod does it; the rest as installed. Stopped, its processes gone, when the block ends."""
     conf_dir = root / "apache2"
     shutil.copytree("/etc/apache2", conf_dir, symlinks=True)
+    enabled = conf_dir / "mods-enabled"
+    for link in enabled.glob("mpm_*"):
+        link.unlink()
+    for suffix in (".load", ".conf"):
+        (enabled / f"mpm_{mpm}{suffix}").symlink_to(f"../mods-available/mpm_{mpm}{suffix}")
     ports = conf_dir / "ports.conf"
     ports.write_text(ports.read_text().replace("Listen 80\n", f"Listen 127.0.0.1:{free_port()}\n"))
     for sub in ("run", "lock", "log"):
@@ -292,7 +297,7 @@ def _debian_apache(root: Path) -> Iterator[DebianApache]:
     pid = 0
     try:
         deadline = time.monotonic() + 15
-        while not pid or len(live_group_members(pid)) < 3:  # the parent and StartServers 2
+        while not pid or len(live_group_members(pid)) < 3:  # the parent and 2 of StartServers
             assert time.monotonic() < deadline, (root / "log" / "error.log").read_text()
             time.sleep(0.05)
             with contextlib.suppress(OSError, ValueError):
@@ -369,3 +374,20 @@ def test_cli_inspect_finds_the_server_from_its_config(
     table = mpmsim(*args, "--window-s", "0", "--force")
     assert table.returncode == 0, table.stderr
     assert "apache2buddy" in table.stdout and "mpmsim run" in table.stdout
+
+
+@pytest.mark.requires_apache()
+def test_inspect_real_prefork(tmp_path: Path) -> None:
+    """prefork: one thread per child, one worker per child; Debian's mpm_prefork.conf values."""
+    with _debian_apache(tmp_path / "server", "prefork") as server:
+        found = inspect_apache(pid=server.pid, window_s=0.3, interval_s=0.1)
+    assert found.server.mpm == found.config.mpm == "prefork"
+    assert found.notes == ()
+    _, shipped = read_apache_config(
+        server.conf_dir / "mods-available" / "mpm_prefork.conf", "prefork"
+    )
+    assert found.directives.MaxRequestWorkers == int(shipped["MaxRequestWorkers"])
+    assert found.memory.child_threads == 1
+    assert found.capacity.workers_per_child == 1
+    assert found.capacity.buddy_workers == found.capacity.buddy_children
+    assert found.costs.process_mib > 0  # a prefork child is one thread: the rest is the process

@@ -50,7 +50,8 @@ def _memory_lines(i: Inspection) -> list[str]:
         f"{i.os_reserved_mib} MiB kept for the OS (assumption), "
         f"{max(0.0, others):.0f} MiB in use by other processes now",
         f"Memory (/proc/PID/smaps_rollup, {m.samples} samples over {m.window_s:g} s): "
-        f"{m.children_mean:g} children (max {m.children_max}), {m.child_threads} threads each",
+        f"{m.children_mean:g} children (max {m.children_max}), "
+        f"{m.child_threads} thread{'s' if m.child_threads != 1 else ''} each",
         f"  per child: RSS mean {m.child_rss_mean_mib:.2f} MiB, max {m.child_rss_max_mib:.2f}; "
         f"PSS mean {m.child_pss_mean_mib:.2f}, max {m.child_pss_max_mib:.2f}; "
         f"private mean {m.child_private_mean_mib:.2f}",
