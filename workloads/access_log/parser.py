@@ -122,7 +122,8 @@ def _time_expression(parts: dict[str, str], local_offset_s: int) -> str | None:
     if "epoch_s" in parts:
         seconds = f"int({parts['epoch_s']})"
     elif "clf" in parts:
-        seconds = f"_clock.clf({parts['clf']})"
+        # The cache lookup inlined: most lines share their second with the line before.
+        seconds = f"(_clf_cached({parts['clf']}) or _clock.clf({parts['clf']}))"
     else:
         civil = _civil_expression(parts, local_offset_s)
         if civil is None:
@@ -185,7 +186,14 @@ def _body(plan: _Plan, local_offset_s: int) -> tuple[list[str], dict[str, str], 
     values: dict[str, str] = {}
     for slot, (group, kind) in chosen.items():
         if kind == "request":
-            lines.append(f"method, path, protocol = _request(g{group})")
+            # Inlined for the usual line (three words, no escapes); the rest goes to _request.
+            lines += [
+                f"words = g{group}.split(' ')",
+                f'if len(words) == 3 and "\\\\" not in g{group}:',
+                "    method, path, protocol = words",
+                "else:",
+                f"    method, path, protocol = _request(g{group})",
+            ]
             values.update(method="method", path="path", protocol="protocol")
         else:
             values[slot] = _CONVERSIONS[kind].format(g=f"g{group}")
@@ -241,13 +249,15 @@ def compile_format(
     regex = "".join(plan.pieces) + r"\r?\n?"
     lines, values, extra_names = _body(plan, local_offset_s)
     code = _code(plan, lines, values)
+    clock = Clock()
     namespace: dict[str, Any] = {
         "_fullmatch": re.compile(regex, re.ASCII | re.DOTALL).fullmatch,
         "_new": tuple.__new__,
         "_Record": AccessRecord,
         "_unescape": unescape,
         "_request": _request,
-        "_clock": Clock(),
+        "_clock": clock,
+        "_clf_cached": clock.cached_clf,
         "_year_of": year_of,
         "_month_number": month_number,
         "_hour_of": hour_of,

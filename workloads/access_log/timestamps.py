@@ -103,10 +103,12 @@ class Clock:
     """Epoch seconds from the parts of Apache timestamps, with bounded caches (one per parser)."""
 
     def __init__(self) -> None:
-        self._clf: dict[str, int] = {}
+        self._clf: dict[str, float] = {}
         self._days: dict[tuple[int, int, int], int] = {}
+        #: ``cached_clf(text)``: the cached value of :meth:`clf`, or ``None`` (one C call).
+        self.cached_clf = self._clf.get
 
-    def clf(self, text: str) -> int:
+    def clf(self, text: str) -> float:
         """``dd/Mon/yyyy:HH:MM:SS +hhmm`` (``%t`` without its brackets) as epoch seconds."""
         value = self._clf.get(text)
         if value is None:
@@ -114,7 +116,7 @@ class Clock:
                 self._clf.clear()
             day = self.day(int(text[7:11]), month_number(text[3:6]), int(text[0:2]))
             seconds = time_of_day(text[12:14], text[15:17], text[18:20]) - zone_s(text[21:26])
-            value = self._clf[text] = day + seconds
+            value = self._clf[text] = float(day + seconds)
         return value
 
     def day(self, year: int, month: int, day: int) -> int:
