@@ -14,6 +14,7 @@ from mpmsim.engine.memory import MemoryLedger
 from mpmsim.engine.recorder import Recorder, sample_series
 from mpmsim.engine.server import LogLine, Server
 from mpmsim.engine.simpy_internals import events_scheduled
+from mpmsim.models.hardware import HardwareSpec
 from mpmsim.models.mpm.registry import make_mpm
 from mpmsim.spec.resolve import Prepared
 from mpmsim.spec.scenario import ClosedLoad
@@ -41,6 +42,10 @@ class Replication:
 
 
 def _sample_interval(prep: Prepared) -> float:
+    """Seconds between two rows of the time series: the scenario's, else 1/400 of the run.
+
+    A run with no set duration (a request count) is sampled every 0.05 s.
+    """
     if prep.scenario.sample_interval_s is not None:
         return prep.scenario.sample_interval_s
     duration = prep.duration_s
@@ -63,21 +68,10 @@ class World:
 
 def build_world(prep: Prepared, index: int = 0) -> World:
     """Set up replication ``index`` of ``prep`` at time 0 (server started, no load yet)."""
-    sc = prep.scenario
-    load = sc.load
     hw = prep.hardware
+    sc = prep.scenario
     env = simpy.Environment()
-    burst = None
-    if hw.burst is not None:
-        b = hw.burst
-        burst = BurstState(
-            baseline_fraction=b.baseline_fraction,
-            credits_initial=b.credits_initial,
-            credits_max=b.credits_max,
-            credits_per_hour=b.credits_per_hour,
-            unlimited=b.mode == "unlimited",
-        )
-    cpu = CPU(env, hw.vcpus, hw.cpu_speed, 0.0, burst)
+    cpu = CPU(env, hw.vcpus, hw.cpu_speed, 0.0, _burst_state(hw))
     memory = MemoryLedger(hw.usable_ram_mib)
     model = make_mpm(prep.mpm, prep.directives)
     server = Server(
@@ -94,18 +88,41 @@ def build_world(prep: Prepared, index: int = 0) -> World:
     memory.on_exceed = server.kill_largest_child  # the OOM killer
     server.start()
     recorder = Recorder()
-    draw = RequestDraw(prep.classes, stream(sc.seed, index, "service"))
+    client = _client(prep, index, env, server, recorder)
+    return World(env, cpu, memory, server, recorder, client)
+
+
+def _burst_state(hw: HardwareSpec) -> BurstState | None:
+    """The CPU's burst-credit parameters, or None for a machine without credits."""
+    if hw.burst is None:
+        return None
+    b = hw.burst
+    return BurstState(
+        baseline_fraction=b.baseline_fraction,
+        credits_initial=b.credits_initial,
+        credits_max=b.credits_max,
+        credits_per_hour=b.credits_per_hour,
+        unlimited=b.mode == "unlimited",
+    )
+
+
+def _client(
+    prep: Prepared, index: int, env: simpy.Environment, server: Server, recorder: Recorder
+) -> Client:
+    """The clients' side of replication ``index``: network, timeouts, request draws."""
+    sc = prep.scenario
+    load = sc.load
     bandwidth = (
         load.client_bandwidth_kbps * 1000.0 / 8.0
         if load.client_bandwidth_kbps is not None
         else None
     )
     timeout_s = load.timeout_s if isinstance(load, ClosedLoad) else load.client_timeout_s
-    client = Client(
+    return Client(
         env,
         server,
         recorder,
-        draw,
+        RequestDraw(prep.classes, stream(sc.seed, index, "service")),
         rtt_s=load.network_rtt_ms / 1000.0,
         bandwidth_bytes_per_s=bandwidth,
         syn_retries=load.syn_retries,
@@ -118,20 +135,35 @@ def build_world(prep: Prepared, index: int = 0) -> World:
             stream(sc.seed, index, "cpu_noise"),
         ),
     )
-    return World(env, cpu, memory, server, recorder, client)
 
 
 def run_replication(prep: Prepared, index: int) -> Replication:
     """Simulate replication ``index`` of ``prep`` (its random streams depend on seed and index)."""
     wall0 = time.perf_counter()
-    sc = prep.scenario
-    load = sc.load
-    seed = sc.seed
     world = build_world(prep, index)
-    env, cpu, memory, server = world.env, world.cpu, world.memory, world.server
-    recorder, client = world.recorder, world.client
+    env, server = world.env, world.server
     series: list[tuple[float, ...]] = []
     env.process(sample_series(env, server, _sample_interval(prep), series))
+    _run_load(prep, index, world)
+    world.cpu.sync()
+    end_s = float(env.now)
+    return Replication(
+        index=index,
+        seed=prep.scenario.seed,
+        requests=world.recorder.arrays(),
+        series=series,
+        end_s=end_s,
+        counters=_counters(world),
+        error_log=sorted(server.error_log.values(), key=lambda line: line.t_s),
+        wall_s=time.perf_counter() - wall0,
+    )
+
+
+def _run_load(prep: Prepared, index: int, world: World) -> None:
+    """Start the scenario's load generator on ``world`` and simulate until the load ends."""
+    load = prep.scenario.load
+    seed = prep.scenario.seed
+    env, client = world.env, world.client
     think = make_sampler(load.think_time_s, stream(seed, index, "think"))
     duration = prep.duration_s
     end = None if duration is None else load.start_s + duration
@@ -150,28 +182,29 @@ def run_replication(prep: Prepared, index: int) -> Replication:
             assert end is not None
             env.run(until=end)
         else:
-            limit = end if end is not None else MAX_SIMULATED_S
-            stopper = env.timeout(limit)
+            stopper = env.timeout(end if end is not None else MAX_SIMULATED_S)
             env.run(until=env.any_of([budget.done, stopper]))
-    else:
-        assert end is not None
-        schedule = ArrivalSchedule(load.sessions_per_s)
-        env.process(
-            arrivals(
-                client,
-                schedule,
-                end,
-                make_sampler({"dist": "exponential", "mean": 1.0}, stream(seed, index, "arrivals")),
-                make_sampler(load.requests_per_session, stream(seed, index, "sessions")),
-                think,
-                load.client_closes,
-                load.start_s,
-            )
+        return
+    assert end is not None
+    env.process(
+        arrivals(
+            client,
+            ArrivalSchedule(load.sessions_per_s),
+            end,
+            make_sampler({"dist": "exponential", "mean": 1.0}, stream(seed, index, "arrivals")),
+            make_sampler(load.requests_per_session, stream(seed, index, "sessions")),
+            think,
+            load.client_closes,
+            load.start_s,
         )
-        env.run(until=end)
-    cpu.sync()
-    end_s = float(env.now)
-    counters: dict[str, float] = {
+    )
+    env.run(until=end)
+
+
+def _counters(world: World) -> dict[str, float]:
+    """The run's totals and peaks by name, as the summary reads them."""
+    recorder, server, memory, cpu = world.recorder, world.server, world.memory, world.cpu
+    return {
         "sent": recorder.sent,
         "finished": recorder.finished,
         "reconnects": recorder.reconnects,
@@ -191,15 +224,5 @@ def run_replication(prep: Prepared, index: int) -> Replication:
         "cpu_credits_end": cpu.credits,
         "cpu_surplus_credits": cpu.surplus_credits,
         "cpu_throttled_s": cpu.throttled_s,
-        "events": float(events_scheduled(env)),
+        "events": float(events_scheduled(world.env)),
     }
-    return Replication(
-        index=index,
-        seed=seed,
-        requests=recorder.arrays(),
-        series=series,
-        end_s=end_s,
-        counters=counters,
-        error_log=sorted(server.error_log.values(), key=lambda line: line.t_s),
-        wall_s=time.perf_counter() - wall0,
-    )
