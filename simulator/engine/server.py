@@ -169,7 +169,7 @@ class Server:
 
     # -- connections ----------------------------------------------------------------------------
     def arrive(self, conn: Conn) -> int:
-        """A connection completes its handshake: accepted, queued in the backlog, or dropped."""
+        """A connection completes its handshake: ACCEPTED by a child, QUEUED, or DROPPED."""
         if self._accepting and not self.accept_queue:
             child = next(iter(self._accepting))
             self._accept(child, conn)
