@@ -1,10 +1,12 @@
 """The engine: one simulated replication of a prepared scenario, and the summary users read.
 
 Owns the SimPy world of a run: the processor-sharing CPU (``cpu``), the memory ledger
-(``memory``), the simulated Apache (``server``: parent, children, accept queue, connections), the
+(``memory``), the simulated Apache (``server``: parent and children, with its ``accept_queue``,
+idle ``keepalive`` connections, each ``connection`` and the ``overheads`` of its mechanics), the
 client side of HTTP (``client``), what a run records (``recorder``), one replication
 (``replication``), replications and their summary (``replications``, ``summary``, ``warmup``,
-``bottleneck``) and how tasks are spread over processes or Dask (``executors``).
+``bottleneck``) and how tasks are spread over processes or Dask (``executors``). Only
+``simpy_internals`` touches SimPy's private attributes.
 
 May import: the spec (a prepared scenario), the models (MPM models, Apache's settings, hardware,
 costs), the workloads (load generators, mix, distributions) and the errors. Never the command
