@@ -13,7 +13,7 @@ from mpmsim.engine.accept_queue import accept_queue_limit
 from mpmsim.engine.bottleneck import Bottleneck, find_bottleneck
 from mpmsim.engine.recorder import SERIES_COLUMNS, STATUS_NAMES
 from mpmsim.engine.replication import Replication, run_replication
-from mpmsim.engine.summary import PERCENTILES, ci95, summarize
+from mpmsim.engine.summary import PERCENTILES, ci95, empty_window_warnings, summarize
 from mpmsim.spec.reading import load_scenario
 from mpmsim.spec.resolve import Prepared, prepare
 from mpmsim.spec.scenario import Scenario
@@ -67,14 +67,7 @@ class RunResult:
         p = self.prepared
         n = len(self.records)
         recs = self.records
-        tput_ci = self.ci("throughput_rps")
-        latency = {"mean": _r(self.mean("latency_mean_ms"))}
-        latency_ci: dict[str, float | None] = {"mean": _r(self.ci("latency_mean_ms"))}
-        for q in PERCENTILES:
-            latency[f"p{q}"] = _r(self.mean(f"latency_p{q}_ms"))
-            latency_ci[f"p{q}"] = _r(self.ci(f"latency_p{q}_ms"))
-        maxes = [r["latency_max_ms"] for r in recs if not math.isnan(r["latency_max_ms"])]
-        latency["max"] = _r(max(maxes)) if maxes else None
+        latency, latency_ci = self._latency()
         out: dict[str, Any] = {
             "scenario": p.scenario.name,
             "mpm": p.mpm,
@@ -83,9 +76,9 @@ class RunResult:
             "seed": p.scenario.seed,
             "replications": n,
             "effective_directives": p.directives.as_dict(),
-            "warnings": list(p.warnings),
+            "warnings": [*p.warnings, *empty_window_warnings(p, recs)],
             "throughput_rps": _r(self.mean("throughput_rps")),
-            "throughput_rps_ci95": _r(tput_ci),
+            "throughput_rps_ci95": _r(self.ci("throughput_rps")),
             "ci_method": "replications" if n >= 2 else "batch means (10 batches)",
             "completed": round(self.mean("completed")),
             "errors": {k: _r(self.mean(k)) for k in STATUS_NAMES[1:]},
@@ -104,39 +97,16 @@ class RunResult:
                 for k in ("processes_peak", "threads_peak", "busy_peak", "keepalive_peak")
             },
             "bottleneck": self.bottleneck.as_dict(),
-            "requests": {
-                "sent": round(self.mean("sent")),
-                "in_flight": round(self.mean("in_flight")),
-                "reconnects": round(self.mean("reconnects")),
-                "syn_drops": round(self.mean("syn_drops")),
-            },
+            "requests": {k: round(self.mean(k)) for k in _REQUEST_COUNTS},
             "warmup_s": _r(self.mean("warmup_s")),
-            "error_log": [
-                {
-                    "t_s": _r(line.t_s),
-                    "code": line.code,
-                    "message": line.message,
-                    "count": line.count,
-                }
-                for line in self.replications[0].error_log
-            ],
+            "error_log": self._error_log(),
             "sim": {
                 "events": int(sum(r["events"] for r in recs)),
                 "wall_s": _r(sum(r["wall_s"] for r in recs)),
                 "simulated_s": _r(sum(r["simulated_s"] for r in recs)),
             },
         }
-        ref = p.scenario.reference
-        if ref is not None:
-            sim = self.mean("throughput_rps")
-            err = 100.0 * (sim / ref.throughput_rps - 1.0)
-            out["reference"] = {
-                "source": ref.source,
-                "throughput_rps": ref.throughput_rps,
-                "error_pct": round(err, 2),
-                "tolerance_pct": ref.tolerance_pct,
-                "within": abs(err) <= ref.tolerance_pct,
-            }
+        out.update(self._reference())
         if p.hardware.burst is not None:
             out["cpu_credits"] = {
                 "end": _r(self.mean("cpu_credits_end")),
@@ -144,6 +114,40 @@ class RunResult:
                 "throttled_fraction": _r(self.mean("throttled_fraction")),
             }
         return out
+
+    def _latency(self) -> tuple[dict[str, float | None], dict[str, float | None]]:
+        """Latency figures (ms) averaged over replications, and their 95 % half-widths."""
+        latency = {"mean": _r(self.mean("latency_mean_ms"))}
+        latency_ci = {"mean": _r(self.ci("latency_mean_ms"))}
+        for q in PERCENTILES:
+            latency[f"p{q}"] = _r(self.mean(f"latency_p{q}_ms"))
+            latency_ci[f"p{q}"] = _r(self.ci(f"latency_p{q}_ms"))
+        maxes = [r["latency_max_ms"] for r in self.records if not math.isnan(r["latency_max_ms"])]
+        latency["max"] = _r(max(maxes)) if maxes else None
+        return latency, latency_ci
+
+    def _error_log(self) -> list[dict[str, Any]]:
+        """The first replication's error_log lines (the others repeat them with other times)."""
+        return [
+            {"t_s": _r(line.t_s), "code": line.code, "message": line.message, "count": line.count}
+            for line in self.replications[0].error_log
+        ]
+
+    def _reference(self) -> dict[str, Any]:
+        """``{"reference": ...}``: simulated throughput against the scenario's figure, if any."""
+        ref = self.prepared.scenario.reference
+        if ref is None:
+            return {}
+        err = 100.0 * (self.mean("throughput_rps") / ref.throughput_rps - 1.0)
+        return {
+            "reference": {
+                "source": ref.source,
+                "throughput_rps": ref.throughput_rps,
+                "error_pct": round(err, 2),
+                "tolerance_pct": ref.tolerance_pct,
+                "within": abs(err) <= ref.tolerance_pct,
+            }
+        }
 
     # -- tables for notebooks -------------------------------------------------------------------
     def records_frame(self) -> pd.DataFrame:
@@ -187,6 +191,7 @@ class RunResult:
         return pd.concat(frames, ignore_index=True)
 
 
+_REQUEST_COUNTS = ("sent", "in_flight", "reconnects", "syn_drops")
 _MEANS = (
     "cpu_utilization",
     "keepalive_held_mean",

@@ -66,60 +66,84 @@ def summarize(prep: Prepared, rep: Replication) -> dict[str, Any]:
     req = rep.requests
     window = measured_window(prep, rep)
     in_window = (req["t_end_s"] >= window.start_s) & (req["t_end_s"] <= window.end_s)
-    status = req["status"]
-    ok = in_window & (status == OK)
-    latency_ms = (req["t_end_s"] - req["t_start_s"])[ok] * 1000.0
+    ok = in_window & (req["status"] == OK)
     completed = int(ok.sum())
-    span = window.length_s
     rec: dict[str, Any] = {
         "replication": rep.index,
         "warmup_s": window.start_s,
-        "window_s": span,
-        "throughput_rps": completed / span if span > 0 else 0.0,
+        "window_s": window.length_s,
+        "throughput_rps": completed / window.length_s if window.length_s > 0 else 0.0,
         "completed": completed,
-        "refused": int((in_window & (status == REFUSED)).sum()),
-        "timeout": int((in_window & (status == TIMEOUT)).sum()),
-        "reset": int((in_window & (status == RESET)).sum()),
     }
-    if completed:
-        rec["latency_mean_ms"] = float(latency_ms.mean())
-        for p, v in zip(PERCENTILES, np.percentile(latency_ms, PERCENTILES), strict=True):
-            rec[f"latency_p{p}_ms"] = float(v)
-        rec["latency_max_ms"] = float(latency_ms.max())
-    else:
-        rec["latency_mean_ms"] = math.nan
-        for p in PERCENTILES:
-            rec[f"latency_p{p}_ms"] = math.nan
-        rec["latency_max_ms"] = math.nan
-    c = rep.counters
-    busy_at_start = _interp_series(rep, "cpu_busy_core_s", window.start_s)
-    vcpus = prep.hardware.vcpus
-    cpu_busy = c["cpu_busy_core_s"] - busy_at_start
-    elapsed = rep.end_s - window.start_s
-    rec["cpu_utilization"] = cpu_busy / (vcpus * elapsed) if elapsed > 0 else 0.0
-    # Busy CPU time (context-switch losses included, as /proc counts it) per response, in
-    # milliseconds of the reference core.
-    rec["cpu_ms_per_request"] = (
-        1000.0 * cpu_busy * prep.hardware.cpu_speed / completed if completed else math.nan
+    for name, code in (("refused", REFUSED), ("timeout", TIMEOUT), ("reset", RESET)):
+        rec[name] = int((in_window & (req["status"] == code)).sum())
+    rec.update(_latency((req["t_end_s"] - req["t_start_s"])[ok] * 1000.0))
+    rec.update(_cpu(prep, rep, window, completed))
+    rec.update(_sampled(prep, rep, window))
+    rec.update(_counters(rep))
+    rec["batch_throughput"] = _batch_throughput(req["t_end_s"][ok], window)
+    return rec
+
+
+def _latency(latency_ms: np.ndarray) -> dict[str, float]:
+    """Mean, percentiles and maximum of the measured responses' latencies (NaN if none)."""
+    if not len(latency_ms):
+        names = ["latency_mean_ms", *(f"latency_p{p}_ms" for p in PERCENTILES), "latency_max_ms"]
+        return dict.fromkeys(names, math.nan)
+    out = {"latency_mean_ms": float(latency_ms.mean())}
+    for p, v in zip(PERCENTILES, np.percentile(latency_ms, PERCENTILES), strict=True):
+        out[f"latency_p{p}_ms"] = float(v)
+    out["latency_max_ms"] = float(latency_ms.max())
+    return out
+
+
+def _cpu(prep: Prepared, rep: Replication, window: Window, completed: int) -> dict[str, float]:
+    """CPU utilisation over the measured window, and busy CPU per response."""
+    cpu_busy = rep.counters["cpu_busy_core_s"] - _interp_series(
+        rep, "cpu_busy_core_s", window.start_s
     )
+    elapsed = rep.end_s - window.start_s
+    vcpus = prep.hardware.vcpus
+    return {
+        "cpu_utilization": cpu_busy / (vcpus * elapsed) if elapsed > 0 else 0.0,
+        # Busy CPU time (context-switch losses included, as /proc counts it) per response, in
+        # milliseconds of the reference core.
+        "cpu_ms_per_request": (
+            1000.0 * cpu_busy * prep.hardware.cpu_speed / completed if completed else math.nan
+        ),
+    }
+
+
+def _sampled(prep: Prepared, rep: Replication, window: Window) -> dict[str, Any]:
+    """Memory, workers, keep-alive and queue figures from the time series after the warm-up."""
+    c = rep.counters
     series = np.asarray(rep.series) if rep.series else np.zeros((0, len(SERIES_COLUMNS)))
     rows = series[series[:, 0] >= window.start_s] if len(series) else series
-    mem = rows[:, _COL["memory_mib"]] if len(rows) else np.zeros(0)
-    rec["memory_peak_mib"] = c["memory_peak_mib"]
-    rec["memory_mean_mib"] = float(mem.mean()) if len(mem) else c["memory_peak_mib"]
-    rec["memory_limit_mib"] = c["memory_limit_mib"]
-    rec["ram_exceeded"] = bool(c["ram_exceeded"])
-    mrw = prep.directives.MaxRequestWorkers
+
+    def mean(column: str, empty: float = 0.0) -> float:
+        return float(rows[:, _COL[column]].mean()) if len(rows) else empty
+
     busy = rows[:, _COL["busy_workers"]] if len(rows) else np.zeros(0)
-    rec["workers_busy_mean"] = float(busy.mean()) if len(busy) else 0.0
-    rec["workers_at_cap_fraction"] = float((busy >= mrw).mean()) if len(busy) else 0.0
-    held = rows[:, _COL["keepalive_held_workers"]] if len(rows) else np.zeros(0)
-    rec["keepalive_held_mean"] = float(held.mean()) if len(held) else 0.0
-    ka_async = rows[:, _COL["keepalive_async_conns"]] if len(rows) else np.zeros(0)
-    rec["keepalive_async_mean"] = float(ka_async.mean()) if len(ka_async) else 0.0
-    queue = rows[:, _COL["accept_queue"]] if len(rows) else np.zeros(0)
-    rec["accept_queue_mean"] = float(queue.mean()) if len(queue) else 0.0
-    rec["throttled_fraction"] = float(rows[:, _COL["throttled"]].mean()) if len(rows) else 0.0
+    return {
+        "memory_peak_mib": c["memory_peak_mib"],
+        "memory_mean_mib": mean("memory_mib", c["memory_peak_mib"]),
+        "memory_limit_mib": c["memory_limit_mib"],
+        "ram_exceeded": bool(c["ram_exceeded"]),
+        "workers_busy_mean": mean("busy_workers"),
+        "workers_at_cap_fraction": (
+            float((busy >= prep.directives.MaxRequestWorkers).mean()) if len(busy) else 0.0
+        ),
+        "keepalive_held_mean": mean("keepalive_held_workers"),
+        "keepalive_async_mean": mean("keepalive_async_conns"),
+        "accept_queue_mean": mean("accept_queue"),
+        "throttled_fraction": mean("throttled"),
+    }
+
+
+def _counters(rep: Replication) -> dict[str, Any]:
+    """Peaks and counts over the whole replication, and the simulation's own cost."""
+    c = rep.counters
+    rec: dict[str, Any] = {}
     for key in ("processes_peak", "threads_peak", "busy_peak", "keepalive_peak"):
         rec[key] = int(c[key])
     for key in ("sent", "finished", "reconnects", "syn_drops", "oom_kills", "conns_accepted"):
@@ -130,8 +154,40 @@ def summarize(prep: Prepared, rep: Replication) -> dict[str, Any]:
     rec["events"] = int(c["events"])
     rec["wall_s"] = rep.wall_s
     rec["simulated_s"] = rep.end_s
-    rec["batch_throughput"] = _batch_throughput(req["t_end_s"][ok], window)
     return rec
+
+
+def empty_window_warnings(prep: Prepared, records: Sequence[dict[str, Any]]) -> list[str]:
+    """One line saying why no response was measured, if a replication measured none."""
+    empty = [r for r in records if r["window_s"] <= 0 or r["completed"] == 0]
+    if not empty:
+        return []
+    where = f"in {len(empty)} of {len(records)} replications, " if len(records) > 1 else ""
+    return [f"{where}no response was measured: {_why_empty(prep, empty[0])}"]
+
+
+def _why_empty(prep: Prepared, rec: dict[str, Any]) -> str:
+    """The likely cause of a replication without a measured response, and what to change."""
+    scenario, end, warm = prep.scenario, rec["simulated_s"], prep.scenario.warmup_s
+    if rec["window_s"] <= 0 and warm != "auto":  # MSER-5 cuts among the responses, never after
+        warm_end = scenario.load.start_s + warm
+        budget = getattr(scenario.load, "requests", None)
+        more = f" or raise load.requests ({budget})" if budget else ""
+        return (
+            f"the load ended at {end:.3g} s, before the warm-up did at {warm_end:.3g} s: "
+            f"lower warmup_s{more}"
+        )
+    failed = ", ".join(f"{k} {rec[k]}" for k in ("refused", "timeout", "reset") if rec[k])
+    if failed:
+        return f"every request in the measured window failed ({failed}): see the bottleneck"
+    if rec["sent"] == 0:
+        return f"no request was sent in {end:.3g} s: raise the load's rate or duration_s"
+    sent = f"{rec['sent']} request was" if rec["sent"] == 1 else f"{rec['sent']} requests were"
+    return (
+        f"{sent} sent, none completed between the warm-up's end at "
+        f"{rec['warmup_s']:.3g} s and the run's end at {end:.3g} s: a request takes longer "
+        "than that (raise duration_s)"
+    )
 
 
 def _batch_throughput(t_end: np.ndarray, window: Window) -> list[float]:

@@ -1,0 +1,257 @@
+"""Input a new user got wrong, met through the command line: one line naming file, field and what
+is allowed, exit code 2, no traceback; and a valid run that measures nothing says why."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mpmsim.cli import main
+from mpmsim.spec.reading import load_scenario_data
+from mpmsim.workloads.readers.measurements import MEASUREMENT_COLUMNS
+from tests.helpers import EXAMPLES, scenario_dict
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a user saw: exit code, stdout, stderr."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Cli = Callable[..., Outcome]
+
+
+@pytest.fixture
+def mpmsim(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """``mpmsim ARGS`` through the console entry point, in this process (no start-up cost)."""
+
+    def call(*args: str) -> Outcome:
+        monkeypatch.setattr(sys, "argv", ["mpmsim", *args])
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as done:
+            main()
+            sys.exit(0)
+        out, err = capsys.readouterr()
+        return Outcome(int(done.value.code or 0), out, err)
+
+    return call
+
+
+def real_mpmsim(*args: str) -> Outcome:
+    """``python -m mpmsim ARGS`` in a process of its own, as a user runs it."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "mpmsim", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return Outcome(proc.returncode, proc.stdout, proc.stderr)
+
+
+def one_line_error(proc: Outcome) -> str:
+    """The single stderr line of a run that failed with exit code 2 (no traceback)."""
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def write_scenario(tmp_path: Path, data: dict[str, Any], name: str = "bad.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+# -- warm-up against the run's length ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("parts", "needle"),
+    [
+        ({"duration_s": 2, "warmup_s": 5}, "duration_s 2 s"),
+        ({"duration_s": 2, "warmup_s": 2}, "duration_s 2 s"),
+        (
+            {"warmup_s": 3, "load": {"kind": "closed", "clients": 1, "duration_s": 3}},
+            "load.duration_s 3 s",
+        ),
+    ],
+)
+def test_warmup_as_long_as_the_run(
+    mpmsim: Cli, tmp_path: Path, parts: dict[str, Any], needle: str
+) -> None:
+    path = write_scenario(tmp_path, scenario_dict(**parts))
+    line = one_line_error(mpmsim("run", str(path)))
+    assert "bad.yaml: warmup_s: must be less than the simulated time" in line
+    assert needle in line
+
+
+def test_warmup_set_on_the_command_line(mpmsim: Cli) -> None:
+    example = EXAMPLES / "keepalive-idle-browsers.yaml"  # duration_s 30
+    line = one_line_error(mpmsim("run", str(example), "--set", "warmup_s=30"))
+    assert line.endswith("warmup_s: must be less than the simulated time (duration_s 30 s), "
+                         "or no request is measured (got 30)")  # fmt: skip
+
+
+def test_a_shorter_warmup_is_accepted() -> None:
+    load_scenario_data(scenario_dict(duration_s=2, warmup_s=1.5))
+    load_scenario_data(scenario_dict(duration_s=2, warmup_s="auto"))
+
+
+def test_requests_done_before_the_warmup_ends_is_a_warning(mpmsim: Cli, tmp_path: Path) -> None:
+    load = {"kind": "closed", "clients": 2, "requests": 20}
+    path = write_scenario(tmp_path, scenario_dict(warmup_s=5, load=load))
+    proc = mpmsim("run", str(path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["throughput_rps"] == 0.0
+    (warning,) = data["warnings"]
+    assert warning.startswith("no response was measured: the load ended at ")
+    assert "before the warm-up did at 5 s: lower warmup_s or raise load.requests (20)" in warning
+    text = mpmsim("run", str(path))
+    assert text.returncode == 0, text.stderr
+    assert f"warning: {warning}" in text.stdout.splitlines()
+
+
+def test_every_request_failing_is_a_warning(mpmsim: Cli, tmp_path: Path) -> None:
+    one_worker = {"MaxRequestWorkers": 1, "ServerLimit": 1}
+    path = write_scenario(
+        tmp_path,
+        scenario_dict(
+            duration_s=1,
+            replications=2,
+            server={"mpm": "prefork", "directives": one_worker},
+            load={"kind": "closed", "clients": 5, "timeout_s": 0.05},
+            mix=[{"name": "slow", "cpu_ms": 1.0, "wait_ms": 5000.0}],
+        ),
+    )
+    proc = mpmsim("run", str(path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["completed"] == 0
+    (warning,) = data["warnings"]
+    assert warning.startswith("in 2 of 2 replications, no response was measured: every request "
+                              "in the measured window failed (timeout ")  # fmt: skip
+
+
+def test_requests_longer_than_the_run_is_a_warning(mpmsim: Cli, tmp_path: Path) -> None:
+    slow = [{"name": "slow", "cpu_ms": 1.0, "wait_ms": 5000.0}]
+    path = write_scenario(tmp_path, scenario_dict(duration_s=1, mix=slow))
+    proc = mpmsim("run", str(path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["warnings"] == [
+        "no response was measured: 1 request was sent, none completed between the warm-up's "
+        "end at 0 s and the run's end at 1 s: a request takes longer than that (raise duration_s)"
+    ]
+
+
+def test_a_run_that_measures_responses_has_no_such_warning(mpmsim: Cli, tmp_path: Path) -> None:
+    path = write_scenario(tmp_path, scenario_dict(warmup_s=0.001))
+    proc = mpmsim("run", str(path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["warnings"] == []
+
+
+# -- quantities that cannot be negative ----------------------------------------------------------
+
+
+def _mix(**fields: Any) -> dict[str, Any]:
+    return {"mix": [{"name": "r", "cpu_ms": 1.0, **fields}]}
+
+
+@pytest.mark.parametrize(
+    ("parts", "where"),
+    [
+        (_mix(cpu_ms=-20), "mix[0].cpu_ms: must be >= 0 (got -20)"),
+        (_mix(wait_ms=-1.5), "mix[0].wait_ms: must be >= 0 (got -1.5)"),
+        (_mix(response_bytes=-4096), "mix[0].response_bytes: must be >= 0 (got -4096)"),
+        (
+            _mix(memory_kib=-64),  # a plain number: pydantic's own words
+            "mix[0].memory_kib: input should be greater than or equal to 0 (got -64)",
+        ),
+        (
+            {"load": {"kind": "closed", "clients": 1, "requests": 5, "think_time_s": -1}},
+            "load.think_time_s: must be >= 0 (got -1)",
+        ),
+        (
+            {
+                "duration_s": 1,
+                "load": {
+                    "kind": "open",
+                    "sessions_per_s": 1,
+                    "think_time_s": {"dist": "uniform", "low": -2, "high": 1},
+                },
+            },
+            "load.think_time_s.low: must be >= 0 (got -2)",
+        ),
+        (
+            _mix(cpu_ms={"dist": "empirical", "values": [1, -3, 2]}),
+            "mix[0].cpu_ms.values[1]: must be >= 0 (got -3)",
+        ),
+        (
+            _mix(wait_ms={"dist": "deterministic", "value": -2}),
+            "mix[0].wait_ms.value: must be >= 0 (got -2)",
+        ),
+        (
+            _mix(response_bytes={"dist": "exponential", "mean": 4096, "max": -1}),
+            "mix[0].response_bytes.max: must be >= 0 (got -1)",
+        ),
+        (
+            _mix(cpu_ms={"dist": "uniform", "low": -3, "high": 1, "min": -1}),
+            "mix[0].cpu_ms.low: must be >= 0 (got -3)",
+        ),
+    ],
+)
+def test_negative_quantities(
+    mpmsim: Cli, tmp_path: Path, parts: dict[str, Any], where: str
+) -> None:
+    path = write_scenario(tmp_path, scenario_dict(**parts))
+    line = one_line_error(mpmsim("run", str(path)))
+    assert line == f"mpmsim: error: {path}: {where}"
+
+
+def test_a_clipped_distribution_that_stays_non_negative_is_accepted() -> None:
+    clipped = {"dist": "uniform", "low": -1.0, "high": 1.0, "min": 0.0}
+    load_scenario_data(scenario_dict(**_mix(cpu_ms=clipped, wait_ms=0)))
+
+
+# -- files that are not text ---------------------------------------------------------------------
+
+
+def test_binary_scenario_file(tmp_path: Path) -> None:
+    path = tmp_path / "scenario.yaml"
+    path.write_bytes(b"\xfa\x93\x00\x81binary" * 8)
+    line = one_line_error(real_mpmsim("run", str(path)))
+    assert line == f"mpmsim: error: {path}: not a UTF-8 text YAML file (byte 0 is 0xfa)"
+
+
+@pytest.mark.parametrize("key", ["hardware", "costs"])
+def test_latin1_hardware_or_costs_file(mpmsim: Cli, tmp_path: Path, key: str) -> None:
+    profile = tmp_path / f"{key}.yaml"
+    profile.write_bytes("name: caf\u00e9\n".encode("latin-1"))
+    path = write_scenario(tmp_path, scenario_dict(**{key: str(profile)}))
+    line = one_line_error(mpmsim("run", str(path)))
+    assert line.endswith(f"{profile}: not a UTF-8 text YAML file (byte 9 is 0xe9)")
+
+
+# -- a measurement CSV without rows --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tail", ["", "\n\n"])
+def test_measurement_csv_with_only_a_header(mpmsim: Cli, tmp_path: Path, tail: str) -> None:
+    path = tmp_path / "runs.csv"
+    path.write_text(",".join(MEASUREMENT_COLUMNS) + "\n" + tail, encoding="utf-8")
+    line = one_line_error(mpmsim("calibrate", str(path)))
+    assert line == f"mpmsim: error: {path}: no measurement rows (only a header)"
