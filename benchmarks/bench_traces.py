@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import itertools
-import resource
 import shutil
 import subprocess
 import sys
@@ -128,28 +127,32 @@ def memory_section(args: argparse.Namespace, folder: Path) -> None:
     print(f"(read in {time.perf_counter() - t0:.0f} s)")
 
 
-def _rss_mib() -> float:
-    """This process's resident memory now, MiB (Linux)."""
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * resource.getpagesize() / 2**20
+def _memory_mib(key: str) -> float:
+    """``VmRSS`` (resident now) or ``VmHWM`` (its peak) of this process, MiB (Linux).
+
+    Not ``ru_maxrss``: Linux carries that over from the parent through fork and exec.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {key} in /proc/self/status")
 
 
 def measure_memory(path: Path, total: int) -> None:
     """In the child: read ``path`` (``total`` lines), print RSS at 10 points and the peak."""
     marks = {total * k // 10 for k in range(1, 11)}
     bad = BadLines()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"RSS before the read: {_rss_mib():.1f} MiB (peak so far {before:.1f} MiB)")
+    before = _memory_mib("VmHWM")
+    print(f"RSS before the read: {_memory_mib('VmRSS'):.1f} MiB (peak so far {before:.1f} MiB)")
     samples = []
     for number, _ in enumerate(read_access_log(path, "mpmsim", bad_lines=bad), 1):
         if number in marks:
-            samples.append(
-                f"{number // 1_000_000 if number >= 10**6 else number}: {_rss_mib():.1f}"
-            )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            shown = f"{number / 1e6:g}" if total >= 10**6 else str(number)
+            samples.append(f"{shown}: {_memory_mib('VmRSS'):.1f}")
     unit = "M lines" if total >= 10**6 else "lines"
     print(f"RSS (MiB) after {unit}: " + ", ".join(samples))
+    peak = _memory_mib("VmHWM")
     print(f"peak RSS {peak:.1f} MiB over {bad.lines_read:,} lines ({bad.count} bad)")
     assert bad.lines_read == total
 

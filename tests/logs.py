@@ -271,7 +271,7 @@ def _planning(r: LoggedRequest) -> str:
     """``mpmsim``: combined and the planning fields."""
     return (
         f"{_combined(r)} {r.start_us} {r.duration_us} {r.keepalive_requests} "
-        f"{r.connection_status} {r.connection_id} {r.client_port} {r.pid} {r.tid}"
+        f"{r.connection_status} {r.client_port} {r.pid} {r.tid}"
     )
 
 

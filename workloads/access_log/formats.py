@@ -7,23 +7,25 @@ from mpmsim.errors import InputError
 
 COMBINED = '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'
 
-PLANNING_FORMAT = COMBINED + " %{usec}t %D %k %X %{c}L %{remote}p %P %{tid}P"
+PLANNING_FORMAT = COMBINED + " %{usec}t %D %k %X %{remote}p %P %{tid}P"
 """The format to enable before collecting a log for capacity planning (nickname ``mpmsim``).
 
 It is ``combined`` (so every other log tool still reads the line's start) plus:
 ``%{usec}t`` the start in microseconds since the epoch (``%t`` has whole seconds, too coarse
 for inter-arrival times, and an epoch needs no zone); ``%D`` the time the request held its
-worker, microseconds (logged by every 2.x, unlike ``%{us}T`` from 2.4.13, same value);
-``%k`` and ``%X`` where the request sits in its keep-alive connection and whether the
-connection stayed open after it; ``%{c}L``, ``%{remote}p``, ``%P`` and ``%{tid}P``, which name
-the connection and the process and thread that served it, so connections and per-process
-load can be rebuilt instead of guessed from client address and gaps.
+worker, microseconds, slow clients included (logged by every 2.x, unlike ``%{us}T`` from
+2.4.13; same value); ``%k`` and ``%X``: where the request sits in its keep-alive connection
+and whether the connection stayed open after it; ``%{remote}p``, the client's port, which
+with the client address names the TCP connection, so connections are rebuilt instead of
+guessed from address and gaps; ``%P`` and ``%{tid}P``, the process and thread that served it.
+Not ``%{c}L``: Apache makes a connection's log id only when it writes to the error log, so
+it is ``-`` on almost every line.
 Enable it with :data:`PLANNING_CONFIG` in the server's config (``CustomLog ... mpmsim``).
 """
 
 PLANNING_CONFIG = (
     'LogFormat "%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-Agent}i\\" \\\n'
-    '%{usec}t %D %k %X %{c}L %{remote}p %P %{tid}P" mpmsim\n'
+    '%{usec}t %D %k %X %{remote}p %P %{tid}P" mpmsim\n'
 )
 """The ``LogFormat`` line that defines :data:`PLANNING_FORMAT` as ``mpmsim``, to paste into
 the server's config (the reader also takes it as it is)."""
