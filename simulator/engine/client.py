@@ -138,6 +138,7 @@ class Client:
             if to_server > 0.0:
                 yield env.timeout(to_server)
             return env.now - half, half
+        # KeepAliveTimeout runs out before the request arrives: the server closes the connection.
         yield env.timeout(kat)
         self.server.keepalive.expire(conn)
         if delay_s > kat:
