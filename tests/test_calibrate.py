@@ -107,6 +107,7 @@ def _subset(runs: list[MeasuredRun], path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_calibrate_cli_fits_writes_yaml_and_reports_holdout(
     runs: list[MeasuredRun], tmp_path: Path
 ) -> None:
@@ -140,6 +141,7 @@ def test_calibrate_rejects_foreign_files(tmp_path: Path) -> None:
     assert len(proc.stderr.strip().splitlines()) == 1 and "junk.csv" in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.requires_apache("ab")
 def test_real_apache_calibrate_on_one_concurrency_predict_another(
     apache_factory: object, tmp_path: Path
