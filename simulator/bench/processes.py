@@ -61,14 +61,19 @@ def cpu_ticks(parent: int) -> int:
     return total
 
 
-def _kb_fields(path: str, names: Sequence[str]) -> dict[str, int]:
-    found = {}
-    with open(path) as handle:
-        for line in handle:
-            key, _, value = line.partition(":")
-            if key in names:
-                found[key] = int(value.split()[0])
+def kib_fields(text: str, names: Sequence[str]) -> dict[str, int]:
+    """The ``Name:  123 kB`` fields of a /proc status or smaps_rollup text that are in ``names``."""
+    found: dict[str, int] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key in names:
+            found[key] = int(value.split()[0])
     return found
+
+
+def _kb_fields(path: str, names: Sequence[str]) -> dict[str, int]:
+    with open(path) as handle:
+        return kib_fields(handle.read(), names)
 
 
 def sample_processes(parent: int) -> Sample:

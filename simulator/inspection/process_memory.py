@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mpmsim.bench.processes import apache_pids
+from mpmsim.bench.processes import apache_pids, kib_fields
 from mpmsim.errors import InputError
 
 _FIELDS = ("Rss", "Pss", "Private_Clean", "Private_Dirty")
@@ -42,15 +42,6 @@ def _text(pid: int, name: str) -> str | None:
         return None  # the process exited
 
 
-def _kib(text: str, names: Sequence[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key in names:
-            found[key] = int(value.split()[0])
-    return found
-
-
 def read_process(pid: int, *, parent: bool) -> ProcessReading | None:
     """``pid``'s memory and thread count, None if it exited; an error if /proc denies it."""
     try:
@@ -63,7 +54,7 @@ def read_process(pid: int, *, parent: bool) -> ProcessReading | None:
         ) from None
     if rollup is None or status is None:
         return None
-    memory = _kib(rollup, _FIELDS)
+    memory = kib_fields(rollup, _FIELDS)
     if "Rss" not in memory:
         return None  # a zombie has an empty rollup
     return ProcessReading(
@@ -72,7 +63,7 @@ def read_process(pid: int, *, parent: bool) -> ProcessReading | None:
         rss_kib=memory["Rss"],
         pss_kib=memory.get("Pss", memory["Rss"]),
         private_kib=memory.get("Private_Clean", 0) + memory.get("Private_Dirty", 0),
-        threads=_kib(status, ("Threads",)).get("Threads", 1),
+        threads=kib_fields(status, ("Threads",)).get("Threads", 1),
     )
 
 
