@@ -97,7 +97,7 @@ def _with_status(search: Callable[..., OptimizeResult]) -> OptimizeResult:
 
 def _show(data: dict[str, Any], plot: Path | None, as_json: bool) -> None:
     """Warn about a cache problem, write the plot, print the result (JSON or text)."""
-    from mpmsim.search.result import render_text
+    from mpmsim.search.text import render_text
 
     if data["timing"]["cache_problem"]:
         typer.echo(f"mpmsim: warning: {data['timing']['cache_problem']}", err=True)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mpmsim import __version__
 from mpmsim.engine.executors import TaskMapper
@@ -22,6 +23,7 @@ from mpmsim.search.cache import EvalCache
 from mpmsim.search.result import Goals, OptimizeResult, build_result
 from mpmsim.search.space import (
     KEEPALIVE,
+    Bounds,
     Candidate,
     analytic_bounds,
     full_line,
@@ -74,6 +76,37 @@ def optimize(
     """
     t0 = time.perf_counter()
     sets = (*overrides, *(() if ram_mib is None else (f"hardware.ram_mib={ram_mib}",)))
+    base, source, base_dir = _load(scenario, sets, seed)
+    if replications is None:  # the scenario's, when it asks for enough to compare candidates
+        replications = max(base.replications, DEFAULT_REPLICATIONS)
+    _check(headroom, max_error_rate, replications, tolerance, p95_ms, budget)
+    prep = prepare(base, source=source, base_dir=base_dir)
+    mpms = _mpms(mpm, prep.mpm)
+    bounds, goals = _goals(prep, p95_ms, max_error_rate, headroom)
+    grid = _grid(base, mpms, source, base_dir, headroom, full_grid, keepalive)
+    _check_fits(grid, bounds, headroom)
+    folder = Path(cache_dir) if cache_dir else default_cache_dir()
+    cache = EvalCache(folder, reuse=resume)
+    with TaskMapper(jobs, scheduler) as mapper:
+        search = Search(
+            base, source=source, base_dir=base_dir, goals=goals, replications=replications,
+            tolerance=tolerance, mapper=mapper, cache=cache, progress=progress, budget=budget,
+            context=_context(prep),
+        )  # fmt: skip
+        _run(search, grid, prep.directives.ThreadsPerChild, full_grid=full_grid, spares=spares)
+        kind = mapper.kind
+    timing = _timing(t0, kind, jobs, search, cache, folder)
+    return build_result(
+        search, prep=prep, bounds=bounds, lines=grid.lines, ram_top=grid.ram_top,
+        grid_size=grid.size, timing=timing, base_sets=sets,
+        objective="throughput" if not isinstance(base.load, OpenLoad) else "memory@load",
+    )  # fmt: skip
+
+
+def _load(
+    scenario: Scenario | str | Path, sets: Sequence[str], seed: int | None
+) -> tuple[Scenario, str, Path | None]:
+    """The scenario with ``sets`` applied (and ``seed``), its source name and its folder."""
     if isinstance(scenario, Scenario):
         source, base_dir = "<scenario>", None
         data = json.loads(scenario.model_dump_json(exclude_unset=True))
@@ -83,22 +116,61 @@ def optimize(
         base = load_scenario(scenario, sets)
     if seed is not None:
         base = base.model_copy(update={"seed": seed})
-    if replications is None:  # the scenario's, when it asks for enough to compare candidates
-        replications = max(base.replications, DEFAULT_REPLICATIONS)
-    _check(headroom, max_error_rate, replications, tolerance, p95_ms, budget)
-    prep = prepare(base, source=source, base_dir=base_dir)
-    mpms = _mpms(mpm, prep.mpm)
+    return base, source, base_dir
+
+
+def _goals(
+    prep: Prepared, p95_ms: float | None, max_error_rate: float, headroom: float
+) -> tuple[Bounds, Goals]:
+    """The scenario's analytic bounds, and the goals a configuration must meet."""
     bounds = analytic_bounds(prep, headroom)
     goals = Goals(bounds.memory_budget_mib, p95_ms, max_error_rate, headroom, bounds.offered_rps)
+    return bounds, goals
+
+
+@dataclass(frozen=True)
+class _Space:
+    """One MPM's grid lines (per ThreadsPerChild) under some directives, and their knee."""
+
+    lines: dict[int, list[int]]
+    ram_top: dict[int, bool]
+    knee: float
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The lines the search may visit, per (MPM, ThreadsPerChild), and what bounds them."""
+
+    lines: dict[tuple[str, int], list[int]]
+    ram_top: dict[tuple[str, int], bool]
+    """Whether RAM cut the line (its last point is the largest that fits)."""
+    size: int
+    """Points in the unpruned grid of the MPMs searched."""
+    knees: dict[str, float]
+    """Each MPM's analytic knee, in the order the MPMs are searched."""
+    keepalive: dict[tuple[str, str], _Space]
+    """Per (MPM, KeepAlive policy) when the other KeepAlive policies are tried, else empty."""
+
+
+def _grid(
+    base: Scenario,
+    mpms: Sequence[str],
+    source: str,
+    base_dir: Path | None,
+    headroom: float,
+    full_grid: bool,
+    keepalive: bool,
+) -> _Grid:
+    """Each MPM's lines: pruned by its analytic bounds, or whole with ``full_grid``."""
     lines: dict[tuple[str, int], list[int]] = {}
     ram_top: dict[tuple[str, int], bool] = {}
-    grid = 0
+    size = 0
     knees: dict[str, float] = {}
     for m in mpms:
         space = _space(base, m, {}, source, base_dir, headroom)
         knees[m] = space.knee
         for tpc in tpc_choices(m):
-            grid += len(full_line(m, tpc))
+            size += len(full_line(m, tpc))
             line = full_line(m, tpc) if full_grid else space.lines.get(tpc, [])
             if line:
                 lines[(m, tpc)] = line
@@ -110,35 +182,41 @@ def optimize(
         for p in KEEPALIVE[1:]
         if try_ka
     }
-    if not lines:
+    return _Grid(lines, ram_top, size, knees, ka_spaces)
+
+
+def _check_fits(grid: _Grid, bounds: Bounds, headroom: float) -> None:
+    """Refuse a machine on which not even the smallest configuration fits."""
+    if not grid.lines:
         raise InputError(
             f"no configuration fits in {bounds.memory_budget_mib:.0f} MiB (RAM - os_reserved_mib,"
             f" less {headroom:.0%} headroom)",
             field="--ram-mib",
         )
-    folder = Path(cache_dir) if cache_dir else default_cache_dir()
-    cache = EvalCache(folder, reuse=resume)
-    with TaskMapper(jobs, scheduler) as mapper:
-        search = Search(
-            base, source=source, base_dir=base_dir, goals=goals, replications=replications,
-            tolerance=tolerance, mapper=mapper, cache=cache, progress=progress, budget=budget,
-            context=_context(prep),
-        )  # fmt: skip
-        primaries: dict[str, int] = {}
-        if full_grid:
-            search.run([Candidate(m, x, t) for (m, t), line in lines.items() for x in line])
-        else:
-            for m in mpms:
-                mine = {t: line for (name, t), line in lines.items() if name == m}
-                if mine:
-                    primaries[m] = _primary_tpc(mine, prep.directives.ThreadsPerChild)
-                    search.search_mpm(m, mine, primaries[m], knees[m])
-        if spares:
-            search.try_spares(lines, primaries, knees)
-        if try_ka:
-            search.try_keepalive({k: (v.lines, v.knee) for k, v in ka_spaces.items()}, primaries)
-        kind = mapper.kind
-    timing = {
+
+
+def _run(search: Search, grid: _Grid, given_tpc: int, *, full_grid: bool, spares: bool) -> None:
+    """Search each MPM's lines (or simulate the whole grid), then spare and KeepAlive policies."""
+    primaries: dict[str, int] = {}
+    if full_grid:
+        search.run([Candidate(m, x, t) for (m, t), line in grid.lines.items() for x in line])
+    else:
+        for m in grid.knees:
+            mine = {t: line for (name, t), line in grid.lines.items() if name == m}
+            if mine:
+                primaries[m] = _primary_tpc(mine, given_tpc)
+                search.search_mpm(m, mine, primaries[m], grid.knees[m])
+    if spares:
+        search.try_spares(grid.lines, primaries, grid.knees)
+    if grid.keepalive:
+        search.try_keepalive({k: (v.lines, v.knee) for k, v in grid.keepalive.items()}, primaries)
+
+
+def _timing(
+    t0: float, kind: str, jobs: int, search: Search, cache: EvalCache, folder: Path
+) -> dict[str, Any]:
+    """What the search cost: wall time since ``t0``, the executor, simulations and cache use."""
+    return {
         "wall_s": round(time.perf_counter() - t0, 3),
         "executor": kind,
         "jobs": jobs,
@@ -147,20 +225,6 @@ def optimize(
         "cache_dir": str(folder),
         "cache_problem": cache.problem,
     }
-    return build_result(
-        search, prep=prep, bounds=bounds, lines=lines, ram_top=ram_top, grid_size=grid,
-        objective="throughput" if not isinstance(base.load, OpenLoad) else "memory@load",
-        timing=timing, base_sets=sets,
-    )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class _Space:
-    """One MPM's grid lines (per ThreadsPerChild) under some directives, and their knee."""
-
-    lines: dict[int, list[int]]
-    ram_top: dict[int, bool]
-    knee: float
 
 
 def _space(

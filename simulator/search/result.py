@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -196,25 +195,8 @@ def build_result(
     base_sets: Sequence[str] = (),
 ) -> OptimizeResult:
     """Assemble the result of a finished search."""
-    per_line: dict[tuple[str, int], Candidate] = {}
-    for key, line in lines.items():
-        chosen = search.choose([Candidate(key[0], m, key[1]) for m in line])
-        if chosen is not None:
-            per_line[key] = chosen
-    mpms = list(dict.fromkeys(m for m, _ in lines))
-    best_rows: list[dict[str, Any]] = []
-    best_cands: list[Candidate] = []
     limits = {k: line[-1] if ram_top[k] else None for k, line in lines.items()}
-    for m in mpms:
-        variants = [c for c in search.evals if c.mpm == m and c.family[2:] != ("given", "given")]
-        pick = search.choose([*(c for k, c in per_line.items() if k[0] == m), *variants])
-        if pick is None:
-            best_rows.append({"mpm": m, "feasible": False})
-            continue
-        row = _row(search, pick)
-        row["binding"] = _binding(search, pick, limits.get((m, pick.threads_per_child)))
-        best_rows.append(row)
-        best_cands.append(pick)
+    best_rows, best_cands = _best_per_mpm(search, lines, limits)
     winner_c = search.choose(best_cands)
     winner: dict[str, Any] | None = None
     if winner_c is not None:
@@ -222,43 +204,80 @@ def build_result(
             search, winner_c, prep, limits.get((winner_c.mpm, winner_c.threads_per_child))
         )
         winner["run_args"] = run_args(winner["block"], prep.scenario.seed, search.reps, base_sets)
-    points = [_row(search, c) for c in sorted(search.evals)]
-    g = search.goals
-    hw = prep.hardware
     data: dict[str, Any] = {
         "scenario": prep.scenario.name,
         "source": prep.source,
-        "hardware": hw.name,
+        "hardware": prep.hardware.name,
         "objective": objective,
         "seed": prep.scenario.seed,
         "replications": search.reps,
-        "goals": {
-            "ram_mib": hw.ram_mib,
-            "os_reserved_mib": hw.os_reserved_mib,
-            "headroom": g.headroom,
-            "memory_budget_mib": round(g.memory_budget_mib, 2),
-            "p95_ms": g.p95_ms,
-            "max_error_rate": g.max_error_rate,
-            "offered_rps": g.offered_rps,
-        },
+        "goals": _goals(search.goals, prep),
         "bounds": bounds.as_dict(),
         "best_per_mpm": best_rows,
         "curves": [p95_curve(search, m, t, line) for (m, t), line in lines.items()],
         "winner": winner,
-        "points": points,
-        "search": {
-            "grid_size": grid_size,
-            "searched_grid_size": sum(len(v) for v in lines.values()),
-            "simulations": len(search.evals),
-            "simulated_replications": len(search.evals) * search.reps,
-            "tolerance": search.tolerance,
-            "method": "analytic bounds and knee; gap-probing line search on the primary "
-            "ThreadsPerChild, local search on the others (and on spare / KeepAlive policies when "
-            "asked); common random numbers; paired 95 % CIs decide differences",
-        },
+        "points": [_row(search, c) for c in sorted(search.evals)],
+        "search": _method(search, lines, grid_size),
         "timing": timing,
     }
     return OptimizeResult(data)
+
+
+def _best_per_mpm(
+    search: Search, lines: dict[tuple[str, int], list[int]], limits: dict[Any, int | None]
+) -> tuple[list[dict[str, Any]], list[Candidate]]:
+    """Each MPM's best configuration over its lines and policy variants: rows and candidates.
+
+    An MPM with nothing feasible gets a row ``{"mpm": m, "feasible": False}`` and no candidate.
+    """
+    per_line: dict[tuple[str, int], Candidate] = {}
+    for key, line in lines.items():
+        chosen = search.choose([Candidate(key[0], m, key[1]) for m in line])
+        if chosen is not None:
+            per_line[key] = chosen
+    rows: list[dict[str, Any]] = []
+    cands: list[Candidate] = []
+    for m in dict.fromkeys(m for m, _ in lines):
+        variants = [c for c in search.evals if c.mpm == m and c.family[2:] != ("given", "given")]
+        pick = search.choose([*(c for k, c in per_line.items() if k[0] == m), *variants])
+        if pick is None:
+            rows.append({"mpm": m, "feasible": False})
+            continue
+        row = _row(search, pick)
+        row["binding"] = _binding(search, pick, limits.get((m, pick.threads_per_child)))
+        rows.append(row)
+        cands.append(pick)
+    return rows, cands
+
+
+def _goals(g: Goals, prep: Prepared) -> dict[str, Any]:
+    """The goals as the result states them, with the RAM they were derived from."""
+    hw = prep.hardware
+    return {
+        "ram_mib": hw.ram_mib,
+        "os_reserved_mib": hw.os_reserved_mib,
+        "headroom": g.headroom,
+        "memory_budget_mib": round(g.memory_budget_mib, 2),
+        "p95_ms": g.p95_ms,
+        "max_error_rate": g.max_error_rate,
+        "offered_rps": g.offered_rps,
+    }
+
+
+def _method(
+    search: Search, lines: dict[tuple[str, int], list[int]], grid_size: int
+) -> dict[str, Any]:
+    """How the search went: grid sizes, simulations run, and the method in one sentence."""
+    return {
+        "grid_size": grid_size,
+        "searched_grid_size": sum(len(v) for v in lines.values()),
+        "simulations": len(search.evals),
+        "simulated_replications": len(search.evals) * search.reps,
+        "tolerance": search.tolerance,
+        "method": "analytic bounds and knee; gap-probing line search on the primary "
+        "ThreadsPerChild, local search on the others (and on spare / KeepAlive policies when "
+        "asked); common random numbers; paired 95 % CIs decide differences",
+    }
 
 
 def block_sets(block: str) -> list[str]:
@@ -325,66 +344,3 @@ def _versus_buddy(buddy: dict[str, Any], ours: int, binding: dict[str, str]) -> 
             "only asks what fits in memory"
         )
     return f"{head}: {why}."
-
-
-def render_text(data: dict[str, Any]) -> str:
-    """The human-readable summary of an optimize result."""
-    goal = "the most throughput"
-    if data["objective"] == "memory@load":
-        goal = f"the least memory that carries {data['goals']['offered_rps']:g} req/s"
-    lines = [f"optimize {data['scenario']} on {data['hardware']}: {goal}", ""]
-    head = (
-        f"{'mpm':8} {'TPC':>4} {'SL':>5} {'MRW':>5} {'spares':>8} {'KA':>5} {'req/s':>10} "
-        f"{'p95 ms':>9} {'MiB':>8}  binds"
-    )
-    lines.append(head)
-    for r in data["best_per_mpm"]:
-        if not r.get("feasible", True) or "throughput_rps" not in r:
-            lines.append(f"{r['mpm']:8} no configuration met the goals")
-            continue
-        lines.append(
-            f"{r['mpm']:8} {r['ThreadsPerChild']:>4} {r['ServerLimit']:>5} "
-            f"{r['MaxRequestWorkers']:>5} {r['spares']:>8} {r['keepalive']:>5} "
-            f"{r['throughput_rps']:>10.1f} "
-            f"{r['p95_ms']!s:>9} "
-            f"{r['memory_peak_mib']!s:>8}  {r['binding']['constraint']} "
-            f"(bottleneck {r['binding']['bottleneck']})"
-        )
-    w = data["winner"]
-    if data["goals"]["p95_ms"] is None:
-        lines.append(
-            "no latency goal was given: add --p95-ms to rule out sizes that keep up only "
-            "behind a long queue"
-        )
-    lines.append("")
-    if w is None:
-        lines.append("no configuration met the goals")
-    else:
-        spares = "" if w["spares"] == "given" else f", spare settings {w['spares']}"
-        spares += "" if w["keepalive"] == "given" else f", KeepAlive {w['keepalive']}"
-        lines.append(f"winner: {w['mpm']} MaxRequestWorkers {w['MaxRequestWorkers']}{spares}")
-        lines.append(w["block"].rstrip())
-        lines.append(f"check it: mpmsim run {data['source']} {shlex.join(w['run_args'])}")
-        lines.append(w["apache2buddy_vs_ours"])
-    for cv in data["curves"]:
-        if cv["p95_u_shape"]:
-            lines.append(
-                f"p95 U-shape on {cv['mpm']} TPC {cv['ThreadsPerChild']}: lowest at "
-                f"MaxRequestWorkers {cv['p95_lowest_at']}, higher with fewer and with more"
-            )
-    lines.append("")
-    lines.append("simulated points (MaxRequestWorkers: req/s, p95 ms, peak MiB):")
-    for p in data["points"]:
-        spares = "" if p["spares"] == "given" else f" spares={p['spares']}"
-        spares += "" if p["keepalive"] == "given" else f" KeepAlive={p['keepalive']}"
-        lines.append(
-            f"  {p['mpm']} TPC {p['ThreadsPerChild']} MRW {p['MaxRequestWorkers']}{spares}: "
-            f"{p['throughput_rps']}, {p['p95_ms']}, {p['memory_peak_mib']}"
-            + ("" if p["feasible"] else f"  [misses {p['violates']}]")
-        )
-    s = data["search"]
-    lines.append(
-        f"simulations: {s['simulations']} of a {s['grid_size']}-point grid "
-        f"({s['simulated_replications']} replications); wall {data['timing']['wall_s']} s"
-    )
-    return "\n".join(lines)
