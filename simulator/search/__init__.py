@@ -1,1 +1,10 @@
-"""Search."""
+"""Search: the best MPM sizing for a machine (``mpmsim optimize``).
+
+Owns the problem set-up and the run (``optimizer``), the grid and its analytic bounds, knees and
+Apache blocks (``space``), the adaptive line search (``adaptive``), one candidate's simulation
+(``evaluate``), the cache of simulated points (``cache``), the result (``result``) and how it is
+shown (``text``, ``plot``: plotly, imported inside the function that draws).
+
+May import: the engine, the spec, the models, the workloads and the errors. Never the command
+line, the sizing report or another application (import-linter checks it).
+"""
