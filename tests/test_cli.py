@@ -157,3 +157,18 @@ def test_missed_reference_exits_1() -> None:
     missed = mpmsim(*args, "--set", "reference.throughput_rps=100")
     assert missed.returncode == 1
     assert "OUTSIDE" in missed.stdout
+
+
+def test_help_loads_no_heavy_module() -> None:
+    """``mpmsim --help`` stays instant: command modules import the library inside the commands."""
+    heavy = ("numpy", "pandas", "plotly", "scipy", "simpy", "pydantic", "mpmsim.engine")
+    code = (
+        "import sys\nfrom mpmsim.cli import app\nfrom typer.testing import CliRunner\n"
+        "assert CliRunner().invoke(app, ['--help']).exit_code == 0\n"
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""
