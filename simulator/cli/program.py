@@ -38,7 +38,7 @@ def _main(
     """Capacity planning for Apache httpd's MPMs by discrete-event simulation."""
 
 
-# The commands, in the order --help lists them: one line each.
+# The commands, one line each; --help lists them in this order (groups after the commands).
 app.add_typer(catalog.hardware_app, name="hardware")
 app.command()(run.run)
 app.command()(calibrate.calibrate)
