@@ -118,3 +118,31 @@ def test_noise_free_recovery(alpha: float, beta: float, gamma: float) -> None:
     assert fit.alpha == pytest.approx(alpha, rel=1e-4)
     assert fit.beta == pytest.approx(beta, rel=1e-4)
     assert fit.gamma == pytest.approx(gamma, rel=1e-4)
+
+
+def test_groups_fit_per_mpm_and_skip_short_groups() -> None:
+    """Measured runs are fitted per (MPM, tool, keep-alive, content); two levels are too few."""
+    from dataclasses import replace
+
+    from mpmsim.calibration.usl import fit_usl_groups
+    from mpmsim.workloads.readers import MeasuredRun
+
+    def run(mpm: str, c: int, x: float) -> MeasuredRun:
+        return MeasuredRun(
+            run_id=f"{mpm}-{c}", scenario="S", mpm=mpm, directives={}, lua_scope=None,
+            mrw_effective=400, threads_per_child=25, server_limit=16, content="static",
+            url="/", tool="ab", concurrency=c, keepalive=False, duration_s=10.0,
+            requests_completed=int(x * 10), req_per_s=x,
+        )  # fmt: skip
+
+    curve = [run("event", int(n), float(usl_throughput(n, 0.02, 0.02, 1.0))) for n in R_LOAD]
+    # two repeats at N = 1 on either side of the curve: the median per level is the curve's value
+    low, high = (replace(curve[0], req_per_s=curve[0].req_per_s * k) for k in (0.7, 1.3))
+    short = [run("prefork", 1, 1.0), run("prefork", 2, 1.9)]
+    fits = fit_usl_groups([*curve, low, high, *short])
+    assert [f["group"] for f in fits] == ["event/ab/ka0/static"]
+    (f,) = fits
+    assert f["points"] == len(R_LOAD)
+    assert f["sigma"] == pytest.approx(0.02, rel=1e-3)
+    assert f["kappa"] == pytest.approx(0.02, rel=1e-3)
+    assert f["gamma"] == pytest.approx(1.0, rel=1e-3)

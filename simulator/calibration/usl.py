@@ -27,7 +27,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import least_squares
 
-__all__ = ["USLFit", "fit_usl", "usl_throughput"]
+from mpmsim.workloads.readers import MeasuredRun
+
+__all__ = ["USLFit", "fit_usl", "fit_usl_groups", "usl_throughput"]
 
 FloatArray = npt.NDArray[np.float64]
 Loads = Sequence[float] | npt.NDArray[Any]
@@ -206,3 +208,33 @@ def fit_usl(load: Sequence[float], throughput: Sequence[float]) -> USLFit:
         residual_std_error=math.sqrt(rv),
         n_points=int(n.size),
     )
+
+
+def fit_usl_groups(runs: Sequence[MeasuredRun]) -> list[dict[str, Any]]:
+    """USL per (MPM, tool, keep-alive, content) over concurrency (median throughput per level).
+
+    Groups with fewer than three concurrency levels, or where the fit fails, are left out.
+    """
+    groups: dict[tuple[str, str, bool, str], dict[int, list[float]]] = {}
+    for r in runs:
+        key = (r.mpm, r.tool, r.keepalive, r.content)
+        groups.setdefault(key, {}).setdefault(int(r.concurrency), []).append(r.req_per_s)
+    out = []
+    for key, levels in sorted(groups.items()):
+        if len(levels) < 3:
+            continue
+        n = sorted(levels)
+        x = [float(np.median(levels[c])) for c in n]
+        try:
+            f = fit_usl([float(c) for c in n], x)
+        except ValueError:
+            continue
+        out.append(
+            {
+                "group": f"{key[0]}/{key[1]}/ka{int(key[2])}/{key[3]}",
+                "sigma": f.alpha, "kappa": f.beta, "gamma": f.gamma,
+                "peak_concurrency": f.peak_concurrency, "peak_throughput": f.peak_throughput,
+                "r_squared": f.r_squared, "points": len(n),
+            }
+        )  # fmt: skip
+    return out

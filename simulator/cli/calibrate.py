@@ -42,6 +42,7 @@ def calibrate(
     """Fit a cost model to measured runs and show how well the simulator reproduces them."""
     from mpmsim.calibration.fit import calibrate as fit
     from mpmsim.calibration.output import holdout_mask, write_costs_yaml, write_plot
+    from mpmsim.calibration.usl import fit_usl_groups
     from mpmsim.models.costs import load_costs
     from mpmsim.models.hardware import load_hardware
 
@@ -56,7 +57,7 @@ def calibrate(
         runs, base_costs, hw, held_out=mask, jobs=jobs, progress=None if as_json else _progress,
         name=name, sources=[str(p) for p in measurements],
     )  # fmt: skip
-    usl_fits = _usl_fits(runs) if usl else []
+    usl_fits = fit_usl_groups(runs) if usl else []
     if out is not None:
         write_costs_yaml(cal, out, force=force)
     if plot is not None:
@@ -107,34 +108,3 @@ def _show(
         )
     if out is not None:
         typer.echo(f"wrote {out}")
-
-
-def _usl_fits(runs: list[MeasuredRun]) -> list[dict[str, Any]]:
-    """USL per (MPM, tool, keep-alive, content) over concurrency (median throughput per level)."""
-    import numpy as np
-
-    from mpmsim.calibration.usl import fit_usl
-
-    groups: dict[tuple[str, str, bool, str], dict[int, list[float]]] = {}
-    for r in runs:
-        key = (r.mpm, r.tool, r.keepalive, r.content)
-        groups.setdefault(key, {}).setdefault(int(r.concurrency), []).append(r.req_per_s)
-    out = []
-    for key, levels in sorted(groups.items()):
-        if len(levels) < 3:
-            continue
-        n = sorted(levels)
-        x = [float(np.median(levels[c])) for c in n]
-        try:
-            f = fit_usl([float(c) for c in n], x)
-        except ValueError:
-            continue
-        out.append(
-            {
-                "group": f"{key[0]}/{key[1]}/ka{int(key[2])}/{key[3]}",
-                "sigma": f.alpha, "kappa": f.beta, "gamma": f.gamma,
-                "peak_concurrency": f.peak_concurrency, "peak_throughput": f.peak_throughput,
-                "r_squared": f.r_squared, "points": len(n),
-            }
-        )  # fmt: skip
-    return out
