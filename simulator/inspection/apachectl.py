@@ -165,8 +165,10 @@ def invocation_of(pid: int | None) -> tuple[Invocation, dict[str, str] | None]:
     return parse_cmdline(args, binary, cwd), env
 
 
-def query(invocation: Invocation, flag: str, env: Mapping[str, str]) -> str:
-    """The binary's output for one flag (``-V``, ``-M``, ``-S``); an error if it fails."""
+def _ask(
+    invocation: Invocation, flag: str, env: Mapping[str, str]
+) -> tuple[list[str], subprocess.CompletedProcess[str]]:
+    """Run the binary with one flag; the command and what it did (an error if it cannot run)."""
     command = [str(invocation.binary), *invocation.arguments(), flag]
     try:
         done = subprocess.run(
@@ -179,6 +181,12 @@ def query(invocation: Invocation, flag: str, env: Mapping[str, str]) -> str:
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise InputError(f"{' '.join(command)}: {exc}", field="--pid") from None
+    return command, done
+
+
+def query(invocation: Invocation, flag: str, env: Mapping[str, str]) -> str:
+    """The binary's output for one flag (``-V``, ``-M``, ``-S``); an error if it fails."""
+    command, done = _ask(invocation, flag, env)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()
         raise InputError(
@@ -227,18 +235,7 @@ def describe_server(pid: int | None, config: Path | None) -> ServerInfo:
 
 def _compiled_settings(invocation: Invocation, env: Mapping[str, str]) -> dict[str, str]:
     """``-V``'s compiled-in settings (HTTPD_ROOT ...), which print even if the config fails."""
-    command = [str(invocation.binary), *invocation.arguments(), "-V"]
-    try:
-        done = subprocess.run(
-            command,
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            timeout=QUERY_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise InputError(f"{' '.join(command)}: {exc}", field="--pid") from None
+    _, done = _ask(invocation, "-V", env)
     return parse_version(done.stdout)
 
 
