@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mpmsim.search.adaptive import Search
-from mpmsim.search.result import Goals, p95_curve
+from mpmsim.search.goals import Goals
+from mpmsim.search.result import p95_curve
 from mpmsim.search.space import Candidate, full_line, start_points
 
 Curve = Callable[[Candidate], tuple[float, float]]

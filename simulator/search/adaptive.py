@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 from mpmsim.engine.executors import TaskMapper
 from mpmsim.search.cache import EvalCache, candidate_key
 from mpmsim.search.evaluate import Task, prepare_task, simulate_replication, summarize_candidate
-from mpmsim.search.result import Goals, better, credited, p95_lower
+from mpmsim.search.goals import Achieved, Goals, assess, first_missed
+from mpmsim.search.result import better, credited, p95_lower
 from mpmsim.search.space import (
     KEEPALIVE,
     SPARES,
@@ -92,19 +93,16 @@ class Search:
         self.rounds += 1
 
     def feasible(self, e: dict[str, Any]) -> bool:
-        """Memory within the budget and the latency and error goals met."""
+        """Every goal met (:mod:`mpmsim.search.goals`): memory, throughput, p95, error rate."""
         return self.violated(e) == "none"
 
     def violated(self, e: dict[str, Any]) -> str:
-        """The first goal a point misses: ram, p95 or error_rate (or none)."""
-        g = self.goals
-        if e["ram_exceeded"] or (e["memory_peak_mib"] or 0.0) > g.memory_budget_mib:
-            return "ram"
-        if g.p95_ms is not None and (e["p95_ms"] is None or e["p95_ms"] > g.p95_ms):
-            return "p95"
-        if e["error_rate"] > g.max_error_rate:
-            return "error_rate"
-        return "none"
+        """The first goal a point misses: ram, p95, error_rate or throughput (or none)."""
+        return first_missed(self.checks(e))
+
+    def checks(self, e: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Each goal checked against the point ``e``'s figures."""
+        return assess(self.goals, Achieved.from_summary(e))
 
     # -- choice -----------------------------------------------------------------------------------
     def choose(self, cands: Sequence[Candidate]) -> Candidate | None:
@@ -112,7 +110,7 @@ class Search:
         ok = [c for c in cands if c in self.evals and self.feasible(self.evals[c])]
         if not ok:
             return None
-        cap = self.goals.offered_rps
+        cap = self.goals.throughput_target
         top = max(ok, key=lambda c: (credited(self.evals[c]["throughput_rps"], cap), -self._mem(c)))
         near = [c for c in ok if not better(self.evals[top], self.evals[c], self.tolerance, cap)]
         return min(near, key=lambda c: (self._mem(c), c.max_request_workers, _changes(c), c))
@@ -308,7 +306,7 @@ class Search:
             out.append(cands[-1])
         elif right is not None and right - i > 1 and worth(right):
             r = self.evals[cands[right]]
-            cap = self.goals.offered_rps
+            cap = self.goals.throughput_target
             near = self.feasible(r) and not better(here, r, self.tolerance, cap)
             if not near:
                 gaps.append((i, right))
@@ -327,7 +325,7 @@ class Search:
         only the peak's own neighbours show that it is one (on a single-peaked curve, a point
         no lower than both neighbours is the highest of the line).
         """
-        cap = self.goals.offered_rps
+        cap = self.goals.throughput_target
         ok = [c for c in cands if c in self.evals and self.feasible(self.evals[c])]
         if not ok:
             return []

@@ -20,7 +20,8 @@ from mpmsim.engine.executors import TaskMapper
 from mpmsim.errors import InputError
 from mpmsim.search.adaptive import Search
 from mpmsim.search.cache import EvalCache
-from mpmsim.search.result import Goals, OptimizeResult, build_result
+from mpmsim.search.goals import Goals
+from mpmsim.search.result import OptimizeResult, build_result
 from mpmsim.search.space import (
     KEEPALIVE,
     Bounds,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from mpmsim.engine.summary import ci95
+from mpmsim.search.goals import Goals
 from mpmsim.search.space import (
     Bounds,
     Candidate,
@@ -21,18 +22,6 @@ from mpmsim.spec.resolve import Prepared
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-@dataclass(frozen=True)
-class Goals:
-    """What a configuration must meet: memory budget, p95 and error-rate goals."""
-
-    memory_budget_mib: float
-    p95_ms: float | None
-    max_error_rate: float
-    headroom: float
-    offered_rps: float | None = None
-    """An open load's offered rate: throughput above it (a backlog draining) earns nothing."""
 
 
 def credited(x: float, cap: float | None) -> float:
@@ -68,6 +57,8 @@ class Search(Protocol):
     def feasible(self, e: dict[str, Any]) -> bool: ...
 
     def violated(self, e: dict[str, Any]) -> str: ...
+
+    def checks(self, e: dict[str, Any]) -> dict[str, dict[str, Any]]: ...
 
     def choose(self, cands: Sequence[Candidate]) -> Candidate | None: ...
 
@@ -163,7 +154,7 @@ def _binding(search: Search, c: Candidate, ram_limit: int | None) -> dict[str, s
     goal, or ``load`` (significantly less throughput).
     """
     e = search.evals[c]
-    cap = search.goals.offered_rps
+    cap = search.goals.throughput_target
     family = sorted((o for o in search.evals if o.family == c.family), key=lambda o: o)
     for other in (o for o in family if o.max_request_workers > c.max_request_workers):
         o = search.evals[other]
