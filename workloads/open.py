@@ -63,6 +63,23 @@ class ArrivalSchedule:
                 return math.inf
 
 
+class SessionTally:
+    """The load offered: when each session arrived and how many requests it will send.
+
+    Drawn at arrival, so it does not depend on how fast the server answers: two configurations
+    run with the same seed are offered the same requests.
+    """
+
+    def __init__(self) -> None:
+        self.t_s: list[float] = []
+        self.requests: list[int] = []
+
+    def add(self, t_s: float, n_requests: int) -> None:
+        """Record a session arriving at ``t_s`` with ``n_requests`` to send."""
+        self.t_s.append(t_s)
+        self.requests.append(n_requests)
+
+
 def session(
     client: HttpClient, n_requests: int, think: Sampler, client_closes: bool
 ) -> Generator[simpy.Event, Any, None]:
@@ -89,8 +106,12 @@ def arrivals(
     think: Sampler,
     client_closes: bool,
     start_s: float = 0.0,
+    tally: SessionTally | None = None,
 ) -> Generator[simpy.Event, Any, None]:
-    """SimPy process: start sessions at the schedule's arrival times (shifted by ``start_s``)."""
+    """SimPy process: start sessions at the schedule's arrival times (shifted by ``start_s``).
+
+    ``tally``, when given, records each session's arrival time and request count.
+    """
     env = client.env
     t = 0.0
     while True:
@@ -99,4 +120,6 @@ def arrivals(
             return
         yield env.timeout(start_s + t - env.now)
         n = max(1, sizes.draw_int())
+        if tally is not None:
+            tally.add(env.now, n)
         env.process(session(client, n, think, client_closes))

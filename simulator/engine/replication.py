@@ -21,7 +21,7 @@ from mpmsim.spec.scenario import ClosedLoad
 from mpmsim.workloads.closed import RequestBudget, start_closed
 from mpmsim.workloads.distributions import make_sampler, stream
 from mpmsim.workloads.mix import RequestDraw
-from mpmsim.workloads.open import ArrivalSchedule, arrivals
+from mpmsim.workloads.open import ArrivalSchedule, SessionTally, arrivals
 
 #: A closed load with only a request count stops at the latest after this much simulated time.
 MAX_SIMULATED_S = 86_400.0
@@ -39,6 +39,8 @@ class Replication:
     counters: dict[str, float]
     error_log: list[LogLine] = field(default_factory=list)
     wall_s: float = 0.0
+    sessions: dict[str, np.ndarray] = field(default_factory=dict)
+    """Open loads: each session's arrival time ``t_s`` and ``requests`` (the load offered)."""
 
 
 def _sample_interval(prep: Prepared) -> float:
@@ -144,7 +146,7 @@ def run_replication(prep: Prepared, index: int) -> Replication:
     env, server = world.env, world.server
     series: list[tuple[float, ...]] = []
     env.process(sample_series(env, server, _sample_interval(prep), series))
-    _run_load(prep, index, world)
+    tally = _run_load(prep, index, world)
     world.cpu.sync()
     end_s = float(env.now)
     return Replication(
@@ -156,11 +158,22 @@ def run_replication(prep: Prepared, index: int) -> Replication:
         counters=_counters(world),
         error_log=sorted(server.error_log.values(), key=lambda line: line.t_s),
         wall_s=time.perf_counter() - wall0,
+        sessions=_sessions(tally),
     )
 
 
-def _run_load(prep: Prepared, index: int, world: World) -> None:
-    """Start the scenario's load generator on ``world`` and simulate until the load ends."""
+def _sessions(tally: SessionTally | None) -> dict[str, np.ndarray]:
+    """The open load's session tally as arrays (empty for other loads)."""
+    if tally is None:
+        return {}
+    return {"t_s": np.asarray(tally.t_s, float), "requests": np.asarray(tally.requests, np.int64)}
+
+
+def _run_load(prep: Prepared, index: int, world: World) -> SessionTally | None:
+    """Start the scenario's load generator on ``world`` and simulate until the load ends.
+
+    An open load returns the tally of the sessions it started.
+    """
     load = prep.scenario.load
     seed = prep.scenario.seed
     env, client = world.env, world.client
@@ -184,8 +197,9 @@ def _run_load(prep: Prepared, index: int, world: World) -> None:
         else:
             stopper = env.timeout(end if end is not None else MAX_SIMULATED_S)
             env.run(until=env.any_of([budget.done, stopper]))
-        return
+        return None
     assert end is not None
+    tally = SessionTally()
     env.process(
         arrivals(
             client,
@@ -196,9 +210,11 @@ def _run_load(prep: Prepared, index: int, world: World) -> None:
             think,
             load.client_closes,
             load.start_s,
+            tally,
         )
     )
     env.run(until=end)
+    return tally
 
 
 def _counters(world: World) -> dict[str, float]:

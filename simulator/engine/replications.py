@@ -79,6 +79,7 @@ class RunResult:
             "warnings": [*p.warnings, *empty_window_warnings(p, recs)],
             "throughput_rps": _r(self.mean("throughput_rps")),
             "throughput_rps_ci95": _r(self.ci("throughput_rps")),
+            **self._offered(),
             "ci_method": "replications" if n >= 2 else "batch means (10 batches)",
             "completed": round(self.mean("completed")),
             "errors": {k: _r(self.mean(k)) for k in STATUS_NAMES[1:]},
@@ -114,6 +115,13 @@ class RunResult:
                 "throttled_fraction": _r(self.mean("throttled_fraction")),
             }
         return out
+
+    def _offered(self) -> dict[str, float | None]:
+        """``{"offered_rps": ...}`` for an open load (requests of the sessions that arrived in
+        the measured window, per second), else nothing."""
+        if not all("offered_rps" in r for r in self.records):
+            return {}
+        return {"offered_rps": _r(self.mean("offered_rps"))}
 
     def _latency(self) -> tuple[dict[str, float | None], dict[str, float | None]]:
         """Latency figures (ms) averaged over replications, and their 95 % half-widths."""

@@ -8,7 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+"""Bumped when a cached evaluation gains keys (2: offered_rps, cpu_ms_per_request, throttling)."""
 
 
 def candidate_key(

@@ -25,12 +25,14 @@ from mpmsim.spec.scenario import OpenLoad, Scenario
 from mpmsim.workloads.distributions import mean_of
 
 CARRY_TOLERANCE = 0.03
-"""An open load is carried when throughput >= (1 - 3 %) x the offered rate the run generated.
+"""An open load is carried when throughput >= (1 - 3 %) x the rate its run offered.
 
-Even counted from the sessions that arrived in the window, requests of sessions arriving near
-its end finish after it, and a few requests per session are still queued at the cut: a server
-that keeps up measures 1-2 % below the realised rate (seeds 1-7 of the examples). 3 % lets that
-through while a server that falls behind (a queue growing for the whole window) fails.
+The run's ``offered_rps`` counts the requests its sessions would send in the window (session
+arrivals are Poisson, so it differs from the nominal rate by several %). A server that keeps
+up still measures a little below it (its responses take time, pushing the last requests past
+the window's end) and with noise: 0.985-1.015 of it per replication on dynamic-site at 4, 5
+and 10 sessions/s on a c6i.xlarge, 10 seeds each (sd 0.6-0.8 %). 3 % is about four sd: a server
+that keeps up passes, one that falls behind (a growing queue) does not.
 """
 
 TARGET_TOLERANCE = 0.01
@@ -213,13 +215,14 @@ def first_missed(checks: Mapping[str, Mapping[str, Any]]) -> str:
 def relative_shortfall(check: Mapping[str, Any]) -> float:
     """How far one goal is missed, as a fraction of its target (0 met; inf: nothing measured).
 
-    An error-rate goal of 0 counts its shortfall in whole error rates (the target is no scale).
+    A throughput shortfall is relative to the rate the run offered (what it is measured
+    against); an error-rate goal of 0 counts in whole error rates (the target is no scale).
     """
     if check["met"]:
         return 0.0
     if check["shortfall"] is None:
         return math.inf
-    scale = abs(float(check["target"])) or 1.0
+    scale = abs(float(check.get("offered_realised", check["target"]))) or 1.0
     return float(check["shortfall"]) / scale
 
 
