@@ -38,6 +38,13 @@ def optimize(
     p95_ms: P95Ms = None,
     max_error_rate: MaxErrorRate = 0.01,
     headroom: Headroom = 0.1,
+    target_rps: Annotated[
+        float | None,
+        typer.Option(
+            help="Throughput goal, req/s (default: an open load's offered rate; none for a "
+            "closed load)."
+        ),
+    ] = None,
     replications: Annotated[
         int | None,
         typer.Option(help="Replications per candidate (default: the scenario's, at least 3)."),
@@ -60,22 +67,31 @@ def optimize(
         bool,
         typer.Option("--keepalive", help="Also try KeepAlive Off and KeepAliveTimeout 1 and 2 s."),
     ] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a scenario key first: KEY=VALUE (repeatable)."),
+    ] = None,
 ) -> None:
-    """Search MaxRequestWorkers / ThreadsPerChild / ServerLimit (and the MPM) for a machine."""
+    """Search MaxRequestWorkers / ThreadsPerChild / ServerLimit (and the MPM) for a machine.
+
+    Exit code 0 when a configuration meets every goal, 1 when none does (the closest one and
+    advice are shown), 2 for bad input.
+    """
     from mpmsim.search.optimizer import optimize as run_optimize
 
     if plot is not None:
         check_target(plot, "--plot", force)
     search = partial(
         run_optimize, scenario, mpm=mpm, ram_mib=ram_mib, p95_ms=p95_ms,
-        max_error_rate=max_error_rate, headroom=headroom, replications=replications, seed=seed,
+        max_error_rate=max_error_rate, headroom=headroom, target_rps=target_rps,
+        replications=replications, seed=seed,
         jobs=jobs, scheduler=scheduler, budget=budget, cache_dir=cache_dir, resume=resume,
-        spares=spares, keepalive=keepalive,
+        spares=spares, keepalive=keepalive, overrides=tuple(set_ or ()),
     )  # fmt: skip
     data = _with_status(search).to_dict()
     _show(data, plot, as_json)
-    if data["winner"] is None:
-        raise typer.Exit(1)  # the search completed but nothing met the goals
+    if not data["goals_met"]:
+        raise typer.Exit(1)  # the search completed but no configuration met every goal
 
 
 def _with_status(search: Callable[..., OptimizeResult]) -> OptimizeResult:

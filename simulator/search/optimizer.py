@@ -20,7 +20,7 @@ from mpmsim.engine.executors import TaskMapper
 from mpmsim.errors import InputError
 from mpmsim.search.adaptive import Search
 from mpmsim.search.cache import EvalCache
-from mpmsim.search.goals import Goals
+from mpmsim.search.goals import goals_for
 from mpmsim.search.result import OptimizeResult, build_result
 from mpmsim.search.space import (
     KEEPALIVE,
@@ -50,6 +50,7 @@ def optimize(
     p95_ms: float | None = None,
     max_error_rate: float = 0.01,
     headroom: float = 0.1,
+    target_rps: float | None = None,
     replications: int | None = None,
     seed: int | None = None,
     tolerance: float = 0.01,
@@ -68,11 +69,16 @@ def optimize(
 
     Objective: the highest throughput whose peak memory fits in RAM - os_reserved (less
     ``headroom``) and whose p95 and error rate meet the goals; among configurations whose
-    throughput is not significantly different, the one with the least memory. ``spares`` also
-    tries Apache's default and the all-started spare settings on each MPM's best sizes;
-    ``keepalive`` tries KeepAlive Off and KeepAliveTimeout 1 and 2 s (when the clients keep
-    connections alive at all). ``overrides`` are ``--set`` assignments applied to the scenario
-    first (``hardware=t3.large``: the report sizes one scenario on several instances).
+    throughput is not significantly different, the one with the least memory. An open load's
+    offered rate, or ``target_rps`` when given, is a goal too: throughput above it earns
+    nothing, and a configuration that does not carry it meets no goals
+    (:mod:`mpmsim.search.goals`). The result's ``winner`` is None when nothing meets every
+    goal; ``closest`` and ``advice`` then say how far off the nearest configuration is.
+    ``spares`` also tries Apache's default and the all-started spare settings on each MPM's
+    best sizes; ``keepalive`` tries KeepAlive Off and KeepAliveTimeout 1 and 2 s (when the
+    clients keep connections alive at all). ``overrides`` are ``--set`` assignments applied to
+    the scenario first (``hardware=t3.large``: the report sizes one scenario on several
+    instances).
     ``full_grid`` simulates the whole unpruned grid instead (the benchmark's reference answer).
     """
     t0 = time.perf_counter()
@@ -80,10 +86,12 @@ def optimize(
     base, source, base_dir = _load(scenario, sets, seed)
     if replications is None:  # the scenario's, when it asks for enough to compare candidates
         replications = max(base.replications, DEFAULT_REPLICATIONS)
-    _check(headroom, max_error_rate, replications, tolerance, p95_ms, budget)
+    _check(headroom, max_error_rate, replications, tolerance, p95_ms, budget, target_rps)
     prep = prepare(base, source=source, base_dir=base_dir)
     mpms = _mpms(mpm, prep.mpm)
-    bounds, goals = _goals(prep, p95_ms, max_error_rate, headroom)
+    bounds = analytic_bounds(prep, headroom)
+    goals = goals_for(prep, p95_ms=p95_ms, max_error_rate=max_error_rate, headroom=headroom,
+                      target_rps=target_rps)  # fmt: skip
     grid = _grid(base, mpms, source, base_dir, headroom, full_grid, keepalive)
     _check_fits(grid, bounds, headroom)
     folder = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -100,7 +108,7 @@ def optimize(
     return build_result(
         search, prep=prep, bounds=bounds, lines=grid.lines, ram_top=grid.ram_top,
         grid_size=grid.size, timing=timing, base_sets=sets,
-        objective="throughput" if not isinstance(base.load, OpenLoad) else "memory@load",
+        objective="memory@load" if goals.throughput_target is not None else "throughput",
     )  # fmt: skip
 
 
@@ -118,15 +126,6 @@ def _load(
     if seed is not None:
         base = base.model_copy(update={"seed": seed})
     return base, source, base_dir
-
-
-def _goals(
-    prep: Prepared, p95_ms: float | None, max_error_rate: float, headroom: float
-) -> tuple[Bounds, Goals]:
-    """The scenario's analytic bounds, and the goals a configuration must meet."""
-    bounds = analytic_bounds(prep, headroom)
-    goals = Goals(bounds.memory_budget_mib, p95_ms, max_error_rate, headroom, bounds.offered_rps)
-    return bounds, goals
 
 
 @dataclass(frozen=True)
@@ -269,6 +268,7 @@ def _check(
     tolerance: float,
     p95_ms: float | None,
     budget: int | None,
+    target_rps: float | None = None,
 ) -> None:
     if not 0 <= headroom < 1:
         raise InputError(f"must be in [0, 1), got {headroom}", field="--headroom")
@@ -280,6 +280,8 @@ def _check(
         raise InputError(f"must be >= 0, got {tolerance}", field="--tolerance")
     if p95_ms is not None and p95_ms <= 0:
         raise InputError(f"must be > 0, got {p95_ms}", field="--p95-ms")
+    if target_rps is not None and target_rps <= 0:
+        raise InputError(f"must be > 0, got {target_rps}", field="--target-rps")
     if budget is not None and budget < 1:
         raise InputError(f"must be >= 1, got {budget}", field="--budget")
 

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from mpmsim.engine.summary import ci95
-from mpmsim.search.goals import Goals
+from mpmsim.search.advice import advice, closest
+from mpmsim.search.assumptions import memory_assumptions
+from mpmsim.search.goals import CARRY_TOLERANCE, TARGET_TOLERANCE, Goals, all_met, binding_goal
 from mpmsim.search.space import (
     Bounds,
     Candidate,
@@ -100,7 +102,9 @@ class OptimizeResult:
 
 
 def _row(search: Search, c: Candidate) -> dict[str, Any]:
+    """One simulated point as the result shows it, with each goal checked."""
     e = search.evals[c]
+    checks = search.checks(e)
     return {
         "mpm": c.mpm,
         "ThreadsPerChild": c.threads_per_child,
@@ -117,6 +121,8 @@ def _row(search: Search, c: Candidate) -> dict[str, Any]:
         "feasible": search.feasible(e),
         "violates": search.violated(e),
         "bottleneck": e["bottleneck"],
+        "goals_met": all_met(checks),
+        "goals": checks,
     }
 
 
@@ -191,10 +197,7 @@ def build_result(
     winner_c = search.choose(best_cands)
     winner: dict[str, Any] | None = None
     if winner_c is not None:
-        winner = _winner(
-            search, winner_c, prep, limits.get((winner_c.mpm, winner_c.threads_per_child))
-        )
-        winner["run_args"] = run_args(winner["block"], prep.scenario.seed, search.reps, base_sets)
+        winner = _pick(search, winner_c, prep, limits, base_sets)
     data: dict[str, Any] = {
         "scenario": prep.scenario.name,
         "source": prep.source,
@@ -206,12 +209,48 @@ def build_result(
         "bounds": bounds.as_dict(),
         "best_per_mpm": best_rows,
         "curves": [p95_curve(search, m, t, line) for (m, t), line in lines.items()],
+        "goals_met": winner is not None,
         "winner": winner,
+        **_verdict(search, prep, bounds, winner, limits, base_sets),
+        "assumptions": memory_assumptions(prep),
         "points": [_row(search, c) for c in sorted(search.evals)],
         "search": _method(search, lines, grid_size),
         "timing": timing,
     }
     return OptimizeResult(data)
+
+
+def _pick(
+    search: Search,
+    c: Candidate,
+    prep: Prepared,
+    limits: dict[Any, int | None],
+    base_sets: Sequence[str],
+) -> dict[str, Any]:
+    """The winner's (or closest's) row: goals, binding, block, apache2buddy, run_args."""
+    row = _winner(search, c, prep, limits.get((c.mpm, c.threads_per_child)))
+    row["run_args"] = run_args(row["block"], prep.scenario.seed, search.reps, base_sets)
+    return row
+
+
+def _verdict(
+    search: Search,
+    prep: Prepared,
+    bounds: Bounds,
+    winner: dict[str, Any] | None,
+    limits: dict[Any, int | None],
+    base_sets: Sequence[str],
+) -> dict[str, Any]:
+    """With no winner: the closest configuration, the goal it misses most, and advice."""
+    near = closest(search) if winner is None else None
+    if near is None:
+        return {"closest": None, "binding_goal": None, "advice": []}
+    row = _pick(search, near, prep, limits, base_sets)
+    return {
+        "closest": row,
+        "binding_goal": binding_goal(row["goals"]),
+        "advice": advice(search, prep, bounds, near),
+    }
 
 
 def _best_per_mpm(
@@ -232,7 +271,9 @@ def _best_per_mpm(
         variants = [c for c in search.evals if c.mpm == m and c.family[2:] != ("given", "given")]
         pick = search.choose([*(c for k, c in per_line.items() if k[0] == m), *variants])
         if pick is None:
-            rows.append({"mpm": m, "feasible": False})
+            near = closest(search, m)
+            row = {"mpm": m, "feasible": False, "goals_met": False}
+            rows.append(row | ({} if near is None else {"closest": _row(search, near)}))
             continue
         row = _row(search, pick)
         row["binding"] = _binding(search, pick, limits.get((m, pick.threads_per_child)))
@@ -252,6 +293,9 @@ def _goals(g: Goals, prep: Prepared) -> dict[str, Any]:
         "p95_ms": g.p95_ms,
         "max_error_rate": g.max_error_rate,
         "offered_rps": g.offered_rps,
+        "target_rps": g.target_rps,
+        "throughput_rps": g.throughput_target,
+        "carry_tolerance": CARRY_TOLERANCE if g.offered_rps else TARGET_TOLERANCE,
     }
 
 
@@ -309,9 +353,11 @@ def _winner(search: Search, c: Candidate, prep: Prepared, ram_limit: int | None)
 def _versus_buddy(buddy: dict[str, Any], ours: int, binding: dict[str, str]) -> str:
     """One sentence: apache2buddy's figure beside ours, and why they differ."""
     theirs = buddy["max_request_workers"]
+    held = buddy.get("request_mib_per_worker") or 0.0
+    busy = f", each worker holding a request's {held:g} MiB" if held else ""
     head = (
         f"apache2buddy's rule gives MaxRequestWorkers {theirs} ((RAM - os_reserved) / "
-        f"{buddy['child_rss_mib']} MiB, the largest child's RSS); we recommend {ours}"
+        f"{buddy['child_rss_mib']} MiB, the largest child's RSS{busy}); we recommend {ours}"
     )
     if ours > theirs:
         why = (

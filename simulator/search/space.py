@@ -20,6 +20,7 @@ from mpmsim.models.apache.directives import (
     normalize_directives,
 )
 from mpmsim.models.apache.rules import MPM_DEFAULTS
+from mpmsim.search.goals import memory_budget_mib, nominal_offered_rps
 from mpmsim.spec.resolve import Prepared
 from mpmsim.spec.scenario import ClosedLoad, OpenLoad
 from mpmsim.workloads.distributions import mean_of
@@ -199,25 +200,23 @@ def analytic_bounds(prep: Prepared, headroom: float) -> Bounds:
     cpu_rps = hw.vcpus * hw.cpu_speed * 1000.0 / max(per_req_ms, 1e-9)
     hold_s = (per_req_ms / hw.cpu_speed + wait_ms) / 1000.0
     load = prep.scenario.load
-    offered: float | None = None
+    offered = nominal_offered_rps(prep.scenario)
     if isinstance(load, ClosedLoad):
         conc = float(load.clients)
     elif isinstance(load, OpenLoad):
         rate = load.sessions_per_s
-        sessions = rate if isinstance(rate, int | float) else max(r for _, r in rate)
+        sessions = float(rate if isinstance(rate, int | float) else max(r for _, r in rate))
         per_session = mean_of(load.requests_per_session)
-        offered = float(sessions) * per_session
         rtt = load.network_rtt_ms / 1000.0
         think = mean_of(load.think_time_s)
         keep = prep.directives.KeepAlive and not load.client_closes
         session_s = per_session * (hold_s + rtt) + max(per_session - 1, 0) * think
         if keep:
             session_s += prep.directives.KeepAliveTimeout
-        conc = float(sessions) * session_s
+        conc = sessions * session_s
     else:
         conc = float(MAX_WORKERS)
-    budget = (hw.ram_mib - hw.os_reserved_mib) * (1.0 - headroom)
-    return Bounds(cpu_rps, hold_s, offered, conc, budget)
+    return Bounds(cpu_rps, hold_s, offered, conc, memory_budget_mib(prep, headroom))
 
 
 def useful_workers(prep: Prepared, mpm: str, bounds: Bounds) -> float:
@@ -317,15 +316,21 @@ def apache2buddy(prep: Prepared, mpm: str, tpc: int) -> dict[str, Any]:
     """apache2buddy's rule: (RAM - os_reserved) / the largest child's RSS.
 
     RSS counts the pages a child shares with its siblings (code, configuration) in full, so
-    the rule charges them once per child; the simulation counts them once (PSS).
+    the rule charges them once per child; the simulation counts them once (PSS). A child
+    measured under load also holds what its busy workers' requests hold: each worker one
+    request of the mix's mean ``memory_kib`` (classes weighted as the engine draws them), as a
+    busy worker holds its request's memory in the engine.
     """
     c = prep.costs
     threads = tpc if mpm != "prefork" else 0
-    rss = c.shared_mib + c.process_mib + threads * c.thread_mib
+    total = sum(k.weight for k in prep.classes) or 1.0
+    request_mib = sum(k.weight * k.memory_kib for k in prep.classes) / total / 1024.0
+    rss = c.shared_mib + c.process_mib + threads * c.thread_mib + max(tpc, 1) * request_mib
     hw = prep.hardware
     children = int((hw.ram_mib - hw.os_reserved_mib) // max(rss, 1e-9))
     return {
         "child_rss_mib": round(rss, 4),
+        "request_mib_per_worker": round(request_mib, 4),
         "max_children": children,
         "max_request_workers": children * max(tpc, 1),
     }

@@ -5,13 +5,19 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from mpmsim.search.assumptions import assumption_lines
+
 
 def render_text(data: dict[str, Any]) -> str:
-    """The human-readable summary of an optimize result."""
+    """The human-readable summary of an optimize result: the verdict and assumptions first."""
     goal = "the most throughput"
-    if data["objective"] == "memory@load":
-        goal = f"the least memory that carries {data['goals']['offered_rps']:g} req/s"
-    lines = [f"optimize {data['scenario']} on {data['hardware']}: {goal}", ""]
+    target = data["goals"].get("throughput_rps")
+    if data["objective"] == "memory@load" and target is not None:
+        goal = f"the least memory that carries {target:g} req/s"
+    lines = [f"optimize {data['scenario']} on {data['hardware']}: {goal}"]
+    lines += _verdict(data)
+    lines += assumption_lines(data["assumptions"])
+    lines.append("")
     lines += _best_table(data["best_per_mpm"])
     if data["goals"]["p95_ms"] is None:
         lines.append(
@@ -21,14 +27,15 @@ def render_text(data: dict[str, Any]) -> str:
     lines.append("")
     lines += _winner_text(data)
     lines.append("")
-    lines.append("simulated points (MaxRequestWorkers: req/s, p95 ms, peak MiB):")
+    lines.append("simulated points (MaxRequestWorkers: req/s, p95 ms, peak MiB; goals):")
     for p in data["points"]:
         spares = "" if p["spares"] == "given" else f" spares={p['spares']}"
         spares += "" if p["keepalive"] == "given" else f" KeepAlive={p['keepalive']}"
+        missed = [n for n, c in p["goals"].items() if not c["met"]]
         lines.append(
             f"  {p['mpm']} TPC {p['ThreadsPerChild']} MRW {p['MaxRequestWorkers']}{spares}: "
-            f"{p['throughput_rps']}, {p['p95_ms']}, {p['memory_peak_mib']}"
-            + ("" if p["feasible"] else f"  [misses {p['violates']}]")
+            f"{p['throughput_rps']}, {p['p95_ms']}, {p['memory_peak_mib']}  "
+            + ("pass" if p["goals_met"] else f"FAIL ({', '.join(missed)})")
         )
     s = data["search"]
     lines.append(
@@ -36,6 +43,37 @@ def render_text(data: dict[str, Any]) -> str:
         f"({s['simulated_replications']} replications); wall {data['timing']['wall_s']} s"
     )
     return "\n".join(lines)
+
+
+def _verdict(data: dict[str, Any]) -> list[str]:
+    """Whether a configuration meets the goals, its goals one per line, and advice if none."""
+    w, near = data["winner"], data["closest"]
+    if w is not None:
+        head = f"goals met by {w['mpm']} MaxRequestWorkers {w['MaxRequestWorkers']}:"
+        row = w
+    elif near is not None:
+        head = (
+            f"no configuration meets the goals; closest: {near['mpm']} MaxRequestWorkers "
+            f"{near['MaxRequestWorkers']} (TPC {near['ThreadsPerChild']}), furthest off on "
+            f"{data['binding_goal']}:"
+        )
+        row = near
+    else:
+        return ["no configuration was simulated"]
+    lines = [head]
+    for name, c in row["goals"].items():
+        mark = "met" if c["met"] else f"MISSED by {_num(c['shortfall'])} {c['unit']}"
+        also = ""
+        if "offered_realised" in c:
+            also = (
+                f" (this run offered {_num(c['offered_realised'])}, needs >= {_num(c['required'])})"
+            )
+        lines.append(
+            f"  {name:15} target {_num(c['target'])} {c['unit']}, achieved "
+            f"{_num(c['achieved'])}{also}: {mark}"
+        )
+    lines += [f"  advice: {a}" for a in data["advice"]]
+    return lines
 
 
 def _best_table(rows: list[dict[str, Any]]) -> list[str]:
@@ -46,7 +84,15 @@ def _best_table(rows: list[dict[str, Any]]) -> list[str]:
     ]
     for r in rows:
         if not r.get("feasible", True) or "throughput_rps" not in r:
-            lines.append(f"{r['mpm']:8} no configuration met the goals")
+            near = r.get("closest")
+            why = ""
+            if near is not None:
+                missed = ", ".join(n for n, c in near["goals"].items() if not c["met"])
+                why = (
+                    f" (closest: TPC {near['ThreadsPerChild']} MRW {near['MaxRequestWorkers']}, "
+                    f"{near['throughput_rps']:.1f} req/s, p95 {near['p95_ms']} ms; misses {missed})"
+                )
+            lines.append(f"{r['mpm']:8} no configuration met the goals{why}")
             continue
         lines.append(
             f"{r['mpm']:8} {r['ThreadsPerChild']:>4} {r['ServerLimit']:>5} "
@@ -63,7 +109,14 @@ def _winner_text(data: dict[str, Any]) -> list[str]:
     """The winner, its block, the command that checks it, apache2buddy's figure, p95 U-shapes."""
     w = data["winner"]
     if w is None:
-        lines = ["no configuration met the goals"]
+        lines = ["no configuration met the goals: no block to paste"]
+        near = data["closest"]
+        if near is not None:
+            lines += [
+                "the closest configuration (it does NOT meet the goals):",
+                near["block"].rstrip(),
+                f"simulate it: mpmsim run {data['source']} {shlex.join(near['run_args'])}",
+            ]
     else:
         spares = "" if w["spares"] == "given" else f", spare settings {w['spares']}"
         spares += "" if w["keepalive"] == "given" else f", KeepAlive {w['keepalive']}"
@@ -80,3 +133,8 @@ def _winner_text(data: dict[str, Any]) -> list[str]:
                 f"MaxRequestWorkers {cv['p95_lowest_at']}, higher with fewer and with more"
             )
     return lines
+
+
+def _num(x: float | None) -> str:
+    """A figure with 4 significant digits ("-" for none): 64.99, 5028, 0.005."""
+    return "-" if x is None else f"{x:.4g}"
