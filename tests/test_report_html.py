@@ -58,30 +58,42 @@ def _goal(target: float, achieved: float, unit: str, *, lower: bool = True) -> d
     return {"target": target, "achieved": achieved, "met": met, "shortfall": gap, "unit": unit}
 
 
-def _inst(name: str, price: float, p95: float, count: int) -> dict[str, Any]:
-    """An instance row in the shape of the report's JSON."""
+def _config(rps: float, p95: float, mrw: int, price: float, load: float) -> dict[str, Any]:
+    """A configuration with its figures and goal checks, as a row or a fleet member holds it."""
     goals = {
-        "throughput_rps": _goal(40.0, 40.0, "req/s", lower=False),
+        "throughput_rps": _goal(load, rps, "req/s", lower=False),
         "p95_ms": _goal(500.0, p95, "ms"),
         "error_rate": _goal(0.01, 0.0, "fraction"),
-        "memory_mib": _goal(3225.6, 610.0, "MiB"),
+        "memory_mib": _goal(3225.6, 4.0 * mrw, "MiB"),
     }
-    ok = all(g["met"] for g in goals.values())
     return {
-        "instance": name, "vcpus": 2, "ram_mib": 4096.0, "price_per_month_usd": price,
-        "goals_met": ok, "goals": goals, "mpm": "event", "ThreadsPerChild": 25,
-        "ServerLimit": 6, "MaxRequestWorkers": 150, "throughput_rps": 39.6,
-        "p95_ms": p95, "memory_peak_mib": 610.0, "memory_budget_mib": 3225.6,
-        "cpu_utilization": 0.41, "block": BLOCK,
-        "burst": {"note": "within its 20% baseline"} if name.startswith("t3") else None,
-        "binding": {"constraint": "none", "bottleneck": "cpu"},
-        "fleet": {"count": count, "per_instance_rps": 40.0 / count, "monthly_usd": price * count,
-                  "usd_per_million_requests": price * count / 730 / 3600 / 40 * 1e6},
+        "mpm": "event", "ThreadsPerChild": 25, "ServerLimit": mrw // 25, "MaxRequestWorkers": mrw,
+        "throughput_rps": rps, "throughput_rps_ci95": 0.8, "sustained_throughput_rps": rps,
+        "p95_ms": p95, "p95_ms_ci95": 0.1 * p95, "memory_peak_mib": 4.0 * mrw,
+        "cpu_utilization": 0.41, "goals": goals, "goals_met": all(g["met"] for g in goals.values()),
+        "block": BLOCK.replace("150", str(mrw)),
+        "usd_per_million_requests": price / 730 / 3600 / rps * 1e6,
     }  # fmt: skip
 
 
+def _inst(name: str, price: float, single: dict[str, Any], count: int | None,
+          member: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """An instance type's row: the single instance at the whole load, and its fleet."""
+    row = {"instance": name, "vcpus": 2, "ram_mib": 4096.0, "price_per_month_usd": price,
+           "memory_budget_mib": 3225.6} | single  # fmt: skip
+    row["burst"] = {"note": "within its 20% baseline"} if name.startswith("t3") else None
+    if count is None:
+        note = f"no fleet of up to 64 {name} meets every goal"
+        row["fleet"] = {"count": None, "goals_met": False, "monthly_usd": None, "note": note}
+        return row
+    fleet = (member or single) | {"count": count, "goals_met": True, "per_instance_rps": 40 / count}
+    fleet |= {"monthly_usd": round(price * count, 2), "n_plus_1": {"count": count + 1,
+              "monthly_usd": round(price * (count + 1), 2)}}  # fmt: skip
+    return row | {"fleet": fleet}
+
+
 def _data(**changes: Any) -> dict[str, Any]:
-    """t3.medium (recommended), c6i.large (passes, dearer), t3.small (misses p95)."""
+    """t3.medium (recommended), c6i.large (dearer), t3.small (passes as 3), t3.nano (fails)."""
     data: dict[str, Any] = {
         "scenario": "site",
         "source": "site.yaml",
@@ -89,9 +101,11 @@ def _data(**changes: Any) -> dict[str, Any]:
         "goals": {"p95_ms": 500.0, "max_error_rate": 0.01, "headroom": 0.1, "offered_rps": 40.0},
         "hours_per_month": 730,
         "instances": [
-            _inst("t3.medium", 30.37, 212.0, 1),
-            _inst("c6i.large", 62.05, 180.0, 1),
-            _inst("t3.small", 15.18, 2450.0, 2),
+            _inst("t3.medium", 30.37, _config(40.0, 212.0, 150, 30.37, 40), 1),
+            _inst("c6i.large", 62.05, _config(40.0, 180.0, 100, 62.05, 40), 1),
+            _inst("t3.small", 15.18, _config(31.0, 2450.0, 100, 15.18, 40), 3,
+                  _config(13.3, 300.0, 50, 15.18 * 3, 13.3)),
+            _inst("t3.nano", 3.80, _config(21.0, 9000.0, 25, 3.80, 40), None),
         ],
         "recommendation": {"instance": "t3.medium", "why": "the cheapest fleet meeting the goals"},
         "recommended_run": {"warnings": [WARNING], "error_log": [ERROR_LOG]},
@@ -139,11 +153,18 @@ def test_first_screen_is_the_answer_the_table_and_the_fleet(report: SizingReport
     assert "Buy one t3.medium for $30.37 a month" in body[answer : answer + 200]
     assert answer < body.index("<table>") < body.index('class="fleet"') < body.index("<h2>")
     rows = _rows(page)
-    assert [r.split('"')[1] for r in rows] == ["recommended", "pass", "fail"]
-    assert "t3.medium ★" in rows[0] and "✓ pass" in rows[0] and "2 × t3.small" in rows[2]
-    assert "✗ fail: p95 2.5 s (goal 500 ms)" in rows[2]
-    assert "✗ 2.5 s" in rows[2] and "212 ms" in rows[0]  # figures for people, not 2450.0
+    assert [r.split('"')[1] for r in rows] == ["recommended", "pass", "pass", "fail"]
+    medium, _, small, nano = rows
+    assert "t3.medium ★" in medium and "✓ pass" in medium and "212 ms ± 21 ms" in medium
+    # Only a fleet of t3.small passes: its member's figures, and why one alone is not enough.
+    assert "✓ pass as 3 instances (one alone: throughput 31.0 req/s (goal 40.0 req/s), " in small
+    assert "3 × t3.small" in small and "$45.54" in small and "300 ms ± 30 ms" in small
+    assert (
+        "✗ fail: throughput 21.0 req/s (goal 40.0 req/s), p95 9.0 s (goal 500 ms); no fleet" in nano
+    )
+    assert "✗ 9.0 s ± 900 ms" in nano and "$3.80" in nano  # figures for people, not 9000.0
     assert "Fleet: 1 × t3.medium (2 vCPUs, 4,096 MiB each), 40.0 req/s each, $30.37" in page
+    assert "with one spare (N+1): 2 instances, $60.74 a month" in page
 
 
 def test_recommended_block_its_run_and_what_it_logged(report: SizingReport) -> None:
@@ -191,12 +212,10 @@ def test_user_strings_escaped() -> None:
 
 def test_nothing_passes_says_so_and_why() -> None:
     data = _data(recommendation=None, recommended_run=None)
-    data["instances"] = [_inst("t3.small", 15.18, 2450.0, 2)]
+    data["instances"] = data["instances"][3:]
     page = render_html(data)
     assert 'class="answer none"' in page and 'class="recommended"' not in page
-    assert (
-        "None of these instance types meets the goals (t3.small: p95 2.5 s (goal 500 ms))" in page
-    )
+    assert "None of these instance types meets the goals (t3.nano: throughput 21.0" in page
     assert 'id="recommended"' not in page and "Fleet:" not in page
 
 
@@ -217,7 +236,7 @@ def test_write_report_never_overwrites_unasked(tmp_path: Path) -> None:
 
 def test_markdown_says_the_same_in_github_tables(report: SizingReport) -> None:
     data = _data()
-    data["instances"][2]["burst"] = {"note": "a | pipe"}
+    data["instances"][0]["burst"] = {"note": "a | pipe"}
     md = render_markdown(SizingReport(data, report.recommended_run))
     lines = md.splitlines()
     assert lines[0] == "# Sizing report: site"

@@ -16,6 +16,7 @@ import numpy as np
 
 from mpmsim.search import plot
 from mpmsim.sizing import format as fmt
+from mpmsim.sizing.verdict import judged, passes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,17 +24,16 @@ if TYPE_CHECKING:
 
     from mpmsim.engine.replications import RunResult
 
-PASS_COLOR = "#2a7a2a"
-FAIL_COLOR = "#b8b8b8"
+GROUPS = (
+    ("alone", "one instance meets the goals", "#2a7a2a"),
+    ("fleet", "a fleet meets the goals", "#8cc68c"),
+    ("fail", "misses a goal", "#b8b8b8"),
+)
+"""How an instance type fared: key, legend label, colour."""
 HEIGHT = 420
 """Pixels; the width follows the page (the charts are responsive)."""
 MAX_POINTS = 2000
 """A time series is thinned to about this many points: the page stays small for long runs."""
-
-
-def passes(row: Mapping[str, Any]) -> bool:
-    """Whether an instance row met every goal (``goals_met``, or the older ``feasible``)."""
-    return bool(row.get("goals_met", row.get("feasible", False)))
 
 
 def _layout(fig: go.Figure, title: str, height: int = HEIGHT) -> go.Figure:
@@ -49,59 +49,68 @@ def _layout(fig: go.Figure, title: str, height: int = HEIGHT) -> go.Figure:
     return fig
 
 
-def _capacity(row: Mapping[str, Any]) -> float | None:
-    """Requests a second one instance carries for good (after its CPU credits, if any)."""
-    value = row.get("capacity_rps", row.get("sustained_throughput_rps", row.get("throughput_rps")))
+def _group(row: Mapping[str, Any]) -> str:
+    """``alone``, ``fleet`` (only several instances meet the goals) or ``fail``."""
+    if not passes(row):
+        return "fail"
+    return "fleet" if ((row.get("fleet") or {}).get("count") or 1) > 1 else "alone"
+
+
+def _carried(row: Mapping[str, Any]) -> float | None:
+    """Requests a second one instance carries for good at the whole load (after its credits)."""
+    value = row.get("sustained_throughput_rps", row.get("throughput_rps"))
     return None if value is None else float(value)
 
 
-def _monthly(row: Mapping[str, Any]) -> float | None:
-    """What the fleet of this instance type costs a month, or one instance's price."""
+def _monthly(row: Mapping[str, Any]) -> tuple[float | None, str]:
+    """What the fleet that passes costs a month (else one instance), and the bar's label."""
     fleet = row.get("fleet") or {}
-    value = fleet.get("monthly_usd", row.get("price_per_month_usd"))
-    return None if value is None else float(value)
+    if fleet.get("count") and fleet.get("monthly_usd") is not None:
+        return float(fleet["monthly_usd"]), f"{fleet['count']} ×"
+    price = row.get("price_per_month_usd")
+    return (None if price is None else float(price)), "1 ×"
 
 
 def capacity_cost_figure(
-    rows: Sequence[Mapping[str, Any]], offered_rps: float | None = None
+    rows: Sequence[Mapping[str, Any]], design_rps: float | None = None
 ) -> go.Figure:
-    """Capacity (req/s) and monthly cost per instance type; instances that pass in green."""
+    """What one instance carries, and what the fleet costs a month, per instance type.
+
+    Colours say whether one instance, only a fleet, or nothing meets the goals; a dashed line
+    marks the load to carry.
+    """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fleet = any(r.get("fleet") for r in rows)
-    cost_title = "fleet cost ($ a month)" if fleet else "price ($ a month)"
     fig = make_subplots(
         rows=1, cols=2, horizontal_spacing=0.1,
-        subplot_titles=("req/s one instance carries for good", cost_title),
+        subplot_titles=("req/s one instance carries at the whole load", "cost ($ a month)"),
     )  # fmt: skip
-    for ok in (True, False):
-        group = [r for r in rows if passes(r) == ok]
+    for key, label, color in GROUPS:
+        group = [r for r in rows if _group(r) == key]
         if not group:
             continue
-        label = "meets the goals" if ok else "misses a goal"
-        style: dict[str, Any] = {
-            "marker": {"color": PASS_COLOR if ok else FAIL_COLOR},
-            "legendgroup": label,
-        }
+        style: dict[str, Any] = {"marker": {"color": color}, "legendgroup": label}
         names = [str(r.get("instance")) for r in group]
         ci = [r.get("throughput_rps_ci95") or 0.0 for r in group]
         fig.add_trace(
-            go.Bar(x=names, y=[_capacity(r) for r in group], name=label,
+            go.Bar(x=names, y=[_carried(r) for r in group], name=label,
                    error_y={"type": "data", "array": ci, "visible": any(ci)}, **style),
             row=1, col=1,
         )  # fmt: skip
+        cost = [_monthly(r) for r in group]
         fig.add_trace(
-            go.Bar(x=names, y=[_monthly(r) for r in group], name=label, showlegend=False, **style),
+            go.Bar(x=names, y=[c for c, _ in cost], text=[t for _, t in cost],
+                   textposition="outside", name=label, showlegend=False, **style),
             row=1, col=2,
         )  # fmt: skip
-    if offered_rps:
-        fig.add_hline(y=offered_rps, line_dash="dash", annotation_text="offered load", row=1, col=1)
+    if design_rps:
+        fig.add_hline(y=design_rps, line_dash="dash", annotation_text="load", row=1, col=1)
     order = [str(r.get("instance")) for r in rows]
     fig.update_xaxes(categoryorder="array", categoryarray=order)
     fig.update_yaxes(title_text="req/s", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text="$ a month", row=1, col=2)
-    return _layout(fig, "Capacity and cost per instance type")
+    fig.update_yaxes(title_text="$ a month", rangemode="tozero", row=1, col=2)
+    return _layout(fig, "What one instance carries, and what the fleet costs")
 
 
 def curves_figure(
@@ -109,17 +118,23 @@ def curves_figure(
 ) -> go.Figure:
     """Throughput, p95 and memory against MaxRequestWorkers on the recommended instance.
 
-    ``row`` is the instance's row (its chosen configuration is starred), ``points`` the
-    optimizer's simulated points there, ``goals`` the report's goals. Drawn by
+    ``row`` is the instance type's row (the configuration of the fleet's member that passes is
+    starred), ``points`` the optimizer's simulated points at that member's share of the load,
+    ``goals`` the report's goals. Drawn by
     :func:`mpmsim.search.plot.figure`, the chart of ``mpmsim optimize --plot``.
     """
+    member = judged(row)
+    budget = (member.get("goals") or {}).get("memory_mib", {}).get("target")
     data = {
         "scenario": "",
         "hardware": row.get("instance"),
         "objective": "",
         "points": list(points),
-        "winner": row if passes(row) and row.get("MaxRequestWorkers") else None,
-        "goals": {"p95_ms": goals.get("p95_ms"), "memory_budget_mib": row["memory_budget_mib"]},
+        "winner": member if passes(row) and member.get("MaxRequestWorkers") else None,
+        "goals": {
+            "p95_ms": goals.get("p95_ms"),
+            "memory_budget_mib": budget or row.get("memory_budget_mib"),
+        },
     }
     fig = plot.figure(data)
     title = f"Throughput, p95 and memory against MaxRequestWorkers on {row.get('instance')}"

@@ -35,6 +35,7 @@ h1{font-size:1.5em;margin:.3em 0}h2{font-size:1.2em;margin:1.4em 0 .4em}
 table{border-collapse:collapse;width:100%;font-size:.92em;margin:.4em 0}
 th,td{border:1px solid #ccc;padding:.3em .5em;text-align:right;vertical-align:top}
 th{background:#f0f0f0}td.text,th.text{text-align:left}
+td:not(.text),td:first-child{white-space:nowrap}
 tr.recommended{background:#e6f4e6;font-weight:600}tr.fail{color:#777}
 td.pass{color:#2a7a2a;font-weight:600}td.fail{color:#a33}
 pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.9em}
@@ -108,7 +109,8 @@ def figures(report: SizingReport | Mapping[str, Any]) -> list[tuple[str, go.Figu
     data, run, points = report.to_dict(), report.recommended_run, report.recommended_points
     rows = list(data.get("instances", []))
     goals = data.get("goals", {})
-    out = [("capacity-cost", charts.capacity_cost_figure(rows, goals.get("offered_rps")))]
+    load = goals.get("design_rps") or goals.get("offered_rps")
+    out = [("capacity-cost", charts.capacity_cost_figure(rows, load))]
     row = recommended_row(data)
     if row is not None and points:
         out.append(("curves", charts.curves_figure(row, points, goals)))

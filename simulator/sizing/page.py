@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mpmsim.sizing import format as fmt
-from mpmsim.sizing.charts import passes
+from mpmsim.sizing.verdict import fleet_count, judged, passes
 
 if TYPE_CHECKING:
     from mpmsim.engine.replications import RunResult
@@ -74,10 +74,22 @@ def _missed(name: str, g: Mapping[str, Any]) -> str:
 
 
 def shortfalls(row: Mapping[str, Any]) -> str:
-    """What an instance type missed, from its per-goal checks when the report has them."""
+    """What one instance of a type missed at the whole load, goal by goal when the report
+    has the checks."""
     goals = row.get("goals") or {}
     missed = [_missed(n, g) for n, g in goals.items() if not g.get("met", True)]
     return ", ".join(missed) if missed else "no configuration met the goals"
+
+
+def verdict(row: Mapping[str, Any]) -> str:
+    """The pass/fail cell: pass, pass as a fleet (and what one alone misses), or fail and why."""
+    count = fleet_count(row)
+    if count == 1:
+        return "✓ pass"
+    if count is not None:
+        return f"✓ pass as {count} instances (one alone: {shortfalls(row)})"
+    note = (row.get("fleet") or {}).get("note")
+    return f"✗ fail: {shortfalls(row)}" + (f"; {note}" if note else "")
 
 
 def answer(data: Mapping[str, Any]) -> str:
@@ -133,48 +145,51 @@ _PLAIN = {"throughput": ("throughput_rps", "req/s"), "p95": ("p95_ms", "ms"),
 
 
 def _goal_cell(row: Mapping[str, Any], label: str) -> str:
-    """A goal's achieved figure, ✗ when missed; from the row's own keys without checks."""
+    """A goal's achieved figure (± its interval), ✗ when missed; the row's own keys without
+    per-goal checks."""
     name = next(n for n, lab in GOAL_LABELS.items() if lab == label)
-    g = (row.get("goals") or {}).get(name)
+    shown = judged(row)
+    g = (shown.get("goals") or {}).get(name)
     if g is None:
         key, unit = _PLAIN.get(label, (name, ""))
-        return fmt.by_unit(row.get(key), unit) if passes(row) else fmt.NONE
-    text = fmt.with_ci(g.get("achieved"), g.get("ci95"), str(g.get("unit", "")))
+        return fmt.by_unit(shown.get(key), unit) if passes(row) else fmt.NONE
+    ci = shown.get(f"{name}_ci95")
+    text = fmt.with_ci(g.get("achieved"), ci, str(g.get("unit", "")))
     return text if g.get("met", True) else f"✗ {text}"
 
 
 def _summary_row(row: Mapping[str, Any], columns: tuple[str, ...], recommended: bool) -> Row:
-    ok = passes(row)
     f = row.get("fleet") or {}
-    verdict = "✓ pass" if ok else f"✗ fail: {shortfalls(row)}"
-    count = f.get("count")
-    cells = [str(row.get("instance")) + (" ★" if recommended else ""), verdict]
+    count = fleet_count(row)
+    cells = [str(row.get("instance")) + (" ★" if recommended else ""), verdict(row)]
     cells += [_goal_cell(row, c) for c in columns[2:-3]]
     cells += [
         f"{count} × {row.get('instance')}" if count else fmt.NONE,
-        fmt.usd(f.get("monthly_usd", row.get("price_per_month_usd"))),
-        fmt.usd(f.get("usd_per_million_requests", row.get("usd_per_million_requests"))),
+        fmt.usd(f.get("monthly_usd") if count else row.get("price_per_month_usd")),
+        fmt.usd(judged(row).get("usd_per_million_requests")) if count else fmt.NONE,
     ]
-    return Row(tuple(cells), ok, recommended)
+    return Row(tuple(cells), passes(row), recommended)
 
 
 def _detail_row(row: Mapping[str, Any], recommended: bool) -> Row:
-    burst = row.get("burst") or {}
-    binding = row.get("binding") or {}
+    """The configuration shown for a type (its fleet member's when several pass)."""
+    shown = judged(row)
+    burst = shown.get("burst") or {}
+    binding = shown.get("binding") or {}
     binds = str(binding.get("constraint", fmt.NONE))
     if binding.get("bottleneck"):
         binds += f" (bottleneck: {binding['bottleneck']})"
-    has = row.get("MaxRequestWorkers") is not None
+    count = fleet_count(row) or 1
     cells = (
-        str(row.get("instance")),
+        str(row.get("instance")) + (f" (one of {count})" if count > 1 else ""),
         str(row.get("vcpus", fmt.NONE)),
         fmt.mib(row.get("ram_mib")),
-        str(row.get("mpm") or fmt.NONE),
-        str(row.get("MaxRequestWorkers") or fmt.NONE),
-        str(row.get("ThreadsPerChild") or fmt.NONE),
-        fmt.percent(row.get("cpu_utilization"), 0),
+        str(shown.get("mpm") or fmt.NONE),
+        str(shown.get("MaxRequestWorkers") or fmt.NONE),
+        str(shown.get("ThreadsPerChild") or fmt.NONE),
+        fmt.percent(shown.get("cpu_utilization"), 0),
         str(burst.get("note") or fmt.NONE),
-        binds if has else fmt.NONE,
+        binds if shown.get("MaxRequestWorkers") is not None else fmt.NONE,
     )
     return Row(cells, passes(row), recommended)
 
@@ -185,7 +200,8 @@ def goals_text(data: Mapping[str, Any]) -> str:
     p95 = "no p95 goal" if g.get("p95_ms") is None else f"p95 ≤ {fmt.ms(g['p95_ms'])}"
     what = "the most throughput"
     if data.get("objective") == "memory@load":
-        what = f"the least memory that carries {fmt.rps(g.get('offered_rps'))}"
+        load = g.get("design_rps") or g.get("offered_rps")
+        what = f"the least memory that carries {fmt.rps(load)}"
     text = (
         f"Scenario {data.get('source', '')}. On each instance type the optimizer looked for "
         f"{what} within the goals: {p95}, errors ≤ {fmt.percent(g.get('max_error_rate'))}, "
@@ -226,6 +242,15 @@ def notes(data: Mapping[str, Any], run: RunResult | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _block(data: Mapping[str, Any]) -> str | None:
+    """The recommended Apache block: the recommendation's, else its type's fleet member's."""
+    rec, row = data.get("recommendation") or {}, recommended_row(data)
+    if row is None:
+        return None
+    block = rec.get("block") or judged(row).get("block")
+    return None if block is None else str(block)
+
+
 def build_page(data: Mapping[str, Any], run: RunResult | None = None) -> Page:
     """The content of the report ``data`` (and the recommended configuration's ``run``)."""
     rec = recommended_row(data)
@@ -239,9 +264,13 @@ def build_page(data: Mapping[str, Any], run: RunResult | None = None) -> Page:
         rows=tuple(_summary_row(r, columns, r.get("instance") == name) for r in rows),
         fleet=fleet_line(data),
         goals=goals_text(data),
-        block=rec.get("block") if rec else None,
+        block=_block(data),
         measured=measured(run),
         notes=notes(data, run),
         details=tuple(_detail_row(r, r.get("instance") == name) for r in rows),
-        blocks=tuple((str(r["instance"]), str(r["block"])) for r in rows if r.get("block")),
+        blocks=tuple(
+            (str(r["instance"]), str(judged(r)["block"]))
+            for r in rows
+            if passes(r) and judged(r).get("block")
+        ),
     )
