@@ -73,6 +73,7 @@ def _config(rps: float, p95: float, mrw: int, price: float, load: float) -> dict
         "cpu_utilization": 0.41, "goals": goals, "goals_met": all(g["met"] for g in goals.values()),
         "block": BLOCK.replace("150", str(mrw)),
         "usd_per_million_requests": price / 730 / 3600 / rps * 1e6,
+        "binding": {"constraint": "none", "bottleneck": "cpu"},
     }  # fmt: skip
 
 
@@ -92,6 +93,16 @@ def _inst(name: str, price: float, single: dict[str, Any], count: int | None,
     return row | {"fleet": fleet}
 
 
+MISSES_P95 = {"binding_goal": "p95_ms"}
+
+
+def _member() -> dict[str, Any]:
+    """One of three t3.small: the fleet copies no ``binding``, says why two are not enough."""
+    member = _config(13.3, 300.0, 50, 15.18 * 3, 13.3) | {"binding_goal": "p95_ms"}
+    del member["binding"]
+    return member
+
+
 def _data(**changes: Any) -> dict[str, Any]:
     """t3.medium (recommended), c6i.large (dearer), t3.small (passes as 3), t3.nano (fails)."""
     data: dict[str, Any] = {
@@ -103,9 +114,8 @@ def _data(**changes: Any) -> dict[str, Any]:
         "instances": [
             _inst("t3.medium", 30.37, _config(40.0, 212.0, 150, 30.37, 40), 1),
             _inst("c6i.large", 62.05, _config(40.0, 180.0, 100, 62.05, 40), 1),
-            _inst("t3.small", 15.18, _config(31.0, 2450.0, 100, 15.18, 40), 3,
-                  _config(13.3, 300.0, 50, 15.18 * 3, 13.3)),
-            _inst("t3.nano", 3.80, _config(21.0, 9000.0, 25, 3.80, 40), None),
+            _inst("t3.small", 15.18, _config(31.0, 2450.0, 100, 15.18, 40), 3, _member()),
+            _inst("t3.nano", 3.80, _config(21.0, 9000.0, 25, 3.80, 40) | MISSES_P95, None),
         ],
         "recommendation": {"instance": "t3.medium", "why": "the cheapest fleet meeting the goals"},
         "recommended_run": {"warnings": [WARNING], "error_log": [ERROR_LOG]},
@@ -249,6 +259,8 @@ def test_markdown_says_the_same_in_github_tables(report: SizingReport) -> None:
     assert "a \\| pipe" in md  # a pipe in a cell does not split it
     assert "```apache\n<IfModule mpm_event_module>" in md
     assert "AH00484" in md and "± " in md and "plotly" not in md.lower()
+    assert "| t3.small (one of 3) | 2 | 4,096 MiB | event | 50 |" in md
+    assert "| 2 instances would miss p95 |" in md and "| misses p95 most |" in md
 
 
 # -- in a real browser --------------------------------------------------------------------------

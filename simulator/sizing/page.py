@@ -171,15 +171,32 @@ def _summary_row(row: Mapping[str, Any], columns: tuple[str, ...], recommended: 
     return Row(tuple(cells), passes(row), recommended)
 
 
+def _binds(shown: Mapping[str, Any], count: int) -> str:
+    """What stops a smaller configuration (and the run's bottleneck), or one instance fewer."""
+    binding = shown.get("binding") or {}
+    if binding:
+        text = str(binding.get("constraint", fmt.NONE))
+        return text + (
+            f" (bottleneck: {binding['bottleneck']})" if binding.get("bottleneck") else ""
+        )
+    goal = shown.get("binding_goal")
+    if count > 1 and goal:
+        return f"{count - 1} instances would miss {GOAL_LABELS.get(goal, goal)}"
+    return fmt.NONE
+
+
+def _missed_most(row: Mapping[str, Any]) -> str:
+    """A failing type's goal missed by most (the report's ``binding_goal``)."""
+    goal = row.get("binding_goal")
+    return f"misses {GOAL_LABELS.get(goal, goal)} most" if goal else fmt.NONE
+
+
 def _detail_row(row: Mapping[str, Any], recommended: bool) -> Row:
     """The configuration shown for a type (its fleet member's when several pass)."""
     shown = judged(row)
     burst = shown.get("burst") or {}
-    binding = shown.get("binding") or {}
-    binds = str(binding.get("constraint", fmt.NONE))
-    if binding.get("bottleneck"):
-        binds += f" (bottleneck: {binding['bottleneck']})"
     count = fleet_count(row) or 1
+    binds = _binds(shown, count) if passes(row) else _missed_most(row)
     cells = (
         str(row.get("instance")) + (f" (one of {count})" if count > 1 else ""),
         str(row.get("vcpus", fmt.NONE)),
