@@ -24,14 +24,28 @@ class Bottleneck:
 
 
 def find_bottleneck(
-    rec: dict[str, Any], *, mpm: str, max_request_workers: int, backlog_limit: int, vcpus: int
+    rec: dict[str, Any],
+    *,
+    mpm: str,
+    max_request_workers: int,
+    backlog_limit: int,
+    vcpus: int,
+    baseline_fraction: float | None = None,
 ) -> Bottleneck:
     """Name the saturated resource of an aggregated run record.
 
     ``backlog_limit`` is how many connections the accept queue holds (one more than
-    min(ListenBacklog, somaxconn)).
+    min(ListenBacklog, somaxconn)). ``baseline_fraction`` is a burstable CPU's baseline in
+    standard mode: while its credits are exhausted only that share of the vCPUs runs, so the
+    CPU is judged by its use of what was available (a CPU held at a 20 % baseline and busy
+    20 % of its vCPUs is saturated, not idle).
     """
     cpu = float(rec["cpu_utilization"])
+    throttled = float(rec.get("throttled_fraction", 0.0)) if baseline_fraction else 0.0
+    base = baseline_fraction or 1.0
+    # Share of the vCPUs' time that could run: full speed unthrottled, the baseline throttled.
+    available = 1.0 - throttled * (1.0 - base)
+    cpu_used = cpu / available
     workers = float(rec["workers_busy_mean"]) / max_request_workers
     queue_mean = float(rec["accept_queue_mean"])
     util = {
@@ -39,14 +53,18 @@ def find_bottleneck(
         "workers": round(workers, 4),
         "accept_queue": round(queue_mean / backlog_limit, 4),
     }
+    if throttled > 0.0:
+        util["cpu_of_available"] = round(cpu_used, 4)
+    held = _held_at_baseline(throttled, base)
     refused = rec["refused"] + rec["syn_drops"]
     overflow = f"; the accept queue overflowed ({rec['syn_drops']} SYNs dropped)" if refused else ""
     if rec["ram_exceeded"]:
-        return Bottleneck("ram", _ram_why(rec), util)
-    if (float(rec["workers_at_cap_fraction"]) >= 0.5 or workers >= 0.9) and cpu < 0.9:
-        return Bottleneck("workers", _workers_why(rec, max_request_workers, overflow), util)
-    if cpu >= 0.9:
-        return Bottleneck("cpu", _cpu_why(rec, vcpus), util)
+        return Bottleneck("ram", _ram_why(rec) + (f"; {held}" if held else ""), util)
+    if (float(rec["workers_at_cap_fraction"]) >= 0.5 or workers >= 0.9) and cpu_used < 0.9:
+        why = _workers_why(rec, max_request_workers, overflow, (cpu_used, held) if held else None)
+        return Bottleneck("workers", why, util)
+    if cpu_used >= 0.9:
+        return Bottleneck("cpu", _cpu_why(rec, vcpus, held, cpu_used), util)
     if queue_mean >= 1.0 and mpm == "event":
         return Bottleneck("connections", _connections_why(rec, overflow), util)
     if refused:
@@ -73,8 +91,27 @@ def _ram_why(rec: dict[str, Any]) -> str:
     )
 
 
-def _workers_why(rec: dict[str, Any], max_request_workers: int, overflow: str) -> str:
-    """Why the workers are the limit: all busy while the CPU was not, idle keep-alive or not."""
+def _held_at_baseline(throttled: float, base: float) -> str:
+    """``held at its 20 % baseline (...) for 63 % of the run``, or "" when barely throttled."""
+    if throttled <= 0.05:
+        return ""
+    return (
+        f"the CPU was held at its {100 * base:.0f} % baseline (CPU credits exhausted) for "
+        f"{100 * throttled:.0f} % of the run"
+    )
+
+
+def _workers_why(
+    rec: dict[str, Any],
+    max_request_workers: int,
+    overflow: str,
+    throttled: tuple[float, str] | None = None,
+) -> str:
+    """Why the workers are the limit: all busy while the CPU was not, idle keep-alive or not.
+
+    ``throttled`` (when the CPU was held at its baseline) is the CPU's use of the capacity it
+    had, and the sentence saying how long it was held.
+    """
     busy = float(rec["workers_busy_mean"])
     workers = busy / max_request_workers
     at_cap = float(rec["workers_at_cap_fraction"])
@@ -85,25 +122,27 @@ def _workers_why(rec: dict[str, Any], max_request_workers: int, overflow: str) -
         if busy > 0 and held / busy >= 0.05
         else ""
     )
+    of_base = ""
+    if throttled is not None:
+        of_base = f" ({100 * throttled[0]:.0f} % of what it could run; {throttled[1]})"
     return (
         f"the {max_request_workers} workers (MaxRequestWorkers) were {100 * workers:.0f} % "
         f"busy (all of them {100 * at_cap:.0f} % of the time){ka}, while the CPU was "
-        f"{100 * cpu:.0f} % used: "
+        f"{100 * cpu:.0f} % used{of_base}: "
         f"new connections wait in the accept queue{overflow}"
     )
 
 
-def _cpu_why(rec: dict[str, Any], vcpus: int) -> str:
-    """Why the CPU is the limit, and whether burst credits ran out."""
+def _cpu_why(rec: dict[str, Any], vcpus: int, held: str, cpu_used: float) -> str:
+    """Why the CPU is the limit: busy, or held at its burst baseline with credits exhausted."""
     cpu = float(rec["cpu_utilization"])
-    throttled = float(rec.get("throttled_fraction", 0.0))
-    extra = (
-        f"; burst credits ran out and the CPU was held at its baseline "
-        f"{100 * throttled:.0f} % of the time"
-        if throttled > 0.05
-        else ""
-    )
-    return f"the {vcpus} vCPU(s) were {100 * cpu:.0f} % busy{extra}"
+    if held:
+        return (
+            f"{held}: the {vcpus} vCPU(s) were {100 * cpu:.0f} % busy, "
+            f"{100 * cpu_used:.0f} % of what the baseline (and full speed while credits "
+            "lasted) allowed"
+        )
+    return f"the {vcpus} vCPU(s) were {100 * cpu:.0f} % busy"
 
 
 def _connections_why(rec: dict[str, Any], overflow: str) -> str:

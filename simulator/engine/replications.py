@@ -60,6 +60,7 @@ class RunResult:
             max_request_workers=d.MaxRequestWorkers,
             backlog_limit=accept_queue_limit(d.ListenBacklog, p.scenario.server.somaxconn),
             vcpus=p.hardware.vcpus,
+            baseline_fraction=_throttle_baseline(p),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -210,6 +211,12 @@ _MEANS = (
     "throttled_fraction",
     "memory_limit_mib",
 )
+
+
+def _throttle_baseline(p: Prepared) -> float | None:
+    """The burst baseline a standard-mode burstable CPU is held at without credits, else None."""
+    burst = p.hardware.burst
+    return burst.baseline_fraction if burst is not None and burst.mode == "standard" else None
 
 
 def _r(x: float | None, digits: int = 4) -> float | None:
