@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-CACHE_VERSION = 2
-"""Bumped when a cached evaluation gains keys (2: offered_rps, cpu_ms_per_request, throttling)."""
+CACHE_VERSION = 3
+"""Bumped when a cached evaluation gains keys (2, 3: offered_rps, cpu_ms_per_request, throttling)."""
 
 
 def candidate_key(
