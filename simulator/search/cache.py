@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 CACHE_VERSION = 3
-"""Bumped when a cached evaluation gains keys (2, 3: offered_rps, cpu_ms_per_request, throttling)."""
+"""Bumped when cached evaluations change (2, 3: offered_rps, CPU per request, throttling)."""
 
 
 def candidate_key(
