@@ -1,4 +1,8 @@
-"""``mpmsim report``: one scenario sized on several instances, and which one to buy."""
+"""``mpmsim report``: one scenario sized on several instances, and which fleet to buy.
+
+Exit codes: 0 a fleet meets every goal (the report recommends it), 1 the report is complete but
+no fleet meets the goals, 2 bad input.
+"""
 
 from __future__ import annotations
 
@@ -29,35 +33,56 @@ def report(
         str, typer.Option(help="Instances to compare, comma-separated (mpmsim hardware list).")
     ],
     out: Annotated[
-        Path | None, typer.Option("-o", "--out", help="Write the report as HTML here.")
+        Path | None,
+        typer.Option("-o", "--out", help="Write the report here: HTML, or Markdown for *.md."),
     ] = None,
     mpm: Annotated[str, typer.Option(help="prefork, worker, event or all.")] = "all",
     p95_ms: P95Ms = None,
     max_error_rate: MaxErrorRate = 0.01,
     headroom: Headroom = 0.1,
+    growth: Annotated[
+        float, typer.Option(help="Plan for this times the load (1.5: 50 % growth).")
+    ] = 1.0,
+    target_rps: Annotated[
+        float | None,
+        typer.Option(help="The load to carry, req/s (default: the scenario's offered load)."),
+    ] = None,
+    max_instances: Annotated[
+        int, typer.Option(help="The largest fleet sized per instance type.", min=1)
+    ] = 64,
     jobs: Jobs = 1,
     scheduler: Scheduler = None,
     cache_dir: CacheDir = None,
     resume: Resume = False,
     as_json: AsJson = False,
     force: Annotated[bool, typer.Option(help="Overwrite -o.")] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a scenario key first: KEY=VALUE (repeatable)."),
+    ] = None,
 ) -> None:
-    """Size a scenario on several instances: cost, headroom, and which one to buy."""
+    """Size a scenario on several instances, alone and as fleets: cost, goals, what to buy."""
     from mpmsim.sizing.report import build_report, render_text
 
     if out is not None:
         check_target(out, "-o", force)
     status = StatusLine()
-    data = build_report(
+    rep = build_report(
         scenario, instances.split(","), mpm=mpm, p95_ms=p95_ms, max_error_rate=max_error_rate,
-        headroom=headroom, jobs=jobs, scheduler=scheduler, cache_dir=cache_dir, resume=resume,
-        progress=status.show,
+        headroom=headroom, growth=growth, target_rps=target_rps, max_count=max_instances,
+        jobs=jobs, scheduler=scheduler, cache_dir=cache_dir, resume=resume, progress=status.show,
+        overrides=tuple(set_ or ()),
     )  # fmt: skip
     status.done()
-    if out is not None:
+    if out is not None and out.suffix.lower() == ".md":
+        from mpmsim.sizing.markdown import render_markdown
+
+        out.write_text(render_markdown(rep), encoding="utf-8")
+    elif out is not None:
         from mpmsim.sizing.html import write_report
 
-        write_report(data, out, overwrite=True)
+        write_report(rep, out, overwrite=True)
+    data = rep.to_dict()
     typer.echo(json.dumps(data, indent=2) if as_json else render_text(data))
-    if data["recommendation"] is None:
-        raise typer.Exit(1)  # the report is complete but no instance met the goals
+    if not rep.goals_met:
+        raise typer.Exit(1)  # the report is complete but no fleet met the goals
