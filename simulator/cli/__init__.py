@@ -2,12 +2,12 @@
 
 Owns the ``mpmsim`` program (``program``: the Typer app, the registration of every command, the
 entry point that maps errors to exit codes), one module per command or command group (``run``,
-``optimize``, ``report``, ``calibrate``, ``bench``, ``inspect``, ``catalog``: schema, examples,
-hardware), the option types and output-file check they share (``options``), the run table
-(``render``) and the live status line (``status``).
+``optimize``, ``report``, ``calibrate``, ``bench``, ``inspect``, ``trace``: trace fit,
+``catalog``: schema, examples, hardware), the option types and output-file check they share
+(``options``), the run table (``render``) and the live status line (``status``).
 
 May import everything below it: the sizing report, the applications (search, calibration,
-bench, inspection), the engine, the spec, the models, the workloads and the errors. Heavy
+bench, inspection, traces), the engine, the spec, the models, the workloads and the errors. Heavy
 imports (the engine, numpy, pandas, plotly) go inside the command functions so that
 ``mpmsim --help`` stays instant.
 
