@@ -104,16 +104,6 @@ class Fit:
         family = self.chosen.family
         return text if text.startswith(family) or family == "constant" else f"{family} as {text}"
 
-    def line(self) -> str:
-        """One line: the choice, its fit, and the runners-up's AIC."""
-        chosen = self.chosen
-        aic = "" if chosen.aic is None else f", AIC {chosen.aic:,.0f}"
-        others = [c for c in self.candidates if c is not chosen and c.aic is not None]
-        rest = "; ".join(f"{c.family} AIC {c.aic:,.0f} D {c.ks:.3f}" for c in others)
-        return f"{describe(chosen.spec)} (KS D {chosen.ks:.3f}{aic}; {self.reason})" + (
-            f" [{rest}]" if rest else ""
-        )
-
     def to_dict(self) -> dict[str, Any]:
         """A flat dict for JSON."""
         return {

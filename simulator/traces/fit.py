@@ -101,7 +101,7 @@ def _think_times(
     order = np.lexsort((connections.position, connections.connection))
     same = connections.connection[order][1:] == connections.connection[order][:-1]
     logged = columns.start_s[order][1:] - columns.end_s[order][:-1]
-    scale = max(float(np.maximum(logged[same], 0.0).mean()), 0.0) / float(think.mean())
+    scale = float(np.maximum(logged[same], 0.0).mean()) / float(think.mean())
     return think * scale, scale
 
 
