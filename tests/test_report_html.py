@@ -119,6 +119,8 @@ def _data(**changes: Any) -> dict[str, Any]:
         ],
         "recommendation": {"instance": "t3.medium", "why": "the cheapest fleet meeting the goals"},
         "recommended_run": {"warnings": [WARNING], "error_log": [ERROR_LOG]},
+        "load_balancer": "A load balancer splits the sessions evenly.",
+        "memory_assumption": "memory assumed: one child holds 3.3 MiB <of its own>",
     }  # fmt: skip
     return data | changes
 
@@ -175,6 +177,10 @@ def test_first_screen_is_the_answer_the_table_and_the_fleet(report: SizingReport
     assert "✗ 9.0 s ± 900 ms" in nano and "$3.80" in nano  # figures for people, not 9000.0
     assert "Fleet: 1 × t3.medium (2 vCPUs, 4,096 MiB each), 40.0 req/s each, $30.37" in page
     assert "with one spare (N+1): 2 instances, $60.74 a month" in page
+    # The assumptions come after the answer's screen and the recommended block, escaped.
+    assumed = page.index('id="assumptions"')
+    assert page.index('id="recommended"') < assumed < page.index("memory assumed: one child")
+    assert "3.3 MiB &lt;of its own&gt;" in page and "splits the sessions evenly" in page
 
 
 def test_recommended_block_its_run_and_what_it_logged(report: SizingReport) -> None:

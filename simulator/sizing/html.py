@@ -40,7 +40,7 @@ tr.recommended{background:#e6f4e6;font-weight:600}tr.fail{color:#777}
 td.pass{color:#2a7a2a;font-weight:600}td.fail{color:#a33}
 pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.9em}
 ul.notes{font-family:ui-monospace,monospace;font-size:.85em}
-.goals{color:#444}
+.goals{color:#444}ul.assume{color:#444;font-size:.9em}
 .chart{width:100%;margin:.6em 0 1.2em}
 """
 
@@ -93,6 +93,15 @@ def _recommended(page: Page) -> str:
     return '<section id="recommended">\n' + "\n".join(parts) + "\n</section>"
 
 
+def _assumptions(page: Page) -> str:
+    """What the figures assume, below the recommendation."""
+    if not page.assumptions:
+        return ""
+    items = "".join(f"<li>{escape(a)}</li>" for a in page.assumptions)
+    body = f'<h2>Assumptions</h2>\n<ul class="assume">{items}</ul>'
+    return f'<section id="assumptions">\n{body}\n</section>'
+
+
 def as_report(report: SizingReport | Mapping[str, Any]) -> SizingReport:
     """A :class:`SizingReport`; a bare JSON dict becomes one without a run or points."""
     return report if isinstance(report, SizingReport) else SizingReport(dict(report))
@@ -143,7 +152,7 @@ def _details(page: Page) -> str:
         f"<pre>{escape(block)}</pre></details>"
         for name, block in page.blocks
     )
-    table = _table(DETAIL_COLUMNS, page.details, {0, 3, 8, 9})
+    table = _table(DETAIL_COLUMNS, page.details, {0, 3, 7, 8})
     return f'<section id="details">\n<h2>Every instance type</h2>\n{table}\n{blocks}\n</section>'
 
 
@@ -152,7 +161,13 @@ def render_html(report: SizingReport | Mapping[str, Any]) -> str:
     report = as_report(report)
     page = build_page(report.to_dict(), report.recommended_run)
     body = "\n".join(
-        (_first_screen(page), _recommended(page), _charts(figures(report)), _details(page))
+        (
+            _first_screen(page),
+            _recommended(page),
+            _assumptions(page),
+            _charts(figures(report)),
+            _details(page),
+        )
     )
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'

@@ -49,6 +49,8 @@ def render_markdown(report: SizingReport | Mapping[str, Any]) -> str:
             lines += ["", page.measured]
         if page.notes:
             lines += ["", "What its run logged:", ""] + [f"- {_cell(n)}" for n in page.notes]
+    if page.assumptions:
+        lines += ["", "## Assumptions", ""] + [f"- {a}" for a in page.assumptions]
     lines += ["", "## Every instance type", "", *_table(DETAIL_COLUMNS, page.details)]
     for name, block in page.blocks:
         lines += ["", f"### {name}", "", *_fence(block)]

@@ -52,6 +52,7 @@ class Page:
     rows: tuple[Row, ...]
     fleet: str | None
     goals: str
+    assumptions: tuple[str, ...]
     block: str | None
     measured: str | None
     notes: tuple[str, ...]
@@ -181,7 +182,8 @@ def _binds(shown: Mapping[str, Any], count: int) -> str:
         )
     goal = shown.get("binding_goal")
     if count > 1 and goal:
-        return f"{count - 1} instances would miss {GOAL_LABELS.get(goal, goal)}"
+        fewer = "one instance" if count == 2 else f"{count - 1} instances"
+        return f"{fewer} would miss {GOAL_LABELS.get(goal, goal)}"
     return fmt.NONE
 
 
@@ -225,8 +227,12 @@ def goals_text(data: Mapping[str, Any]) -> str:
         f"RAM headroom ≥ {fmt.percent(g.get('headroom'), 0)}. Monthly prices assume "
         f"{float(data.get('hours_per_month', 730)):.0f} hours."
     )
-    extra = [str(data[k]) for k in ("load_balancer", "memory_assumption") if data.get(k)]
-    return " ".join([text, *extra])
+    return text
+
+
+def assumptions(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """What the figures assume: how the load balancer splits the load, what memory costs."""
+    return tuple(str(data[k]) for k in ("load_balancer", "memory_assumption") if data.get(k))
 
 
 def measured(run: RunResult | None) -> str | None:
@@ -281,6 +287,7 @@ def build_page(data: Mapping[str, Any], run: RunResult | None = None) -> Page:
         rows=tuple(_summary_row(r, columns, r.get("instance") == name) for r in rows),
         fleet=fleet_line(data),
         goals=goals_text(data),
+        assumptions=assumptions(data),
         block=_block(data),
         measured=measured(run),
         notes=notes(data, run),
