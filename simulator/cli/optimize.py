@@ -28,6 +28,18 @@ from mpmsim.cli.status import StatusLine
 if TYPE_CHECKING:
     from mpmsim.search.result import OptimizeResult
 
+TargetRps = Annotated[
+    float | None,
+    typer.Option(
+        help="Throughput goal, req/s (default: an open load's offered rate; none for a closed "
+        "load)."
+    ),
+]
+Sets = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a scenario key first: KEY=VALUE (repeatable)."),
+]
+
 
 def optimize(
     scenario: ScenarioFile,
@@ -38,13 +50,7 @@ def optimize(
     p95_ms: P95Ms = None,
     max_error_rate: MaxErrorRate = 0.01,
     headroom: Headroom = 0.1,
-    target_rps: Annotated[
-        float | None,
-        typer.Option(
-            help="Throughput goal, req/s (default: an open load's offered rate; none for a "
-            "closed load)."
-        ),
-    ] = None,
+    target_rps: TargetRps = None,
     replications: Annotated[
         int | None,
         typer.Option(help="Replications per candidate (default: the scenario's, at least 3)."),
@@ -67,10 +73,7 @@ def optimize(
         bool,
         typer.Option("--keepalive", help="Also try KeepAlive Off and KeepAliveTimeout 1 and 2 s."),
     ] = False,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a scenario key first: KEY=VALUE (repeatable)."),
-    ] = None,
+    set_: Sets = None,
 ) -> None:
     """Search MaxRequestWorkers / ThreadsPerChild / ServerLimit (and the MPM) for a machine.
 

@@ -20,7 +20,7 @@ from mpmsim.engine.executors import TaskMapper
 from mpmsim.errors import InputError
 from mpmsim.search.adaptive import Search
 from mpmsim.search.cache import EvalCache
-from mpmsim.search.goals import goals_for
+from mpmsim.search.goals import Goals, goals_for
 from mpmsim.search.result import OptimizeResult, build_result
 from mpmsim.search.space import (
     KEEPALIVE,
@@ -70,16 +70,11 @@ def optimize(
     Objective: the highest throughput whose peak memory fits in RAM - os_reserved (less
     ``headroom``) and whose p95 and error rate meet the goals; among configurations whose
     throughput is not significantly different, the one with the least memory. An open load's
-    offered rate, or ``target_rps`` when given, is a goal too: throughput above it earns
-    nothing, and a configuration that does not carry it meets no goals
-    (:mod:`mpmsim.search.goals`). The result's ``winner`` is None when nothing meets every
-    goal; ``closest`` and ``advice`` then say how far off the nearest configuration is.
-    ``spares`` also tries Apache's default and the all-started spare settings on each MPM's
-    best sizes; ``keepalive`` tries KeepAlive Off and KeepAliveTimeout 1 and 2 s (when the
-    clients keep connections alive at all). ``overrides`` are ``--set`` assignments applied to
-    the scenario first (``hardware=t3.large``: the report sizes one scenario on several
-    instances).
-    ``full_grid`` simulates the whole unpruned grid instead (the benchmark's reference answer).
+    offered rate (or ``target_rps``) is a goal too (:mod:`mpmsim.search.goals`); with nothing
+    meeting every goal, ``winner`` is None and ``closest`` and ``advice`` say how far off.
+    ``spares`` and ``keepalive`` also try other spare and KeepAlive settings on each MPM's best;
+    ``overrides`` are ``--set`` assignments applied first (``hardware=t3.large``);
+    ``full_grid`` simulates the whole unpruned grid (the benchmark's reference answer).
     """
     t0 = time.perf_counter()
     sets = (*overrides, *(() if ram_mib is None else (f"hardware.ram_mib={ram_mib}",)))
@@ -89,9 +84,7 @@ def optimize(
     _check(headroom, max_error_rate, replications, tolerance, p95_ms, budget, target_rps)
     prep = prepare(base, source=source, base_dir=base_dir)
     mpms = _mpms(mpm, prep.mpm)
-    bounds = analytic_bounds(prep, headroom)
-    goals = goals_for(prep, p95_ms=p95_ms, max_error_rate=max_error_rate, headroom=headroom,
-                      target_rps=target_rps)  # fmt: skip
+    bounds, goals = _goals(prep, p95_ms, max_error_rate, headroom, target_rps)
     grid = _grid(base, mpms, source, base_dir, headroom, full_grid, keepalive)
     _check_fits(grid, bounds, headroom)
     folder = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -108,8 +101,20 @@ def optimize(
     return build_result(
         search, prep=prep, bounds=bounds, lines=grid.lines, ram_top=grid.ram_top,
         grid_size=grid.size, timing=timing, base_sets=sets,
-        objective="memory@load" if goals.throughput_target is not None else "throughput",
     )  # fmt: skip
+
+
+def _goals(
+    prep: Prepared,
+    p95_ms: float | None,
+    max_error_rate: float,
+    headroom: float,
+    target_rps: float | None,
+) -> tuple[Bounds, Goals]:
+    """The scenario's analytic bounds, and the goals a configuration must meet."""
+    goals = goals_for(prep, p95_ms=p95_ms, max_error_rate=max_error_rate, headroom=headroom,
+                      target_rps=target_rps)  # fmt: skip
+    return analytic_bounds(prep, headroom), goals
 
 
 def _load(

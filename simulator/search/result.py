@@ -187,11 +187,15 @@ def build_result(
     lines: dict[tuple[str, int], list[int]],
     ram_top: dict[tuple[str, int], bool],
     grid_size: int,
-    objective: str,
     timing: dict[str, Any],
     base_sets: Sequence[str] = (),
 ) -> OptimizeResult:
-    """Assemble the result of a finished search."""
+    """Assemble the result of a finished search.
+
+    The objective is ``memory@load`` (the least memory that carries the throughput goal) when
+    there is a throughput goal, else ``throughput``.
+    """
+    objective = "throughput" if search.goals.throughput_target is None else "memory@load"
     limits = {k: line[-1] if ram_top[k] else None for k, line in lines.items()}
     best_rows, best_cands = _best_per_mpm(search, lines, limits)
     winner_c = search.choose(best_cands)
