@@ -173,7 +173,8 @@ def planned_utilization(row: dict[str, Any]) -> float:
     x, share = row["throughput_rps"], row["per_instance_rps"]
     if not x or not share:
         return util
-    return max(util, util * float(share) / float(x))
+    # A saturated CPU cannot be busier than 100 %, whatever the share.
+    return min(max(util, util * float(share) / float(x)), max(util, 1.0))
 
 
 def per_million(usd_per_hour: float, rps: float | None) -> float | None:

@@ -69,7 +69,7 @@ def _single_table(data: dict[str, Any]) -> list[str]:
             verdict = f"FAIL once its credits run out: {missed(r['goals'])}"
         out.append(
             f"{r['instance']:12} {x:>16} {p95:>20} {percent(r['error_rate'], 2):>7} "
-            f"{r['ram_headroom_pct']:>7.1f}% {percent(r['cpu_utilization'], 0):>6}  {verdict}"
+            f"{r['ram_headroom_pct']:>6.1f} % {percent(r['cpu_utilization'], 0):>6}  {verdict}"
         )
         if r["burst"] is not None:
             out.append(f"{'':12} credits: {r['burst']['note']}")
