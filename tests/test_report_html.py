@@ -7,6 +7,7 @@ the recommended configuration's run and optimizer points in the shape of ``optim
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from mpmsim.engine.replications import RunResult, run
 from mpmsim.errors import InputError
 from mpmsim.sizing.html import figures, render_html, write_report
 from mpmsim.sizing.markdown import render_markdown
+from mpmsim.sizing.report import build_report
 from mpmsim.sizing.result import SizingReport
 
 BLOCK = "<IfModule mpm_event_module>\n    MaxRequestWorkers 150\n</IfModule>\n"
@@ -314,16 +316,22 @@ def _browse(browser: str, page: Path, *args: str) -> str:
     return proc.stdout
 
 
-def test_the_page_draws_in_headless_chromium(report: SizingReport, tmp_path: Path) -> None:
-    browser = _chromium()
-    page = tmp_path / "report.html"
-    write_report(report, page)
-    probed = tmp_path / "probed.html"
+def _probe(browser: str, page: Path) -> dict[str, Any]:
+    """Open a copy of ``page`` with :data:`PROBE` in it: errors, charts and the page's size."""
+    probed = page.with_name("probed-" + page.name)
     probed.write_text(page.read_text(encoding="utf-8").replace("<head>", "<head>" + PROBE, 1))
     dom = _browse(browser, probed, "--window-size=1400,1000", "--dump-dom")
     found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
     assert found, "the probe never ran: the page did not finish loading"
-    probe = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    result: dict[str, Any] = json.loads(html.unescape(found.group(1)))
+    return result
+
+
+def _check_in_browser(report: SizingReport, page: Path, shot_name: str) -> None:
+    """No JavaScript error, every chart drawn at the page's width, a screenshot kept."""
+    browser = _chromium()
+    write_report(report, page)
+    probe = _probe(browser, page)
     assert probe["errors"] == []
     assert sorted(probe["charts"]) == sorted(f"chart-{n}" for n, _ in figures(report))
     for name, chart in probe["charts"].items():
@@ -331,7 +339,36 @@ def test_the_page_draws_in_headless_chromium(report: SizingReport, tmp_path: Pat
         assert 1000 < chart["width"] <= 1400, name  # the chart takes the page's width
     assert probe["width"] <= 1400  # no horizontal scroll in a 1,400 px window
     ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "report-html.png"
+    shot = ARTIFACTS / shot_name
     _browse(browser, page, f"--window-size=1400,{probe['height'] + 20}", f"--screenshot={shot}")
     assert shot.stat().st_size > 50_000  # a drawn page, not a blank one
     print(f"screenshot: {shot}")
+
+
+def test_the_page_draws_in_headless_chromium(report: SizingReport, tmp_path: Path) -> None:
+    _check_in_browser(report, tmp_path / "report.html", "report-html.png")
+
+
+def test_the_probe_sees_a_script_error_and_an_empty_chart(tmp_path: Path) -> None:
+    """The browser checks can fail: a broken script and a chart without data are both seen."""
+    browser = _chromium()
+    page = tmp_path / "broken.html"
+    write_report(_data(instances=[]), page)
+    text = page.read_text(encoding="utf-8")
+    page.write_text(text.replace("</body>", "<script>no_such_function()</script></body>"))
+    probe = _probe(browser, page)
+    assert any("no_such_function" in e for e in probe["errors"])
+    assert probe["charts"]["chart-capacity-cost"]["marks"] == 0  # no instance, no bar
+
+
+def test_a_real_report_in_headless_chromium(tmp_path: Path) -> None:
+    """``build_report`` on the shipped dynamic site, cut short, at a load one t3.medium carries."""
+    scenario = Path(__file__).parents[1] / "workloads" / "examples" / "dynamic-site.yaml"
+    sets = ("duration_s=20", "warmup_s=5", "load.sessions_per_s=1")
+    rep = build_report(scenario, ["t3.medium", "c6i.large"], mpm="event", p95_ms=500,
+                       cache_dir=tmp_path / "cache", overrides=sets)  # fmt: skip
+    assert rep.recommended_run is not None and rep.recommended_points
+    assert [n for n, _ in figures(rep)][-1] == "credits"  # a t3.medium is recommended
+    _check_in_browser(rep, tmp_path / "real.html", "report-html-real.png")
+    md = render_markdown(rep)
+    assert rep.to_dict()["answer"] in md and "| **t3.medium ★** | **✓ pass** |" in md
