@@ -2,7 +2,8 @@
 
 The load balancer is assumed to split sessions evenly: with N instances each one sees 1/N of
 the sessions of an open load (``sessions_per_s``, or every rate of a schedule) or 1/N of the
-clients of a closed one. ``--growth`` multiplies the load first; ``--target-rps`` replaces an
+clients of a closed one (rounded up; its requests budget, which only sets how long a run lasts,
+stays). ``--growth`` multiplies the load first; ``--target-rps`` replaces an
 open load's offered rate (the sessions are scaled to carry it) and is, for a closed load, a
 throughput the fleet must reach. The count is the smallest N whose member meets every goal at
 its share: an analytic guess from the CPU a request costs, then simulations (galloping up from
@@ -94,16 +95,15 @@ def scaled_load_sets(scenario: Scenario, factor: float) -> tuple[str, ...]:
             schedule = [[t, float(f"{r * factor:.6g}")] for t, r in rate]
             return (f"load.sessions_per_s={json.dumps(schedule)}",)
         return (f"load.sessions_per_s={rate * factor:.6g}",)
-    sets = [f"load.clients={max(1, math.ceil(load.clients * factor - 1e-9))}"]
-    if load.requests is not None:  # ab -n split between the members, like the clients
-        sets.append(f"load.requests={max(1, math.ceil(load.requests * factor - 1e-9))}")
-    return tuple(sets)
+    # The requests budget (ab -n) stays: it sets how long a member's run lasts, and a member's
+    # 1/N of it could end before the warm-up does.
+    return (f"load.clients={max(1, math.ceil(load.clients * factor - 1e-9))}",)
 
 
 def lb_assumption(scenario: Scenario) -> str:
     """The load-balancer assumption in one sentence."""
     if isinstance(scenario.load, ClosedLoad):
-        what = "the clients (load.clients, and load.requests with them)"
+        what = "the clients (load.clients)"
     else:
         what = "the sessions (load.sessions_per_s; a session stays on its instance)"
     return (

@@ -22,7 +22,14 @@ from mpmsim.sizing.fleet import (
     share_of,
     smallest_count,
 )
-from mpmsim.sizing.member import CONFIG_KEYS, FIGURE_KEYS, Member, SearchOptions, evaluate_member
+from mpmsim.sizing.member import (
+    CONFIG_KEYS,
+    FIGURE_KEYS,
+    Member,
+    SearchOptions,
+    evaluate_member,
+    per_million,
+)
 from mpmsim.spec.scenario import Scenario
 
 
@@ -93,7 +100,7 @@ def _guess(single: Member, hw: HardwareSpec, design: Design) -> int:
     return first_guess(design.rps, capacity)
 
 
-def instance_row(sized: Sized) -> dict[str, Any]:
+def instance_row(sized: Sized, hours: float) -> dict[str, Any]:
     """The report's row for one instance type: its hardware, the single instance, its fleet."""
     hw = sized.hw
     row: dict[str, Any] = {
@@ -108,11 +115,11 @@ def instance_row(sized: Sized) -> dict[str, Any]:
     for key in ("count", "load_factor", "share_sets"):
         single.pop(key, None)
     # "feasible" is the key of earlier versions: it now means the same as goals_met.
-    row |= single | {"feasible": single["goals_met"], "fleet": fleet_dict(sized)}
+    row |= single | {"feasible": single["goals_met"], "fleet": fleet_dict(sized, hours)}
     return row
 
 
-def fleet_dict(sized: Sized) -> dict[str, Any]:
+def fleet_dict(sized: Sized, hours: float) -> dict[str, Any]:
     """The fleet of one instance type: count, cost, one member's goals, block and run_args."""
     tried = [
         {"count": n, "goals_met": m.goals_met, "binding_goal": m.row["binding_goal"]}
@@ -128,13 +135,16 @@ def fleet_dict(sized: Sized) -> dict[str, Any]:
                        "usd_per_million_requests": None, "n_plus_1": None, "note": why}  # fmt: skip
     n, r = sized.count, m.row
     price = float(r["price_per_month_usd"])
+    served = float(r["sustained_throughput_rps"] or 0.0)
+    if r["per_instance_rps"]:  # the fleet serves its load, not what its members could
+        served = min(served, float(r["per_instance_rps"]))
     below = sized.members.get(n - 1)
     out = base | {
         "count": n,
         "per_instance_rps": r["per_instance_rps"],
         "monthly_usd": round(n * price, 2),
-        "usd_per_million_requests": r["usd_per_million_requests"],
-        "throughput_rps_total": round(n * float(r["sustained_throughput_rps"] or 0.0), 2),
+        "usd_per_million_requests": per_million(price / hours, served),
+        "throughput_rps_total": round(n * served, 2),
         "goals_met": True,
         "goals": r["goals"],
         "binding_goal": None if below is None else below.row["binding_goal"],

@@ -96,7 +96,7 @@ def _data(
     hours: float,
 ) -> dict[str, Any]:
     """The report's JSON but for the recommended run and the answer."""
-    rows = [instance_row(s) for s in sized]
+    rows = [instance_row(s, hours) for s in sized]
     first = next((m.optimized for s in sized for m in s.members.values() if m.optimized), {})
     assumed = first.get("assumptions")
     rec = recommend(rows, per_request=design.rps is None)
