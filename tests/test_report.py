@@ -249,3 +249,24 @@ def test_bad_input_is_one_line_and_exit_2(args: tuple[str, ...], needle: str) ->
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0]
+
+
+@pytest.mark.slow
+def test_markdown_by_format_or_suffix(tmp_path: Path) -> None:
+    """``--format md`` prints Markdown (no -o) or writes it (any suffix); ``-o *.md`` implies it."""
+    base = (SITE, "--instances", "c6i.large", "--mpm", "event", "--max-instances", "1",
+            *(a for s in (*SHORT, "load.sessions_per_s=3") for a in ("--set", s)),
+            "--cache-dir", str(tmp_path / "c"))  # fmt: skip
+    printed = _cli(*base, "--format", "md")
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.startswith("# Sizing report: dynamic-site")
+    assert "| instance |" in printed.stdout and "<html" not in printed.stdout
+    by_suffix, forced = tmp_path / "r.md", tmp_path / "r.txt"
+    assert _cli(*base, "-o", str(by_suffix)).returncode == 0
+    assert _cli(*base, "-o", str(forced), "--format", "md").returncode == 0
+    for page in (by_suffix, forced):
+        assert page.read_text().startswith("# Sizing report: dynamic-site")
+    html = tmp_path / "r.html"
+    assert _cli(*base, "-o", str(html)).returncode == 0
+    assert html.read_text().lstrip().lower().startswith("<!doctype html")
+    assert _cli(*base, "--format", "pdf").returncode == 2

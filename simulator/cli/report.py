@@ -7,6 +7,7 @@ no fleet meets the goals, 2 bad input.
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +28,13 @@ from mpmsim.cli.options import (
 from mpmsim.cli.status import StatusLine
 
 
+class ReportFormat(StrEnum):
+    """The file format of ``mpmsim report -o``."""
+
+    html = "html"
+    md = "md"
+
+
 def report(
     scenario: ScenarioFile,
     instances: Annotated[
@@ -34,7 +42,15 @@ def report(
     ],
     out: Annotated[
         Path | None,
-        typer.Option("-o", "--out", help="Write the report here: HTML, or Markdown for *.md."),
+        typer.Option("-o", "--out", help="Write the report here (see --format)."),
+    ] = None,
+    fmt: Annotated[
+        ReportFormat | None,
+        typer.Option(
+            "--format",
+            help="html (one self-contained page) or md (Markdown). Default: md for -o *.md, else "
+            "html. Without -o, md prints the Markdown instead of the text table.",
+        ),
     ] = None,
     mpm: Annotated[str, typer.Option(help="prefork, worker, event or all.")] = "all",
     p95_ms: P95Ms = None,
@@ -74,15 +90,22 @@ def report(
         overrides=tuple(set_ or ()),
     )  # fmt: skip
     status.done()
-    if out is not None and out.suffix.lower() == ".md":
+    if fmt is None:
+        fmt = ReportFormat.md if out is not None and out.suffix.lower() == ".md" else None
+    data = rep.to_dict()
+    if fmt is ReportFormat.md:
         from mpmsim.sizing.markdown import render_markdown
 
-        out.write_text(render_markdown(rep), encoding="utf-8")
+        page = render_markdown(rep)
+        if out is None:
+            typer.echo(page)
+        else:
+            out.write_text(page, encoding="utf-8")
     elif out is not None:
         from mpmsim.sizing.html import write_report
 
         write_report(rep, out, overwrite=True)
-    data = rep.to_dict()
-    typer.echo(json.dumps(data, indent=2) if as_json else render_text(data))
+    if out is not None or fmt is not ReportFormat.md:
+        typer.echo(json.dumps(data, indent=2) if as_json else render_text(data))
     if not rep.goals_met:
         raise typer.Exit(1)  # the report is complete but no fleet met the goals

@@ -109,7 +109,7 @@ def answer(data: dict[str, Any]) -> str:
     f = row["fleet"]
     each = "it carries" if f["count"] == 1 else "each carries its share,"
     figures = (
-        f"{each} {rps(f['per_instance_rps'] or f['throughput_rps'])} with p95 "
+        f"{each} {rps(f['per_instance_rps'] or f['throughput_rps'])}{_served(f)} with p95 "
         f"{with_ci(f['p95_ms'], f['p95_ms_ci95'], 'ms')}"
     )
     buy = f"Buy {fleet_name(row)} ({usd(f['monthly_usd'])} a month, "
@@ -120,6 +120,20 @@ def answer(data: dict[str, Any]) -> str:
             f"{missed(closest['goals'])}). {buy}."
         )
     return f"{buy}, within every goal."
+
+
+def _served(fleet: dict[str, Any]) -> str:
+    """What the simulated window measured against what its sessions offered, when they differ.
+
+    An open load's nominal rate is not what a finite window sees (sessions that arrive late
+    send some of their requests after it ends); say both so the headline never claims more
+    than was measured.
+    """
+    goal = (fleet.get("goals") or {}).get("throughput_rps") or {}
+    offered = goal.get("offered_realised")
+    if offered is None:
+        return ""
+    return f" ({rps(goal['achieved'])} served of {rps(offered)} offered in the measured window)"
 
 
 def load_words(goals: dict[str, Any]) -> str:
