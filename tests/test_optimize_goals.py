@@ -75,6 +75,8 @@ def test_a_load_the_t3_medium_carries_has_a_winner_that_run_confirms(tmp_path: P
     ran = json.loads(proc.stdout)
     assert ran["throughput_rps"] == pytest.approx(w["throughput_rps"], abs=1e-3)
     assert ran["latency_ms"]["p95"] <= 500.0
+    # the winner's p95 interval is the run's: one computation over the same replications
+    assert w["p95_ms_ci95"] == pytest.approx(ran["latency_ms_ci95"]["p95"], rel=1e-3)
     goals = Goals(data["goals"]["memory_budget_mib"], 500.0, 0.01, 0.1, offered_rps=32.0)
     assert all_met(assess(goals, Achieved.from_run(ran)))
 

@@ -115,6 +115,7 @@ def _row(search: Search, c: Candidate) -> dict[str, Any]:
         "throughput_rps": e["throughput_rps"],
         "throughput_rps_ci95": e["throughput_rps_ci95"],
         "p95_ms": e["p95_ms"],
+        "p95_ms_ci95": _rounded(ci95(e["per_rep"]["p95_ms"])),
         "memory_peak_mib": e["memory_peak_mib"],
         "error_rate": e["error_rate"],
         "cpu_utilization": e["cpu_utilization"],
@@ -124,6 +125,11 @@ def _row(search: Search, c: Candidate) -> dict[str, Any]:
         "goals_met": all_met(checks),
         "goals": checks,
     }
+
+
+def _rounded(x: float | None) -> float | None:
+    """A figure as the result shows it (4 decimals), None kept."""
+    return None if x is None else round(x, 4)
 
 
 def p95_lower(a: dict[str, Any], b: dict[str, Any], tolerance: float = 0.0) -> bool:
