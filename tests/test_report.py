@@ -270,3 +270,17 @@ def test_markdown_by_format_or_suffix(tmp_path: Path) -> None:
     assert _cli(*base, "-o", str(html)).returncode == 0
     assert html.read_text().lstrip().lower().startswith("<!doctype html")
     assert _cli(*base, "--format", "pdf").returncode == 2
+
+
+def test_the_memory_assumption_comes_right_after_the_answer() -> None:
+    """The assumption that decides most sizing answers is read before any figure it shaped."""
+    from mpmsim import load_scenario, prepare
+    from mpmsim.search.assumptions import memory_assumptions
+
+    data = _data([_row("c6i.large", None, None, False)])
+    data["memory_assumptions"] = memory_assumptions(prepare(load_scenario(SITE)))
+    lines = render_text(data).splitlines()
+    assert lines[0] == data["answer"]
+    assert lines[1].startswith("memory assumed: one child (25 threads) holds")
+    assert lines[2].startswith("  from cost model 'default'")
+    assert lines[3].startswith("warning: the mix looks dynamic")

@@ -16,13 +16,14 @@ from mpmsim.sizing.recommendation import GOAL_NAMES, fleet_name, load_words, mis
 
 def render_text(data: dict[str, Any]) -> str:
     """The whole report as plain text; its first line is the answer."""
-    lines = [data["answer"], ""]
-    lines += _fleet_table(data)
+    lines = [data["answer"]]
+    # the assumption that most often decides a sizing answer comes before any figure it shaped
+    if data.get("memory_assumptions"):
+        lines += assumption_lines(data["memory_assumptions"])
+    lines += ["", *_fleet_table(data)]
     lines += ["", f"One instance carrying the whole load ({load_words(data['goals'])}):"]
     lines += _single_table(data)
     lines += ["", f"Load balancer: {data['load_balancer']}"]
-    if data.get("memory_assumptions"):
-        lines += assumption_lines(data["memory_assumptions"])
     if data["recommendation"] is not None:
         lines += ["", *_recommended(data)]
     return "\n".join(lines)
