@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 from mpmsim.cli import main
-from mpmsim.traces.classes import parse_classes
 from mpmsim.traces.fit import FitOptions, TraceFit, fit_trace
 from mpmsim.traces.schedule import build_schedule
 from mpmsim.workloads.access_log.connections import ConnectionRule
+from mpmsim.workloads.access_log.url_classes import parse_classes
 from mpmsim.workloads.distributions import Lognormal, parse_spec
 from mpmsim.workloads.fitting import drawn_count_mean
 from tests.logs import NASA, NETNEA, Traffic, netnea_format, shared_log, write_log

@@ -107,9 +107,9 @@ def fit(
     force: Force = False,
 ) -> None:
     """Fit a runnable workload (open load schedule, sessions, mix) to an access log."""
-    from mpmsim.traces.classes import parse_classes
     from mpmsim.traces.fit import FitOptions, fit_trace
     from mpmsim.traces.summary import summarize, summary_text
+    from mpmsim.workloads.access_log.url_classes import parse_classes
 
     check_target(output, "-o", force)
     if plot is not None:

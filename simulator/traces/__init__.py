@@ -1,6 +1,7 @@
 """Traces: a runnable workload fitted to an Apache access log (``mpmsim trace fit``).
 
-Owns reading a log into columns (``columns``), URL classes (``classes``), the session
+Owns reading a log into columns (``columns``; URL classes come from
+``workloads.access_log.url_classes``, which the trace replay shares), the session
 arrival schedule (``schedule``), the fit itself (``fit``: connections rebuilt, distributions
 chosen), the summary users read (``summary``), the scenario file written with its comments
 (``workload_file``) and the fit's picture (``plot``: plotly, imported inside the function

@@ -14,7 +14,6 @@ import numpy as np
 import numpy.typing as npt
 
 from mpmsim.errors import InputError
-from mpmsim.traces.classes import UrlClasses
 from mpmsim.workloads.access_log import BadLines, compile_format, open_log, parse_lines
 from mpmsim.workloads.access_log.connections import (
     X_CODES,
@@ -24,6 +23,7 @@ from mpmsim.workloads.access_log.connections import (
     connection_key,
 )
 from mpmsim.workloads.access_log.record import AccessRecord
+from mpmsim.workloads.access_log.url_classes import UrlClasses
 
 HEAD = 1000
 """Records read before the connection rule is chosen (the rule needs its fields on most)."""

@@ -9,7 +9,6 @@ import numpy as np
 import numpy.typing as npt
 
 from mpmsim.errors import InputError
-from mpmsim.traces.classes import UrlClasses
 from mpmsim.traces.columns import LogColumns, read_columns
 from mpmsim.traces.schedule import Schedule, build_schedule
 from mpmsim.workloads.access_log.connections import (
@@ -19,6 +18,7 @@ from mpmsim.workloads.access_log.connections import (
     check_rule,
     rebuild,
 )
+from mpmsim.workloads.access_log.url_classes import UrlClasses
 from mpmsim.workloads.distributions import stream
 from mpmsim.workloads.fitting import Fit, drawn_count_mean, fit_continuous, fit_counts
 

@@ -5,7 +5,8 @@ memory); :func:`compile_format` turns any ``LogFormat`` (or nickname, see :data:
 into one regex and one converter; :data:`PLANNING_FORMAT` is the format to enable before
 collecting a log for capacity planning. Modules: ``record``, ``formats``, ``directives``,
 ``timestamps``, ``fields``, ``parser``, ``bad_lines``, ``reader``; ``connections`` rebuilds
-keep-alive connections from the records (``unique_id`` decodes mod_unique_id's ``UNIQUE_ID``).
+keep-alive connections from the records (``unique_id`` decodes mod_unique_id's ``UNIQUE_ID``);
+``url_classes`` names a request's class from its path (static by extension, dynamic, or rules).
 
 May import: the errors only (it is part of the workloads).
 """

@@ -1,4 +1,8 @@
-"""URL classes of a log's requests: the user's ``REGEX=NAME`` rules, then static vs dynamic."""
+"""URL classes of a log's requests: the user's ``REGEX=NAME`` rules, then static vs dynamic.
+
+Shared by ``mpmsim trace fit`` (a class per fitted mix entry) and the trace replay (a replayed
+request takes its mix class by the same rule).
+"""
 
 from __future__ import annotations
 
