@@ -179,9 +179,12 @@ def test_first_screen_is_the_answer_the_table_and_the_fleet(report: SizingReport
     assert "✗ 9.0 s ± 900 ms" in nano and "$3.80" in nano  # figures for people, not 9000.0
     assert "Fleet: 1 × t3.medium (2 vCPUs, 4,096 MiB each), 40.0 req/s each, $30.37" in page
     assert "with one spare (N+1): 2 instances, $60.74 a month" in page
-    # The assumptions come after the answer's screen and the recommended block, escaped.
+    # The memory assumption is on the first screen, under the answer and above the table; the
+    # full assumptions come after the recommended block. Escaped in both places.
+    first = page[page.index('id="answer"') : page.index("<table")]
+    assert '<p class="assumed">memory assumed: one child' in first
     assumed = page.index('id="assumptions"')
-    assert page.index('id="recommended"') < assumed < page.index("memory assumed: one child")
+    assert page.index('id="recommended"') < assumed < page.rindex("memory assumed: one child")
     assert "3.3 MiB &lt;of its own&gt;" in page and "splits the sessions evenly" in page
 
 

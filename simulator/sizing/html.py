@@ -31,6 +31,7 @@ h1{font-size:1.5em;margin:.3em 0}h2{font-size:1.2em;margin:1.4em 0 .4em}
 .answer{font-size:1.25em;font-weight:600;border-left:6px solid #2a7a2a;background:#f4fbf4;
  padding:.5em .8em;margin:.4em 0 .8em}
 .answer.none{border-color:#a33;background:#fbf4f4}
+.assumed{font-size:.9em;color:#555}
 .fleet{font-size:1.05em;margin:.6em 0}
 table{border-collapse:collapse;width:100%;font-size:.92em;margin:.4em 0}
 th,td{border:1px solid #ccc;padding:.3em .5em;text-align:right;vertical-align:top}
@@ -70,8 +71,10 @@ def _first_screen(page: Page) -> str:
     parts = [
         f"<h1>{escape(page.title)}</h1>",
         f'<p class="answer{none}">{escape(page.answer)}</p>',
-        _table(page.columns, page.rows, {0, 1}),
     ]
+    if page.assumed:
+        parts.append('<p class="assumed">' + "<br>".join(escape(a) for a in page.assumed) + "</p>")
+    parts.append(_table(page.columns, page.rows, {0, 1}))
     if page.fleet:
         parts.append(f'<p class="fleet">{escape(page.fleet)}</p>')
     parts.append(f'<p class="goals">{escape(page.goals)}</p>')

@@ -39,6 +39,8 @@ def render_markdown(report: SizingReport | Mapping[str, Any]) -> str:
         report = SizingReport(dict(report))
     page = build_page(report.to_dict(), report.recommended_run)
     lines = [f"# {page.title}", "", f"**{page.answer}**", ""]
+    if page.assumed:
+        lines += [*(f"> {a}  " for a in page.assumed), ""]
     lines += _table(page.columns, page.rows)
     if page.fleet:
         lines += ["", page.fleet]

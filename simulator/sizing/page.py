@@ -52,6 +52,8 @@ class Page:
     rows: tuple[Row, ...]
     fleet: str | None
     goals: str
+    assumed: tuple[str, ...]
+    """Under the answer: what one child is assumed to hold, and warnings about that figure."""
     assumptions: tuple[str, ...]
     block: str | None
     measured: str | None
@@ -235,6 +237,18 @@ def assumptions(data: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(str(data[k]) for k in ("load_balancer", "memory_assumption") if data.get(k))
 
 
+def assumed(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The memory assumption and its warnings, for the first screen: defaults must not decide
+    the answer unseen (a minimal Apache's 3 MiB child sizing a PHP site)."""
+    from mpmsim.search.assumptions import assumption_lines
+
+    found = data.get("memory_assumptions")
+    if found:
+        return tuple(line.strip() for line in assumption_lines(found))
+    line = data.get("memory_assumption")  # a report with the one-line form only
+    return (str(line),) if line else ()
+
+
 def measured(run: RunResult | None) -> str | None:
     """The recommended configuration's run in one line, with 95 % confidence half-widths."""
     if run is None:
@@ -287,6 +301,7 @@ def build_page(data: Mapping[str, Any], run: RunResult | None = None) -> Page:
         rows=tuple(_summary_row(r, columns, r.get("instance") == name) for r in rows),
         fleet=fleet_line(data),
         goals=goals_text(data),
+        assumed=assumed(data),
         assumptions=assumptions(data),
         block=_block(data),
         measured=measured(run),
