@@ -13,7 +13,7 @@ from mpmsim.engine.client import Client
 from mpmsim.engine.recorder import Recorder
 from mpmsim.engine.replication import build_world, run_replication
 from mpmsim.models.mpm.base import ChildState
-from mpmsim.workloads.client import Proc
+from mpmsim.workloads.client import Job, Proc
 from mpmsim.workloads.closed import RequestBudget, start_closed
 from mpmsim.workloads.distributions import make_sampler
 from tests.helpers import prepared
@@ -96,10 +96,12 @@ class CountingClient:
     def recorder(self) -> Recorder:
         return self.inner.recorder
 
-    def request(self, conn: Any, *, delay_s: float, client_keepalive: bool) -> Proc:
+    def request(
+        self, conn: Any, *, delay_s: float, client_keepalive: bool, job: Job | None = None
+    ) -> Proc:
         self.inside += 1
         result = yield from self.inner.request(
-            conn, delay_s=delay_s, client_keepalive=client_keepalive
+            conn, delay_s=delay_s, client_keepalive=client_keepalive, job=job
         )
         self.inside -= 1
         self.returned += 1

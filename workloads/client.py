@@ -12,6 +12,8 @@ from typing import Any, Protocol
 import simpy
 
 Proc = Generator[simpy.Event, Any, Any]
+Job = tuple[int, float, float, float]
+"""What a request asks of the server: (mix class index, CPU s, wait s, response bytes)."""
 
 
 class Counts(Protocol):
@@ -36,10 +38,14 @@ class HttpClient(Protocol):
         """Where finished requests are counted."""
         ...
 
-    def request(self, conn: Any, *, delay_s: float, client_keepalive: bool) -> Proc:
+    def request(
+        self, conn: Any, *, delay_s: float, client_keepalive: bool, job: Job | None = None
+    ) -> Proc:
         """Send one request after ``delay_s``; returns ``(conn, status, t_done)``.
 
         ``conn`` is None for a new connection, else the one the previous request left open.
+        ``job`` fixes what the request asks of the server (a replayed log's request); None
+        draws it from the mix.
         """
         ...
 

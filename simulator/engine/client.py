@@ -16,6 +16,7 @@ from mpmsim.engine.connection import Conn
 from mpmsim.engine.recorder import OK, REFUSED, RESET, TIMEOUT, Recorder
 from mpmsim.engine.server import ACCEPTED, QUEUED, Server
 from mpmsim.models.mpm.base import READY, Child
+from mpmsim.workloads.client import Job
 from mpmsim.workloads.distributions import ConstantSampler, Sampler
 from mpmsim.workloads.mix import RequestDraw
 
@@ -100,20 +101,25 @@ class Client:
             attempt += 1
 
     # -- one request ----------------------------------------------------------------------------
-    def request(self, conn: Conn | None, *, delay_s: float, client_keepalive: bool) -> Proc:
+    def request(
+        self, conn: Conn | None, *, delay_s: float, client_keepalive: bool, job: Job | None = None
+    ) -> Proc:
         """One request, sent ``delay_s`` from now, on ``conn`` if still open, else on a new one.
 
         ``delay_s`` covers the rest of the previous response's transfer and the think time, so
         a keep-alive exchange costs the simulation as few events as possible. The server's
-        KeepAliveTimeout runs meanwhile. Records the request; returns ``(connection to reuse or
-        None, status, time the client has the whole response)``.
+        KeepAliveTimeout runs meanwhile. ``job`` fixes the request's class, CPU, wait and size
+        (a replayed log's request); None draws them from the mix. Records the request; returns
+        ``(connection to reuse or None, status, time the client has the whole response)``.
         """
         t_start, sent_ago_s = yield from self._until_sent(conn, delay_s)
         self.recorder.start()
         conn, first, status = yield from self._connection(conn, t_start, sent_ago_s)
         k, t_end, keep = -1, self.env.now, False
         if status == OK:
-            k, status, t_end, keep = yield from self._served(conn, first, t_start, client_keepalive)
+            k, status, t_end, keep = yield from self._served(
+                conn, first, t_start, client_keepalive, job
+            )
         self.recorder.record(t_start, t_end, k, status, first)
         return (conn if keep else None), status, t_end
 
@@ -170,7 +176,7 @@ class Client:
         return conn, True, status
 
     def _served(
-        self, conn: Conn, first: bool, t_start: float, client_keepalive: bool
+        self, conn: Conn, first: bool, t_start: float, client_keepalive: bool, job: Job | None
     ) -> Step[tuple[int, int, float, bool]]:
         """A worker serves the request on ``conn`` and writes the response; the client reads it.
 
@@ -181,7 +187,7 @@ class Client:
         server = self.server
         child = conn.child
         assert child is not None
-        k, cpu_s, wait_s, size = self.requests.draw()
+        k, cpu_s, wait_s, size = self.requests.draw() if job is None else job
         keep = self._keeps_alive(conn, child, client_keepalive)
         work = self._cpu_work_s(cpu_s, first, keep)
         mem = self.requests.memory_mib[k]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import simpy
@@ -17,11 +18,12 @@ from mpmsim.engine.simpy_internals import events_scheduled
 from mpmsim.models.hardware import HardwareSpec
 from mpmsim.models.mpm.registry import make_mpm
 from mpmsim.spec.resolve import Prepared
-from mpmsim.spec.scenario import ClosedLoad
+from mpmsim.spec.scenario import ClosedLoad, TraceLoad
 from mpmsim.workloads.closed import RequestBudget, start_closed
 from mpmsim.workloads.distributions import make_sampler, stream
 from mpmsim.workloads.mix import RequestDraw
 from mpmsim.workloads.open import ArrivalSchedule, SessionTally, arrivals
+from mpmsim.workloads.trace import TraceTally, start_replay
 
 #: A closed load with only a request count stops at the latest after this much simulated time.
 MAX_SIMULATED_S = 86_400.0
@@ -41,6 +43,8 @@ class Replication:
     wall_s: float = 0.0
     sessions: dict[str, np.ndarray] = field(default_factory=dict)
     """Open loads: each session's arrival time ``t_s`` and ``requests`` (the load offered)."""
+    trace: dict[str, Any] = field(default_factory=dict)
+    """Trace loads: what the replay did (see :class:`~mpmsim.workloads.trace.TraceTally`)."""
 
 
 def _sample_interval(prep: Prepared) -> float:
@@ -159,22 +163,25 @@ def run_replication(prep: Prepared, index: int) -> Replication:
         error_log=sorted(server.error_log.values(), key=lambda line: line.t_s),
         wall_s=time.perf_counter() - wall0,
         sessions=_sessions(tally),
+        trace=tally.arrays() if isinstance(tally, TraceTally) else {},
     )
 
 
-def _sessions(tally: SessionTally | None) -> dict[str, np.ndarray]:
+def _sessions(tally: SessionTally | TraceTally | None) -> dict[str, np.ndarray]:
     """The open load's session tally as arrays (empty for other loads)."""
-    if tally is None:
+    if not isinstance(tally, SessionTally):
         return {}
     return {"t_s": np.asarray(tally.t_s, float), "requests": np.asarray(tally.requests, np.int64)}
 
 
-def _run_load(prep: Prepared, index: int, world: World) -> SessionTally | None:
+def _run_load(prep: Prepared, index: int, world: World) -> SessionTally | TraceTally | None:
     """Start the scenario's load generator on ``world`` and simulate until the load ends.
 
-    An open load returns the tally of the sessions it started.
+    An open load returns the tally of the sessions it started, a trace load its replay's.
     """
     load = prep.scenario.load
+    if isinstance(load, TraceLoad):
+        return _run_trace(prep, index, world, load)
     seed = prep.scenario.seed
     env, client = world.env, world.client
     think = make_sampler(load.think_time_s, stream(seed, index, "think"))
@@ -214,6 +221,25 @@ def _run_load(prep: Prepared, index: int, world: World) -> SessionTally | None:
         )
     )
     env.run(until=end)
+    return tally
+
+
+def _run_trace(prep: Prepared, index: int, world: World, load: TraceLoad) -> TraceTally:
+    """Replay the trace load's log on ``world`` until its (scaled) span ends."""
+    assert prep.trace is not None and prep.duration_s is not None
+    end = load.start_s + prep.duration_s
+    tally = start_replay(
+        world.client,
+        prep.trace,
+        prep.classes,
+        stream(prep.scenario.seed, index, "trace"),
+        start_s=load.start_s,
+        until_s=end,
+    )
+    try:
+        world.env.run(until=end)
+    finally:
+        tally.stream.close()
     return tally
 
 

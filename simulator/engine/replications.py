@@ -14,6 +14,7 @@ from mpmsim.engine.bottleneck import Bottleneck, find_bottleneck
 from mpmsim.engine.recorder import SERIES_COLUMNS, STATUS_NAMES
 from mpmsim.engine.replication import Replication, run_replication
 from mpmsim.engine.summary import PERCENTILES, ci95, empty_window_warnings, summarize
+from mpmsim.engine.trace_summary import trace_block
 from mpmsim.spec.reading import load_scenario
 from mpmsim.spec.resolve import Prepared, prepare
 from mpmsim.spec.scenario import Scenario
@@ -109,6 +110,8 @@ class RunResult:
             },
         }
         out.update(self._reference())
+        if p.trace is not None:
+            out["trace"] = trace_block(p, self.mean)
         if p.hardware.burst is not None:
             out["cpu_credits"] = {
                 "end": _r(self.mean("cpu_credits_end")),

@@ -16,8 +16,10 @@ from scipy import stats
 
 from mpmsim.engine.recorder import OK, REFUSED, RESET, SERIES_COLUMNS, TIMEOUT
 from mpmsim.engine.replication import Replication
+from mpmsim.engine.trace_summary import summarize_trace
 from mpmsim.engine.warmup import auto_warmup_s
 from mpmsim.spec.resolve import Prepared
+from mpmsim.spec.scenario import TraceLoad
 from mpmsim.workloads.distributions import make_sampler, mean_of
 
 PERCENTILES = (50, 90, 95, 99)
@@ -78,6 +80,8 @@ def summarize(prep: Prepared, rep: Replication) -> dict[str, Any]:
     }
     if rep.sessions:
         rec["offered_rps"] = _offered_rps(prep, rep, window)
+    if rep.trace:
+        rec.update(summarize_trace(prep, rep, window.start_s, window.end_s))
     for name, code in (("refused", REFUSED), ("timeout", TIMEOUT), ("reset", RESET)):
         rec[name] = int((in_window & (req["status"] == code)).sum())
     rec.update(_latency((req["t_end_s"] - req["t_start_s"])[ok] * 1000.0))
@@ -119,7 +123,9 @@ def _offered_rps(prep: Prepared, rep: Replication, window: Window) -> float:
 
 def _think_moments(prep: Prepared) -> tuple[float, float]:
     """Mean and variance of an open load's think time (the variance from 8192 seeded draws)."""
-    spec = prep.scenario.load.think_time_s
+    load = prep.scenario.load
+    assert not isinstance(load, TraceLoad)  # only an open load tallies its sessions
+    spec = load.think_time_s
     draws = make_sampler(spec, np.random.default_rng(0), block=8192)
     sample = np.array([draws.draw() for _ in range(8192)])
     return mean_of(spec), float(sample.var())

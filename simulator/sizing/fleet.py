@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from mpmsim.errors import InputError
 from mpmsim.search.goals import nominal_offered_rps
-from mpmsim.spec.scenario import ClosedLoad, OpenLoad, Scenario
+from mpmsim.spec.scenario import ClosedLoad, OpenLoad, Scenario, TraceLoad
 
 MAX_COUNT = 64
 """The largest fleet the report sizes; a load that needs more is reported as not carried."""
@@ -95,6 +95,8 @@ def scaled_load_sets(scenario: Scenario, factor: float) -> tuple[str, ...]:
             schedule = [[t, float(f"{r * factor:.6g}")] for t, r in rate]
             return (f"load.sessions_per_s={json.dumps(schedule)}",)
         return (f"load.sessions_per_s={rate * factor:.6g}",)
+    if isinstance(load, TraceLoad):  # a replayed log's connections, 1/N of them as often
+        return (f"load.speedup={load.speedup * factor:.6g}",)
     # The requests budget (ab -n) stays: it sets how long a member's run lasts, and a member's
     # 1/N of it could end before the warm-up does.
     return (f"load.clients={max(1, math.ceil(load.clients * factor - 1e-9))}",)

@@ -16,8 +16,10 @@ from mpmsim.models.apache.directives import (
 from mpmsim.models.costs import CostModel, load_costs
 from mpmsim.models.hardware import HardwareSpec, load_hardware
 from mpmsim.spec.mix import resolve_mix
-from mpmsim.spec.scenario import Scenario
+from mpmsim.spec.scenario import Scenario, TraceLoad
+from mpmsim.workloads.access_log.url_classes import parse_classes
 from mpmsim.workloads.mix import ResolvedClass
+from mpmsim.workloads.trace import TraceOptions, TracePlan, class_map, plan_trace
 
 
 @dataclass(frozen=True)
@@ -32,11 +34,17 @@ class Prepared:
     directives: EffectiveDirectives
     warnings: tuple[str, ...]
     classes: tuple[ResolvedClass, ...]
+    trace: TracePlan | None = None
+    """A trace load's probed log and the part of it replayed."""
 
     @property
     def duration_s(self) -> float | None:
-        """Simulated time limit, if any (the load's own, else the scenario's)."""
-        return self.scenario.load.duration_s or self.scenario.duration_s
+        """Simulated time limit, if any (the load's own, else the scenario's, else a trace
+        load's replayed span)."""
+        explicit = self.scenario.load.duration_s or self.scenario.duration_s
+        if explicit is None and self.trace is not None:
+            return self.trace.duration_s
+        return explicit
 
 
 def prepare(
@@ -70,6 +78,12 @@ def prepare(
     values, notes = normalize_directives(raw, source=source)
     directives, warnings = apply_apache_rules(mpm, values, vcpus=hardware.vcpus)
     classes = resolve_mix(scenario.mix, costs, source=source)
+    load = scenario.load
+    trace = (
+        _trace_plan(scenario, load, classes, base_dir, source)
+        if isinstance(load, TraceLoad)
+        else None
+    )
     return Prepared(
         scenario=scenario,
         source=source,
@@ -79,4 +93,52 @@ def prepare(
         directives=directives,
         warnings=tuple(notes) + tuple(warnings),
         classes=tuple(classes),
+        trace=trace,
     )
+
+
+def _trace_plan(
+    scenario: Scenario,
+    load: TraceLoad,
+    classes: list[ResolvedClass],
+    base_dir: Path | None,
+    source: str,
+) -> TracePlan:
+    """Probe a trace load's log and place its replay; bad input names the scenario's key."""
+    path = Path(load.file)
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    warmup = 0.0 if scenario.warmup_s == "auto" else scenario.warmup_s
+    options = TraceOptions(
+        path=str(path),
+        log_format=load.format,
+        speedup=load.speedup,
+        window=load.window,
+        rule=load.sessions.rule,
+        keepalive_timeout_s=load.sessions.keepalive_timeout_s,
+        class_rules=tuple(load.classes),
+        logged_service=load.service == "logged",
+        cpu_share=load.cpu_share,
+    )
+    try:
+        url_classes = parse_classes(options.class_rules, option="load.classes")
+        class_map(url_classes.names, [c.name for c in classes])
+        plan = plan_trace(options, warmup)
+    except InputError as error:
+        detail = error.detail if error.file is None else f"{error.file}: {error.detail}"
+        raise InputError(detail, file=source, field=error.field or "load.file") from None
+    if options.logged_service and not plan.has_duration:
+        raise InputError(
+            "the log's format has no %D (or %T): use service: mix",
+            file=source,
+            field="load.service",
+        )
+    duration = load.duration_s or scenario.duration_s or plan.duration_s
+    if scenario.warmup_s != "auto" and scenario.warmup_s >= duration:
+        raise InputError(
+            f"must be less than the replay's {duration:g} simulated seconds, or no request is "
+            f"measured (got {scenario.warmup_s:g})",
+            file=source,
+            field="warmup_s",
+        )
+    return plan

@@ -10,7 +10,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mpmsim.errors.validation import field_error
 from mpmsim.workloads.distributions import NonNegativeSpec
@@ -119,7 +119,88 @@ class OpenLoad(_LoadCommon):
         return self
 
 
-LoadSpec = Annotated[ClosedLoad | OpenLoad, Field(discriminator="kind")]
+ConnectionRuleName = Literal[
+    "auto",
+    "connection-id",
+    "client-port",
+    "client-process-thread",
+    "client-unique-id",
+    "client-gaps",
+]
+
+
+class TraceSessions(BaseModel):
+    """How a replayed log's requests are grouped into keep-alive connections."""
+
+    model_config = _STRICT
+
+    rule: ConnectionRuleName = Field(
+        "auto",
+        description="auto: the best the log allows (%{c}L; client + %{remote}p; client + "
+        "%P/%{tid}P; client + UNIQUE_ID's slot; else client and idle gaps), or one by name",
+    )
+    keepalive_timeout_s: float = Field(
+        5.0, gt=0, description="the logging server's KeepAliveTimeout: a longer gap ends one"
+    )
+
+
+class TraceLoad(_LoadCommon):
+    """An access log's own arrivals and connections, replayed (streamed, not loaded whole)."""
+
+    kind: Literal["trace"]
+    file: str = Field(description="the access log (plain or gzip), relative to this file")
+    format: str = Field(
+        "combined", description="a nickname (common, combined, mpmsim ...) or a LogFormat string"
+    )
+    speedup: float = Field(
+        1.0,
+        gt=0,
+        description="2 = twice the traffic: connections arrive twice as fast (the gaps "
+        "within one stay as logged)",
+    )
+    window: tuple[float, float] | None = Field(
+        None, description="[start_s, end_s]: the part to replay, seconds after the first request"
+    )
+    sessions: TraceSessions = Field(
+        default_factory=TraceSessions,
+        description="how connections are rebuilt: auto, a rule's name, or {rule, "
+        "keepalive_timeout_s}",
+    )
+    classes: list[str] = Field(
+        default_factory=list,
+        description="REGEX=NAME URL classes tried before static by extension vs dynamic; "
+        "each names a mix class",
+    )
+    service: Literal["mix", "logged"] = Field(
+        "mix",
+        description="mix: CPU and wait drawn from the request's mix class; logged: split from "
+        "its logged %D by cpu_share",
+    )
+    cpu_share: float = Field(
+        0.2, ge=0, le=1, description="share of %D taken as CPU with service: logged"
+    )
+    client_timeout_s: float = Field(
+        30.0, gt=0, description="a client gives up a request after this"
+    )
+    duration_s: float | None = Field(
+        None, gt=0, description="simulated time; default: the replayed span / speedup"
+    )
+
+    @field_validator("sessions", mode="before")
+    @classmethod
+    def _rule_name(cls, value: Any) -> Any:
+        """``sessions: client-gaps`` is short for ``sessions: {rule: client-gaps}``."""
+        return {"rule": value} if isinstance(value, str) else value
+
+    @field_validator("window")
+    @classmethod
+    def _check_window(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0 <= value[0] < value[1]:
+            raise ValueError("window is [start_s, end_s] with 0 <= start_s < end_s")
+        return value
+
+
+LoadSpec = Annotated[ClosedLoad | OpenLoad | TraceLoad, Field(discriminator="kind")]
 
 
 class MixClass(BaseModel):
@@ -187,7 +268,7 @@ class Scenario(BaseModel):
         if isinstance(load, ClosedLoad):
             if load.requests is None and load.duration_s is None and self.duration_s is None:
                 raise ValueError("a closed load needs load.requests or a duration_s")
-        elif load.duration_s is None and self.duration_s is None:
+        elif isinstance(load, OpenLoad) and load.duration_s is None and self.duration_s is None:
             raise ValueError("an open load needs a duration_s")
         self._check_warmup()
         return self
