@@ -1,4 +1,4 @@
-"""The trace path's speed and memory: reading access logs (a replay section joins later).
+"""The trace path's speed and memory: reading access logs, and replaying a day of one.
 
 Sections (``--sections``, default all):
 - ``reader``: lines per second reading a generated log of ``--lines`` lines (default 1M) in
@@ -6,10 +6,18 @@ Sections (``--sections``, default all):
   ``--repeat`` reads), and apachelogs' rate on the same lines for reference;
 - ``memory``: resident memory while a fresh process reads a gzip log of ``--gzip-lines``
   lines (default 10M: the planning log repeated), sampled along the way and at its peak
-  (aim: flat, not growing with the file).
+  (aim: flat, not growing with the file);
+- ``replay``: a 24-hour day shaped like the NASA log at ``--rate`` requests/s on average
+  (default 500: 43.2 million requests; ``trace_day.py`` says how it is made), replayed as one
+  long run and as independent one-hour windows, each with ``--warmup`` s (default 300) of the
+  log before it, over ``--jobs`` processes (default 2) or a Dask cluster (``--scheduler``)
+  with the mapper ``mpmsim optimize`` uses; prints wall times, simulated requests per wall
+  second and how the windows' throughput and p95 per hour differ from the long run's (aim: the
+  day in 300 s or less). ``--hours N`` replays the first N hours, ``--no-long`` skips the long
+  run.
 Generating the logs is not timed. ``--keep DIR`` keeps them there for the next run.
 
-    python benchmarks/bench_traces.py [--lines N] [--gzip-lines N] [--sections reader,memory]
+    python benchmarks/bench_traces.py [--lines N] [--gzip-lines N] [--sections reader,memory,replay]
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the synthetic logs come from tests/logs.py
+
+from trace_day import replay_section  # noqa: E402
 
 from mpmsim.workloads.access_log import BadLines, read_access_log  # noqa: E402
 from tests.logs import Traffic, format_line, requests  # noqa: E402
@@ -160,6 +170,7 @@ def measure_memory(path: Path, total: int) -> None:
 SECTIONS: dict[str, Callable[[argparse.Namespace, Path], None]] = {
     "reader": reader_section,
     "memory": memory_section,
+    "replay": replay_section,
 }
 
 
@@ -171,6 +182,12 @@ def main() -> None:
     cli.add_argument("--repeat", type=int, default=2)
     cli.add_argument("--sections", default=",".join(SECTIONS))
     cli.add_argument("--keep", type=Path, help="folder to keep the generated logs in")
+    cli.add_argument("--rate", type=float, default=500.0, help="replay: mean requests/s")
+    cli.add_argument("--hours", type=int, default=24, help="replay: hours of the day")
+    cli.add_argument("--warmup", type=float, default=300.0, help="replay: warm-up per window, s")
+    cli.add_argument("--jobs", type=int, default=2, help="replay: processes for the windows")
+    cli.add_argument("--scheduler", help="replay: a Dask scheduler address, or dask://local")
+    cli.add_argument("--no-long", action="store_true", help="replay: skip the long run")
     cli.add_argument("--measure-memory", type=Path, help=argparse.SUPPRESS)
     args = cli.parse_args()
     if args.measure_memory:

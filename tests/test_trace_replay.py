@@ -90,7 +90,7 @@ def _rows(prep: Prepared) -> list[tuple[float, float, str, bool]]:
 
 
 def test_connections_start_when_logged_and_requests_follow_their_gaps(story_log: Path) -> None:
-    prep = _prepared(story_log, duration_s=2.0)
+    prep = _prepared(story_log, load={"duration_s": 2.0})
     assert _rows(prep) == [
         (0.0, 0.001, "static", True),  # 1 ms of the static class's CPU
         (0.5, 0.505, "dynamic", True),
@@ -99,13 +99,13 @@ def test_connections_start_when_logged_and_requests_follow_their_gaps(story_log:
 
 
 def test_speedup_compresses_arrivals_not_the_gaps_within_a_connection(story_log: Path) -> None:
-    prep = _prepared(story_log, duration_s=2.0, load={"speedup": 2})
+    prep = _prepared(story_log, load={"speedup": 2, "duration_s": 2.0})
     starts = [row[0] for row in _rows(prep)]
     assert starts == [0.0, 0.25, 1.001]
 
 
 def test_logged_service_replays_each_requests_d(story_log: Path) -> None:
-    prep = _prepared(story_log, duration_s=2.0, load={"service": "logged", "cpu_share": 0.5})
+    prep = _prepared(story_log, load={"service": "logged", "cpu_share": 0.5, "duration_s": 2.0})
     assert _rows(prep) == [
         (0.0, 0.01, "static", True),  # %D 10 ms: 5 ms CPU, 5 ms wait
         (0.5, 0.52, "dynamic", True),
@@ -122,12 +122,12 @@ def test_url_classes_name_mix_classes(story_log: Path) -> None:
         {"name": "static", "cpu_ms": 1.0},
         {"name": "dynamic", "cpu_ms": 5.0},
     ]
-    prep = _prepared(story_log, mix, duration_s=2.0, load={"classes": ["^/api/=api"]})
+    prep = _prepared(story_log, mix, load={"classes": ["^/api/=api"], "duration_s": 2.0})
     assert [row[2] for row in _rows(prep)] == ["static", "api", "static"]
 
 
 def test_the_trace_block(story_log: Path) -> None:
-    data = run_prepared(_prepared(story_log, duration_s=2.0)).to_dict()
+    data = run_prepared(_prepared(story_log, load={"duration_s": 2.0})).to_dict()
     trace = data["trace"]
     assert trace["connection_rule"] == "client-port"
     assert (trace["connections"], trace["requests_logged"], trace["requests_replayed"]) == (2, 3, 3)
@@ -236,6 +236,16 @@ def test_speedup_two_offers_twice_the_requests_per_second(
     assert offered[1] == pytest.approx(2 * offered[0], rel=0.01)
 
 
+def test_the_scenarios_duration_caps_a_replay_the_loads_sets_it(
+    synthetic: tuple[Path, list[LoggedRequest]],
+) -> None:
+    path, _ = synthetic
+    window = {"window": [0, 600]}
+    assert _prepared(path, load=window, duration_s=100).duration_s == 100
+    assert _prepared(path, load=window, duration_s=3600).duration_s == pytest.approx(600)
+    assert _prepared(path, load={**window, "duration_s": 900}, duration_s=100).duration_s == 900
+
+
 def _peak_buffered(prep: Prepared) -> int:
     """The most records and connections the replay's stream held at once (sampled each s)."""
     world = build_world(prep)
@@ -272,7 +282,7 @@ def test_a_line_written_late_is_still_replayed(tmp_path: Path) -> None:
     lines = [_line(250 * t, 5, f"10.0.1.{t % 250}", 1000 + t, "/a.css", True) for t in range(400)]
     lines.insert(370, _line(2000, 90_000, "10.0.2.1", 4000, "/big.iso", True))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    data = run_prepared(_prepared(path, duration_s=120.0)).to_dict()
+    data = run_prepared(_prepared(path, load={"duration_s": 120.0})).to_dict()
     assert data["trace"]["late_requests"] == 1
     assert data["requests"]["sent"] == 401
 
@@ -292,20 +302,21 @@ def test_the_nasa_log_replays_whole(tmp_path: Path) -> None:
 
 
 # -- bad input ---------------------------------------------------------------------------------
-Run = Callable[..., tuple[int, str]]
+Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
-def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    """``mpmsim run SCENARIO`` in this process: (exit code, stderr)."""
+def mpmsim_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
+    """``mpmsim ARGS`` in this process: (exit code, stdout, stderr)."""
 
-    def call(scenario: Path) -> tuple[int, str]:
-        monkeypatch.setattr(sys, "argv", ["mpmsim", "run", str(scenario)])
+    def call(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["mpmsim", *args])
         capsys.readouterr()
         with pytest.raises(SystemExit) as done:
             main()
             sys.exit(0)
-        return int(done.value.code or 0), capsys.readouterr().err
+        out, err = capsys.readouterr()
+        return int(done.value.code or 0), out, err
 
     return call
 
@@ -338,23 +349,33 @@ TWO_CLASSES = [{"name": "static", "cpu_ms": 1.0}, {"name": "dynamic", "cpu_ms": 
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
-    story_log: Path, run_cli: Run, load: dict[str, Any], mix: list[dict[str, Any]], message: str
+    story_log: Path, mpmsim_cli: Run, load: dict[str, Any], mix: list[dict[str, Any]], message: str
 ) -> None:
     scenario = _scenario_file(story_log.parent, {"kind": "trace", "format": "mpmsim", **load}, mix)
-    code, err = run_cli(scenario)
+    code, _, err = mpmsim_cli("run", str(scenario))
     assert code == 2
     assert len(err.strip().splitlines()) == 1
     assert str(scenario) in err and message in err
 
 
-def test_logged_service_needs_a_logged_d(tmp_path: Path, run_cli: Run) -> None:
+def test_logged_service_needs_a_logged_d(tmp_path: Path, mpmsim_cli: Run) -> None:
     log = tmp_path / "common.log"
     log.write_text('10.0.0.1 - - [14/Nov/2023:22:13:20 +0000] "GET / HTTP/1.1" 200 5\n')
     load = {"kind": "trace", "file": "common.log", "format": "common", "service": "logged"}
-    code, err = run_cli(_scenario_file(tmp_path, load, TWO_CLASSES))
+    code, _, err = mpmsim_cli("run", str(_scenario_file(tmp_path, load, TWO_CLASSES)))
     assert code == 2 and "load.service: the log's format has no %D" in err
 
 
 def test_a_one_class_mix_takes_every_request(story_log: Path) -> None:
-    prep = _prepared(story_log, [{"name": "page", "cpu_ms": 2.0}], duration_s=2.0)
+    prep = _prepared(story_log, [{"name": "page", "cpu_ms": 2.0}], load={"duration_s": 2.0})
     assert {row[2] for row in _rows(prep)} == {"page"}
+
+
+def test_the_shipped_example_travels_with_its_log(tmp_path: Path, mpmsim_cli: Run) -> None:
+    code, _, err = mpmsim_cli("examples", "--copy", str(tmp_path))
+    assert code == 0, err
+    code, out, err = mpmsim_cli("run", str(tmp_path / "trace-replay.yaml"))
+    assert code == 0, err
+    trace = next(line for line in out.splitlines() if line.startswith("trace "))
+    assert "of 6,000 logged requests replayed" in trace and "(client-port)" in trace
+    assert "service ms p50/p95 logged" in trace

@@ -46,6 +46,8 @@ def examples(
     for name in names:
         (copy_to / name).write_text((folder / name).read_text(encoding="utf-8"), encoding="utf-8")
         typer.echo(str(copy_to / name))
+    for log in sorted(p.name for p in folder.iterdir() if p.name.endswith(".log.gz")):
+        (copy_to / log).write_bytes((folder / log).read_bytes())  # the trace example's log
 
 
 @hardware_app.command("list")

@@ -119,6 +119,8 @@ def _optional_rows(res: dict[str, Any]) -> list[Row]:
                 f"{_fmt(100 * (c['throttled_fraction'] or 0.0), ' %')}",
             )
         )
+    if "trace" in res:
+        rows.append(("trace", _trace_text(res["trace"])))
     sim = res["sim"]
     rows.append(
         (
@@ -128,3 +130,20 @@ def _optional_rows(res: dict[str, Any]) -> list[Row]:
         )
     )
     return rows
+
+
+def _trace_text(t: dict[str, Any]) -> str:
+    """A trace load's replay in one line: what was sent, and the service times compared."""
+    text = (
+        f"{t['requests_replayed']:,} of {t['requests_logged']:,} logged requests replayed on "
+        f"{t['connections']:,} connections ({t['connection_rule']}), speedup {t['speedup']:g}"
+    )
+    service = t.get("service_ms")
+    if service:
+        logged, simulated = service["logged"], service["simulated"]
+        text += (
+            f"; service ms p50/p95 logged {_fmt(logged['p50'], '', 2)}/"
+            f"{_fmt(logged['p95'], '', 2)}, simulated {_fmt(simulated['p50'], '', 2)}/"
+            f"{_fmt(simulated['p95'], '', 2)}"
+        )
+    return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,12 +40,12 @@ class Prepared:
 
     @property
     def duration_s(self) -> float | None:
-        """Simulated time limit, if any (the load's own, else the scenario's, else a trace
-        load's replayed span)."""
-        explicit = self.scenario.load.duration_s or self.scenario.duration_s
-        if explicit is None and self.trace is not None:
-            return self.trace.duration_s
-        return explicit
+        """Simulated time limit, if any: the load's own, else the scenario's; a trace load
+        replays its (windowed, scaled) span, which the scenario's ``duration_s`` only caps."""
+        load_s, scenario_s = self.scenario.load.duration_s, self.scenario.duration_s
+        if self.trace is None or load_s is not None:
+            return load_s or scenario_s
+        return min(self.trace.duration_s, scenario_s or math.inf)
 
 
 def prepare(
@@ -133,7 +134,7 @@ def _trace_plan(
             file=source,
             field="load.service",
         )
-    duration = load.duration_s or scenario.duration_s or plan.duration_s
+    duration = load.duration_s or min(plan.duration_s, scenario.duration_s or math.inf)
     if scenario.warmup_s != "auto" and scenario.warmup_s >= duration:
         raise InputError(
             f"must be less than the replay's {duration:g} simulated seconds, or no request is "

@@ -183,7 +183,10 @@ class TraceLoad(_LoadCommon):
         30.0, gt=0, description="a client gives up a request after this"
     )
     duration_s: float | None = Field(
-        None, gt=0, description="simulated time; default: the replayed span / speedup"
+        None,
+        gt=0,
+        description="simulated time; default: the replayed span / speedup (the scenario's "
+        "duration_s only caps it)",
     )
 
     @field_validator("sessions", mode="before")
