@@ -15,7 +15,7 @@ import pytest
 from tests.helpers import REPO
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
-SLOW = {"sizing-optimize"}  # an optimize over three MPMs: ~30 s
+SLOW = {"sizing-optimize", "trace-to-sizing"}  # an optimize over three MPMs: ~30 s each
 
 
 def _run_cell(source: str, name: str, namespace: dict[str, Any]) -> tuple[bool, Any]:
