@@ -207,6 +207,12 @@ def windowed(
     results by hour, the wall seconds, and the hours done within :data:`AIM_S`."""
     from mpmsim.engine.executors import TaskMapper
 
+    if scheduler:  # Dask workers cannot import this file: send its functions by value
+        import sys
+
+        import cloudpickle  # type: ignore[import-untyped]
+
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])
     rates = hourly_rates(1.0, hours)
     tasks = sorted(((str(log), h, warmup_s) for h in range(hours)), key=lambda t: -rates[t[1]])
     done_in_aim = 0.0
