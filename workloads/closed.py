@@ -1,4 +1,7 @@
-"""Closed-loop load like ``ab -c C -n N`` or ``wrk -c C -d T``: clients wait for each response."""
+"""Closed-loop load like ``ab -c C -n N`` or ``wrk -c C -d T``: clients wait for each response.
+
+Paced clients (kaclient, ``h2load --rps``) also wait, and send at most one request per period.
+"""
 
 from __future__ import annotations
 
@@ -39,13 +42,20 @@ def closed_client(
     keepalive: bool,
     retry_delay_s: float,
     start_s: float = 0.0,
+    period_s: float | None = None,
 ) -> Generator[simpy.Event, Any, None]:
-    """One closed-loop client: request, think, repeat while the budget allows."""
+    """One closed-loop client: request, think, repeat while the budget allows.
+
+    With ``period_s`` (a paced client like kaclient) the next request starts at the later of
+    the response's end and the previous start + ``period_s``: a slow response delays the
+    next request, missed slots are not made up.
+    """
     env = client.env
     rec = client.recorder
     conn = None
     delay = start_s
     while budget.take():
+        t_start = env.now + delay
         conn, status, t_done = yield from client.request(
             conn, delay_s=delay, client_keepalive=keepalive
         )
@@ -54,6 +64,8 @@ def closed_client(
         if status != 0:
             think_s = max(think_s, retry_delay_s)
         delay = t_done - env.now + think_s
+        if period_s is not None:
+            delay = max(delay, t_start + period_s - env.now)
     # Done, like ab when -n is reached: close the kept-alive connection, else it would pin its
     # worker for ever (the server's KeepAliveTimeout is run by the client's next request).
     yield from client.finish(conn, 0.0, client_closes=True)
@@ -67,7 +79,20 @@ def start_closed(
     keepalive: bool,
     retry_delay_s: float = 0.01,
     start_s: float = 0.0,
+    *,
+    rate_per_client_rps: float | None = None,
+    rate_phases: str = "spread",
 ) -> None:
-    """Start ``clients`` closed-loop clients; they send their first request at ``start_s``."""
-    for _ in range(clients):
-        client.env.process(closed_client(client, budget, think, keepalive, retry_delay_s, start_s))
+    """Start ``clients`` closed-loop clients; they send their first request at ``start_s``.
+
+    Paced clients (``rate_per_client_rps``) with ``rate_phases`` "spread" start evenly over one
+    period after ``start_s`` (client i at i/clients of it), "together" all at ``start_s``.
+    """
+    period = None if rate_per_client_rps is None else 1.0 / rate_per_client_rps
+    for i in range(clients):
+        first = start_s
+        if period is not None and rate_phases == "spread":
+            first += period * i / clients
+        client.env.process(
+            closed_client(client, budget, think, keepalive, retry_delay_s, first, period)
+        )

@@ -197,6 +197,8 @@ def _run_load(prep: Prepared, index: int, world: World) -> SessionTally | TraceT
             load.keepalive,
             load.retry_delay_s,
             load.start_s,
+            rate_per_client_rps=load.rate_per_client_rps,
+            rate_phases=load.rate_phases,
         )
         if load.requests is None:
             assert end is not None

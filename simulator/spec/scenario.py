@@ -82,6 +82,25 @@ class ClosedLoad(_LoadCommon):
         description="pause before a client starts again after a failed request (a refused "
         "connect returns at once; the pause keeps such a client from spinning)",
     )
+    rate_per_client_rps: float | None = Field(
+        None,
+        gt=0,
+        description="paced clients (kaclient, h2load --rps): each starts a request at most every "
+        "1/rate s, at the later of the last response's end and the last start + 1/rate; "
+        "None = start at once (with think_time_s, which must then be 0)",
+    )
+    rate_phases: Literal["spread", "together"] = Field(
+        "spread",
+        description="paced clients' first starts: spread evenly over 1/rate s (kaclient) or all "
+        "at start_s (h2load --rps, which fires every client in the same instant)",
+    )
+
+    @model_validator(mode="after")
+    def _check_pacing(self) -> ClosedLoad:
+        if self.rate_per_client_rps is not None and self.think_time_s != 0:
+            # Two pauses between requests would make the offered rate ambiguous.
+            raise ValueError("think_time_s must be 0 when rate_per_client_rps paces the clients")
+        return self
 
 
 class OpenLoad(_LoadCommon):
