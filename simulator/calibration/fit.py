@@ -29,9 +29,11 @@ from scipy.optimize import least_squares
 from mpmsim.calibration.measured import (
     METRICS,
     Setup,
+    estimate_rtt_ms,
     observed,
     requests_per_connection,
     simulate_row,
+    split_representable,
 )
 from mpmsim.engine.executors import TaskMapper
 from mpmsim.errors import InputError
@@ -64,6 +66,7 @@ class Calibration:
     rows: list[dict[str, Any]] = field(default_factory=list)
     mape: dict[str, dict[str, float | None]] = field(default_factory=dict)
     unexplained: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # rows it cannot simulate, why
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -75,6 +78,7 @@ class Calibration:
             "network_rtt_ms": self.network_rtt_ms,
             "mape": self.mape,
             "unexplained": self.unexplained,
+            "skipped": self.skipped,
             "rows": self.rows,
             "seconds": self.seconds,
         }
@@ -200,19 +204,6 @@ def _robust_linear(
     )
 
 
-def estimate_rtt_ms(runs: Sequence[MeasuredRun]) -> float:
-    """Client round trip (ms) from the c=1 rows: latency minus Apache's CPU per request.
-
-    A keep-alive request costs one round trip, a new connection two (handshake and request).
-    """
-    est = []
-    for r in runs:
-        if r.concurrency == 1 and r.lat_mean_ms and r.apache_cpu_ms_per_req:
-            trips = 1.0 if r.keepalive else 2.0
-            est.append((float(r.lat_mean_ms) - float(r.apache_cpu_ms_per_req)) / trips)
-    return max(float(np.median(est)), 0.0) if est else 0.0
-
-
 def fitted_costs(
     base: CostModel, cpu: ParamFit, mem: ParamFit | None, context_switch_us: float
 ) -> CostModel:
@@ -336,12 +327,19 @@ def calibrate(
     name: str = "calibrated",
     sources: Sequence[str] = (),
 ) -> Calibration:
-    """Fit ``base`` to the rows not held out, then simulate every row and compare."""
+    """Fit ``base`` to the rows not held out, then simulate every row and compare.
+
+    Rows whose load the simulator cannot reproduce are neither fitted nor simulated: they are
+    listed in ``skipped`` with the reason.
+    """
     t0 = time.perf_counter()
     hold = list(held_out) if held_out is not None else [False] * len(runs)
+    runs, hold, skipped = split_representable(runs, hold)
     fit_rows = [r for r, h in zip(runs, hold, strict=True) if not h]
     if not fit_rows:
-        raise InputError("every row is held out: nothing left to fit", field="--holdout")
+        why = f"; {len(skipped)} skipped, e.g. {skipped[0]['reason']}" if skipped else ""
+        raise InputError(f"every row is held out or skipped: nothing left to fit{why}",
+                         field="--holdout")  # fmt: skip
     cs_us = float(setup_hardware.context_switch_us)
     cpu = fit_cpu(fit_rows, base, cs_us)
     mem = fit_memory(fit_rows, base)
@@ -364,7 +362,8 @@ def calibrate(
             },
         }
     )
-    cal = Calibration(costs=costs, cpu_fit=cpu, memory_fit=mem, network_rtt_ms=rtt)
+    cal = Calibration(costs=costs, cpu_fit=cpu, memory_fit=mem, network_rtt_ms=rtt,
+                      skipped=skipped)  # fmt: skip
     if simulate:
         setup = Setup(setup_hardware, rtt)
         cal.rows = compare(runs, costs, setup, held_out=hold, jobs=jobs, progress=progress)

@@ -1,20 +1,25 @@
 """Measured runs as simulation scenarios: what was run, what was seen, what the model predicts.
 
 A row of the measurement CSV (``data/apache-bench/runs.csv``, or ``mpmsim bench`` output) names
-the MPM and its directives, the load tool and its concurrency, keep-alive and duration. This
-module turns it into a scenario on the given hardware and cost model, and compares the figures
-the row measured with the simulated ones.
+the MPM and its directives, the load tool and its concurrency, keep-alive, pacing, warm-up and
+duration or request count. This module turns it into a scenario on the given hardware and cost
+model, and compares the figures the row measured with the simulated ones. A row whose load the
+simulator has no mechanism for is named with the reason (:func:`unrepresentable`), never
+simulated as something else.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from mpmsim.engine.replications import run_prepared
 from mpmsim.engine.summary import summarize
+from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel
 from mpmsim.models.hardware import HardwareSpec
 from mpmsim.spec.reading import load_scenario_data
@@ -57,6 +62,19 @@ def _nan(x: float | int | None) -> float:
     return math.nan if x is None else float(x)
 
 
+def estimate_rtt_ms(runs: Sequence[MeasuredRun]) -> float:
+    """Client round trip (ms) from the c=1 rows: latency minus Apache's CPU per request.
+
+    A keep-alive request costs one round trip, a new connection two (handshake and request).
+    """
+    est = []
+    for r in runs:
+        if r.concurrency == 1 and r.lat_mean_ms and r.apache_cpu_ms_per_req:
+            trips = 1.0 if r.keepalive else 2.0
+            est.append((float(r.lat_mean_ms) - float(r.apache_cpu_ms_per_req)) / trips)
+    return max(float(np.median(est)), 0.0) if est else 0.0
+
+
 def requests_per_connection(run: MeasuredRun) -> float:
     """Requests carried by one connection (from the access log's %k share when known)."""
     if not run.keepalive:
@@ -70,8 +88,66 @@ def requests_per_connection(run: MeasuredRun) -> float:
     return float(mka) + 1.0 if isinstance(mka, int | float) and mka > 0 else 1e6
 
 
-def scenario_for(run: MeasuredRun, costs: CostModel, setup: Setup, seed: int = 1) -> dict[str, Any]:
-    """A scenario mapping that reproduces ``run`` on ``setup.hardware`` with ``costs``."""
+#: Load tools whose rows calibrate can simulate; any other ``tool`` is skipped with its name.
+TOOLS = ("ab", "wrk", "h2load", "kaclient")
+
+#: ab's ``-n`` when ``-t`` limits the run (ab -t sets -n 50000; the harness passes 500000).
+_AB_TIME_LIMITED_N = 500_000
+
+
+def unrepresentable(run: MeasuredRun) -> str | None:
+    """Why ``run``'s load cannot be simulated as it was measured, or None when it can."""
+    if run.tool not in TOOLS:
+        return f"tool {run.tool!r} is not one of {', '.join(TOOLS)}"
+    cmd = run.extra.get("tool_cmd", "")
+    if run.tool in ("h2load", "kaclient") and not run.keepalive:
+        return f"keepalive=0, but {run.tool} always keeps its connections alive"
+    if run.tool == "kaclient" and not run.rate_per_client:
+        return "a kaclient row needs rate_per_client (requests per second per client)"
+    if run.tool == "h2load":
+        return _h2load_problem(run, cmd)
+    if run.tool == "ab" and _ab_requests(run) and run.warmup_s:
+        return "ab -n after a warm-up: the simulated request budget would count the warm-up's"
+    return None
+
+
+def _h2load_problem(run: MeasuredRun, cmd: str) -> str | None:
+    """What of an h2load row the simulator has no mechanism for (None: nothing)."""
+    if cmd and "--h1" not in cmd.split():
+        return "h2load without --h1 speaks HTTP/2; the simulator models HTTP/1.x"
+    if not _paced(run):
+        return "h2load without --rps: set rate_per_client, or measure closed loops with wrk"
+    # h2load does not reconnect when the server closes a keep-alive connection (README, S5);
+    # the simulated client always does, so only rows where Apache never closes one fit.
+    if run.mpm == "event":
+        return "h2load does not reconnect, and event closes keep-alive connections when busy"
+    per_conn = float(run.rate_per_client or 0.0) * (float(run.warmup_s or 0.0) + run.duration_s)
+    mka = run.directives.get("MaxKeepAliveRequests", 100)
+    if isinstance(mka, int | float) and 0 < mka < per_conn:
+        return (
+            f"h2load does not reconnect, and MaxKeepAliveRequests {mka:g} closes its connections "
+            f"before the run's {per_conn:g} requests per client"
+        )
+    return None
+
+
+def _paced(run: MeasuredRun) -> bool:
+    """Whether the clients send at a fixed rate (kaclient, h2load --rps) rather than at once."""
+    if run.tool == "kaclient":
+        return True
+    cmd = run.extra.get("tool_cmd")
+    # rate_per_client is "blank/1, unused" on other rows: only h2load's --rps makes it count
+    return run.tool == "h2load" and bool(run.rate_per_client) and (cmd is None or "--rps" in cmd)
+
+
+def _ab_requests(run: MeasuredRun) -> int | None:
+    """ab's ``-n`` when it, not ``-t``, ended the run."""
+    n = run.n_requested
+    return n if run.tool == "ab" and n and n < _AB_TIME_LIMITED_N else None
+
+
+def load_for(run: MeasuredRun, setup: Setup) -> dict[str, Any]:
+    """The scenario's ``load`` for ``run`` (which :func:`unrepresentable` accepted)."""
     warm = float(run.warmup_s or 0.0)
     load: dict[str, Any] = {
         "kind": "closed",
@@ -80,25 +156,56 @@ def scenario_for(run: MeasuredRun, costs: CostModel, setup: Setup, seed: int = 1
         "network_rtt_ms": setup.network_rtt_ms,
         "start_s": COLD_START_S,
     }
-    if run.tool == "ab" and run.n_requested and run.n_requested < 500_000 and not warm:
-        load["requests"] = int(run.n_requested)
-    else:
+    requests = _ab_requests(run)
+    if requests:
+        load["requests"] = requests
+    else:  # the warm-up runs on the same server just before the measured window
         load["duration_s"] = warm + float(run.duration_s)
-    if run.tool == "wrk":
-        load["timeout_s"] = 30.0
+    if run.tool in ("wrk", "kaclient"):
+        load["timeout_s"] = 30.0  # wrk --timeout 30s; kaclient's per-request timeout
+    if _paced(run):
+        load["rate_per_client_rps"] = float(run.rate_per_client or 0.0)
+        # kaclient spreads its clients' phases over the second; h2load fires them together
+        load["rate_phases"] = "spread" if run.tool == "kaclient" else "together"
+    return load
+
+
+def scenario_for(run: MeasuredRun, costs: CostModel, setup: Setup, seed: int = 1) -> dict[str, Any]:
+    """A scenario mapping that reproduces ``run`` on ``setup.hardware`` with ``costs``.
+
+    A row :func:`unrepresentable` names raises InputError with the reason.
+    """
+    reason = unrepresentable(run)
+    if reason:
+        raise InputError(reason, field=run.run_id)
     cost_dict = costs.model_dump(exclude={"justification", "uncertainty", "calibration"})
     return {
         "name": run.run_id,
         "seed": seed,
-        "warmup_s": warm,
+        "warmup_s": float(run.warmup_s or 0.0),
         "replications": 1,
         "sample_interval_s": 0.5,  # the harness sampled memory every 0.5 s
         "hardware": setup.hardware.model_dump(exclude={"sources"}),
         "costs": cost_dict,
         "server": {"mpm": run.mpm, "directives": dict(run.directives)},
-        "load": load,
+        "load": load_for(run, setup),
         "mix": [{"name": run.content}],
     }
+
+
+def split_representable(
+    runs: Sequence[MeasuredRun], held_out: Sequence[bool]
+) -> tuple[list[MeasuredRun], list[bool], list[dict[str, str]]]:
+    """The rows calibrate can simulate (with their hold-out flags), and the others with why."""
+    kept, hold, skipped = [], [], []
+    for run, h in zip(runs, held_out, strict=True):
+        reason = unrepresentable(run)
+        if reason:
+            skipped.append({"run_id": run.run_id, "reason": reason})
+        else:
+            kept.append(run)
+            hold.append(h)
+    return kept, hold, skipped
 
 
 def simulate(run: MeasuredRun, costs: CostModel, setup: Setup, seed: int = 1) -> dict[str, float]:

@@ -86,7 +86,7 @@ def _text(value: Any) -> str:
 
 
 def render(cal: Calibration, *, max_rows: int = 60) -> str:
-    """The terminal report: parameters, MAPE per metric, rows, unexplained rows."""
+    """The terminal report: parameters, MAPE per metric, rows, skipped and unexplained rows."""
     c = cal.costs
     unc = c.uncertainty
     lines = [f"cost model {c.name!r} fitted in {cal.seconds:.1f} s"]
@@ -127,6 +127,11 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
             )
         if len(cal.rows) > max_rows:
             lines.append(f"... {len(cal.rows) - max_rows} more rows (--json has all; * = held out)")
+    if cal.skipped:
+        lines.append("")
+        lines.append(f"rows not simulated (the simulator cannot reproduce their load): "
+                     f"{len(cal.skipped)}")  # fmt: skip
+        lines.extend(f"  row {s['run_id']}: {s['reason']}" for s in cal.skipped)
     if cal.unexplained:
         lines.append("")
         lines.append(f"rows the model does not explain (a metric off by > 25 %): "

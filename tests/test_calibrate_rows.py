@@ -1,0 +1,145 @@
+"""calibrate reads every documented row: paced clients, warm-ups, ab -n, h2load, and says no."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from mpmsim.calibration.fit import calibrate
+from mpmsim.calibration.measured import (
+    COLD_START_S,
+    Setup,
+    scenario_for,
+    simulate,
+    unrepresentable,
+)
+from mpmsim.calibration.output import render
+from mpmsim.engine.replications import run_prepared
+from mpmsim.engine.summary import summarize
+from mpmsim.errors import InputError
+from mpmsim.models.costs import load_costs
+from mpmsim.models.hardware import load_hardware
+from mpmsim.spec.reading import load_scenario_data
+from mpmsim.spec.resolve import prepare
+from mpmsim.workloads.readers import MeasuredRun
+
+SEED_WORKER = {"StartServers": 3, "MinSpareThreads": 75, "MaxSpareThreads": 250,
+               "ThreadsPerChild": 25, "MaxRequestWorkers": 400}  # fmt: skip
+
+
+def _row(**fields: Any) -> MeasuredRun:
+    """A static-content measured row (ab -c 10 -t 2 on worker unless ``fields`` say else)."""
+    base: dict[str, Any] = {
+        "run_id": "T-row", "scenario": "T", "mpm": "worker", "directives": dict(SEED_WORKER),
+        "lua_scope": None, "mrw_effective": 400, "threads_per_child": 25, "server_limit": 16,
+        "content": "static", "url": "/test.html", "tool": "ab", "concurrency": 10,
+        "keepalive": False, "duration_s": 2.0, "requests_completed": 20_000, "req_per_s": 10_000.0,
+    }  # fmt: skip
+    base.update(fields)
+    return MeasuredRun(**base)
+
+
+KACLIENT = _row(
+    run_id="S5-worker-static-kaclient-c50-rps1", scenario="S5", tool="kaclient", keepalive=True,
+    concurrency=50, rate_per_client=2.0, warmup_s=2.0, duration_s=4.0, req_per_s=100.0,
+    extra={"tool_cmd": "python3 kaclient.py -c 50 --rate 2 --warmup 2 --duration 4"},
+)  # fmt: skip
+# worker: its 3 x 25 threads at start hold all 60 connections (a cold prefork would starve some)
+H2LOAD = _row(
+    run_id="S5-worker-static-h2load-c60-rps2", scenario="S5", tool="h2load", keepalive=True,
+    concurrency=60, rate_per_client=2.0, warmup_s=2.0, duration_s=4.0, req_per_s=120.0,
+    extra={"tool_cmd": "h2load --h1 -t 1 -c 60 --rps 2 -D 4 --warm-up-time 2 URL"},
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def setup() -> Setup:
+    return Setup(load_hardware("bench-1core"), network_rtt_ms=0.05)
+
+
+def _rep(run: MeasuredRun, setup: Setup) -> tuple[dict[str, Any], Any]:
+    prep = prepare(load_scenario_data(scenario_for(run, load_costs("default"), setup)))
+    rep = run_prepared(prep, 1).replications[0]
+    return summarize(prep, rep), rep
+
+
+@pytest.mark.parametrize("run", [KACLIENT, H2LOAD], ids=["kaclient", "h2load-rps"])
+def test_a_paced_row_is_simulated_near_clients_times_rate(run: MeasuredRun, setup: Setup) -> None:
+    """c x r req/s on a server far from saturation (a closed loop would do ~10 000 req/s)."""
+    predicted = simulate(run, load_costs("default"), setup)
+    offered = run.concurrency * float(run.rate_per_client or 0)
+    assert predicted["req_per_s"] == pytest.approx(offered, rel=0.03)
+
+
+def test_paced_rows_pick_the_tools_phases(setup: Setup) -> None:
+    """kaclient spreads its clients over the second, h2load --rps fires them together."""
+    costs = load_costs("default")
+    assert scenario_for(KACLIENT, costs, setup)["load"]["rate_phases"] == "spread"
+    assert scenario_for(H2LOAD, costs, setup)["load"]["rate_phases"] == "together"
+    plain = scenario_for(_row(rate_per_client=1.0), costs, setup)["load"]
+    assert "rate_per_client_rps" not in plain  # "blank/1 elsewhere, unused"
+
+
+def test_a_row_with_a_warm_up_measures_after_it_on_the_same_server(setup: Setup) -> None:
+    run = _row(warmup_s=1.5, duration_s=1.0, concurrency=5)
+    rec, rep = _rep(run, setup)
+    assert rec["warmup_s"] == pytest.approx(COLD_START_S + 1.5)
+    assert rec["window_s"] == pytest.approx(1.0, abs=0.01)
+    # the warm-up's load ran: requests started from the cold start on
+    assert rep.requests["t_start_s"].min() == pytest.approx(COLD_START_S, abs=0.01)
+
+
+def test_an_ab_n_row_stops_after_n_requests(setup: Setup) -> None:
+    run = _row(n_requested=1234, duration_s=30.0, extra={"tool_cmd": "ab -c 10 -n 1234 URL"})
+    rec, rep = _rep(run, setup)
+    assert rep.counters["sent"] == 1234
+    assert rec["completed"] == 1234
+    assert rep.end_s < 5.0  # stopped at n, long before duration_s
+
+
+def test_an_ab_t_row_runs_for_its_duration(setup: Setup) -> None:
+    rec, rep = _rep(_row(duration_s=0.8), setup)
+    assert rep.end_s == pytest.approx(COLD_START_S + 0.8)
+    assert rec["completed"] > 1234
+
+
+@pytest.mark.parametrize(
+    ("run", "reason"),
+    [
+        (_row(tool="jmeter"), "tool 'jmeter' is not one of"),
+        (dataclasses.replace(KACLIENT, rate_per_client=None), "needs rate_per_client"),
+        (dataclasses.replace(KACLIENT, keepalive=False), "always keeps its connections alive"),
+        (_row(n_requested=5000, warmup_s=10.0), "ab -n after a warm-up"),
+        (dataclasses.replace(H2LOAD, mpm="event"), "event closes keep-alive connections"),
+        (dataclasses.replace(H2LOAD, warmup_s=100.0), "MaxKeepAliveRequests 100 closes"),
+        (dataclasses.replace(H2LOAD, extra={"tool_cmd": "h2load -c 60 --rps 2 URL"}), "HTTP/2"),
+        (dataclasses.replace(H2LOAD, extra={"tool_cmd": "h2load --h1 -c 60 URL"}), "without --rps"),
+    ],
+)  # fmt: skip
+def test_a_row_the_simulator_cannot_reproduce_is_named_with_the_reason(
+    run: MeasuredRun, reason: str, setup: Setup
+) -> None:
+    assert reason in (unrepresentable(run) or "")
+    with pytest.raises(InputError, match=r"T-row|S5-"):
+        scenario_for(run, load_costs("default"), setup)
+
+
+def test_representable_rows_have_no_reason() -> None:
+    assert [unrepresentable(r) for r in (KACLIENT, H2LOAD, _row(), _row(tool="wrk"))] == [None] * 4
+
+
+def test_calibrate_lists_skipped_rows_and_fits_the_rest() -> None:
+    """A row with an unknown tool is neither fitted nor simulated; JSON and text name it."""
+    fit_rows = [
+        _row(run_id=f"T-{c}", concurrency=c, apache_cpu_ms_per_req=0.08) for c in (10, 50, 100)
+    ]
+    odd = _row(run_id="S9-odd", tool="siege", apache_cpu_ms_per_req=50.0)
+    cal = calibrate([*fit_rows, odd], load_costs("default"), load_hardware("bench-1core"),
+                    simulate=False)  # fmt: skip
+    assert cal.cpu_fit.rows_used == 3
+    assert cal.as_dict()["skipped"] == [
+        {"run_id": "S9-odd", "reason": "tool 'siege' is not one of ab, wrk, h2load, kaclient"}
+    ]
+    assert "row S9-odd: tool 'siege'" in render(cal)
