@@ -21,28 +21,30 @@ def accept_queue_limit(listen_backlog: int, somaxconn: int) -> int:
 class AcceptQueue:
     """Connections waiting for a child to accept them, first in first out."""
 
-    __slots__ = ("_conns", "limit", "syn_drops")
+    __slots__ = ("limit", "syn_drops", "waiting")
 
     def __init__(self, listen_backlog: int, somaxconn: int) -> None:
-        self._conns: deque[Conn] = deque()
+        # The server tests ``waiting`` for emptiness each time a worker frees up: the deque's
+        # truth value is computed in C, this class's would run its ``__len__`` in Python.
+        self.waiting: deque[Conn] = deque()  # read it; only offer() and pop() change it
         self.limit = accept_queue_limit(listen_backlog, somaxconn)
         self.syn_drops = 0
 
     def __len__(self) -> int:
         """Connections in the queue, including those whose client has given up."""
-        return len(self._conns)
+        return len(self.waiting)
 
     def offer(self, conn: Conn) -> bool:
         """Queue ``conn``; False (and one more SYN drop) if the queue is full."""
-        if len(self._conns) < self.limit:
-            self._conns.append(conn)
+        if len(self.waiting) < self.limit:
+            self.waiting.append(conn)
             return True
         self.syn_drops += 1
         return False
 
     def pop(self) -> Conn | None:
         """The oldest connection whose client still waits, or None (the queue is then empty)."""
-        conns = self._conns
+        conns = self.waiting
         while conns:
             conn = conns.popleft()
             if not conn.abandoned:

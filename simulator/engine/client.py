@@ -15,7 +15,7 @@ import simpy
 from mpmsim.engine.connection import Conn
 from mpmsim.engine.recorder import OK, REFUSED, RESET, TIMEOUT, Recorder
 from mpmsim.engine.server import ACCEPTED, QUEUED, Server
-from mpmsim.models.mpm.base import READY, Child
+from mpmsim.models.mpm.base import DEAD, READY, Child
 from mpmsim.workloads.client import Job
 from mpmsim.workloads.distributions import ConstantSampler, Sampler
 from mpmsim.workloads.mix import RequestDraw
@@ -101,6 +101,11 @@ class Client:
             attempt += 1
 
     # -- one request ----------------------------------------------------------------------------
+    # SimPy resumes a process through every ``yield from`` layer on each of its events, and a
+    # sub-generator costs its creation and its return on top. So the phases that usually do
+    # not wait are plain functions (``_until_sent`` says how long to wait, ``_connection``
+    # reuses a kept connection) and ``request`` does their waiting; only the waits that need
+    # steps of their own (``_outlived``, ``connect``, ``_served``) are generators.
     def request(
         self, conn: Conn | None, *, delay_s: float, client_keepalive: bool, job: Job | None = None
     ) -> Proc:
@@ -112,68 +117,87 @@ class Client:
         (a replayed log's request); None draws them from the mix. Records the request; returns
         ``(connection to reuse or None, status, time the client has the whole response)``.
         """
-        t_start, sent_ago_s = yield from self._until_sent(conn, delay_s)
-        self.recorder.start()
-        conn, first, status = yield from self._connection(conn, t_start, sent_ago_s)
-        k, t_end, keep = -1, self.env.now, False
-        if status == OK:
-            k, status, t_end, keep = yield from self._served(
-                conn, first, t_start, client_keepalive, job
-            )
-        self.recorder.record(t_start, t_end, k, status, first)
-        return (conn if keep else None), status, t_end
-
-    def _until_sent(self, conn: Conn | None, delay_s: float) -> Step[tuple[float, float]]:
-        """Wait ``delay_s`` until the request is sent, or on a kept ``conn``, until it arrives.
-
-        Returns when the request started and how long before now the client sent it. On a kept
-        connection the request reaches the server half a round trip after it was sent, unless
-        the server's KeepAliveTimeout closes the connection first; the request then counts from
-        that moment or from its sending, whichever is later.
-        """
         env = self.env
+        sending = self._until_sent(conn, delay_s)
+        if sending is None:
+            yield from self._outlived(conn, delay_s)
+            t_start, sent_ago_s = env.now, 0.0
+        else:
+            wait_s, t_start, sent_ago_s = sending
+            if wait_s > 0.0:
+                yield env.timeout(wait_s)
+        self.recorder.start()
+        kept, status, lead_s = self._connection(conn, t_start, sent_ago_s)
+        if kept is None:
+            kept = self.new_conn()
+            status = yield from self.connect(kept, t_start, lead_s)
+        first = kept is not conn
+        if status != OK:
+            self.recorder.record(t_start, env.now, -1, status, first)
+            return None, status, env.now
+        k, status, t_end, keep = yield from self._served(
+            kept, first, t_start, client_keepalive, job
+        )
+        self.recorder.record(t_start, t_end, k, status, first)
+        return (kept if keep else None), status, t_end
+
+    def _until_sent(self, conn: Conn | None, delay_s: float) -> tuple[float, float, float] | None:
+        """How long until the request is sent, or on a kept ``conn``, until it arrives.
+
+        Returns ``(seconds to wait, when the request started, how long before the wait ends
+        the client sent it)``, or None if the server's KeepAliveTimeout closes the kept
+        ``conn`` before the request arrives (:meth:`_outlived` then waits). On a kept
+        connection the request reaches the server half a round trip after it was sent.
+        SimPy's clock after a wait of ``w`` is exactly ``now + w``, so the start is known now.
+        """
+        now = self.env.now
         if conn is None or conn.server_closed:
             if delay_s > 0.0:
-                yield env.timeout(delay_s)
-                return env.now, 0.0
-            return env.now + delay_s, 0.0
+                return delay_s, now + delay_s, 0.0
+            return 0.0, now + delay_s, 0.0
         half = self.half_rtt_s
-        kat = self.keepalive_timeout_s
         to_server = delay_s + half
-        if to_server < kat:
-            if to_server > 0.0:
-                yield env.timeout(to_server)
-            return env.now - half, half
-        # KeepAliveTimeout runs out before the request arrives: the server closes the connection.
+        if to_server >= self.keepalive_timeout_s:
+            return None
+        if to_server > 0.0:
+            return to_server, (now + to_server) - half, half
+        return 0.0, now - half, half
+
+    def _outlived(self, conn: Conn | None, delay_s: float) -> Step[None]:
+        """KeepAliveTimeout closes the kept ``conn`` first; the request is sent ``delay_s`` on.
+
+        The request then counts from that close or from its sending, whichever is later.
+        """
+        assert conn is not None  # only a kept connection can be outlived
+        env = self.env
+        kat = self.keepalive_timeout_s
         yield env.timeout(kat)
         self.server.keepalive.expire(conn)
         if delay_s > kat:
             yield env.timeout(delay_s - kat)
-        return env.now, 0.0
 
     def _connection(
         self, conn: Conn | None, t_start: float, sent_ago_s: float
-    ) -> Step[tuple[Conn, bool, int]]:
-        """The connection the request goes on: ``conn`` if the server still has it, else a new one.
+    ) -> tuple[Conn | None, int, float]:
+        """The connection the request goes on: ``conn`` if the server still has it.
 
-        Returns ``(connection, whether it is new, status)``; unless the status is OK, the request
-        failed before any worker saw it.
+        Returns ``(conn, status, 0.0)`` for a kept connection (status RESET if the server
+        closed it as the request arrived), else ``(None, OK, lead)``: a new connection whose
+        handshake takes ``lead`` seconds more.
         """
         if conn is not None and conn.server_closed and conn.closed_at + self.half_rtt_s <= t_start:
             conn = None  # the server's FIN reached the client before it sent: it reconnects
         if conn is not None:
             if self.server.keepalive.resume(conn):
-                return conn, False, OK
+                return conn, OK, 0.0
             # The server closed the connection as the request arrived (event with no idle
             # worker, or a stopping child): ab and wrk count an error, browsers retry.
             if not self.retry_on_close:
-                return conn, False, RESET
+                return conn, RESET, 0.0
             self.recorder.reconnects += 1
             sent_ago_s = 0.0
-        conn = self.new_conn()
         # SYN, SYN-ACK, then the ACK with the request (TCP_DEFER_ACCEPT waits for data).
-        status = yield from self.connect(conn, t_start, max(1.5 * self.rtt_s - sent_ago_s, 0.0))
-        return conn, True, status
+        return None, OK, max(1.5 * self.rtt_s - sent_ago_s, 0.0)
 
     def _served(
         self, conn: Conn, first: bool, t_start: float, client_keepalive: bool, job: Job | None
@@ -198,9 +222,11 @@ class Client:
             yield env.timeout(wait_s)  # a backend (database, application server) answers
         if mem:
             server.memory.add(-mem)
-        if not child.alive:
+        if child.state == DEAD:  # (``not child.alive``, without a property call per request)
             return k, RESET, env.now, False
-        tx_s, held_s = self._transfer_s(k, size)
+        tx_s = held_s = 0.0  # an unlimited link (no client bandwidth) delivers at once
+        if self.bandwidth:
+            tx_s, held_s = self._transfer_s(k, size, self.bandwidth)
         if held_s > 0.0:
             status = yield from self._blocking_write(conn, child, held_s)
             if status != OK:
@@ -228,15 +254,12 @@ class Client:
             work += ov.close_cpu_s
         return work * self.cpu_noise.draw()
 
-    def _transfer_s(self, k: int, size: float) -> tuple[float, float]:
-        """Seconds a response of ``size`` bytes takes to the client, and how long its writer blocks.
+    def _transfer_s(self, k: int, size: float, bw: float) -> tuple[float, float]:
+        """Seconds ``size`` bytes take to the client at ``bw`` bytes/s; how long the writer blocks.
 
         What fits the socket buffer does not block; event's listener finishes the write of a
         larger response (two switches of CPU) unless the request class streams its response.
         """
-        bw = self.bandwidth
-        if not bw:
-            return 0.0, 0.0
         ov = self._overheads
         tx_s = size / bw
         if size <= ov.send_buffer_bytes:

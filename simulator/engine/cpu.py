@@ -4,7 +4,7 @@ Every runnable job (a process or thread that has CPU work to do) shares the vCPU
 with ``n`` jobs on ``c`` vCPUs each progresses at ``speed * min(1, c / n) * efficiency(n)``
 reference-core seconds per second. The simulation is event-driven: the CPU keeps a virtual clock
 (work received per job so far) and schedules one SimPy event for the next completion; a job that
-joins or leaves reschedules it (stale events are ignored by a generation counter).
+joins or leaves reschedules it (a superseded timer is ignored when it fires).
 
 ``efficiency(n)`` models the scheduler: when more jobs are runnable than vCPUs, CFS gives each a
 time slice of ``max(min_granularity, latency / (n / c))`` and pays one context switch per slice,
@@ -73,11 +73,13 @@ class CPU:
         self._vt = 0.0  # work served to every job present since time 0 (virtual time)
         self._t = 0.0
         self._rate = 0.0  # current per-job rate, reference seconds per second
-        self._gen = 0
-        self._timer_at: float | None = None  # when the pending (valid) timer fires
+        self._timer: simpy.Timeout | None = None  # the pending timer; earlier ones are stale
+        self._timer_at: float | None = None  # when it fires
         self._cap = float(vcpus)
         self._credit_horizon = math.inf
         self._earn_per_s = burst.credits_per_hour / 3600.0 if burst else 0.0  # credits per second
+        # credits per second that all vCPUs at 100 % drain beyond what they earn
+        self._max_drain_per_s = vcpus / 60.0 - self._earn_per_s
         # accounting
         self.busy_core_s = 0.0  # integral of busy vCPUs (capacity actually used) over time
         self.work_done_s = 0.0  # reference-core seconds of work served
@@ -86,6 +88,8 @@ class CPU:
         self.surplus_credits = 0.0
         self.throttled = False
         self.throttled_s = 0.0
+        # capacity(), kept by _set_throttled: every reschedule reads it, throttling rarely moves
+        self._available = self.capacity()
 
     # -- public -----------------------------------------------------------------------------
     def run(self, work_s: float) -> simpy.Event:
@@ -97,14 +101,14 @@ class CPU:
             return ev
         now = env.now
         if now != self._t:
-            self._advance()
+            self._advance(now)
         self._seq += 1
         vt = self._vt
         tag = vt + work_s
         heap = self._heap
         heapq.heappush(heap, (tag, self._seq, ev))
         if not self._timer_still_right(len(heap), now, tag - vt):
-            self._reschedule()
+            self._reschedule(now)
         return ev
 
     def _timer_still_right(self, n: int, now: float, work_left: float) -> bool:
@@ -121,15 +125,16 @@ class CPU:
             and rate > 0.0
             and now + work_left / rate >= timer_at
             and timer_at <= self._credit_horizon
-            and self._cap == self.capacity()
+            and self._cap == self._available
         )
 
     def set_switch_cost(self, switch_s: float) -> None:
         """Change the cost of one context switch (the mix of processes and threads changed)."""
         if switch_s != self.switch_s:
-            self._advance()
+            now = self.env.now
+            self._advance(now)
             self.switch_s = switch_s
-            self._reschedule()
+            self._reschedule(now)
 
     def capacity(self) -> float:
         """vCPUs available now (reduced to the baseline while credits are exhausted)."""
@@ -137,9 +142,14 @@ class CPU:
             return self.vcpus * self._burst.baseline_fraction
         return float(self.vcpus)
 
+    def _set_throttled(self, throttled: bool) -> None:
+        """Hold the machine at its baseline (or release it); the capacity follows."""
+        self.throttled = throttled
+        self._available = self.capacity()
+
     def sync(self) -> None:
         """Bring the accounting up to ``env.now`` (before reading counters)."""
-        self._advance()
+        self._advance(self.env.now)
 
     # -- internals ----------------------------------------------------------------------------
     def _efficiency(self, n: int, cap: float) -> float:
@@ -154,8 +164,12 @@ class CPU:
             return self.speed if n else 0.0
         return self.speed * (cap / n) * self._efficiency(n, cap)
 
-    def _advance(self) -> None:
-        now = self.env.now
+    def _advance(self, now: float) -> None:
+        """Serve the running jobs their work from the last update to ``now`` (the env's clock).
+
+        Callers pass the clock they have read already: ``env.now`` is a property call, and the
+        CPU runs this on every job's arrival and completion.
+        """
         dt = now - self._t
         if dt <= 0.0:
             return
@@ -188,39 +202,36 @@ class CPU:
         else:
             if credits <= 1e-9:
                 credits = 0.0
-                self.throttled = True
+                self._set_throttled(True)
             elif self.throttled and credits >= 1.0:
                 # Hold the baseline until one whole credit has accrued (avoids flapping).
-                self.throttled = False
+                self._set_throttled(False)
         credits_max = b.credits_max
         self.credits = credits_max if credits_max < credits else credits  # min(), but cheaper
 
-    def _reschedule(self) -> None:
-        """Recompute the per-job rate and set a timer for the next completion."""
-        self._gen += 1
+    def _reschedule(self, now: float) -> None:
+        """Recompute the per-job rate and set a timer for the next completion (``now``: env's)."""
         heap = self._heap
         n = len(heap)
         if n == 0:
             self._rate = 0.0
-            self._timer_at = None
+            self._timer = self._timer_at = None
             return
         if self._burst is not None:
-            self._throttle_if_exhausted()
-        self._cap = self.capacity()
+            self._throttle_if_exhausted(now)
+        self._cap = self._available
         rate = self._rate = self._per_job_rate(n)
         dt = (heap[0][0] - self._vt) / rate
         if not dt > 0.0:  # max(0.0, dt), but cheaper
             dt = 0.0
-        env = self.env
-        now = env.now
         self._credit_horizon = math.inf
         if self._burst is not None and not self._burst.unlimited and not self.throttled:
             dt = self._until_credits_run_out(n, now, dt)
         self._timer_at = now + dt
-        timer = simpy.Timeout(env, dt, self._gen)
+        timer = self._timer = simpy.Timeout(self.env, dt)
         timer.callbacks.append(self._on_timer)
 
-    def _throttle_if_exhausted(self) -> None:
+    def _throttle_if_exhausted(self, now: float) -> None:
         """Throttle now when no credit is left to spend (a T3 launched with 0 credits).
 
         Accounting throttles only when time passes; without this, an empty balance at the start
@@ -230,12 +241,10 @@ class CPU:
         assert b is not None
         if b.unlimited or self.throttled:
             return
-        max_drain = self.vcpus / 60.0 - self._earn_per_s
-        if self.credits <= 1e-9 or (
-            max_drain > 0.0 and self.env.now + self.credits / max_drain <= self.env.now
-        ):
+        max_drain = self._max_drain_per_s
+        if self.credits <= 1e-9 or (max_drain > 0.0 and now + self.credits / max_drain <= now):
             self.credits = 0.0
-            self.throttled = True
+            self._set_throttled(True)
 
     def _until_credits_run_out(self, n: int, now: float, dt: float) -> float:
         """``dt``, shortened to when ``n`` jobs exhaust the credits; sets the credit horizon."""
@@ -253,17 +262,23 @@ class CPU:
         return dt
 
     def _on_timer(self, timer: simpy.Event) -> None:
-        if timer.value != self._gen:
+        """The pending timer fired: the jobs whose work is done complete; set the next timer."""
+        if timer is not self._timer:  # identity: reading ``timer.value`` is a property call
             return  # superseded by a later reschedule
-        self._advance()
+        now = self.env.now
+        self._advance(now)
         heap = self._heap
-        limit = self._vt * (1.0 + _EPS) + _EPS
+        vt = self._vt
+        limit = vt * (1.0 + _EPS) + _EPS
         # Work that would take less than the clock's resolution now (5.8e-11 s at t = 3e5 s)
         # cannot be waited for: its timer fires at this same instant again and again. Done.
-        limit = max(limit, self._vt + 4.0 * math.ulp(self.env.now) * self._rate)
+        # (An ``if``, not max(): a builtin call costs more, and this runs on every timer.)
+        unresolved = vt + 4.0 * math.ulp(now) * self._rate
+        if unresolved > limit:
+            limit = unresolved
         done = []
         while heap and heap[0][0] <= limit:
             done.append(heapq.heappop(heap)[2])
-        self._reschedule()
+        self._reschedule(now)
         for ev in done:
             fire_now(ev)

@@ -170,7 +170,7 @@ class Server:
     # -- connections ----------------------------------------------------------------------------
     def arrive(self, conn: Conn) -> int:
         """A connection completes its handshake: ACCEPTED by a child, QUEUED, or DROPPED."""
-        if self._accepting and not self.accept_queue:
+        if self._accepting and not self.accept_queue.waiting:
             child = next(iter(self._accepting))
             self._accept(child, conn)
             return ACCEPTED
@@ -195,8 +195,9 @@ class Server:
     def _drain(self, child: Child) -> None:
         """``child`` accepts from the queue while it may."""
         queue = self.accept_queue
+        waiting = queue.waiting
         model = self.model
-        while queue and model.may_accept(child):
+        while waiting and model.may_accept(child):
             conn = queue.pop()
             if conn is None:
                 return
@@ -221,7 +222,7 @@ class Server:
         child.idle += 1
         self.busy -= 1
         self._refresh(child)
-        if self.accept_queue:
+        if self.accept_queue.waiting:
             self._drain(child)
 
     def take_worker(self, child: Child) -> bool:
@@ -250,7 +251,7 @@ class Server:
         child = conn.child
         assert child is not None
         conn.server_closed = True
-        conn.closed_at = self.now
+        conn.closed_at = self.env.now  # (self.now, less one property call)
         if child.state == DEAD:
             return
         child.conns -= 1
@@ -260,7 +261,7 @@ class Server:
             self.stop_child(child)
         self._refresh(child)
         self._maybe_exit(child)
-        if self.accept_queue and child.state == READY:
+        if self.accept_queue.waiting and child.state == READY:
             self._drain(child)
 
     def _maybe_exit(self, child: Child) -> None:
