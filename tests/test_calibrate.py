@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from mpmsim.calibration.fit import _switch_counts, calibrate, fit_cpu, fit_memory
-from mpmsim.calibration.measured import requests_per_connection
+from mpmsim.calibration.measured import Setup, requests_per_connection, simulate
 from mpmsim.calibration.output import holdout_mask
 from mpmsim.models.costs import CostModel, load_costs
 from mpmsim.models.hardware import load_hardware
@@ -148,9 +148,12 @@ def test_real_apache_calibrate_on_one_concurrency_predict_another(
 ) -> None:
     """Bench a real prefork Apache at c=4 and c=32, calibrate on c=4, predict c=32.
 
-    ab and Apache share this machine's cores, and CI machines are noisy, so the bounds are
-    generous: the held-out CPU per request within 30 % (it does not depend on how much CPU
-    Apache got) and the held-out throughput within 60 % (it does).
+    ab and Apache share this machine's two cores with whatever else runs, so how much CPU
+    Apache gets is the machine's, not the model's: the held-out CPU per request must be within
+    30 % (it does not depend on that share), and the held-out throughput within 40 % when the
+    model is given the CPU share Apache measurably had in that run (``apache_cpu_util``, as the
+    hardware's ``cpu_speed``). Judged on a whole core instead, the same prediction missed by
+    8 % on a quiet machine and by over 100 % on a busy one.
     """
     from mpmsim.bench.measure import bench
 
@@ -171,4 +174,8 @@ def test_real_apache_calibrate_on_one_concurrency_predict_another(
     held = [r for r in cal.rows if r["held_out"]]
     assert len(held) == 1
     assert abs(held[0]["cpu_ms_per_req_error"]) < 0.30, held[0]
-    assert abs(held[0]["req_per_s_error"]) < 0.60, held[0]
+    (c32,) = (r for r in measured if r.concurrency == 32)
+    assert c32.apache_cpu_util is not None and c32.apache_cpu_util > 0.05, c32
+    share = hw.model_copy(update={"cpu_speed": hw.cpu_speed * min(c32.apache_cpu_util, 1.0)})
+    predicted = simulate(c32, cal.costs, Setup(share, cal.network_rtt_ms))["req_per_s"]
+    assert abs(predicted - c32.req_per_s) / c32.req_per_s < 0.40, (predicted, c32)
