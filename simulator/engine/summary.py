@@ -107,7 +107,7 @@ def _offered_rps(prep: Prepared, rep: Replication, window: Window) -> float:
     if window.length_s <= 0:
         return 0.0
     t, n = rep.sessions["t_s"], rep.sessions["requests"]
-    index = np.concatenate([np.arange(k, dtype=float) for k in n]) if len(n) else np.zeros(0)
+    index = (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)).astype(float)
     start = np.repeat(t, n)
     lo, hi = window.start_s - start, window.end_s - start
     mean, var = _think_moments(prep)
