@@ -6,12 +6,15 @@ import contextlib
 import itertools
 import os
 import shutil
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
+from mpmsim.cli import main
 from tests.apache import APACHE_BIN, ApacheFactory, ApacheServer, running_apache
+from tests.helpers import Cli, Outcome
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -73,3 +76,19 @@ def apache_factory(tmp_path: Path) -> Iterator[ApacheFactory]:
             return stack.enter_context(running_apache(mpm, dict(directives or {}), root))
 
         yield start
+
+
+@pytest.fixture
+def mpmsim(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """``mpmsim ARGS`` through the console entry point, in this process (no start-up cost)."""
+
+    def call(*args: str) -> Outcome:
+        monkeypatch.setattr(sys, "argv", ["mpmsim", *args])
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as done:
+            main()
+            sys.exit(0)
+        out, err = capsys.readouterr()
+        return Outcome(int(done.value.code or 0), out, err)
+
+    return call

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mpmsim.spec.reading import load_scenario_data
 from mpmsim.spec.resolve import Prepared, prepare
@@ -41,3 +42,15 @@ def scenario_dict(**parts: Any) -> dict[str, Any]:
 def prepared(**parts: Any) -> Prepared:
     """Validate and prepare :func:`scenario_dict` (``parts``)."""
     return prepare(load_scenario_data(scenario_dict(**parts)))
+
+
+class Outcome(NamedTuple):
+    """What a user of the command line saw: exit code, stdout, stderr."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Cli = Callable[..., Outcome]
+"""``mpmsim ARGS`` as the ``mpmsim`` fixture (tests/conftest.py) runs it."""

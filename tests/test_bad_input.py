@@ -6,46 +6,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from mpmsim.cli import main
 from mpmsim.spec.reading import load_scenario_data
 from mpmsim.workloads.readers.measurements import MEASUREMENT_COLUMNS
-from tests.helpers import EXAMPLES, scenario_dict
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a user saw: exit code, stdout, stderr."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-Cli = Callable[..., Outcome]
-
-
-@pytest.fixture
-def mpmsim(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    """``mpmsim ARGS`` through the console entry point, in this process (no start-up cost)."""
-
-    def call(*args: str) -> Outcome:
-        monkeypatch.setattr(sys, "argv", ["mpmsim", *args])
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as done:
-            main()
-            sys.exit(0)
-        out, err = capsys.readouterr()
-        return Outcome(int(done.value.code or 0), out, err)
-
-    return call
+from tests.helpers import EXAMPLES, Cli, Outcome, scenario_dict
 
 
 def real_mpmsim(*args: str) -> Outcome:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,47 +12,19 @@ import pandas as pd
 import pytest
 import yaml
 
-from mpmsim.cli import main
 from mpmsim.traces.fit import FitOptions, TraceFit, fit_trace
 from mpmsim.traces.schedule import build_schedule
 from mpmsim.workloads.access_log.connections import ConnectionRule
 from mpmsim.workloads.access_log.url_classes import parse_classes
 from mpmsim.workloads.distributions import Lognormal, parse_spec
 from mpmsim.workloads.fitting import drawn_count_mean
+from tests.helpers import Cli
 from tests.logs import NASA, NETNEA, Traffic, netnea_format, shared_log, write_log
 
 NASA_FIRST_S = 807249601.0
 """The NASA log's first request: 1995-08-01 00:00:01 -0400."""
 NETNEA_FIRST_S = 1441183371.003372
 """The netnea log's first request: 2015-09-02 10:42:51.003372 +0200."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a user saw: exit code, stdout, stderr."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-Cli = Callable[..., Outcome]
-
-
-@pytest.fixture
-def mpmsim(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    """``mpmsim ARGS`` through the console entry point, in this process."""
-
-    def call(*args: str) -> Outcome:
-        monkeypatch.setattr(sys, "argv", ["mpmsim", *args])
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as done:
-            main()
-            sys.exit(0)
-        out, err = capsys.readouterr()
-        return Outcome(int(done.value.code or 0), out, err)
-
-    return call
 
 
 def synthetic_fit(tmp_path: Path, log_format: str, count: int, **traffic: Any) -> TraceFit:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +11,13 @@ import numpy as np
 import pytest
 import yaml
 
-from mpmsim.cli import main
 from mpmsim.engine.replication import build_world, run_replication
 from mpmsim.engine.replications import run_prepared
 from mpmsim.spec.reading import load_scenario_data
 from mpmsim.spec.resolve import Prepared, prepare
 from mpmsim.workloads.distributions import stream
 from mpmsim.workloads.trace import start_replay
-from tests.helpers import IDEAL_HW, scenario_dict
+from tests.helpers import IDEAL_HW, Cli, scenario_dict
 from tests.logs import NASA, LoggedRequest, Traffic, format_line, shared_log, take, write_log
 
 T0_US = 1_700_000_000_000_000
@@ -302,23 +299,6 @@ def test_the_nasa_log_replays_whole(tmp_path: Path) -> None:
 
 
 # -- bad input ---------------------------------------------------------------------------------
-Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def mpmsim_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    """``mpmsim ARGS`` in this process: (exit code, stdout, stderr)."""
-
-    def call(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["mpmsim", *args])
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as done:
-            main()
-            sys.exit(0)
-        out, err = capsys.readouterr()
-        return int(done.value.code or 0), out, err
-
-    return call
 
 
 def _scenario_file(folder: Path, load: dict[str, Any], mix: list[dict[str, Any]]) -> Path:
@@ -349,20 +329,20 @@ TWO_CLASSES = [{"name": "static", "cpu_ms": 1.0}, {"name": "dynamic", "cpu_ms": 
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
-    story_log: Path, mpmsim_cli: Run, load: dict[str, Any], mix: list[dict[str, Any]], message: str
+    story_log: Path, mpmsim: Cli, load: dict[str, Any], mix: list[dict[str, Any]], message: str
 ) -> None:
     scenario = _scenario_file(story_log.parent, {"kind": "trace", "format": "mpmsim", **load}, mix)
-    code, _, err = mpmsim_cli("run", str(scenario))
+    code, _, err = mpmsim("run", str(scenario))
     assert code == 2
     assert len(err.strip().splitlines()) == 1
     assert str(scenario) in err and message in err
 
 
-def test_logged_service_needs_a_logged_d(tmp_path: Path, mpmsim_cli: Run) -> None:
+def test_logged_service_needs_a_logged_d(tmp_path: Path, mpmsim: Cli) -> None:
     log = tmp_path / "common.log"
     log.write_text('10.0.0.1 - - [14/Nov/2023:22:13:20 +0000] "GET / HTTP/1.1" 200 5\n')
     load = {"kind": "trace", "file": "common.log", "format": "common", "service": "logged"}
-    code, _, err = mpmsim_cli("run", str(_scenario_file(tmp_path, load, TWO_CLASSES)))
+    code, _, err = mpmsim("run", str(_scenario_file(tmp_path, load, TWO_CLASSES)))
     assert code == 2 and "load.service: the log's format has no %D" in err
 
 
@@ -371,10 +351,10 @@ def test_a_one_class_mix_takes_every_request(story_log: Path) -> None:
     assert {row[2] for row in _rows(prep)} == {"page"}
 
 
-def test_the_shipped_example_travels_with_its_log(tmp_path: Path, mpmsim_cli: Run) -> None:
-    code, _, err = mpmsim_cli("examples", "--copy", str(tmp_path))
+def test_the_shipped_example_travels_with_its_log(tmp_path: Path, mpmsim: Cli) -> None:
+    code, _, err = mpmsim("examples", "--copy", str(tmp_path))
     assert code == 0, err
-    code, out, err = mpmsim_cli("run", str(tmp_path / "trace-replay.yaml"))
+    code, out, err = mpmsim("run", str(tmp_path / "trace-replay.yaml"))
     assert code == 0, err
     trace = next(line for line in out.splitlines() if line.startswith("trace "))
     assert "of 6,000 logged requests replayed" in trace and "(client-port)" in trace
