@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,6 +26,9 @@ from mpmsim.cli.options import (
     check_target,
 )
 from mpmsim.cli.status import StatusLine
+
+if TYPE_CHECKING:
+    from mpmsim.sizing.result import SizingReport
 
 
 class ReportFormat(StrEnum):
@@ -78,7 +81,7 @@ def report(
     ] = None,
 ) -> None:
     """Size a scenario on several instances, alone and as fleets: cost, goals, what to buy."""
-    from mpmsim.sizing.report import build_report, render_text
+    from mpmsim.sizing.report import build_report
 
     if out is not None:
         check_target(out, "-o", force)
@@ -90,22 +93,29 @@ def report(
         overrides=tuple(set_ or ()),
     )  # fmt: skip
     status.done()
+    _show(rep, out, fmt, as_json)
+    if not rep.goals_met:
+        raise typer.Exit(1)  # the report is complete but no fleet met the goals
+
+
+def _show(rep: SizingReport, out: Path | None, fmt: ReportFormat | None, as_json: bool) -> None:
+    """Write ``-o`` in its format and print the text (or JSON); ``--format md`` alone prints
+    the Markdown instead."""
+    from mpmsim.sizing.report import render_text
+
     if fmt is None:
         fmt = ReportFormat.md if out is not None and out.suffix.lower() == ".md" else None
-    data = rep.to_dict()
     if fmt is ReportFormat.md:
         from mpmsim.sizing.markdown import render_markdown
 
         page = render_markdown(rep)
         if out is None:
             typer.echo(page)
-        else:
-            out.write_text(page, encoding="utf-8")
+            return
+        out.write_text(page, encoding="utf-8")
     elif out is not None:
         from mpmsim.sizing.html import write_report
 
         write_report(rep, out, overwrite=True)
-    if out is not None or fmt is not ReportFormat.md:
-        typer.echo(json.dumps(data, indent=2) if as_json else render_text(data))
-    if not rep.goals_met:
-        raise typer.Exit(1)  # the report is complete but no fleet met the goals
+    data = rep.to_dict()
+    typer.echo(json.dumps(data, indent=2) if as_json else render_text(data))
