@@ -21,6 +21,7 @@ from mpmsim.cli.options import (
     ScenarioFile,
     Scheduler,
     Seed,
+    Sets,
     check_target,
 )
 from mpmsim.cli.status import StatusLine
@@ -34,10 +35,6 @@ TargetRps = Annotated[
         help="Throughput goal, req/s (default: an open load's offered rate; none for a closed "
         "load)."
     ),
-]
-Sets = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="Override a scenario key first: KEY=VALUE (repeatable)."),
 ]
 
 

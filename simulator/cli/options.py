@@ -17,6 +17,10 @@ Seed = Annotated[int | None, typer.Option(help="Override the scenario's seed.", 
 P95Ms = Annotated[float | None, typer.Option(help="Latency goal: p95 at most this.")]
 MaxErrorRate = Annotated[float, typer.Option(help="Largest fraction of failed requests.")]
 Headroom = Annotated[float, typer.Option(help="RAM fraction kept free.")]
+Sets = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a scenario key first: KEY=VALUE (repeatable)."),
+]
 Jobs = Annotated[int, typer.Option(help="Local processes simulating candidates.")]
 Scheduler = Annotated[str | None, typer.Option(help="Dask scheduler address, or dask://local.")]
 CacheDir = Annotated[

@@ -23,6 +23,7 @@ from mpmsim.cli.options import (
     Resume,
     ScenarioFile,
     Scheduler,
+    Sets,
     check_target,
 )
 from mpmsim.cli.status import StatusLine
@@ -75,10 +76,7 @@ def report(
     resume: Resume = False,
     as_json: AsJson = False,
     force: Annotated[bool, typer.Option(help="Overwrite -o.")] = False,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a scenario key first: KEY=VALUE (repeatable)."),
-    ] = None,
+    set_: Sets = None,
 ) -> None:
     """Size a scenario on several instances, alone and as fleets: cost, goals, what to buy."""
     from mpmsim.sizing.report import build_report
