@@ -71,7 +71,6 @@ class Server:
         self._free_slots: list[int] = []
         self.error_log: dict[str, LogLine] = {}
         self._logged_once: set[str] = set()
-        self._child_exited = False
         # counters
         self.busy = 0  # workers held by a connection (R, W, K and C states)
         self.conns_open = 0
@@ -151,12 +150,19 @@ class Server:
         self.env.process(self._maintenance_loop())
 
     def _maintenance_loop(self) -> Generator[simpy.Event, None, None]:
+        """The parent's loop: reap exited children at once, maintain after every 1 s sleep.
+
+        httpd 2.4 ``server/mpm_common.c`` ``ap_wait_or_timeout``: ``apr_proc_wait_all_procs``
+        with APR_NOWAIT returns at once when a child is done; only when none is does it
+        ``apr_sleep(1 s)`` and return pid -1. prefork ``prefork_run`` and worker/event
+        ``server_main_loop`` mark a reaped child's slot SERVER_DEAD and ``continue``; a pid of
+        -1 falls through to ``perform_idle_server_maintenance``. Reaping takes no simulated
+        time (the slot is freed in :meth:`_exit`), so maintenance runs after every completed
+        sleep however many children exit, and exited children are replaced only there, at
+        the 1, 2, 4 ... 32 spawn rate.
+        """
         while True:
             yield self.env.timeout(1.0)
-            if self._child_exited:
-                # ap_wait_or_timeout reaped a child: that pass skips maintenance.
-                self._child_exited = False
-                continue
             self.model.maintain(self)
 
     def _child_ready(self, child: Child) -> None:
@@ -277,7 +283,6 @@ class Server:
         self.memory.add(-child.memory_mib)
         self.processes -= 1
         self.threads -= child.threads + child.extra_threads
-        self._child_exited = True
         self._update_switch_cost()
 
     def kill_largest_child(self) -> Child | None:
