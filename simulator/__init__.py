@@ -23,6 +23,7 @@ __all__ = [
     "optimize",
     "prepare",
     "run",
+    "sweep",
 ]
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from mpmsim.errors import InputError
     from mpmsim.search.optimizer import optimize
     from mpmsim.search.result import OptimizeResult
+    from mpmsim.search.sweep import sweep
     from mpmsim.spec.reading import load_scenario
     from mpmsim.spec.resolve import prepare
     from mpmsim.spec.scenario import Scenario
@@ -43,6 +45,7 @@ _LAZY = {
     "optimize": "mpmsim.search.optimizer",
     "prepare": "mpmsim.spec.resolve",
     "run": "mpmsim.engine.replications",
+    "sweep": "mpmsim.search.sweep",
 }
 
 

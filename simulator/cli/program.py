@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from mpmsim import __version__
-from mpmsim.cli import bench, calibrate, catalog, inspect, optimize, report, run, trace
+from mpmsim.cli import bench, calibrate, catalog, inspect, optimize, report, run, sweep, trace
 from mpmsim.errors import InputError
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ app.command()(bench.bench)
 app.command()(inspect.inspect)
 app.command()(optimize.optimize)
 app.command()(report.report)
+app.command()(sweep.sweep)
 app.add_typer(trace.trace_app, name="trace")
 app.command()(catalog.schema)
 app.command()(catalog.examples)

@@ -1,0 +1,255 @@
+"""What-if sweeps (``mpmsim sweep``, ``mpmsim.sweep``): one run per combination of varied keys.
+
+A point is the scenario with one ``--set`` assignment per varied key. Points run as
+``mpmsim optimize``'s candidates do: one task per replication (plain data: the scenario's JSON,
+the point's overrides, its seed and the replication index) mapped over this process, local
+processes or Dask (:class:`~mpmsim.engine.executors.TaskMapper`), so the figures do not depend
+on the executor or the number of jobs. Each finished point goes to a disk cache keyed by the
+scenario's content, the point, the seed and the replications: a sweep run again (after Ctrl-C,
+or with more values) simulates only the points it has not seen.
+
+The result is a DataFrame with one row per point: the varied keys, then the run's JSON result
+flattened by :func:`mpmsim.search.sweep_frame.flatten`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mpmsim import __version__
+from mpmsim.engine.executors import TaskMapper
+from mpmsim.engine.replications import RunResult
+from mpmsim.errors import InputError
+from mpmsim.search.cache import EvalCache, candidate_key
+from mpmsim.search.evaluate import Task, simulate_replication
+from mpmsim.search.sweep_frame import frame
+from mpmsim.spec.reading import load_scenario, load_scenario_data
+from mpmsim.spec.resolve import Prepared, prepare
+from mpmsim.spec.scenario import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SWEEP_CACHE_VERSION = "sweep-1"
+"""Part of every cache key: bumped when what a cached point holds changes."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """One combination of the varied keys, validated and ready to simulate."""
+
+    values: dict[str, Any]
+    """The varied keys and this point's value of each."""
+    overrides: tuple[str, ...]
+    prepared: Prepared
+    replications: int
+    key: str
+    """Cache key: the scenario, the overrides, the seed, the replications, what they resolve to."""
+    tasks: tuple[Task, ...]
+    """One per replication, with the point's own seed (``seed`` itself may be varied)."""
+
+
+def sweep(
+    scenario: Scenario | Mapping[str, Any] | str | Path,
+    vary: Mapping[str, Iterable[Any]],
+    *,
+    replications: int | None = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    zip: bool = False,  # the name the API promises: ``zip=True`` pairs the lists
+    seed: int | None = None,
+    progress: bool = True,
+    cache: bool | str | Path = True,
+    overrides: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Run ``scenario`` at every combination of the values in ``vary``; one row per point.
+
+    ``vary`` maps dotted scenario keys (as ``--set`` takes them: ``server.mpm``,
+    ``server.directives.MaxRequestWorkers``) to their values. Points are the Cartesian
+    product of the value lists in the order given (the last key varies fastest), or with
+    ``zip=True`` the lists taken element-wise (they must have one length). ``overrides`` are
+    ``--set`` assignments applied to the scenario first, ``seed`` replaces its seed (every
+    point runs on the same random numbers), ``replications`` its replications.
+
+    ``jobs`` local processes or a Dask ``scheduler`` (an address, or ``dask://local``) run
+    the replications; the DataFrame is the same for any of them. ``progress`` shows a bar on
+    stderr (a widget in Jupyter). ``cache``: True for ``~/.cache/mpmsim/sweep``, a folder, or
+    False for none; a cached point (same scenario, seed and replications) is not simulated
+    again. ``df.attrs`` says what the sweep cost: ``computed``, ``cache_hits``, ``wall_s``,
+    ``executor`` and ``cache_problem``.
+    """
+    t0 = time.perf_counter()
+    if replications is not None and replications < 1:
+        raise InputError(f"must be >= 1, got {replications}", field="--replications")
+    base, source, base_dir = load_base(scenario, overrides, seed)
+    combos = combinations(vary, zip_lists=zip)
+    points = [make_point(base, source, base_dir, c, replications) for c in combos]
+    store = EvalCache(_cache_folder(cache), reuse=True)
+    results: dict[int, dict[str, Any]] = {}
+    for i, p in enumerate(points):
+        hit = store.get(p.key)
+        if hit is not None and isinstance(hit.get("result_json"), str):
+            results[i] = json.loads(hit["result_json"])
+    todo = [i for i in range(len(points)) if i not in results]
+    bar = _progress_bar(len(points), len(results), progress)
+    try:
+        with TaskMapper(jobs, scheduler) as mapper:
+            for i, result in _simulate(mapper, [points[i] for i in todo], todo):
+                store.put(points[i].key, {"result_json": json.dumps(result)})
+                results[i] = result
+                bar.update(1)
+            executor = mapper.kind
+    finally:
+        bar.close()
+    df = frame([p.values for p in points], [results[i] for i in range(len(points))])
+    df.attrs.update(
+        computed=len(todo), cache_hits=len(points) - len(todo), executor=executor,
+        wall_s=round(time.perf_counter() - t0, 3), cache_problem=store.problem,
+    )  # fmt: skip
+    return df
+
+
+def load_base(
+    scenario: Scenario | Mapping[str, Any] | str | Path, overrides: Sequence[str], seed: int | None
+) -> tuple[Scenario, str, Path | None]:
+    """The scenario with ``overrides`` (and ``seed``) applied, its source name and its folder."""
+    if isinstance(scenario, Scenario):
+        source, base_dir = "<scenario>", None
+        data = json.loads(scenario.model_dump_json(exclude_unset=True))
+        base = load_scenario_data(data, source=source, overrides=overrides)
+    elif isinstance(scenario, Mapping):
+        source, base_dir = "<scenario>", None
+        base = load_scenario_data(scenario, source=source, overrides=overrides)
+    else:
+        source, base_dir = str(scenario), Path(scenario).resolve().parent
+        base = load_scenario(scenario, overrides)
+    if seed is not None:
+        base = base.model_copy(update={"seed": seed})
+    return base, source, base_dir
+
+
+def combinations(vary: Mapping[str, Iterable[Any]], *, zip_lists: bool) -> list[dict[str, Any]]:
+    """The points: each a mapping of every varied key to one of its values, in order."""
+    if not vary:
+        raise InputError("name at least one key to vary (KEY=V1,V2,...)", field="--vary")
+    lists: dict[str, list[Any]] = {}
+    for key, values in vary.items():
+        if not isinstance(key, str) or not key.strip():
+            raise InputError(f"a key must be a dotted scenario path, got {key!r}", field="--vary")
+        if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+            raise InputError(f"give a list of values, got {values!r}", field=f"--vary {key}")
+        lists[key] = [_plain(v) for v in values]
+        if not lists[key]:
+            raise InputError("no values given", field=f"--vary {key}")
+    keys = list(lists)
+    if zip_lists:
+        lengths = {k: len(v) for k, v in lists.items()}
+        if len(set(lengths.values())) > 1:
+            shown = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+            raise InputError(f"needs lists of one length: {shown}", field="--zip")
+        rows: Iterable[tuple[Any, ...]] = (tuple(v[i] for v in lists.values())
+                                           for i in range(len(lists[keys[0]])))  # fmt: skip
+    else:
+        rows = itertools.product(*lists.values())
+    return [dict(itertools.zip_longest(keys, row)) for row in rows]
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python ones (``np.arange`` values), so they print and compare alike."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) and not isinstance(value, list | dict) else value
+
+
+def assignment(key: str, value: Any) -> str:
+    """``KEY=VALUE`` for ``--set``; the value as JSON (a subset of YAML) so that strings stay
+    strings (``On``, ``yes`` and ``1e3`` as YAML would read them differently)."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"cannot use {value!r} as a scenario value (numbers, strings, booleans, lists)",
+            field=f"--vary {key}",
+        ) from None
+    return f"{key}={text}"
+
+
+def make_point(
+    base: Scenario,
+    source: str,
+    base_dir: Path | None,
+    values: dict[str, Any],
+    replications: int | None,
+) -> Point:
+    """Validate and prepare one point (bad keys and values fail here, before any simulation)."""
+    overrides = tuple(assignment(k, v) for k, v in values.items())
+    scenario_json = base.model_dump_json(exclude_unset=True)
+    sc = load_scenario_data(json.loads(scenario_json), source=source, overrides=overrides)
+    prep = prepare(sc, source=source, base_dir=base_dir)
+    reps = replications or sc.replications
+    key = candidate_key(scenario_json, overrides, sc.seed, reps, _context(prep))
+    folder = str(base_dir) if base_dir else None
+    tasks = tuple((scenario_json, source, folder, overrides, sc.seed, i) for i in range(reps))
+    return Point(dict(values), overrides, prep, reps, key, tasks)
+
+
+def _context(prep: Prepared) -> str:
+    """What the cache key needs beyond the scenario text: what its names resolve to (hardware,
+    costs, directives, mix) and the versions, so an edited cost file never reuses a stale point."""
+    parts = (SWEEP_CACHE_VERSION, __version__, prep.hardware, prep.costs, prep.directives)
+    return "\n".join(repr(p) for p in (*parts, prep.classes))
+
+
+def _simulate(
+    mapper: TaskMapper, points: Sequence[Point], index: Sequence[int]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each point's JSON result (``mpmsim run --json``) as soon as its replications are done.
+
+    One task per replication, so that a few points still fill every worker; the result goes
+    through JSON as a cached one does, so fresh and cached points give the same row.
+    """
+    done = mapper.map(simulate_replication, [t for p in points for t in p.tasks])
+    for i, point in itertools.zip_longest(index, points):
+        parts = [next(done) for _ in point.tasks]
+        res = RunResult(
+            prepared=point.prepared,
+            records=tuple(record for record, _ in parts),
+            replications=tuple(rep for _, rep in parts),
+        )
+        yield i, json.loads(json.dumps(res.to_dict()))
+
+
+def _cache_folder(cache: bool | str | Path) -> Path | None:
+    """The cache folder: ``$XDG_CACHE_HOME/mpmsim/sweep`` for True, none for False."""
+    if cache is False:
+        return None
+    if cache is True:
+        from mpmsim.search.optimizer import default_cache_dir
+
+        return default_cache_dir().parent / "sweep"
+    return Path(cache)
+
+
+class _NoBar:
+    """What a progress bar offers, doing nothing (``progress=False``)."""
+
+    def update(self, n: int = 1) -> None:
+        """Nothing to show."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def _progress_bar(total: int, done: int, progress: bool) -> Any:
+    """A tqdm bar on stderr (a widget in Jupyter), starting at the ``done`` cached points."""
+    if not progress:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, unit="point", desc="sweep", file=sys.stderr)
