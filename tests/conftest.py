@@ -34,13 +34,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "requires_apache(*tools): needs /usr/sbin/apache2 (and the named tools on PATH, e.g. "
-        '"ab", "wrk"); skipped when missing, but FAILS when the CI environment variable is set',
+        '"ab", "wrk", or files named by absolute path, e.g. php-fpm8.2 and libphp8.2.so); '
+        "skipped when missing, but FAILS when the CI environment variable is set",
     )
 
 
 def _missing(tools: tuple[str, ...]) -> list[str]:
     missing = [] if os.access(APACHE_BIN, os.X_OK) else [str(APACHE_BIN)]
-    return missing + [tool for tool in tools if shutil.which(tool) is None]
+    return missing + [
+        tool
+        for tool in tools
+        if (not os.path.exists(tool) if tool.startswith("/") else shutil.which(tool) is None)
+    ]
 
 
 def _require(tools: tuple[str, ...]) -> None:
@@ -49,7 +54,8 @@ def _require(tools: tuple[str, ...]) -> None:
     if not missing:
         return
     reason = (
-        f"real-Apache test needs {', '.join(missing)}: apt-get install -y apache2 apache2-utils wrk"
+        f"real-Apache test needs {', '.join(missing)}: apt-get install -y apache2 apache2-utils "
+        "wrk (PHP: php8.2-fpm libapache2-mod-php8.2)"
     )
     if os.environ.get("CI"):
         pytest.fail(f"CI is set, so this is an error: {reason}", pytrace=False)
