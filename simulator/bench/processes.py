@@ -111,12 +111,43 @@ def sample_cells(prefix: str, samples: Sequence[Mapping[str, int | None]]) -> di
     return row
 
 
+def cpu_times() -> dict[str, list[int]]:
+    """Per-CPU tick counters of /proc/stat (``cpu0``, ``cpu1`` ...: user nice system idle ...)."""
+    times = {}
+    with open("/proc/stat") as handle:
+        for line in handle:
+            name, _, rest = line.partition(" ")
+            if name.startswith("cpu") and name != "cpu":
+                times[name] = [int(x) for x in rest.split()]
+    return times
+
+
+def cpu_busy_cells(
+    before: Mapping[str, list[int]], after: Mapping[str, list[int]]
+) -> dict[str, object]:
+    """cpu0_busy_pct, cpu1_busy_pct (non-idle share) and cpu1_softirq_pct between two readings."""
+    cells: dict[str, object] = {}
+    for cpu in ("cpu0", "cpu1"):
+        if cpu not in before or cpu not in after:
+            continue
+        delta = [b - a for a, b in zip(before[cpu], after[cpu], strict=False)]
+        total = sum(delta[:8])  # user nice system idle iowait irq softirq steal
+        if total <= 0:
+            continue
+        cells[f"{cpu}_busy_pct"] = round(100.0 * (total - delta[3] - delta[4]) / total, 1)
+        if cpu == "cpu1":
+            cells["cpu1_softirq_pct"] = round(100.0 * delta[6] / total, 1)
+    return cells
+
+
 __all__ = [
     "Sample",
     "apache_pid",
     "apache_pids",
     "clock_ticks_per_s",
+    "cpu_busy_cells",
     "cpu_ticks",
+    "cpu_times",
     "sample_cells",
     "sample_processes",
 ]

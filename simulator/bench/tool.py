@@ -1,22 +1,28 @@
-"""The load tool (ab or wrk): its command line, a bounded run, and its report checked and read.
+"""The load tool (ab, wrk or kaclient): its command line, a bounded run, its report read.
 
 While the tool runs, a local Apache is sampled from /proc every SAMPLE_EVERY_S and mod_status is
-read once at mid-run. A report in which no request got a response, or every response was an
-HTTP error, is refused: it measured nothing about the page.
+read once in the middle of the measured window (kaclient's warm-up runs inside the tool, so its
+window starts ``window_start_s`` after the tool). A report in which no request got a response,
+or every response was an HTTP error, is refused: it measured nothing about the page.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import resource
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
+from mpmsim.bench.kaclient_report import read_kaclient_text
 from mpmsim.bench.processes import (
     Sample,
     clock_ticks_per_s,
+    cpu_busy_cells,
     cpu_ticks,
+    cpu_times,
     sample_cells,
     sample_processes,
 )
@@ -25,15 +31,27 @@ from mpmsim.errors import InputError
 from mpmsim.workloads.readers import ToolResult, read_ab_percentiles, read_ab_text, read_wrk_text
 from mpmsim.workloads.readers.tool_result import pick_percentiles
 
-TOOLS = ("ab", "wrk")
+TOOLS = ("ab", "wrk", "kaclient")
 INSTALL_HINT = {"ab": "install apache2-utils (Debian) or use --tool wrk", "wrk": "install wrk"}
+#: kaclient is this package's own client, run with the same Python.
+KACLIENT = (sys.executable, "-m", "mpmsim.bench.kaclient")
+KACLIENT_TIMEOUT_S = 30
 AB_MAX_REQUESTS = 500_000
 TOOL_GRACE_S = 60.0
 SAMPLE_EVERY_S = 0.5
 
 
-def command(tool: str, url: str, c: int, keepalive: bool, seconds: int, pct: Path) -> list[str]:
-    """The tool's command line; ab writes its exact percentiles to ``pct``."""
+def command(
+    tool: str, url: str, c: int, keepalive: bool, seconds: int, pct: Path, *,
+    rate: float = 1.0, warmup_s: int = 0,
+) -> list[str]:  # fmt: skip
+    """The tool's command line (named ``tool``); ab writes its exact percentiles to ``pct``.
+
+    kaclient runs its ``warmup_s`` itself, then ``seconds`` measured, each client at ``rate``/s.
+    """
+    if tool == "kaclient":
+        return ["kaclient", "-c", str(c), "--rate", f"{rate:g}", "--warmup", str(warmup_s),
+                "--duration", str(seconds), "--timeout", str(KACLIENT_TIMEOUT_S), url]  # fmt: skip
     if tool == "ab":
         ka = ["-k"] if keepalive else []
         return ["ab", "-r", "-s", "60", "-c", str(c), *ka, "-t", str(seconds),
@@ -43,38 +61,69 @@ def command(tool: str, url: str, c: int, keepalive: bool, seconds: int, pct: Pat
             "--latency", *close, url]  # fmt: skip
 
 
+@dataclasses.dataclass
+class _Window:
+    """What run_tool reads at the start of the measured window."""
+
+    ticks: int = 0
+    cpus: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    t: float | None = None
+
+
+def _open_window(pid: int | None, now: float) -> _Window:
+    return _Window(cpu_ticks(pid) if pid else 0, cpu_times(), now)
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_tool(
-    cmd: list[str], seconds: int, work: Path, pid: int | None, status_url: str | None
-) -> tuple[int, dict[str, object]]:
-    """Run ``cmd`` in ``work`` (out.txt, err.txt), bounded; (exit code, sampled cells)."""
-    idle = sample_processes(pid) if pid else None
-    ticks0 = cpu_ticks(pid) if pid else 0
+    cmd: list[str], seconds: int, work: Path, pid: int | None, status_url: str | None, *,
+    window_start_s: float = 0.0, idle: Sample | None = None,
+) -> tuple[int, dict[str, object]]:  # fmt: skip
+    """Run ``cmd`` in ``work`` (out.txt, err.txt), bounded; (exit code, sampled cells).
+
+    The tool runs ``seconds`` in all; Apache's CPU, samples and the status read cover the window
+    from ``window_start_s`` on. ``idle`` is Apache's sample before any load (taken now if None).
+    """
+    idle = idle or (sample_processes(pid) if pid else None)
     status: dict[str, object] = {}
     stop = threading.Event()
+    mid = window_start_s + (seconds - window_start_s) / 2
 
     def mid_run_status(url: str) -> None:
-        if not stop.wait(seconds / 2):
+        if not stop.wait(mid):
             status.update(fetch_status(url), status_mid_t_s=round(time.monotonic() - t0, 2))
 
     samples: list[Sample] = []
     fetcher = threading.Thread(target=mid_run_status, args=(status_url,), daemon=True)
+    client0 = _children_cpu_s()
     with open(work / "out.txt", "wb") as out, open(work / "err.txt", "wb") as err:
         t0 = time.monotonic()
+        window = _open_window(pid, t0) if window_start_s <= 0 else _Window()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=work, stdin=subprocess.DEVNULL)
         if status_url:
             fetcher.start()
         try:
             while proc.poll() is None:
-                if time.monotonic() - t0 > seconds + TOOL_GRACE_S:
+                now = time.monotonic()
+                if now - t0 > seconds + TOOL_GRACE_S:
                     limit = seconds + TOOL_GRACE_S
                     raise InputError(f"{Path(cmd[0]).name} did not finish within {limit:.0f} s")
-                if pid and time.monotonic() - t0 >= len(samples) * SAMPLE_EVERY_S:
+                if window.t is None and now - t0 >= window_start_s:
+                    window = _open_window(pid, now)
+                if pid and window.t is not None and now - window.t >= len(samples) * SAMPLE_EVERY_S:
                     samples.append(sample_processes(pid))
                 time.sleep(0.02)
-            wall = time.monotonic() - t0
+            end = time.monotonic()
+            if window.t is None:  # the tool ended before its window opened
+                window = _open_window(pid, end)
             if pid:  # Apache's state as the load ends, before waiting for the status fetch
                 samples.append(sample_processes(pid))
-                ticks = cpu_ticks(pid) - ticks0
+                ticks = cpu_ticks(pid) - window.ticks
+            busy = cpu_busy_cells(window.cpus, cpu_times())
         finally:
             stop.set()
             if proc.poll() is None:
@@ -82,11 +131,15 @@ def run_tool(
             proc.wait()
             if status_url:
                 fetcher.join(STATUS_TIMEOUT_S + 1)
+    cells: dict[str, object] = {
+        **status, **busy, "client_cpu_s": round(_children_cpu_s() - client0, 3),
+    }  # fmt: skip
     if not pid or idle is None:
-        return proc.returncode, status
+        return proc.returncode, cells
     cpu_s = ticks / clock_ticks_per_s()
+    wall = max(end - (window.t if window.t is not None else end), 1e-9)
     return proc.returncode, {
-        **status, **sample_cells("idle", [idle]), **sample_cells("peak", samples),
+        **cells, **sample_cells("idle", [idle]), **sample_cells("peak", samples),
         "apache_cpu_s": round(cpu_s, 3), "apache_cpu_util": round(cpu_s / wall, 3),
         "end_procs": samples[-1]["procs"], "n_samples": len(samples),
     }  # fmt: skip
@@ -94,8 +147,9 @@ def run_tool(
 
 def read_report(tool: str, url: str, c: int, work: Path) -> ToolResult:
     """The tool's report in ``work``, with ab's exact ``-e`` percentiles when it wrote them."""
+    readers = {"ab": read_ab_text, "wrk": read_wrk_text, "kaclient": read_kaclient_text}
     try:
-        result = read_ab_text(work / "out.txt") if tool == "ab" else read_wrk_text(work / "out.txt")
+        result = readers[tool](work / "out.txt")
     except InputError:
         err = (work / "err.txt").read_text(errors="replace").strip().splitlines()
         detail = err[-1] if err else "no report and nothing on stderr"

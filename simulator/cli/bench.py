@@ -1,4 +1,4 @@
-"""``mpmsim bench``: measure a live server with ab or wrk and write measurement rows."""
+"""``mpmsim bench``: measure a live server with ab, wrk or kaclient; write measurement rows."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from mpmsim.errors import InputError
 def bench(
     url: Annotated[str, typer.Argument(help="The page to load, e.g. http://127.0.0.1/test.html")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Measurement CSV to write.")],
-    tool: Annotated[str, typer.Option(help="Load tool on PATH: ab or wrk.")] = "ab",
+    tool: Annotated[
+        str, typer.Option(help="ab or wrk (on PATH), or kaclient (paced keep-alive, loopback).")
+    ] = "ab",
     concurrency: Annotated[
         str, typer.Option(help="Comma-separated concurrencies, e.g. 1,10,100.")
     ] = "1,10,100",
@@ -28,11 +30,22 @@ def bench(
         str | None, typer.Option(help="mod_status URL to read once mid-run (?auto is added).")
     ] = None,
     mpm: Annotated[str | None, typer.Option(help="Record the server's MPM in the rows.")] = None,
+    rate_per_client: Annotated[
+        float | None, typer.Option(help="kaclient: requests per second per client (default 1).")
+    ] = None,
+    warmup_s: Annotated[
+        int, typer.Option(help="Seconds of the same load before each measured run.", min=0)
+    ] = 0,
+    raw_dir: Annotated[
+        Path | None, typer.Option(help="Keep each run's tool output here (<run_id>.<tool>.txt).")
+    ] = None,
+    scenario: Annotated[str, typer.Option(help="scenario column and run_id prefix.")] = "bench",
+    content: Annotated[str, typer.Option(help="content column (static, cpu, ...).")] = "static",
     force: Annotated[bool, typer.Option(help="Overwrite --out.")] = False,
 ) -> None:
-    """Measure a live server with ab or wrk; write rows that feed ``mpmsim calibrate``."""
+    """Measure a live server with ab, wrk or kaclient; write rows that feed ``mpmsim calibrate``."""
+    from mpmsim.bench.measure import Extras, write_rows
     from mpmsim.bench.measure import bench as run_bench
-    from mpmsim.bench.measure import write_rows
 
     levels = _levels(concurrency)
     check_target(out, "--out", force)
@@ -47,6 +60,13 @@ def bench(
         repetitions=repetitions,
         progress=lambda line: typer.echo(line, err=True),
         mpm=mpm,
+        extras=Extras(
+            scenario=scenario,
+            content=content,
+            rate_per_client=rate_per_client,
+            warmup_s=warmup_s,
+            raw_dir=raw_dir,
+        ),
     )
     write_rows(rows, out, overwrite=force)
     typer.echo(f"wrote {len(rows)} row(s) to {out}")
