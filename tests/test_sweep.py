@@ -73,10 +73,20 @@ def test_same_table_on_two_processes() -> None:
 
 @pytest.mark.slow
 def test_same_table_on_a_dask_cluster() -> None:
+    from distributed import LocalCluster
+
     one = small_sweep(jobs=1)
-    dask = small_sweep(jobs=2, scheduler="dask://local")
-    assert dask.attrs["executor"] == "dask"
-    pd.testing.assert_frame_equal(one, dask)
+    local = small_sweep(jobs=2, scheduler="dask://local")
+    assert local.attrs["executor"] == "dask"
+    pd.testing.assert_frame_equal(one, local)
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        pd.testing.assert_frame_equal(one, small_sweep(scheduler=cluster))
+
+
+def test_a_value_given_twice_runs_once() -> None:
+    df = small_sweep({MRW: [50, 50]}, replications=1)
+    assert df.attrs["computed"] == 1 and len(df) == 2
+    pd.testing.assert_series_equal(df.iloc[0], df.iloc[1], check_names=False)
 
 
 class CountingRuns:

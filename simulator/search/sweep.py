@@ -62,7 +62,7 @@ def sweep(
     *,
     replications: int | None = None,
     jobs: int = 1,
-    scheduler: str | None = None,
+    scheduler: str | Any = None,
     zip: bool = False,  # the name the API promises: ``zip=True`` pairs the lists
     seed: int | None = None,
     progress: bool = True,
@@ -78,12 +78,12 @@ def sweep(
     ``--set`` assignments applied to the scenario first, ``seed`` replaces its seed (every
     point runs on the same random numbers), ``replications`` its replications.
 
-    ``jobs`` local processes or a Dask ``scheduler`` (an address, or ``dask://local``) run
-    the replications; the DataFrame is the same for any of them. ``progress`` shows a bar on
-    stderr (a widget in Jupyter). ``cache``: True for ``~/.cache/mpmsim/sweep``, a folder, or
-    False for none; a cached point (same scenario, seed and replications) is not simulated
-    again. ``df.attrs`` says what the sweep cost: ``computed``, ``cache_hits``, ``wall_s``,
-    ``executor`` and ``cache_problem``.
+    ``jobs`` local processes or a Dask ``scheduler`` (an address, ``dask://local``, or a
+    ``LocalCluster`` or ``Client`` you started) run the replications; the DataFrame is the
+    same for any of them. ``progress`` shows a bar on stderr (a widget in Jupyter). ``cache``:
+    True for ``~/.cache/mpmsim/sweep``, a folder, or False for none; a cached point (same
+    scenario, seed and replications) is not simulated again. ``df.attrs`` says what the sweep
+    cost: ``computed``, ``cache_hits``, ``wall_s``, ``executor`` and ``cache_problem``.
     """
     t0 = time.perf_counter()
     if replications is not None and replications < 1:
@@ -92,25 +92,22 @@ def sweep(
     combos = combinations(vary, zip_lists=zip)
     points = [make_point(base, source, base_dir, c, replications) for c in combos]
     store = EvalCache(_cache_folder(cache), reuse=True)
-    results: dict[int, dict[str, Any]] = {}
-    for i, p in enumerate(points):
-        hit = store.get(p.key)
-        if hit is not None and isinstance(hit.get("result_json"), str):
-            results[i] = json.loads(hit["result_json"])
-    todo = [i for i in range(len(points)) if i not in results]
-    bar = _progress_bar(len(points), len(results), progress)
+    unique = list({p.key: p for p in points}.values())  # a value given twice runs once
+    results = _cached(store, unique)
+    todo = [p for p in unique if p.key not in results]
+    bar = _progress_bar(len(unique), len(results), progress)
     try:
-        with TaskMapper(jobs, scheduler) as mapper:
-            for i, result in _simulate(mapper, [points[i] for i in todo], todo):
-                store.put(points[i].key, {"result_json": json.dumps(result)})
-                results[i] = result
+        with TaskMapper(jobs, _address(scheduler)) as mapper:
+            for point, result in _simulate(mapper, todo):
+                store.put(point.key, {"result_json": json.dumps(result)})
+                results[point.key] = result
                 bar.update(1)
             executor = mapper.kind
     finally:
         bar.close()
-    df = frame([p.values for p in points], [results[i] for i in range(len(points))])
+    df = frame([p.values for p in points], [results[p.key] for p in points])
     df.attrs.update(
-        computed=len(todo), cache_hits=len(points) - len(todo), executor=executor,
+        computed=len(todo), cache_hits=store.hits, executor=executor,
         wall_s=round(time.perf_counter() - t0, 3), cache_problem=store.problem,
     )  # fmt: skip
     return df
@@ -206,23 +203,48 @@ def _context(prep: Prepared) -> str:
     return "\n".join(repr(p) for p in (*parts, prep.classes))
 
 
+def _cached(store: EvalCache, points: Sequence[Point]) -> dict[str, dict[str, Any]]:
+    """The JSON results the cache holds for ``points``, by point key."""
+    found: dict[str, dict[str, Any]] = {}
+    for p in points:
+        hit = store.get(p.key)
+        if hit is not None and isinstance(hit.get("result_json"), str):
+            found[p.key] = json.loads(hit["result_json"])
+    return found
+
+
+def _address(scheduler: Any) -> str | None:
+    """A scheduler address, from a string or from a Dask ``LocalCluster`` / ``Client`` object."""
+    if scheduler is None or isinstance(scheduler, str):
+        return scheduler
+    address = getattr(scheduler, "scheduler_address", None) or getattr(
+        getattr(scheduler, "scheduler", None), "address", None
+    )
+    if not isinstance(address, str):
+        raise InputError(
+            f"expected an address, dask://local or a Dask cluster, got {scheduler!r}",
+            field="--scheduler",
+        )
+    return address
+
+
 def _simulate(
-    mapper: TaskMapper, points: Sequence[Point], index: Sequence[int]
-) -> Iterator[tuple[int, dict[str, Any]]]:
+    mapper: TaskMapper, points: Sequence[Point]
+) -> Iterator[tuple[Point, dict[str, Any]]]:
     """Each point's JSON result (``mpmsim run --json``) as soon as its replications are done.
 
     One task per replication, so that a few points still fill every worker; the result goes
     through JSON as a cached one does, so fresh and cached points give the same row.
     """
     done = mapper.map(simulate_replication, [t for p in points for t in p.tasks])
-    for i, point in itertools.zip_longest(index, points):
+    for point in points:
         parts = [next(done) for _ in point.tasks]
         res = RunResult(
             prepared=point.prepared,
             records=tuple(record for record, _ in parts),
             replications=tuple(rep for _, rep in parts),
         )
-        yield i, json.loads(json.dumps(res.to_dict()))
+        yield point, json.loads(json.dumps(res.to_dict()))
 
 
 def _cache_folder(cache: bool | str | Path) -> Path | None:
