@@ -5,6 +5,8 @@ In a notebook::
     import mpmsim
     result = mpmsim.run("workloads/examples/primer-ab-event.yaml")
     result.to_dict()["throughput_rps"], result.requests_frame()
+    mpmsim.plot.setup_notebook()  # first cell: figures show in Jupyter, VS Code and HTML exports
+    mpmsim.plot.workers(result)
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ __all__ = [
     "__version__",
     "load_scenario",
     "optimize",
+    "plot",
     "prepare",
     "run",
     "sweep",
 ]
 
 if TYPE_CHECKING:
+    from mpmsim import plot
     from mpmsim.engine.replications import RunResult, run
     from mpmsim.errors import InputError
     from mpmsim.search.optimizer import optimize
@@ -43,6 +47,7 @@ _LAZY = {
     "Scenario": "mpmsim.spec.scenario",
     "load_scenario": "mpmsim.spec.reading",
     "optimize": "mpmsim.search.optimizer",
+    "plot": "mpmsim.plot",
     "prepare": "mpmsim.spec.resolve",
     "run": "mpmsim.engine.replications",
     "sweep": "mpmsim.search.sweep",
@@ -56,4 +61,5 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'mpmsim' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    return imported if module == f"mpmsim.{name}" else getattr(imported, name)  # plot: a package

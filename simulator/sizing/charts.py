@@ -2,9 +2,9 @@
 
 Each function draws one chart from the report's data: capacity and cost per instance
 (:func:`capacity_cost_figure`), the optimizer's curves on the recommended instance
-(:func:`curves_figure`, drawn by :mod:`mpmsim.search.plot`), and, from the recommended
-configuration's run, the latency distribution, busy and idle workers over time and the CPU
-credit balance (burstable hardware only).
+(:func:`curves_figure`), and, from the recommended configuration's run, the latency
+distribution, busy and idle workers over time and the CPU credit balance (burstable hardware
+only). All but the first and the last are :mod:`mpmsim.plot`'s figures, as a notebook draws them.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from mpmsim.search import plot
-from mpmsim.sizing import format as fmt
+from mpmsim import plot
+from mpmsim.plot.layout import HEIGHT as HEIGHT  # the page sizes its chart divs by it
+from mpmsim.plot.layout import first_series, shade_warmup
+from mpmsim.plot.layout import styled as _layout
 from mpmsim.sizing.verdict import judged, passes
 
 if TYPE_CHECKING:
@@ -30,23 +30,6 @@ GROUPS = (
     ("fail", "misses a goal", "#b8b8b8"),
 )
 """How an instance type fared: key, legend label, colour."""
-HEIGHT = 420
-"""Pixels; the width follows the page (the charts are responsive)."""
-MAX_POINTS = 2000
-"""A time series is thinned to about this many points: the page stays small for long runs."""
-
-
-def _layout(fig: go.Figure, title: str, height: int = HEIGHT) -> go.Figure:
-    """Title, height and margins shared by every chart; the width is the page's."""
-    fig.update_layout(
-        title={"text": title, "x": 0.0, "xanchor": "left"},
-        height=height,
-        autosize=True,
-        margin={"l": 70, "r": 30, "t": 60, "b": 55},
-        legend={"orientation": "h", "y": -0.18},
-        template="plotly_white",
-    )
-    return fig
 
 
 def _group(row: Mapping[str, Any]) -> str:
@@ -121,7 +104,7 @@ def curves_figure(
     ``row`` is the instance type's row (the configuration of the fleet's member that passes is
     starred), ``points`` the optimizer's simulated points at that member's share of the load,
     ``goals`` the report's goals. Drawn by
-    :func:`mpmsim.search.plot.figure`, the chart of ``mpmsim optimize --plot``.
+    :func:`mpmsim.plot.optimize`, the chart of ``mpmsim optimize --plot``.
     """
     member = judged(row)
     budget = (member.get("goals") or {}).get("memory_mib", {}).get("target")
@@ -136,100 +119,20 @@ def curves_figure(
             "memory_budget_mib": budget or row.get("memory_budget_mib"),
         },
     }
-    fig = plot.figure(data)
+    fig = plot.optimize(data)
     title = f"Throughput, p95 and memory against MaxRequestWorkers on {row.get('instance')}"
     return _layout(fig, title, height=760)
 
 
-def _measured_latency(run: RunResult) -> pd.DataFrame:
-    """Completed requests that ended after each replication's warm-up (the measured window)."""
-    req = run.requests_frame()
-    warm = {i: float(r["warmup_s"]) for i, r in enumerate(run.records)}
-    keep = (req["status"] == "ok") & (req["t_end_s"] >= req["replication"].map(warm))
-    return req.loc[keep, ["class", "latency_ms"]]
-
-
-def _cdf(latency_ms: np.ndarray, steps: int = 400) -> tuple[list[float], list[float]]:
-    """The empirical CDF at ``steps + 1`` evenly spaced fractions (a small page, any run length)."""
-    frac = np.linspace(0.0, 1.0, steps + 1)
-    return np.quantile(latency_ms, frac).tolist(), frac.tolist()
-
-
 def latency_figure(run: RunResult, p95_goal_ms: float | None = None) -> go.Figure:
-    """The latency distribution (CDF, log scale) of the run, with p50, p95 and p99 marked."""
-    import plotly.graph_objects as go
-
-    req = _measured_latency(run)
-    fig = go.Figure()
-    lat = req["latency_ms"].to_numpy(dtype=float)
-    if len(lat):
-        x, y = _cdf(lat)
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="all requests"))
-        classes = sorted(set(req["class"]))
-        for name in classes if 1 < len(classes) <= 6 else ():
-            x, y = _cdf(req.loc[req["class"] == name, "latency_ms"].to_numpy(dtype=float))
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=str(name), line={"width": 1}))
-        # The figures the report quotes: per-replication percentiles, averaged.
-        quoted = run.to_dict()["latency_ms"]
-        marks = [(q, float(quoted[f"p{q}"])) for q in (50, 95, 99) if quoted[f"p{q}"]]
-        where = {50: "middle left", 95: "middle left", 99: "middle right"}  # p95, p99 are close
-        fig.add_trace(go.Scatter(
-            x=[v for _, v in marks], y=[q / 100 for q, _ in marks], mode="markers+text",
-            text=[f"p{q}" for q, _ in marks], textposition=[where[q] for q, _ in marks],
-            cliponaxis=False, marker={"color": "#333", "size": 8},
-            name=", ".join(f"p{q} {fmt.ms(v)}" for q, v in marks),
-        ))  # fmt: skip
-    if p95_goal_ms is not None:
-        # A shape on a log axis takes the value, its annotation the log10 (plotly.js's rule).
-        fig.add_shape(type="line", x0=p95_goal_ms, x1=p95_goal_ms, y0=0, y1=1, yref="paper",
-                      line={"dash": "dash", "color": "#c0392b"})  # fmt: skip
-        fig.add_annotation(x=np.log10(p95_goal_ms), y=0.02, yref="paper", showarrow=False,
-                           text="p95 goal", xanchor="left", font={"color": "#c0392b"})  # fmt: skip
-    fig.update_xaxes(type="log", title_text="latency (ms, log scale)")
-    fig.update_yaxes(title_text="fraction of requests", range=[0, 1.02], tickformat=".0%")
+    """The latency distribution (CDF per class, log scale) of the run, p50, p95, p99 marked."""
+    fig = plot.latency_cdf(run, p95_goal_ms)
     return _layout(fig, "Latency distribution (requests after the warm-up)")
 
 
-def _thin(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every k-th row, so that at most about :data:`MAX_POINTS` remain."""
-    step = max(1, len(frame) // MAX_POINTS)
-    return frame.iloc[::step]
-
-
-def _first_series(run: RunResult) -> pd.DataFrame:
-    """The first replication's time series (the others repeat it with other random numbers)."""
-    s = run.series_frame()
-    return _thin(s[s["replication"] == s["replication"].min()])
-
-
-def _warmup(fig: go.Figure, run: RunResult) -> None:
-    """Shade the first replication's warm-up."""
-    warm = float(run.records[0]["warmup_s"])
-    if warm > 0:
-        fig.add_vrect(x0=0, x1=warm, fillcolor="#888", opacity=0.12, line_width=0,
-                      annotation_text="warm-up", annotation_position="top left")  # fmt: skip
-
-
 def workers_figure(run: RunResult) -> go.Figure:
-    """Busy and idle workers (and connections in keep-alive) over time, first replication."""
-    import plotly.graph_objects as go
-
-    s = _first_series(run)
-    fig = go.Figure()
-    lines = [("busy_workers", "busy workers"), ("idle_workers", "idle workers")]
-    lines += [("keepalive_held_workers", "workers held by keep-alive"),
-              ("keepalive_async_conns", "keep-alive connections (listener)")]  # fmt: skip
-    for col, name in lines:
-        if col.startswith("keepalive") and not s[col].any():
-            continue  # a series that stays at zero only crowds the legend
-        fig.add_trace(go.Scatter(x=s["t_s"], y=s[col], mode="lines", name=name,
-                                 line={"shape": "hv", "width": 1.5}))  # fmt: skip
-    cap = run.prepared.directives.MaxRequestWorkers
-    fig.add_hline(y=cap, line_dash="dash", annotation_text=f"MaxRequestWorkers {cap}")
-    _warmup(fig, run)
-    fig.update_xaxes(title_text="simulated time (s)")
-    fig.update_yaxes(title_text="workers", rangemode="tozero")
-    return _layout(fig, "Busy and idle workers over time")
+    """Busy, idle and keep-alive workers and processes over time, first replication."""
+    return _layout(plot.workers(run), "Busy and idle workers over time")
 
 
 def burstable(run: RunResult) -> bool:
@@ -243,7 +146,7 @@ def credits_figure(run: RunResult) -> go.Figure:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    s = _first_series(run)
+    s = first_series(run)
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(go.Scatter(x=s["t_s"], y=s["cpu_credits"], mode="lines", name="credit balance"))
     fig.add_trace(
@@ -252,7 +155,7 @@ def credits_figure(run: RunResult) -> go.Figure:
                    opacity=0.3),
         secondary_y=True,
     )  # fmt: skip
-    _warmup(fig, run)
+    shade_warmup(fig, run)
     fig.update_xaxes(title_text="simulated time (s)")
     fig.update_yaxes(title_text="CPU credits", rangemode="tozero", secondary_y=False)
     fig.update_yaxes(range=[0, 1.05], showticklabels=False, secondary_y=True)
