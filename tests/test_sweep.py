@@ -79,7 +79,10 @@ def test_same_table_on_a_dask_cluster() -> None:
     local = small_sweep(jobs=2, scheduler="dask://local")
     assert local.attrs["executor"] == "dask"
     pd.testing.assert_frame_equal(one, local)
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+    cluster = LocalCluster(  # type: ignore[no-untyped-call]
+        n_workers=2, threads_per_worker=1, dashboard_address=None
+    )
+    with cluster:
         pd.testing.assert_frame_equal(one, small_sweep(scheduler=cluster))
 
 
