@@ -12,7 +12,7 @@ The functions here work on a plain ``dict[str, int]`` of Apache names;
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 MPMS: Final = ("prefork", "worker", "event")
@@ -89,6 +89,29 @@ NOT_FOR_MPM: Final[Mapping[str, frozenset[str]]] = {
     "worker": frozenset({"MinSpareServers", "MaxSpareServers", "AsyncRequestWorkerFactor"}),
     "event": frozenset({"MinSpareServers", "MaxSpareServers"}),
 }
+
+# mod_php (Debian's libapache2-mod-php8.2, built without ZTS) refuses a threaded MPM in its
+# pre_config hook (sapi/apache2handler: ap_mpm_query(AP_MPMQ_IS_THREADED)); Apache then fails
+# with AH00013. The text as `apache2 -k start` prints it with mpm_event or mpm_worker and
+# libphp8.2.so loaded (tests/test_php_refusal.py compares it with the real Apache's).
+MOD_PHP_THREADED_REFUSAL: Final = (
+    "[php:crit] Apache is running a threaded MPM, but your PHP Module is not compiled to be "
+    "threadsafe.  You need to recompile PHP. AH00013: Pre-configuration failed"
+)
+#: Modules that refuse to run under a threaded MPM, with the line Apache prints.
+NOT_THREADSAFE_MODULES: Final[Mapping[str, str]] = {"php": MOD_PHP_THREADED_REFUSAL}
+
+
+def module_refusal(mpm: str, modules: Iterable[str]) -> str | None:
+    """The start-up failure Apache prints when a loaded module refuses ``mpm``, or None."""
+    if mpm == "prefork":
+        return None
+    for module in modules:
+        message = NOT_THREADSAFE_MODULES.get(module)
+        if message is not None:
+            return message
+    return None
+
 
 # Compile-time limits (facts §3): prefork.c l.82; worker.c l.94, l.112; event.c l.122, l.140.
 MAX_SERVER_LIMIT: Final[Mapping[str, int]] = {"prefork": 200000, "worker": 20000, "event": 20000}

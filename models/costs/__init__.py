@@ -73,6 +73,59 @@ class CostModel(BaseModel):
         description="coefficient of variation of each request's CPU work (gamma-distributed "
         "factor of mean 1 on all of it); 0 = every request costs exactly the mean",
     )
+    # -- PHP (mod_php inside Apache's children, PHP-FPM behind mod_proxy_fcgi) and proxies --------
+    # Defaults are priors (sources in PHP_PRIOR_SOURCES below) until `mpmsim calibrate` fits
+    # them on the real mod_php and PHP-FPM measurements of measurements/php/.
+    php_request_cpu_ms: float = Field(
+        0.12,
+        ge=0,
+        description="PHP's own CPU per PHP request beside Apache's request_cpu_ms: request "
+        "start-up and shutdown, superglobals, opcache look-ups (the script is the class's cpu_ms)",
+    )
+    fastcgi_handoff_cpu_ms: float = Field(
+        0.05,
+        ge=0,
+        description="CPU per request of the FastCGI hand-off: mod_proxy_fcgi connecting to the "
+        "pool's socket and encoding/decoding the records, and FPM's side of it",
+    )
+    proxy_handoff_cpu_ms: float = Field(
+        0.06,
+        ge=0,
+        description="Apache's CPU per request proxied to a generic proxy backend (mod_proxy_http: "
+        "connect or reuse, re-serialise the request, parse the response)",
+    )
+    fpm_master_mib: float = Field(
+        11.0, ge=0, description="the php-fpm master process with the pages its children share"
+    )
+    fpm_child_mib: float = Field(
+        2.0, ge=0, description="private memory of a fresh php-fpm child (PSS beyond the master's)"
+    )
+    fpm_child_growth_mib: float = Field(
+        0.1,
+        ge=0,
+        description="growth of a php-fpm child per PHP request it served, up to the pool's "
+        "memory_limit (heap the Zend allocator keeps, opcache/realpath caches, leaks)",
+    )
+    fpm_spawn_cpu_ms: float = Field(
+        2.0, ge=0, description="CPU of forking and initialising one php-fpm child"
+    )
+    modphp_shared_mib: float = Field(
+        9.0,
+        ge=0,
+        description="pages of libphp shared by all Apache processes when mod_php is loaded",
+    )
+    modphp_child_mib: float = Field(
+        2.0,
+        ge=0,
+        description="extra private memory of every Apache child when mod_php is loaded (PHP's "
+        "per-process state, whatever the child serves)",
+    )
+    modphp_child_growth_mib: float = Field(
+        0.1,
+        ge=0,
+        description="growth of an Apache child per PHP request it ran, up to memory_limit; given "
+        "back only when the child exits (MaxConnectionsPerChild)",
+    )
     classes: dict[str, RequestClassCost] = Field(default_factory=dict)
     justification: dict[str, str] = Field(default_factory=dict)
     """Field (or ``classes.NAME``) -> where its value comes from."""
@@ -90,6 +143,28 @@ class CostModel(BaseModel):
             if not ok:
                 raise ValueError(f"{key!r} is not a field of the cost model")
         return value
+
+
+#: Where the PHP and proxy fields' default values come from (priors until calibrated).
+PHP_PRIOR_SOURCES: dict[str, str] = {
+    "php_request_cpu_ms": "prior: PHP 8.2 with opcache serves a trivial script at about 8-10k "
+    "req/s per core of which Apache's part is ~0.05 ms; 0.12 ms left for PHP's request start-up "
+    "and shutdown",
+    "fastcgi_handoff_cpu_ms": "prior: a unix-socket connect, accept and ~1 KiB of FastCGI "
+    "records each way, on both sides: about 2 syscall round trips, 0.05 ms",
+    "proxy_handoff_cpu_ms": "prior: mod_proxy_http re-serialises the request and parses the "
+    "response headers, a little more than the FastCGI hand-off: 0.06 ms",
+    "fpm_master_mib": "measured on the development machine 2026-11-30: Debian php-fpm8.2 "
+    "(40 modules, opcache) master PSS 11.1 MiB with 3 idle children (pm static)",
+    "fpm_child_mib": "measured as fpm_master_mib: each idle child PSS 1.9 MiB",
+    "fpm_child_growth_mib": "prior: a small script leaves ~0.1 MiB more heap per request "
+    "until the child reaches its working set (memory_limit caps the model's growth)",
+    "fpm_spawn_cpu_ms": "prior: fork of a ~20 MiB RSS process and PHP's child init, 1-3 ms",
+    "modphp_shared_mib": "prior: the same libphp and extension pages the FPM master holds "
+    "(11.1 MiB PSS, less its own ~2 MiB private), mapped into Apache's parent: 9 MiB",
+    "modphp_child_mib": "prior: as an idle FPM child (1.9 MiB PSS): PHP's per-process state",
+    "modphp_child_growth_mib": "prior: as fpm_child_growth_mib",
+}
 
 
 _CATALOG = Catalog(CostModel, "mpmsim.models.costs", kind="cost model")
@@ -117,4 +192,4 @@ def load_costs(
     return _CATALOG.load(ref, relative_to=relative_to, source=source, field=field)
 
 
-__all__ = ["CostModel", "RequestClassCost", "cost_catalog", "load_costs"]
+__all__ = ["PHP_PRIOR_SOURCES", "CostModel", "RequestClassCost", "cost_catalog", "load_costs"]

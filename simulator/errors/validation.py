@@ -120,7 +120,9 @@ def _tag_of(model: type[pydantic.BaseModel]) -> str | None:
 def _allowed_keys(model: type[pydantic.BaseModel], loc: tuple[int | str, ...]) -> list[str] | None:
     """Field names of the model that sits at ``loc`` (the parent of an unknown key)."""
     _, current = _walk(model, loc)
-    return sorted(current.model_fields) if current is not None else None
+    if current is None:
+        return None
+    return sorted(f.alias or name for name, f in current.model_fields.items())  # as written
 
 
 def validation_error_line(

@@ -34,6 +34,14 @@ def _path_parts(key: str) -> list[str | int]:
     return parts
 
 
+def _backend_keys(parts: list[str | int]) -> list[str | int]:
+    """A backend's keys are FPM's own dotted names: ``backends.www.pm.max_children`` sets
+    the key ``pm.max_children`` of backend ``www``."""
+    if len(parts) > 3 and parts[0] == "backends" and all(isinstance(p, str) for p in parts[2:]):
+        return [*parts[:2], ".".join(str(p) for p in parts[2:])]
+    return parts
+
+
 def apply_override(data: dict[str, Any], assignment: str) -> None:
     """Apply one ``KEY=VALUE`` (value parsed as YAML) to the raw scenario mapping, in place."""
     key, sep, text = assignment.partition("=")
@@ -44,7 +52,7 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
             field="--set",
         )
     try:
-        parts = _path_parts(key.strip())
+        parts = _backend_keys(_path_parts(key.strip()))
         value = yaml.safe_load(text) if text.strip() else ""
     except (ValueError, yaml.YAMLError) as exc:
         raise InputError(f"cannot parse {assignment!r}: {exc}", field="--set") from None

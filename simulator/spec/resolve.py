@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mpmsim.errors import InputError
-from mpmsim.models.apache.config_file import read_apache_config
+from mpmsim.models.apache.config_file import read_apache_tree
 from mpmsim.models.apache.directives import (
     EffectiveDirectives,
     apply_apache_rules,
@@ -17,6 +17,7 @@ from mpmsim.models.apache.directives import (
 from mpmsim.models.costs import CostModel, load_costs
 from mpmsim.models.hardware import HardwareSpec, load_hardware
 from mpmsim.spec.mix import resolve_mix
+from mpmsim.spec.php import PhpSetup, resolve_php, with_mod_php
 from mpmsim.spec.scenario import Scenario, TraceLoad
 from mpmsim.workloads.access_log.url_classes import parse_classes
 from mpmsim.workloads.mix import ResolvedClass
@@ -37,6 +38,8 @@ class Prepared:
     classes: tuple[ResolvedClass, ...]
     trace: TracePlan | None = None
     """A trace load's probed log and the part of it replayed."""
+    php: PhpSetup = field(default_factory=PhpSetup)
+    """mod_php, PHP-FPM pools and proxied backends, and where each class runs."""
 
     @property
     def duration_s(self) -> float | None:
@@ -57,13 +60,15 @@ def prepare(
     server = scenario.server
     raw: dict[str, object] = {}
     mpm: str | None = server.mpm
+    loaded: tuple[str, ...] = ()
     if server.config_file:
         path = Path(server.config_file)
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
-        detected, from_file = read_apache_config(path, mpm)
-        mpm = mpm or detected
-        raw.update(from_file)
+        config = read_apache_tree(path, mpm)
+        mpm = mpm or config.mpm
+        raw.update(config.directives)
+        loaded = config.modules
     if mpm is None:
         raise InputError(
             "no MPM given: set server.mpm to prefork, worker or event (or give a config_file "
@@ -78,6 +83,8 @@ def prepare(
         raw[key] = value
     values, notes = normalize_directives(raw, source=source)
     directives, warnings = apply_apache_rules(mpm, values, vcpus=hardware.vcpus)
+    php = resolve_php(scenario, mpm, loaded, costs, source=source, base_dir=base_dir)
+    costs = with_mod_php(costs, php.mod_php)
     classes = resolve_mix(scenario.mix, costs, source=source)
     load = scenario.load
     trace = (
@@ -92,9 +99,10 @@ def prepare(
         costs=costs,
         mpm=mpm,
         directives=directives,
-        warnings=tuple(notes) + tuple(warnings),
+        warnings=tuple(notes) + tuple(warnings) + php.notes,
         classes=tuple(classes),
         trace=trace,
+        php=php,
     )
 
 

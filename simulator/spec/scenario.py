@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mpmsim.errors.validation import field_error
+from mpmsim.spec.backends import MOD_PHP, BackendSpec, ModPhpSpec
 from mpmsim.workloads.distributions import NonNegativeSpec
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -41,6 +42,16 @@ class ServerSpec(BaseModel):
         ge=1,
         description="Listen sockets (e.g. 2 for ports 80 and 443); with more than one, prefork "
         "and worker take the accept mutex around every accept()",
+    )
+    modules: list[Literal["php"]] = Field(
+        default_factory=list,
+        description="modules loaded besides the MPM that change what a child is: php (mod_php, "
+        "PHP inside every child; prefork only, as Apache refuses it under worker and event); "
+        "a config_file's LoadModule php_module adds it too",
+    )
+    php: ModPhpSpec = Field(
+        default_factory=ModPhpSpec,
+        description="mod_php's memory: memory_limit, child_extra_mib, child_growth_mib",
     )
 
 
@@ -243,6 +254,12 @@ class MixClass(BaseModel):
         description="the handler streams its response (CGI, proxy): the worker stays until the "
         "last byte is written, even under event",
     )
+    backend: str | None = Field(
+        None,
+        description="where the class runs: a name of backends (a php_fpm pool or a proxy: its "
+        "cpu_ms and wait_ms are spent there while the Apache worker waits), mod_php (PHP inside "
+        "the Apache child), or None: in Apache itself (static files)",
+    )
 
 
 class Reference(BaseModel):
@@ -278,6 +295,11 @@ class Scenario(BaseModel):
     reference: Reference | None = Field(
         None, description="a figure to compare the simulated throughput with"
     )
+    backends: dict[str, BackendSpec] = Field(
+        default_factory=dict,
+        description="application servers a mix class can name: {NAME: {kind: php_fpm, pm: "
+        "dynamic, pm.max_children: 20, ...}} or {NAME: {kind: proxy, concurrency: 50, ...}}",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
@@ -286,6 +308,7 @@ class Scenario(BaseModel):
         names = [m.name for m in self.mix]
         if len(set(names)) != len(names):
             raise ValueError("mix class names must be unique")
+        self._check_backends()
         load = self.load
         if isinstance(load, ClosedLoad):
             if load.requests is None and load.duration_s is None and self.duration_s is None:
@@ -294,6 +317,18 @@ class Scenario(BaseModel):
             raise ValueError("an open load needs a duration_s")
         self._check_warmup()
         return self
+
+    def _check_backends(self) -> None:
+        """Every class's backend exists; no backend takes mod_php's reserved name."""
+        if MOD_PHP in self.backends:
+            raise field_error(f"backends.{MOD_PHP}", f"{MOD_PHP} is reserved for mod_php")
+        allowed = [*sorted(self.backends), MOD_PHP]
+        for i, m in enumerate(self.mix):
+            if m.backend is not None and m.backend not in allowed:
+                raise field_error(
+                    f"mix[{i}].backend",
+                    f"no backend {m.backend!r} (allowed: {', '.join(allowed)})",
+                )
 
     def _check_warmup(self) -> None:
         """A warm-up must end before the run does, or nothing is measured."""
