@@ -11,9 +11,11 @@ import numpy as np
 
 from mpmsim.engine.accept_queue import accept_queue_limit
 from mpmsim.engine.bottleneck import Bottleneck, find_bottleneck
+from mpmsim.engine.classes import cdf_rows, classes_block, classes_rows
 from mpmsim.engine.recorder import SERIES_COLUMNS, STATUS_NAMES
 from mpmsim.engine.replication import Replication, run_replication
 from mpmsim.engine.summary import PERCENTILES, ci95, empty_window_warnings, summarize
+from mpmsim.engine.theory import theory_block
 from mpmsim.engine.trace_summary import trace_block
 from mpmsim.spec.reading import load_scenario
 from mpmsim.spec.resolve import Prepared, prepare
@@ -43,7 +45,8 @@ class RunResult:
             return ci95([float(r[key]) for r in self.records])
         if key == "throughput_rps":
             return ci95(self.records[0]["batch_throughput"])
-        return None
+        batches = self.records[0].get("batches", {}).get(key)  # a class's throughput
+        return ci95(batches) if batches is not None else None
 
     @property
     def bottleneck(self) -> Bottleneck:
@@ -109,6 +112,8 @@ class RunResult:
                 "simulated_s": _r(sum(r["simulated_s"] for r in recs)),
             },
         }
+        out["classes"] = self.classes()
+        out["theory"] = theory_block(p, self.mean)
         out.update(self._reference())
         if p.trace is not None:
             out["trace"] = trace_block(p, self.mean)
@@ -119,6 +124,15 @@ class RunResult:
                 "throttled_fraction": _r(self.mean("throttled_fraction")),
             }
         return out
+
+    def classes(self) -> dict[str, dict[str, Any]]:
+        """Per request class: throughput, latency (with the 1st to 99th percentiles), errors.
+
+        The JSON's ``classes`` (see :func:`mpmsim.engine.classes.classes_block`).
+        """
+        names = [c.name for c in self.prepared.classes]
+        weights = [c.weight for c in self.prepared.classes]
+        return classes_block(names, weights, self.records, self.mean, self.ci, _r)
 
     def _offered(self) -> dict[str, float | None]:
         """``{"offered_rps": ...}`` for an open load (requests of the sessions that arrived in
@@ -166,8 +180,21 @@ class RunResult:
         """One row per replication."""
         import pandas as pd
 
-        rows = [{k: v for k, v in r.items() if k != "batch_throughput"} for r in self.records]
+        rows = [{k: v for k, v in r.items() if k not in _NOT_FLAT} for r in self.records]
         return pd.DataFrame(rows)
+
+    def classes_frame(self) -> pd.DataFrame:
+        """One row per request class: the JSON's ``classes`` figures (means over replications,
+        95 % half-widths in ``*_ci95`` columns), without the CDF quantiles."""
+        import pandas as pd
+
+        return pd.DataFrame(classes_rows(self.classes()))
+
+    def latency_cdf_frame(self) -> pd.DataFrame:
+        """Each class's latency CDF: one row per class and percent (1-99), ``latency_ms``."""
+        import pandas as pd
+
+        return pd.DataFrame(cdf_rows(self.classes()))
 
     def requests_frame(self) -> pd.DataFrame:
         """One row per request of every replication (times in s, latency in ms)."""
@@ -203,6 +230,8 @@ class RunResult:
         return pd.concat(frames, ignore_index=True)
 
 
+_NOT_FLAT = ("batch_throughput", "batches", "class_quantiles_ms")
+"""Record fields that hold lists (batch means, CDF quantiles), left out of records_frame."""
 _REQUEST_COUNTS = ("sent", "in_flight", "reconnects", "syn_drops")
 _MEANS = (
     "cpu_utilization",

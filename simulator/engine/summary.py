@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from mpmsim.engine.classes import summarize_classes
 from mpmsim.engine.recorder import OK, REFUSED, RESET, SERIES_COLUMNS, TIMEOUT
 from mpmsim.engine.replication import Replication
 from mpmsim.engine.trace_summary import summarize_trace
@@ -89,6 +90,9 @@ def summarize(prep: Prepared, rep: Replication) -> dict[str, Any]:
     rec.update(_sampled(prep, rep, window))
     rec.update(_counters(rep))
     rec["batch_throughput"] = _batch_throughput(req["t_end_s"][ok], window)
+    edges = _batch_edges(window)
+    names = [c.name for c in prep.classes]
+    rec.update(summarize_classes(names, req, in_window, window.length_s, edges))
     return rec
 
 
@@ -236,10 +240,17 @@ def _why_empty(prep: Prepared, rec: dict[str, Any]) -> str:
     )
 
 
-def _batch_throughput(t_end: np.ndarray, window: Window) -> list[float]:
+def _batch_edges(window: Window) -> np.ndarray | None:
+    """The boundaries of the window's ``N_BATCHES`` batches (None for an empty window)."""
     if window.length_s <= 0:
+        return None
+    return np.linspace(window.start_s, window.end_s, N_BATCHES + 1)
+
+
+def _batch_throughput(t_end: np.ndarray, window: Window) -> list[float]:
+    edges = _batch_edges(window)
+    if edges is None:
         return []
-    edges = np.linspace(window.start_s, window.end_s, N_BATCHES + 1)
     counts, _ = np.histogram(t_end, bins=edges)
     width = window.length_s / N_BATCHES
     return [float(x / width) for x in counts]
