@@ -250,7 +250,7 @@ class Client:
         ov = self._overheads
         work = ov.request_cpu_s + cpu_s
         work += ov.new_conn_cpu_s if first else ov.ka_request_cpu_s
-        if not keep:
+        if not keep and not ov.linger_on_worker:  # else the worker closes after the FIN
             work += ov.close_cpu_s
         return work * self.cpu_noise.draw()
 
@@ -289,11 +289,13 @@ class Client:
         open)``: TIMEOUT if the client's own timeout passed first (it then closes ``conn``).
         """
         server = self.server
+        t_done = self.env.now + tx_s - held_s + self.half_rtt_s
         if keep:
             server.keepalive.hold(conn)
-        else:
-            server.close(conn, worker_held=True)
-        t_done = self.env.now + tx_s - held_s + self.half_rtt_s
+        else:  # the client closes when it has the response; its FIN takes half a round trip
+            server.close(
+                conn, worker_held=True, fin_after_s=t_done + self.half_rtt_s - self.env.now
+            )
         if self.timeout_s is not None and t_done - t_start > self.timeout_s:
             if keep:
                 server.keepalive.expire(conn)  # the client gave up and closed it

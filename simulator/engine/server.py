@@ -242,15 +242,47 @@ class Server:
         self._refresh(child)
         return True
 
-    def close(self, conn: Conn, *, worker_held: bool) -> None:
-        """Close after a response; the worker (if held) is released after the close CPU."""
+    def close(self, conn: Conn, *, worker_held: bool, fin_after_s: float = 0.0) -> None:
+        """Close after a response; the worker (if held) is released after the close CPU.
+
+        ``fin_after_s``: when the client's FIN reaches the server (it reads the response to the
+        end and closes). A worker that lingers itself waits for it (:meth:`_linger`).
+        """
         child = conn.child
         assert child is not None
         if conn.server_closed or not child.alive:
             return
         if worker_held:
+            if self.overheads.linger_on_worker:
+                self._linger(conn, child, fin_after_s)
+                return
             self.release_worker(child)
         self.finish_close(conn)
+
+    def _linger(self, conn: Conn, child: Child, fin_after_s: float) -> None:
+        """A sync worker's lingering close: SERVER_CLOSING until it has run after the FIN.
+
+        httpd 2.4 ``server/connection.c``: ``ap_prep_lingering_close`` sets the scoreboard to
+        SERVER_CLOSING, ``ap_lingering_close`` shuts down the write side and blocks in
+        ``apr_socket_recv`` until the client's FIN; the worker marks itself SERVER_READY only
+        at the top of its loop (prefork ``child_main``, worker ``worker_thread``), i.e. once it
+        has been woken and run again. Until then the parent's maintenance does not count it as
+        idle. Its close is a CPU job of its own, which waits for the CPU like any other.
+        """
+
+        def closed(_ev: simpy.Event) -> None:
+            if conn.server_closed:
+                return
+            self.release_worker(child)
+            self.finish_close(conn)
+
+        def fin(_ev: simpy.Event | None) -> None:
+            self.cpu.run(self.overheads.close_cpu_s).callbacks.append(closed)
+
+        if fin_after_s > 0.0:
+            self.env.timeout(fin_after_s).callbacks.append(fin)
+        else:
+            fin(None)
 
     def finish_close(self, conn: Conn) -> None:
         """Close ``conn`` now; a worker it held has been released already."""
