@@ -12,6 +12,7 @@ import pytest
 from mpmsim.engine.replication import build_world
 from mpmsim.engine.replications import run_prepared
 from mpmsim.engine.server import Server
+from mpmsim.engine.summary import summarize
 from mpmsim.models.mpm.base import Child
 from tests.helpers import prepared
 
@@ -99,3 +100,47 @@ def test_event_worker_is_idle_once_the_response_is_written() -> None:
     world = _one_request_world("event", 100.0)
     world.env.run(until=0.7)
     assert world.server.busy == 0
+
+
+def _summary(prep: Any) -> dict[str, Any]:
+    return summarize(prep, run_prepared(prep, 1).replications[0])
+
+
+def _prefork_pool(children: int, costs: Any) -> Any:
+    """prefork with ``children`` idle children kept alive, one keep-alive client, 1 ms requests."""
+    return prepared(
+        costs=costs,
+        server={"mpm": "prefork", "directives": {
+            "StartServers": children, "MinSpareServers": 1, "MaxSpareServers": children + 1,
+            "MaxRequestWorkers": children, "ServerLimit": children}},
+        load={"kind": "closed", "clients": 1, "keepalive": True, "duration_s": 2.0},
+    )  # fmt: skip
+
+
+def test_a_switch_costs_more_with_more_tasks_alive() -> None:
+    """switch_us_per_task: each CPU job (a wake-up into its task) pays it per live task.
+
+    1 us per task: with 150 children (plus the parent) a 1 ms request costs 0.151 ms more, with
+    10 children 0.011 ms; with the parameter at 0 the CPU per request does not depend on them.
+    """
+    costs = {"base": "ideal", "switch_us_per_task": 1.0}
+    few = _summary(_prefork_pool(10, costs))["cpu_ms_per_request"]
+    many = _summary(_prefork_pool(150, costs))["cpu_ms_per_request"]
+    assert few == pytest.approx(1.011, rel=0.01)
+    assert many == pytest.approx(1.151, rel=0.01)
+    flat = [_summary(_prefork_pool(n, "ideal"))["cpu_ms_per_request"] for n in (10, 150)]
+    assert flat[0] == pytest.approx(flat[1], rel=1e-9)
+
+
+def test_the_client_pays_its_own_time_per_new_connection() -> None:
+    """client_conn_ms: one client without keep-alive waits for its own connect and close.
+
+    1 ms of CPU, no round trip: 0.5 ms of the client's own per connection makes each request
+    1.5 ms long, so one client makes 667 requests a second (1,000 without it).
+    """
+    load = {"kind": "closed", "clients": 1, "keepalive": False, "duration_s": 2.0}
+    slow = _summary(prepared(costs={"base": "ideal", "client_conn_ms": 0.5}, load=load))
+    fast = _summary(prepared(costs="ideal", load=load))
+    assert slow["latency_p50_ms"] == pytest.approx(1.5, rel=0.01)
+    assert slow["throughput_rps"] == pytest.approx(667, rel=0.02)
+    assert fast["throughput_rps"] == pytest.approx(1000, rel=0.02)

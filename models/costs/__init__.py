@@ -73,6 +73,19 @@ class CostModel(BaseModel):
         description="coefficient of variation of each request's CPU work (gamma-distributed "
         "factor of mean 1 on all of it); 0 = every request costs exactly the mean",
     )
+    switch_us_per_task: float = Field(
+        0.0,
+        ge=0,
+        description="extra CPU of each context switch per live process or thread (the cache and "
+        "TLB working set a switch reloads grows with the tasks alive; mpmsim calibrate fits it); "
+        "0 = switches cost the same however many tasks live",
+    )
+    client_conn_ms: float = Field(
+        0.0,
+        ge=0,
+        description="the client's own time per new connection (connect(), its socket set-up and "
+        "close) added to the request's latency; mpmsim calibrate fits it from one-client rows",
+    )
     # -- PHP (mod_php inside Apache's children, PHP-FPM behind mod_proxy_fcgi) and proxies --------
     # Defaults are priors (sources in PHP_PRIOR_SOURCES below) until `mpmsim calibrate` fits
     # them on the real mod_php and PHP-FPM measurements of measurements/php/.

@@ -30,6 +30,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "fork_cpu_ms": (0.0, 500.0),
     "accept_cpu_ms": (0.0, 5.0),
     "accept_mutex_us": (0.0, 5000.0),
+    "switch_us_per_task": (0.0, 10.0),
 }
 
 

@@ -29,16 +29,17 @@ from scipy.optimize import least_squares
 from mpmsim.calibration.measured import (
     METRICS,
     Setup,
+    estimate_client_conn_ms,
     estimate_rtt_ms,
     observed,
     requests_per_connection,
     simulate_row,
     split_representable,
 )
+from mpmsim.calibration.regressors import switch_counts, task_switches
 from mpmsim.engine.executors import TaskMapper
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel, RequestClassCost
-from mpmsim.models.mpm.registry import MPM_MODELS
 from mpmsim.workloads.readers import MeasuredRun
 
 #: A row whose prediction misses a metric by more than this is named as unexplained.
@@ -85,21 +86,6 @@ class Calibration:
 
 
 # -- stage 1: the linear fits --------------------------------------------------------------------
-def _switch_counts(mpm: str, k: float) -> tuple[float, float]:
-    """Context switches per request of ``mpm`` at ``k`` requests per connection.
-
-    (thread switches, process switches): hand-offs of new connections and keep-alive requests
-    and the wake-up for a lingering close, as the MPM model charges them.
-    """
-    model: Any = MPM_MODELS[mpm]
-    n = (
-        model.switches_per_new_connection / k
-        + model.switches_per_keepalive_request * (1.0 - 1.0 / k)
-        + model.switches_per_close / k
-    )
-    return (n, 0.0) if model.threaded else (0.0, n)
-
-
 def fit_cpu(runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: float) -> ParamFit:
     """Fit handler CPU per class, per-connection CPU and the thread-switch cost.
 
@@ -116,6 +102,8 @@ def fit_cpu(runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: flo
         "conn_cpu_ms",
         "switch_us",
         "process_switch_total_us",
+        "switch_us_per_task",
+        "client_conn_ms",
     ]
     if not usable:
         raise InputError("no row has apache_cpu_ms_per_req with >= 1000 requests at c > 1")
@@ -123,9 +111,9 @@ def fit_cpu(runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: flo
     y = []
     for r in usable:
         k = requests_per_connection(r)
-        n_thread, n_process = _switch_counts(r.mpm, k)
+        n_thread, n_process = switch_counts(r.mpm, k)
         x = [1.0 if c == r.content else 0.0 for c in classes]
-        x += [1.0 / k, n_thread / 1000.0, n_process / 1000.0]
+        x += [1.0 / k, n_thread / 1000.0, n_process / 1000.0, task_switches(r, k) / 1000.0]
         rows.append(x)
         y.append(float(r.apache_cpu_ms_per_req or 0.0) - base.request_cpu_ms)
     a = np.asarray(rows)
@@ -138,6 +126,7 @@ def fit_cpu(runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: flo
                 max(base.accept_cpu_ms + base.close_cpu_ms, 1e-3),
                 base.thread_switch_us + context_switch_us,
                 base.process_switch_us + context_switch_us,
+                base.switch_us_per_task,
             ],
         ]
     )
@@ -233,6 +222,7 @@ def fitted_costs(
         "accept_cpu_ms": round(v["conn_cpu_ms"] * share, 5),
         "close_cpu_ms": round(v["conn_cpu_ms"] * (1 - share), 5),
         "thread_switch_us": round(thread_us, 3),
+        "switch_us_per_task": round(v["switch_us_per_task"], 5),
         "process_switch_us": round(process_us, 3),
         "parent_mib": round(m["base_mib"] * parent_share, 4),
         "shared_mib": round(m["base_mib"] * (1 - parent_share), 4),
@@ -244,6 +234,7 @@ def fitted_costs(
             "accept_cpu_ms+close_cpu_ms": round(e["conn_cpu_ms"], 6),
             "thread_switch_us": round(e["switch_us"], 4),
             "process_switch_us": round(e["process_switch_total_us"], 4),
+            "switch_us_per_task": round(e["switch_us_per_task"], 6),
             "parent_mib+shared_mib": round(me["base_mib"], 4),
             "process_mib": round(me["process_mib"], 5),
             "thread_mib": round(me["thread_mib"], 6),
@@ -344,13 +335,16 @@ def calibrate(
     cpu = fit_cpu(fit_rows, base, cs_us)
     mem = fit_memory(fit_rows, base)
     rtt = estimate_rtt_ms(fit_rows)
+    client_conn_ms = estimate_client_conn_ms(fit_rows, rtt)
     fitted_fields = {
         "accept_cpu_ms", "close_cpu_ms", "thread_switch_us", "process_switch_us", "classes",
+        "switch_us_per_task", "client_conn_ms",
         *(() if mem is None else ("parent_mib", "shared_mib", "process_mib", "thread_mib")),
     }  # fmt: skip
     costs = fitted_costs(base, cpu, mem, cs_us).model_copy(
         update={
             "name": name,
+            "client_conn_ms": round(client_conn_ms, 5),
             "description": (
                 f"Fitted by mpmsim calibrate to {len(fit_rows)} measured runs "
                 f"({', '.join(sources) or 'given rows'}) on {setup_hardware.name}, starting from "

@@ -65,14 +65,37 @@ def _nan(x: float | int | None) -> float:
 def estimate_rtt_ms(runs: Sequence[MeasuredRun]) -> float:
     """Client round trip (ms) from the c=1 rows: latency minus Apache's CPU per request.
 
-    A keep-alive request costs one round trip, a new connection two (handshake and request).
+    A keep-alive request costs one round trip, a new connection two (handshake and request)
+    plus the client's own work per connection; so the keep-alive rows tell the round trip
+    alone when there are any (:func:`estimate_client_conn_ms` takes the rest).
     """
-    est = []
-    for r in runs:
-        if r.concurrency == 1 and r.lat_mean_ms and r.apache_cpu_ms_per_req:
-            trips = 1.0 if r.keepalive else 2.0
-            est.append((float(r.lat_mean_ms) - float(r.apache_cpu_ms_per_req)) / trips)
+    rows = _one_client(runs)
+    kept = [(lat, cpu) for lat, cpu, ka in rows if ka]
+    if kept:
+        est = [lat - cpu for lat, cpu in kept]
+    else:
+        est = [(lat - cpu) / (1.0 if ka else 2.0) for lat, cpu, ka in rows]
     return max(float(np.median(est)), 0.0) if est else 0.0
+
+
+def estimate_client_conn_ms(runs: Sequence[MeasuredRun], rtt_ms: float) -> float:
+    """The client's own time per new connection (ms): c=1 rows without keep-alive, beyond
+    their two round trips and Apache's CPU; 0 unless keep-alive rows fixed the round trip."""
+    rows = _one_client(runs)
+    if not any(ka for _, _, ka in rows):
+        return 0.0
+    est = [lat - cpu - 2.0 * rtt_ms for lat, cpu, ka in rows if not ka]
+    return max(float(np.median(est)), 0.0) if est else 0.0
+
+
+def _one_client(runs: Sequence[MeasuredRun]) -> list[tuple[float, float, bool]]:
+    """(mean latency, Apache CPU per request, keep-alive) of the closed c=1 rows, in ms."""
+    return [
+        (float(r.lat_mean_ms), float(r.apache_cpu_ms_per_req), bool(r.keepalive))
+        for r in runs
+        if r.concurrency == 1 and r.lat_mean_ms and r.apache_cpu_ms_per_req
+        and r.tool in ("ab", "wrk")  # closed loops, not paced clients
+    ]  # fmt: skip
 
 
 def requests_per_connection(run: MeasuredRun) -> float:

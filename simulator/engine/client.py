@@ -60,6 +60,8 @@ class Client:
         self.max_keepalive = int(d.MaxKeepAliveRequests)
         self.server_timeout_s = float(d.Timeout)
         self._overheads = server.overheads
+        # The client's own work per new connection (socket, connect, close): costs.client_conn_ms
+        self.client_conn_s = server.costs.client_conn_ms / 1000.0
         self._next_id = 0
 
     def new_conn(self) -> Conn:
@@ -197,7 +199,7 @@ class Client:
             self.recorder.reconnects += 1
             sent_ago_s = 0.0
         # SYN, SYN-ACK, then the ACK with the request (TCP_DEFER_ACCEPT waits for data).
-        return None, OK, max(1.5 * self.rtt_s - sent_ago_s, 0.0)
+        return None, OK, max(1.5 * self.rtt_s - sent_ago_s, 0.0) + self.client_conn_s
 
     def _served(
         self, conn: Conn, first: bool, t_start: float, client_keepalive: bool, job: Job | None

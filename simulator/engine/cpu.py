@@ -9,7 +9,9 @@ joins or leaves reschedules it (a superseded timer is ignored when it fires).
 ``efficiency(n)`` models the scheduler: when more jobs are runnable than vCPUs, CFS gives each a
 time slice of ``max(min_granularity, latency / (n / c))`` and pays one context switch per slice,
 so the useful fraction is ``slice / (slice + switch)``. Explicit wake-ups (a listener handing a
-socket to a worker) are charged by the caller as CPU work.
+socket to a worker) are charged by the caller as CPU work. Every job is a task woken and
+switched to, so each also pays ``job_switch_s``: what a switch costs beyond its fixed part, which
+the server sets from the tasks alive (:meth:`Server._update_switch_cost`).
 
 Burstable CPUs (AWS T family) earn credits at ``credits_per_hour`` and spend one credit per vCPU
 minute at 100 %; in ``standard`` mode, when the balance reaches zero the whole machine is held at
@@ -65,6 +67,7 @@ class CPU:
         self.vcpus = vcpus
         self.speed = speed
         self.switch_s = switch_s
+        self.job_switch_s = 0.0  # extra work per job: the switch into its task (tasks alive)
         scale = 1.0 + math.log2(min(vcpus, 8))
         self._latency = _CFS_LATENCY_S * scale
         self._min_gran = _CFS_MIN_GRANULARITY_S * scale
@@ -99,6 +102,7 @@ class CPU:
         if work_s <= 0.0:
             ev.succeed()
             return ev
+        work_s += self.job_switch_s
         now = env.now
         if now != self._t:
             self._advance(now)

@@ -21,6 +21,7 @@ class Overheads:
 
     process_switch_s: float  # one switch between processes
     thread_switch_s: float  # one switch between threads of a process
+    switch_s_per_task: float  # more per switch for each process or thread alive
     new_conn_cpu_s: float  # accepting a connection and handing it to a worker
     ka_request_cpu_s: float  # handing a readable keep-alive connection to a worker
     write_completion_cpu_s: float  # event's listener finishing a write that did not fit
@@ -50,6 +51,7 @@ class Overheads:
         return cls(
             process_switch_s=process_switch_s,
             thread_switch_s=thread_switch_s,
+            switch_s_per_task=costs.switch_us_per_task * 1e-6,
             new_conn_cpu_s=new_conn_cpu_s,
             ka_request_cpu_s=model.switches_per_keepalive_request * handoff,
             write_completion_cpu_s=2 * handoff if model.write_completion_off_worker else 0.0,

@@ -333,6 +333,18 @@ class Server:
         return victim
 
     def _update_switch_cost(self) -> None:
+        """Set the CPU's cost of a context switch from the processes and threads alive.
+
+        A switch's fixed part is the hardware's plus the cost model's per kind of switch. Its
+        indirect part grows with the tasks alive (``switch_us_per_task`` each): the next task's
+        cache lines and TLB entries are less likely to have survived the others (Linux
+        ``kernel/sched/core.c`` ``context_switch``: ``switch_mm_irqs_off`` between processes
+        flushes the user TLB without PCID; the working sets of all tasks share the caches).
+        It is paid on every time-slice switch and by every CPU job (the wake-up into its task).
+        """
+        per_task = self.overheads.switch_s_per_task
+        extra = per_task * self.threads if per_task else 0.0
+        self.cpu.job_switch_s = extra
         if self.model.threaded:
             # A time-slice switch lands in another process with probability 1 - 1/children.
             n = max(1, len(self._children))
@@ -341,4 +353,4 @@ class Server:
             cost = thread_s + cross * (process_s - thread_s)
         else:
             cost = self.overheads.process_switch_s
-        self.cpu.set_switch_cost(cost)
+        self.cpu.set_switch_cost(cost + extra)

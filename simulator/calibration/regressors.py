@@ -1,0 +1,39 @@
+"""What the simulator charges per request, as regressors of the linear CPU fit.
+
+The fit (:mod:`mpmsim.calibration.fit`) needs, per measured row, how many context switches of
+each kind the MPM model charges per request, and how many of them grow with the tasks alive.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mpmsim.models.mpm.registry import MPM_MODELS
+from mpmsim.workloads.readers import MeasuredRun
+
+
+def switch_counts(mpm: str, k: float) -> tuple[float, float]:
+    """Context switches per request of ``mpm`` at ``k`` requests per connection.
+
+    (thread switches, process switches): hand-offs of new connections and keep-alive requests
+    and the wake-up for a lingering close, as the MPM model charges them.
+    """
+    model: Any = MPM_MODELS[mpm]
+    n = (
+        model.switches_per_new_connection / k
+        + model.switches_per_keepalive_request * (1.0 - 1.0 / k)
+        + model.switches_per_close / k
+    )
+    return (n, 0.0) if model.threaded else (0.0, n)
+
+
+def task_switches(run: MeasuredRun, k: float) -> float:
+    """Tasks alive x switches per request whose cost grows with them (``switch_us_per_task``).
+
+    Each CPU job is a wake-up into a task: one per request, and for a worker that lingers
+    itself (prefork, worker) one more per connection, after the client's FIN. The tasks alive
+    are the run's peak processes + threads (a saturated server holds them for most of the run).
+    """
+    model: Any = MPM_MODELS[run.mpm]
+    tasks = float(run.peak_threads or run.idle_threads or 0)
+    return tasks * (1.0 + (1.0 / k if model.linger_holds_worker else 0.0))
