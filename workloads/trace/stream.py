@@ -100,8 +100,7 @@ class TraceStream:
         """Logged requests that started before the window's end (the replay's to send)."""
         self.late = 0
         """Requests read after later-starting ones had left the look-ahead."""
-        self.offered = np.zeros(int(plan.duration_s) + 2, dtype=np.int64)
-        """Logged requests per simulated second (by their logged start, time-scaled)."""
+        self._per_s = [0] * (int(plan.duration_s) + 2)
 
     # -- what the replay pulls -------------------------------------------------------------------
     def next_connection(self) -> LogConnection | None:
@@ -141,7 +140,8 @@ class TraceStream:
     def _read(self) -> None:
         """Read a batch of records into the look-ahead and release what has left it."""
         heap, lo, job, key_of, dither = self._heap, self._from, self._job, self._key, self._dither
-        read_to = self._read_to
+        push, nan = heapq.heappush, math.nan
+        read_to, seq = self._read_to, self._seq
         count = 0
         for record in islice(self._records, _BATCH):
             count += 1
@@ -158,64 +158,71 @@ class TraceStream:
             if start > read_to:
                 read_to = start
             duration = record.duration_us
-            self._seq += 1
-            heapq.heappush(
+            seq += 1
+            push(
                 heap,
                 (
                     start,
-                    self._seq,
+                    seq,
                     end,
                     key_of(record),
                     job(record),
                     record.connection_status == "-",
-                    math.nan if duration is None else duration * 1e-3,
+                    nan if duration is None else duration * 1e-3,
                 ),
             )
-        self._read_to = read_to
+        self._read_to, self._seq = read_to, seq
         done = count < _BATCH or (read_to > self._end + LOOKAHEAD_S and not self._open)
         self._release(math.inf if done else read_to - LOOKAHEAD_S)
         if done:
             self._finish()
 
     def _release(self, upto: float) -> None:
-        """Group the records that started by ``upto`` into their connections, in start order."""
-        heap = self._heap
+        """Group the records that started by ``upto`` into their connections, in start order:
+        each joins its key's open connection, or starts a new one (one loop, the hot path)."""
+        heap, pop, open_conns, new = self._heap, heapq.heappop, self._open, self._new
+        kat, window_end, origin, scale = self._kat, self._end, self._from, self._scale
+        t0, per_s = self._t0, self._per_s
+        released, late, requests = self._released_to, 0, 0
         while heap and heap[0][0] <= upto:
-            start, _, end, key, job, closes, logged_ms = heapq.heappop(heap)
-            if start < self._released_to:
-                self.late += 1
+            start, _, end, key, job, closes, logged_ms = pop(heap)
+            if start < released:
+                late += 1
             else:
-                self._released_to = start
-            self._group(start, end, key, job, closes, logged_ms)
-        if self._released_to >= self._sweep_at:
+                released = start
+            conn = open_conns.get(key)
+            if conn is not None and start - conn.last_end_s > kat:
+                conn.ended = True
+                conn = None
+            if conn is None:
+                if start >= window_end:
+                    continue  # a connection after the window: not replayed
+                conn = LogConnection(t0 + (start - origin) * scale, end)
+                open_conns[key] = conn
+                new.append(conn)
+                think = 0.0
+            else:
+                think = max(start - conn.last_end_s, 0.0)
+                if end > conn.last_end_s:
+                    conn.last_end_s = end
+            if not conn.dropped:
+                conn.pending.append((think, job, closes, logged_ms))
+            if start < window_end:
+                requests += 1
+                per_s[int((start - origin) * scale)] += 1
+            if closes:  # %X "-": the server closed the connection after this request
+                conn.ended = True
+                del open_conns[key]
+        self._released_to = released
+        self.late += late
+        self.requests += requests
+        if released >= self._sweep_at:
             self._sweep()
 
-    def _group(
-        self, start: float, end: float, key: Key, job: Job, closes: bool, logged_ms: float
-    ) -> None:
-        """Add one request to its key's open connection, or start a new one."""
-        conn = self._open.get(key)
-        if conn is not None and start - conn.last_end_s > self._kat:
-            conn.ended = True
-            conn = None
-        if conn is None:
-            if start >= self._end:
-                return  # a connection after the window: not replayed
-            conn = LogConnection(self._t0 + (start - self._from) * self._scale, end)
-            self._open[key] = conn
-            self._new.append(conn)
-            think = 0.0
-        else:
-            think = max(start - conn.last_end_s, 0.0)
-            conn.last_end_s = max(conn.last_end_s, end)
-        if not conn.dropped:
-            conn.pending.append((think, job, closes, logged_ms))
-        if start < self._end:
-            self.requests += 1
-            self.offered[int((start - self._from) * self._scale)] += 1
-        if closes:  # %X "-": the server closed the connection after this request
-            conn.ended = True
-            del self._open[key]
+    @property
+    def offered(self) -> np.ndarray:
+        """Logged requests per simulated second (by their logged start, time-scaled)."""
+        return np.asarray(self._per_s, dtype=np.int64)
 
     def _sweep(self) -> None:
         """Forget the connections that idled out (their keys may come back as new ones)."""
