@@ -162,6 +162,7 @@ def test_flatten_names_every_figure_generically() -> None:
         "error_log": [{"code": "AH00484", "count": 2}],
         "classes": [{"name": "static", "p95_ms": 3.0}, {"name": "php", "p95_ms": 40.0}],
         "theory": {"mmc": {"p95_ms": 19.0}},
+        "cdf": {"quantiles": [1.0, None, 3.0], "labels": ["a", None]},
         "sim": {"events": 10, "wall_s": 0.25},
     }
     assert flatten(result) == {
@@ -182,6 +183,8 @@ def test_flatten_names_every_figure_generically() -> None:
         "classes.static.p95_ms": 3.0,
         "classes.php.p95_ms": 40.0,
         "theory.mmc.p95_ms": 19.0,
+        "cdf.labels": "a | null",  # numbers only are left out: cdf.quantiles
+        "cdf.labels.count": 2,
         "sim.events": 10,
     }
     assert list(flatten({"latency_ms": {"p95": None}, "latency_ms_ci95": {"p95": None}})) == [

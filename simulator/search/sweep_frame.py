@@ -7,9 +7,12 @@ columns by themselves:
 - a confidence half-width ``X_ci95`` (anywhere in a name: ``latency_ms_ci95.p95``) whose
   figure ``X`` is in the row becomes ``X.ci_low`` and ``X.ci_high`` right after ``X``
   (``throughput_rps.ci_low``, ``latency_ms.p95.ci_high``); one without its figure stays as is;
-- a list becomes two columns: ``NAME`` (its items joined by `` | ``; a mapping item as compact
-  JSON) and ``NAME.count``; a list of mappings that each have a distinct string ``name``
-  (per-class figures) is also flattened under ``NAME.<name>.``;
+- a list of numbers (a distribution's quantiles: ``classes.<name>.latency_ms.quantiles``) is
+  left out: one row per point has no room for a curve, and the percentiles that matter are
+  figures of their own (``latency_ms.p99``);
+- any other list becomes two columns: ``NAME`` (its items joined by `` | ``; a mapping item as
+  compact JSON) and ``NAME.count`` (``warnings``, ``warnings.count``); a list of mappings that
+  each have a distinct string ``name`` is also flattened under ``NAME.<name>.``;
 - wall-clock times (``sim.wall_s``) are left out: they are not results of the model, and
   without them the same seed gives the same table on any machine and executor.
 """
@@ -75,6 +78,8 @@ def _into(flat: dict[str, Any], name: str, value: Any) -> None:
         for key, item in value.items():
             _into(flat, f"{name}.{key}" if name else str(key), item)
     elif isinstance(value, list | tuple):
+        if _numbers(value):
+            return
         flat[name] = LIST_JOIN.join(_text(item) for item in value)
         flat[f"{name}.count"] = len(value)
         names = [item.get("name") for item in value if isinstance(item, Mapping)]
@@ -85,6 +90,14 @@ def _into(flat: dict[str, Any], name: str, value: Any) -> None:
                 _into(flat, f"{name}.{item['name']}", rest)
     elif name not in WALL_CLOCK:
         flat[name] = value
+
+
+def _numbers(items: Sequence[Any]) -> bool:
+    """A non-empty list of numbers (some may be missing: None)."""
+    found = [x for x in items if x is not None]
+    return bool(found) and all(
+        isinstance(x, int | float) and not isinstance(x, bool) for x in found
+    )
 
 
 def _text(item: Any) -> str:
