@@ -14,7 +14,10 @@ Sections (``--sections``, default all):
   with the mapper ``mpmsim optimize`` uses; prints wall times, simulated requests per wall
   second and how the windows' throughput and p95 per hour differ from the long run's (aim: the
   day in 300 s or less). ``--hours N`` replays the first N hours, ``--no-long`` skips the long
-  run.
+  run;
+- ``warmup`` (not in the default): each of ``--study-hours`` (default 3,10) replayed as a
+  window with each of ``--warmups`` (default 60,120,300 s) and against the same hour after
+  ``--reference-lead`` s (default 3600) of the log, a stand-in for the long run.
 Generating the logs is not timed. ``--keep DIR`` keeps them there for the next run.
 
     python benchmarks/bench_traces.py [--lines N] [--gzip-lines N] [--sections reader,memory,replay]
@@ -37,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the synthetic logs come from tests/logs.py
 
-from trace_day import replay_section  # noqa: E402
+from trace_day import replay_section, warmup_section  # noqa: E402
 
 from mpmsim.workloads.access_log import BadLines, read_access_log  # noqa: E402
 from tests.logs import Traffic, format_line, requests  # noqa: E402
@@ -171,7 +174,9 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, Path], None]] = {
     "reader": reader_section,
     "memory": memory_section,
     "replay": replay_section,
+    "warmup": warmup_section,
 }
+DEFAULT_SECTIONS = "reader,memory,replay"
 
 
 def main() -> None:
@@ -180,7 +185,7 @@ def main() -> None:
     cli.add_argument("--lines", type=int, default=1_000_000)
     cli.add_argument("--gzip-lines", type=int, default=10_000_000)
     cli.add_argument("--repeat", type=int, default=2)
-    cli.add_argument("--sections", default=",".join(SECTIONS))
+    cli.add_argument("--sections", default=DEFAULT_SECTIONS)
     cli.add_argument("--keep", type=Path, help="folder to keep the generated logs in")
     cli.add_argument("--rate", type=float, default=500.0, help="replay: mean requests/s")
     cli.add_argument("--hours", type=int, default=24, help="replay: hours of the day")
@@ -188,6 +193,9 @@ def main() -> None:
     cli.add_argument("--jobs", type=int, default=2, help="replay: processes for the windows")
     cli.add_argument("--scheduler", help="replay: a Dask scheduler address, or dask://local")
     cli.add_argument("--no-long", action="store_true", help="replay: skip the long run")
+    cli.add_argument("--study-hours", default="3,10", help="warmup: hours to replay")
+    cli.add_argument("--warmups", default="60,120,300", help="warmup: warm-ups to try, s")
+    cli.add_argument("--reference-lead", type=float, default=3600.0, help="warmup: reference's, s")
     cli.add_argument("--measure-memory", type=Path, help=argparse.SUPPRESS)
     args = cli.parse_args()
     if args.measure_memory:

@@ -149,7 +149,7 @@ def run_window(task: tuple[str, int, float]) -> dict[str, Any]:
     log, hour, warmup_s = task
     lead = min(warmup_s, hour * 3600.0)
     window = (hour * 3600.0, (hour + 1) * 3600.0)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = run(load_scenario_data(scenario(Path(log), window, lead)))
     figures = [f for f in hour_figures(result, hour, lead) if f["hour"] == hour]
     record = result.records[0]
@@ -158,7 +158,36 @@ def run_window(task: tuple[str, int, float]) -> dict[str, Any]:
         "figures": figures[0] if figures else None,
         "sent": int(record["sent"]),
         "wall_s": time.perf_counter() - t0,
+        "cpu_s": time.process_time() - c0,
     }
+
+
+def read_window(task: tuple[str, int, float]) -> dict[str, float]:
+    """CPU seconds to read hour ``h``'s replay (with its warm-up) from the log alone: parsed,
+    sorted and grouped into connections as the replay pulls them, nothing simulated."""
+    from mpmsim.spec.resolve import prepare
+    from mpmsim.workloads.access_log.url_classes import parse_classes
+    from mpmsim.workloads.trace.service import TraceService
+    from mpmsim.workloads.trace.stream import TraceStream
+
+    log, hour, warmup_s = task
+    lead = min(warmup_s, hour * 3600.0)
+    c0 = time.process_time()
+    prep = prepare(
+        load_scenario_data(scenario(Path(log), (hour * 3600.0, hour * 3600.0 + 3600), lead))
+    )
+    plan = prep.trace
+    assert plan is not None
+    rng = np.random.default_rng(1)
+    rules = parse_classes(plan.options.class_rules, option="load.classes")
+    service = TraceService(prep.classes, rules, rng, logged=True, bytes_out=plan.bytes_out)
+    stream = TraceStream(plan, service, rng)
+    requests = 0
+    while (conn := stream.next_connection()) is not None:
+        while stream.next_request(conn) is not None:
+            requests += 1
+    stream.close()
+    return {"requests": requests, "cpu_s": time.process_time() - c0}
 
 
 __all__ = [
@@ -167,8 +196,10 @@ __all__ = [
     "NASA_PER_HOUR",
     "hour_figures",
     "hourly_rates",
+    "read_window",
     "run_window",
     "scenario",
+    "warmup_section",
     "write_day_log",
 ]
 
@@ -225,7 +256,8 @@ def windowed(
             if result["returned_s"] <= AIM_S:
                 done_in_aim += 1
             print(f"  window {result['hour']:2d}: {result['sent']:,} requests in "
-                  f"{result['wall_s']:,.0f} s ({result['sent'] / result['wall_s']:,.0f}/s), "
+                  f"{result['wall_s']:,.0f} s ({result['sent'] / result['wall_s']:,.0f}/s; "
+                  f"{result['cpu_s']:,.0f} CPU s, {result['sent'] / result['cpu_s']:,.0f}/CPU s), "
                   f"back after {result['returned_s']:,.0f} s")  # fmt: skip
     return sorted(results, key=lambda r: r["hour"]), time.perf_counter() - t0, done_in_aim
 
@@ -260,6 +292,51 @@ def _table(long: list[dict[str, Any]], windows: list[dict[str, Any]]) -> list[fl
     return [max(rps_diffs, default=0.0), max(p95_diffs, default=0.0)]
 
 
+def warmup_section(args: Any, folder: Path) -> None:
+    """Each of ``--study-hours`` replayed with each of ``--warmups`` s of warm-up, against
+    the same hour after ``--reference-lead`` s of the log (a stand-in for the long run, whose
+    server has had hours of that traffic): how short a window's warm-up may be."""
+    from mpmsim.engine.executors import TaskMapper
+
+    log, _ = day_log(folder, args.rate, args.hours)
+    hours = [int(h) for h in args.study_hours.split(",")]
+    warmups = [float(w) for w in args.warmups.split(",")]
+    tasks = [(str(log), h, w) for h in hours for w in (args.reference_lead, *warmups)]
+    with TaskMapper(jobs=args.jobs) as mapper:
+        done = {
+            (r["hour"], w): r
+            for (_, _, w), r in zip(tasks, mapper.map(run_window, tasks), strict=True)
+        }
+    print(f"{'hour':>4} {'warm-up s':>9} {'requests':>10} {'wall s':>7} {'rps':>7} {'p95 ms':>7} "
+          f"{'rps diff':>9} {'p95 diff':>9}")  # fmt: skip
+    for h in hours:
+        ref = done[(h, args.reference_lead)]
+        for w in (args.reference_lead, *warmups):
+            mine = done[(h, w)]
+            fig, theirs = mine["figures"], ref["figures"]
+            rps = _diff_pct(theirs["throughput_rps"], fig["throughput_rps"])
+            p95 = _diff_pct(theirs["p95_ms"], fig["p95_ms"])
+            shown = "reference" if w == args.reference_lead else f"{rps:+8.2f}% {p95:+8.2f}%"
+            print(f"{h:4d} {w:9g} {mine['sent']:10,} {mine['wall_s']:7.0f} "
+                  f"{fig['throughput_rps']:7.1f} {fig['p95_ms']:7.2f} {shown:>19}")  # fmt: skip
+
+
+def _floor(log: Path, windows: list[dict[str, Any]], warmup_s: float, jobs: int) -> None:
+    """The windows' CPU time, what reading the log takes of it, and what that allows."""
+    cpu = sum(w["cpu_s"] for w in windows)
+    sent = sum(w["sent"] for w in windows)
+    busiest = max(windows, key=lambda w: w["cpu_s"])
+    print(f"CPU: {cpu:,.0f} process-seconds in all ({sent / cpu:,.0f} simulated requests per "
+          f"CPU second); the busiest window (hour {busiest['hour']}) {busiest['cpu_s']:,.0f} s; "
+          f"so at best {cpu / jobs:,.0f} s on {jobs} processes, and the aim needs "
+          f"{math.ceil(cpu / AIM_S)} processes or more")  # fmt: skip
+    read = read_window((str(log), busiest["hour"], warmup_s))
+    share = read["cpu_s"] / busiest["cpu_s"]
+    print(f"reading the busiest window from the log alone (parse, sort, group; nothing "
+          f"simulated): {read['cpu_s']:,.1f} CPU s, {100 * share:.0f} % of its replay; the "
+          f"engine alone: about {cpu * (1 - share) / jobs:,.0f} s on {jobs} processes")  # fmt: skip
+
+
 def replay_section(args: Any, folder: Path) -> None:
     """The day replayed: one long run, then hour windows over processes; figures compared."""
     log, lines = day_log(folder, args.rate, args.hours)
@@ -277,6 +354,7 @@ def replay_section(args: Any, folder: Path) -> None:
           "requests per wall second")  # fmt: skip
     verdict = "met" if wall <= AIM_S else f"MISSED: {in_aim:g} of {args.hours} windows done by then"
     print(f"aim: {args.hours} h in {AIM_S:g} s of wall time: {verdict}")
+    _floor(log, windows, args.warmup, args.jobs)
     if long:
         rps, p95 = _table(long, windows)
         print(f"windows against the long run: throughput per hour within {rps:.2f} %, "
