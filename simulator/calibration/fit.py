@@ -103,7 +103,6 @@ def fit_cpu(runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: flo
         "switch_us",
         "process_switch_total_us",
         "switch_us_per_task",
-        "client_conn_ms",
     ]
     if not usable:
         raise InputError("no row has apache_cpu_ms_per_req with >= 1000 requests at c > 1")

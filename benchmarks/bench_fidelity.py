@@ -1,0 +1,177 @@
+"""Fidelity: fit on one part of the real measurements, predict the rest, report both parts.
+
+Reads the shared calibration set (``../shared/data/apache-bench/runs.csv``) and every campaign
+in ``measurements/<campaign>/runs.csv`` (but ``--skip`` ones, PHP by default: its content
+needs the PHP model). Rows are held out by ``measurements/README.md`` where it names them
+(:func:`readme_holdout`), otherwise a deterministic third (CRC32 of the run id). The fit is
+``mpmsim calibrate``'s own (:func:`mpmsim.calibration.fit.calibrate`); every row is then
+simulated with the fitted model. Prints, for the held-out and the fitted part: throughput MAPE
+per campaign, the share of ab runs whose p95 is within 20 %, and of runs whose peak PSS is
+within 10 %.
+
+    python benchmarks/bench_fidelity.py [--jobs 2] [--json out.json] [--costs-out fitted.yaml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+import time
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mpmsim.calibration.fit import Calibration, calibrate
+from mpmsim.models.costs import load_costs
+from mpmsim.models.hardware import load_hardware
+from mpmsim.workloads.readers import MeasuredRun, read_measurements
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data" / "apache-bench" / "runs.csv"
+MEASUREMENTS = REPO / "measurements"
+
+
+def campaign_files(root: Path, skip: Sequence[str]) -> list[tuple[str, Path]]:
+    """(campaign, runs.csv) of every measured campaign under ``root`` but ``skip``."""
+    if not root.is_dir():
+        return []
+    return [
+        (p.parent.name, p) for p in sorted(root.glob("*/runs.csv")) if p.parent.name not in skip
+    ]
+
+
+def third(run_id: str) -> bool:
+    """A deterministic third of the rows: CRC32 of the run id modulo 3 is 0."""
+    return zlib.crc32(run_id.encode()) % 3 == 0
+
+
+def readme_holdout(readme: Path) -> set[str]:
+    """Run ids and run-id prefixes (``PREFIX*``) that ``measurements/README.md`` holds out.
+
+    Lines under a heading with "held out" / "held-out" / "holdout" in it are read; every
+    backquoted word there is an id, or a prefix when it ends in ``*``.
+    """
+    if not readme.is_file():
+        return set()
+    names: set[str] = set()
+    inside = False
+    for line in readme.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            inside = bool(re.search(r"held[ -]?out|holdout", line, re.IGNORECASE))
+            continue
+        if inside:
+            names.update(re.findall(r"`([^`\s]+)`", line))
+    return names
+
+
+def _named(run_id: str, names: set[str]) -> bool:
+    return run_id in names or any(n.endswith("*") and run_id.startswith(n[:-1]) for n in names)
+
+
+def load_rows(skip: Sequence[str]) -> tuple[list[MeasuredRun], list[str], list[bool]]:
+    """All rows, the campaign of each (``shared/<scenario>`` for the shared set), held out?"""
+    runs: list[MeasuredRun] = []
+    campaign: list[str] = []
+    hold: list[bool] = []
+    for run in read_measurements(SHARED):
+        runs.append(run)
+        campaign.append(f"shared/{run.scenario}")
+        hold.append(third(run.run_id))
+    named = readme_holdout(MEASUREMENTS / "README.md")
+    for name, path in campaign_files(MEASUREMENTS, skip):
+        for run in read_measurements(path):
+            runs.append(run)
+            campaign.append(name)
+            hold.append(_named(run.run_id, named) if named else third(run.run_id))
+    return runs, campaign, hold
+
+
+def _within(rows: list[dict[str, Any]], metric: str, tol: float) -> tuple[int, int]:
+    """(rows whose ``metric`` is within ``tol``, rows that measured it)."""
+    errs = [r[f"{metric}_error"] for r in rows if not math.isnan(r[f"{metric}_error"])]
+    return sum(1 for e in errs if abs(e) <= tol), len(errs)
+
+
+def figures(cal: Calibration, campaign_of: dict[str, str]) -> dict[str, Any]:
+    """Per part (held_out, fitted): throughput MAPE per campaign, p95 and PSS shares."""
+    out: dict[str, Any] = {}
+    for part, hold in (("held_out", True), ("fitted", False)):
+        rows = [r for r in cal.rows if r["held_out"] == hold]
+        per: dict[str, list[float]] = {}
+        for r in rows:
+            e = r["req_per_s_error"]
+            if not math.isnan(e):
+                per.setdefault(campaign_of[r["run_id"]], []).append(abs(e))
+        p95_ok, p95_n = _within(rows, "lat_p95_ms", 0.20)
+        pss_ok, pss_n = _within(rows, "peak_pss_mb", 0.10)
+        tput = [abs(r["req_per_s_error"]) for r in rows if not math.isnan(r["req_per_s_error"])]
+        out[part] = {
+            "rows": len(rows),
+            "req_per_s_mape_pct": _pct(sum(tput), len(tput)),
+            "req_per_s_mape_pct_by_campaign": {
+                c: {"rows": len(v), "mape_pct": _pct(sum(v), len(v))}
+                for c, v in sorted(per.items())
+            },
+            "ab_p95_within_20pct": {"share_pct": _pct(p95_ok, p95_n), "of": p95_n},
+            "peak_pss_within_10pct": {"share_pct": _pct(pss_ok, pss_n), "of": pss_n},
+            "mape_pct": cal.mape.get(part, {}),
+        }
+    return out
+
+
+def _pct(part: float, whole: int) -> float | None:
+    return round(100.0 * part / whole, 2) if whole else None
+
+
+def render(figs: dict[str, Any], skipped: int, seconds: float) -> str:
+    """The figures as text."""
+    lines = []
+    for part in ("held_out", "fitted"):
+        f = figs[part]
+        lines.append(f"== {part.replace('_', '-')}: {f['rows']} rows")
+        lines.append(f"  throughput MAPE {f['req_per_s_mape_pct']} %")
+        for c, v in f["req_per_s_mape_pct_by_campaign"].items():
+            lines.append(f"    {c:<28} {v['mape_pct']:>7} %  ({v['rows']} rows)")
+        p95, pss = f["ab_p95_within_20pct"], f["peak_pss_within_10pct"]
+        lines.append(f"  ab p95 within 20 %:    {p95['share_pct']} % of {p95['of']}")
+        lines.append(f"  peak PSS within 10 %:  {pss['share_pct']} % of {pss['of']}")
+        mape = ", ".join(f"{k} {v}" for k, v in f["mape_pct"].items())
+        lines.append(f"  MAPE % by metric: {mape}")
+    lines.append(f"({skipped} rows skipped as not representable; {seconds:.0f} s)")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=int, default=2, help="processes simulating rows")
+    ap.add_argument("--skip", default="php", help="campaigns to leave out, comma-separated")
+    ap.add_argument("--base", default="default", help="cost model to start the fit from")
+    ap.add_argument("--json", type=Path, help="also write the figures and rows as JSON here")
+    ap.add_argument("--costs-out", type=Path, help="write the fitted cost model (YAML) here")
+    args = ap.parse_args(argv)
+    runs, campaign, hold = load_rows([s for s in args.skip.split(",") if s])
+    t0 = time.perf_counter()
+    cal = calibrate(
+        runs, load_costs(args.base), load_hardware("bench-1core"), held_out=hold,
+        jobs=args.jobs, name="bench-1core", sources=["shared + measurements (fit part)"],
+    )  # fmt: skip
+    campaign_of = {r.run_id: c for r, c in zip(runs, campaign, strict=True)}
+    figs = figures(cal, campaign_of)
+    print(render(figs, len(cal.skipped), time.perf_counter() - t0))
+    if args.json:
+        data = {"figures": figs, "rows": cal.rows, "skipped": cal.skipped,
+                "costs": cal.costs.model_dump(exclude={"justification"})}  # fmt: skip
+        args.json.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
+    if args.costs_out:
+        from mpmsim.calibration.output import write_costs_yaml
+
+        write_costs_yaml(cal, args.costs_out, force=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
