@@ -60,7 +60,10 @@ def _traffic_rows(res: dict[str, Any]) -> list[Row]:
         (
             "completed",
             f"{res['completed']:,}  errors: refused {_fmt(err['refused'], '', 0)}, "
-            f"timeout {_fmt(err['timeout'], '', 0)}, reset {_fmt(err['reset'], '', 0)}",
+            f"timeout {_fmt(err['timeout'], '', 0)}, reset {_fmt(err['reset'], '', 0)}"
+            + "".join(  # a backend's answers (PHP-FPM, proxy), only when there were some
+                f", HTTP {k[5:]} {_fmt(err[k], '', 0)}" for k in ("http_503", "http_504") if err[k]
+            ),
         ),
         (
             "latency ms",
@@ -196,7 +199,7 @@ _CLASS_HEAD = ("class", "share", "req/s", "± 95 %", "mean", "p50", "p90", "p95"
 
 def _class_table(classes: dict[str, dict[str, Any]]) -> list[str]:
     """Per-class figures as a table (like JMeter's summary per label); latency in ms."""
-    rows: list[tuple[str, ...]] = [(*_CLASS_HEAD, "errors r/t/x")]
+    rows: list[tuple[str, ...]] = [(*_CLASS_HEAD, "errors")]
     for name, c in classes.items():
         lat, err = c["latency_ms"], c["errors"]
         share = None if c["share"] is None else 100.0 * c["share"]
@@ -207,11 +210,13 @@ def _class_table(classes: dict[str, dict[str, Any]]) -> list[str]:
                 _fmt(c["throughput_rps"]),
                 _fmt(c["throughput_rps_ci95"]),
                 *(_fmt(lat[k], "", 2) for k in ("mean", "p50", "p90", "p95", "p99", "max")),
-                "/".join(_fmt(err[k], "", 0) for k in ("refused", "timeout", "reset")),
+                ", ".join(f"{k} {_fmt(v, '', 0)}" for k, v in err.items() if v) or "0",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["latency ms per class (requests that failed before a worker read them have none):"]
+    lines = [
+        "per class (latency in ms; a request that failed before a worker read it has no class):"
+    ]
     for row in rows:
         cells = [row[0].ljust(widths[0])] + [
             v.rjust(w) for v, w in zip(row[1:], widths[1:], strict=True)

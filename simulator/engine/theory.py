@@ -40,7 +40,7 @@ from mpmsim.models.mpm.base import MPMModel
 from mpmsim.models.mpm.registry import make_mpm
 from mpmsim.spec.resolve import Prepared
 from mpmsim.spec.scenario import ClosedLoad, OpenLoad, TraceLoad
-from mpmsim.workloads.distributions import DistributionSpec, make_sampler, mean_of
+from mpmsim.workloads.distributions import DistributionSpec, Sampler, make_sampler, mean_of
 
 _DRAWS = 8192
 Mean = Callable[[str], float]
@@ -79,35 +79,71 @@ def connection_shape(prep: Prepared, mean: Mean, transfer_s: float) -> Connectio
     if not (client_keepalive and d.KeepAlive and kat > 0):
         return ConnectionShape(1.0, 1.0, 0.0, "one connection per request")
     rng = np.random.default_rng(0)
-    think = make_sampler(load.think_time_s, rng, block=_DRAWS)
-    gap_s = load.network_rtt_ms / 1000.0 + transfer_s
-    period = getattr(load, "rate_per_client_rps", None)
-    sessions = _session_lengths(load, rng)
-    final_s = min(gap_s, kat) if getattr(load, "client_closes", False) else kat
-    cap = int(d.MaxKeepAliveRequests)
-    conns = closes = total = 0
-    idle = 0.0
-    for n in sessions:
-        conns, count = conns + 1, 0
-        for i in range(n):
-            count, total = count + 1, total + 1
-            last = i == n - 1 and isinstance(load, OpenLoad)
-            if cap and count > cap:  # the server closes after this response
-                closes += 1
-                conns, count = conns + (0 if last else 1), 0
-            elif last:
-                idle += final_s
-            else:
-                gap = think.draw() + gap_s
-                if period is not None:
-                    gap = max(gap, 1.0 / period)
-                if gap >= kat:  # KeepAliveTimeout ends it (no close CPU on a request)
-                    idle, conns, count = idle + kat, conns + 1, 0
-                else:
-                    idle += gap
-    return ConnectionShape(
-        conns / total, closes / total, idle / total, f"walked over {total} requests of the load"
+    walk = _Walk(
+        think=make_sampler(load.think_time_s, rng, block=_DRAWS),
+        gap_s=load.network_rtt_ms / 1000.0 + transfer_s,
+        kat=kat,
+        cap=int(d.MaxKeepAliveRequests),
+        period_s=1.0 / load.rate_per_client_rps
+        if isinstance(load, ClosedLoad) and load.rate_per_client_rps
+        else 0.0,
     )
+    if isinstance(load, ClosedLoad):
+        while walk.total < _DRAWS:
+            walk.connection(None)
+    else:
+        final_s = min(walk.gap_s, kat) if load.client_closes else kat
+        for n in _session_lengths(load, rng):
+            left: int | None = n
+            while left:
+                left = walk.connection(left, final_s)
+    return ConnectionShape(
+        walk.conns / walk.total,
+        walk.closes / walk.total,
+        walk.idle_s / walk.total,
+        f"walked over {walk.total} requests of the load",
+    )
+
+
+@dataclass
+class _Walk:
+    """Connections walked one by one over a load's think times, with running totals."""
+
+    think: Sampler
+    gap_s: float
+    kat: float
+    cap: int
+    period_s: float
+    conns: int = 0
+    closes: int = 0
+    total: int = 0
+    idle_s: float = 0.0
+
+    def connection(self, left: int | None, final_s: float = 0.0) -> int | None:
+        """Walk one connection; ``left``: requests the session still sends (None: endless).
+
+        Returns the requests left for the next connection (0 when the session is done).
+        """
+        self.conns += 1
+        count = 0
+        while True:
+            count += 1
+            self.total += 1
+            if left is not None:
+                left -= 1
+            if self.cap and count > self.cap:  # the server closes after this response
+                self.closes += 1
+                return left
+            if left == 0:  # the session's last request: the client closes or leaves it idle
+                self.idle_s += final_s
+                return 0
+            if left is None and self.total >= 4 * _DRAWS:  # endless: no cap, short thinks
+                return None
+            gap = max(self.think.draw() + self.gap_s, self.period_s)
+            if gap >= self.kat:  # KeepAliveTimeout ends it (no close CPU on a request)
+                self.idle_s += self.kat
+                return left
+            self.idle_s += gap
 
 
 def _session_lengths(load: ClosedLoad | OpenLoad, rng: np.random.Generator) -> list[int]:
