@@ -257,3 +257,12 @@ def test_plot_has_a_curve_per_second_key_with_intervals(mpmsim: Cli, tmp_path: P
     done = mpmsim("sweep", str(EXAMPLE), "--vary", f"{MRW}=50,100", "--vary", "server.mpm=event",
                   "--set", SMALL[0], "--replications", "1", "--plot", str(html))  # fmt: skip
     assert done.returncode == 0 and "latency_ms.p95" in html.read_text()
+
+
+@pytest.mark.parametrize("value", [150, 0.5, 1e-05, -3e-07, 1.5e20, "On", "yes", "500ms", True])
+def test_a_point_sets_exactly_its_value(value: Any) -> None:
+    import yaml
+
+    key, _, text = sweep_module.assignment("load.think_time_s", value).partition("=")
+    assert key == "load.think_time_s" and yaml.safe_load(text) == value
+    assert type(yaml.safe_load(text)) is type(value)

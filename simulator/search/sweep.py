@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -166,7 +167,8 @@ def _plain(value: Any) -> Any:
 
 def assignment(key: str, value: Any) -> str:
     """``KEY=VALUE`` for ``--set``; the value as JSON (a subset of YAML) so that strings stay
-    strings (``On``, ``yes`` and ``1e3`` as YAML would read them differently)."""
+    strings (YAML reads ``On`` and ``yes`` as booleans); a float keeps a point in its mantissa
+    (YAML 1.1 reads ``1e-05`` as a string, ``1.0e-05`` as a number)."""
     try:
         text = json.dumps(value)
     except (TypeError, ValueError):
@@ -174,6 +176,8 @@ def assignment(key: str, value: Any) -> str:
             f"cannot use {value!r} as a scenario value (numbers, strings, booleans, lists)",
             field=f"--vary {key}",
         ) from None
+    if isinstance(value, float) and re.fullmatch(r"-?\d+e[-+]\d+", text):
+        text = text.replace("e", ".0e", 1)
     return f"{key}={text}"
 
 
