@@ -1,4 +1,4 @@
-"""Bench: measure a real Apache with ab or wrk and write measurement rows (``mpmsim bench``).
+"""Bench: measure a real Apache with ab, wrk or kaclient; write measurement rows (``mpmsim bench``).
 
 May import: the models (Apache's directives), the workloads (readers of load-tool output and the
 measurement CSV) and the errors. Never the engine, the command line or another application.

@@ -34,6 +34,7 @@ MAX_RATE_PER_CLIENT = 100.0
 MAX_SECONDS = 3600.0
 FD_MARGIN = 64  # descriptors kept free besides the clients' sockets
 LATE_AFTER_S = 0.005  # a request sent this long after its tick counts as late
+STOP_GRACE_S = 2.0  # how long clients get to close their connections at the end
 
 
 class UsageError(ValueError):
@@ -136,6 +137,7 @@ class _Run:
     duration_s: float
     timeout_s: float
     t0: float = 0.0
+    stopped: bool = False
     warm: Tally = field(default_factory=Tally)
     main: Tally = field(default_factory=Tally)
     got_main: set[int] = field(default_factory=set)
@@ -207,7 +209,8 @@ async def _request(run: _Run, client: _Client, tick: float) -> None:
     tally.late += start - tick > LATE_AFTER_S
     run.outstanding.add(client.index)
     try:
-        status = await asyncio.wait_for(_exchange(run, client, tally), run.timeout_s)
+        async with asyncio.timeout(run.timeout_s):  # no extra task per request
+            status = await _exchange(run, client, tally)
     except TimeoutError:
         run.tally(loop.time()).timeout += 1
         client.drop()
@@ -231,12 +234,13 @@ async def _request(run: _Run, client: _Client, tick: float) -> None:
 
 
 async def _client(run: _Run, client: _Client) -> None:
-    """A request per tick on one kept-alive connection, until cancelled."""
+    """A request per tick on one kept-alive connection, until the window ends or cancelled."""
     loop = asyncio.get_running_loop()
     period = 1.0 / run.rate
     tick = run.t0 + client.index * period / run.clients
+    end = run.t0 + run.warmup_s + run.duration_s
     try:
-        while True:
+        while not run.stopped and tick < end:
             now = loop.time()
             if now < tick:
                 await asyncio.sleep(tick - now)
@@ -259,9 +263,10 @@ async def _run(run: _Run) -> dict[str, object]:
     tasks = [asyncio.create_task(_client(run, c)) for c in clients]
     await asyncio.sleep(run.t0 + run.warmup_s + run.duration_s - loop.time())
     outstanding_at_end = len(run.outstanding)
+    run.stopped = True  # belt and braces: a client that missed its cancellation stops too
     for task in tasks:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.wait(tasks, timeout=STOP_GRACE_S)
     return summary(run, outstanding_at_end)
 
 

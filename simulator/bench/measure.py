@@ -10,6 +10,7 @@ InputError, and no row is returned.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -41,6 +42,7 @@ KEEPALIVE_DIRECTIVES = ("KeepAlive", "MaxKeepAliveRequests", "KeepAliveTimeout")
 MAX_CONCURRENCY = 20_000  # ab's own limit
 MAX_DURATION_S = 3600
 MAX_RATE_PER_CLIENT = 100.0
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 #: kaclient's connections are bounded by its own limit (file descriptors), not ab's.
 MAX_KACLIENT_CLIENTS = 5000
 
@@ -102,10 +104,8 @@ def _validate_extras(tool: str, extras: Extras, url: str) -> None:
         )
     for name in ("scenario", "content", "tag"):
         label = getattr(extras, name)
-        if label is not None and (
-            not label or not label.replace("_", "").replace(".", "").isalnum()
-        ):
-            raise InputError(f"must be letters, digits, '_' or '.', got {label!r}", field=name)
+        if label is not None and not _LABEL.match(label):
+            raise InputError(f"must be letters, digits, '_', '.' or '-', got {label!r}", field=name)
 
 
 def _config_cells(mpm: str | None, directives: Mapping[str, object] | None) -> Row:
