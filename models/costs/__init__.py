@@ -114,7 +114,7 @@ class CostModel(BaseModel):
         2.0, ge=0, description="private memory of a fresh php-fpm child (PSS beyond the master's)"
     )
     fpm_child_growth_mib: float = Field(
-        0.1,
+        0.01,
         ge=0,
         description="growth of a php-fpm child per PHP request it served, up to the pool's "
         "memory_limit (heap the Zend allocator keeps, opcache/realpath caches, leaks)",
@@ -134,7 +134,7 @@ class CostModel(BaseModel):
         "per-process state, whatever the child serves)",
     )
     modphp_child_growth_mib: float = Field(
-        0.1,
+        0.01,
         ge=0,
         description="growth of an Apache child per PHP request it ran, up to memory_limit; given "
         "back only when the child exits (MaxConnectionsPerChild)",
@@ -170,8 +170,8 @@ PHP_PRIOR_SOURCES: dict[str, str] = {
     "fpm_master_mib": "measured on the development machine 2026-11-30: Debian php-fpm8.2 "
     "(40 modules, opcache) master PSS 11.1 MiB with 3 idle children (pm static)",
     "fpm_child_mib": "measured as fpm_master_mib: each idle child PSS 1.9 MiB",
-    "fpm_child_growth_mib": "prior: a small script leaves ~0.1 MiB more heap per request "
-    "until the child reaches its working set (memory_limit caps the model's growth)",
+    "fpm_child_growth_mib": "prior: a small script leaves ~10 KiB more per request (realpath "
+    "and interned-string caches, allocator fragmentation); memory_limit caps the growth",
     "fpm_spawn_cpu_ms": "prior: fork of a ~20 MiB RSS process and PHP's child init, 1-3 ms",
     "modphp_shared_mib": "prior: the same libphp and extension pages the FPM master holds "
     "(11.1 MiB PSS, less its own ~2 MiB private), mapped into Apache's parent: 9 MiB",

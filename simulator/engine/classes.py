@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from mpmsim.engine.recorder import OK, REFUSED, RESET, TIMEOUT
+from mpmsim.engine.recorder import OK, STATUS_NAMES
 
 PERCENTILES = (50, 90, 95, 99)
 CDF_PERCENTS = tuple(range(1, 100))
 """The latency quantiles kept per class (percent), enough to draw its CDF."""
-_ERRORS = (("refused", REFUSED), ("timeout", TIMEOUT), ("reset", RESET))
+_ERRORS = tuple((name, code) for code, name in enumerate(STATUS_NAMES) if code != OK)
 _LATENCY_FIELDS = ("mean", *(f"p{p}" for p in PERCENTILES))
 
 

@@ -7,8 +7,8 @@ of a connection: the connect, the wait in the accept queue and any SYN retries) 
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any, TypeVar
+from collections.abc import Generator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import simpy
 
@@ -19,6 +19,9 @@ from mpmsim.models.mpm.base import DEAD, READY, Child
 from mpmsim.workloads.client import Job
 from mpmsim.workloads.distributions import ConstantSampler, Sampler
 from mpmsim.workloads.mix import RequestDraw
+
+if TYPE_CHECKING:
+    from mpmsim.engine.backend import Route
 
 Proc = Generator[simpy.Event, Any, Any]
 T = TypeVar("T")
@@ -42,6 +45,7 @@ class Client:
         timeout_s: float | None,
         retry_on_close: bool,
         cpu_noise: Sampler | None = None,
+        routes: Sequence[Route | None] | None = None,
     ) -> None:
         self.env = env
         self.server = server
@@ -54,6 +58,9 @@ class Client:
         self.timeout_s = timeout_s
         self.retry_on_close = retry_on_close
         self.cpu_noise = cpu_noise or ConstantSampler(1.0)
+        # Per class: where it runs besides Apache (mod_php, PHP-FPM, a proxy); None when the
+        # scenario has no backend, so a plain Apache pays one test per request.
+        self.routes = tuple(routes) if routes is not None and any(routes) else None
         d = server.directives
         self.keepalive_timeout_s = float(d.KeepAliveTimeout)
         self.server_keepalive = bool(d.KeepAlive) and d.KeepAliveTimeout > 0
@@ -215,17 +222,25 @@ class Client:
         assert child is not None
         k, cpu_s, wait_s, size = self.requests.draw() if job is None else job
         keep = self._keeps_alive(conn, child, client_keepalive)
-        work = self._cpu_work_s(cpu_s, first, keep)
+        route = None if self.routes is None else self.routes[k]
+        work = self._cpu_work_s(cpu_s if route is None else 0.0, first, keep)
         mem = self.requests.memory_mib[k]
         if mem:
             server.memory.add(mem)
-        yield server.cpu.run(work)
-        if wait_s > 0.0:
-            yield env.timeout(wait_s)  # a backend (database, application server) answers
+        answer = OK
+        if route is None:
+            yield server.cpu.run(work)
+            if wait_s > 0.0:
+                yield env.timeout(wait_s)  # a backend (database, application server) answers
+        else:  # the worker waits while mod_php, PHP-FPM or a proxy runs the request
+            answer = yield from route.serve(child, work, cpu_s, wait_s)
         if mem:
             server.memory.add(-mem)
         if child.state == DEAD:  # (``not child.alive``, without a property call per request)
             return k, RESET, env.now, False
+        if answer != OK:  # Apache's short error page (503, 504) on the kept connection
+            _, t_done, keep = self._delivered(conn, keep, t_start, 0.0, 0.0)
+            return k, answer, t_done, keep
         tx_s = held_s = 0.0  # an unlimited link (no client bandwidth) delivers at once
         if self.bandwidth:
             tx_s, held_s = self._transfer_s(k, size, self.bandwidth)

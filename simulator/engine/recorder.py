@@ -14,7 +14,10 @@ if TYPE_CHECKING:
     from mpmsim.engine.server import Server
 
 OK, REFUSED, TIMEOUT, RESET = 0, 1, 2, 3
-STATUS_NAMES = ("ok", "refused", "timeout", "reset")
+# Answers Apache gives when its backend fails it: 503 (mod_proxy_fcgi cannot connect to a full
+# FPM socket, the FPM child died under the request, a proxy's queue is full), 504 (ProxyTimeout).
+UNAVAILABLE, GATEWAY_TIMEOUT = 4, 5
+STATUS_NAMES = ("ok", "refused", "timeout", "reset", "http_503", "http_504")
 
 SERIES_COLUMNS = (
     "t_s",

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from mpmsim.engine.backend import Backends
 from mpmsim.engine.client import Client
 from mpmsim.engine.cpu import CPU, BurstState
 from mpmsim.engine.memory import MemoryLedger
@@ -20,7 +21,7 @@ from mpmsim.models.mpm.registry import make_mpm
 from mpmsim.spec.resolve import Prepared
 from mpmsim.spec.scenario import ClosedLoad, TraceLoad
 from mpmsim.workloads.closed import RequestBudget, start_closed
-from mpmsim.workloads.distributions import make_sampler, stream
+from mpmsim.workloads.distributions import Sampler, make_sampler, stream
 from mpmsim.workloads.mix import RequestDraw
 from mpmsim.workloads.open import ArrivalSchedule, SessionTally, arrivals
 from mpmsim.workloads.trace import TraceTally, start_replay
@@ -70,6 +71,8 @@ class World:
     server: Server
     recorder: Recorder
     client: Client
+    backends: Backends | None = None
+    """mod_php, PHP-FPM pools and proxies (None when the scenario has none)."""
 
 
 def build_world(prep: Prepared, index: int = 0) -> World:
@@ -93,9 +96,15 @@ def build_world(prep: Prepared, index: int = 0) -> World:
     )
     memory.on_exceed = server.kill_largest_child  # the OOM killer
     server.start()
+    backends = None
+    if prep.php.used:
+        noise = _cpu_noise(prep, stream(sc.seed, index, "backend_cpu_noise"))
+        backends = Backends(prep, index, env, server, noise)
+        memory.on_exceed = backends.oom_kill  # it chooses among Apache's and FPM's children
+        backends.start()
     recorder = Recorder()
-    client = _client(prep, index, env, server, recorder)
-    return World(env, cpu, memory, server, recorder, client)
+    client = _client(prep, index, env, server, recorder, backends)
+    return World(env, cpu, memory, server, recorder, client, backends)
 
 
 def _burst_state(hw: HardwareSpec) -> BurstState | None:
@@ -112,8 +121,19 @@ def _burst_state(hw: HardwareSpec) -> BurstState | None:
     )
 
 
+def _cpu_noise(prep: Prepared, rng: np.random.Generator) -> Sampler:
+    """Each request's CPU factor (gamma of mean 1 and the cost model's cpu_cv, or 1)."""
+    cv = prep.costs.cpu_cv
+    return make_sampler({"dist": "gamma", "mean": 1.0, "cv": cv} if cv > 0 else 1.0, rng)
+
+
 def _client(
-    prep: Prepared, index: int, env: simpy.Environment, server: Server, recorder: Recorder
+    prep: Prepared,
+    index: int,
+    env: simpy.Environment,
+    server: Server,
+    recorder: Recorder,
+    backends: Backends | None = None,
 ) -> Client:
     """The clients' side of replication ``index``: network, timeouts, request draws."""
     sc = prep.scenario
@@ -134,12 +154,8 @@ def _client(
         syn_retries=load.syn_retries,
         timeout_s=timeout_s,
         retry_on_close=not isinstance(load, ClosedLoad),
-        cpu_noise=make_sampler(
-            {"dist": "gamma", "mean": 1.0, "cv": prep.costs.cpu_cv}
-            if prep.costs.cpu_cv > 0
-            else 1.0,
-            stream(sc.seed, index, "cpu_noise"),
-        ),
+        cpu_noise=_cpu_noise(prep, stream(sc.seed, index, "cpu_noise")),
+        routes=None if backends is None else backends.routes,
     )
 
 
@@ -269,4 +285,5 @@ def _counters(world: World) -> dict[str, float]:
         "cpu_surplus_credits": cpu.surplus_credits,
         "cpu_throttled_s": cpu.throttled_s,
         "events": float(events_scheduled(world.env)),
+        **({} if world.backends is None else world.backends.counters()),
     }

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mpmsim.engine.accept_queue import accept_queue_limit
+from mpmsim.engine.backend_summary import backend_bottleneck, backends_block
 from mpmsim.engine.bottleneck import Bottleneck, find_bottleneck
 from mpmsim.engine.classes import cdf_rows, classes_block, classes_rows
 from mpmsim.engine.recorder import SERIES_COLUMNS, STATUS_NAMES
@@ -58,7 +59,7 @@ class RunResult:
         agg["memory_peak_mib"] = max(r["memory_peak_mib"] for r in self.records)
         for k in ("refused", "syn_drops", "oom_kills"):
             agg[k] = sum(r[k] for r in self.records)
-        return find_bottleneck(
+        found = find_bottleneck(
             agg,
             mpm=p.mpm,
             max_request_workers=d.MaxRequestWorkers,
@@ -66,6 +67,7 @@ class RunResult:
             vcpus=p.hardware.vcpus,
             baseline_fraction=_throttle_baseline(p),
         )
+        return backend_bottleneck(p, self.records, found) if p.php.used else found
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON result of ``mpmsim run --json`` (DESIGN.md section 5)."""
@@ -117,6 +119,8 @@ class RunResult:
         out.update(self._reference())
         if p.trace is not None:
             out["trace"] = trace_block(p, self.mean)
+        if p.php.used:
+            out["backends"] = backends_block(p, self.records)
         if p.hardware.burst is not None:
             out["cpu_credits"] = {
                 "end": _r(self.mean("cpu_credits_end")),

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import stats
 
 from mpmsim.engine.classes import summarize_classes
-from mpmsim.engine.recorder import OK, REFUSED, RESET, SERIES_COLUMNS, TIMEOUT
+from mpmsim.engine.recorder import OK, SERIES_COLUMNS, STATUS_NAMES
 from mpmsim.engine.replication import Replication
 from mpmsim.engine.trace_summary import summarize_trace
 from mpmsim.engine.warmup import auto_warmup_s
@@ -83,8 +83,9 @@ def summarize(prep: Prepared, rep: Replication) -> dict[str, Any]:
         rec["offered_rps"] = _offered_rps(prep, rep, window)
     if rep.trace:
         rec.update(summarize_trace(prep, rep, window.start_s, window.end_s))
-    for name, code in (("refused", REFUSED), ("timeout", TIMEOUT), ("reset", RESET)):
-        rec[name] = int((in_window & (req["status"] == code)).sum())
+    for code, name in enumerate(STATUS_NAMES):
+        if code != OK:
+            rec[name] = int((in_window & (req["status"] == code)).sum())
     rec.update(_latency((req["t_end_s"] - req["t_start_s"])[ok] * 1000.0))
     rec.update(_cpu(prep, rep, window, completed))
     rec.update(_sampled(prep, rep, window))
@@ -199,6 +200,7 @@ def _counters(rep: Replication) -> dict[str, Any]:
     for key in ("sent", "finished", "reconnects", "syn_drops", "oom_kills", "conns_accepted"):
         rec[key] = int(c[key])
     rec["in_flight"] = rec["sent"] - rec["finished"]
+    rec.update({k: v for k, v in c.items() if k.startswith("backend.")})  # PHP-FPM, proxies
     rec["cpu_credits_end"] = c["cpu_credits_end"]
     rec["cpu_surplus_credits"] = c["cpu_surplus_credits"]
     rec["events"] = int(c["events"])
@@ -227,7 +229,7 @@ def _why_empty(prep: Prepared, rec: dict[str, Any]) -> str:
             f"the load ended at {end:.3g} s, before the warm-up did at {warm_end:.3g} s: "
             f"lower warmup_s{more}"
         )
-    failed = ", ".join(f"{k} {rec[k]}" for k in ("refused", "timeout", "reset") if rec[k])
+    failed = ", ".join(f"{k} {rec[k]}" for k in STATUS_NAMES[1:] if rec[k])
     if failed:
         return f"every request in the measured window failed ({failed}): see the bottleneck"
     if rec["sent"] == 0:

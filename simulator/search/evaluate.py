@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from mpmsim.engine.recorder import STATUS_NAMES
 from mpmsim.engine.replication import Replication, run_replication
 from mpmsim.engine.replications import RunResult
 from mpmsim.engine.summary import summarize
@@ -54,7 +55,7 @@ def summarize_candidate(
     recs = res.records
 
     def err_rate(r: dict[str, Any]) -> float:
-        bad = r["refused"] + r["timeout"] + r["reset"]
+        bad = sum(r[name] for name in STATUS_NAMES[1:])
         return float(bad / max(bad + r["completed"], 1))
 
     out = {
