@@ -137,7 +137,7 @@ class _Walk:
             if left == 0:  # the session's last request: the client closes or leaves it idle
                 self.idle_s += final_s
                 return 0
-            if left is None and self.total >= 4 * _DRAWS:  # endless: no cap, short thinks
+            if left is None and self.total >= 2 * _DRAWS:  # endless: no cap, short thinks
                 return None
             gap = max(self.think.draw() + self.gap_s, self.period_s)
             if gap >= self.kat:  # KeepAliveTimeout ends it (no close CPU on a request)
