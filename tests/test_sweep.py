@@ -266,3 +266,28 @@ def test_a_point_sets_exactly_its_value(value: Any) -> None:
     key, _, text = sweep_module.assignment("load.think_time_s", value).partition("=")
     assert key == "load.think_time_s" and yaml.safe_load(text) == value
     assert type(yaml.safe_load(text)) is type(value)
+
+
+@pytest.mark.slow
+def test_progress_in_a_jupyter_kernel(tmp_path: Path) -> None:
+    """In a real kernel the bar reaches the cell's stderr (a widget with ipywidgets) and the
+    table is the cell's result; no warning about a missing widget library."""
+    import nbclient
+    import nbformat
+
+    code = (
+        "import mpmsim\n"
+        f"df = mpmsim.sweep({str(EXAMPLE)!r}, {{{MRW!r}: [50, 100]}}, overrides={SMALL!r},\n"
+        f"                  replications=1, cache={str(tmp_path)!r})\n"
+        "df[[" + repr(MRW) + ", 'throughput_rps']]"
+    )
+    cell = nbformat.v4.new_code_cell(code)  # type: ignore[no-untyped-call]
+    nb = nbformat.v4.new_notebook(cells=[cell])  # type: ignore[no-untyped-call]
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3").execute()
+    outputs = nb.cells[0].outputs
+    err = "".join(o.get("text", "") for o in outputs if o.get("name") == "stderr")
+    widget = any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+    assert widget or "2/2" in err
+    assert "Warning" not in err
+    result = [o for o in outputs if o.output_type == "execute_result"]
+    assert "throughput_rps" in result[0]["data"]["text/plain"]

@@ -14,6 +14,8 @@ flattened by :func:`mpmsim.search.sweep_frame.flatten`.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import itertools
 import json
 import re
@@ -273,9 +275,11 @@ class _NoBar:
 
 
 def _progress_bar(total: int, done: int, progress: bool) -> Any:
-    """A tqdm bar on stderr (a widget in Jupyter), starting at the ``done`` cached points."""
+    """A tqdm bar on stderr, starting at the ``done`` cached points: a widget in Jupyter when
+    ipywidgets is installed, else text (in a terminal, and in Jupyter without the warning
+    tqdm.auto would print there)."""
     if not progress:
         return _NoBar()
-    from tqdm.auto import tqdm
-
+    widgets = importlib.util.find_spec("ipywidgets") is not None
+    tqdm = importlib.import_module("tqdm.auto" if widgets else "tqdm").tqdm
     return tqdm(total=total, initial=done, unit="point", desc="sweep", file=sys.stderr)
