@@ -143,7 +143,7 @@ def combinations(vary: Mapping[str, Iterable[Any]], *, zip_lists: bool) -> list[
     for key, values in vary.items():
         if not isinstance(key, str) or not key.strip():
             raise InputError(f"a key must be a dotted scenario path, got {key!r}", field="--vary")
-        if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
             raise InputError(f"give a list of values, got {values!r}", field=f"--vary {key}")
         lists[key] = [_plain(v) for v in values]
         if not lists[key]:
@@ -154,11 +154,10 @@ def combinations(vary: Mapping[str, Iterable[Any]], *, zip_lists: bool) -> list[
         if len(set(lengths.values())) > 1:
             shown = ", ".join(f"{k} has {n}" for k, n in lengths.items())
             raise InputError(f"needs lists of one length: {shown}", field="--zip")
-        rows: Iterable[tuple[Any, ...]] = (tuple(v[i] for v in lists.values())
-                                           for i in range(len(lists[keys[0]])))  # fmt: skip
+        rows: Iterable[tuple[Any, ...]] = zip(*lists.values(), strict=True)
     else:
         rows = itertools.product(*lists.values())
-    return [dict(itertools.zip_longest(keys, row)) for row in rows]
+    return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
 def _plain(value: Any) -> Any:
