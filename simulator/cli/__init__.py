@@ -2,7 +2,7 @@
 
 Owns the ``mpmsim`` program (``program``: the Typer app, the registration of every command, the
 entry point that maps errors to exit codes), one module per command or command group (``run``,
-``optimize``, ``report``, ``calibrate``, ``bench``, ``inspect``, ``trace``: trace fit,
+``optimize``, ``sweep``, ``report``, ``calibrate``, ``bench``, ``inspect``, ``trace``: trace fit,
 ``catalog``: schema, examples, hardware), the option types and output-file check they share
 (``options``), the run table (``render``) and the live status line (``status``).
 

@@ -3,7 +3,9 @@
 Owns the problem set-up and the run (``optimizer``), the grid and its analytic bounds, knees and
 Apache blocks (``space``), the adaptive line search (``adaptive``), one candidate's simulation
 (``evaluate``), the cache of simulated points (``cache``), the result (``result``) and how it is
-shown (``text``, ``plot``: plotly, imported inside the function that draws).
+shown (``text``, ``plot``: plotly, imported inside the function that draws). Also what-if
+sweeps (``mpmsim sweep``): the points, their runs and cache (``sweep``), their table
+(``sweep_frame``) and curves (``sweep_plot``).
 
 May import: the engine, the spec, the models, the workloads and the errors. Never the command
 line, the sizing report or another application (import-linter checks it).
