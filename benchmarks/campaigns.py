@@ -132,13 +132,13 @@ def _scratch() -> Iterator[Path]:
 
 
 def _server(
-    point: Point, iterations: int, root: Path
+    point: Point, iterations: int, root: Path, launcher: tuple[str, ...]
 ) -> contextlib.AbstractContextManager[ApacheServer]:
-    """A fresh Apache for ``point`` in ``root``, on CPU 1 at nice -20."""
+    """A fresh Apache for ``point`` in ``root``, started by ``launcher``."""
     files = {"cpu.lua": CPU_LUA.format(n=iterations).encode()}
     lines = _cpu_lines(point, root / "htdocs")
     return running_apache(point.mpm, point.directives, root, extra_lines=lines, files=files,
-                          launcher=SERVER_LAUNCHER)  # fmt: skip
+                          launcher=launcher)  # fmt: skip
 
 
 def boost(pid: int | None) -> None:
@@ -153,21 +153,40 @@ def _loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def run_point(point: Point, rep: int, out: Path, iterations: int) -> dict[str, object]:
+@dataclass(frozen=True)
+class Setup:
+    """Where and how hard the server runs."""
+
+    launcher: tuple[str, ...]
+    boost: bool
+    note: str
+
+
+STRICT = Setup(SERVER_LAUNCHER, True, "Apache on CPU 1, load on CPU 0, nice -20, autogroup -20")
+GENTLE = Setup(("taskset", "-c", "0", "nice", "-n", "15"), False, "GENTLE smoke test: all on CPU 0")
+
+
+def run_point(
+    point: Point, rep: int, out: Path, iterations: int, setup: Setup
+) -> dict[str, object]:
     """Measure ``point`` once on a fresh server; the row (server-side cells included)."""
     with _scratch() as root:
-        return _run_point(point, rep, out, iterations, root)
+        return _run_point(point, rep, out, (iterations, setup), root)
 
 
-def _run_point(point: Point, rep: int, out: Path, iterations: int, root: Path) -> dict[str, object]:
+def _run_point(
+    point: Point, rep: int, out: Path, how: tuple[int, Setup], root: Path
+) -> dict[str, object]:
+    iterations, setup = how
     raw = out / point.campaign / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=raw.parent))
     before = _loadavg()
     t0 = time.monotonic()
-    with _server(point, iterations, root) as server:
+    with _server(point, iterations, root, setup.launcher) as server:
         started = round(time.monotonic() - t0, 3)
-        boost(server.pid)
+        if setup.boost:
+            boost(server.pid)
         url = server.url.replace("/test.html", "/cpu") if point.content == "cpu" else server.url
         extras = Extras(
             scenario=point.campaign, content=point.content, tag=point.tag,
@@ -187,7 +206,7 @@ def _run_point(point: Point, rep: int, out: Path, iterations: int, root: Path) -
     cpu0, cpu1 = row.get("cpu0_busy_pct"), row.get("cpu1_busy_pct")
     if isinstance(cpu0, float) and isinstance(cpu1, float):
         row["client_bound"] = int(cpu0 >= 95.0 and cpu1 < 90.0)
-    note = f"loadavg before {before} after {_loadavg()}; Apache on CPU 1, load on CPU 0, nice -20"
+    note = f"loadavg before {before} after {_loadavg()}; {setup.note}"
     if point.warmup_s:
         note = f"warm-up {point.warmup_s}s same load on the same server before measuring; " + note
     row.update(apache_start_s=started, apache_stop_s=stopped, raw_prefix=f"raw/{run_id}",
@@ -230,38 +249,57 @@ def _level_of(name: str, row: Mapping[str, str]) -> int:
     raise InputError(f"row {row['run_id']} matches no point of campaign {name}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "measurements")
     parser.add_argument("--campaign", action="append", choices=list(campaigns()))
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="2 s warm-up, 3 s window (smoke)")
+    parser.add_argument("--gentle", action="store_true",
+                        help="smoke test beside others' measurements: everything on CPU 0 at "
+                        "nice 15, no priority boost (the figures mean nothing)")  # fmt: skip
     parser.add_argument("--lua-iterations", type=int, default=LUA_ITERATIONS)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _progress(row: Mapping[str, object]) -> None:
+    print(f"    {row['req_per_s']} req/s p95 {row['lat_p95_ms']} ms procs {row['peak_procs']} "
+          f"cpu0 {row.get('cpu0_busy_pct')} % cpu1 {row.get('cpu1_busy_pct')} % Apache "
+          f"{row.get('apache_cpu_util')} load {_loadavg()}", flush=True)  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the campaigns rep-major (every campaign's rep 1, then rep 2): a cut-short run still
+    has every point once. Each row rewrites its campaign's runs.csv, README and holdout.csv."""
+    args = _parser().parse_args(argv)
     if os.geteuid() != 0:
         print("campaigns: error: needs root (nice -n -20)", file=sys.stderr)
         return 2
     os.sched_setaffinity(0, {CLIENT_CPU})
-    os.setpriority(os.PRIO_PROCESS, 0, -20)
-    boost(None)
-    for name in args.campaign or list(campaigns()):
-        points = campaigns()[name]
-        if args.quick:
-            points = [replace(p, warmup_s=min(p.warmup_s, 2), duration_s=3) for p in points]
-        rows: list[dict[str, object]] = []
-        for rep in range(1, args.reps + 1):  # rep-major: slow drift biases no point
-            for point in points:
+    setup = GENTLE if args.gentle else STRICT
+    if setup.boost:
+        os.setpriority(os.PRIO_PROCESS, 0, -20)
+        boost(None)
+    names = args.campaign or list(campaigns())
+    done: dict[str, list[tuple[dict[str, object], bool]]] = {name: [] for name in names}
+    for rep in range(1, args.reps + 1):  # rep-major: slow drift biases no point
+        for name in names:
+            for point in campaigns()[name]:
+                if args.quick:
+                    point = replace(point, warmup_s=min(point.warmup_s, 2), duration_s=3)
                 t = time.strftime("%H:%M:%S")
                 print(f"{t} {name} {point.mpm} c={point.c} {point.tag or ''} rep {rep}", flush=True)
-                row = run_point(point, rep, args.out, args.lua_iterations)
-                rows.append(row)
-                print(f"    {row['req_per_s']} req/s p95 {row['lat_p95_ms']} ms "
-                      f"procs {row['peak_procs']} cpu1 {row.get('cpu1_busy_pct')} % "
-                      f"Apache {row.get('apache_cpu_util')}", flush=True)  # fmt: skip
+                try:
+                    row = run_point(point, rep, args.out, args.lua_iterations, setup)
+                except (InputError, RuntimeError, OSError) as exc:  # one bad run, not the set
+                    print(f"    FAILED: {exc}", flush=True)
+                    continue
+                _progress(row)
+                done[name].append((row, point.held_out))
+                rows = [r for r, _ in done[name]]
                 write_rows(rows, args.out / name / "runs.csv", overwrite=True)
-        write_readme(args.out / name, name, rows, [p.held_out for _ in range(args.reps)
-                                                  for p in points])  # fmt: skip
-        write_holdout(args.out)
+                write_readme(args.out / name, name, rows, [h for _, h in done[name]])
+                write_holdout(args.out)
     return 0
 
 
