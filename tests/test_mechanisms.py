@@ -144,3 +144,34 @@ def test_the_client_pays_its_own_time_per_new_connection() -> None:
     assert slow["latency_p50_ms"] == pytest.approx(1.5, rel=0.01)
     assert slow["throughput_rps"] == pytest.approx(667, rel=0.02)
     assert fast["throughput_rps"] == pytest.approx(1000, rel=0.02)
+
+
+@pytest.mark.parametrize(("mpm", "requests", "used"), [("worker", 4, 4), ("event", 30, 10)])
+def test_worker_threads_that_have_served_hold_more_memory(
+    mpm: str, requests: int, used: int
+) -> None:
+    """thread_used_kib: work goes round the idle threads, each grows once it has served.
+
+    One child of 10 workers, one client: after 4 connections 4 threads have run, after 30
+    all 10. A child's memory grows by thread_used_kib for each (1 MiB here), and no more.
+    """
+    world = build_world(
+        prepared(
+            costs={"base": "ideal", "thread_used_kib": 1024.0},
+            server={"mpm": mpm, "directives": {
+                "StartServers": 1, "ThreadsPerChild": 10, "MaxRequestWorkers": 10,
+                "ServerLimit": 1, "MinSpareThreads": 1, "MaxSpareThreads": 20}},
+        )
+    )  # fmt: skip
+    world.env.run(until=0.5)  # the child is up
+    before = world.memory.current_mib
+
+    def client() -> Any:
+        for _ in range(requests):
+            yield from world.client.request(None, delay_s=0.01, client_keepalive=False)
+
+    world.env.process(client())
+    world.env.run(until=5.0)
+    (child,) = world.server.children
+    assert child.used == used
+    assert world.memory.current_mib - before == pytest.approx(used * 1.0)

@@ -80,6 +80,13 @@ class CostModel(BaseModel):
         "TLB working set a switch reloads grows with the tasks alive; mpmsim calibrate fits it); "
         "0 = switches cost the same however many tasks live",
     )
+    thread_used_kib: float = Field(
+        0.0,
+        ge=0,
+        description="memory a worker thread of a threaded MPM adds once it has served: the "
+        "stack it touched and its glibc per-thread malloc arena (mpmsim calibrate fits it); "
+        "0 = a thread costs thread_mib whether it ran or not",
+    )
     client_conn_ms: float = Field(
         0.0,
         ge=0,

@@ -47,6 +47,7 @@ class Child:
     conns: int = 0  # open connections (event's C)
     conns_accepted: int = 0
     conns_finished: int = 0
+    used: int = 0  # worker threads that have served at least once
     not_accepting: bool = False  # event: listener disabled (full)
     started_s: float = 0.0
 

@@ -36,7 +36,7 @@ from mpmsim.calibration.measured import (
     simulate_row,
     split_representable,
 )
-from mpmsim.calibration.regressors import switch_counts, task_switches
+from mpmsim.calibration.regressors import switch_counts, task_switches, used_threads
 from mpmsim.engine.executors import TaskMapper
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel, RequestClassCost
@@ -133,31 +133,35 @@ def fit_cpu(runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: flo
 
 
 def fit_memory(runs: Sequence[MeasuredRun], base: CostModel) -> ParamFit | None:
-    """Fit parent + shared, per-child and per-thread memory to idle and peak readings (PSS).
+    """Fit parent + shared, per-child, per-thread and per-used-thread memory to PSS readings.
 
-    When threads do not vary apart from processes (prefork only), the per-thread memory keeps
-    the base model's value; with fewer readings than parameters, nothing is fitted (None).
+    Idle and peak readings of every row; a used thread (``thread_used_kib``) is a worker of a
+    threaded MPM that has served, so only loaded readings have them. Parameters the readings
+    cannot tell apart (no threaded rows, prefork only) keep the base model's values; with
+    fewer readings than parameters, nothing is fitted (None).
     """
     rows, y = [], []
     for r in runs:
-        for procs, threads, pss in (
-            (r.idle_procs, r.idle_threads, r.idle_pss_mb),
-            (r.peak_procs, r.peak_threads, r.peak_pss_mb),
+        for procs, threads, pss, loaded in (
+            (r.idle_procs, r.idle_threads, r.idle_pss_mb, False),
+            (r.peak_procs, r.peak_threads, r.peak_pss_mb, True),
         ):
             if procs and threads and pss:
-                rows.append([1.0, procs - 1.0, threads - 1.0])
+                used = used_threads(r, procs, threads, loaded)
+                rows.append([1.0, procs - 1.0, threads - 1.0, used])
                 y.append(float(pss))
-    a, b = np.asarray(rows).reshape(-1, 3), np.asarray(y)
-    names = ["base_mib", "process_mib", "thread_mib"]
-    start = np.array([base.parent_mib + base.shared_mib, base.process_mib, base.thread_mib])
-    if len(rows) >= 3 and np.linalg.matrix_rank(a) == 3:
-        return _robust_linear(a, b, b, start, names, len(rows))
-    if len(rows) >= 2 and np.linalg.matrix_rank(a[:, :2]) == 2:
-        fit = _robust_linear(a[:, :2], b - a[:, 2] * base.thread_mib, b, start[:2], names[:2],
-                             len(rows))  # fmt: skip
-        fit.values["thread_mib"] = base.thread_mib
-        fit.stderr["thread_mib"] = math.nan
-        return fit
+    a, b = np.asarray(rows).reshape(-1, 4), np.asarray(y)
+    names = ["base_mib", "process_mib", "thread_mib", "thread_used_mib"]
+    start = np.array([base.parent_mib + base.shared_mib, base.process_mib, base.thread_mib,
+                      base.thread_used_kib / 1024.0])  # fmt: skip
+    for k in (4, 3, 2):
+        if len(rows) >= k and np.linalg.matrix_rank(a[:, :k]) == k:
+            fixed = a[:, k:] @ start[k:]
+            fit = _robust_linear(a[:, :k], b - fixed, b, start[:k], names[:k], len(rows))
+            for n, v in zip(names[k:], start[k:], strict=True):
+                fit.values[n] = float(v)
+                fit.stderr[n] = math.nan
+            return fit
     return None
 
 
@@ -212,8 +216,9 @@ def fitted_costs(
     if mem is None:  # not enough readings: keep the base model's memory
         mem = ParamFit(
             values={"base_mib": base_mib, "process_mib": base.process_mib,
-                    "thread_mib": base.thread_mib},
-            stderr={"base_mib": math.nan, "process_mib": math.nan, "thread_mib": math.nan},
+                    "thread_mib": base.thread_mib, "thread_used_mib": base.thread_used_kib / 1024},
+            stderr={"base_mib": math.nan, "process_mib": math.nan, "thread_mib": math.nan,
+                    "thread_used_mib": math.nan},
             rows_used=0, rms_rel_error=math.nan,
         )  # fmt: skip
     m, me = mem.values, mem.stderr
@@ -227,6 +232,7 @@ def fitted_costs(
         "shared_mib": round(m["base_mib"] * (1 - parent_share), 4),
         "process_mib": round(m["process_mib"], 4),
         "thread_mib": round(m["thread_mib"], 5),
+        "thread_used_kib": round(m["thread_used_mib"] * 1024.0, 3),
         "classes": classes,
         "uncertainty": {
             **{k: round(s, 6) for k, s in e.items() if k.startswith("classes.")},
@@ -237,6 +243,7 @@ def fitted_costs(
             "parent_mib+shared_mib": round(me["base_mib"], 4),
             "process_mib": round(me["process_mib"], 5),
             "thread_mib": round(me["thread_mib"], 6),
+            "thread_used_kib": round(me["thread_used_mib"] * 1024.0, 4),
         },
     }
     return base.model_copy(update=update)
@@ -338,7 +345,8 @@ def calibrate(
     fitted_fields = {
         "accept_cpu_ms", "close_cpu_ms", "thread_switch_us", "process_switch_us", "classes",
         "switch_us_per_task", "client_conn_ms",
-        *(() if mem is None else ("parent_mib", "shared_mib", "process_mib", "thread_mib")),
+        *(() if mem is None else
+          ("parent_mib", "shared_mib", "process_mib", "thread_mib", "thread_used_kib")),
     }  # fmt: skip
     costs = fitted_costs(base, cpu, mem, cs_us).model_copy(
         update={

@@ -37,3 +37,16 @@ def task_switches(run: MeasuredRun, k: float) -> float:
     model: Any = MPM_MODELS[run.mpm]
     tasks = float(run.peak_threads or run.idle_threads or 0)
     return tasks * (1.0 + (1.0 / k if model.linger_holds_worker else 0.0))
+
+
+def used_threads(run: MeasuredRun, procs: int, threads: int, loaded: bool) -> float:
+    """Worker threads that have served (``thread_used_kib``) in a memory reading of ``run``.
+
+    Only threaded MPMs count them, and only under load: work goes round a child's idle
+    threads, so after a loaded run every worker has served. A child's threads beyond its
+    workers are its main thread and listener (two); the parent is one process of one thread.
+    """
+    model: Any = MPM_MODELS[run.mpm]
+    if not (loaded and model.threaded):
+        return 0.0
+    return max(float(threads - 1 - 2 * (procs - 1)), 0.0)

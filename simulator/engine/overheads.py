@@ -33,6 +33,7 @@ class Overheads:
     conn_mib: float  # per open connection
     send_buffer_bytes: float  # a response larger than this blocks its writer
     child_mib: float  # per child process with all its threads
+    thread_used_mib: float  # more per worker thread of a threaded MPM once it has served
     spawn_cpu_s: float  # forking a child and creating its threads
 
     @classmethod
@@ -62,5 +63,6 @@ class Overheads:
             send_buffer_bytes=costs.send_buffer_kib * 1024.0,
             child_mib=costs.process_mib
             + (threads + model.extra_threads_per_child()) * costs.thread_mib,
+            thread_used_mib=costs.thread_used_kib / 1024.0 if model.threaded else 0.0,
             spawn_cpu_s=(costs.fork_cpu_ms + threads * costs.thread_create_cpu_ms) * 1e-3,
         )

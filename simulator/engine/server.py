@@ -66,6 +66,7 @@ class Server:
         self._children: list[Child] = []
         self._tpc = model.threads_per_child()
         self._extra_threads = model.extra_threads_per_child()
+        self._used_mib = self.overheads.thread_used_mib
         self._accepting: dict[Child, None] = {}  # children that may accept, in round-robin order
         self._next_slot = 0
         self._free_slots: list[int] = []
@@ -184,6 +185,8 @@ class Server:
 
     def _accept(self, child: Child, conn: Conn) -> None:
         child.idle -= 1
+        if self._used_mib:
+            self._thread_used(child)
         child.conns += 1
         self.busy += 1
         if self.busy > self.busy_peak:
@@ -221,6 +224,23 @@ class Server:
         else:
             self._accepting.pop(child, None)
 
+    def _thread_used(self, child: Child) -> None:
+        """A hand-off to a worker: if it is one that has never run, the child grows.
+
+        Idle workers wait on one condition variable (``server/mpm_fdqueue.c``
+        ``ap_queue_pop_something``; the listener's push signals it), and glibc wakes the
+        waiters of the oldest group first (``nptl/pthread_cond_signal.c``, G1), so work goes
+        round the idle threads in the order they went idle: until each worker of the child has
+        run once, every hand-off wakes one that has not. A thread that has run has grown its
+        stack and got its own malloc arena (glibc ``malloc/arena.c`` ``arena_get2``, up to 8
+        per core), ``thread_used_kib`` that stays with the process. (A prefork child's one
+        thread uses the main arena, counted in ``process_mib``.)
+        """
+        if child.used < child.threads:
+            child.used += 1
+            child.memory_mib += self._used_mib
+            self.memory.add(self._used_mib)
+
     def release_worker(self, child: Child) -> None:
         """A worker of ``child`` finished with its connection (or handed it to the listener)."""
         if child.state == DEAD:
@@ -236,6 +256,8 @@ class Server:
         if child.state != READY or child.idle <= 0:
             return False
         child.idle -= 1
+        if self._used_mib:
+            self._thread_used(child)
         self.busy += 1
         if self.busy > self.busy_peak:
             self.busy_peak = self.busy
