@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -199,3 +200,30 @@ def test_setup_notebook_outside_a_kernel_changes_nothing() -> None:
     before = pio.renderers.default
     assert mpmsim.plot.setup_notebook() == before == pio.renderers.default
     # inside a kernel it is executed by tests/test_notebooks.py (the HTML exports)
+
+
+def test_calibration_predicted_against_measured_per_figure() -> None:
+    """Two figures, three runs (one held out, one without a latency reading)."""
+    rows = [
+        {"run_id": "a", "held_out": False, "req_per_s_measured": 100.0,
+         "req_per_s_predicted": 110.0, "lat_p95_ms_measured": 5.0, "lat_p95_ms_predicted": 4.0},
+        {"run_id": "b", "held_out": False, "req_per_s_measured": 300.0,
+         "req_per_s_predicted": 290.0, "lat_p95_ms_measured": float("nan"),
+         "lat_p95_ms_predicted": 9.0},
+        {"run_id": "c", "held_out": True, "req_per_s_measured": 200.0,
+         "req_per_s_predicted": 260.0, "lat_p95_ms_measured": 7.0, "lat_p95_ms_predicted": 8.0},
+    ]  # fmt: skip
+    cal = SimpleNamespace(rows=rows, costs=SimpleNamespace(name="mine"))
+    fig = mpmsim.plot.calibration(cal)
+    assert [a.text for a in fig.layout.annotations] == ["req_per_s", "lat_p95_ms"]
+    by_panel = [[(t.name, list(t.x), list(t.y)) for t in fig.data if t.xaxis == ax]
+                for ax in ("x", "x2")]  # fmt: skip
+    assert by_panel[0] == [
+        ("fitted", [100.0, 300.0], [110.0, 290.0]),
+        ("held out", [200.0], [260.0]),
+        (None, [100.0, 300.0], [100.0, 300.0]),  # the diagonal over the measured range
+    ]
+    assert by_panel[1] == [
+        ("fitted", [5.0], [4.0]), ("held out", [7.0], [8.0]), (None, [5.0, 7.0], [5.0, 7.0]),
+    ]  # fmt: skip
+    assert "mine" in fig.layout.title.text

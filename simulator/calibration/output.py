@@ -162,40 +162,8 @@ def write_costs_yaml(cal: Calibration, path: Path, *, force: bool) -> None:
 
 
 def write_plot(cal: Calibration, path: Path) -> None:
-    """Predicted vs measured, one panel per metric, as a self-contained HTML file."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
+    """Predicted vs measured, one panel per metric (:func:`mpmsim.plot.calibration`), as a
+    self-contained HTML file."""
+    from mpmsim.plot import calibration
 
-    fig = make_subplots(rows=2, cols=3, subplot_titles=list(METRICS))
-    for i, m in enumerate(METRICS):
-        row, col = i // 3 + 1, i % 3 + 1
-        for hold, color in ((False, "#1f77b4"), (True, "#d62728")):
-            pts = [
-                r for r in cal.rows
-                if r["held_out"] == hold and not math.isnan(r[f"{m}_measured"])
-            ]  # fmt: skip
-            if not pts:
-                continue
-            fig.add_trace(
-                go.Scatter(
-                    x=[r[f"{m}_measured"] for r in pts],
-                    y=[r[f"{m}_predicted"] for r in pts],
-                    mode="markers",
-                    marker={"color": color, "size": 5},
-                    name="held out" if hold else "fitted",
-                    text=[r["run_id"] for r in pts],
-                    showlegend=i == 0,
-                ),
-                row=row,
-                col=col,
-            )
-        vals = [r[f"{m}_measured"] for r in cal.rows if not math.isnan(r[f"{m}_measured"])]
-        if vals:
-            lo, hi = min(vals), max(vals)
-            fig.add_trace(
-                go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"color": "gray"},
-                           showlegend=False),
-                row=row, col=col,
-            )  # fmt: skip
-    fig.update_layout(title=f"mpmsim calibrate: {cal.costs.name}, predicted vs measured")
-    fig.write_html(str(path), include_plotlyjs=True)
+    calibration(cal).write_html(str(path), include_plotlyjs=True)
