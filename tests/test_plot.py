@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 from typing import Any
 
@@ -121,6 +122,23 @@ def test_latency_cdf_per_class_from_the_measured_requests(runs: dict[str, Any]) 
     marks = fig.data[-1]
     assert list(marks.x) == [quoted["p50"], quoted["p95"], quoted["p99"]]
     assert [s.x0 for s in fig.layout.shapes] == [300]
+
+
+def test_latency_cdf_from_the_run_json_per_class_percentiles(runs: dict[str, Any]) -> None:
+    """``mpmsim run --json``'s classes carry their 1st to 99th percentiles: the same classes,
+    drawn at those percents, close to the CDF of the requests themselves."""
+    run = runs["event"]
+    data = run.to_dict()
+    fig = mpmsim.plot.latency_cdf(json.loads(json.dumps(data)))  # as read back from a file
+    lines = _named(fig)
+    from_requests = _named(mpmsim.plot.latency_cdf(run))
+    for name in ("static", "page"):
+        quantiles = data["classes"][name]["latency_ms"]["quantiles"]
+        assert list(lines[name].x) == quantiles
+        assert list(lines[name].y) == pytest.approx([k / 100 for k in range(1, 100)])
+        assert lines[name].x[49] == pytest.approx(from_requests[name].x[200], rel=0.1)  # medians
+    assert "all requests" not in lines  # the JSON has no pooled percentiles
+    assert list(fig.data[-1].x) == [data["latency_ms"][q] for q in ("p50", "p95", "p99")]
 
 
 # -- tables --------------------------------------------------------------------------------

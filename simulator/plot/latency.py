@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,29 +34,30 @@ def cdf(latency_ms: np.ndarray, steps: int = STEPS) -> tuple[list[float], list[f
     return np.quantile(latency_ms, frac).tolist(), frac.tolist()
 
 
-def latency_cdf(run: RunResult, p95_goal_ms: float | None = None) -> go.Figure:
+def latency_cdf(run: RunResult | Mapping[str, Any], p95_goal_ms: float | None = None) -> go.Figure:
     """The latency CDF of every request class (and of all requests when there are several),
     with the run's p50, p95 and p99 marked and, if given, the p95 goal as a dashed line.
 
-    Requests that failed, and those that ended in the warm-up, are left out, as in the run's
-    latency figures.
+    ``run`` is a run's result (:func:`mpmsim.run`: the CDFs of its requests) or its JSON
+    (``mpmsim run --json``: each class's 1st to 99th percentiles, ``classes.NAME.latency_ms.
+    quantiles``). Requests that failed, and those that ended in the warm-up, are left out, as
+    in the run's latency figures.
     """
     import plotly.graph_objects as go
 
-    req = measured_requests(run)
     fig = go.Figure()
-    classes = sorted(set(req["class"]))
-    if len(req):
-        if len(classes) > 1:
-            x, y = cdf(req["latency_ms"].to_numpy(dtype=float))
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="all requests"))
-        for name in classes:
-            lat = req.loc[req["class"] == name, "latency_ms"].to_numpy(dtype=float)
-            x, y = cdf(lat)
-            width = 1 if len(classes) > 1 else 2
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=str(name) or "unclassed",
-                                     line={"width": width}))  # fmt: skip
-        _mark_percentiles(fig, run)
+    if isinstance(run, Mapping):
+        quoted = run["latency_ms"]
+        lines = _from_json(run)
+    else:
+        quoted = run.to_dict()["latency_ms"]
+        lines = _from_requests(run)
+    wide = len(lines) == 1 or (len(lines) > 1 and lines[0][0] == "all requests")
+    for i, (name, x, y) in enumerate(lines):
+        width = 2 if (i == 0 and wide) else 1
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, line={"width": width}))
+    if lines:
+        _mark_percentiles(fig, quoted)
     if p95_goal_ms is not None:
         # A shape on a log axis takes the value, its annotation the log10 (plotly.js's rule).
         fig.add_shape(type="line", x0=p95_goal_ms, x1=p95_goal_ms, y0=0, y1=1, yref="paper",
@@ -67,11 +69,37 @@ def latency_cdf(run: RunResult, p95_goal_ms: float | None = None) -> go.Figure:
     return styled(fig, "Latency distribution per class (requests after the warm-up)")
 
 
-def _mark_percentiles(fig: go.Figure, run: RunResult) -> None:
+Line = tuple[str, list[float], list[float]]
+
+
+def _from_requests(run: RunResult) -> list[Line]:
+    """(name, latencies, fractions): all requests (when several classes), then each class."""
+    req = measured_requests(run)
+    if not len(req):
+        return []
+    classes = sorted(set(req["class"]))
+    lines = [("all requests", *cdf(req["latency_ms"].to_numpy(dtype=float)))]
+    for name in classes:
+        lat = req.loc[req["class"] == name, "latency_ms"].to_numpy(dtype=float)
+        lines.append((str(name) or "unclassed", *cdf(lat)))
+    return lines if len(classes) > 1 else lines[1:]
+
+
+def _from_json(result: Mapping[str, Any]) -> list[Line]:
+    """(name, latencies, fractions) per class from a run JSON's percentiles (1 to 99)."""
+    lines = []
+    for name, block in (result.get("classes") or {}).items():
+        points = [(v, (k + 1) / 100) for k, v in enumerate(block["latency_ms"]["quantiles"])]
+        points = [(v, f) for v, f in points if v is not None]
+        if points:
+            lines.append((str(name), [v for v, _ in points], [f for _, f in points]))
+    return lines
+
+
+def _mark_percentiles(fig: go.Figure, quoted: Mapping[str, Any]) -> None:
     """The figures the run quotes (per-replication percentiles, averaged) as labelled dots."""
     import plotly.graph_objects as go
 
-    quoted = run.to_dict()["latency_ms"]
     marks = [(q, float(quoted[f"p{q}"])) for q in (50, 95, 99) if quoted[f"p{q}"]]
     where = {50: "middle left", 95: "middle left", 99: "middle right"}  # p95, p99 are close
     fig.add_trace(go.Scatter(
