@@ -145,7 +145,7 @@ def make_pool(
     if pm == "ondemand" and idle_s < 1:
         raise err.fpm(
             "pm.process_idle_timeout",
-            f"pm.process_idle_timeout({idle_s:g}) must be greater than 0s",
+            f"pm.process_idle_timeout({idle_s:g}s) must be greater than 0s",
         )
     spawn_rate = _int(values, "pm.max_spawn_rate", 32, err)
     if spawn_rate < 1:

@@ -235,6 +235,8 @@ class FpmPool:
         self.busy -= 1
         child.requests += 1
         self._grow(child)
+        if child.state == DEAD:  # its growth woke the OOM killer, which chose it: replaced
+            return OK
         max_requests = self.pool.max_requests
         if max_requests and child.requests >= max_requests:
             self.recycled += 1
