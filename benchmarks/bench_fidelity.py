@@ -2,8 +2,9 @@
 
 Reads the shared calibration set (``../shared/data/apache-bench/runs.csv``) and every campaign
 in ``measurements/<campaign>/runs.csv`` (but ``--skip`` ones, PHP by default: its content
-needs the PHP model). Rows are held out by ``measurements/README.md`` where it names them
-(:func:`readme_holdout`), otherwise a deterministic third (CRC32 of the run id). The fit is
+needs the PHP model). Rows are held out as ``measurements/holdout.csv`` says (its README:
+a third of each campaign's configuration points), the shared set's and any row it does not
+name by a deterministic third (CRC32 of the run id). The fit is
 ``mpmsim calibrate``'s own (:func:`mpmsim.calibration.fit.calibrate`); every row is then
 simulated with the fitted model. Prints, for the held-out and the fitted part: throughput MAPE
 per campaign, the share of ab runs whose p95 is within 20 %, and of runs whose peak PSS is
@@ -15,9 +16,9 @@ within 10 %.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
-import re
 import sys
 import time
 import zlib
@@ -49,27 +50,12 @@ def third(run_id: str) -> bool:
     return zlib.crc32(run_id.encode()) % 3 == 0
 
 
-def readme_holdout(readme: Path) -> set[str]:
-    """Run ids and run-id prefixes (``PREFIX*``) that ``measurements/README.md`` holds out.
-
-    Lines under a heading with "held out" / "held-out" / "holdout" in it are read; every
-    backquoted word there is an id, or a prefix when it ends in ``*``.
-    """
-    if not readme.is_file():
-        return set()
-    names: set[str] = set()
-    inside = False
-    for line in readme.read_text(encoding="utf-8").splitlines():
-        if line.startswith("#"):
-            inside = bool(re.search(r"held[ -]?out|holdout", line, re.IGNORECASE))
-            continue
-        if inside:
-            names.update(re.findall(r"`([^`\s]+)`", line))
-    return names
-
-
-def _named(run_id: str, names: set[str]) -> bool:
-    return run_id in names or any(n.endswith("*") and run_id.startswith(n[:-1]) for n in names)
+def holdout_table(path: Path) -> dict[str, bool]:
+    """``run_id -> held out`` from ``measurements/holdout.csv`` (``campaign,run_id,held_out``)."""
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as f:
+        return {row["run_id"]: row["held_out"].strip() == "1" for row in csv.DictReader(f)}
 
 
 def load_rows(skip: Sequence[str]) -> tuple[list[MeasuredRun], list[str], list[bool]]:
@@ -81,12 +67,13 @@ def load_rows(skip: Sequence[str]) -> tuple[list[MeasuredRun], list[str], list[b
         runs.append(run)
         campaign.append(f"shared/{run.scenario}")
         hold.append(third(run.run_id))
-    named = readme_holdout(MEASUREMENTS / "README.md")
+    table = holdout_table(MEASUREMENTS / "holdout.csv")
     for name, path in campaign_files(MEASUREMENTS, skip):
         for run in read_measurements(path):
             runs.append(run)
             campaign.append(name)
-            hold.append(_named(run.run_id, named) if named else third(run.run_id))
+            held = table.get(run.run_id)
+            hold.append(third(run.run_id) if held is None else held)
     return runs, campaign, hold
 
 
