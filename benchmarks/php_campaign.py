@@ -44,8 +44,9 @@ from mpmsim.bench.processes import (  # noqa: E402
     sample_cells,
     sample_processes,
 )
+from mpmsim.bench.target import fetch_status  # noqa: E402
 from mpmsim.workloads.readers import MEASUREMENT_COLUMNS  # noqa: E402
-from tests.php import PhpServer, running_apache_fpm, running_modphp  # noqa: E402
+from tests.php import POOL_DEFAULTS, PhpServer, running_apache_fpm, running_modphp  # noqa: E402
 
 #: Apache on CPU 1, first in line for it; the campaign and ab inherit CPU 0 and nice -20.
 SERVER_LAUNCHER = ("taskset", "-c", "1", "nice", "-n", "-20")
@@ -54,6 +55,8 @@ CLIENT_CPU = 0
 #: group, and the groups share a CPU equally. Apache and PHP-FPM each start a session, so each
 #: session's group gets this nice too (/proc/PID/autogroup), the campaign's own included.
 AUTOGROUP_NICE = -20
+#: The longest wait for the warm-up's leftover requests (see :func:`drain`).
+DRAIN_TIMEOUT_S = 60.0
 PREFORK = {"StartServers": 5, "MinSpareServers": 5, "MaxSpareServers": 10,
            "MaxRequestWorkers": 150, "MaxConnectionsPerChild": 0}  # fmt: skip
 EVENT = {"StartServers": 3, "MinSpareThreads": 75, "MaxSpareThreads": 250, "ThreadsPerChild": 25,
@@ -281,6 +284,22 @@ def _bench(server: PhpServer, point: Point, seconds: int) -> dict[str, Any]:
     return dict(rows[0])
 
 
+def drain(server: PhpServer) -> float:
+    """Wait until Apache has finished the warm-up's requests; the seconds it took.
+
+    When ab stops it drops its connections, but the requests already sent are still served:
+    queued in the listen backlog or for an FPM child, up to ``c`` of them. Measured right away,
+    the window would begin with twice its load. Done when mod_status shows one busy worker
+    (the status request itself; under event a worker waiting for FPM counts as busy).
+    """
+    started = time.monotonic()
+    while time.monotonic() - started < DRAIN_TIMEOUT_S:
+        if fetch_status(server.apache.status_url).get("status_busy") == 1:
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise RuntimeError(f"Apache still busy {DRAIN_TIMEOUT_S:.0f} s after the warm-up")
+
+
 def measure(point: Point, rep: int, args: argparse.Namespace, raw: Path) -> dict[str, Any]:
     """One row: fresh server, warm-up, measured window, server stopped."""
     s = point.setup
@@ -291,6 +310,7 @@ def measure(point: Point, rep: int, args: argparse.Namespace, raw: Path) -> dict
             started = time.monotonic() - t0
             os.environ["MPMSIM_RAW"] = str(raw / f"{run_id}.warmup")
             _bench(server, point, args.warmup_s)
+            drained_s = drain(server)
             os.environ["MPMSIM_RAW"] = str(raw / run_id)
             load0, stat0 = _loadavg(), _cpu_stat()
             assert server.apache.pid is not None
@@ -303,13 +323,16 @@ def measure(point: Point, rep: int, args: argparse.Namespace, raw: Path) -> dict
             _keep_raw(server, raw / run_id, fpm)
     cpu_ms, sleep_ms = SCRIPTS[point.content]
     config = json.loads(str(row["config_json"]))
-    config["php"] = {"mode": s.php, **({"pool": dict(s.pool)} if s.pool else {})}
+    pool = {**POOL_DEFAULTS, **s.pool} if s.php == "fpm" else {}
+    config["php"] = {"mode": s.php, **({"pool": pool} if pool else {})}
     row.update(
         run_id=run_id, scenario="PHP", content=point.content, repetition=rep,
         warmup_s=args.warmup_s, raw_prefix=f"raw/{run_id}",
         config_json=json.dumps(config, separators=(",", ":")), php=s.php,
         pm=s.pool.get("pm"), pm_max_children=s.pool.get("pm.max_children"),
         script_cpu_ms=cpu_ms, script_sleep_ms=sleep_ms,
+        notes="; ".join(filter(None, [str(row.get("notes") or ""),
+                                      f"warm-up drained in {drained_s:.2f} s"])),
     )  # fmt: skip
     fpm_ms, apache_ms = row.get("fpm_cpu_ms_per_req"), row.get("apache_sched_cpu_ms_per_req")
     if isinstance(apache_ms, float):
@@ -372,6 +395,7 @@ def main() -> None:
     os.sched_setaffinity(0, {CLIENT_CPU})
     os.setpriority(os.PRIO_PROCESS, 0, -20)
     boost(None)
+    args.out = args.out.resolve()  # the ab wrapper copies from bench's own working folder
     raw = args.out / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []

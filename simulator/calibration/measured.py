@@ -10,6 +10,7 @@ simulated as something else.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,18 +49,61 @@ def observed(run: MeasuredRun) -> dict[str, float]:
     so only ab's latencies are compared.
     """
     latency_ok = run.tool == "ab"
+    cpu, pss = _nan(run.apache_cpu_ms_per_req), _nan(run.peak_pss_mb)
+    if run.extra.get("php"):  # measurements/php: Apache's and the FPM pool's CPU and memory
+        cpu = _nan_text(run.extra.get("server_cpu_ms_per_req"))
+        pss += _nan_text(run.extra.get("fpm_peak_pss_mb", "0"))
     return {
         "req_per_s": run.req_per_s,
         "lat_p50_ms": _nan(run.lat_p50_ms) if latency_ok else math.nan,
         "lat_p95_ms": _nan(run.lat_p95_ms) if latency_ok else math.nan,
-        "cpu_ms_per_req": _nan(run.apache_cpu_ms_per_req),
-        "peak_pss_mb": _nan(run.peak_pss_mb),
+        "cpu_ms_per_req": cpu,
+        "peak_pss_mb": pss,
         "peak_procs": _nan(run.peak_procs),
     }
 
 
 def _nan(x: float | int | None) -> float:
     return math.nan if x is None else float(x)
+
+
+def _nan_text(text: str | None) -> float:
+    try:
+        return float(text) if text else math.nan
+    except ValueError:
+        return math.nan
+
+
+#: The ``php`` column of measurements/php/runs.csv: how the row's server ran PHP.
+PHP_MODES = ("modphp", "fpm")
+#: The FPM pool's name in a PHP row's scenario.
+FPM_POOL = "www"
+
+
+def php_parts(run: MeasuredRun) -> dict[str, Any]:
+    """A PHP row's scenario parts: ``server`` keys, ``backends`` and the mix class's keys.
+
+    The class runs the row's script (``script_cpu_ms``, ``script_sleep_ms``) in mod_php or in
+    the FPM pool of config_json's ``php.pool``; a row without ``php`` gets no parts.
+    """
+    mode = run.extra.get("php")
+    if not mode:
+        return {"server": {}, "backends": {}, "mix": {}}
+    script = {"cpu_ms": float(run.extra.get("script_cpu_ms", 0)),
+              "wait_ms": float(run.extra.get("script_sleep_ms", 0))}  # fmt: skip
+    if mode == "modphp":
+        return {
+            "server": {"modules": ["php"]},
+            "backends": {},
+            "mix": {**script, "backend": "mod_php"},
+        }
+    config = json.loads(run.extra.get("config_json", "{}"))
+    pool = dict(config.get("php", {}).get("pool", {}))
+    return {
+        "server": {},
+        "backends": {FPM_POOL: {"kind": "php_fpm", **pool}},
+        "mix": {**script, "backend": FPM_POOL},
+    }
 
 
 def estimate_rtt_ms(runs: Sequence[MeasuredRun]) -> float:
@@ -122,6 +166,8 @@ def unrepresentable(run: MeasuredRun) -> str | None:
     """Why ``run``'s load cannot be simulated as it was measured, or None when it can."""
     if run.tool not in TOOLS:
         return f"tool {run.tool!r} is not one of {', '.join(TOOLS)}"
+    if run.extra.get("php", PHP_MODES[0]) not in PHP_MODES:
+        return f"php {run.extra['php']!r} is not one of {', '.join(PHP_MODES)}"
     cmd = run.extra.get("tool_cmd", "")
     if run.tool in ("h2load", "kaclient") and not run.keepalive:
         return f"keepalive=0, but {run.tool} always keeps its connections alive"
@@ -202,6 +248,7 @@ def scenario_for(run: MeasuredRun, costs: CostModel, setup: Setup, seed: int = 1
     if reason:
         raise InputError(reason, field=run.run_id)
     cost_dict = costs.model_dump(exclude={"justification", "uncertainty", "calibration"})
+    php = php_parts(run)
     return {
         "name": run.run_id,
         "seed": seed,
@@ -210,9 +257,10 @@ def scenario_for(run: MeasuredRun, costs: CostModel, setup: Setup, seed: int = 1
         "sample_interval_s": 0.5,  # the harness sampled memory every 0.5 s
         "hardware": setup.hardware.model_dump(exclude={"sources"}),
         "costs": cost_dict,
-        "server": {"mpm": run.mpm, "directives": dict(run.directives)},
+        "server": {"mpm": run.mpm, "directives": dict(run.directives), **php["server"]},
+        **({"backends": php["backends"]} if php["backends"] else {}),
         "load": load_for(run, setup),
-        "mix": [{"name": run.content}],
+        "mix": [{"name": run.content, **php["mix"]}],
     }
 
 
