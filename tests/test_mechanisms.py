@@ -175,3 +175,33 @@ def test_worker_threads_that_have_served_hold_more_memory(
     (child,) = world.server.children
     assert child.used == used
     assert world.memory.current_mib - before == pytest.approx(used * 1.0)
+
+
+@pytest.mark.parametrize(("server_limit", "served_from"), [(2, 1.0), (1, 4.0)])
+def test_event_child_at_its_limit_drains_while_a_new_one_starts_in_another_slot(
+    server_limit: int, served_from: float
+) -> None:
+    """event: MaxConnectionsPerChild reached at accept; the child finishes its connection.
+
+    event.c: the listener counts conns_this_child down at accept and stops accepting at 0;
+    perform_idle_server_maintenance forks into a slot with no process at all, up to ServerLimit.
+    One child of 2 threads (MaxRequestWorkers 2), MaxConnectionsPerChild 1, requests of 3 s:
+    the second request waits for the maintenance at 1 s, where a spare slot (ServerLimit 2) lets
+    a new child start beside the draining one; with ServerLimit 1 it waits for the slot to free
+    (the first child exits at 3.5 s; the next maintenance is at 4 s).
+    """
+    world = build_world(
+        prepared(
+            server={"mpm": "event", "directives": {
+                "StartServers": 1, "ThreadsPerChild": 2, "MaxRequestWorkers": 2,
+                "ServerLimit": server_limit, "MinSpareThreads": 1, "MaxSpareThreads": 4,
+                "MaxConnectionsPerChild": 1}},
+            mix=[{"name": "r", "cpu_ms": 1.0, "wait_ms": 3000.0}],
+        )
+    )  # fmt: skip
+    for t in (0.5, 0.6):
+        world.env.process(world.client.request(None, delay_s=t, client_keepalive=False))
+    world.env.run(until=10.0)
+    rec = world.recorder
+    second_end = sorted(rec.t_end)[1]
+    assert second_end == pytest.approx(served_from + 3.0, abs=0.01)
