@@ -4,7 +4,7 @@ Reads the shared calibration set (``../shared/data/apache-bench/runs.csv``) and 
 in ``measurements/<campaign>/runs.csv`` (but ``--skip`` ones, PHP by default: its content
 needs the PHP model). Rows are held out as ``measurements/holdout.csv`` says (its README:
 a third of each campaign's configuration points), the shared set's and any row it does not
-name by a deterministic third (CRC32 of the run id). The fit is
+name by a deterministic third (SHA-256 of the run id). The fit is
 ``mpmsim calibrate``'s own (:func:`mpmsim.calibration.fit.calibrate`); every row is then
 simulated with the fitted model. Prints, for the held-out and the fitted part: throughput MAPE
 per campaign, the share of ab runs whose p95 is within 20 %, and of runs whose peak PSS is
@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import math
 import sys
 import time
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -46,8 +46,8 @@ def campaign_files(root: Path, skip: Sequence[str]) -> list[tuple[str, Path]]:
 
 
 def third(run_id: str) -> bool:
-    """A deterministic third of the rows: CRC32 of the run id modulo 3 is 0."""
-    return zlib.crc32(run_id.encode()) % 3 == 0
+    """A deterministic third of the rows: the SHA-256 of the run id modulo 3 is 0."""
+    return int.from_bytes(hashlib.sha256(run_id.encode()).digest()[:8], "big") % 3 == 0
 
 
 def holdout_table(path: Path) -> dict[str, bool]:
@@ -58,17 +58,19 @@ def holdout_table(path: Path) -> dict[str, bool]:
         return {row["run_id"]: row["held_out"].strip() == "1" for row in csv.DictReader(f)}
 
 
-def load_rows(skip: Sequence[str]) -> tuple[list[MeasuredRun], list[str], list[bool]]:
+def load_rows(
+    skip: Sequence[str], shared: Path = SHARED, measurements: Path = MEASUREMENTS
+) -> tuple[list[MeasuredRun], list[str], list[bool]]:
     """All rows, the campaign of each (``shared/<scenario>`` for the shared set), held out?"""
     runs: list[MeasuredRun] = []
     campaign: list[str] = []
     hold: list[bool] = []
-    for run in read_measurements(SHARED):
+    for run in read_measurements(shared):
         runs.append(run)
         campaign.append(f"shared/{run.scenario}")
         hold.append(third(run.run_id))
-    table = holdout_table(MEASUREMENTS / "holdout.csv")
-    for name, path in campaign_files(MEASUREMENTS, skip):
+    table = holdout_table(measurements / "holdout.csv")
+    for name, path in campaign_files(measurements, skip):
         for run in read_measurements(path):
             runs.append(run)
             campaign.append(name)
@@ -136,11 +138,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=2, help="processes simulating rows")
     ap.add_argument("--skip", default="php", help="campaigns to leave out, comma-separated")
+    ap.add_argument("--shared", type=Path, default=SHARED, help="the shared runs.csv")
+    ap.add_argument("--measurements", type=Path, default=MEASUREMENTS, help="campaigns' folder")
     ap.add_argument("--base", default="default", help="cost model to start the fit from")
     ap.add_argument("--json", type=Path, help="also write the figures and rows as JSON here")
     ap.add_argument("--costs-out", type=Path, help="write the fitted cost model (YAML) here")
     args = ap.parse_args(argv)
-    runs, campaign, hold = load_rows([s for s in args.skip.split(",") if s])
+    skip = [s for s in args.skip.split(",") if s]
+    runs, campaign, hold = load_rows(skip, args.shared, args.measurements)
     t0 = time.perf_counter()
     cal = calibrate(
         runs, load_costs(args.base), load_hardware("bench-1core"), held_out=hold,
