@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from mpmsim import queueing
+from mpmsim.engine.demand import connection_shape
 from mpmsim.engine.replications import run_prepared
-from mpmsim.engine.theory import connection_shape
 from mpmsim.spec.resolve import Prepared
 from tests.helpers import EXAMPLES, IDEAL_HW, Cli, prepared
 

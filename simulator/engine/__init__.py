@@ -4,9 +4,10 @@ Owns the SimPy world of a run: the processor-sharing CPU (``cpu``), the memory l
 (``memory``), the simulated Apache (``server``: parent and children, with its ``accept_queue``,
 idle ``keepalive`` connections, each ``connection`` and the ``overheads`` of its mechanics), the
 client side of HTTP (``client``), what a run records (``recorder``), one replication
-(``replication``), replications and their summary (``replications``, ``summary``, ``warmup``,
-``bottleneck``) and how tasks are spread over processes or Dask (``executors``). Only
-``simpy_internals`` touches SimPy's private attributes.
+(``replication``), replications and their summary (``replications``, ``summary``, per-class
+``classes``, ``warmup``, ``bottleneck``), the analytic bounds beside them (``theory``, from a
+load's ``demand`` per request) and how tasks are spread over processes or Dask
+(``executors``). Only ``simpy_internals`` touches SimPy's private attributes.
 
 May import: the spec (a prepared scenario), the models (MPM models, Apache's settings, hardware,
 costs), the workloads (load generators, mix, distributions) and the errors. Never the command
