@@ -32,7 +32,7 @@ RUN_COLUMNS = {
 }
 
 
-def _md(frame: pd.DataFrame) -> str:
+def markdown(frame: pd.DataFrame) -> str:
     head = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
     body = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(False)]
@@ -57,7 +57,7 @@ def runs_table(runs: pd.DataFrame) -> str:
     table.insert(1, "spread %", spread)
     table = table.rename(columns=RUN_COLUMNS).reset_index()
     table["pm_max_children"] = table["pm_max_children"].map(lambda n: n or "")
-    return _md(table.rename(columns={"pm_max_children": "max_children"}))
+    return markdown(table.rename(columns={"pm_max_children": "max_children"}))
 
 
 def cpu_split(runs: pd.DataFrame) -> str:
@@ -68,7 +68,7 @@ def cpu_split(runs: pd.DataFrame) -> str:
     cols = ["server_cpu_ms_per_req", "beyond script", "apache_sched_cpu_ms_per_req",
             "fpm_cpu_ms_per_req", "PHP beyond script", "apache_cpu_ms_per_req"]  # fmt: skip
     table = low.groupby(["php", "content", "concurrency"])[cols].mean().reset_index()
-    return _md(table)
+    return markdown(table)
 
 
 def _slope(x: pd.Series, y: pd.Series) -> tuple[float, float]:
@@ -82,12 +82,12 @@ def memory_tables(memory: pd.DataFrame) -> str:
     growth = memory[memory["series"] == "growth"]
     cols = ["php", "php_requests", "script_mem_kb", "php_peak_bytes", "rss_kb", "pss_kb",
             "private_kb", "shared_kb", "pool_pss_kb", "apache_pss_kb"]  # fmt: skip
-    out.append(_md(growth[cols]))
+    out.append(markdown(growth[cols]))
     for php, part in growth[growth["script_mem_kb"] == 0].groupby("php"):
         slope, _ = _slope(part["php_requests"], part["private_kb"])
         out.append(f"\n{php}: private memory grows {slope * 1000:.1f} kB per 1000 requests")
     pool = memory[memory["series"] == "pool"]
-    out.append("\n" + _md(pool[["php", "processes", "pool_procs", "pool_pss_kb", "pool_rss_kb",
+    out.append("\n" + markdown(pool[["php", "processes", "pool_procs", "pool_pss_kb", "pool_rss_kb",
                                 "apache_procs", "apache_pss_kb"]]))  # fmt: skip
     for php, part in pool.groupby("php"):
         slope, intercept = _slope(part["processes"], part["pool_pss_kb"])

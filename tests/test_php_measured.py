@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from mpmsim.calibration.measured import Setup, observed, scenario_for, unrepresentable
+from mpmsim.calibration.measured import (
+    Setup,
+    estimate_rtt_ms,
+    observed,
+    scenario_for,
+    unrepresentable,
+)
 from mpmsim.models.costs import load_costs
 from mpmsim.models.hardware import load_hardware
 from mpmsim.spec.reading import load_scenario_data
@@ -70,3 +76,9 @@ def test_an_unknown_php_mode_is_named(runs: list[MeasuredRun]) -> None:
     run = runs[0]
     odd = MeasuredRun(**{**run.__dict__, "extra": {**run.extra, "php": "cgi"}})
     assert unrepresentable(odd) == "php 'cgi' is not one of modphp, fpm"
+
+
+def test_round_trip_takes_off_the_scripts_time(runs: list[MeasuredRun]) -> None:
+    # c=1 latency is the script (5 ms of CPU, or 0.5 ms + 50 ms asleep) plus two round trips;
+    # taking off only Apache's CPU would leave ~14 ms "round trips" from the FPM and sleep rows
+    assert 0.0 < estimate_rtt_ms(runs) < 2.0

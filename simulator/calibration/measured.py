@@ -133,13 +133,24 @@ def estimate_client_conn_ms(runs: Sequence[MeasuredRun], rtt_ms: float) -> float
 
 
 def _one_client(runs: Sequence[MeasuredRun]) -> list[tuple[float, float, bool]]:
-    """(mean latency, Apache CPU per request, keep-alive) of the closed c=1 rows, in ms."""
+    """(mean latency, time in the server per request, keep-alive) of the closed c=1 rows, ms.
+
+    The server's time is Apache's CPU; a PHP row's is Apache's and FPM's CPU and the script's
+    sleep.
+    """
     return [
-        (float(r.lat_mean_ms), float(r.apache_cpu_ms_per_req), bool(r.keepalive))
+        (float(r.lat_mean_ms), _server_ms(r), bool(r.keepalive))
         for r in runs
         if r.concurrency == 1 and r.lat_mean_ms and r.apache_cpu_ms_per_req
         and r.tool in ("ab", "wrk")  # closed loops, not paced clients
     ]  # fmt: skip
+
+
+def _server_ms(run: MeasuredRun) -> float:
+    if run.extra.get("php"):
+        cpu = _nan_text(run.extra.get("server_cpu_ms_per_req"))
+        return cpu + float(run.extra.get("script_sleep_ms", 0))
+    return float(run.apache_cpu_ms_per_req or 0.0)
 
 
 def requests_per_connection(run: MeasuredRun) -> float:
