@@ -135,7 +135,11 @@ def _setup(run: MeasuredRun) -> str:
     return f"fpm{run.extra['pm_max_children']}"
 
 
-ROUNDING = {"_ms": 4, "_mib": 4}
+def _sig(x: float) -> float:
+    """``x`` to 4 significant digits."""
+    return float(f"{x:.4g}")
+
+
 JUSTIFICATION = {
     "php_request_cpu_ms": "measurements/php: mean over the {n_mod} mod_php rows at c >= 10 of the "
     "measured CPU per request (Apache's, exact from schedstat) less the simulated one with this "
@@ -160,14 +164,13 @@ JUSTIFICATION = {
 def cost_model(base: CostModel, figures: Figures, calibration: dict[str, Any]) -> CostModel:
     """``base`` with the PHP figures, their sources and standard errors."""
     n_mod, n_fpm = calibration["rows_cpu"]["modphp"], calibration["rows_cpu"]["fpm"]
-    digits = {k: next(d for end, d in ROUNDING.items() if k.endswith(end)) for k in figures}
     return base.model_copy(
         update={
             "name": NAME,
             "description": f"{BASE} (Apache's figures) with PHP 8.2's derived from real "
             "prefork + mod_php and event + PHP-FPM runs (measurements/php) by "
             "benchmarks/php_check.py",
-            **{k: round(v, digits[k] + 2) for k, (v, _) in figures.items()},
+            **{k: _sig(v) for k, (v, _) in figures.items()},
             "justification": {
                 **base.justification,
                 **{
@@ -176,7 +179,7 @@ def cost_model(base: CostModel, figures: Figures, calibration: dict[str, Any]) -
             },
             "uncertainty": {
                 **base.uncertainty,
-                **{k: round(se, digits[k] + 2) for k, (_, se) in figures.items()},
+                **{k: _sig(se) for k, (_, se) in figures.items()},
             },
             "calibration": calibration,
         }
