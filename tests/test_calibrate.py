@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mpmsim.calibration.fit import _switch_counts, calibrate, fit_cpu, fit_memory
+from mpmsim.calibration.fit import calibrate, fit_cpu, fit_memory
 from mpmsim.calibration.measured import Setup, requests_per_connection, simulate
 from mpmsim.calibration.output import holdout_mask
+from mpmsim.calibration.regressors import switch_counts
 from mpmsim.models.costs import CostModel, load_costs
 from mpmsim.models.hardware import load_hardware
 from mpmsim.workloads.readers import MeasuredRun, read_measurements, write_measurements
@@ -38,7 +39,7 @@ def _synthetic(runs: list[MeasuredRun]) -> list[MeasuredRun]:
         if r.content not in ("static", "wait") or not r.apache_cpu_ms_per_req:
             continue
         k = requests_per_connection(r)
-        n_thread, n_process = _switch_counts(r.mpm, k)
+        n_thread, n_process = switch_counts(r.mpm, k)
         value = request + (static if r.content == "static" else wait) + conn / k
         value += switch_us / 1000 * n_thread + pswitch_us / 1000 * n_process
         peak = 3.0 + 0.4 * ((r.peak_procs or 2) - 1) + 0.05 * ((r.peak_threads or 2) - 1)

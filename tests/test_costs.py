@@ -18,7 +18,7 @@ NUMERIC = [
 
 def test_numeric_fields_are_found() -> None:
     assert {"accept_cpu_ms", "thread_mib", "send_buffer_kib"} <= set(NUMERIC)
-    assert len(NUMERIC) == 15
+    assert len(NUMERIC) == 28
 
 
 def test_catalog_holds_default_and_ideal() -> None:
@@ -59,11 +59,11 @@ def test_default_reproduces_the_measured_cpu_per_request(
     As the engine charges it: request and handler CPU, accept + close per connection, and the
     MPM's context switches (each the hardware's direct 2 us plus the model's extra).
     """
-    from mpmsim.calibration.fit import _switch_counts
+    from mpmsim.calibration.regressors import switch_counts
 
     d = cost_catalog()["default"]
     k = 1 / 0.012 if keepalive else 1.0  # srv_ka_reused_frac 0.988
-    n_thread, n_process = _switch_counts(mpm, k)
+    n_thread, n_process = switch_counts(mpm, k)
     predicted = d.request_cpu_ms + d.classes["static"].cpu_ms
     predicted += (d.accept_cpu_ms + d.close_cpu_ms) / k
     predicted += n_thread * (2.0 + d.thread_switch_us) / 1000

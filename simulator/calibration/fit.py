@@ -177,7 +177,7 @@ def _robust_linear(
 
     sol = least_squares(
         resid, start, jac=lambda _p: a / scale[:, None], bounds=(0.0, np.inf), loss="soft_l1",
-        f_scale=0.05,
+        f_scale=0.05, xtol=1e-12, ftol=1e-12, gtol=1e-12,
     )  # fmt: skip
     r = resid(sol.x)
     dof = max(len(r) - len(start), 1)
