@@ -278,6 +278,9 @@ def _debian_apache(root: Path, mpm: str = "event") -> Iterator[DebianApache]:
         link.unlink()
     for suffix in (".load", ".conf"):
         (enabled / f"mpm_{mpm}{suffix}").symlink_to(f"../mods-available/mpm_{mpm}{suffix}")
+    if mpm != "prefork":  # a2enmod refuses a threaded MPM while mod_php (php8.2) is enabled
+        for link in enabled.glob("php*"):
+            link.unlink()
     ports = conf_dir / "ports.conf"
     ports.write_text(ports.read_text().replace("Listen 80\n", f"Listen 127.0.0.1:{free_port()}\n"))
     for sub in ("run", "lock", "log"):
