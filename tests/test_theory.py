@@ -194,3 +194,17 @@ def mpmsim_load_kind(path: Path) -> str:
     from mpmsim.spec.reading import load_scenario
 
     return load_scenario(path).load.kind
+
+
+def test_a_closed_load_without_cpu_cycles_through_the_delay() -> None:
+    """No CPU per request: no CPU bound, and the clients' cycle is the backend wait alone."""
+    prep = prepared(
+        load={"kind": "closed", "clients": 3, "requests": 3000},
+        mix=[{"name": "r", "cpu_ms": 0, "wait_ms": 10.0}],
+    )
+    data = run_prepared(prep).to_dict()
+    bounds = data["theory"]["bounds"]
+    assert bounds["cpu"]["throughput_rps"] is None
+    assert bounds["mva"]["throughput_rps"] == pytest.approx(300.0)
+    assert data["throughput_rps"] == pytest.approx(300.0, rel=0.02)
+    assert data["theory"]["binding"]["name"] == "mva"

@@ -204,6 +204,14 @@ def _closed(
             response_ms=round(response_ms, 4),
             cpu_utilization=round(m.utilization, 4),
         )
+    elif delay_s > 0:  # no CPU at all: the clients only cycle through the delay station
+        out["mva"] = _bound(
+            load.clients / delay_s,
+            f"{load.clients} clients / delay {1000 * delay_s:.4g} ms (think, network, wait, "
+            "transfer); no CPU per request",
+            response_ms=round(1000.0 * (delay_s - think_s), 4),
+            cpu_utilization=0.0,
+        )
     if load.rate_per_client_rps is not None:
         out["clients"] = _bound(
             load.clients * load.rate_per_client_rps,
