@@ -47,16 +47,14 @@ def connection_shape(prep: Prepared, mean: Mean, transfer_s: float) -> Connectio
     trace load takes its connections from the log.
     """
     load, d = prep.scenario.load, prep.directives
+    kat = float(d.KeepAliveTimeout)
+    client_keepalive = load.keepalive if isinstance(load, ClosedLoad) else True
+    if not (client_keepalive and d.KeepAlive and kat > 0):
+        return ConnectionShape(1.0, 1.0, 0.0, "one connection per request")
     if isinstance(load, TraceLoad):
         sent = mean("sent")
         new = mean("trace_connections") / sent if sent > 0 else 1.0
-        return ConnectionShape(
-            min(new, 1.0), 0.0 if d.KeepAlive else 1.0, 0.0, "the log's connections"
-        )
-    client_keepalive = load.keepalive if isinstance(load, ClosedLoad) else True
-    kat = float(d.KeepAliveTimeout)
-    if not (client_keepalive and d.KeepAlive and kat > 0):
-        return ConnectionShape(1.0, 1.0, 0.0, "one connection per request")
+        return ConnectionShape(min(new, 1.0), 0.0, 0.0, "the log's connections")
     rng = np.random.default_rng(0)
     walk = _Walk(
         think=make_sampler(load.think_time_s, rng, block=_DRAWS),
