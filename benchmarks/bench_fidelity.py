@@ -141,6 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--shared", type=Path, default=SHARED, help="the shared runs.csv")
     ap.add_argument("--measurements", type=Path, default=MEASUREMENTS, help="campaigns' folder")
     ap.add_argument("--base", default="default", help="cost model to start the fit from")
+    ap.add_argument(
+        "--keep",
+        default="",
+        help="parameters to keep at the base's values, e.g. switch_us_per_task,thread_used_kib",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures and rows as JSON here")
     ap.add_argument("--costs-out", type=Path, help="write the fitted cost model (YAML) here")
     args = ap.parse_args(argv)
@@ -149,7 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     cal = calibrate(
         runs, load_costs(args.base), load_hardware("bench-1core"), held_out=hold,
-        jobs=args.jobs, name="bench-1core", sources=["shared + measurements (fit part)"],
+        jobs=args.jobs, name="bench-1core", keep=[k for k in args.keep.split(",") if k],
+        sources=["shared + measurements (fit part)"],
     )  # fmt: skip
     campaign_of = {r.run_id: c for r, c in zip(runs, campaign, strict=True)}
     figs = figures(cal, campaign_of)

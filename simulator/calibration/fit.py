@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,7 +86,10 @@ class Calibration:
 
 
 # -- stage 1: the linear fits --------------------------------------------------------------------
-def fit_cpu(runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: float) -> ParamFit:
+def fit_cpu(
+    runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: float,
+    keep: Collection[str] = (),
+) -> ParamFit:  # fmt: skip
     """Fit handler CPU per class, per-connection CPU and the thread-switch cost.
 
     Request CPU and a class's handler CPU always occur together, so request_cpu_ms keeps the base
@@ -129,10 +132,18 @@ def fit_cpu(runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: flo
             ],
         ]
     )
+    if "switch_us_per_task" in keep:  # the base's value, not fitted
+        b = b - a[:, -1] * base.switch_us_per_task
+        fit = _robust_linear(a[:, :-1], b, obs, start[:-1], names[:-1], rows_used=len(usable))
+        fit.values["switch_us_per_task"] = base.switch_us_per_task
+        fit.stderr["switch_us_per_task"] = math.nan
+        return fit
     return _robust_linear(a, b, obs, start, names, rows_used=len(usable))
 
 
-def fit_memory(runs: Sequence[MeasuredRun], base: CostModel) -> ParamFit | None:
+def fit_memory(
+    runs: Sequence[MeasuredRun], base: CostModel, keep: Collection[str] = ()
+) -> ParamFit | None:
     """Fit parent + shared, per-child, per-thread and per-used-thread memory to PSS readings.
 
     Idle and peak readings of every row; a used thread (``thread_used_kib``) is a worker of a
@@ -154,7 +165,7 @@ def fit_memory(runs: Sequence[MeasuredRun], base: CostModel) -> ParamFit | None:
     names = ["base_mib", "process_mib", "thread_mib", "thread_used_mib"]
     start = np.array([base.parent_mib + base.shared_mib, base.process_mib, base.thread_mib,
                       base.thread_used_kib / 1024.0])  # fmt: skip
-    for k in (4, 3, 2):
+    for k in (3, 2) if "thread_used_kib" in keep else (4, 3, 2):
         if len(rows) >= k and np.linalg.matrix_rank(a[:, :k]) == k:
             fixed = a[:, k:] @ start[k:]
             fit = _robust_linear(a[:, :k], b - fixed, b, start[:k], names[:k], len(rows))
@@ -323,6 +334,7 @@ def calibrate(
     progress: Callable[[int, int], None] | None = None,
     name: str = "calibrated",
     sources: Sequence[str] = (),
+    keep: Collection[str] = (),
 ) -> Calibration:
     """Fit ``base`` to the rows not held out, then simulate every row and compare.
 
@@ -338,8 +350,8 @@ def calibrate(
         raise InputError(f"every row is held out or skipped: nothing left to fit{why}",
                          field="--holdout")  # fmt: skip
     cs_us = float(setup_hardware.context_switch_us)
-    cpu = fit_cpu(fit_rows, base, cs_us)
-    mem = fit_memory(fit_rows, base)
+    cpu = fit_cpu(fit_rows, base, cs_us, keep)
+    mem = fit_memory(fit_rows, base, keep)
     rtt = estimate_rtt_ms(fit_rows)
     client_conn_ms = estimate_client_conn_ms(fit_rows, rtt)
     fitted_fields = {
@@ -347,7 +359,7 @@ def calibrate(
         "switch_us_per_task", "client_conn_ms",
         *(() if mem is None else
           ("parent_mib", "shared_mib", "process_mib", "thread_mib", "thread_used_kib")),
-    }  # fmt: skip
+    } - set(keep)  # fmt: skip
     costs = fitted_costs(base, cpu, mem, cs_us).model_copy(
         update={
             "name": name,
