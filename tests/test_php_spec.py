@@ -159,11 +159,14 @@ def test_modphp_from_an_apache_config_file_is_refused_under_event(tmp_path: Path
     ("change", "field", "message"),
     [
         ({"mix": [{"name": "php", "cpu_ms": 1, "backend": "nope"}]}, "mix[0].backend",
-         "no backend 'nope' (allowed: www, mod_php)"),
+         "no backend 'nope' (allowed: www, mod_php, php)"),
         ({"mix": [{"name": "php", "cpu_ms": 1, "backend": "mod_php"}]}, "mix[0].backend",
          "mod_php is not loaded"),
         ({"backends": {"mod_php": {"kind": "proxy", "concurrency": 1}}}, "backends.mod_php",
          "reserved"),
+        ({"server": {"mpm": "event"}, "backends": {},
+          "mix": [{"name": "php", "cpu_ms": 1, "backend": "php"}]}, "mix[0].backend",
+         "give exactly one"),
         ({"backends": _pool(**{"pm.max_childs": 3})}, "backends.www.pm.max_childs",
          "did you mean 'pm.max_children'"),
         ({"backends": {"www": {"kind": "fastcgi"}}}, "backends.www", "php_fpm"),
@@ -186,6 +189,16 @@ def test_bad_php_input_is_one_line_naming_the_field(
     assert len(out.stderr.strip().splitlines()) == 1
     assert f"{path}: {field}" in out.stderr
     assert message in out.stderr
+
+
+def test_backend_php_runs_as_the_mpm_can() -> None:
+    """``backend: php``: mod_php (loaded for it) under prefork, the pool under event."""
+    mix = [{"name": "php", "cpu_ms": 1.0, "backend": "php"}]
+    prefork = prepared(server={"mpm": "prefork"}, backends=_pool(pm="static"), mix=mix)
+    assert prefork.php.modules == ("php",) and prefork.php.class_backends == ("mod_php",)
+    assert prefork.php.backends == ()  # the pool no class uses is not simulated
+    event = prepared(server={"mpm": "event"}, backends=_pool(pm="static"), mix=mix)
+    assert event.php.mod_php is None and event.php.class_backends == ("www",)
 
 
 def test_set_reaches_a_pool_key_by_its_dotted_name(mpmsim: Cli, tmp_path: Path) -> None:

@@ -131,17 +131,7 @@ def make_pool(
         raise err.fpm("pm.max_children", "pm.max_children must be a positive value")
     notes: list[str] = []
     start, lo, hi = _spares(pm, children, values, err, notes)
-    try:
-        idle_s = parse_duration_s(
-            values.get("pm.process_idle_timeout", 10.0), field="pm.process_idle_timeout"
-        )
-        terminate_s = parse_duration_s(
-            values.get("request_terminate_timeout", 0.0), field="request_terminate_timeout"
-        )
-        limit = parse_size_mib(values.get("memory_limit", "128M"), field="memory_limit")
-    except ValueError as exc:
-        key, _, message = str(exc).partition(": ")
-        raise err(key, message) from None
+    idle_s, terminate_s, limit = _units(values, err)
     if pm == "ondemand" and idle_s < 1:
         raise err.fpm(
             "pm.process_idle_timeout",
@@ -173,6 +163,22 @@ def make_pool(
         child_growth_mib=_mib(values, "child_growth_mib", err),
     )
     return pool, notes
+
+
+def _units(values: Mapping[str, object], err: _Err) -> tuple[float, float, float | None]:
+    """``(process_idle_timeout s, request_terminate_timeout s, memory_limit MiB or None)``."""
+    try:
+        idle_s = parse_duration_s(
+            values.get("pm.process_idle_timeout", 10.0), field="pm.process_idle_timeout"
+        )
+        terminate_s = parse_duration_s(
+            values.get("request_terminate_timeout", 0.0), field="request_terminate_timeout"
+        )
+        limit = parse_size_mib(values.get("memory_limit", "128M"), field="memory_limit")
+    except ValueError as exc:
+        key, _, message = str(exc).partition(": ")
+        raise err(key, message) from None
+    return idle_s, terminate_s, limit
 
 
 def _mib(values: Mapping[str, object], key: str, err: _Err) -> float | None:

@@ -62,7 +62,9 @@ def _traffic_rows(res: dict[str, Any]) -> list[Row]:
             f"{res['completed']:,}  errors: refused {_fmt(err['refused'], '', 0)}, "
             f"timeout {_fmt(err['timeout'], '', 0)}, reset {_fmt(err['reset'], '', 0)}"
             + "".join(  # a backend's answers (PHP-FPM, proxy), only when there were some
-                f", HTTP {k[5:]} {_fmt(err[k], '', 0)}" for k in ("http_503", "http_504") if err[k]
+                f", HTTP {k[5:]} {_fmt(err[k], '', 0)}"
+                for k in ("http_503", "http_504")
+                if err.get(k)
             ),
         ),
         (

@@ -89,7 +89,7 @@ class RunResult:
             **self._offered(),
             "ci_method": "replications" if n >= 2 else "batch means (10 batches)",
             "completed": round(self.mean("completed")),
-            "errors": {k: _r(self.mean(k)) for k in STATUS_NAMES[1:]},
+            "errors": {k: _r(self.mean(k)) for k in _errors(p)},
             "latency_ms": latency,
             "latency_ms_ci95": latency_ci,
             "memory_mib": {
@@ -260,6 +260,11 @@ def _r(x: float | None, digits: int = 4) -> float | None:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return None
     return float(round(x, digits))
+
+
+def _errors(prep: Prepared) -> tuple[str, ...]:
+    """The JSON's error kinds: DESIGN's three, and the 503/504 of backends when it has some."""
+    return STATUS_NAMES[1:] if prep.php.backends else STATUS_NAMES[1:4]
 
 
 def run_prepared(prep: Prepared, replications: int | None = None) -> RunResult:

@@ -3,7 +3,8 @@
 Owns the problem set-up and the run (``optimizer``), the grid and its analytic bounds, knees and
 Apache blocks (``space``), the adaptive line search (``adaptive``), one candidate's simulation
 (``evaluate``), the cache of simulated points (``cache``), the result (``result``) and how it is
-shown (``text``, ``plot``: plotly, imported inside the function that draws). Also what-if
+shown (``text``, ``plot``: plotly, imported inside the function that draws); PHP's two set-ups,
+their long-run memory (``php``) and the PHP-FPM pool's size (``php_sizing``). Also what-if
 sweeps (``mpmsim sweep``): the points, their runs and cache (``sweep``), their table
 (``sweep_frame``) and curves (``sweep_plot``).
 

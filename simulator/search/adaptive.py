@@ -256,6 +256,26 @@ class Search:
                 specs.append(_line_spec(proto, line, start_points(line, knee)))
         self.line_searches(specs)
 
+    def try_fpm_children(
+        self, mpm: str, pool: str, line: list[int], start: list[int], given: int
+    ) -> None:
+        """The PHP-FPM pool's line (pm.max_children) at the MPM's best Apache settings.
+
+        ``given`` is the pool's size the MaxRequestWorkers search ran with: that point is the
+        best candidate itself, the others are the same Apache settings with another static pool.
+        """
+        mine = [c for c in self.evals if c.mpm == mpm]
+        best = self.choose(mine) or max(
+            mine, key=lambda c: self.evals[c]["throughput_rps"], default=None
+        )
+        if best is None or not line:
+            return
+        base = best if not best.fpm_children else best.with_children("", 0)
+        cands = [
+            base if n == given and base in self.evals else base.with_children(pool, n) for n in line
+        ]
+        self.line_searches([(cands, [cands[line.index(n)] for n in start])])
+
     def exhausted(self) -> bool:
         """True when the simulation budget is spent."""
         return self.budget is not None and len(self.evals) >= self.budget

@@ -21,6 +21,8 @@ from mpmsim.errors import InputError
 from mpmsim.search.adaptive import Search
 from mpmsim.search.cache import EvalCache
 from mpmsim.search.goals import Goals, goals_for
+from mpmsim.search.php import PHP_MPMS, php_classes
+from mpmsim.search.php_sizing import php_sets, size_pools
 from mpmsim.search.result import OptimizeResult, build_result
 from mpmsim.search.space import (
     KEEPALIVE,
@@ -78,12 +80,12 @@ def optimize(
     """
     t0 = time.perf_counter()
     sets = (*overrides, *(() if ram_mib is None else (f"hardware.ram_mib={ram_mib}",)))
-    base, source, base_dir = _load(scenario, sets, seed)
+    base, source, base_dir, sets = _setups(scenario, sets, seed, mpm, headroom)
     if replications is None:  # the scenario's, when it asks for enough to compare candidates
         replications = max(base.replications, DEFAULT_REPLICATIONS)
     _check(headroom, max_error_rate, replications, tolerance, p95_ms, budget, target_rps)
     prep = prepare(base, source=source, base_dir=base_dir)
-    mpms = _mpms(mpm, prep.mpm)
+    mpms = PHP_MPMS if mpm == "all" and php_classes(base) else _mpms(mpm, prep.mpm)
     bounds, goals = _goals(prep, p95_ms, max_error_rate, headroom, target_rps)
     grid = _grid(base, mpms, source, base_dir, headroom, full_grid, keepalive)
     _check_fits(grid, bounds, headroom)
@@ -96,6 +98,7 @@ def optimize(
             context=_context(prep),
         )  # fmt: skip
         _run(search, grid, prep.directives.ThreadsPerChild, full_grid=full_grid, spares=spares)
+        size_pools(search, base, grid.knees, source, base_dir, bounds.memory_budget_mib)
         kind = mapper.kind
     timing = _timing(t0, kind, jobs, search, cache, folder)
     return build_result(
@@ -188,6 +191,22 @@ def _grid(
         if try_ka
     }
     return _Grid(lines, ram_top, size, knees, ka_spaces)
+
+
+def _setups(
+    scenario: Scenario | str | Path,
+    sets: Sequence[str],
+    seed: int | None,
+    mpm: str | None,
+    headroom: float,
+) -> tuple[Scenario, str, Path | None, tuple[str, ...]]:
+    """The scenario to search (:func:`_load`) and its ``--set``s; a PHP workload under
+    ``--mpm all`` gains those of its two set-ups (prefork + mod_php, event + PHP-FPM)."""
+    base, source, base_dir = _load(scenario, sets, seed)
+    if mpm == "all" and php_classes(base):
+        sets = (*sets, *php_sets(base, source, base_dir, headroom))
+        base, source, base_dir = _load(scenario, sets, seed)
+    return base, source, base_dir, tuple(sets)
 
 
 def _check_fits(grid: _Grid, bounds: Bounds, headroom: float) -> None:

@@ -12,6 +12,7 @@ from mpmsim.engine.summary import ci95
 from mpmsim.search.advice import advice, closest
 from mpmsim.search.assumptions import memory_assumptions
 from mpmsim.search.goals import CARRY_TOLERANCE, TARGET_TOLERANCE, Goals, all_met, binding_goal
+from mpmsim.search.php import php_row
 from mpmsim.search.space import (
     Bounds,
     Candidate,
@@ -55,6 +56,9 @@ class Search(Protocol):
     goals: Goals
     reps: int
     tolerance: float
+    scenario_json: str
+    source: str
+    base_dir: str | None
 
     def feasible(self, e: dict[str, Any]) -> bool: ...
 
@@ -112,6 +116,7 @@ def _row(search: Search, c: Candidate) -> dict[str, Any]:
         "spares": c.spares,
         "keepalive": c.keepalive,
         "MaxRequestWorkers": c.max_request_workers,
+        "pm.max_children": c.fpm_children or None,
         "throughput_rps": e["throughput_rps"],
         "throughput_rps_ci95": e["throughput_rps_ci95"],
         "p95_ms": e["p95_ms"],
@@ -239,7 +244,9 @@ def _pick(
 ) -> dict[str, Any]:
     """The winner's (or closest's) row: goals, binding, block, apache2buddy, run_args."""
     row = _winner(search, c, prep, limits.get((c.mpm, c.threads_per_child)))
-    row["run_args"] = run_args(row["block"], prep.scenario.seed, search.reps, base_sets)
+    row |= php_row(search, c)
+    sets = (*base_sets, *c.pool_sets())  # the block's own directives come from the block
+    row["run_args"] = run_args(row["block"], prep.scenario.seed, search.reps, sets)
     return row
 
 
@@ -278,7 +285,7 @@ def _best_per_mpm(
     rows: list[dict[str, Any]] = []
     cands: list[Candidate] = []
     for m in dict.fromkeys(m for m, _ in lines):
-        variants = [c for c in search.evals if c.mpm == m and c.family[2:] != ("given", "given")]
+        variants = [c for c in search.evals if c.mpm == m and c.family[2:] != ("given", "given", 0)]
         pick = search.choose([*(c for k, c in per_line.items() if k[0] == m), *variants])
         if pick is None:
             near = closest(search, m)
@@ -287,7 +294,7 @@ def _best_per_mpm(
             continue
         row = _row(search, pick)
         row["binding"] = _binding(search, pick, limits.get((m, pick.threads_per_child)))
-        rows.append(row)
+        rows.append(row | php_row(search, pick))
         cands.append(pick)
     return rows, cands
 

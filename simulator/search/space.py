@@ -21,6 +21,7 @@ from mpmsim.models.apache.directives import (
 )
 from mpmsim.models.apache.rules import MPM_DEFAULTS
 from mpmsim.search.goals import memory_budget_mib, nominal_offered_rps
+from mpmsim.search.php import php_memory_mib
 from mpmsim.spec.resolve import Prepared
 from mpmsim.spec.scenario import ClosedLoad, OpenLoad
 from mpmsim.workloads.distributions import mean_of
@@ -79,6 +80,9 @@ class Candidate:
     threads_per_child: int
     spares: str = "given"
     keepalive: str = "given"
+    fpm_children: int = 0
+    """pm.max_children of the PHP-FPM pool ``fpm_pool`` (as a static pool); 0: the scenario's."""
+    fpm_pool: str = ""
 
     @property
     def server_limit(self) -> int:
@@ -111,10 +115,21 @@ class Candidate:
         """The same sizes and KeepAlive under another spare-settings policy."""
         return dataclasses.replace(self, spares=policy)
 
+    def with_children(self, pool: str, children: int) -> Candidate:
+        """The same Apache settings with a static PHP-FPM pool of ``children``."""
+        return dataclasses.replace(self, fpm_children=children, fpm_pool=pool)
+
+    def pool_sets(self) -> tuple[str, ...]:
+        """``--set`` assignments of the PHP-FPM pool's size (none for the scenario's own)."""
+        if not self.fpm_children:
+            return ()
+        p = f"backends.{self.fpm_pool}"
+        return (f"{p}.pm=static", f"{p}.pm.max_children={self.fpm_children}")
+
     @property
-    def family(self) -> tuple[str, int, str, str]:
+    def family(self) -> tuple[str, int, str, str, int]:
         """What a line of candidates shares: all but MaxRequestWorkers."""
-        return (self.mpm, self.threads_per_child, self.spares, self.keepalive)
+        return (self.mpm, self.threads_per_child, self.spares, self.keepalive, self.fpm_children)
 
     def sibling(self, mrw: int) -> Candidate:
         """The candidate of the same family with another MaxRequestWorkers."""
@@ -124,12 +139,13 @@ class Candidate:
         """``--set`` assignments that apply this candidate to a scenario."""
         sets = [f"server.mpm={self.mpm}"]
         sets += [f"server.directives.{k}={v}" for k, v in self.directives().items()]
-        return tuple(sets)
+        return (*sets, *self.pool_sets())
 
     def label(self) -> str:
         """Short text, e.g. ``event MRW=150 TPC=25`` (plus spares and KeepAlive when not given)."""
         text = f"{self.mpm} MRW={self.max_request_workers} TPC={self.threads_per_child}"
         text += "" if self.spares == "given" else f" spares={self.spares}"
+        text += "" if not self.fpm_children else f" pm.max_children={self.fpm_children}"
         return text + ("" if self.keepalive == "given" else f" KeepAlive={self.keepalive}")
 
 
@@ -165,6 +181,7 @@ def full_memory_mib(prep: Prepared, cand: Candidate) -> float:
         + threads * c.thread_mib
         + conns * c.connection_kib / 1024.0
         + cand.max_request_workers * transient
+        + php_memory_mib(prep, cand.max_request_workers, cand.threads_per_child, cand.fpm_children)
     )
 
 

@@ -31,6 +31,7 @@ def render_text(data: dict[str, Any]) -> str:
     for p in data["points"]:
         spares = "" if p["spares"] == "given" else f" spares={p['spares']}"
         spares += "" if p["keepalive"] == "given" else f" KeepAlive={p['keepalive']}"
+        spares += f" pm.max_children={p['pm.max_children']}" if p.get("pm.max_children") else ""
         missed = [n for n, c in p["goals"].items() if not c["met"]]
         lines.append(
             f"  {p['mpm']} TPC {p['ThreadsPerChild']} MRW {p['MaxRequestWorkers']}{spares}: "
@@ -100,9 +101,17 @@ def _best_table(rows: list[dict[str, Any]]) -> list[str]:
             f"{r['throughput_rps']:>10.1f} "
             f"{r['p95_ms']!s:>9} "
             f"{r['memory_peak_mib']!s:>8}  {r['binding']['constraint']} "
-            f"(bottleneck {r['binding']['bottleneck']})"
+            f"(bottleneck {r['binding']['bottleneck']})" + _setup(r)
         )
     return lines
+
+
+def _setup(row: dict[str, Any]) -> str:
+    """``; event + PHP-FPM (pool www) pm.max_children 12`` for a PHP set-up, else ""."""
+    if not row.get("setup"):
+        return ""
+    pool = f" pm.max_children {row['pm.max_children']}" if row.get("fpm_block") else ""
+    return f"; {row['setup']}{pool}"
 
 
 def _winner_text(data: dict[str, Any]) -> list[str]:
@@ -120,9 +129,15 @@ def _winner_text(data: dict[str, Any]) -> list[str]:
     else:
         spares = "" if w["spares"] == "given" else f", spare settings {w['spares']}"
         spares += "" if w["keepalive"] == "given" else f", KeepAlive {w['keepalive']}"
+        setup = (
+            f" ({w['setup']}, pm.max_children {w['pm.max_children']})"
+            if w.get("fpm_block")
+            else (f" ({w['setup']})" if w.get("setup") else "")
+        )
         lines = [
-            f"winner: {w['mpm']} MaxRequestWorkers {w['MaxRequestWorkers']}{spares}",
+            f"winner: {w['mpm']} MaxRequestWorkers {w['MaxRequestWorkers']}{spares}{setup}",
             w["block"].rstrip(),
+            *_pool_lines(w),
             f"check it: mpmsim run {data['source']} {shlex.join(w['run_args'])}",
             w["apache2buddy_vs_ours"],
         ]
@@ -133,6 +148,14 @@ def _winner_text(data: dict[str, Any]) -> list[str]:
                 f"MaxRequestWorkers {cv['p95_lowest_at']}, higher with fewer and with more"
             )
     return lines
+
+
+def _pool_lines(row: dict[str, Any]) -> list[str]:
+    """The PHP-FPM pool block to paste under the Apache block (none without a pool)."""
+    block = row.get("fpm_block")
+    if not block:
+        return []
+    return ["; PHP-FPM pool (php-fpm.d/www.conf):", block.rstrip()]
 
 
 def _num(x: float | None) -> str:

@@ -153,5 +153,6 @@ def fleet_dict(sized: Sized, hours: float) -> dict[str, Any]:
     }
     out |= {k: r.get(k) for k in (*CONFIG_KEYS, *FIGURE_KEYS)}
     out |= {k: r.get(k) for k in ("ram_headroom_pct", "burst", "block", "run_args")}
+    out |= {k: r[k] for k in ("setup", "fpm_block") if r.get(k)}  # PHP's set-up and pool
     out["n_plus_1"] = {"count": n + 1, "monthly_usd": round((n + 1) * price, 2)}
     return out

@@ -133,6 +133,7 @@ def _configuration(config: dict[str, Any], hw: HardwareSpec, won: bool) -> dict[
     out |= {"configuration": "winner" if won else "closest", "block": config.get("block"),
             "binding": config.get("binding"), "run_args": config.get("run_args"),
             "goals": config["goals"], "goals_met": won, "burst": None}  # fmt: skip
+    out |= {k: config[k] for k in ("setup", "fpm_block", "pm.max_children") if k in config}
     usable = hw.ram_mib - hw.os_reserved_mib
     out["ram_headroom_pct"] = round(100.0 * (1.0 - (out["memory_peak_mib"] or 0.0) / usable), 1)
     out["sustained_throughput_rps"] = out["throughput_rps"]
@@ -149,6 +150,10 @@ def _after_credits(
 ) -> None:
     """Run the member's configuration again with an empty balance; judge the goals on that."""
     sets = (*opts.overrides, empty_balance_set(instance), *share.sets, *block_sets(row["block"]))
+    if row.get("setup"):  # PHP: the set-up and the pool come with the run's own --set list
+        args = row["run_args"]
+        ran = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--set"]
+        sets = (*ran, empty_balance_set(instance))
     res = run(scenario, overrides=sets, replications=replications)
     after = res.to_dict()
     goals = goals_for(res.prepared, p95_ms=opts.p95_ms, max_error_rate=opts.max_error_rate,

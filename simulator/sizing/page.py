@@ -285,7 +285,10 @@ def _block(data: Mapping[str, Any]) -> str | None:
     if row is None:
         return None
     block = rec.get("block") or judged(row).get("block")
-    return None if block is None else str(block)
+    if block is None:
+        return None
+    pool = rec.get("fpm_block") or judged(row).get("fpm_block")  # PHP-FPM's, to paste too
+    return str(block) if not pool else f"{block}\n; PHP-FPM pool (php-fpm.d/www.conf)\n{pool}"
 
 
 def build_page(data: Mapping[str, Any], run: RunResult | None = None) -> Page:

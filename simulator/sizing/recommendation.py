@@ -38,6 +38,7 @@ def recommend(rows: Sequence[dict[str, Any]], per_request: bool = False) -> dict
         "usd_per_million_requests": f["usd_per_million_requests"],
         "per_instance_rps": f["per_instance_rps"],
         "block": f["block"],
+        **({"fpm_block": f["fpm_block"]} if f.get("fpm_block") else {}),
         "run_args": f["run_args"],
         "n_plus_1": f["n_plus_1"],
         "ranked_by": "usd_per_million_requests" if per_request else "monthly_usd",

@@ -1,11 +1,12 @@
 """The scenario's ``backends:``: a PHP-FPM pool or a generic proxied application server.
 
 A mix class names the backend it goes to (``backend: NAME``); ``backend: mod_php`` runs the
-class inside Apache's children instead (``server.modules: [php]``). Pool keys are PHP-FPM's own
-ini names (``pm.max_children``, ``listen.backlog``), so a pool reads like ``www.conf``; a pool
-may also be read from a real ``php-fpm.d/www.conf`` (``config_file``, ``pool``), and keys written
-here win over the file's. Durations take FPM's units (``10s``, ``2m``) or seconds as a number;
-sizes take PHP's (``128M``) or MiB as a number.
+class inside Apache's children instead (``server.modules: [php]``), and ``backend: php`` runs it
+as the MPM can: mod_php under prefork, the scenario's php_fpm pool under worker and event.
+Pool keys are PHP-FPM's own ini names (``pm.max_children``, ``listen.backlog``), so a pool
+reads like ``www.conf``; a pool may also be read from a real ``php-fpm.d/www.conf``
+(``config_file``, ``pool``), and keys written here win over the file's. Durations take FPM's
+units (``10s``, ``2m``) or seconds as a number; sizes take PHP's (``128M``) or MiB as a number.
 """
 
 from __future__ import annotations
@@ -20,8 +21,13 @@ from mpmsim.workloads.distributions import NonNegativeSpec
 
 #: The mix class ``backend`` that runs PHP inside Apache's children (mod_php).
 MOD_PHP = "mod_php"
+#: The mix class ``backend`` that runs PHP the way the MPM can: mod_php under prefork, the
+#: scenario's php_fpm pool under worker and event (what ``optimize --mpm all`` compares).
+AUTO_PHP = "php"
+RESERVED_BACKENDS = (MOD_PHP, AUTO_PHP)
 
-_POOL = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+# Dumped under FPM's names too, so a scenario sent as JSON (the search does) reads back.
+_POOL = ConfigDict(extra="forbid", frozen=True, validate_by_name=False, serialize_by_alias=True)
 
 
 class PhpFpmSpec(BaseModel):

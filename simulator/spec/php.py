@@ -18,7 +18,7 @@ from mpmsim.models.costs import CostModel
 from mpmsim.models.php.ini import read_fpm_pool
 from mpmsim.models.php.pool import FpmPool, make_pool
 from mpmsim.models.php.units import parse_size_mib
-from mpmsim.spec.backends import MOD_PHP, ModPhpSpec, PhpFpmSpec, ProxySpec
+from mpmsim.spec.backends import AUTO_PHP, MOD_PHP, ModPhpSpec, PhpFpmSpec, ProxySpec
 from mpmsim.spec.scenario import Scenario
 from mpmsim.workloads.distributions import DistributionSpec
 
@@ -113,15 +113,17 @@ def resolve_php(
     ``loaded`` are the ``LoadModule`` identifiers of ``server.config_file`` (if any).
     """
     modules = list(scenario.server.modules)
-    if PHP_MODULE_IDS.intersection(loaded) and "php" not in modules:
+    names = _destinations(scenario, mpm, source)
+    auto = mpm == "prefork" and any(m.backend == AUTO_PHP for m in scenario.mix)
+    if PHP_MODULE_IDS.intersection(loaded) or auto:
         modules.append("php")
+    modules = list(dict.fromkeys(modules))
     refusal = module_refusal(mpm, modules)
     if refusal is not None:
         raise InputError(
             f"Apache {mpm} refuses to start: {refusal}", file=source, field="server.modules"
         )
     mod_php = _mod_php(scenario.server.php, costs) if "php" in modules else None
-    names = tuple(m.backend for m in scenario.mix)
     for i, name in enumerate(names):
         if name == MOD_PHP and mod_php is None:
             raise InputError(
@@ -141,6 +143,25 @@ def resolve_php(
         else:
             backends.append(_proxy(name, spec, costs))
     return PhpSetup(tuple(modules), mod_php, tuple(backends), names, tuple(notes))
+
+
+def _destinations(scenario: Scenario, mpm: str, source: str) -> tuple[str | None, ...]:
+    """Each class's backend, ``php`` resolved: mod_php under prefork, else the php_fpm pool."""
+    names = tuple(m.backend for m in scenario.mix)
+    if AUTO_PHP not in names:
+        return names
+    if mpm == "prefork":
+        return tuple(MOD_PHP if n == AUTO_PHP else n for n in names)
+    pools = [n for n, b in scenario.backends.items() if isinstance(b, PhpFpmSpec)]
+    if len(pools) != 1:
+        i = names.index(AUTO_PHP)
+        raise InputError(
+            f"backend php under {mpm} runs in the scenario's php_fpm pool: give exactly one "
+            f"(backends has {len(pools)})",
+            file=source,
+            field=f"mix[{i}].backend",
+        )
+    return tuple(pools[0] if n == AUTO_PHP else n for n in names)
 
 
 def _mod_php(spec: ModPhpSpec, costs: CostModel) -> ModPhp:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mpmsim.errors.validation import field_error
-from mpmsim.spec.backends import MOD_PHP, BackendSpec, ModPhpSpec
+from mpmsim.spec.backends import RESERVED_BACKENDS, BackendSpec, ModPhpSpec
 from mpmsim.workloads.distributions import NonNegativeSpec
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -258,7 +258,8 @@ class MixClass(BaseModel):
         None,
         description="where the class runs: a name of backends (a php_fpm pool or a proxy: its "
         "cpu_ms and wait_ms are spent there while the Apache worker waits), mod_php (PHP inside "
-        "the Apache child), or None: in Apache itself (static files)",
+        "the Apache child), php (mod_php under prefork, the php_fpm pool under worker and "
+        "event), or None: in Apache itself (static files)",
     )
 
 
@@ -319,10 +320,11 @@ class Scenario(BaseModel):
         return self
 
     def _check_backends(self) -> None:
-        """Every class's backend exists; no backend takes mod_php's reserved name."""
-        if MOD_PHP in self.backends:
-            raise field_error(f"backends.{MOD_PHP}", f"{MOD_PHP} is reserved for mod_php")
-        allowed = [*sorted(self.backends), MOD_PHP]
+        """Every class's backend exists; no backend takes a reserved name (mod_php, php)."""
+        for name in RESERVED_BACKENDS:
+            if name in self.backends:
+                raise field_error(f"backends.{name}", f"{name} is reserved (a mix class's PHP)")
+        allowed = [*sorted(self.backends), *RESERVED_BACKENDS]
         for i, m in enumerate(self.mix):
             if m.backend is not None and m.backend not in allowed:
                 raise field_error(
