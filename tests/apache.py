@@ -395,6 +395,7 @@ def apache_refusal(
         _fill_docroot(docroot, {})
         env = _environment(root)
         server = _server(mpm, directives, root, docroot, extra_lines)
+        started = time.monotonic()
         result = subprocess.run(
             [str(APACHE_BIN), "-f", str(server.conf_path), "-k", "start"],
             env=env,
@@ -405,7 +406,10 @@ def apache_refusal(
         )
         if result.returncode != 0:
             return (result.stderr + result.stdout).strip()
-        _stop(server, env)
+        try:  # it started: wait for its pid file (and a 200) so that it can be stopped
+            _wait_ready(server, started)
+        finally:
+            _stop(server, env)
         return None
     finally:
         if private_docroot:
