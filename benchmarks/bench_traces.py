@@ -17,7 +17,8 @@ Sections (``--sections``, default all):
   run;
 - ``warmup`` (not in the default): each of ``--study-hours`` (default 3,10) replayed as a
   window with each of ``--warmups`` (default 60,120,300 s) and against the same hour after
-  ``--reference-lead`` s (default 3600) of the log, a stand-in for the long run.
+  ``--reference-lead`` s (default 3600) of the log, a stand-in for the long run;
+  ``--study-minutes`` (default 60) replays only the hours' first minutes.
 Generating the logs is not timed. ``--keep DIR`` keeps them there for the next run.
 
     python benchmarks/bench_traces.py [--lines N] [--gzip-lines N] [--sections reader,memory,replay]
@@ -195,6 +196,7 @@ def main() -> None:
     cli.add_argument("--no-long", action="store_true", help="replay: skip the long run")
     cli.add_argument("--study-hours", default="3,10", help="warmup: hours to replay")
     cli.add_argument("--warmups", default="60,120,300", help="warmup: warm-ups to try, s")
+    cli.add_argument("--study-minutes", type=float, default=60.0, help="warmup: of each hour")
     cli.add_argument("--reference-lead", type=float, default=3600.0, help="warmup: reference's, s")
     cli.add_argument("--measure-memory", type=Path, help=argparse.SUPPRESS)
     args = cli.parse_args()

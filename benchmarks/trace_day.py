@@ -123,13 +123,16 @@ def scenario(log: Path, window: tuple[float, float], warmup_s: float) -> dict[st
     }
 
 
-def hour_figures(result: RunResult, first_hour: int, t0_s: float) -> list[dict[str, float]]:
-    """Per clock hour of a run (``t0_s`` simulated is ``first_hour``:00): throughput, p95."""
+def hour_figures(
+    result: RunResult, first_hour: int, t0_s: float, span_s: float = 3600.0
+) -> list[dict[str, float]]:
+    """Per clock hour of a run (``t0_s`` simulated is ``first_hour``:00): throughput, p95
+    (per ``span_s`` from ``t0_s`` on, labelled from ``first_hour`` up, if not an hour)."""
     out = []
     for rep in result.replications[:1]:
         req = rep.requests
         ok = req["status"] == 0
-        hour = np.floor((req["t_end_s"] - t0_s) / 3600.0).astype(np.int64) + first_hour
+        hour = np.floor((req["t_end_s"] - t0_s) / span_s).astype(np.int64) + first_hour
         latency_ms = (req["t_end_s"] - req["t_start_s"]) * 1000.0
         for h in sorted(set(hour[ok & (req["t_end_s"] >= t0_s)].tolist())):
             mine = ok & (hour == h) & (req["t_end_s"] >= t0_s)
@@ -137,21 +140,23 @@ def hour_figures(result: RunResult, first_hour: int, t0_s: float) -> list[dict[s
                 {
                     "hour": h,
                     "completed": int(mine.sum()),
-                    "throughput_rps": float(mine.sum()) / 3600.0,
+                    "throughput_rps": float(mine.sum()) / span_s,
                     "p95_ms": float(np.percentile(latency_ms[mine], 95)),
                 }
             )
     return out
 
 
-def run_window(task: tuple[str, int, float]) -> dict[str, Any]:
-    """Replay hour ``h`` of the day log with ``warmup_s`` of the log before it (a process)."""
-    log, hour, warmup_s = task
+def run_window(task: tuple[str, int, float] | tuple[str, int, float, float]) -> dict[str, Any]:
+    """Replay hour ``h`` of the day log with ``warmup_s`` of the log before it (a process);
+    a fourth number replays only that many seconds of the hour."""
+    log, hour, warmup_s = task[:3]
+    span = task[3] if len(task) == 4 else 3600.0
     lead = min(warmup_s, hour * 3600.0)
-    window = (hour * 3600.0, (hour + 1) * 3600.0)
+    window = (hour * 3600.0, hour * 3600.0 + span)
     t0, c0 = time.perf_counter(), time.process_time()
     result = run(load_scenario_data(scenario(Path(log), window, lead)))
-    figures = [f for f in hour_figures(result, hour, lead) if f["hour"] == hour]
+    figures = [f for f in hour_figures(result, hour, lead, span) if f["hour"] == hour]
     record = result.records[0]
     return {
         "hour": hour,
@@ -301,13 +306,13 @@ def warmup_section(args: Any, folder: Path) -> None:
     log, _ = day_log(folder, args.rate, args.hours)
     hours = [int(h) for h in args.study_hours.split(",")]
     warmups = [float(w) for w in args.warmups.split(",")]
-    tasks = [(str(log), h, w) for h in hours for w in (args.reference_lead, *warmups)]
+    span = args.study_minutes * 60.0
+    tasks = [(str(log), h, w, span) for h in hours for w in (args.reference_lead, *warmups)]
     with TaskMapper(jobs=args.jobs) as mapper:
-        done = {
-            (r["hour"], w): r
-            for (_, _, w), r in zip(tasks, mapper.map(run_window, tasks), strict=True)
-        }
-    print(f"{'hour':>4} {'warm-up s':>9} {'requests':>10} {'wall s':>7} {'rps':>7} {'p95 ms':>7} "
+        results = mapper.map(run_window, tasks)
+    done = {(t[1], t[2]): r for t, r in zip(tasks, results, strict=True)}
+    print(f"(the first {args.study_minutes:g} minutes of each hour)")
+    print(f"{'hour':>4} {'warm-up s':>9} {'requests':>10} {'CPU s':>7} {'rps':>7} {'p95 ms':>7} "
           f"{'rps diff':>9} {'p95 diff':>9}")  # fmt: skip
     for h in hours:
         ref = done[(h, args.reference_lead)]
@@ -317,7 +322,7 @@ def warmup_section(args: Any, folder: Path) -> None:
             rps = _diff_pct(theirs["throughput_rps"], fig["throughput_rps"])
             p95 = _diff_pct(theirs["p95_ms"], fig["p95_ms"])
             shown = "reference" if w == args.reference_lead else f"{rps:+8.2f}% {p95:+8.2f}%"
-            print(f"{h:4d} {w:9g} {mine['sent']:10,} {mine['wall_s']:7.0f} "
+            print(f"{h:4d} {w:9g} {mine['sent']:10,} {mine['cpu_s']:7.0f} "
                   f"{fig['throughput_rps']:7.1f} {fig['p95_ms']:7.2f} {shown:>19}")  # fmt: skip
 
 
