@@ -85,13 +85,14 @@ def sample_processes(parent: int) -> Sample:
         if fields is None or fields[0] in ("Z", "X"):
             continue
         try:
-            threads += _kb_fields(f"/proc/{pid}/status", ("Threads",)).get("Threads", 0)
+            count = _kb_fields(f"/proc/{pid}/status", ("Threads",)).get("Threads", 0)
             memory = _kb_fields(f"/proc/{pid}/smaps_rollup", ("Rss", "Pss"))
-        except FileNotFoundError:
-            continue  # exited meanwhile
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited meanwhile (ESRCH: it was exiting as we read it)
         except OSError:
             readable = False
-            memory = {}
+            count, memory = 0, {}
+        threads += count
         procs += 1
         rss += memory.get("Rss", 0)
         pss += memory.get("Pss", 0)
