@@ -103,10 +103,12 @@ def test_paces_each_client_and_reconnects_when_the_server_closes(
     argv = ["-c", "8", "--rate", "20", "--warmup", "0.5", "--duration", "2", url]
     first, data = _run(argv, capsys)
     assert first.startswith("kaclient -c 8 --rate 20")
-    # 8 clients x 20/s x 2 s = 320 requests started in the window, none pipelined or skipped
-    assert 300 <= int(data["sent_main"]) <= 330  # type: ignore[call-overload]
-    assert int(data["done_main"]) >= int(data["sent_main"]) - 8  # type: ignore[call-overload]
-    assert data["skipped"] == 0 and data["clients_starved"] == 0 and data["non200"] == 0
+    # 8 clients x 20/s x 2 s = 320 requests started in the window, none pipelined; on a busy
+    # machine a few ticks may pass while a response is late (skipped, not sent twice)
+    sent, skipped = int(data["sent_main"]), int(data["skipped"])  # type: ignore[call-overload]
+    assert 320 - 8 <= sent + skipped <= 320 + 8 and skipped <= 16
+    assert int(data["done_main"]) >= sent - 8  # type: ignore[call-overload]
+    assert data["clients_starved"] == 0 and data["non200"] == 0
     assert data["read_err"] == 0 and data["connect_err"] == 0 and data["timeout"] == 0
     # every 7th response closes the connection: the client reconnected each time
     assert int(data["server_close"]) >= 300 // 7 - 8  # type: ignore[call-overload]
