@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from mpmsim.bench.kaclient import UsageError, loopback_target
 from mpmsim.bench.kaclient_report import kaclient_cells
 from mpmsim.bench.processes import apache_pid, sample_processes
 from mpmsim.bench.target import check_url, probe
@@ -90,7 +91,10 @@ def _validate(url: str, tool: str, concurrency: Sequence[int], duration_s: float
 def _validate_extras(tool: str, extras: Extras, url: str) -> None:
     """kaclient only on loopback; a rate only for kaclient; a whole warm-up; no '/' in labels."""
     if tool == "kaclient":
-        check_url(url, "url", True)
+        try:
+            loopback_target(url)
+        except UsageError as exc:
+            raise InputError(str(exc).removeprefix("url: "), field="url") from None
     rate = extras.rate_per_client
     if rate is not None and (tool != "kaclient" or not 0 < rate <= MAX_RATE_PER_CLIENT):
         raise InputError(
