@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from mpmsim.engine.classes import key
+from mpmsim.spec.backends import MOD_PHP
+from mpmsim.spec.php import FpmBackend
 from mpmsim.spec.resolve import Prepared
 from mpmsim.spec.scenario import ClosedLoad, OpenLoad, TraceLoad
 from mpmsim.workloads.distributions import DistributionSpec, Sampler, make_sampler, mean_of
@@ -138,7 +140,13 @@ def session_lengths(load: ClosedLoad | OpenLoad, rng: np.random.Generator) -> li
 
 @dataclass(frozen=True)
 class ClassCosts:
-    """One class's means: handler CPU and wait (ms), and its response's size statistics."""
+    """One class's means: handler CPU and wait (ms), and its response's size statistics.
+
+    A class sent to mod_php, a PHP-FPM pool or a proxy (``backend``) also costs what the engine
+    charges there: PHP's own CPU per request (``php_cpu_ms``, in the Apache worker or the FPM
+    child), a proxy's own CPU (``backend_cpu_ms``) and Apache's hand-off (``handoff_cpu_ms``);
+    ``wait_ms`` then includes a proxy's own wait.
+    """
 
     share: float
     cpu_ms: float
@@ -149,6 +157,16 @@ class ClassCosts:
     bytes_over_buffer: float
     """E[bytes beyond the send buffer]."""
     streams: bool
+    backend: str | None = None
+    """``mod_php``, the name of a php_fpm or proxy backend, or None (Apache serves it)."""
+    php_cpu_ms: float = 0.0
+    backend_cpu_ms: float = 0.0
+    handoff_cpu_ms: float = 0.0
+
+    def pool_ms(self, cpu_speed: float) -> float:
+        """Mean ms a backend's process (FPM child, proxy slot) is held, without contention."""
+        cpu = self.cpu_ms + self.php_cpu_ms + self.backend_cpu_ms
+        return cpu / cpu_speed + self.wait_ms
 
 
 def class_costs(prep: Prepared, mean: Mean, buffer_bytes: float) -> list[ClassCosts]:
@@ -164,14 +182,44 @@ def class_costs(prep: Prepared, mean: Mean, buffer_bytes: float) -> list[ClassCo
     total = sum(shares) or 1.0
     logged = isinstance(load, TraceLoad) and load.service == "logged"
     logged_ms = mean("trace_logged_ms_mean") if logged else math.nan
+    routes = prep.php.class_backends or (None,) * len(classes)
     out = []
-    for c, share in zip(classes, shares, strict=True):
+    for c, share, route in zip(classes, shares, routes, strict=True):
         cpu, wait = c.mean_cpu_ms(), c.mean_wait_ms()
         if logged and isinstance(load, TraceLoad) and not math.isnan(logged_ms):
             cpu, wait = logged_ms * load.cpu_share, logged_ms * (1.0 - load.cpu_share)
         size_mean, over, beyond = _sizes(c.response_bytes, buffer_bytes)
-        out.append(ClassCosts(share / total, cpu, wait, size_mean, over, beyond, c.streams))
+        php, backend_cpu, handoff, backend_wait = _route_costs(prep, route)
+        out.append(
+            ClassCosts(
+                share / total,
+                cpu,
+                wait + backend_wait,
+                size_mean,
+                over,
+                beyond,
+                c.streams,
+                route,
+                php,
+                backend_cpu,
+                handoff,
+            )
+        )
     return out
+
+
+def _route_costs(prep: Prepared, route: str | None) -> tuple[float, float, float, float]:
+    """What a class's destination adds per request, as the engine charges it (ms): PHP's own
+    CPU, a proxy's own CPU, Apache's hand-off CPU, a proxy's own wait."""
+    if route is None:
+        return 0.0, 0.0, 0.0, 0.0
+    if route == MOD_PHP:
+        mod_php = prep.php.mod_php
+        return (0.0 if mod_php is None else mod_php.request_cpu_ms), 0.0, 0.0, 0.0
+    b = prep.php.backend(route)
+    if isinstance(b, FpmBackend):
+        return b.request_cpu_ms, 0.0, b.handoff_cpu_ms, 0.0
+    return 0.0, mean_of(b.cpu_ms), b.handoff_cpu_ms, mean_of(b.wait_ms)
 
 
 def _sizes(spec: DistributionSpec, buffer_bytes: float) -> tuple[float, float, float]:

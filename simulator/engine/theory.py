@@ -6,12 +6,17 @@ names the bound the simulated throughput sits against (``theory.binding``):
 
 - ``cpu``: vCPUs x cpu_speed / the CPU one request costs on the reference core, with every
   per-request cost the engine charges (handler, request parsing, the connection's accept and
-  hand-off, keep-alive hand-off, close, event's write completion) weighted by how often it
-  falls on a request. Not included: CFS's time-slice switch losses when more jobs run than
-  vCPUs, fork and thread creation, burst throttling (``at_baseline_rps`` gives that case).
+  hand-off, keep-alive hand-off, close, event's write completion; PHP's own CPU per request in
+  mod_php or an FPM child, a proxy's own CPU and Apache's hand-off to a backend) weighted by
+  how often it falls on a request. Not included: CFS's time-slice switch losses when more jobs
+  run than vCPUs, fork and thread creation, burst throttling (``at_baseline_rps`` gives that
+  case).
 - ``workers``: MaxRequestWorkers / the time a worker is held per request (CPU without
   contention, backend wait, a blocking write, and for prefork and worker the idle keep-alive
-  wait).
+  wait); a worker waits for the backend it hands a request to, so that CPU and wait count.
+- ``backend.NAME`` per PHP-FPM pool or proxy: pm.max_children (or the proxy's concurrency) /
+  the mean time a request routed there holds one of its processes / the share of requests
+  routed there (:mod:`mpmsim.engine.theory_backends`).
 - ``connections`` (event): the most connections event's children take, ServerLimit-bound
   processes x ThreadsPerChild x (1 + AsyncRequestWorkerFactor), / a connection's time per
   request.
@@ -42,6 +47,7 @@ from mpmsim.engine.demand import (
     session_lengths,
 )
 from mpmsim.engine.overheads import Overheads
+from mpmsim.engine.theory_backends import PoolDemand, pool_demands
 from mpmsim.models.mpm.base import MPMModel
 from mpmsim.models.mpm.registry import make_mpm
 from mpmsim.spec.resolve import Prepared
@@ -60,7 +66,17 @@ def theory_block(prep: Prepared, mean: Mean) -> dict[str, Any]:
     shape = connection_shape(prep, mean, transfer_s)
     cpu = _cpu_ms(costs, ov, model, shape, bw is not None)
     hold = _holding_ms(prep, model, costs, cpu["total"], shape, bw)
+    pools = pool_demands(prep, costs)
     bounds = _bounds(prep, model, cpu["total"], hold)
+    for pool in pools:
+        bounds[pool.key] = _bound(
+            pool.rps,
+            pool.formula(),
+            holding_ms=round(pool.hold_ms, 4),
+            share=round(pool.share, 4),
+            backend=pool.name,
+            kind=pool.kind,
+        )
     out: dict[str, Any] = {
         "analytic": True,
         "cpu_ms_per_request": {k: round(v, 6) for k, v in cpu.items()},
@@ -75,7 +91,7 @@ def theory_block(prep: Prepared, mean: Mean) -> dict[str, Any]:
     if isinstance(load, ClosedLoad):
         bounds.update(_closed(prep, load, costs, cpu["total"], shape, transfer_s))
     else:
-        out["utilization"] = _open(prep, load, mean, bounds, cpu["total"], hold)
+        out["utilization"] = _open(prep, load, mean, bounds, cpu["total"], hold, pools)
     out["binding"] = _binding(bounds, mean("throughput_rps"))
     return out
 
@@ -95,6 +111,10 @@ def _cpu_ms(
         * ov.write_completion_cpu_s
         * sum(c.share * c.over_buffer for c in costs if off_worker and not c.streams),
     }
+    if any(c.backend is not None for c in costs):
+        parts["php"] = sum(c.share * c.php_cpu_ms for c in costs)
+        parts["backend"] = sum(c.share * c.backend_cpu_ms for c in costs)
+        parts["handoff"] = sum(c.share * c.handoff_cpu_ms for c in costs)
     parts["total"] = sum(parts.values())
     return parts
 
@@ -155,7 +175,8 @@ def _bounds(
             cpu_rps,
             f"{hw.vcpus} vCPU x speed {hw.cpu_speed:g} / {cpu_ref_ms:.4g} ms CPU per request",
             includes="handler, request, connection accept and hand-off, keep-alive hand-off, "
-            "close, write completion (cpu_ms_per_request); not CFS switch losses, forks",
+            "close, write completion, PHP, a proxy's own CPU, backend hand-off "
+            "(cpu_ms_per_request); not CFS switch losses, forks",
             **extra,
         ),
         "workers": _bound(
@@ -227,6 +248,7 @@ def _open(
     bounds: dict[str, dict[str, Any]],
     cpu_ref_ms: float,
     hold: Holding,
+    pools: list[PoolDemand],
 ) -> dict[str, float | None]:
     """Add the offered load to ``bounds``; the utilisations it implies."""
     hw, d = prep.hardware, prep.directives
@@ -260,6 +282,8 @@ def _open(
     if "connections" in bounds:
         most = bounds["connections"]["throughput_rps"]
         util["connections"] = round(rate / most, 4) if most else None
+    for pool in pools:
+        util[pool.key] = round(pool.utilization(rate), 4)
     return util
 
 
