@@ -245,6 +245,9 @@ def test_php_examples_stay_under_every_bound(name: str) -> None:
         pool = bounds["backend.www"]
         assert pool["holding_ms"] == pytest.approx((15.0 + php_ms) / speed + 20.0, rel=1e-3)
         assert pool["throughput_rps"] == pytest.approx(1000 * 40 / (share * pool["holding_ms"]))
+        offered = bounds["offered_load"]["throughput_rps"]
+        busy = offered / pool["throughput_rps"]  # the share of the 40 children busy at that rate
+        assert theory["utilization"]["backend.www"] == pytest.approx(busy, abs=1e-4)
     _under_every_bound(data)
 
 
