@@ -309,7 +309,7 @@ def warmup_section(args: Any, folder: Path) -> None:
     span = args.study_minutes * 60.0
     tasks = [(str(log), h, w, span) for h in hours for w in (args.reference_lead, *warmups)]
     with TaskMapper(jobs=args.jobs) as mapper:
-        results = mapper.map(run_window, tasks)
+        results = list(mapper.map(run_window, tasks))
     done = {(t[1], t[2]): r for t, r in zip(tasks, results, strict=True)}
     print(f"(the first {args.study_minutes:g} minutes of each hour)")
     print(f"{'hour':>4} {'warm-up s':>9} {'requests':>10} {'CPU s':>7} {'rps':>7} {'p95 ms':>7} "
