@@ -240,6 +240,7 @@ class FpmPool:
         max_requests = self.pool.max_requests
         if max_requests and child.requests >= max_requests:
             self.recycled += 1
+            child.state = IDLE  # its busy count was returned above: _exit must not return it again
             self._exit(child, respawn=True)
         else:
             self._free(child)
