@@ -71,7 +71,7 @@ class Search:
         if self.budget is not None:
             fresh = fresh[: max(self.budget - len(self.evals), 0)]
         for c in fresh:
-            ov = c.overrides()
+            ov = c.overrides(self.base.server.directives)
             key = candidate_key(self.scenario_json, ov, self.base.seed, self.reps, self.context)
             hit = self.cache.get(key)
             if hit is not None:

@@ -10,9 +10,12 @@ print both in their first lines.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 from mpmsim.models.costs import CostModel, cost_catalog
+from mpmsim.search.php import fpm_backend, fpm_child_mib, modphp_growth_mib
 from mpmsim.spec.resolve import Prepared
 
 DYNAMIC_CPU_MS = 2.0
@@ -23,8 +26,10 @@ MINIMAL_APACHE = ("default", "bench-1core", "t3-medium-primer")
 """Shipped cost models whose children are the minimal 7-module Apache of data/apache-bench."""
 
 
-def memory_assumptions(prep: Prepared) -> dict[str, Any]:
-    """One child's and one request's assumed memory, their source, and warnings (JSON-ready)."""
+def memory_assumptions(prep: Prepared, php: Sequence[Prepared] | None = None) -> dict[str, Any]:
+    """One child's and one request's assumed memory, their source, and warnings (JSON-ready);
+    ``php``: what PHP's children are assumed to hold in each of these set-ups (default: the
+    one ``prep`` runs), see :func:`php_assumptions`."""
     c = prep.costs
     threads = prep.directives.ThreadsPerChild if prep.mpm != "prefork" else 0
     private = c.process_mib + threads * c.thread_mib
@@ -48,7 +53,57 @@ def memory_assumptions(prep: Prepared) -> dict[str, Any]:
             {"name": k.name, "weight": k.weight, "memory_kib": k.memory_kib} for k in prep.classes
         ],
         "warnings": _warnings(prep, private + c.shared_mib, request_kib),
+        "php": php_assumptions([prep] if php is None else php),
     }
+
+
+def php_assumptions(preps: Sequence[Prepared]) -> list[dict[str, Any]]:
+    """Each set-up's PHP children in the long run: an Apache child with mod_php (base, growth per
+    request up to memory_limit, recycled or not and why), a PHP-FPM pool's child and master."""
+    out: list[dict[str, Any]] = []
+    for p in preps:
+        c, m, b = p.costs, p.php.mod_php, fpm_backend(p)
+        if m is not None:
+            d = p.directives
+            after = d.MaxConnectionsPerChild * max(int(d.MaxKeepAliveRequests), 1)
+            grown = modphp_growth_mib(m, p)
+            out.append({
+                "kind": "mod_php", "mpm": p.mpm, "base_mib": m.child_extra_mib,
+                "growth_mib_per_request": m.child_growth_mib,
+                "memory_limit_mib": _finite(m.growth_cap_mib), "recycled_after_requests": after,
+                "recycled_by": (f"MaxConnectionsPerChild {d.MaxConnectionsPerChild}" if after
+                                else "nothing: MaxConnectionsPerChild 0"),
+                "grown_mib": round(grown, 4), "child_php_mib": round(m.child_extra_mib + grown, 4),
+                "shared_mib": c.modphp_shared_mib,
+                "source": _php_source(c, ("modphp_child_mib", "modphp_child_growth_mib")),
+            })  # fmt: skip
+        if b is not None:
+            child = fpm_child_mib(b)
+            out.append({
+                "kind": "php_fpm", "mpm": p.mpm, "pool": b.pool.name, "base_mib": b.child_base_mib,
+                "growth_mib_per_request": b.child_growth_mib,
+                "memory_limit_mib": _finite(b.growth_cap_mib),
+                "recycled_after_requests": b.pool.max_requests,
+                "recycled_by": (f"pm.max_requests {b.pool.max_requests}" if b.pool.max_requests
+                                else "nothing: pm.max_requests 0"),
+                "grown_mib": round(child - b.child_base_mib, 4), "child_mib": round(child, 4),
+                "master_mib": b.master_mib,
+                "source": _php_source(c, ("fpm_child_mib", "fpm_child_growth_mib")),
+            })  # fmt: skip
+    return out
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def _php_source(c: CostModel, fields: Sequence[str]) -> str:
+    """Where PHP's memory figures come from: the cost model's justification of each field."""
+    parts = []
+    for f in fields:
+        why = " ".join(c.justification.get(f, "no justification").split()).split("; ")[0]
+        parts.append(f"{f}: {why.split('. ')[0].rstrip('.')}")
+    return f"cost model {c.name!r}: " + "; ".join(parts)
 
 
 def _provenance(c: CostModel) -> str:
@@ -120,7 +175,38 @@ def assumption_lines(a: dict[str, Any]) -> list[str]:
         f"  from cost model {a['cost_model']!r}{_first_sentence(a['cost_model_description'])}: "
         f"{a['source']}",
     ]
+    for p in a.get("php", []):
+        lines += _php_lines(p)
     return lines + [f"warning: {w}" for w in a["warnings"]]
+
+
+def _php_lines(p: dict[str, Any]) -> list[str]:
+    """One PHP set-up's long-run child memory, what decides it and where the figures come from."""
+    limit = p["memory_limit_mib"]
+    cap = "no memory_limit" if limit is None else f"memory_limit {limit:g} MiB"
+    if p["recycled_after_requests"]:
+        grows = (
+            f"recycled after {p['recycled_after_requests']} requests ({p['recycled_by']}), so it "
+            f"grows {p['grown_mib']:g} MiB ({cap})"
+        )
+    else:
+        grows = (
+            f"never recycled ({p['recycled_by']}), so it grows to {cap}: +{p['grown_mib']:g} MiB"
+        )
+    per_req = f"{p['growth_mib_per_request']:g} MiB per PHP request"
+    if p["kind"] == "mod_php":
+        head = (
+            f"memory assumed for {p['mpm']} + mod_php: each Apache child holds "
+            f"{p['child_php_mib']:g} MiB of PHP in the long run: {p['base_mib']:g} MiB base + "
+            f"{per_req}, {grows}; libphp {p['shared_mib']:g} MiB shared"
+        )
+    else:
+        head = (
+            f"memory assumed for {p['mpm']} + PHP-FPM (pool {p['pool']}): each FPM child holds "
+            f"{p['child_mib']:g} MiB in the long run: {p['base_mib']:g} MiB base + {per_req}, "
+            f"{grows}; the master {p['master_mib']:g} MiB"
+        )
+    return [head, f"  from {p['source']}"]
 
 
 def _first_sentence(text: str) -> str:

@@ -72,6 +72,7 @@ def summarize_candidate(
         "bottleneck": d["bottleneck"]["resource"],
         "warnings": d["warnings"],
         "effective_directives": d["effective_directives"],
+        "backends": d.get("backends") or {},
         "per_rep": {
             "throughput_rps": [float(r["throughput_rps"]) for r in recs],
             "p95_ms": [float(r["latency_p95_ms"]) for r in recs],

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -190,4 +191,45 @@ def php_row(search: _Evaluated, cand: Candidate) -> dict[str, Any]:
         out["pm.max_children"] = b.pool.max_children
         p = f"backends.{b.name}"
         out["fpm_sets"] = [f"{p}.pm={b.pool.pm}", f"{p}.pm.max_children={b.pool.max_children}"]
+    return out
+
+
+#: Above this share of its children busy on average, a pool's queue grows fast (M/M/1 at 80 %
+#: busy: a request waits four times as long as it runs); a latency goal would size it larger.
+BUSY_POOL = 0.8
+
+
+def pool_use(e: dict[str, Any]) -> dict[str, Any]:
+    """How busy each PHP-FPM pool of a simulated point ran (``{}`` without one, or for a point
+    cached before pools were recorded): mean and peak busy children, their share, the queue."""
+    pools = {}
+    for name, b in (e.get("backends") or {}).items():
+        if b.get("kind") != "php_fpm":
+            continue
+        size = int(b["pm.max_children"])
+        pools[name] = {
+            "pm.max_children": size,
+            "busy_mean": b["busy_mean"],
+            "busy_peak": b["busy_peak"],
+            "utilization": round(b["busy_mean"] / max(size, 1), 4),
+            "queue_mean": b["queue_mean"],
+            "queue_peak": b["queue_peak"],
+        }
+    return {"pools": pools} if pools else {}
+
+
+def setup_preps(search: _Evaluated, mpms: Iterable[str]) -> list[Prepared]:
+    """The scenario prepared under each of ``mpms`` that runs PHP (for its memory assumptions);
+    an MPM PHP cannot run under (mod_php under a threaded one) is left out."""
+    data = json.loads(search.scenario_json)
+    base_dir = Path(search.base_dir) if search.base_dir else None
+    out = []
+    for mpm in dict.fromkeys(mpms):
+        scenario = load_scenario_data(data, source=search.source, overrides=(f"server.mpm={mpm}",))
+        try:
+            prep = prepare(scenario, source=search.source, base_dir=base_dir)
+        except InputError:
+            continue
+        if setup_of(prep):
+            out.append(prep)
     return out

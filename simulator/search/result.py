@@ -12,7 +12,7 @@ from mpmsim.engine.summary import ci95
 from mpmsim.search.advice import advice, closest
 from mpmsim.search.assumptions import memory_assumptions
 from mpmsim.search.goals import CARRY_TOLERANCE, TARGET_TOLERANCE, Goals, all_met, binding_goal
-from mpmsim.search.php import php_row
+from mpmsim.search.php import php_row, pool_use, setup_preps
 from mpmsim.search.space import (
     Bounds,
     Candidate,
@@ -227,7 +227,9 @@ def build_result(
         "goals_met": winner is not None,
         "winner": winner,
         **_verdict(search, prep, bounds, winner, limits, base_sets),
-        "assumptions": memory_assumptions(prep),
+        "assumptions": memory_assumptions(
+            prep, setup_preps(search, (m for m, _ in lines)) if prep.php.used else None
+        ),
         "points": [_row(search, c) for c in sorted(search.evals)],
         "search": _method(search, lines, grid_size),
         "timing": timing,
@@ -245,6 +247,7 @@ def _pick(
     """The winner's (or closest's) row: goals, binding, block, apache2buddy, run_args."""
     row = _winner(search, c, prep, limits.get((c.mpm, c.threads_per_child)))
     row |= php_row(search, c)
+    row |= pool_use(search.evals[c])
     sets = (*base_sets, *c.pool_sets())  # the block's own directives come from the block
     row["run_args"] = run_args(row["block"], prep.scenario.seed, search.reps, sets)
     return row
@@ -341,9 +344,23 @@ def block_sets(block: str) -> list[str]:
 def run_args(block: str, seed: int, replications: int, base_sets: Sequence[str]) -> list[str]:
     """``mpmsim run SCENARIO`` arguments that simulate ``block`` as the search did."""
     args = ["--seed", str(seed), "--replications", str(replications)]
-    for s in [*base_sets, *block_sets(block)]:
+    for s in last_of_each([*base_sets, *block_sets(block)]):
         args += ["--set", s]
     return args
+
+
+def last_of_each(sets: Sequence[str]) -> list[str]:
+    """``--set`` assignments with each key once: its last value, where it last came.
+
+    Assignments apply in order, so an earlier one of a key assigned again later is overwritten
+    (with whatever was set under it); dropping it leaves the same scenario.
+    """
+    keys = [s.partition("=")[0].strip() for s in sets]
+    keep: list[str] = []
+    for i, (key, s) in enumerate(zip(keys, sets, strict=True)):
+        if key not in keys[i + 1 :]:
+            keep.append(s)
+    return keep
 
 
 def _winner(search: Search, c: Candidate, prep: Prepared, ram_limit: int | None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,50 @@ def spare_directives(mpm: str, policy: str, mrw: int, tpc: int) -> dict[str, int
     if mpm == "prefork":
         return dict(zip(names, (mrw, mrw, mrw + 1), strict=True))
     return dict(zip(names, (mrw // tpc, mrw, mrw + tpc + 1), strict=True))
+
+
+MIN_SPARE = {"prefork": "MinSpareServers", "worker": "MinSpareThreads", "event": "MinSpareThreads"}
+"""The spare setting that must stay within MaxRequestWorkers (:func:`spare_warnings`)."""
+
+RUN_TIME_AH = {"prefork": "AH00161", "worker": "AH00287", "event": "AH10159"}
+"""What httpd logs when idle < MinSpare* and every MaxRequestWorkers slot holds a process."""
+
+
+def _spare_value(mpm: str, directives: Mapping[str, object]) -> int:
+    """The minimum spare setting ``directives`` give ``mpm`` (names case-insensitive), else
+    Apache's default."""
+    name = MIN_SPARE[mpm]
+    raw = {k: v for k, v in directives.items() if k.lower() == name.lower()}
+    values, _ = normalize_directives(raw, source="<candidate>")
+    return int(values.get(name, MPM_DEFAULTS[mpm][name]))
+
+
+def fit_spares(mpm: str, directives: Mapping[str, object]) -> dict[str, int]:
+    """The minimum spare setting scaled to MaxRequestWorkers when it exceeds it (else nothing).
+
+    httpd's idle maintenance (facts section 2: prefork ``perform_idle_server_maintenance``
+    l.798-893, worker l.1400-1605, event l.2906-3129) forks while idle < MinSpareServers /
+    MinSpareThreads; with every MaxRequestWorkers slot filled it logs AH00161 (prefork),
+    AH00287 (worker) or AH10159 (event) instead. A minimum above MaxRequestWorkers can never be
+    met, so that error comes as soon as the server is full, even when idle. MaxRequestWorkers
+    itself is the largest minimum the server can meet; the maximum is then raised by Apache's
+    own silent rules (``MaxSpare* >= MinSpare* + ...``), which the block prints as applied.
+    """
+    mrw = int(str(directives["MaxRequestWorkers"]))
+    name = MIN_SPARE[mpm]
+    return {name: mrw} if _spare_value(mpm, directives) > mrw else {}
+
+
+def spare_warnings(mpm: str, effective: Mapping[str, Any]) -> list[str]:
+    """The run-time error httpd logs for a block whose minimum spares exceed MaxRequestWorkers."""
+    name, mrw = MIN_SPARE[mpm], int(effective["MaxRequestWorkers"])
+    if int(effective[name]) <= mrw:
+        return []
+    return [
+        f"{RUN_TIME_AH[mpm]}: {name} {effective[name]} > MaxRequestWorkers {mrw}: idle workers "
+        "can never reach it, so httpd logs that it reached MaxRequestWorkers (or is within "
+        "MinSpare of it) as soon as every slot is filled"
+    ]
 
 
 KEEPALIVE = ("given", "Off", "1", "2")
@@ -135,10 +180,14 @@ class Candidate:
         """The candidate of the same family with another MaxRequestWorkers."""
         return dataclasses.replace(self, max_request_workers=mrw)
 
-    def overrides(self) -> tuple[str, ...]:
-        """``--set`` assignments that apply this candidate to a scenario."""
+    def overrides(self, given: Mapping[str, object] | None = None) -> tuple[str, ...]:
+        """``--set`` assignments that apply this candidate to a scenario whose directives are
+        ``given``: spare settings above MaxRequestWorkers are scaled within it
+        (:func:`fit_spares`)."""
+        directives = self.directives()
+        directives |= fit_spares(self.mpm, {**(given or {}), **directives})
         sets = [f"server.mpm={self.mpm}"]
-        sets += [f"server.directives.{k}={v}" for k, v in self.directives().items()]
+        sets += [f"server.directives.{k}={v}" for k, v in directives.items()]
         return (*sets, *self.pool_sets())
 
     def label(self) -> str:
@@ -326,7 +375,7 @@ def check_block(block: str, vcpus: int) -> tuple[EffectiveDirectives, list[str]]
     mpm, raw = parse_block(block)
     values, notes = normalize_directives(raw, source="<block>")
     effective, warnings = apply_apache_rules(mpm, values, vcpus=vcpus)
-    return effective, notes + warnings
+    return effective, notes + warnings + spare_warnings(mpm, effective.as_dict())
 
 
 def apache2buddy(prep: Prepared, mpm: str, tpc: int) -> dict[str, Any]:

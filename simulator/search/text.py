@@ -6,6 +6,7 @@ import shlex
 from typing import Any
 
 from mpmsim.search.assumptions import assumption_lines
+from mpmsim.search.php import BUSY_POOL
 
 
 def render_text(data: dict[str, Any]) -> str:
@@ -138,6 +139,7 @@ def _winner_text(data: dict[str, Any]) -> list[str]:
             f"winner: {w['mpm']} MaxRequestWorkers {w['MaxRequestWorkers']}{spares}{setup}",
             w["block"].rstrip(),
             *_pool_lines(w),
+            *_pool_use_lines(w, latency_goal=data["goals"]["p95_ms"] is not None),
             f"check it: mpmsim run {data['source']} {shlex.join(w['run_args'])}",
             w["apache2buddy_vs_ours"],
         ]
@@ -156,6 +158,23 @@ def _pool_lines(row: dict[str, Any]) -> list[str]:
     if not block:
         return []
     return ["; PHP-FPM pool (php-fpm.d/www.conf):", block.rstrip()]
+
+
+def _pool_use_lines(row: dict[str, Any], *, latency_goal: bool) -> list[str]:
+    """Each PHP-FPM pool's use at the winner and, busy without a latency goal, what one would do."""
+    lines = []
+    for name, p in row.get("pools", {}).items():
+        lines.append(
+            f"pool {name} at the winner: {p['busy_mean']:.2f} of {p['pm.max_children']} "
+            f"children busy on average ({p['utilization']:.0%}), peak {p['busy_peak']}; its "
+            f"queue {p['queue_mean']:.2f} requests on average, peak {p['queue_peak']}"
+        )
+        if p["utilization"] > BUSY_POOL and not latency_goal:
+            lines.append(
+                f"pool {name} runs over {BUSY_POOL:.0%} busy because only throughput and memory "
+                "were asked for: a latency goal (--p95-ms) would size pm.max_children larger"
+            )
+    return lines
 
 
 def _num(x: float | None) -> str:
