@@ -21,6 +21,7 @@ import math
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ from mpmsim.calibration.measured import (
     simulate_row,
     split_representable,
 )
+from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup, split_php, with_php
 from mpmsim.calibration.regressors import switch_counts, task_switches, used_threads
 from mpmsim.engine.executors import TaskMapper
 from mpmsim.errors import InputError
@@ -68,6 +70,7 @@ class Calibration:
     mape: dict[str, dict[str, float | None]] = field(default_factory=dict)
     unexplained: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)  # rows it cannot simulate, why
+    php_fit: PhpFit | None = None  # the PHP fields, when PHP rows were fitted (php_fit)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -76,6 +79,7 @@ class Calibration:
             "costs": self.costs.model_dump(exclude={"justification"}),
             "cpu_fit": self.cpu_fit.__dict__,
             "memory_fit": self.memory_fit.__dict__ if self.memory_fit else None,
+            "php_fit": self.php_fit.__dict__ if self.php_fit else None,
             "network_rtt_ms": self.network_rtt_ms,
             "mape": self.mape,
             "unexplained": self.unexplained,
@@ -335,6 +339,7 @@ def calibrate(
     name: str = "calibrated",
     sources: Sequence[str] = (),
     keep: Collection[str] = (),
+    memory_csv: Path | None = None,
 ) -> Calibration:
     """Fit ``base`` to the rows not held out, then simulate every row and compare.
 
@@ -350,17 +355,21 @@ def calibrate(
         raise InputError(f"every row is held out or skipped: nothing left to fit{why}",
                          field="--holdout")  # fmt: skip
     cs_us = float(setup_hardware.context_switch_us)
-    cpu = fit_cpu(fit_rows, base, cs_us, keep)
-    mem = fit_memory(fit_rows, base, keep)
+    apache_rows, php_rows = split_php(fit_rows)  # PHP rows fit the PHP fields (php_fit) only
+    cpu = (fit_cpu(apache_rows, base, cs_us, keep) if apache_rows
+           else ParamFit(*kept_cpu(base, cs_us), rows_used=0, rms_rel_error=math.nan))  # fmt: skip
+    mem = fit_memory(apache_rows, base, keep)
     rtt = estimate_rtt_ms(fit_rows)
-    client_conn_ms = estimate_client_conn_ms(fit_rows, rtt)
+    client_conn_ms = (
+        estimate_client_conn_ms(apache_rows, rtt) if apache_rows else base.client_conn_ms
+    )
     fitted_fields = {
         "accept_cpu_ms", "close_cpu_ms", "thread_switch_us", "process_switch_us", "classes",
         "switch_us_per_task", "client_conn_ms",
         *(() if mem is None else
           ("parent_mib", "shared_mib", "process_mib", "thread_mib", "thread_used_kib")),
-    } - set(keep)  # fmt: skip
-    costs = fitted_costs(base, cpu, mem, cs_us).model_copy(
+    } - set(keep) if apache_rows else set()  # fmt: skip
+    costs = (fitted_costs(base, cpu, mem, cs_us) if apache_rows else base).model_copy(
         update={
             "name": name,
             "client_conn_ms": round(client_conn_ms, 5),
@@ -375,12 +384,14 @@ def calibrate(
             },
         }
     )
+    php = fit_php(php_rows, costs, cs_us, memory_csv) if php_rows else None
+    costs = with_php(costs, php) if php else costs
     cal = Calibration(costs=costs, cpu_fit=cpu, memory_fit=mem, network_rtt_ms=rtt,
-                      skipped=skipped)  # fmt: skip
+                      skipped=skipped, php_fit=php)  # fmt: skip
     if simulate:
         setup = Setup(setup_hardware, rtt)
         cal.rows = compare(runs, costs, setup, held_out=hold, jobs=jobs, progress=progress)
-        cal.mape = mape_by_metric(cal.rows)
+        cal.mape = mape_by_metric(cal.rows) | mape_by_setup(runs, cal.rows, METRICS)
         cal.unexplained = unexplained_rows(cal.rows)
     cal.seconds = time.perf_counter() - t0
     provenance = _provenance(cal, len(runs), len(fit_rows), setup_hardware.name, sources)

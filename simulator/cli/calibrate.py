@@ -37,6 +37,13 @@ def calibrate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     plot: Annotated[Path | None, typer.Option(help="Write a predicted-vs-measured HTML.")] = None,
     usl: Annotated[bool, typer.Option(help="Also fit the Universal Scalability Law.")] = False,
+    memory_csv: Annotated[
+        Path | None,
+        typer.Option(
+            help="PHP memory series (measurements/php/memory.csv): fits the PHP "
+            "children's growth per request; without it the base's is kept."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite -o and --plot.")] = False,
 ) -> None:
     """Fit a cost model to measured runs and show how well the simulator reproduces them."""
@@ -55,7 +62,8 @@ def calibrate(
     mask = holdout_mask(runs, holdout)
     cal = fit(
         runs, base_costs, hw, held_out=mask, jobs=jobs, progress=None if as_json else _progress,
-        name=name, sources=[str(p) for p in measurements],
+        name=name, sources=[str(p) for p in (*measurements, *filter(None, [memory_csv]))],
+        memory_csv=memory_csv,
     )  # fmt: skip
     usl_fits = fit_usl_groups(runs) if usl else []
     if out is not None:
