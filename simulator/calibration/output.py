@@ -100,6 +100,8 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
     ]  # fmt: skip
     for name, cls in sorted(c.classes.items()):
         params.append((f"classes.{name}.cpu_ms", cls.cpu_ms, unc.get(f"classes.{name}.cpu_ms")))
+    if cal.php_fit:  # the PHP fields the PHP rows (and --memory-csv) fitted
+        params += [(n, getattr(c, n), unc.get(n)) for n in cal.php_fit.values]
     for name, value, err in params:
         pm = f" ± {err:.4g}" if err is not None else ""
         lines.append(f"  {name:<32} {value:.5g}{pm}")
