@@ -106,6 +106,7 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
         pm = f" ± {err:.4g}" if err is not None else ""
         lines.append(f"  {name:<32} {value:.5g}{pm}")
     lines.append(f"  client round trip (from c=1 rows) {cal.network_rtt_ms:.4f} ms")
+    lines.extend(f"  {note}" for note in (cal.php_fit.notes if cal.php_fit else []))
     if cal.mape:
         lines.append("MAPE %      " + "  ".join(f"{m:>14}" for m in METRICS))
         for part, vals in cal.mape.items():
@@ -151,7 +152,9 @@ def _pct(x: float) -> str:
     return f"{'-':>6}" if math.isnan(x) else f"{100 * x:>+6.1f}"
 
 
-def write_costs_yaml(cal: Calibration, path: Path, *, force: bool) -> None:
+def write_costs_yaml(
+    cal: Calibration, path: Path, *, force: bool, command: str | None = None
+) -> None:
     """Write the fitted cost model (usable as ``costs:`` in a scenario)."""
     if path.exists() and not force:
         raise InputError("exists; use --force to overwrite it", file=str(path), field="-o")
@@ -159,7 +162,7 @@ def write_costs_yaml(cal: Calibration, path: Path, *, force: bool) -> None:
     header = (
         f"# Cost model fitted by mpmsim calibrate on {len(cal.rows) or '?'} measured runs.\n"
         "# `uncertainty` holds standard errors; `calibration` how well the model reproduced them.\n"
-    )
+    ) + (f"# Made by: {command}\n" if command else "")
     path.write_text(header + yaml.safe_dump(data, sort_keys=False, width=100), encoding="utf-8")
 
 

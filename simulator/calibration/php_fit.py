@@ -53,6 +53,7 @@ class PhpFit:
     rows_used: dict[str, int] = field(default_factory=dict)
     rms_rel_error: dict[str, float] = field(default_factory=dict)
     justification: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what was not fitted, and why
 
 
 def is_php(run: MeasuredRun) -> bool:
@@ -194,6 +195,8 @@ def read_growth(path: Path) -> dict[str, tuple[list[float], list[float]]]:
 
 def fit_php_growth(fit: PhpFit, path: Path | None) -> None:
     """``*_child_growth_mib``: least-squares slope of each set-up's series (>= 0)."""
+    if path is None:
+        fit.notes.append("*_child_growth_mib: the base's (no --memory-csv to fit them from)")
     series = read_growth(path) if path is not None else {}
     for php, name in GROWTH_FIELDS.items():
         xs, ys = series.get(php, ([], []))

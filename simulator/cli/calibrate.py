@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -67,7 +68,7 @@ def calibrate(
     )  # fmt: skip
     usl_fits = fit_usl_groups(runs) if usl else []
     if out is not None:
-        write_costs_yaml(cal, out, force=force)
+        write_costs_yaml(cal, out, force=force, command=shlex.join(["mpmsim", *sys.argv[1:]]))
     if plot is not None:
         write_plot(cal, plot)
     _show(cal, usl_fits, out, as_json)
