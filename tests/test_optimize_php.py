@@ -156,6 +156,9 @@ def test_every_printed_block_of_a_small_site_starts_as_written(tmp_path: Path, m
     for block in blocks:
         _assert_starts_as_written(block)
     assert min(p["MaxRequestWorkers"] for p in d["points"]) < 75
+    w = d["winner"]
+    if w is not None and w["spares_fitted"]:  # the scaling is said under the block
+        assert f"; scaled {w['spares_fitted'][0]}" in render_text(d)
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +189,9 @@ def test_php_optimize_text_states_php_memory_before_the_table(
     assert hint == (use["utilization"] > 0.8)
     for block in _blocks(d):
         _assert_starts_as_written(block)
+    # the example's MinSpareThreads 75 is scaled, and said so, when MaxRequestWorkers is below it
+    assert bool(w["spares_fitted"]) == (w["MaxRequestWorkers"] < 75)
+    assert all(f"; scaled {note}" in text for note in w["spares_fitted"])
 
 
 @pytest.mark.slow

@@ -14,12 +14,15 @@ from mpmsim.search.assumptions import memory_assumptions
 from mpmsim.search.goals import CARRY_TOLERANCE, TARGET_TOLERANCE, Goals, all_met, binding_goal
 from mpmsim.search.php import php_row, pool_use, setup_preps
 from mpmsim.search.space import (
+    RUN_TIME_AH,
     Bounds,
     Candidate,
     apache2buddy,
     apache_block,
     check_block,
+    fit_spares,
     parse_block,
+    spare_value,
 )
 from mpmsim.spec.resolve import Prepared
 
@@ -379,6 +382,12 @@ def _winner(search: Search, c: Candidate, prep: Prepared, ram_limit: int | None)
     out = _row(search, c)
     out["binding"] = _binding(search, c, ram_limit)
     out["block"] = block
+    given = {**prep.scenario.server.directives, **c.directives()}
+    out["spares_fitted"] = [
+        f"{k} {v}: the scenario's {spare_value(c.mpm, given)} exceeds MaxRequestWorkers, "
+        f"which idle workers can never reach (httpd would log {RUN_TIME_AH[c.mpm]})"
+        for k, v in fit_spares(c.mpm, given).items()
+    ]
     out["apache2buddy"] = buddy
     out["apache2buddy_vs_ours"] = _versus_buddy(buddy, c.max_request_workers, out["binding"])
     return out

@@ -66,7 +66,7 @@ RUN_TIME_AH = {"prefork": "AH00161", "worker": "AH00287", "event": "AH10159"}
 """What httpd logs when idle < MinSpare* and every MaxRequestWorkers slot holds a process."""
 
 
-def _spare_value(mpm: str, directives: Mapping[str, object]) -> int:
+def spare_value(mpm: str, directives: Mapping[str, object]) -> int:
     """The minimum spare setting ``directives`` give ``mpm`` (names case-insensitive), else
     Apache's default."""
     name = MIN_SPARE[mpm]
@@ -88,7 +88,7 @@ def fit_spares(mpm: str, directives: Mapping[str, object]) -> dict[str, int]:
     """
     mrw = int(str(directives["MaxRequestWorkers"]))
     name = MIN_SPARE[mpm]
-    return {name: mrw} if _spare_value(mpm, directives) > mrw else {}
+    return {name: mrw} if spare_value(mpm, directives) > mrw else {}
 
 
 def spare_warnings(mpm: str, effective: Mapping[str, Any]) -> list[str]:

@@ -138,6 +138,7 @@ def _winner_text(data: dict[str, Any]) -> list[str]:
         lines = [
             f"winner: {w['mpm']} MaxRequestWorkers {w['MaxRequestWorkers']}{spares}{setup}",
             w["block"].rstrip(),
+            *(f"; scaled {note}" for note in w.get("spares_fitted", [])),
             *_pool_lines(w),
             *_pool_use_lines(w, latency_goal=data["goals"]["p95_ms"] is not None),
             f"check it: mpmsim run {data['source']} {shlex.join(w['run_args'])}",
