@@ -8,7 +8,8 @@ _robust_linear` like Apache's, with Apache's own terms taken as the cost model h
   less the script's and less Apache's own (request, connection and switch CPU, as the MPM model
   charges them), against a column of 1 (``php_request_cpu_ms``, every PHP request) and one of
   ``php == fpm`` (``fastcgi_handoff_cpu_ms``). Rows at c > 1 with >= 1000 requests, as for Apache.
-* **Memory**: a mod_php row's idle and peak PSS of Apache less Apache's own memory, against 1
+* **Memory**: a mod_php row's idle and peak PSS of Apache less Apache's own memory as the model
+  charges it (processes, threads and, at the peak, a connection per busy worker), against 1
   (``modphp_shared_mib``) and processes - 1 (``modphp_child_mib``); an FPM row's pool PSS
   (``fpm_idle/peak_pss_mb``) against 1 (``fpm_master_mib``) and its processes - 1
   (``fpm_child_mib``).
@@ -149,6 +150,8 @@ def fit_php_memory(fit: PhpFit, runs: Sequence[MeasuredRun], costs: CostModel) -
             pss = getattr(r, f"{when}_pss_mb")
             if r.extra["php"] == "modphp" and procs and threads and pss:
                 own = base + costs.process_mib * (procs - 1) + costs.thread_mib * (threads - 1)
+                if when == "peak":  # the model's connections, one a busy worker (not in PSS)
+                    own += costs.connection_kib / 1024.0 * min(r.concurrency, r.mrw_effective)
                 mod[0].append([1.0, procs - 1.0])
                 mod[1].append(float(pss) - own)
                 mod[2].append(float(pss))
