@@ -7,7 +7,6 @@ evaluated points to :func:`mpmsim.search.result.build_result`.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,7 +34,7 @@ from mpmsim.search.space import (
     tpc_choices,
     useful_workers,
 )
-from mpmsim.spec.reading import load_scenario, load_scenario_data
+from mpmsim.spec.reading import load_base
 from mpmsim.spec.resolve import Prepared, prepare
 from mpmsim.spec.scenario import ClosedLoad, OpenLoad, Scenario
 
@@ -120,22 +119,6 @@ def _goals(
     return analytic_bounds(prep, headroom), goals
 
 
-def _load(
-    scenario: Scenario | str | Path, sets: Sequence[str], seed: int | None
-) -> tuple[Scenario, str, Path | None]:
-    """The scenario with ``sets`` applied (and ``seed``), its source name and its folder."""
-    if isinstance(scenario, Scenario):
-        source, base_dir = "<scenario>", None
-        data = json.loads(scenario.model_dump_json(exclude_unset=True))
-        base = load_scenario_data(data, source=source, overrides=sets)
-    else:
-        source, base_dir = str(scenario), Path(scenario).resolve().parent
-        base = load_scenario(scenario, sets)
-    if seed is not None:
-        base = base.model_copy(update={"seed": seed})
-    return base, source, base_dir
-
-
 @dataclass(frozen=True)
 class _Space:
     """One MPM's grid lines (per ThreadsPerChild) under some directives, and their knee."""
@@ -200,12 +183,12 @@ def _setups(
     mpm: str | None,
     headroom: float,
 ) -> tuple[Scenario, str, Path | None, tuple[str, ...]]:
-    """The scenario to search (:func:`_load`) and its ``--set``s; a PHP workload under
-    ``--mpm all`` gains those of its two set-ups (prefork + mod_php, event + PHP-FPM)."""
-    base, source, base_dir = _load(scenario, sets, seed)
+    """The scenario to search (``spec.reading.load_base``) and its ``--set``s; a PHP workload
+    under ``--mpm all`` gains those of its two set-ups (prefork + mod_php, event + PHP-FPM)."""
+    base, source, base_dir = load_base(scenario, sets, seed)
     if mpm == "all" and php_classes(base):
         sets = (*sets, *php_sets(base, source, base_dir, headroom))
-        base, source, base_dir = _load(scenario, sets, seed)
+        base, source, base_dir = load_base(scenario, sets, seed)
     return base, source, base_dir, tuple(sets)
 
 

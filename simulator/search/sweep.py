@@ -33,7 +33,7 @@ from mpmsim.errors import InputError
 from mpmsim.search.cache import EvalCache, candidate_key
 from mpmsim.search.evaluate import Task, simulate_replication
 from mpmsim.search.sweep_frame import frame
-from mpmsim.spec.reading import load_scenario, load_scenario_data
+from mpmsim.spec.reading import load_base, load_scenario_data
 from mpmsim.spec.resolve import Prepared, prepare
 from mpmsim.spec.scenario import Scenario
 
@@ -114,25 +114,6 @@ def sweep(
         wall_s=round(time.perf_counter() - t0, 3), cache_problem=store.problem,
     )  # fmt: skip
     return df
-
-
-def load_base(
-    scenario: Scenario | Mapping[str, Any] | str | Path, overrides: Sequence[str], seed: int | None
-) -> tuple[Scenario, str, Path | None]:
-    """The scenario with ``overrides`` (and ``seed``) applied, its source name and its folder."""
-    if isinstance(scenario, Scenario):
-        source, base_dir = "<scenario>", None
-        data = json.loads(scenario.model_dump_json(exclude_unset=True))
-        base = load_scenario_data(data, source=source, overrides=overrides)
-    elif isinstance(scenario, Mapping):
-        source, base_dir = "<scenario>", None
-        base = load_scenario_data(scenario, source=source, overrides=overrides)
-    else:
-        source, base_dir = str(scenario), Path(scenario).resolve().parent
-        base = load_scenario(scenario, overrides)
-    if seed is not None:
-        base = base.model_copy(update={"seed": seed})
-    return base, source, base_dir
 
 
 def combinations(vary: Mapping[str, Iterable[Any]], *, zip_lists: bool) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -100,3 +101,22 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
         raise InputError("no such file", file=str(path))
     data = read_yaml_mapping(p, label=str(path))
     return load_scenario_data(data, source=str(path), overrides=overrides)
+
+
+def load_base(
+    scenario: Scenario | Mapping[str, Any] | str | Path, overrides: Sequence[str], seed: int | None
+) -> tuple[Scenario, str, Path | None]:
+    """The scenario with ``overrides`` (and ``seed``) applied, its source name and its folder."""
+    if isinstance(scenario, Scenario):
+        source, base_dir = "<scenario>", None
+        data = json.loads(scenario.model_dump_json(exclude_unset=True))
+        base = load_scenario_data(data, source=source, overrides=overrides)
+    elif isinstance(scenario, Mapping):
+        source, base_dir = "<scenario>", None
+        base = load_scenario_data(scenario, source=source, overrides=overrides)
+    else:
+        source, base_dir = str(scenario), Path(scenario).resolve().parent
+        base = load_scenario(scenario, overrides)
+    if seed is not None:
+        base = base.model_copy(update={"seed": seed})
+    return base, source, base_dir
