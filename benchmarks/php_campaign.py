@@ -39,8 +39,7 @@ from php_memory import memory_campaign, write_memory  # noqa: E402
 
 from mpmsim.bench.measure import bench  # noqa: E402
 from mpmsim.bench.processes import (  # noqa: E402
-    apache_pids,
-    clock_ticks_per_s,
+    cpu_seconds,
     sample_cells,
     sample_processes,
 )
@@ -142,29 +141,6 @@ def server_for(setup: Setup, tmp: Path) -> Iterator[PhpServer]:
             yield server
 
 
-def sched_cpu_s(parent: int) -> float:
-    """CPU seconds of ``parent`` and its live children, exact (schedstat run time of every
-    thread), plus the parent's cutime+cstime (children that exited, in clock ticks).
-
-    /proc/PID/stat's utime+stime come in whole clock ticks per process: summed over 200 FPM
-    children that each ran a few ms, the rounding loses most of it.
-    """
-    total_ns = 0
-    for pid in apache_pids(parent):
-        for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
-            try:
-                total_ns += int(task.read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                continue  # exited meanwhile
-    try:
-        stat = Path(f"/proc/{parent}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2 :].split()
-        reaped = (int(fields[13]) + int(fields[14])) / clock_ticks_per_s()
-    except (OSError, ValueError):
-        reaped = 0.0
-    return total_ns / 1e9 + reaped
-
-
 def _loadavg() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
@@ -212,20 +188,20 @@ class FpmSampler:
     def __enter__(self) -> FpmSampler:
         if self.pid is not None:
             self.idle = sample_processes(self.pid)
-            self.cpu0 = sched_cpu_s(self.pid)
-        self.apache0 = sched_cpu_s(self.apache)
+            self.cpu0 = cpu_seconds(self.pid)
+        self.apache0 = cpu_seconds(self.apache)
         self.t0, self.epoch0 = time.monotonic(), time.time()
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall_s, self.epoch1 = time.monotonic() - self.t0, time.time()
-        self.apache_s = sched_cpu_s(self.apache) - self.apache0
+        self.apache_s = cpu_seconds(self.apache) - self.apache0
         self._stop.set()
         self._thread.join()
         if self.pid is not None:
             self.samples.append(sample_processes(self.pid))
-            self.cpu_s = sched_cpu_s(self.pid) - self.cpu0
+            self.cpu_s = cpu_seconds(self.pid) - self.cpu0
 
     def cells(self, requests: int) -> dict[str, object]:
         """apache_sched_* and the fpm_* cells (none for mod_php)."""

@@ -19,9 +19,8 @@ from pathlib import Path
 from mpmsim.bench.kaclient_report import read_kaclient_text
 from mpmsim.bench.processes import (
     Sample,
-    clock_ticks_per_s,
     cpu_busy_cells,
-    cpu_ticks,
+    cpu_seconds,
     cpu_times,
     sample_cells,
     sample_processes,
@@ -65,13 +64,13 @@ def command(
 class _Window:
     """What run_tool reads at the start of the measured window."""
 
-    ticks: int = 0
+    cpu_s: float = 0.0
     cpus: dict[str, list[int]] = dataclasses.field(default_factory=dict)
     t: float | None = None
 
 
 def _open_window(pid: int | None, now: float) -> _Window:
-    return _Window(cpu_ticks(pid) if pid else 0, cpu_times(), now)
+    return _Window(cpu_seconds(pid) if pid else 0.0, cpu_times(), now)
 
 
 def _children_cpu_s() -> float:
@@ -122,7 +121,7 @@ def run_tool(
                 window = _open_window(pid, end)
             if pid:  # Apache's state as the load ends, before waiting for the status fetch
                 samples.append(sample_processes(pid))
-                ticks = cpu_ticks(pid) - window.ticks
+                cpu_s = cpu_seconds(pid) - window.cpu_s
             busy = cpu_busy_cells(window.cpus, cpu_times())
         finally:
             stop.set()
@@ -136,7 +135,6 @@ def run_tool(
     }  # fmt: skip
     if not pid or idle is None:
         return proc.returncode, cells
-    cpu_s = ticks / clock_ticks_per_s()
     wall = max(end - (window.t if window.t is not None else end), 1e-9)
     return proc.returncode, {
         **cells, **sample_cells("idle", [idle]), **sample_cells("peak", samples),
