@@ -17,9 +17,9 @@ import yaml
 
 from mpmsim.engine.replications import run
 from mpmsim.search.assumptions import assumption_lines, memory_assumptions
+from mpmsim.search.check_command import last_of_each
 from mpmsim.search.optimizer import optimize
 from mpmsim.search.php import php_concurrency, php_setup_sets, pool_use
-from mpmsim.search.result import last_of_each
 from mpmsim.search.space import (
     Candidate,
     apache_block,

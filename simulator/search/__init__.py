@@ -2,8 +2,9 @@
 
 Owns the problem set-up and the run (``optimizer``), the grid and its analytic bounds, knees and
 Apache blocks (``space``), the adaptive line search (``adaptive``), one candidate's simulation
-(``evaluate``), the cache of simulated points (``cache``), the result (``result``) and how it is
-shown (``text``, ``plot``: plotly, imported inside the function that draws); PHP's two set-ups,
+(``evaluate``), the cache of simulated points (``cache``), the result (``result``), its
+``check it:`` command (``check_command``) and how it is shown (``text``, ``plot``: plotly,
+imported inside the function that draws); PHP's two set-ups,
 their long-run memory (``php``) and the PHP-FPM pool's size (``php_sizing``). Also what-if
 sweeps (``mpmsim sweep``): the points, their runs and cache (``sweep``), their table
 (``sweep_frame``) and curves (``sweep_plot``).

@@ -11,6 +11,7 @@ import numpy as np
 from mpmsim.engine.summary import ci95
 from mpmsim.search.advice import advice, closest
 from mpmsim.search.assumptions import memory_assumptions
+from mpmsim.search.check_command import run_args
 from mpmsim.search.goals import CARRY_TOLERANCE, TARGET_TOLERANCE, Goals, all_met, binding_goal
 from mpmsim.search.php import php_row, pool_use, setup_preps
 from mpmsim.search.space import (
@@ -21,7 +22,6 @@ from mpmsim.search.space import (
     apache_block,
     check_block,
     fit_spares,
-    parse_block,
     spare_value,
 )
 from mpmsim.spec.resolve import Prepared
@@ -336,34 +336,6 @@ def _method(
         "ThreadsPerChild, local search on the others (and on spare / KeepAlive policies when "
         "asked); common random numbers; paired 95 % CIs decide differences",
     }
-
-
-def block_sets(block: str) -> list[str]:
-    """``--set`` assignments that apply an Apache block (MPM and directives) to a scenario."""
-    mpm, raw = parse_block(block)
-    return [f"server.mpm={mpm}", *(f"server.directives.{k}={v}" for k, v in raw.items())]
-
-
-def run_args(block: str, seed: int, replications: int, base_sets: Sequence[str]) -> list[str]:
-    """``mpmsim run SCENARIO`` arguments that simulate ``block`` as the search did."""
-    args = ["--seed", str(seed), "--replications", str(replications)]
-    for s in last_of_each([*base_sets, *block_sets(block)]):
-        args += ["--set", s]
-    return args
-
-
-def last_of_each(sets: Sequence[str]) -> list[str]:
-    """``--set`` assignments with each key once: its last value, where it last came.
-
-    Assignments apply in order, so an earlier one of a key assigned again later is overwritten
-    (with whatever was set under it); dropping it leaves the same scenario.
-    """
-    keys = [s.partition("=")[0].strip() for s in sets]
-    keep: list[str] = []
-    for i, (key, s) in enumerate(zip(keys, sets, strict=True)):
-        if key not in keys[i + 1 :]:
-            keep.append(s)
-    return keep
 
 
 def _winner(search: Search, c: Candidate, prep: Prepared, ram_limit: int | None) -> dict[str, Any]:

@@ -17,9 +17,9 @@ from typing import Any
 from mpmsim.engine.replications import run
 from mpmsim.errors import InputError
 from mpmsim.models.hardware import HardwareSpec
+from mpmsim.search.check_command import block_sets
 from mpmsim.search.goals import Achieved, all_met, assess, binding_goal, goals_for
 from mpmsim.search.optimizer import optimize
-from mpmsim.search.result import block_sets
 from mpmsim.sizing.burst import credit_outlook, empty_balance_set, is_burstable
 from mpmsim.sizing.fleet import Share
 from mpmsim.sizing.format import ms, rps
