@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 from php_tables import markdown
 
-from mpmsim.calibration.fit import calibrate, compare
+from mpmsim.calibration.check import compare
+from mpmsim.calibration.fit import calibrate
 from mpmsim.calibration.measured import METRICS, Setup
 from mpmsim.calibration.php_fit import mape_by_setup
 from mpmsim.models.costs import load_costs

@@ -25,37 +25,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import least_squares
 
+from mpmsim.calibration.check import compare, mape_by_metric, unexplained_rows
+from mpmsim.calibration.linear import ParamFit, robust_linear
 from mpmsim.calibration.measured import (
     METRICS,
     Setup,
     estimate_client_conn_ms,
     estimate_rtt_ms,
-    observed,
     requests_per_connection,
-    simulate_row,
     split_representable,
 )
 from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup, split_php, with_php
 from mpmsim.calibration.regressors import switch_counts, task_switches, used_threads
-from mpmsim.engine.executors import TaskMapper
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel, RequestClassCost
 from mpmsim.workloads.readers import MeasuredRun
-
-#: A row whose prediction misses a metric by more than this is named as unexplained.
-UNEXPLAINED = 0.25
-
-
-@dataclass(frozen=True)
-class ParamFit:
-    """Fitted values with standard errors, and how well the linear model fits."""
-
-    values: dict[str, float]
-    stderr: dict[str, float]
-    rows_used: int
-    rms_rel_error: float
 
 
 @dataclass
@@ -138,11 +123,11 @@ def fit_cpu(
     )
     if "switch_us_per_task" in keep:  # the base's value, not fitted
         b = b - a[:, -1] * base.switch_us_per_task
-        fit = _robust_linear(a[:, :-1], b, obs, start[:-1], names[:-1], rows_used=len(usable))
+        fit = robust_linear(a[:, :-1], b, obs, start[:-1], names[:-1], rows_used=len(usable))
         fit.values["switch_us_per_task"] = base.switch_us_per_task
         fit.stderr["switch_us_per_task"] = math.nan
         return fit
-    return _robust_linear(a, b, obs, start, names, rows_used=len(usable))
+    return robust_linear(a, b, obs, start, names, rows_used=len(usable))
 
 
 def fit_memory(
@@ -172,43 +157,12 @@ def fit_memory(
     for k in (3, 2) if "thread_used_kib" in keep else (4, 3, 2):
         if len(rows) >= k and np.linalg.matrix_rank(a[:, :k]) == k:
             fixed = a[:, k:] @ start[k:]
-            fit = _robust_linear(a[:, :k], b - fixed, b, start[:k], names[:k], len(rows))
+            fit = robust_linear(a[:, :k], b - fixed, b, start[:k], names[:k], len(rows))
             for n, v in zip(names[k:], start[k:], strict=True):
                 fit.values[n] = float(v)
                 fit.stderr[n] = math.nan
             return fit
     return None
-
-
-def _robust_linear(
-    a: np.ndarray, b: np.ndarray, obs: np.ndarray, start: np.ndarray, names: list[str],
-    rows_used: int,
-) -> ParamFit:  # fmt: skip
-    """Minimise soft-L1 of relative errors of ``a @ p`` against ``b``, with ``p >= 0``."""
-    scale = np.maximum(np.abs(obs), 1e-9)
-
-    def resid(p: np.ndarray) -> np.ndarray:
-        return np.asarray((a @ p - b) / scale)
-
-    sol = least_squares(
-        resid, start, jac=lambda _p: a / scale[:, None], bounds=(0.0, np.inf), loss="soft_l1",
-        f_scale=0.05, xtol=1e-12, ftol=1e-12, gtol=1e-12,
-    )  # fmt: skip
-    r = resid(sol.x)
-    dof = max(len(r) - len(start), 1)
-    s2 = float(r @ r) / dof
-    j = a / scale[:, None]
-    try:
-        cov = np.linalg.pinv(j.T @ j) * s2
-        err = np.sqrt(np.maximum(np.diag(cov), 0.0))
-    except np.linalg.LinAlgError:
-        err = np.full(len(start), math.nan)
-    return ParamFit(
-        values={n: float(v) for n, v in zip(names, sol.x, strict=True)},
-        stderr={n: float(e) for n, e in zip(names, err, strict=True)},
-        rows_used=rows_used,
-        rms_rel_error=float(math.sqrt(float(np.mean(r * r)))),
-    )
 
 
 def fitted_costs(
@@ -265,68 +219,6 @@ def fitted_costs(
 
 
 # -- stage 2: simulate every row -----------------------------------------------------------------
-def compare(
-    runs: Sequence[MeasuredRun],
-    costs: CostModel,
-    setup: Setup,
-    *,
-    held_out: Sequence[bool],
-    jobs: int = 2,
-    progress: Callable[[int, int], None] | None = None,
-) -> list[dict[str, Any]]:
-    """Measured vs predicted figures for every row (simulated in ``jobs`` processes)."""
-    cost_dict = costs.model_dump()
-    hw = setup.hardware.model_dump()
-    work = [(r, cost_dict, hw, setup.network_rtt_ms) for r in runs]
-    predicted: list[dict[str, float]] = []
-    with TaskMapper(jobs) as mapper:
-        for pred in mapper.map(simulate_row, work):
-            predicted.append(pred)
-            if progress:
-                progress(len(predicted), len(work))
-    out = []
-    for run, pred, hold in zip(runs, predicted, held_out, strict=True):
-        obs = observed(run)
-        row: dict[str, Any] = {"run_id": run.run_id, "mpm": run.mpm, "held_out": hold}
-        for m in METRICS:
-            o, p = obs[m], pred[m]
-            row[f"{m}_measured"] = o
-            row[f"{m}_predicted"] = p
-            row[f"{m}_error"] = (p - o) / o if o and not math.isnan(o) and o != 0 else math.nan
-        out.append(row)
-    return out
-
-
-def mape_by_metric(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
-    """Mean absolute percentage error per metric, for fitted and held-out rows separately."""
-    out: dict[str, dict[str, float | None]] = {}
-    for part, hold in (("fitted", False), ("held_out", True)):
-        out[part] = {}
-        for m in METRICS:
-            errs = [
-                abs(r[f"{m}_error"])
-                for r in rows
-                if r["held_out"] == hold and not math.isnan(r[f"{m}_error"])
-            ]
-            out[part][m] = round(100.0 * float(np.mean(errs)), 2) if errs else None
-    return out
-
-
-def unexplained_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows where some metric misses by more than :data:`UNEXPLAINED`, worst first."""
-    bad = []
-    for r in rows:
-        worst = max(
-            ((abs(r[f"{m}_error"]), m) for m in METRICS if not math.isnan(r[f"{m}_error"])),
-            default=(0.0, ""),
-        )
-        if worst[0] > UNEXPLAINED:
-            bad.append(
-                {"run_id": r["run_id"], "metric": worst[1], "error": round(100 * worst[0], 1)}
-            )
-    return sorted(bad, key=lambda b: -b["error"])
-
-
 def calibrate(
     runs: Sequence[MeasuredRun],
     base: CostModel,

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from mpmsim.calibration.linear import robust_linear
 from mpmsim.calibration.measured import requests_per_connection
 from mpmsim.calibration.regressors import switch_counts, task_switches
 from mpmsim.errors import InputError
@@ -96,14 +97,12 @@ def _solve(
     obs: list[float], start: Sequence[float],
 ) -> None:  # fmt: skip
     """Fit ``names`` (columns of ``rows``) to ``y``; unidentified columns are left out."""
-    from mpmsim.calibration.fit import _robust_linear
-
     a, b, o = np.asarray(rows).reshape(-1, len(names)), np.asarray(y), np.asarray(obs)
     cols = [j for j in range(len(names)) if a.shape[0] and np.any(a[:, j])]
     if not cols or np.linalg.matrix_rank(a[:, cols]) < len(cols) or len(y) <= len(cols):
         return
     sub = [names[j] for j in cols]
-    res = _robust_linear(a[:, cols], b, o, np.asarray([start[j] for j in cols]), sub, len(y))
+    res = robust_linear(a[:, cols], b, o, np.asarray([start[j] for j in cols]), sub, len(y))
     fit.values.update(res.values)
     fit.stderr.update(res.stderr)
     fit.rows_used[sub[0]] = res.rows_used
