@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 import mpmsim
 from mpmsim.engine.replications import run
 from mpmsim.models.apache.directives import apply_apache_rules, normalize_directives
+from mpmsim.search.block import check_block
 from mpmsim.search.optimizer import optimize
-from mpmsim.search.space import SPARES, Candidate, check_block
+from mpmsim.search.space import SPARES, Candidate
 from tests.helpers import EXAMPLES
 
 # Prefork, 64 closed clients, each request holds its process 100 ms on a backend: throughput is

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mpmsim.search.space import check_block, parse_block
+from mpmsim.search.block import check_block, parse_block
 from tests.helpers import EXAMPLES
 
 

@@ -17,15 +17,13 @@ import yaml
 
 from mpmsim.engine.replications import run
 from mpmsim.search.assumptions import assumption_lines, memory_assumptions
+from mpmsim.search.block import apache_block, check_block, parse_block
 from mpmsim.search.check_command import last_of_each
 from mpmsim.search.optimizer import optimize
 from mpmsim.search.php import php_concurrency, php_setup_sets, pool_use
 from mpmsim.search.space import (
     Candidate,
-    apache_block,
-    check_block,
     fit_spares,
-    parse_block,
     spare_warnings,
 )
 from mpmsim.search.text import render_text

@@ -9,9 +9,10 @@ import yaml
 
 from mpmsim.models.php.ini import read_fpm_pool
 from mpmsim.models.php.pool import make_pool
+from mpmsim.search.block import check_block
 from mpmsim.search.optimizer import optimize
 from mpmsim.search.php import children_line, fpm_child_mib, php_setup_sets
-from mpmsim.search.space import Candidate, check_block, full_memory_mib
+from mpmsim.search.space import Candidate, full_memory_mib
 from mpmsim.spec.php import FpmBackend
 from mpmsim.spec.reading import load_scenario, load_scenario_data
 from mpmsim.spec.resolve import prepare

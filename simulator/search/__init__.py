@@ -1,10 +1,10 @@
 """Search: the best MPM sizing for a machine (``mpmsim optimize``).
 
-Owns the problem set-up and the run (``optimizer``), the grid and its analytic bounds, knees and
-Apache blocks (``space``), the adaptive line search (``adaptive``), one candidate's simulation
-(``evaluate``), the cache of simulated points (``cache``), the result (``result``), its
-``check it:`` command (``check_command``) and how it is shown (``text``, ``plot``: plotly,
-imported inside the function that draws); PHP's two set-ups,
+Owns the problem set-up and the run (``optimizer``), the grid, its analytic bounds and knees
+(``space``), the Apache block to paste (``block``), the adaptive line search (``adaptive``), one
+candidate's simulation (``evaluate``), the cache of simulated points (``cache``), the result
+(``result``), its ``check it:`` command (``check_command``) and how it is shown (``text``,
+``plot``: plotly, imported inside the function that draws); PHP's two set-ups,
 their long-run memory (``php``) and the PHP-FPM pool's size (``php_sizing``). Also what-if
 sweeps (``mpmsim sweep``): the points, their runs and cache (``sweep``), their table
 (``sweep_frame``) and curves (``sweep_plot``).

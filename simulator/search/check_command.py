@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mpmsim.search.space import parse_block
+from mpmsim.search.block import parse_block
 
 
 def block_sets(block: str) -> list[str]:

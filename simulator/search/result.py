@@ -11,6 +11,7 @@ import numpy as np
 from mpmsim.engine.summary import ci95
 from mpmsim.search.advice import advice, closest
 from mpmsim.search.assumptions import memory_assumptions
+from mpmsim.search.block import apache_block, check_block
 from mpmsim.search.check_command import run_args
 from mpmsim.search.goals import CARRY_TOLERANCE, TARGET_TOLERANCE, Goals, all_met, binding_goal
 from mpmsim.search.php import php_row, pool_use, setup_preps
@@ -19,8 +20,6 @@ from mpmsim.search.space import (
     Bounds,
     Candidate,
     apache2buddy,
-    apache_block,
-    check_block,
     fit_spares,
     spare_value,
 )
