@@ -23,6 +23,10 @@ class RequestClassCost(BaseModel):
     response_bytes: int = Field(default=0, ge=0)
     memory_kib: float = Field(default=0.0, ge=0)
     """Transient memory while the request is served."""
+    worker_kib: float = Field(default=0.0, ge=0)
+    """Memory a worker (a thread of worker/event, a prefork child) keeps once it has served a
+    request of this class, e.g. a mod_lua state (``LuaScope server``); it stays until the
+    child exits. ``mpmsim calibrate`` fits it per class."""
 
 
 class CostModel(BaseModel):

@@ -9,7 +9,7 @@ and what the parent does in its once-a-second maintenance.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -50,6 +50,9 @@ class Child:
     used: int = 0  # worker threads that have served at least once
     not_accepting: bool = False  # event: listener disabled (full)
     started_s: float = 0.0
+    #: per request class (its index in the mix): workers that have served it
+    #: (``worker_kib``), at most ``threads``
+    class_workers: dict[int, int] = field(default_factory=dict)
 
     @property
     def alive(self) -> bool:

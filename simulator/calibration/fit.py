@@ -37,7 +37,12 @@ from mpmsim.calibration.measured import (
     split_representable,
 )
 from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup, split_php, with_php
-from mpmsim.calibration.regressors import switch_counts, task_switches, used_threads
+from mpmsim.calibration.regressors import (
+    class_workers,
+    switch_counts,
+    task_switches,
+    used_threads,
+)
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel, RequestClassCost
 from mpmsim.workloads.readers import MeasuredRun
@@ -133,13 +138,20 @@ def fit_cpu(
 def fit_memory(
     runs: Sequence[MeasuredRun], base: CostModel, keep: Collection[str] = ()
 ) -> ParamFit | None:
-    """Fit parent + shared, per-child, per-thread and per-used-thread memory to PSS readings.
+    """Fit parent + shared, per-child, per-thread, per-used-thread and per-class worker memory.
 
     Idle and peak readings of every row; a used thread (``thread_used_kib``) is a worker of a
-    threaded MPM that has served, so only loaded readings have them. Parameters the readings
-    cannot tell apart (no threaded rows, prefork only) keep the base model's values; with
-    fewer readings than parameters, nothing is fitted (None).
+    threaded MPM that has served, so only loaded readings have them. A class's ``worker_kib``
+    is held by every worker that has served it: in a loaded reading of a row of that content,
+    the used threads of a threaded MPM or the children of prefork (:func:`class_workers`).
+    Parameters the readings cannot tell apart (no threaded rows, prefork only; a class whose
+    column adds no rank) and those in ``keep`` (``worker_kib`` keeps every class's,
+    ``classes.NAME.worker_kib`` one) keep the base model's values; with fewer readings than
+    parameters, nothing is fitted (None).
     """
+    classes = sorted({r.content for r in runs})
+    names = ["base_mib", "process_mib", "thread_mib", "thread_used_mib"]
+    names += [f"classes.{c}.worker_mib" for c in classes]
     rows, y = [], []
     for r in runs:
         for procs, threads, pss, loaded in (
@@ -148,21 +160,34 @@ def fit_memory(
         ):
             if procs and threads and pss:
                 used = used_threads(r, procs, threads, loaded)
-                rows.append([1.0, procs - 1.0, threads - 1.0, used])
+                served = class_workers(r, procs, threads, loaded)
+                rows.append([1.0, procs - 1.0, threads - 1.0, used]
+                            + [served if c == r.content else 0.0 for c in classes])  # fmt: skip
                 y.append(float(pss))
-    a, b = np.asarray(rows).reshape(-1, 4), np.asarray(y)
-    names = ["base_mib", "process_mib", "thread_mib", "thread_used_mib"]
+    a, b = np.asarray(rows).reshape(-1, len(names)), np.asarray(y)
+    worker_mib = [base.classes.get(c, RequestClassCost()).worker_kib / 1024.0 for c in classes]
     start = np.array([base.parent_mib + base.shared_mib, base.process_mib, base.thread_mib,
-                      base.thread_used_kib / 1024.0])  # fmt: skip
-    for k in (3, 2) if "thread_used_kib" in keep else (4, 3, 2):
-        if len(rows) >= k and np.linalg.matrix_rank(a[:, :k]) == k:
-            fixed = a[:, k:] @ start[k:]
-            fit = robust_linear(a[:, :k], b - fixed, b, start[:k], names[:k], len(rows))
-            for n, v in zip(names[k:], start[k:], strict=True):
-                fit.values[n] = float(v)
-                fit.stderr[n] = math.nan
-            return fit
-    return None
+                      base.thread_used_kib / 1024.0, *worker_mib])  # fmt: skip
+    chosen = next(
+        (list(range(k)) for k in ((3, 2) if "thread_used_kib" in keep else (4, 3, 2))
+         if len(rows) >= k and np.linalg.matrix_rank(a[:, :k]) == k),
+        None,
+    )  # fmt: skip
+    if chosen is None:
+        return None
+    for j, c in enumerate(classes, start=4):
+        if "worker_kib" in keep or f"classes.{c}.worker_kib" in keep or not a[:, j].any():
+            continue
+        trial = [*chosen, j]
+        if len(rows) >= len(trial) and np.linalg.matrix_rank(a[:, trial]) == len(trial):
+            chosen = trial
+    rest = [j for j in range(len(names)) if j not in chosen]
+    fit = robust_linear(a[:, chosen], b - a[:, rest] @ start[rest], b, start[chosen],
+                        [names[j] for j in chosen], len(rows))  # fmt: skip
+    for j in rest:
+        fit.values[names[j]] = float(start[j])
+        fit.stderr[names[j]] = math.nan
+    return fit
 
 
 def fitted_costs(
@@ -191,6 +216,11 @@ def fitted_costs(
             rows_used=0, rms_rel_error=math.nan,
         )  # fmt: skip
     m, me = mem.values, mem.stderr
+    for key, value in m.items():  # classes.NAME.worker_mib
+        if key.startswith("classes."):
+            name = key.split(".")[1]
+            old = classes.get(name, RequestClassCost())
+            classes[name] = old.model_copy(update={"worker_kib": round(value * 1024.0, 3)})
     update: dict[str, Any] = {
         "accept_cpu_ms": round(v["conn_cpu_ms"] * share, 5),
         "close_cpu_ms": round(v["conn_cpu_ms"] * (1 - share), 5),
@@ -213,6 +243,11 @@ def fitted_costs(
             "process_mib": round(me["process_mib"], 5),
             "thread_mib": round(me["thread_mib"], 6),
             "thread_used_kib": round(me["thread_used_mib"] * 1024.0, 4),
+            **{
+                k.replace("_mib", "_kib"): round(s * 1024.0, 4)
+                for k, s in me.items()
+                if k.startswith("classes.") and math.isfinite(s)
+            },
         },
     }
     return base.model_copy(update=update)

@@ -1,7 +1,9 @@
-"""What the simulator charges per request, as regressors of the linear CPU fit.
+"""What the simulator charges per request and per worker, as regressors of the linear fits.
 
 The fit (:mod:`mpmsim.calibration.fit`) needs, per measured row, how many context switches of
-each kind the MPM model charges per request, and how many of them grow with the tasks alive.
+each kind the MPM model charges per request, how many of them grow with the tasks alive, and
+per memory reading how many workers have served (and so hold ``thread_used_kib`` and the
+class's ``worker_kib``).
 """
 
 from __future__ import annotations
@@ -50,3 +52,17 @@ def used_threads(run: MeasuredRun, procs: int, threads: int, loaded: bool) -> fl
     if not (loaded and model.threaded):
         return 0.0
     return max(float(threads - 1 - 2 * (procs - 1)), 0.0)
+
+
+def class_workers(run: MeasuredRun, procs: int, threads: int, loaded: bool) -> float:
+    """Workers that have served the row's class (``classes.<content>.worker_kib``) in a reading.
+
+    Only under load: a threaded MPM's used worker threads (:func:`used_threads`), a prefork
+    child's one worker per child (the parent serves nothing).
+    """
+    if not loaded:
+        return 0.0
+    model: Any = MPM_MODELS[run.mpm]
+    if model.threaded:
+        return used_threads(run, procs, threads, loaded)
+    return max(float(procs - 1), 0.0)

@@ -264,6 +264,27 @@ class Server:
         self._refresh(child)
         return True
 
+    def class_state(self, child: Child, k: int, mib: float) -> None:
+        """A worker of ``child`` is handed a request of class ``k``: new to it, it keeps ``mib``.
+
+        ``worker_kib``: state built for a handler and kept for later requests. mod_lua with
+        ``LuaScope server MIN MAX`` keeps its Lua states in a pool of the child process
+        (``modules/lua/lua_vmprep.c`` ``ap_lua_get_lua_state``: ``apr_reslist_create`` with
+        no time-to-live; ``apr_reslist_acquire`` builds a new state whenever every pooled one
+        is in use), so a loaded child holds about one per worker thread that has run the
+        handler (a prefork child: one). Work goes round the idle workers (see
+        :meth:`_thread_used`), so until all ``threads`` have served class ``k`` each hand-off
+        of it finds one that has not; the memory stays until the child exits. (MAX, when
+        below ThreadsPerChild, is not modelled.)
+        """
+        if child.state == DEAD:
+            return
+        n = child.class_workers.get(k, 0)
+        if n < child.threads:
+            child.class_workers[k] = n + 1
+            child.memory_mib += mib
+            self.memory.add(mib)
+
     def close(self, conn: Conn, *, worker_held: bool, fin_after_s: float = 0.0) -> None:
         """Close after a response; the worker (if held) is released after the close CPU.
 

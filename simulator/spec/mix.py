@@ -18,7 +18,7 @@ def resolve_mix(
     for i, m in enumerate(mix):
         base = costs.classes.get(m.name)
         fields: dict[str, object] = {}
-        for key in ("cpu_ms", "wait_ms", "response_bytes", "memory_kib"):
+        for key in ("cpu_ms", "wait_ms", "response_bytes", "memory_kib", "worker_kib"):
             value = getattr(m, key)
             if value is None:
                 if base is None:
@@ -42,6 +42,7 @@ def resolve_mix(
                 wait_ms=fields["wait_ms"],  # type: ignore[arg-type]
                 response_bytes=fields["response_bytes"],  # type: ignore[arg-type]
                 memory_kib=float(fields["memory_kib"]),  # type: ignore[arg-type]
+                worker_kib=float(fields["worker_kib"]),  # type: ignore[arg-type]
                 streams=m.streams,
             )
         )

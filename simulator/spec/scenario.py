@@ -249,6 +249,12 @@ class MixClass(BaseModel):
     )
     response_bytes: NonNegativeSpec | None = None
     memory_kib: float | None = Field(None, ge=0, description="transient memory while served")
+    worker_kib: float | None = Field(
+        None,
+        ge=0,
+        description="memory a worker (a thread of worker/event, a prefork child) keeps once it "
+        "has served this class (e.g. a mod_lua state), until its child exits",
+    )
     streams: bool = Field(
         False,
         description="the handler streams its response (CGI, proxy): the worker stays until the "

@@ -1,0 +1,212 @@
+"""worker_kib: memory a worker keeps once it has served a request class (a mod_lua state).
+
+The engine charges it once per worker of a child that is handed the class, up to the child's
+workers; calibrate fits it per class from the loaded memory readings; a scenario's mix entry
+may set it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mpmsim.calibration.fit import fit_memory, fitted_costs
+from mpmsim.calibration.linear import ParamFit
+from mpmsim.calibration.php_fit import kept_cpu
+from mpmsim.engine.replication import World, build_world
+from mpmsim.errors import InputError
+from mpmsim.models.costs import load_costs
+from mpmsim.spec.reading import load_scenario, load_scenario_data
+from mpmsim.spec.resolve import prepare
+from mpmsim.workloads.readers import MeasuredRun
+from tests.helpers import prepared, scenario_dict
+
+LUA = {"name": "lua", "cpu_ms": 1.0}
+STATIC = {"name": "static", "cpu_ms": 1.0}
+
+
+def _world(mpm: str, threads: int, worker_kib: float, mix: list[dict[str, Any]]) -> World:
+    """One child of ``threads`` workers; class ``lua`` keeps ``worker_kib`` per worker."""
+    directives = (
+        {"StartServers": 1, "MinSpareServers": 1, "MaxSpareServers": 1, "MaxRequestWorkers": 1}
+        if mpm == "prefork"
+        else {"StartServers": 1, "ThreadsPerChild": threads, "MaxRequestWorkers": threads,
+              "ServerLimit": 1, "MinSpareThreads": 1, "MaxSpareThreads": 2 * threads}
+    )  # fmt: skip
+    costs = {"base": "ideal", "classes": {"lua": {"cpu_ms": 1.0, "worker_kib": worker_kib}}}
+    world = build_world(
+        prepared(costs=costs, server={"mpm": mpm, "directives": directives}, mix=mix)
+    )
+    world.env.run(until=0.5)  # the child is up
+    return world
+
+
+def _requests(world: World, n: int, *, keepalive: bool = False) -> float:
+    """``n`` requests one after another (on one connection if ``keepalive``); memory gained."""
+    before = world.memory.current_mib
+
+    def client() -> Any:
+        conn = None
+        for _ in range(n):
+            conn, _status, _t = yield from world.client.request(
+                conn if keepalive else None, delay_s=0.01, client_keepalive=keepalive
+            )
+
+    world.env.process(client())
+    world.env.run(until=world.env.now + 4.5)
+    return float(world.memory.current_mib - before)
+
+
+def test_a_prefork_child_that_served_the_class_holds_its_state_once() -> None:
+    """One request of the class: +worker_kib; nine more on the same child: nothing more."""
+    world = _world("prefork", 1, 1024.0, [LUA])
+    assert _requests(world, 1) == pytest.approx(1.0)
+    assert _requests(world, 9) == pytest.approx(0.0)
+    (child,) = world.server.children
+    assert child.class_workers == {0: 1}
+
+
+@pytest.mark.parametrize(("requests", "states"), [(4, 4), (30, 10)])
+def test_a_worker_child_grows_once_per_thread_up_to_threads_per_child(
+    requests: int, states: int
+) -> None:
+    """Work goes round the idle threads: each new connection reaches one new to the class."""
+    world = _world("worker", 10, 1024.0, [LUA])
+    assert _requests(world, requests) == pytest.approx(states * 1.0)
+
+
+@pytest.mark.parametrize(("mpm", "states"), [("worker", 1), ("event", 10)])
+def test_keep_alive_requests_reach_a_new_worker_only_under_event(mpm: str, states: int) -> None:
+    """worker keeps the connection's thread for all its requests; event hands each to a worker."""
+    world = _world(mpm, 10, 1024.0, [LUA])
+    assert _requests(world, 30, keepalive=True) == pytest.approx(states * 1.0)
+
+
+def test_only_the_class_that_keeps_state_costs_memory() -> None:
+    """worker_kib 0 (here: the static class, and lua set to 0) adds nothing, and counts nothing."""
+    world = _world("worker", 10, 0.0, [LUA, STATIC])
+    assert _requests(world, 30) == pytest.approx(0.0)
+    (child,) = world.server.children
+    assert child.class_workers == {}
+
+
+def test_a_child_gives_its_states_back_when_it_exits() -> None:
+    """MaxConnectionsPerChild 5: the child holding the state exits, the ledger drops it."""
+    costs = {"base": "ideal", "classes": {"lua": {"cpu_ms": 1.0, "worker_kib": 1024.0}}}
+    directives = {"StartServers": 1, "MinSpareServers": 1, "MaxSpareServers": 1,
+                  "MaxRequestWorkers": 1, "MaxConnectionsPerChild": 5}  # fmt: skip
+    world = build_world(
+        prepared(costs=costs, server={"mpm": "prefork", "directives": directives}, mix=[LUA])
+    )
+    world.env.run(until=0.5)
+    before = world.memory.current_mib
+    assert _requests(world, 4) == pytest.approx(1.0)
+    _requests(world, 1)  # its fifth connection: it exits, a fresh child takes its place
+    assert world.server.children_spawned == 2
+    assert world.memory.current_mib == pytest.approx(before)
+
+
+# -- the scenario ---------------------------------------------------------------------------------
+def test_a_mix_entry_s_worker_kib_wins_over_the_cost_model_s(tmp_path: Path) -> None:
+    """A scenario YAML sets it on a mix entry; an entry without it takes the cost model's."""
+    costs = {"base": "ideal", "classes": {"lua": {"cpu_ms": 1.0, "worker_kib": 512.0}}}
+    data = scenario_dict(costs=costs, mix=[{"name": "lua", "worker_kib": 2048.0},
+                                           {"name": "other", "cpu_ms": 1.0}])  # fmt: skip
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    own = prepare(load_scenario(path))
+    inherited = prepared(costs=costs, mix=[{"name": "lua"}])
+    assert [c.worker_kib for c in own.classes] == [2048.0, 0.0]
+    assert inherited.classes[0].worker_kib == 512.0
+
+
+def test_a_negative_worker_kib_is_refused_with_its_place() -> None:
+    data = scenario_dict(mix=[{"name": "r", "cpu_ms": 1.0, "worker_kib": -64}])
+    with pytest.raises(InputError) as err:
+        prepare(load_scenario_data(data))
+    assert str(err.value).endswith(
+        "mix[0].worker_kib: input should be greater than or equal to 0 (got -64)"
+    )
+
+
+# -- calibrate ------------------------------------------------------------------------------------
+BASE_MIB, PROCESS_MIB, THREAD_MIB, USED_MIB, LUA_MIB = 3.0, 0.25, 0.02, 0.04, 0.3
+
+
+def _row(mpm: str, content: str, idle: int, peak: int) -> MeasuredRun:
+    """A row whose PSS is what known parameters give: ``idle`` and ``peak`` children."""
+    tpc = 1 if mpm == "prefork" else 25
+
+    def reading(children: int, loaded: bool) -> tuple[int, int, float]:
+        procs = children + 1
+        threads = procs if mpm == "prefork" else children * (tpc + 2) + 1
+        used = children * tpc if loaded and mpm != "prefork" else 0
+        served = (children if mpm == "prefork" else used) if loaded else 0
+        pss = BASE_MIB + PROCESS_MIB * children + THREAD_MIB * (threads - 1) + USED_MIB * used
+        return procs, threads, pss + (LUA_MIB * served if content == "lua" else 0.0)
+
+    i_procs, i_threads, i_pss = reading(idle, False)
+    p_procs, p_threads, p_pss = reading(peak, True)
+    return MeasuredRun(
+        run_id=f"{mpm}-{content}-{peak}", scenario="synthetic", mpm=mpm, directives={},
+        lua_scope="server", mrw_effective=400, threads_per_child=tpc, server_limit=16,
+        content=content, url="/", tool="ab", concurrency=50, keepalive=False, duration_s=10.0,
+        requests_completed=10000, req_per_s=1000.0, idle_procs=i_procs, idle_threads=i_threads,
+        idle_pss_mb=i_pss, peak_procs=p_procs, peak_threads=p_threads, peak_pss_mb=p_pss,
+    )  # fmt: skip
+
+
+SYNTHETIC = [
+    _row(mpm, content, idle, peak)
+    for mpm, idle, peaks in (("prefork", 5, (10, 30, 60)), ("worker", 3, (4, 8, 12)),
+                             ("event", 3, (5, 9)))
+    for content in ("static", "lua")
+    for peak in peaks
+]  # fmt: skip
+
+
+def test_fit_memory_recovers_each_class_s_worker_memory() -> None:
+    fit = fit_memory(SYNTHETIC, load_costs("ideal"))
+    assert fit is not None
+    assert fit.values["classes.lua.worker_mib"] == pytest.approx(LUA_MIB, abs=1e-4)
+    assert fit.values["classes.static.worker_mib"] == pytest.approx(0.0, abs=1e-4)
+    assert fit.values["thread_used_mib"] == pytest.approx(USED_MIB, abs=1e-4)
+    assert fit.values["process_mib"] == pytest.approx(PROCESS_MIB, abs=1e-4)
+
+
+def test_fitted_costs_carries_worker_kib_and_its_uncertainty() -> None:
+    base = load_costs("default")
+    mem = fit_memory(SYNTHETIC, base)
+    cpu = ParamFit(*kept_cpu(base, 2.0), rows_used=0, rms_rel_error=math.nan)
+    costs = fitted_costs(base, cpu, mem, 2.0)
+    assert costs.classes["lua"].worker_kib == pytest.approx(LUA_MIB * 1024.0, abs=0.01)
+    assert costs.classes["static"].worker_kib == pytest.approx(0.0, abs=0.01)
+    assert costs.classes["static"].cpu_ms == base.classes["static"].cpu_ms  # the rest kept
+    assert "classes.lua.worker_kib" in costs.uncertainty
+
+
+@pytest.mark.parametrize("keep", ["worker_kib", "classes.lua.worker_kib"])
+def test_keep_holds_worker_kib_at_the_base_s_value(keep: str) -> None:
+    base = load_costs({"base": "ideal", "classes": {"lua": {"cpu_ms": 1.0, "worker_kib": 100.0}}})
+    fit = fit_memory(SYNTHETIC, base, keep=(keep,))
+    assert fit is not None
+    assert fit.values["classes.lua.worker_mib"] == pytest.approx(100.0 / 1024.0)
+    assert math.isnan(fit.stderr["classes.lua.worker_mib"])
+
+
+def test_a_class_with_only_idle_readings_keeps_the_base_s_value() -> None:
+    """No loaded reading of the class: its column is empty, nothing to fit."""
+    idle_only = [
+        MeasuredRun(**{**r.__dict__, "content": "lua", "peak_pss_mb": None})
+        for r in SYNTHETIC
+        if r.content == "lua"
+    ]
+    fit = fit_memory([r for r in SYNTHETIC if r.content == "static"] + idle_only,
+                     load_costs("ideal"))  # fmt: skip
+    assert fit is not None
+    assert fit.values["classes.lua.worker_mib"] == 0.0
+    assert math.isnan(fit.stderr["classes.lua.worker_mib"])
