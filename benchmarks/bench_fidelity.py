@@ -146,14 +146,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="",
         help="parameters to keep at the base's values, e.g. switch_us_per_task,thread_used_kib",
     )
+    ap.add_argument(
+        "--hardware", default="bench-1core", help="hardware profile (name or YAML) of the rows"
+    )
+    ap.add_argument(
+        "--scheduler", choices=("ps", "cfs", "eevdf"), help="override the profile's cpu_scheduler"
+    )
     ap.add_argument("--json", type=Path, help="also write the figures and rows as JSON here")
     ap.add_argument("--costs-out", type=Path, help="write the fitted cost model (YAML) here")
     args = ap.parse_args(argv)
     skip = [s for s in args.skip.split(",") if s]
     runs, campaign, hold = load_rows(skip, args.shared, args.measurements)
     t0 = time.perf_counter()
+    hardware = load_hardware(args.hardware)
+    if args.scheduler:
+        hardware = hardware.model_copy(update={"cpu_scheduler": args.scheduler})
     cal = calibrate(
-        runs, load_costs(args.base), load_hardware("bench-1core"), held_out=hold,
+        runs, load_costs(args.base), hardware, held_out=hold,
         jobs=args.jobs, name="bench-1core", keep=[k for k in args.keep.split(",") if k],
         sources=["shared + measurements (fit part)"],
     )  # fmt: skip

@@ -41,10 +41,12 @@ SCENARIO: dict[str, Any] = {
 }
 
 
-def full_model(requests: int) -> tuple[int, float]:
-    """(requests simulated, wall seconds) for the full model."""
+def full_model(requests: int, scheduler: str | None = None) -> tuple[int, float]:
+    """(requests simulated, wall seconds) for the full model (``scheduler``: ps or cfs)."""
     offered = SCENARIO["load"]["sessions_per_s"] * 5
     sc = dict(SCENARIO, duration_s=requests / offered)
+    if scheduler:
+        sc["hardware"] = {"base": SCENARIO["hardware"], "cpu_scheduler": scheduler}
     prep = prepare(load_scenario_data(sc))
     t0 = time.perf_counter()
     res = run_prepared(prep, 1)
@@ -79,10 +81,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--scheduler", choices=("ps", "cfs", "eevdf"), help="override the hardware's cpu_scheduler"
+    )
     args = parser.parse_args()
     best_full, best_bare, n = float("inf"), float("inf"), 0
     for _ in range(args.repeat):
-        n, wall = full_model(args.requests)
+        n, wall = full_model(args.requests, args.scheduler)
         best_full = min(best_full, wall)
         best_bare = min(best_bare, bare_mmc(n))
     full_rate, bare_rate = n / best_full, n / best_bare

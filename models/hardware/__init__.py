@@ -45,6 +45,13 @@ class HardwareSpec(BaseModel):
     """Speed of one vCPU relative to the reference core (bench-1core: AMD EPYC Zen 4, KVM guest)."""
     context_switch_us: float = Field(default=2.0, ge=0)
     """Direct kernel cost of one context switch on this machine."""
+    cpu_scheduler: Literal["ps", "cfs", "eevdf"] = "ps"
+    """How runnable tasks share the vCPUs: ``ps`` processor sharing (all at once, equal rates);
+    Linux's ``cfs`` (before 6.6: one task per vCPU, smallest vruntime first, slices ended at
+    ticks, wake-up preemption; mpmsim.engine.cfs) or ``eevdf`` (6.6 and later: earliest
+    eligible virtual deadline first; mpmsim.engine.eevdf)."""
+    scheduler_tick_hz: float = Field(default=250.0, gt=0)
+    """CONFIG_HZ of the kernel (``cfs``, ``eevdf``): slices end at these ticks (Debian: 250)."""
     burst: BurstSpec | None = None
     price_per_hour_usd: float = Field(default=0.0, ge=0)
     sources: dict[str, str] = Field(default_factory=dict)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import simpy
@@ -68,6 +69,7 @@ class CPU:
         self.speed = speed
         self.switch_s = switch_s
         self.job_switch_s = 0.0  # extra work per job: the switch into its task (tasks alive)
+        self.tasks_alive = 1  # processes and threads alive (the server keeps it; CFS uses it)
         scale = 1.0 + math.log2(min(vcpus, 8))
         self._latency = _CFS_LATENCY_S * scale
         self._min_gran = _CFS_MIN_GRANULARITY_S * scale
@@ -95,8 +97,14 @@ class CPU:
         self._available = self.capacity()
 
     # -- public -----------------------------------------------------------------------------
-    def run(self, work_s: float) -> simpy.Event:
-        """Serve ``work_s`` reference-core seconds to a new job; the event fires when done."""
+    def run(self, work_s: float, on_start: Callable[[], None] | None = None) -> simpy.Event:
+        """Serve ``work_s`` reference-core seconds to a new job; the event fires when done.
+
+        ``on_start`` is called when the job first gets the CPU: at once here (every runnable
+        job is served from the start), when the scheduler picks it under CFS.
+        """
+        if on_start is not None:
+            on_start()
         env = self.env
         ev = simpy.Event(env)
         if work_s <= 0.0:

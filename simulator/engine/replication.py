@@ -10,8 +10,10 @@ import numpy as np
 import simpy
 
 from mpmsim.engine.backend import Backends
+from mpmsim.engine.cfs import CFSCPU
 from mpmsim.engine.client import Client
 from mpmsim.engine.cpu import CPU, BurstState
+from mpmsim.engine.eevdf import EEVDFCPU
 from mpmsim.engine.memory import MemoryLedger
 from mpmsim.engine.recorder import Recorder, sample_series
 from mpmsim.engine.server import LogLine, Server
@@ -75,12 +77,21 @@ class World:
     """mod_php, PHP-FPM pools and proxies (None when the scenario has none)."""
 
 
+def make_cpu(env: simpy.Environment, hw: HardwareSpec) -> CPU:
+    """The machine's vCPUs under the scheduler its spec names (processor sharing or CFS)."""
+    if hw.cpu_scheduler == "cfs":
+        return CFSCPU(env, hw.vcpus, hw.cpu_speed, 0.0, _burst_state(hw), hw.scheduler_tick_hz)
+    if hw.cpu_scheduler == "eevdf":
+        return EEVDFCPU(env, hw.vcpus, hw.cpu_speed, 0.0, _burst_state(hw), hw.scheduler_tick_hz)
+    return CPU(env, hw.vcpus, hw.cpu_speed, 0.0, _burst_state(hw))
+
+
 def build_world(prep: Prepared, index: int = 0) -> World:
     """Set up replication ``index`` of ``prep`` at time 0 (server started, no load yet)."""
     hw = prep.hardware
     sc = prep.scenario
     env = simpy.Environment()
-    cpu = CPU(env, hw.vcpus, hw.cpu_speed, 0.0, _burst_state(hw))
+    cpu = make_cpu(env, hw)
     memory = MemoryLedger(hw.usable_ram_mib)
     model = make_mpm(prep.mpm, prep.directives)
     server = Server(

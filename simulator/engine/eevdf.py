@@ -1,0 +1,178 @@
+"""Linux EEVDF (6.6 and later): eligible tasks, virtual deadlines, slices ended at ticks.
+
+Linux 6.6 replaced CFS's pick (smallest vruntime, sleeper credit, wake-up granularity) with
+*Earliest Eligible Virtual Deadline First* (``kernel/sched/fair.c``, ``pick_eevdf``); the
+shared measurements ran on 6.18. What differs from :class:`mpmsim.engine.cfs.CFSCPU`:
+
+* a woken task is placed at the queue's **average vruntime** ``V`` less the lag it had when it
+  slept (``place_entity``, PLACE_LAG); the simulator does not follow tasks across jobs, so a job
+  starts with lag 0: ``v = V``. Its **virtual deadline** is ``v + base_slice`` (0.75 ms x
+  (1 + log2 ncpus), ``sysctl_sched_base_slice``);
+* the next task is, among the **eligible** ones (``v <= V``: not ahead of the average), the one
+  with the **earliest deadline**; if none is eligible, the earliest deadline;
+* a running task that has used its slice (``v >= d``) gets a new deadline ``v + slice`` at the
+  next **tick** (``update_deadline``) and the pick is made again (it may keep the vCPU);
+* a wake-up preempts a running task only once that task has used its slice (RUN_TO_PARITY:
+  ``protect_slice``), and only if the woken job's deadline is earlier.
+
+So fresh, short jobs are served in wake-up order, a job longer than a slice goes round with the
+others one slice per turn, and a job resumed after a preemption pays one context switch.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+
+import simpy
+
+from mpmsim.engine.cfs import CFSCPU, _Job
+
+
+class EEVDFCPU(CFSCPU):
+    """EEVDF over ``vcpus`` cores (see module doc); accounting and burst credits as :class:`CPU`."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        vcpus: int,
+        speed: float = 1.0,
+        switch_s: float = 0.0,
+        burst: object = None,
+        tick_hz: float = 250.0,
+    ) -> None:
+        super().__init__(env, vcpus, speed, switch_s, burst, tick_hz)  # type: ignore[arg-type]
+        self._slice = self._min_gran  # sysctl_sched_base_slice, scaled as min_granularity was
+        self._sum_v_queued = 0.0
+        self._avg_v = 0.0  # V when the queue last held a task
+
+    # -- public ---------------------------------------------------------------------------
+    def run(self, work_s: float, on_start: Callable[[], None] | None = None) -> simpy.Event:
+        env = self.env
+        ev = simpy.Event(env)
+        if work_s <= 0.0:
+            if on_start is not None:
+                on_start()
+            ev.succeed()
+            return ev
+        now = env.now
+        if now != self._t:
+            self._advance(now)
+        v = self._average_v()
+        job = _Job(ev, work_s + self.job_switch_s, v, on_start)
+        job.d = v + self._slice
+        running = self._running
+        if len(running) < self.vcpus:
+            self._start(job)
+            timer_at = self._timer_at
+            if (
+                timer_at is not None
+                and timer_at <= now + job.left / self._job_rate
+                and timer_at <= self._credit_horizon
+                and self._cap == self._available
+            ):
+                return ev
+        else:
+            curr = self._preemptible(job)
+            if curr is None:
+                had_queue = bool(self._queue)
+                self._push(job)
+                if had_queue and self._timer_at is not None:
+                    return ev  # the timer already stops at the next tick
+            else:
+                running.remove(curr)
+                curr.d = curr.v + self._slice
+                self._requeue(curr)
+                self._start(job)
+        self._reschedule(now)
+        return ev
+
+    # -- internals --------------------------------------------------------------------------
+    def _average_v(self) -> float:
+        """avg_vruntime: the mean vruntime of the runnable jobs (the last one when none)."""
+        n = len(self._queue) + len(self._running)
+        if n:
+            total = self._sum_v_queued
+            for j in self._running:
+                total += j.v
+            self._avg_v = total / n
+        return self._avg_v
+
+    def _refresh_deadline(self, job: _Job, now: float) -> None:
+        """update_deadline as the last tick did it (ticks with no job waiting are not simulated)."""
+        if job.v < job.d:
+            return
+        tick = self._tick_s
+        since = now - int(now / tick + 1e-6) * tick
+        if since < 0.0:
+            since = 0.0
+        if job.ran_s > since:  # it was running at that tick
+            v_tick = job.v - since
+            if v_tick >= job.d:
+                job.d = v_tick + self._slice
+
+    def _preemptible(self, job: _Job) -> _Job | None:
+        """The running job ``job`` preempts: one past its slice with a later deadline."""
+        best = None
+        now = self.env.now
+        for curr in self._running:
+            self._refresh_deadline(curr, now)
+            if curr.v >= curr.d and job.d < curr.d and (best is None or curr.d > best.d):
+                best = curr
+        return best
+
+    def _push(self, job: _Job) -> None:
+        self._seq += 1
+        self._sum_v_queued += job.v
+        heapq.heappush(self._queue, (job.d, self._seq, job))
+
+    def _pop_pick(self) -> _Job:
+        """pick_eevdf: the earliest deadline among the eligible waiting jobs."""
+        queue = self._queue
+        avg = self._average_v()
+        skipped = []
+        job = None
+        while queue:
+            entry = heapq.heappop(queue)
+            if entry[2].v <= avg + 1e-12:
+                job = entry[2]
+                break
+            skipped.append(entry)
+        if job is None:  # none eligible: the earliest deadline
+            job = skipped.pop(0)[2]
+        for entry in skipped:
+            heapq.heappush(queue, entry)
+        self._sum_v_queued -= job.v
+        return job
+
+    def _update_min_v(self) -> None:
+        """EEVDF keeps no min_vruntime for placement (the average is computed when needed)."""
+
+    def _tick(self) -> None:
+        """update_deadline for every running job past its slice; then pick again."""
+        queue = self._queue
+        for job in list(self._running):
+            if job.v < job.d:
+                continue
+            job.d = job.v + self._slice
+            if not queue:
+                continue
+            self._running.remove(job)
+            self._push(job)
+            nxt = self._pop_pick()
+            if nxt is not job:
+                job.preempted = True
+                job.ran_s = 0.0
+                if nxt.preempted:
+                    nxt.preempted = False
+                    nxt.left += self.switch_s
+            self._start(nxt)
+
+    def _dispatch(self) -> None:
+        running = self._running
+        while self._queue and len(running) < self.vcpus:
+            job = self._pop_pick()
+            if job.preempted:
+                job.preempted = False
+                job.left += self.switch_s
+            self._start(job)
