@@ -48,6 +48,9 @@ class Child:
     conns_accepted: int = 0
     conns_finished: int = 0
     used: int = 0  # worker threads that have served at least once
+    #: workers handed a new connection that have not run yet: the scoreboard still shows them
+    #: SERVER_READY (they set SERVER_BUSY_READ themselves, once the CPU runs them)
+    waking: int = 0
     not_accepting: bool = False  # event: listener disabled (full)
     started_s: float = 0.0
     #: per request class (its index in the mix): workers that have served it
@@ -58,6 +61,11 @@ class Child:
     def alive(self) -> bool:
         """The process exists (it may be starting or stopping)."""
         return self.state != DEAD
+
+    @property
+    def idle_on_scoreboard(self) -> int:
+        """Workers the parent's scan sees as idle: free ones and those not yet run."""
+        return self.idle + min(self.waking, self.threads - self.idle)
 
     @property
     def busy(self) -> int:
@@ -106,6 +114,10 @@ class MPMModel(Protocol):
     uses_accept_mutex: bool
     #: the workers are threads sharing a process (switches between them are cheaper)
     threaded: bool
+    #: a listener accepts and hands the socket to a worker that the scheduler must still run
+    #: (worker, event: until then its scoreboard slot reads SERVER_READY); a prefork child
+    #: accepts itself and leaves READY in the same run
+    accept_hands_off: bool
 
     def threads_per_child(self) -> int:
         """Worker threads in each child."""

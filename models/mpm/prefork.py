@@ -27,6 +27,7 @@ class PreforkModel:
     switches_per_close = 1  # the child wakes again for the client's FIN in lingering close
     uses_accept_mutex = True
     threaded = False
+    accept_hands_off = False  # child_main: accept() and SERVER_BUSY_READ in one run
 
     def __init__(self, directives: EffectiveDirectives) -> None:
         self.d = directives
@@ -55,7 +56,11 @@ class PreforkModel:
     def maintain(self, server: ServerView) -> None:
         d = self.d
         live = [c for c in server.children if c.alive]
-        idle = sum(1 for c in live if c.state == STARTING or (c.state == READY and c.idle > 0))
+        idle = sum(
+            1
+            for c in live
+            if c.state == STARTING or (c.state == READY and (c.idle > 0 or c.waking > 0))
+        )
         if idle > d.MaxSpareServers:
             victim = next((c for c in reversed(live) if c.state == READY and c.idle > 0), None)
             if victim is not None:

@@ -20,6 +20,7 @@ class ThreadedMaintenance:
     full_code = "AH00288"
     busy_code = "AH00289"
     threaded = True
+    accept_hands_off = True  # the listener pushes the socket; a worker thread pops it
 
     def __init__(self, directives: EffectiveDirectives) -> None:
         self.d = directives
@@ -51,7 +52,7 @@ class ThreadedMaintenance:
         idle = 0
         for c in active_children:
             if self.counts_idle(c):
-                idle += c.threads if c.state == ChildState.STARTING else c.idle
+                idle += c.threads if c.state == ChildState.STARTING else c.idle_on_scoreboard
         active_threads = sum(c.threads for c in active_children)
         if idle > d.MaxSpareThreads:
             if self.may_stop_one(len(active_children), len(live)):

@@ -67,6 +67,7 @@ class Server:
         self._tpc = model.threads_per_child()
         self._extra_threads = model.extra_threads_per_child()
         self._used_mib = self.overheads.thread_used_mib
+        self._hands_off = model.accept_hands_off
         self._accepting: dict[Child, None] = {}  # children that may accept, in round-robin order
         self._next_slot = 0
         self._free_slots: list[int] = []
@@ -185,6 +186,8 @@ class Server:
 
     def _accept(self, child: Child, conn: Conn) -> None:
         child.idle -= 1
+        if self._hands_off:
+            child.waking += 1  # until its first CPU job runs (:meth:`worker_ran`)
         if self._used_mib:
             self._thread_used(child)
         child.conns += 1
@@ -240,6 +243,19 @@ class Server:
             child.used += 1
             child.memory_mib += self._used_mib
             self.memory.add(self._used_mib)
+
+    def worker_ran(self, child: Child) -> None:
+        """The worker given a new connection got the CPU: its scoreboard slot leaves READY.
+
+        httpd 2.4: a worker thread (worker.c, event.c ``worker_thread``) or a prefork child
+        (``child_main``) sets SERVER_READY before it waits in ``ap_queue_pop_*`` / ``accept``;
+        the listener's push or the kernel's accept only wakes it, and it writes
+        SERVER_BUSY_READ itself when it runs (``ap_process_http_sync_connection``,
+        ``event.c process_socket``). Until the scheduler runs it, the parent's scan
+        (``perform_idle_server_maintenance``) counts it idle.
+        """
+        if child.waking > 0:
+            child.waking -= 1
 
     def release_worker(self, child: Child) -> None:
         """A worker of ``child`` finished with its connection (or handed it to the listener)."""
@@ -385,6 +401,7 @@ class Server:
         flushes the user TLB without PCID; the working sets of all tasks share the caches).
         It is paid on every time-slice switch and by every CPU job (the wake-up into its task).
         """
+        self.cpu.tasks_alive = self.threads
         per_task = self.overheads.switch_s_per_task
         extra = per_task * self.threads if per_task else 0.0
         self.cpu.job_switch_s = extra
