@@ -52,6 +52,7 @@ class Child:
     #: SERVER_READY (they set SERVER_BUSY_READ themselves, once the CPU runs them)
     waking: int = 0
     not_accepting: bool = False  # event: listener disabled (full)
+    enabling: bool = False  # event: its listener was woken to enable accepting again
     started_s: float = 0.0
     #: per request class (its index in the mix): workers that have served it
     #: (``worker_kib``), at most ``threads``
@@ -118,6 +119,13 @@ class MPMModel(Protocol):
     #: (worker, event: until then its scoreboard slot reads SERVER_READY); a prefork child
     #: accepts itself and leaves READY in the same run
     accept_hands_off: bool
+    #: a child's listener, once it runs, accepts while its child may (worker, event: the
+    #: listener loops poll -> accept -> push); prefork children each accept one connection
+    #: and the kernel wakes the longest-waiting one, so they take turns
+    accept_fills_first: bool
+    #: a full child's listener takes its listening sockets out of its pollset and must run
+    #: again to put them back (event); others simply wait for an idle worker
+    listener_disables: bool
 
     def threads_per_child(self) -> int:
         """Worker threads in each child."""

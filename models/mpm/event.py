@@ -31,6 +31,8 @@ class EventModel(ThreadedMaintenance):
     switches_per_close = 1
     # No accept mutex at all (event.xml "How it works"): each listener polls its own pollset.
     uses_accept_mutex = False
+    # disable_listensocks / enable_listensocks (event.c l.475-512): see Server._refresh
+    listener_disables = True
     reached_code = "AH00484"
     near_code = "AH10159"
     full_code = "AH03490"

@@ -28,6 +28,8 @@ class PreforkModel:
     uses_accept_mutex = True
     threaded = False
     accept_hands_off = False  # child_main: accept() and SERVER_BUSY_READ in one run
+    accept_fills_first = False  # one connection per wake; exclusive waiters woken in turn
+    listener_disables = False
 
     def __init__(self, directives: EffectiveDirectives) -> None:
         self.d = directives

@@ -21,6 +21,8 @@ class ThreadedMaintenance:
     busy_code = "AH00289"
     threaded = True
     accept_hands_off = True  # the listener pushes the socket; a worker thread pops it
+    accept_fills_first = True  # listener_thread loops while it has idle workers
+    listener_disables = False  # worker.c: the listener blocks until a worker is idle
 
     def __init__(self, directives: EffectiveDirectives) -> None:
         self.d = directives

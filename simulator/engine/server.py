@@ -68,6 +68,8 @@ class Server:
         self._extra_threads = model.extra_threads_per_child()
         self._used_mib = self.overheads.thread_used_mib
         self._hands_off = model.accept_hands_off
+        self._fills_first = model.accept_fills_first
+        self._disables = model.listener_disables
         self._accepting: dict[Child, None] = {}  # children that may accept, in round-robin order
         self._next_slot = 0
         self._free_slots: list[int] = []
@@ -200,8 +202,12 @@ class Server:
         self.memory.add(self.overheads.conn_mib)
         if self.model.on_accept(child):
             self.stop_child(child)
-        # Round-robin: the child goes to the back of the accepting queue.
-        self._accepting.pop(child, None)
+        if not self._fills_first:
+            # Round-robin: the child goes to the back of the accepting queue.
+            self._accepting.pop(child, None)
+        # else the child that accepted stays first while it may accept: a listener that got
+        # the CPU goes round its loop (event.c/worker.c listener_thread: poll, accept, push)
+        # until its workers are all reserved or it is above its connection limit
         self._refresh(child)
 
     def _drain(self, child: Child) -> None:
@@ -221,11 +227,42 @@ class Server:
         """Recompute whether ``child`` accepts (and event's listener flag)."""
         ok = self.model.may_accept(child)
         if child.state == READY:
-            child.not_accepting = not ok
+            if ok and child.not_accepting and self._disables:
+                self._wake_listener(child)
+                ok = False  # not before its listener has run
+            else:
+                child.not_accepting = not ok
         if ok:
             self._accepting.setdefault(child, None)  # a child already in keeps its turn
         else:
             self._accepting.pop(child, None)
+
+    def _wake_listener(self, child: Child) -> None:
+        """A full event child may accept again once its listener has run to re-enable it.
+
+        httpd 2.4 event.c: a worker that goes idle, or a connection that closes, while the
+        listeners are disabled calls ``apr_pollset_wakeup`` (l.796-829, l.2186-2191); the
+        listener thread calls ``enable_listensocks`` (clears ``not_accepting``) when it next
+        runs. It is a task like any other: on a saturated CPU it waits for its turn, and until
+        then the parent does not count the child's idle threads (l.2954).
+        """
+        if child.enabling:
+            return
+        child.enabling = True
+
+        def enabled(_ev: simpy.Event) -> None:
+            child.enabling = False
+            if child.state != READY or not child.not_accepting:
+                return
+            child.not_accepting = False
+            if self.model.may_accept(child):
+                self._accepting.setdefault(child, None)
+                if self.accept_queue.waiting:
+                    self._drain(child)
+            else:
+                child.not_accepting = True
+
+        self.cpu.run(self.overheads.thread_switch_s).callbacks.append(enabled)
 
     def _thread_used(self, child: Child) -> None:
         """A hand-off to a worker: if it is one that has never run, the child grows.
