@@ -224,3 +224,15 @@ def test_measurement_csv_with_only_a_header(mpmsim: Cli, tmp_path: Path, tail: s
     path.write_text(",".join(MEASUREMENT_COLUMNS) + "\n" + tail, encoding="utf-8")
     line = one_line_error(mpmsim("calibrate", str(path)))
     assert line == f"mpmsim: error: {path}: no measurement rows (only a header)"
+
+
+def test_calibrate_keep_names_only_fitted_parameters(mpmsim: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "runs.csv"
+    path.write_text(",".join(MEASUREMENT_COLUMNS) + "\n", encoding="utf-8")
+    out = mpmsim("calibrate", str(path), "--keep", "switch_us_per_task,cpu_cv")
+    assert out.returncode == 2
+    line = one_line_error(out)
+    assert line == (
+        "mpmsim: error: --keep: 'cpu_cv' cannot be kept; allowed: switch_us_per_task, "
+        "thread_used_kib, worker_kib, classes.NAME.worker_kib"
+    )

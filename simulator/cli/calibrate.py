@@ -45,6 +45,13 @@ def calibrate(
             "children's growth per request; without it the base's is kept."
         ),
     ] = None,
+    keep: Annotated[
+        str,
+        typer.Option(
+            help="Parameters to keep at the base's values, comma-separated "
+            "(e.g. switch_us_per_task,thread_used_kib)."
+        ),
+    ] = "",
     force: Annotated[bool, typer.Option(help="Overwrite -o and --plot.")] = False,
 ) -> None:
     """Fit a cost model to measured runs and show how well the simulator reproduces them."""
@@ -57,6 +64,7 @@ def calibrate(
     for target, flag in ((out, "-o"), (plot, "--plot")):
         if target is not None:
             check_target(target, flag, force)
+    kept = _keep_names(keep)
     runs = _read_runs(measurements)
     hw = load_hardware(hardware, source="--hardware", field="--hardware")
     base_costs = load_costs(base, source="--base", field="--base")
@@ -64,7 +72,7 @@ def calibrate(
     cal = fit(
         runs, base_costs, hw, held_out=mask, jobs=jobs, progress=None if as_json else _progress,
         name=name, sources=[str(p) for p in (*measurements, *filter(None, [memory_csv]))],
-        memory_csv=memory_csv,
+        memory_csv=memory_csv, keep=kept,
     )  # fmt: skip
     usl_fits = fit_usl_groups(runs) if usl else []
     if out is not None:
@@ -72,6 +80,25 @@ def calibrate(
     if plot is not None:
         write_plot(cal, plot)
     _show(cal, usl_fits, out, as_json)
+
+
+#: What --keep may name: the fitted parameters that can be held at the base's values.
+KEEPABLE = ("switch_us_per_task", "thread_used_kib", "worker_kib")
+
+
+def _keep_names(keep: str) -> list[str]:
+    """The --keep list, each name checked (classes.NAME.worker_kib is one class's)."""
+    names = [k.strip() for k in keep.split(",") if k.strip()]
+    for k in names:
+        parts = k.split(".")
+        if k not in KEEPABLE and not (
+            len(parts) == 3 and parts[0] == "classes" and parts[2] == "worker_kib"
+        ):
+            raise InputError(
+                f"{k!r} cannot be kept; allowed: {', '.join(KEEPABLE)}, classes.NAME.worker_kib",
+                field="--keep",
+            )
+    return names
 
 
 def _read_runs(measurements: list[Path]) -> list[MeasuredRun]:
