@@ -43,6 +43,7 @@ def _synthetic(runs: list[MeasuredRun]) -> list[MeasuredRun]:
         value = request + (static if r.content == "static" else wait) + conn / k
         value += switch_us / 1000 * n_thread + pswitch_us / 1000 * n_process
         peak = 3.0 + 0.4 * ((r.peak_procs or 2) - 1) + 0.05 * ((r.peak_threads or 2) - 1)
+        peak += 48.0 / 1024 * min(r.concurrency, r.mrw_effective)  # the model's connections
         idle = 3.0 + 0.4 * ((r.idle_procs or 2) - 1) + 0.05 * ((r.idle_threads or 2) - 1)
         out.append(
             dataclasses.replace(r, apache_cpu_ms_per_req=value, peak_pss_mb=peak, idle_pss_mb=idle)

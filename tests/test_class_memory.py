@@ -135,6 +135,8 @@ def test_a_negative_worker_kib_is_refused_with_its_place() -> None:
 
 # -- calibrate ------------------------------------------------------------------------------------
 BASE_MIB, PROCESS_MIB, THREAD_MIB, USED_MIB, LUA_MIB = 3.0, 0.25, 0.02, 0.04, 0.3
+CLIENTS, CONN_KIB = 50, 48.0  # the simulator's peak holds a connection per client
+IDEAL = {"base": "ideal", "connection_kib": CONN_KIB}
 
 
 def _row(mpm: str, content: str, idle: int, peak: int) -> MeasuredRun:
@@ -147,14 +149,15 @@ def _row(mpm: str, content: str, idle: int, peak: int) -> MeasuredRun:
         used = children * tpc if loaded and mpm != "prefork" else 0
         served = (children if mpm == "prefork" else used) if loaded else 0
         pss = BASE_MIB + PROCESS_MIB * children + THREAD_MIB * (threads - 1) + USED_MIB * used
-        return procs, threads, pss + (LUA_MIB * served if content == "lua" else 0.0)
+        pss += LUA_MIB * served if content == "lua" else 0.0
+        return procs, threads, pss + (CONN_KIB / 1024.0 * CLIENTS if loaded else 0.0)
 
     i_procs, i_threads, i_pss = reading(idle, False)
     p_procs, p_threads, p_pss = reading(peak, True)
     return MeasuredRun(
         run_id=f"{mpm}-{content}-{peak}", scenario="synthetic", mpm=mpm, directives={},
         lua_scope="server", mrw_effective=400, threads_per_child=tpc, server_limit=16,
-        content=content, url="/", tool="ab", concurrency=50, keepalive=False, duration_s=10.0,
+        content=content, url="/", tool="ab", concurrency=CLIENTS, keepalive=False, duration_s=10.0,
         requests_completed=10000, req_per_s=1000.0, idle_procs=i_procs, idle_threads=i_threads,
         idle_pss_mb=i_pss, peak_procs=p_procs, peak_threads=p_threads, peak_pss_mb=p_pss,
     )  # fmt: skip
@@ -170,7 +173,8 @@ SYNTHETIC = [
 
 
 def test_fit_memory_recovers_each_class_s_worker_memory() -> None:
-    fit = fit_memory(SYNTHETIC, load_costs("ideal"))
+    """The loaded readings' connections are the simulator's (connection_kib), not a class's."""
+    fit = fit_memory(SYNTHETIC, load_costs(IDEAL))
     assert fit is not None
     assert fit.values["classes.lua.worker_mib"] == pytest.approx(LUA_MIB, abs=1e-4)
     assert fit.values["classes.static.worker_mib"] == pytest.approx(0.0, abs=1e-4)
@@ -191,7 +195,7 @@ def test_fitted_costs_carries_worker_kib_and_its_uncertainty() -> None:
 
 @pytest.mark.parametrize("keep", ["worker_kib", "classes.lua.worker_kib"])
 def test_keep_holds_worker_kib_at_the_base_s_value(keep: str) -> None:
-    base = load_costs({"base": "ideal", "classes": {"lua": {"cpu_ms": 1.0, "worker_kib": 100.0}}})
+    base = load_costs({**IDEAL, "classes": {"lua": {"cpu_ms": 1.0, "worker_kib": 100.0}}})
     fit = fit_memory(SYNTHETIC, base, keep=(keep,))
     assert fit is not None
     assert fit.values["classes.lua.worker_mib"] == pytest.approx(100.0 / 1024.0)
@@ -206,7 +210,7 @@ def test_a_class_with_only_idle_readings_keeps_the_base_s_value() -> None:
         if r.content == "lua"
     ]
     fit = fit_memory([r for r in SYNTHETIC if r.content == "static"] + idle_only,
-                     load_costs("ideal"))  # fmt: skip
+                     load_costs(IDEAL))  # fmt: skip
     assert fit is not None
     assert fit.values["classes.lua.worker_mib"] == 0.0
     assert math.isnan(fit.stderr["classes.lua.worker_mib"])

@@ -144,6 +144,9 @@ def fit_memory(
     threaded MPM that has served, so only loaded readings have them. A class's ``worker_kib``
     is held by every worker that has served it: in a loaded reading of a row of that content,
     the used threads of a threaded MPM or the children of prefork (:func:`class_workers`).
+    A loaded reading is taken less the connections the simulator holds at its peak
+    (``connection_kib`` for each client, up to MaxRequestWorkers), else columns of loaded
+    readings only (``worker_kib``) would absorb memory the simulator already charges.
     Parameters the readings cannot tell apart (no threaded rows, prefork only; a class whose
     column adds no rank) and those in ``keep`` (``worker_kib`` keeps every class's,
     ``classes.NAME.worker_kib`` one) keep the base model's values; with fewer readings than
@@ -152,7 +155,8 @@ def fit_memory(
     classes = sorted({r.content for r in runs})
     names = ["base_mib", "process_mib", "thread_mib", "thread_used_mib"]
     names += [f"classes.{c}.worker_mib" for c in classes]
-    rows, y = [], []
+    conn_mib = base.connection_kib / 1024.0
+    rows, y, conns = [], [], []
     for r in runs:
         for procs, threads, pss, loaded in (
             (r.idle_procs, r.idle_threads, r.idle_pss_mb, False),
@@ -164,7 +168,11 @@ def fit_memory(
                 rows.append([1.0, procs - 1.0, threads - 1.0, used]
                             + [served if c == r.content else 0.0 for c in classes])  # fmt: skip
                 y.append(float(pss))
+                # The simulator's peak also holds its open connections (connection_kib each,
+                # one a busy worker), as php_fit's mod_php memory fit takes them.
+                conns.append(conn_mib * min(r.concurrency, r.mrw_effective) if loaded else 0.0)
     a, b = np.asarray(rows).reshape(-1, len(names)), np.asarray(y)
+    b_own = b - np.asarray(conns)
     worker_mib = [base.classes.get(c, RequestClassCost()).worker_kib / 1024.0 for c in classes]
     start = np.array([base.parent_mib + base.shared_mib, base.process_mib, base.thread_mib,
                       base.thread_used_kib / 1024.0, *worker_mib])  # fmt: skip
@@ -182,7 +190,7 @@ def fit_memory(
         if len(rows) >= len(trial) and np.linalg.matrix_rank(a[:, trial]) == len(trial):
             chosen = trial
     rest = [j for j in range(len(names)) if j not in chosen]
-    fit = robust_linear(a[:, chosen], b - a[:, rest] @ start[rest], b, start[chosen],
+    fit = robust_linear(a[:, chosen], b_own - a[:, rest] @ start[rest], b, start[chosen],
                         [names[j] for j in chosen], len(rows))  # fmt: skip
     for j in rest:
         fit.values[names[j]] = float(start[j])
