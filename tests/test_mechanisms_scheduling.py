@@ -25,18 +25,24 @@ def _send(world: Any, at_s: float) -> None:
     world.env.process(world.client.request(None, delay_s=at_s, client_keepalive=False))
 
 
-def test_a_worker_handed_a_connection_reads_ready_until_the_cpu_runs_it() -> None:
-    """worker.c worker_thread: SERVER_READY is written before ap_queue_pop_socket, and the
-    thread writes SERVER_BUSY_READ itself once it runs. A 100 ms CPU hog holds the one vCPU
-    from 0.45 s; the connection accepted at 0.5 s reserves a worker whose job waits for the
-    4 ms tick at 0.504 s: until then the parent's scan counts it idle."""
+def _accepted_behind_a_hog(hardware: dict[str, Any]) -> Any:
+    """One worker child of 5 threads; a 100 ms CPU hog from 0.45 s; a connection at 0.5 s."""
     directives = {"StartServers": 1, "ThreadsPerChild": 5, "MaxRequestWorkers": 5,
                   "MinSpareThreads": 1, "MaxSpareThreads": 10}  # fmt: skip
-    world = _world("worker", directives, EEVDF_HW)
+    world = _world("worker", directives, hardware)
     world.env.run(until=0.45)
     world.cpu.run(0.1)
     _send(world, 0.05)
     world.env.run(until=0.5005)
+    return world
+
+
+def test_a_worker_handed_a_connection_reads_ready_until_the_cpu_runs_it() -> None:
+    """worker.c worker_thread: SERVER_READY is written before ap_queue_pop_socket, and the
+    thread writes SERVER_BUSY_READ itself once it runs. The hog holds the one vCPU; the
+    connection accepted at 0.5 s reserves a worker whose job waits for the 4 ms tick at
+    0.504 s: until then the parent's scan counts it idle."""
+    world = _accepted_behind_a_hog(EEVDF_HW)
     (child,) = world.server.children
     assert child.idle == 4 and child.waking == 1
     assert child.idle_on_scoreboard == 5
@@ -46,13 +52,7 @@ def test_a_worker_handed_a_connection_reads_ready_until_the_cpu_runs_it() -> Non
 
 
 def test_under_processor_sharing_the_worker_runs_at_once() -> None:
-    directives = {"StartServers": 1, "ThreadsPerChild": 5, "MaxRequestWorkers": 5,
-                  "MinSpareThreads": 1, "MaxSpareThreads": 10}  # fmt: skip
-    world = _world("worker", directives, IDEAL_HW)
-    world.env.run(until=0.45)
-    world.cpu.run(0.1)
-    _send(world, 0.05)
-    world.env.run(until=0.5005)
+    world = _accepted_behind_a_hog(IDEAL_HW)
     (child,) = world.server.children
     assert child.waking == 0 and child.idle == 4
 

@@ -100,10 +100,7 @@ class CFSCPU(CPU):
         env = self.env
         ev = simpy.Event(env)
         if work_s <= 0.0:
-            if on_start is not None:
-                on_start()
-            ev.succeed()
-            return ev
+            return _done_at_once(ev, on_start)
         now = env.now
         running = self._running
         if running or self._queue:
@@ -119,19 +116,8 @@ class CFSCPU(CPU):
                 v = own
         job = _Job(ev, work_s + self.job_switch_s, v, on_start)
         if len(running) < self.vcpus:
-            running.append(job)
-            if on_start is not None:
-                job.on_start = None
-                on_start()
-            # The pending timer stays right if it fires before this job could end (the
-            # others' rate does not change) and no throttling can intervene first.
-            timer_at = self._timer_at
-            if (
-                timer_at is not None
-                and timer_at <= now + job.left / self._job_rate
-                and timer_at <= self._credit_horizon
-                and self._cap == self._available
-            ):
+            self._start(job)
+            if self._timer_still_fits(job, now):
                 return ev
         elif self._queue and self._timer_at is not None and not self._preempts(job):
             self._push(job)  # the timer already stops at the next tick for the waiting jobs
@@ -147,6 +133,20 @@ class CFSCPU(CPU):
                 self._push(job)
         self._reschedule(now)
         return ev
+
+    def _timer_still_fits(self, job: _Job, now: float) -> bool:
+        """The pending timer stays right for ``job``, just started on a free vCPU.
+
+        It does if it fires before the job could end (the others' rate does not change) and
+        no throttling can intervene first.
+        """
+        timer_at = self._timer_at
+        return (
+            timer_at is not None
+            and timer_at <= now + job.left / self._job_rate
+            and timer_at <= self._credit_horizon
+            and self._cap == self._available
+        )
 
     def _preempts(self, job: _Job) -> bool:
         """check_preempt_wakeup: ``job`` leads the furthest-ahead running job by > the gran."""
@@ -316,6 +316,14 @@ class CFSCPU(CPU):
                 sleepers.popleft()
         for job in done:
             fire_now(job.ev)
+
+
+def _done_at_once(ev: simpy.Event, on_start: Callable[[], None] | None) -> simpy.Event:
+    """A job without work: it starts and ends now."""
+    if on_start is not None:
+        on_start()
+    ev.succeed()
+    return ev
 
 
 def _vruntime(job: _Job) -> float:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import simpy
 
-from mpmsim.engine.cfs import CFSCPU, _Job
+from mpmsim.engine.cfs import CFSCPU, _done_at_once, _Job
 
 
 class EEVDFCPU(CFSCPU):
@@ -51,10 +51,7 @@ class EEVDFCPU(CFSCPU):
         env = self.env
         ev = simpy.Event(env)
         if work_s <= 0.0:
-            if on_start is not None:
-                on_start()
-            ev.succeed()
-            return ev
+            return _done_at_once(ev, on_start)
         now = env.now
         if now != self._t:
             self._advance(now)
@@ -64,13 +61,7 @@ class EEVDFCPU(CFSCPU):
         running = self._running
         if len(running) < self.vcpus:
             self._start(job)
-            timer_at = self._timer_at
-            if (
-                timer_at is not None
-                and timer_at <= now + job.left / self._job_rate
-                and timer_at <= self._credit_horizon
-                and self._cap == self._available
-            ):
+            if self._timer_still_fits(job, now):
                 return ev
         else:
             curr = self._preemptible(job)
