@@ -69,6 +69,8 @@ class CFSCPU(CPU):
     work have been served to this job; the accounting attributes are :class:`CPU`'s.
     """
 
+    runs_at_once = False  # a woken task waits for its turn on a vCPU
+
     def __init__(
         self,
         env: simpy.Environment,

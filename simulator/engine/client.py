@@ -231,14 +231,17 @@ class Client:
         if mem:
             server.memory.add(mem)
         answer = OK
-        ran = server.worker_ran
         if route is None:
-            yield server.cpu.run(work, (lambda: ran(child)) if first else None)
+            if first and not server.cpu.runs_at_once:  # the worker leaves READY when it runs
+                ran = server.worker_ran
+                yield server.cpu.run(work, lambda: ran(child))
+            else:
+                yield server.cpu.run(work)
             if wait_s > 0.0:
                 yield env.timeout(wait_s)  # a backend (database, application server) answers
         else:  # the worker waits while mod_php, PHP-FPM or a proxy runs the request
             if first:
-                ran(child)
+                server.worker_ran(child)
             answer = yield from route.serve(child, work, cpu_s, wait_s)
         if mem:
             server.memory.add(-mem)

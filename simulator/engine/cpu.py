@@ -56,6 +56,9 @@ class CPU:
     work have been served to this job.
     """
 
+    #: every runnable job is served from the moment it is started (no task waits for its turn)
+    runs_at_once = True
+
     def __init__(
         self,
         env: simpy.Environment,

@@ -67,9 +67,11 @@ class Server:
         self._tpc = model.threads_per_child()
         self._extra_threads = model.extra_threads_per_child()
         self._used_mib = self.overheads.thread_used_mib
-        self._hands_off = model.accept_hands_off
+        # Both wait for a task's turn on the CPU; under processor sharing there is none, so
+        # they are skipped (nothing per connection).
+        self._hands_off = model.accept_hands_off and not cpu.runs_at_once
         self._fills_first = model.accept_fills_first
-        self._disables = model.listener_disables
+        self._disables = model.listener_disables and not cpu.runs_at_once
         self._accepting: dict[Child, None] = {}  # children that may accept, in round-robin order
         self._next_slot = 0
         self._free_slots: list[int] = []
