@@ -58,11 +58,7 @@ class PreforkModel:
     def maintain(self, server: ServerView) -> None:
         d = self.d
         live = [c for c in server.children if c.alive]
-        idle = sum(
-            1
-            for c in live
-            if c.state == STARTING or (c.state == READY and (c.idle > 0 or c.waking > 0))
-        )
+        idle = sum(1 for c in live if c.state == STARTING or (c.state == READY and c.idle > 0))
         if idle > d.MaxSpareServers:
             victim = next((c for c in reversed(live) if c.state == READY and c.idle > 0), None)
             if victim is not None:

@@ -11,7 +11,7 @@ time slice of ``max(min_granularity, latency / (n / c))`` and pays one context s
 so the useful fraction is ``slice / (slice + switch)``. Explicit wake-ups (a listener handing a
 socket to a worker) are charged by the caller as CPU work. Every job is a task woken and
 switched to, so each also pays ``job_switch_s``: what a switch costs beyond its fixed part, which
-the server sets from the tasks alive (:meth:`Server._update_switch_cost`).
+the server sets from the tasks alive (:meth:`Overheads.switch_costs`).
 
 Burstable CPUs (AWS T family) earn credits at ``credits_per_hour`` and spend one credit per vCPU
 minute at 100 %; in ``standard`` mode, when the balance reaches zero the whole machine is held at

@@ -27,6 +27,7 @@ from collections.abc import Callable
 import simpy
 
 from mpmsim.engine.cfs import CFSCPU, _done_at_once, _Job
+from mpmsim.engine.cpu import BurstState
 
 
 class EEVDFCPU(CFSCPU):
@@ -38,10 +39,10 @@ class EEVDFCPU(CFSCPU):
         vcpus: int,
         speed: float = 1.0,
         switch_s: float = 0.0,
-        burst: object = None,
+        burst: BurstState | None = None,
         tick_hz: float = 250.0,
     ) -> None:
-        super().__init__(env, vcpus, speed, switch_s, burst, tick_hz)  # type: ignore[arg-type]
+        super().__init__(env, vcpus, speed, switch_s, burst, tick_hz)
         self._slice = self._min_gran  # sysctl_sched_base_slice, scaled as min_granularity was
         self._sum_v_queued = 0.0
         self._avg_v = 0.0  # V when the queue last held a task

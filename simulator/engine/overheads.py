@@ -36,6 +36,28 @@ class Overheads:
     thread_used_mib: float  # more per worker thread of a threaded MPM once it has served
     spawn_cpu_s: float  # forking a child and creating its threads
 
+    def switch_costs(self, tasks: int, children: int, *, threaded: bool) -> tuple[float, float]:
+        """(extra work per CPU job, cost of a time-slice switch) with ``tasks`` alive.
+
+        A switch's fixed part is the hardware's plus the cost model's per kind of switch. Its
+        indirect part grows with the tasks alive (``switch_us_per_task`` each): the next task's
+        cache lines and TLB entries are less likely to have survived the others (Linux
+        ``kernel/sched/core.c`` ``context_switch``: ``switch_mm_irqs_off`` between processes
+        flushes the user TLB without PCID; the working sets of all tasks share the caches).
+        It is paid on every time-slice switch and by every CPU job (the wake-up into its task).
+        Under a threaded MPM a time-slice switch lands in another process with probability
+        1 - 1/children.
+        """
+        per_task = self.switch_s_per_task
+        extra = per_task * tasks if per_task else 0.0
+        if threaded:
+            cross = 1.0 - 1.0 / max(1, children)
+            thread_s, process_s = self.thread_switch_s, self.process_switch_s
+            cost = thread_s + cross * (process_s - thread_s)
+        else:
+            cost = self.process_switch_s
+        return extra, cost + extra
+
     @classmethod
     def derive(
         cls, model: MPMModel, costs: CostModel, hardware: HardwareSpec, listeners: int

@@ -14,9 +14,10 @@ from mpmsim.engine.cfs import CFSCPU
 from mpmsim.engine.client import Client
 from mpmsim.engine.cpu import CPU, BurstState
 from mpmsim.engine.eevdf import EEVDFCPU
+from mpmsim.engine.error_log import LogLine
 from mpmsim.engine.memory import MemoryLedger
 from mpmsim.engine.recorder import Recorder, sample_series
-from mpmsim.engine.server import LogLine, Server
+from mpmsim.engine.server import Server
 from mpmsim.engine.simpy_internals import events_scheduled
 from mpmsim.models.hardware import HardwareSpec
 from mpmsim.models.mpm.registry import make_mpm
@@ -187,7 +188,7 @@ def run_replication(prep: Prepared, index: int) -> Replication:
         series=series,
         end_s=end_s,
         counters=_counters(world),
-        error_log=sorted(server.error_log.values(), key=lambda line: line.t_s),
+        error_log=server.error_log.in_order(),
         wall_s=time.perf_counter() - wall0,
         sessions=_sessions(tally),
         trace=tally.arrays() if isinstance(tally, TraceTally) else {},

@@ -8,7 +8,6 @@ workers, processes, threads) are kept incrementally so sampling them is cheap.
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import simpy
@@ -16,9 +15,11 @@ import simpy
 from mpmsim.engine.accept_queue import AcceptQueue
 from mpmsim.engine.connection import Conn
 from mpmsim.engine.cpu import CPU
+from mpmsim.engine.error_log import ErrorLog
 from mpmsim.engine.keepalive import KeepAliveRegistry
 from mpmsim.engine.memory import MemoryLedger
 from mpmsim.engine.overheads import Overheads
+from mpmsim.engine.worker_memory import keep_for_worker
 from mpmsim.models.mpm.base import DEAD, QUIESCING, READY, STARTING, Child, MPMModel
 
 if TYPE_CHECKING:
@@ -27,16 +28,6 @@ if TYPE_CHECKING:
     from mpmsim.models.hardware import HardwareSpec
 
 ACCEPTED, QUEUED, DROPPED = 0, 1, 2
-
-
-@dataclass
-class LogLine:
-    """A line of the simulated error log, with how often it was repeated."""
-
-    t_s: float
-    code: str
-    message: str
-    count: int = 1
 
 
 class Server:
@@ -75,8 +66,7 @@ class Server:
         self._accepting: dict[Child, None] = {}  # children that may accept, in round-robin order
         self._next_slot = 0
         self._free_slots: list[int] = []
-        self.error_log: dict[str, LogLine] = {}
-        self._logged_once: set[str] = set()
+        self.error_log = ErrorLog()
         # counters
         self.busy = 0  # workers held by a connection (R, W, K and C states)
         self.conns_open = 0
@@ -104,15 +94,7 @@ class Server:
 
     def log(self, code: str, message: str, *, once: bool = False) -> None:
         """Write a line to the simulated error log (``once``: only for the server's lifetime)."""
-        if once:
-            if code in self._logged_once:
-                return
-            self._logged_once.add(code)
-        line = self.error_log.get(code)
-        if line is None:
-            self.error_log[code] = LogLine(self.now, code, message)
-        else:
-            line.count += 1
+        self.error_log.write(self.now, code, message, once=once)
 
     def spawn_child(self) -> Child | None:
         """Fork a child; it starts accepting once the fork and its threads' creation are done."""
@@ -256,42 +238,26 @@ class Server:
             child.enabling = False
             if child.state != READY or not child.not_accepting:
                 return
-            child.not_accepting = False
-            if self.model.may_accept(child):
-                self._accepting.setdefault(child, None)
-                if self.accept_queue.waiting:
-                    self._drain(child)
-            else:
-                child.not_accepting = True
+            child.not_accepting = False  # enable_listensocks; still full: disabled again
+            self._refresh(child)
+            if not child.not_accepting and self.accept_queue.waiting:
+                self._drain(child)
 
         self.cpu.run(self.overheads.thread_switch_s).callbacks.append(enabled)
 
     def _thread_used(self, child: Child) -> None:
-        """A hand-off to a worker: if it is one that has never run, the child grows.
-
-        Idle workers wait on one condition variable (``server/mpm_fdqueue.c``
-        ``ap_queue_pop_something``; the listener's push signals it), and glibc wakes the
-        waiters of the oldest group first (``nptl/pthread_cond_signal.c``, G1), so work goes
-        round the idle threads in the order they went idle: until each worker of the child has
-        run once, every hand-off wakes one that has not. A thread that has run has grown its
-        stack and got its own malloc arena (glibc ``malloc/arena.c`` ``arena_get2``, up to 8
-        per core), ``thread_used_kib`` that stays with the process. (A prefork child's one
-        thread uses the main arena, counted in ``process_mib``.)
-        """
-        if child.used < child.threads:
-            child.used += 1
-            child.memory_mib += self._used_mib
-            self.memory.add(self._used_mib)
+        """A hand-off to a worker: the child keeps ``thread_used_kib`` for each that has run."""
+        child.used = keep_for_worker(child, self.memory, child.used, self._used_mib)
 
     def worker_ran(self, child: Child) -> None:
         """The worker given a new connection got the CPU: its scoreboard slot leaves READY.
 
-        httpd 2.4: a worker thread (worker.c, event.c ``worker_thread``) or a prefork child
-        (``child_main``) sets SERVER_READY before it waits in ``ap_queue_pop_*`` / ``accept``;
-        the listener's push or the kernel's accept only wakes it, and it writes
+        httpd 2.4: a worker thread (worker.c, event.c ``worker_thread``) sets SERVER_READY
+        before it waits in ``ap_queue_pop_*``; the listener's push only wakes it, and it writes
         SERVER_BUSY_READ itself when it runs (``ap_process_http_sync_connection``,
         ``event.c process_socket``). Until the scheduler runs it, the parent's scan
-        (``perform_idle_server_maintenance``) counts it idle.
+        (``perform_idle_server_maintenance``) counts it idle. (A prefork child accepts and
+        leaves READY in one run: MPMModel.accept_hands_off.)
         """
         if child.waking > 0:
             child.waking -= 1
@@ -320,25 +286,11 @@ class Server:
         return True
 
     def class_state(self, child: Child, k: int, mib: float) -> None:
-        """A worker of ``child`` is handed a request of class ``k``: new to it, it keeps ``mib``.
-
-        ``worker_kib``: state built for a handler and kept for later requests. mod_lua with
-        ``LuaScope server MIN MAX`` keeps its Lua states in a pool of the child process
-        (``modules/lua/lua_vmprep.c`` ``ap_lua_get_lua_state``: ``apr_reslist_create`` with
-        no time-to-live; ``apr_reslist_acquire`` builds a new state whenever every pooled one
-        is in use), so a loaded child holds about one per worker thread that has run the
-        handler (a prefork child: one). Work goes round the idle workers (see
-        :meth:`_thread_used`), so until all ``threads`` have served class ``k`` each hand-off
-        of it finds one that has not; the memory stays until the child exits. (MAX, when
-        below ThreadsPerChild, is not modelled.)
-        """
+        """A worker of ``child`` is handed a request of class ``k``: ``mib`` is its worker_kib."""
         if child.state == DEAD:
             return
-        n = child.class_workers.get(k, 0)
-        if n < child.threads:
-            child.class_workers[k] = n + 1
-            child.memory_mib += mib
-            self.memory.add(mib)
+        served = child.class_workers.get(k, 0)
+        child.class_workers[k] = keep_for_worker(child, self.memory, served, mib)
 
     def close(self, conn: Conn, *, worker_held: bool, fin_after_s: float = 0.0) -> None:
         """Close after a response; the worker (if held) is released after the close CPU.
@@ -431,25 +383,10 @@ class Server:
         return victim
 
     def _update_switch_cost(self) -> None:
-        """Set the CPU's cost of a context switch from the processes and threads alive.
-
-        A switch's fixed part is the hardware's plus the cost model's per kind of switch. Its
-        indirect part grows with the tasks alive (``switch_us_per_task`` each): the next task's
-        cache lines and TLB entries are less likely to have survived the others (Linux
-        ``kernel/sched/core.c`` ``context_switch``: ``switch_mm_irqs_off`` between processes
-        flushes the user TLB without PCID; the working sets of all tasks share the caches).
-        It is paid on every time-slice switch and by every CPU job (the wake-up into its task).
-        """
+        """Set the CPU's switch costs from the processes and threads alive (Overheads)."""
         self.cpu.tasks_alive = self.threads
-        per_task = self.overheads.switch_s_per_task
-        extra = per_task * self.threads if per_task else 0.0
-        self.cpu.job_switch_s = extra
-        if self.model.threaded:
-            # A time-slice switch lands in another process with probability 1 - 1/children.
-            n = max(1, len(self._children))
-            cross = 1.0 - 1.0 / n
-            thread_s, process_s = self.overheads.thread_switch_s, self.overheads.process_switch_s
-            cost = thread_s + cross * (process_s - thread_s)
-        else:
-            cost = self.overheads.process_switch_s
-        self.cpu.set_switch_cost(cost + extra)
+        job_s, switch_s = self.overheads.switch_costs(
+            self.threads, len(self._children), threaded=self.model.threaded
+        )
+        self.cpu.job_switch_s = job_s
+        self.cpu.set_switch_cost(switch_s)

@@ -1,0 +1,38 @@
+"""Memory a child keeps for each of its workers once that worker has served.
+
+Two mechanisms grow a child this way, both at most once per worker:
+
+* ``thread_used_kib``: a thread that has run has grown its stack and got its own malloc arena
+  (glibc ``malloc/arena.c`` ``arena_get2``, up to 8 per core), which stays with the process.
+  (A prefork child's one thread uses the main arena, counted in ``process_mib``.)
+* a request class's ``worker_kib``: state a handler builds and keeps for later requests.
+  mod_lua with ``LuaScope server MIN MAX`` keeps its Lua states in a pool of the child process
+  (``modules/lua/lua_vmprep.c`` ``ap_lua_get_lua_state``: ``apr_reslist_create`` with no
+  time-to-live; ``apr_reslist_acquire`` builds a new state whenever every pooled one is in
+  use), so a loaded child holds about one per worker thread that has run the handler (a
+  prefork child: one). (MAX, when below ThreadsPerChild, is not modelled.)
+
+Idle workers wait on one condition variable (``server/mpm_fdqueue.c``
+``ap_queue_pop_something``; the listener's push signals it), and glibc wakes the waiters of
+the oldest group first (``nptl/pthread_cond_signal.c``, G1), so work goes round the idle
+threads in the order they went idle: until each worker of the child has served, every
+hand-off reaches one that has not.
+"""
+
+from __future__ import annotations
+
+from mpmsim.engine.memory import MemoryLedger
+from mpmsim.models.mpm.base import Child
+
+
+def keep_for_worker(child: Child, ledger: MemoryLedger, served: int, mib: float) -> int:
+    """One more hand-off to a worker of ``child``; ``served`` workers already keep ``mib``.
+
+    While some worker has not served, the hand-off reaches one of them and the child grows by
+    ``mib``. Returns the new count of workers that keep it (at most ``child.threads``).
+    """
+    if served >= child.threads:
+        return served
+    child.memory_mib += mib
+    ledger.add(mib)
+    return served + 1
