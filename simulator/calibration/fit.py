@@ -39,6 +39,7 @@ from mpmsim.calibration.measured import (
 from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup, split_php, with_php
 from mpmsim.calibration.regressors import (
     class_workers,
+    peak_connections_mib,
     switch_counts,
     task_switches,
     used_threads,
@@ -155,7 +156,6 @@ def fit_memory(
     classes = sorted({r.content for r in runs})
     names = ["base_mib", "process_mib", "thread_mib", "thread_used_mib"]
     names += [f"classes.{c}.worker_mib" for c in classes]
-    conn_mib = base.connection_kib / 1024.0
     rows, y, conns = [], [], []
     for r in runs:
         for procs, threads, pss, loaded in (
@@ -170,7 +170,7 @@ def fit_memory(
                 y.append(float(pss))
                 # The simulator's peak also holds its open connections (connection_kib each,
                 # one a busy worker), as php_fit's mod_php memory fit takes them.
-                conns.append(conn_mib * min(r.concurrency, r.mrw_effective) if loaded else 0.0)
+                conns.append(peak_connections_mib(r, base.connection_kib) if loaded else 0.0)
     a, b = np.asarray(rows).reshape(-1, len(names)), np.asarray(y)
     b_own = b - np.asarray(conns)
     worker_mib = [base.classes.get(c, RequestClassCost()).worker_kib / 1024.0 for c in classes]

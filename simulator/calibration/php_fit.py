@@ -33,7 +33,7 @@ import numpy as np
 
 from mpmsim.calibration.linear import robust_linear
 from mpmsim.calibration.measured import requests_per_connection
-from mpmsim.calibration.regressors import switch_counts, task_switches
+from mpmsim.calibration.regressors import peak_connections_mib, switch_counts, task_switches
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel
 from mpmsim.workloads.readers import MeasuredRun
@@ -150,7 +150,7 @@ def fit_php_memory(fit: PhpFit, runs: Sequence[MeasuredRun], costs: CostModel) -
             if r.extra["php"] == "modphp" and procs and threads and pss:
                 own = base + costs.process_mib * (procs - 1) + costs.thread_mib * (threads - 1)
                 if when == "peak":  # the model's connections, one a busy worker (not in PSS)
-                    own += costs.connection_kib / 1024.0 * min(r.concurrency, r.mrw_effective)
+                    own += peak_connections_mib(r, costs.connection_kib)
                 mod[0].append([1.0, procs - 1.0])
                 mod[1].append(float(pss) - own)
                 mod[2].append(float(pss))

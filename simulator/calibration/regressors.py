@@ -66,3 +66,12 @@ def class_workers(run: MeasuredRun, procs: int, threads: int, loaded: bool) -> f
     if model.threaded:
         return used_threads(run, procs, threads, loaded)
     return max(float(procs - 1), 0.0)
+
+
+def peak_connections_mib(run: MeasuredRun, connection_kib: float) -> float:
+    """Memory of the connections the simulator holds at a loaded reading's peak.
+
+    One per client, each on a busy worker, so at most MaxRequestWorkers (``connection_kib``
+    each); a measured PSS has no such term, so the linear memory fits take it off.
+    """
+    return connection_kib / 1024.0 * min(run.concurrency, run.mrw_effective)
