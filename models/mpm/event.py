@@ -56,10 +56,11 @@ class EventModel(ThreadedMaintenance):
         # event.c l.2954: idle threads of a child that stopped accepting are not idle.
         return child.state == STARTING or (child.state == READY and not child.not_accepting)
 
-    def free_slots(self, active: int, total: int) -> int:
-        # A slot is free only without any process; stopping children keep theirs (up to
-        # ServerLimit), and the active children are capped by MaxRequestWorkers/ThreadsPerChild.
-        return min(self.d.ServerLimit - total, self.d.process_limit - active)
+    def free_slots(self, active: int, total: int, unreaped: int) -> int:
+        # A slot is free only without any process (event.c l.2971: ``pid == 0``): stopping
+        # children keep theirs, and so do exited ones until the parent reaps them; the active
+        # children are capped by MaxRequestWorkers/ThreadsPerChild.
+        return min(self.d.ServerLimit - total - unreaped, self.d.process_limit - active)
 
     def may_stop_one(self, active: int, total: int) -> bool:
         # do_kill: no child is stopping, or there is room for the replacement (l.3007-3043).

@@ -65,7 +65,9 @@ class PreforkModel:
                 server.stop_child(victim)
             self.spawn_rate = 1
         elif idle < d.MinSpareServers:
-            free = d.process_limit - len(live)
+            # A slot is free when its status is SERVER_DEAD, which only the parent's reaping
+            # writes (prefork_note_child_killed): an exited, unreaped child still holds it.
+            free = d.process_limit - len(live) - server.unreaped
             if free <= 0:
                 server.log(
                     "AH00161",

@@ -39,8 +39,13 @@ class ThreadedMaintenance:
         """Idle threads of ``child`` count towards MinSpareThreads."""
         return child.state in (ChildState.STARTING, ChildState.READY)
 
-    def free_slots(self, active: int, total: int) -> int:
-        """How many more children may be forked now."""
+    def free_slots(self, active: int, total: int, unreaped: int) -> int:
+        """How many more children may be forked now (``unreaped``: exited, slot still held).
+
+        worker.c ``perform_idle_server_maintenance``: a slot is free when it has DEAD threads
+        and no process or a quiescing one, so an exited child's slot is free before it is
+        reaped (its threads set SERVER_DEAD as they exit).
+        """
         return self.d.process_limit - active
 
     def may_stop_one(self, active: int, total: int) -> bool:
@@ -64,7 +69,7 @@ class ThreadedMaintenance:
                     server.stop_child(max(ready, key=lambda c: (c.idle, c.slot)))
             self.spawn_rate = 1
         elif idle < d.MinSpareThreads:
-            free = self.free_slots(len(active_children), len(live))
+            free = self.free_slots(len(active_children), len(live), server.unreaped)
             if free <= 0:
                 if active_threads >= d.MaxRequestWorkers:
                     if idle == 0:
