@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import yaml
 from mpmsim.calibration.fit import calibrate, fit_cpu, fit_memory
 from mpmsim.calibration.measured import Setup, requests_per_connection, simulate
 from mpmsim.calibration.output import holdout_mask
-from mpmsim.calibration.regressors import switch_counts
+from mpmsim.calibration.regressors import process_switches, switch_counts
 from mpmsim.models.costs import CostModel, load_costs
 from mpmsim.models.hardware import load_hardware
 from mpmsim.workloads.readers import MeasuredRun, read_measurements, write_measurements
@@ -53,7 +54,8 @@ def _synthetic(runs: list[MeasuredRun]) -> list[MeasuredRun]:
 
 @needs_data
 def test_linear_fits_recover_known_parameters(runs: list[MeasuredRun]) -> None:
-    base = load_costs("default")
+    # no per-process CPU in the synthetic rows, and none kept (the shared set cannot fit it)
+    base = load_costs("default").model_copy(update={"switch_us_per_process": 0.0})
     fake = _synthetic(runs)
     cpu = fit_cpu(fake, base, context_switch_us=2.0)
     assert cpu.values["classes.static.cpu_ms"] == pytest.approx(
@@ -70,6 +72,31 @@ def test_linear_fits_recover_known_parameters(runs: list[MeasuredRun]) -> None:
     assert mem.values["base_mib"] == pytest.approx(3.0, abs=1e-6)
     assert mem.values["process_mib"] == pytest.approx(0.4, abs=1e-6)
     assert mem.values["thread_mib"] == pytest.approx(0.05, abs=1e-6)
+
+
+@needs_data
+def test_per_process_cpu_is_fitted_only_from_servers_with_many_processes(
+    runs: list[MeasuredRun],
+) -> None:
+    """switch_us_per_process: 0.06 us per process and job in the rows' CPU is recovered when
+    some server ran 64 processes or more; the shared set's (at most 37) keep the base's."""
+    base = load_costs("default")
+    per_process = 0.06
+    fake = []
+    for r in _synthetic(runs):
+        if r.mpm == "prefork" and r.concurrency >= 50:  # warm servers of 150 children
+            r = dataclasses.replace(r, peak_procs=151, warmup_s=10.0)
+        k = requests_per_connection(r)
+        extra = process_switches(r, k) * per_process / 1000.0
+        cpu_ms = (r.apache_cpu_ms_per_req or 0.0) + extra  # _synthetic rows all have it
+        fake.append(dataclasses.replace(r, apache_cpu_ms_per_req=cpu_ms))
+    cpu = fit_cpu(fake, base, context_switch_us=2.0)
+    assert cpu.values["switch_us_per_process"] == pytest.approx(per_process, abs=1e-4)
+    assert cpu.values["switch_us"] == pytest.approx(7.0, abs=1e-2)
+    few = fit_cpu(_synthetic(runs), base, context_switch_us=2.0)
+    assert max(r.peak_procs or 0 for r in runs) < 64
+    assert few.values["switch_us_per_process"] == base.switch_us_per_process
+    assert math.isnan(few.stderr["switch_us_per_process"])
 
 
 @needs_data

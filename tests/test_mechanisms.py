@@ -132,6 +132,38 @@ def test_a_switch_costs_more_with_more_tasks_alive() -> None:
     assert flat[0] == pytest.approx(flat[1], rel=1e-9)
 
 
+def _worker_pool(children: int, costs: Any) -> Any:
+    """worker with ``children`` children of 25 threads kept alive, as :func:`_prefork_pool`."""
+    return prepared(
+        costs=costs,
+        server={"mpm": "worker", "directives": {
+            "StartServers": children, "ThreadsPerChild": 25, "ServerLimit": children,
+            "MaxRequestWorkers": 25 * children, "MinSpareThreads": 1,
+            "MaxSpareThreads": 25 * children + 26}},
+        load={"kind": "closed", "clients": 1, "keepalive": True, "duration_s": 2.0},
+    )  # fmt: skip
+
+
+def test_a_job_costs_more_with_more_processes_alive() -> None:
+    """switch_us_per_process: each CPU job pays it per live process, threads not counted.
+
+    1 us per process: a prefork server of 150 children (plus the parent) adds 0.151 ms to a
+    1 ms request, one of 10 children 0.011 ms; a worker server of 4 children of 25 threads
+    adds 0.005 ms (its 107 threads do not count), 0.107 ms with switch_us_per_task instead.
+    """
+    costs = {"base": "ideal", "switch_us_per_process": 1.0}
+    few = _summary(_prefork_pool(10, costs))["cpu_ms_per_request"]
+    many = _summary(_prefork_pool(150, costs))["cpu_ms_per_request"]
+    assert few == pytest.approx(1.011, rel=0.01)
+    assert many == pytest.approx(1.151, rel=0.01)
+    threads = _summary(_worker_pool(4, costs))["cpu_ms_per_request"]
+    assert threads == pytest.approx(1.005, rel=0.005)
+    per_task = {"base": "ideal", "switch_us_per_task": 1.0}
+    assert _summary(_worker_pool(4, per_task))["cpu_ms_per_request"] == pytest.approx(
+        1.107, rel=0.01
+    )
+
+
 def test_the_client_pays_its_own_time_per_new_connection() -> None:
     """client_conn_ms: one client without keep-alive waits for its own connect and close.
 

@@ -84,6 +84,13 @@ class CostModel(BaseModel):
         "TLB working set a switch reloads grows with the tasks alive; mpmsim calibrate fits it); "
         "0 = switches cost the same however many tasks live",
     )
+    switch_us_per_process: float = Field(
+        0.0,
+        ge=0,
+        description="extra CPU of each CPU job (a wake-up into its task) per live Apache process: "
+        "a switch into another process reloads its page tables, TLB and cache lines, and more "
+        "processes leave less of each in the caches (mpmsim calibrate fits it); 0 = none",
+    )
     thread_used_kib: float = Field(
         0.0,
         ge=0,

@@ -31,6 +31,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "accept_cpu_ms": (0.0, 5.0),
     "accept_mutex_us": (0.0, 5000.0),
     "switch_us_per_task": (0.0, 10.0),
+    "switch_us_per_process": (0.0, 10.0),
 }
 
 

@@ -40,6 +40,7 @@ from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup,
 from mpmsim.calibration.regressors import (
     class_workers,
     peak_connections_mib,
+    process_switches,
     switch_counts,
     task_switches,
     used_threads,
@@ -81,6 +82,13 @@ class Calibration:
 
 
 # -- stage 1: the linear fits --------------------------------------------------------------------
+#: The fewest processes (parent included) some measured server must have run for calibrate
+#: to fit ``switch_us_per_process``: between 2 and 37 (the shared set's range) the per-process
+#: CPU is indistinguishable from per-request CPU (fitted 0 +- 0.028 us), while warm prefork
+#: servers of 65 to 151 processes give 0.055 +- 0.034 (default.yaml's justification).
+PROCESSES_TO_FIT_PER_PROCESS = 64
+
+
 def fit_cpu(
     runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: float,
     keep: Collection[str] = (),
@@ -89,6 +97,9 @@ def fit_cpu(
 
     Request CPU and a class's handler CPU always occur together, so request_cpu_ms keeps the base
     model's value and the classes absorb the rest; accept and close keep the base's ratio.
+    ``switch_us_per_process`` is told apart from the per-request CPU only by servers with many
+    processes: unless some row's server had :data:`PROCESSES_TO_FIT_PER_PROCESS` or more, it
+    keeps the base's value, as the names in ``keep`` do.
     """
     usable = [
         r
@@ -101,16 +112,20 @@ def fit_cpu(
         "switch_us",
         "process_switch_total_us",
         "switch_us_per_task",
+        "switch_us_per_process",
     ]
     if not usable:
         raise InputError("no row has apache_cpu_ms_per_req with >= 1000 requests at c > 1")
+    if max((r.peak_procs or 0) for r in usable) < PROCESSES_TO_FIT_PER_PROCESS:
+        keep = {*keep, "switch_us_per_process"}
     rows = []
     y = []
     for r in usable:
         k = requests_per_connection(r)
         n_thread, n_process = switch_counts(r.mpm, k)
         x = [1.0 if c == r.content else 0.0 for c in classes]
-        x += [1.0 / k, n_thread / 1000.0, n_process / 1000.0, task_switches(r, k) / 1000.0]
+        x += [1.0 / k, n_thread / 1000.0, n_process / 1000.0, task_switches(r, k) / 1000.0,
+              process_switches(r, k) / 1000.0]  # fmt: skip
         rows.append(x)
         y.append(float(r.apache_cpu_ms_per_req or 0.0) - base.request_cpu_ms)
     a = np.asarray(rows)
@@ -124,16 +139,21 @@ def fit_cpu(
                 base.thread_switch_us + context_switch_us,
                 base.process_switch_us + context_switch_us,
                 base.switch_us_per_task,
+                base.switch_us_per_process,
             ],
         ]
     )
-    if "switch_us_per_task" in keep:  # the base's value, not fitted
-        b = b - a[:, -1] * base.switch_us_per_task
-        fit = robust_linear(a[:, :-1], b, obs, start[:-1], names[:-1], rows_used=len(usable))
-        fit.values["switch_us_per_task"] = base.switch_us_per_task
-        fit.stderr["switch_us_per_task"] = math.nan
-        return fit
-    return robust_linear(a, b, obs, start, names, rows_used=len(usable))
+    # The base's value, not fitted, for those kept; the rest are fitted.
+    kept = [j for j, n in enumerate(names) if n in keep and n.startswith("switch_us_per_")]
+    free = [j for j in range(len(names)) if j not in kept]
+    for j in kept:
+        b = b - a[:, j] * start[j]
+    fit = robust_linear(a[:, free], b, obs, start[free], [names[j] for j in free],
+                        rows_used=len(usable))  # fmt: skip
+    for j in kept:
+        fit.values[names[j]] = float(start[j])
+        fit.stderr[names[j]] = math.nan
+    return fit
 
 
 def fit_memory(
@@ -234,6 +254,7 @@ def fitted_costs(
         "close_cpu_ms": round(v["conn_cpu_ms"] * (1 - share), 5),
         "thread_switch_us": round(thread_us, 3),
         "switch_us_per_task": round(v["switch_us_per_task"], 5),
+        "switch_us_per_process": round(v["switch_us_per_process"], 5),
         "process_switch_us": round(process_us, 3),
         "parent_mib": round(m["base_mib"] * parent_share, 4),
         "shared_mib": round(m["base_mib"] * (1 - parent_share), 4),
@@ -247,6 +268,7 @@ def fitted_costs(
             "thread_switch_us": round(e["switch_us"], 4),
             "process_switch_us": round(e["process_switch_total_us"], 4),
             "switch_us_per_task": round(e["switch_us_per_task"], 6),
+            "switch_us_per_process": round(e["switch_us_per_process"], 6),
             "parent_mib+shared_mib": round(me["base_mib"], 4),
             "process_mib": round(me["process_mib"], 5),
             "thread_mib": round(me["thread_mib"], 6),

@@ -33,7 +33,12 @@ import numpy as np
 
 from mpmsim.calibration.linear import robust_linear
 from mpmsim.calibration.measured import requests_per_connection
-from mpmsim.calibration.regressors import peak_connections_mib, switch_counts, task_switches
+from mpmsim.calibration.regressors import (
+    peak_connections_mib,
+    process_switches,
+    switch_counts,
+    task_switches,
+)
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel
 from mpmsim.workloads.readers import MeasuredRun
@@ -89,6 +94,7 @@ def apache_own_cpu_ms(run: MeasuredRun, costs: CostModel, context_switch_us: flo
         + n_thread * (costs.thread_switch_us + context_switch_us) / 1000.0
         + n_process * (costs.process_switch_us + context_switch_us) / 1000.0
         + task_switches(run, k) * costs.switch_us_per_task / 1000.0
+        + process_switches(run, k) * costs.switch_us_per_process / 1000.0
     )
 
 
@@ -252,6 +258,7 @@ def kept_cpu(
         "switch_us": base.thread_switch_us + context_switch_us,
         "process_switch_total_us": base.process_switch_us + context_switch_us,
         "switch_us_per_task": base.switch_us_per_task,
+        "switch_us_per_process": base.switch_us_per_process,
     }
     return values, {k: math.nan for k in values}
 

@@ -41,6 +41,22 @@ def task_switches(run: MeasuredRun, k: float) -> float:
     return tasks * (1.0 + (1.0 / k if model.linger_holds_worker else 0.0))
 
 
+def process_switches(run: MeasuredRun, k: float) -> float:
+    """Processes alive x CPU jobs per request (``switch_us_per_process``), as
+    :func:`task_switches` counts the jobs.
+
+    The processes are those alive on average over the measured window: the peak for a run
+    measured after a warm-up; for a cold run, whose children grow from the idle reading to the
+    peak in its spawn ramp, their midpoint.
+    """
+    model: Any = MPM_MODELS[run.mpm]
+    peak = float(run.peak_procs or run.idle_procs or 0)
+    procs = peak
+    if not run.warmup_s and run.idle_procs:
+        procs = (float(run.idle_procs) + peak) / 2.0
+    return procs * (1.0 + (1.0 / k if model.linger_holds_worker else 0.0))
+
+
 def used_threads(run: MeasuredRun, procs: int, threads: int, loaded: bool) -> float:
     """Worker threads that have served (``thread_used_kib``) in a memory reading of ``run``.
 

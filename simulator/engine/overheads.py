@@ -22,6 +22,7 @@ class Overheads:
     process_switch_s: float  # one switch between processes
     thread_switch_s: float  # one switch between threads of a process
     switch_s_per_task: float  # more per switch for each process or thread alive
+    switch_s_per_process: float  # more per switch for each process alive
     new_conn_cpu_s: float  # accepting a connection and handing it to a worker
     ka_request_cpu_s: float  # handing a readable keep-alive connection to a worker
     write_completion_cpu_s: float  # event's listener finishing a write that did not fit
@@ -45,11 +46,16 @@ class Overheads:
         ``kernel/sched/core.c`` ``context_switch``: ``switch_mm_irqs_off`` between processes
         flushes the user TLB without PCID; the working sets of all tasks share the caches).
         It is paid on every time-slice switch and by every CPU job (the wake-up into its task).
+        ``switch_us_per_process`` grows it with the processes alive (``children`` and the
+        parent): each has its own page tables, so the working set that a switch between
+        processes must reload grows with them, while threads of one process share theirs.
         Under a threaded MPM a time-slice switch lands in another process with probability
         1 - 1/children.
         """
         per_task = self.switch_s_per_task
         extra = per_task * tasks if per_task else 0.0
+        if self.switch_s_per_process:
+            extra += self.switch_s_per_process * (children + 1)  # the children and the parent
         if threaded:
             cross = 1.0 - 1.0 / max(1, children)
             thread_s, process_s = self.thread_switch_s, self.process_switch_s
@@ -75,6 +81,7 @@ class Overheads:
             process_switch_s=process_switch_s,
             thread_switch_s=thread_switch_s,
             switch_s_per_task=costs.switch_us_per_task * 1e-6,
+            switch_s_per_process=costs.switch_us_per_process * 1e-6,
             new_conn_cpu_s=new_conn_cpu_s,
             ka_request_cpu_s=model.switches_per_keepalive_request * handoff,
             write_completion_cpu_s=2 * handoff if model.write_completion_off_worker else 0.0,
