@@ -97,6 +97,9 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
         ("parent_mib + shared_mib", c.parent_mib + c.shared_mib, unc.get("parent_mib+shared_mib")),
         ("process_mib", c.process_mib, unc.get("process_mib")),
         ("thread_mib", c.thread_mib, unc.get("thread_mib")),
+        ("thread_used_kib", c.thread_used_kib, unc.get("thread_used_kib")),
+        ("switch_us_per_task", c.switch_us_per_task, unc.get("switch_us_per_task")),
+        ("switch_us_per_process", c.switch_us_per_process, unc.get("switch_us_per_process")),
     ]  # fmt: skip
     for name, cls in sorted(c.classes.items()):
         params.append((f"classes.{name}.cpu_ms", cls.cpu_ms, unc.get(f"classes.{name}.cpu_ms")))
@@ -104,6 +107,8 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
         params += [(n, getattr(c, n), unc.get(n)) for n in cal.php_fit.values]
     for name, value, err in params:
         pm = f" ± {err:.4g}" if err is not None else ""
+        if err is not None and math.isnan(err):  # not fitted: --keep, or the rows cannot tell it
+            pm = " (kept: the base model's value)"
         lines.append(f"  {name:<32} {value:.5g}{pm}")
     lines.append(f"  client round trip (from c=1 rows) {cal.network_rtt_ms:.4f} ms")
     lines.extend(f"  {note}" for note in (cal.php_fit.notes if cal.php_fit else []))
