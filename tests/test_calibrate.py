@@ -72,6 +72,7 @@ def test_linear_fits_recover_known_parameters(runs: list[MeasuredRun]) -> None:
     assert mem.values["base_mib"] == pytest.approx(3.0, abs=1e-6)
     assert mem.values["process_mib"] == pytest.approx(0.4, abs=1e-6)
     assert mem.values["thread_mib"] == pytest.approx(0.05, abs=1e-6)
+    assert mem.values["connection_mib"] == pytest.approx(48.0 / 1024, abs=1e-6)
 
 
 @needs_data

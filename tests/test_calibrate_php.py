@@ -47,10 +47,10 @@ def _synthetic(run: MeasuredRun, costs: CostModel, setup: Setup) -> MeasuredRun:
     rec = _simulate(run, costs, setup)
     extra = dict(run.extra, server_cpu_ms_per_req=str(rec["cpu_ms_per_request"]))
     extra.pop("fpm_idle_procs", None)
-    pss = float(rec["memory_peak_mib"])
+    pss = float(rec["memory_apache_peak_mib"])  # what a PSS reading sees (no socket memory)
     if run.extra["php"] == "fpm":
         no_pool = costs.model_copy(update={"fpm_master_mib": 0.0, "fpm_child_mib": 0.0})
-        apache = float(_simulate(run, no_pool, setup)["memory_peak_mib"])
+        apache = float(_simulate(run, no_pool, setup)["memory_apache_peak_mib"])
         extra["fpm_peak_pss_mb"] = str(pss - apache)
         extra["fpm_peak_procs"] = str(rec["backend.www.children_peak"] + 1)
         pss = apache

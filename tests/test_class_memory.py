@@ -183,7 +183,8 @@ def test_fit_memory_recovers_each_class_s_worker_memory() -> None:
 
 
 def test_fitted_costs_carries_worker_kib_and_its_uncertainty() -> None:
-    base = load_costs("default")
+    # every row at 50 clients: connection_kib is not fitted, the base's must be the rows'
+    base = load_costs({"base": "default", "connection_kib": CONN_KIB})
     mem = fit_memory(SYNTHETIC, base)
     cpu = ParamFit(*kept_cpu(base, 2.0), rows_used=0, rms_rel_error=math.nan)
     costs = fitted_costs(base, cpu, mem, 2.0)

@@ -164,6 +164,29 @@ def test_a_job_costs_more_with_more_processes_alive() -> None:
     )
 
 
+def test_socket_memory_counts_for_ram_but_not_for_the_pss_figure() -> None:
+    """socket_kib: the kernel's memory per open connection is RAM, in no process's PSS.
+
+    20 keep-alive clients on a prefork pool of 20 hold 20 connections: 1 MiB of socket memory
+    each raises the peak by 20 MiB and leaves memory_apache_peak_mib (the figure calibrate
+    compares with measured PSS) where it was; connection_kib (Apache's) raises both.
+    """
+    load = {"kind": "closed", "clients": 20, "keepalive": True, "duration_s": 1.0}
+    server = {"mpm": "prefork", "directives": {
+        "StartServers": 20, "MinSpareServers": 1, "MaxSpareServers": 21,
+        "MaxRequestWorkers": 20, "ServerLimit": 20}}  # fmt: skip
+    plain = _summary(prepared(costs="ideal", server=server, load=load))
+    sock = _summary(
+        prepared(costs={"base": "ideal", "socket_kib": 1024.0}, server=server, load=load)
+    )
+    conn = _summary(
+        prepared(costs={"base": "ideal", "connection_kib": 1024.0}, server=server, load=load)
+    )
+    assert sock["memory_peak_mib"] == pytest.approx(plain["memory_peak_mib"] + 20.0)
+    assert sock["memory_apache_peak_mib"] == pytest.approx(plain["memory_apache_peak_mib"])
+    assert conn["memory_apache_peak_mib"] == pytest.approx(plain["memory_apache_peak_mib"] + 20.0)
+
+
 def test_the_client_pays_its_own_time_per_new_connection() -> None:
     """client_conn_ms: one client without keep-alive waits for its own connect and close.
 

@@ -62,7 +62,14 @@ class CostModel(BaseModel):
     thread_mib: float = Field(ge=0)
     """Private memory of each thread (touched stack, allocator)."""
     connection_kib: float = Field(ge=0)
-    """Each open connection (ptrans pool, bucket allocator, socket buffers)."""
+    """Apache's memory for each open connection (ptrans pool, bucket allocator)."""
+    socket_kib: float = Field(
+        0.0,
+        ge=0,
+        description="kernel memory for each open connection (socket buffers, socket and TCP "
+        "state): RAM the machine must have, but in no process's PSS, so calibrate compares "
+        "measured PSS with the simulated memory less it",
+    )
     send_buffer_kib: float = Field(ge=0)
     """Kernel send buffer: a response up to this size leaves the worker at once."""
     accept_mutex_us: float = Field(

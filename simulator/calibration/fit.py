@@ -165,18 +165,20 @@ def fit_memory(
     threaded MPM that has served, so only loaded readings have them. A class's ``worker_kib``
     is held by every worker that has served it: in a loaded reading of a row of that content,
     the used threads of a threaded MPM or the children of prefork (:func:`class_workers`).
-    A loaded reading is taken less the connections the simulator holds at its peak
-    (``connection_kib`` for each client, up to MaxRequestWorkers), else columns of loaded
-    readings only (``worker_kib``) would absorb memory the simulator already charges.
-    Parameters the readings cannot tell apart (no threaded rows, prefork only; a class whose
-    column adds no rank) and those in ``keep`` (``worker_kib`` keeps every class's,
-    ``classes.NAME.worker_kib`` one) keep the base model's values; with fewer readings than
+    A loaded reading also holds the connections the simulator holds at its peak (one per
+    client, up to MaxRequestWorkers): Apache's memory for each (``connection_kib``) is a column
+    of its own, fitted too (the kernel's socket memory, ``socket_kib``, is in no PSS and the
+    simulator leaves it out of the figure compared with one). Parameters the readings cannot
+    tell apart (no threaded rows, prefork only; a class or connection column that adds no
+    rank) and those in ``keep`` (``worker_kib`` keeps every class's, ``classes.NAME.worker_kib``
+    one, ``connection_kib``) keep the base model's values; with fewer readings than
     parameters, nothing is fitted (None).
     """
     classes = sorted({r.content for r in runs})
     names = ["base_mib", "process_mib", "thread_mib", "thread_used_mib"]
     names += [f"classes.{c}.worker_mib" for c in classes]
-    rows, y, conns = [], [], []
+    names += ["connection_mib"]
+    rows, y = [], []
     for r in runs:
         for procs, threads, pss, loaded in (
             (r.idle_procs, r.idle_threads, r.idle_pss_mb, False),
@@ -185,17 +187,18 @@ def fit_memory(
             if procs and threads and pss:
                 used = used_threads(r, procs, threads, loaded)
                 served = class_workers(r, procs, threads, loaded)
-                rows.append([1.0, procs - 1.0, threads - 1.0, used]
-                            + [served if c == r.content else 0.0 for c in classes])  # fmt: skip
-                y.append(float(pss))
                 # The simulator's peak also holds its open connections (connection_kib each,
                 # one a busy worker), as php_fit's mod_php memory fit takes them.
-                conns.append(peak_connections_mib(r, base.connection_kib) if loaded else 0.0)
+                conns = peak_connections_mib(r, 1024.0) if loaded else 0.0
+                rows.append([1.0, procs - 1.0, threads - 1.0, used]
+                            + [served if c == r.content else 0.0 for c in classes]
+                            + [conns])  # fmt: skip
+                y.append(float(pss))
     a, b = np.asarray(rows).reshape(-1, len(names)), np.asarray(y)
-    b_own = b - np.asarray(conns)
     worker_mib = [base.classes.get(c, RequestClassCost()).worker_kib / 1024.0 for c in classes]
     start = np.array([base.parent_mib + base.shared_mib, base.process_mib, base.thread_mib,
-                      base.thread_used_kib / 1024.0, *worker_mib])  # fmt: skip
+                      base.thread_used_kib / 1024.0, *worker_mib,
+                      base.connection_kib / 1024.0])  # fmt: skip
     chosen = next(
         (list(range(k)) for k in ((3, 2) if "thread_used_kib" in keep else (4, 3, 2))
          if len(rows) >= k and np.linalg.matrix_rank(a[:, :k]) == k),
@@ -209,8 +212,19 @@ def fit_memory(
         trial = [*chosen, j]
         if len(rows) >= len(trial) and np.linalg.matrix_rank(a[:, trial]) == len(trial):
             chosen = trial
+    # Apache's memory per open connection, if loaded readings at two or more numbers of
+    # connections tell it apart from what every loaded reading has (used threads, classes)
+    conn_col = len(names) - 1
+    trial = [*chosen, conn_col]
+    if (
+        "connection_kib" not in keep
+        and len({float(x) for x in a[:, conn_col] if x > 0}) >= 2
+        and len(rows) >= len(trial)
+        and np.linalg.matrix_rank(a[:, trial]) == len(trial)
+    ):
+        chosen = trial
     rest = [j for j in range(len(names)) if j not in chosen]
-    fit = robust_linear(a[:, chosen], b_own - a[:, rest] @ start[rest], b, start[chosen],
+    fit = robust_linear(a[:, chosen], b - a[:, rest] @ start[rest], b, start[chosen],
                         [names[j] for j in chosen], len(rows))  # fmt: skip
     for j in rest:
         fit.values[names[j]] = float(start[j])
@@ -261,6 +275,7 @@ def fitted_costs(
         "process_mib": round(m["process_mib"], 4),
         "thread_mib": round(m["thread_mib"], 5),
         "thread_used_kib": round(m["thread_used_mib"] * 1024.0, 3),
+        "connection_kib": round(m.get("connection_mib", base.connection_kib / 1024.0) * 1024.0, 3),
         "classes": classes,
         "uncertainty": {
             **{k: round(s, 6) for k, s in e.items() if k.startswith("classes.")},
@@ -273,6 +288,7 @@ def fitted_costs(
             "process_mib": round(me["process_mib"], 5),
             "thread_mib": round(me["thread_mib"], 6),
             "thread_used_kib": round(me["thread_used_mib"] * 1024.0, 4),
+            "connection_kib": round(me.get("connection_mib", math.nan) * 1024.0, 4),
             **{
                 k.replace("_mib", "_kib"): round(s * 1024.0, 4)
                 for k, s in me.items()
@@ -325,6 +341,11 @@ def calibrate(
         "switch_us_per_task", "client_conn_ms",
         *(() if mem is None else
           ("parent_mib", "shared_mib", "process_mib", "thread_mib", "thread_used_kib")),
+        # these two only when the rows could tell them (else the base's value is kept)
+        *(("switch_us_per_process",)
+          if math.isfinite(cpu.stderr.get("switch_us_per_process", math.nan)) else ()),
+        *(("connection_kib",) if mem is not None
+          and math.isfinite(mem.stderr.get("connection_mib", math.nan)) else ()),
     } - set(keep) if apache_rows else set()  # fmt: skip
     costs = (fitted_costs(base, cpu, mem, cs_us) if apache_rows else base).model_copy(
         update={

@@ -300,7 +300,7 @@ def simulate(run: MeasuredRun, costs: CostModel, setup: Setup, seed: int = 1) ->
         "lat_p50_ms": rec["latency_p50_ms"],
         "lat_p95_ms": rec["latency_p95_ms"],
         "cpu_ms_per_req": rec["cpu_ms_per_request"],
-        "peak_pss_mb": rec["memory_peak_mib"],
+        "peak_pss_mb": rec["memory_apache_peak_mib"],  # PSS: without kernel socket memory
         "peak_procs": float(rec["processes_peak"]),
     }
 

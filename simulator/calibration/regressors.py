@@ -88,6 +88,7 @@ def peak_connections_mib(run: MeasuredRun, connection_kib: float) -> float:
     """Memory of the connections the simulator holds at a loaded reading's peak.
 
     One per client, each on a busy worker, so at most MaxRequestWorkers (``connection_kib``
-    each); a measured PSS has no such term, so the linear memory fits take it off.
+    each): the memory fit's connection column (``connection_kib`` 1024 gives the count), and
+    php_fit's offset.
     """
     return connection_kib / 1024.0 * min(run.concurrency, run.mrw_effective)

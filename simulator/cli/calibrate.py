@@ -83,7 +83,13 @@ def calibrate(
 
 
 #: What --keep may name: the fitted parameters that can be held at the base's values.
-KEEPABLE = ("switch_us_per_task", "switch_us_per_process", "thread_used_kib", "worker_kib")
+KEEPABLE = (
+    "switch_us_per_task",
+    "switch_us_per_process",
+    "thread_used_kib",
+    "connection_kib",
+    "worker_kib",
+)
 
 
 def _keep_names(keep: str) -> list[str]:

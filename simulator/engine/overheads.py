@@ -31,7 +31,8 @@ class Overheads:
     #: a CPU job of its own after the FIN, not part of the request's
     linger_on_worker: bool
     request_cpu_s: float  # per request, on top of the request class's own CPU
-    conn_mib: float  # per open connection
+    conn_mib: float  # per open connection: Apache's
+    socket_mib: float  # per open connection: the kernel's (RAM, in no PSS)
     send_buffer_bytes: float  # a response larger than this blocks its writer
     child_mib: float  # per child process with all its threads
     thread_used_mib: float  # more per worker thread of a threaded MPM once it has served
@@ -89,6 +90,7 @@ class Overheads:
             linger_on_worker=model.linger_holds_worker,
             request_cpu_s=costs.request_cpu_ms * 1e-3,
             conn_mib=costs.connection_kib / 1024.0,
+            socket_mib=costs.socket_kib / 1024.0,
             send_buffer_bytes=costs.send_buffer_kib * 1024.0,
             child_mib=costs.process_mib
             + (threads + model.extra_threads_per_child()) * costs.thread_mib,

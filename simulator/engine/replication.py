@@ -289,6 +289,7 @@ def _counters(world: World) -> dict[str, float]:
         "threads_peak": server.threads_peak,
         "keepalive_peak": server.keepalive.peak,
         "memory_peak_mib": memory.peak_mib,
+        "memory_apache_peak_mib": memory.apache_peak_mib,
         "memory_limit_mib": memory.limit_mib,
         "ram_exceeded": float(memory.exceeded),
         "cpu_busy_core_s": cpu.busy_core_s,

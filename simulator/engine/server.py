@@ -196,6 +196,8 @@ class Server:
         self.conns_accepted += 1
         conn.child = child
         self.memory.add(self.overheads.conn_mib)
+        if self.overheads.socket_mib:
+            self.memory.add_kernel(self.overheads.socket_mib)
         if self.model.on_accept(child):
             self.stop_child(child)
         if not self._fills_first:
@@ -357,6 +359,8 @@ class Server:
         child.conns -= 1
         self.conns_open -= 1
         self.memory.add(-self.overheads.conn_mib)
+        if self.overheads.socket_mib:
+            self.memory.add_kernel(-self.overheads.socket_mib)
         if self.model.on_connection_closed(child):
             self.stop_child(child)
         self._refresh(child)
@@ -391,6 +395,8 @@ class Server:
         self.busy -= victim.busy
         self.conns_open -= victim.conns
         self.memory.add(-victim.conns * conn_mib)
+        if self.overheads.socket_mib:
+            self.memory.add_kernel(-victim.conns * self.overheads.socket_mib)
         self._exit(victim)
         return victim
 
