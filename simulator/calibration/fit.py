@@ -39,7 +39,7 @@ from mpmsim.calibration.measured import (
 from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup, split_php, with_php
 from mpmsim.calibration.regressors import (
     class_workers,
-    peak_connections_mib,
+    peak_connections,
     process_switches,
     switch_counts,
     task_switches,
@@ -189,7 +189,7 @@ def fit_memory(
                 served = class_workers(r, procs, threads, loaded)
                 # The simulator's peak also holds its open connections (connection_kib each,
                 # one a busy worker), as php_fit's mod_php memory fit takes them.
-                conns = peak_connections_mib(r, 1024.0) if loaded else 0.0
+                conns = float(peak_connections(r)) if loaded else 0.0
                 rows.append([1.0, procs - 1.0, threads - 1.0, used]
                             + [served if c == r.content else 0.0 for c in classes]
                             + [conns])  # fmt: skip

@@ -32,29 +32,34 @@ def switch_counts(mpm: str, k: float) -> tuple[float, float]:
 def task_switches(run: MeasuredRun, k: float) -> float:
     """Tasks alive x switches per request whose cost grows with them (``switch_us_per_task``).
 
-    Each CPU job is a wake-up into a task: one per request, and for a worker that lingers
-    itself (prefork, worker) one more per connection, after the client's FIN. The tasks alive
-    are the run's peak processes + threads (a saturated server holds them for most of the run).
+    The tasks alive are the run's peak processes + threads (a saturated server holds them for
+    most of the run); the switches are its CPU jobs per request (:func:`jobs_per_request`).
     """
-    model: Any = MPM_MODELS[run.mpm]
-    tasks = float(run.peak_threads or run.idle_threads or 0)
-    return tasks * (1.0 + (1.0 / k if model.linger_holds_worker else 0.0))
+    return float(run.peak_threads or run.idle_threads or 0) * jobs_per_request(run, k)
 
 
 def process_switches(run: MeasuredRun, k: float) -> float:
-    """Processes alive x CPU jobs per request (``switch_us_per_process``), as
-    :func:`task_switches` counts the jobs.
+    """Processes alive x CPU jobs per request (``switch_us_per_process``).
 
     The processes are those alive on average over the measured window: the peak for a run
     measured after a warm-up; for a cold run, whose children grow from the idle reading to the
     peak in its spawn ramp, their midpoint.
     """
-    model: Any = MPM_MODELS[run.mpm]
     peak = float(run.peak_procs or run.idle_procs or 0)
     procs = peak
     if not run.warmup_s and run.idle_procs:
         procs = (float(run.idle_procs) + peak) / 2.0
-    return procs * (1.0 + (1.0 / k if model.linger_holds_worker else 0.0))
+    return procs * jobs_per_request(run, k)
+
+
+def jobs_per_request(run: MeasuredRun, k: float) -> float:
+    """CPU jobs per request at ``k`` requests per connection: each a wake-up into its task.
+
+    One per request, and for a worker that lingers itself (prefork, worker) one more per
+    connection, after the client's FIN.
+    """
+    model: Any = MPM_MODELS[run.mpm]
+    return 1.0 + (1.0 / k if model.linger_holds_worker else 0.0)
 
 
 def used_threads(run: MeasuredRun, procs: int, threads: int, loaded: bool) -> float:
@@ -84,11 +89,12 @@ def class_workers(run: MeasuredRun, procs: int, threads: int, loaded: bool) -> f
     return max(float(procs - 1), 0.0)
 
 
-def peak_connections_mib(run: MeasuredRun, connection_kib: float) -> float:
-    """Memory of the connections the simulator holds at a loaded reading's peak.
+def peak_connections(run: MeasuredRun) -> int:
+    """The connections the simulator holds at a loaded reading's peak: one per client, each on
+    a busy worker, so at most MaxRequestWorkers (the memory fit's ``connection_kib`` column)."""
+    return min(run.concurrency, run.mrw_effective)
 
-    One per client, each on a busy worker, so at most MaxRequestWorkers (``connection_kib``
-    each): the memory fit's connection column (``connection_kib`` 1024 gives the count), and
-    php_fit's offset.
-    """
-    return connection_kib / 1024.0 * min(run.concurrency, run.mrw_effective)
+
+def peak_connections_mib(run: MeasuredRun, connection_kib: float) -> float:
+    """Memory of :func:`peak_connections` at ``connection_kib`` each (php_fit's offset)."""
+    return connection_kib / 1024.0 * peak_connections(run)

@@ -195,9 +195,7 @@ class Server:
         self.conns_open += 1
         self.conns_accepted += 1
         conn.child = child
-        self.memory.add(self.overheads.conn_mib)
-        if self.overheads.socket_mib:
-            self.memory.add_kernel(self.overheads.socket_mib)
+        self._conn_memory(1)
         if self.model.on_accept(child):
             self.stop_child(child)
         if not self._fills_first:
@@ -358,9 +356,7 @@ class Server:
             return
         child.conns -= 1
         self.conns_open -= 1
-        self.memory.add(-self.overheads.conn_mib)
-        if self.overheads.socket_mib:
-            self.memory.add_kernel(-self.overheads.socket_mib)
+        self._conn_memory(-1)
         if self.model.on_connection_closed(child):
             self.stop_child(child)
         self._refresh(child)
@@ -394,11 +390,16 @@ class Server:
         self.log("OOM", "Out of memory: Killed process (apache2)")
         self.busy -= victim.busy
         self.conns_open -= victim.conns
-        self.memory.add(-victim.conns * conn_mib)
-        if self.overheads.socket_mib:
-            self.memory.add_kernel(-victim.conns * self.overheads.socket_mib)
+        self._conn_memory(-victim.conns)
         self._exit(victim)
         return victim
+
+    def _conn_memory(self, n: int) -> None:
+        """``n`` connections opened (closed, if negative): Apache's memory and the kernel's."""
+        ov = self.overheads
+        self.memory.add(n * ov.conn_mib)
+        if ov.socket_mib:
+            self.memory.add_kernel(n * ov.socket_mib)
 
     def _update_switch_cost(self) -> None:
         """Set the CPU's switch costs from the processes and threads alive (Overheads)."""

@@ -178,7 +178,7 @@ def _sampled(prep: Prepared, rep: Replication, window: Window) -> dict[str, Any]
     return {
         "memory_peak_mib": c["memory_peak_mib"],
         # without the kernel's socket memory: what a PSS reading of the Apache processes shows
-        "memory_apache_peak_mib": c.get("memory_apache_peak_mib", c["memory_peak_mib"]),
+        "memory_apache_peak_mib": c["memory_apache_peak_mib"],
         "memory_mean_mib": mean("memory_mib", c["memory_peak_mib"]),
         "memory_limit_mib": c["memory_limit_mib"],
         "ram_exceeded": bool(c["ram_exceeded"]),
