@@ -13,8 +13,8 @@ from mpmsim.engine.replication import build_world
 from mpmsim.engine.replications import run_prepared
 from mpmsim.engine.server import Server
 from mpmsim.engine.summary import summarize
-from mpmsim.models.mpm.base import Child
-from tests.helpers import prepared
+from mpmsim.models.mpm.base import READY, Child
+from tests.helpers import IDEAL_HW, prepared
 
 
 def _spawn_times(monkeypatch: pytest.MonkeyPatch) -> list[float]:
@@ -56,7 +56,7 @@ def test_maintenance_runs_every_second_while_children_keep_exiting(
     assert forked_in >= set(range(1, 8))
 
 
-def _one_request_world(mpm: str, rtt_ms: float) -> Any:
+def _one_request_world(mpm: str, rtt_ms: float, **parts: Any) -> Any:
     directives = {"StartServers": 1, "MinSpareServers": 1, "MaxSpareServers": 2,
                   "MinSpareThreads": 1, "MaxSpareThreads": 50, "ThreadsPerChild": 25}  # fmt: skip
     if mpm == "prefork":
@@ -71,6 +71,7 @@ def _one_request_world(mpm: str, rtt_ms: float) -> Any:
                 "requests": 1,
                 "network_rtt_ms": rtt_ms,
             },
+            **parts,
         )
     )
     world.env.process(world.client.request(None, delay_s=0.5, client_keepalive=False))
@@ -95,11 +96,84 @@ def test_sync_worker_is_not_idle_until_it_has_closed_after_the_fin(mpm: str) -> 
     assert world.server.conns_open == 0
 
 
+#: Under processor sharing no job waits for its turn, so event's close stays part of the
+#: response's CPU job (Server.defers_linger); the stories below run under CFS.
+CFS_HW = {**IDEAL_HW, "cpu_scheduler": "cfs"}
+
+
 def test_event_worker_is_idle_once_the_response_is_written() -> None:
-    """event: the listener does the lingering close (event.c start_lingering_close_nonblocking)."""
-    world = _one_request_world("event", 100.0)
+    """event: the worker leaves the connection lingering with its listener and goes idle.
+
+    event.c start_lingering_close_blocking / process_lingering_close: the connection stays
+    open (and counted as lingering) until the client's FIN at ~0.751 s, when a worker is
+    taken for the close (listener_thread: get_worker, push2worker).
+    """
+    world = _one_request_world("event", 100.0, hardware=CFS_HW)
     world.env.run(until=0.7)
+    (child,) = world.server.children
     assert world.server.busy == 0
+    assert world.server.conns_open == 1
+    assert child.lingering == 1
+    world.env.run(until=0.76)
+    assert world.server.conns_open == 0
+    assert child.lingering == 0
+    assert world.server.busy == 0
+
+
+def test_event_fin_without_an_idle_worker_waits_for_the_next_one() -> None:
+    """A FIN that finds every worker of its child busy takes the next one that comes free.
+
+    Real 2.4.71 resets almost none of these connections (0.1-0.6 % OutRsts at 100-400
+    clients): its listener looks for a worker only once it runs, by when one has come free.
+    """
+    # the worker's close after the FIN costs a thread switch (5 us)
+    world = _one_request_world(
+        "event", 100.0, hardware=CFS_HW, costs={"base": "ideal", "thread_switch_us": 5.0}
+    )
+    world.env.run(until=0.7)
+    server = world.server
+    (child,) = server.children
+    held = child.idle
+    for _ in range(held):
+        server.hold_worker(child)
+    world.env.run(until=0.76)  # the FIN came at ~0.751 s: no idle worker
+    assert server.conns_open == 1
+    server.release_worker(child)  # a worker comes free: it goes to the close, not idle
+    assert child.idle == 0
+    assert server.busy == held
+    world.env.run(until=0.77)
+    assert server.conns_open == 0
+    assert child.idle == 1
+    assert server.busy == held - 1
+
+
+def test_saturated_event_forks_to_server_limit_while_fins_hold_its_workers() -> None:
+    """Workers taken for lingering closes leave a saturated event child without idle workers.
+
+    One core, the static page, 100 ab-like clients without keep-alive, ThreadsPerChild 25:
+    the real 2.4.71 runs 16 children (ServerLimit) plus the parent (debug log: "24 active
+    conns (24 lingering ...), 1 idle workers"). Without the FIN's worker the model kept 10.
+    """
+    prep = prepared(
+        hardware={**CFS_HW, "context_switch_us": 2.0},
+        costs="bench-1core",
+        mix=[{"name": "static"}],
+        server={"mpm": "event", "directives": {
+            "StartServers": 3, "MinSpareThreads": 75, "MaxSpareThreads": 250,
+            "ThreadsPerChild": 25, "MaxRequestWorkers": 400}},
+        load=_closed(100, 6.0),
+    )  # fmt: skip
+    assert _summary(prep)["processes_peak"] == 17
+
+
+def test_event_accepts_past_its_lingering_connections() -> None:
+    """connections_above_limit counts c_count - l_count: lingering ones do not fill a child."""
+    model = _one_request_world("event", 1.0).server.model  # ThreadsPerChild 25, factor 2
+    child = Child(slot=0, threads=25, extra_threads=1, memory_mib=1.0, state=READY, idle=5)
+    child.conns = 40  # 25 + 5 * 2 = 35 is the limit
+    assert not model.may_accept(child)
+    child.lingering = 20
+    assert model.may_accept(child)
 
 
 def _summary(prep: Any) -> dict[str, Any]:

@@ -21,8 +21,8 @@ def _world(mpm: str, directives: dict[str, Any], hardware: dict[str, Any], **par
     )
 
 
-def _send(world: Any, at_s: float) -> None:
-    world.env.process(world.client.request(None, delay_s=at_s, client_keepalive=False))
+def _send(world: Any, at_s: float, *, keepalive: bool = False) -> None:
+    world.env.process(world.client.request(None, delay_s=at_s, client_keepalive=keepalive))
 
 
 def _accepted_behind_a_hog(hardware: dict[str, Any]) -> Any:
@@ -80,16 +80,17 @@ def test_a_threaded_listener_fills_its_own_child_first() -> None:
 def test_a_full_event_child_accepts_again_only_once_its_listener_has_run() -> None:
     """event.c: the listener disabled its sockets (not_accepting) when its workers were all
     reserved; a worker going idle wakes it (apr_pollset_wakeup) and it re-enables them when it
-    runs. One child of 2 workers, two 50 ms waits from 0.5 s, a CPU hog from 0.52 s: the
-    workers free up at ~0.55 s, but the listener's turn (a 5 us thread switch of CPU) comes
-    at the next 4 ms tick."""
+    runs. One child of 2 workers, two 50 ms waits from 0.5 s on kept-alive connections (no
+    lingering close takes the workers again), a CPU hog from 0.52 s: the workers free up at
+    ~0.55 s, but the listener's turn (a 5 us thread switch of CPU) comes at the next 4 ms
+    tick."""
     directives = {"StartServers": 1, "ThreadsPerChild": 2, "MaxRequestWorkers": 2,
                   "ServerLimit": 1, "MinSpareThreads": 1, "MaxSpareThreads": 4}  # fmt: skip
     world = _world("event", directives, EEVDF_HW, mix=[{"name": "r", "cpu_ms": 0.1,
                    "wait_ms": 50.0}], costs={"base": "ideal", "thread_switch_us": 5.0})  # fmt: skip
     world.env.run(until=0.45)
     for _ in range(2):
-        _send(world, 0.05)
+        _send(world, 0.05, keepalive=True)
     world.env.run(until=0.52)
     (child,) = world.server.children
     assert child.not_accepting

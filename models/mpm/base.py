@@ -45,6 +45,7 @@ class Child:
     state: ChildState = ChildState.STARTING
     idle: int = 0
     conns: int = 0  # open connections (event's C)
+    lingering: int = 0  # of them, event's in lingering close (its listener watches them)
     conns_accepted: int = 0
     conns_finished: int = 0
     used: int = 0  # worker threads that have served at least once

@@ -47,10 +47,9 @@ class EventModel(ThreadedMaintenance):
         if child.state != READY or child.idle <= 0:
             return False
         # connections_above_limit(), event.c l.519-537; the factor is truncated to an integer.
-        # Apache leaves connections in lingering close out of the count; the simulated close is
-        # immediate (its cost is CPU only), so no connection is ever lingering here.
+        # Connections in lingering close are left out of the count (l.527: c_count - l_count).
         d_flag = 1 if child.not_accepting else 0
-        return child.conns < self._tpc + (child.idle - d_flag) * self._factor
+        return child.conns - child.lingering < self._tpc + (child.idle - d_flag) * self._factor
 
     def counts_idle(self, child: Child) -> bool:
         # event.c l.2954: idle threads of a child that stopped accepting are not idle.

@@ -48,7 +48,7 @@ _EPS_S = 1e-12
 class _Job:
     """One runnable job: a task woken with ``left`` seconds of reference-core work to do."""
 
-    __slots__ = ("d", "ev", "left", "on_start", "preempted", "ran_s", "v")
+    __slots__ = ("d", "ev", "left", "on_start", "pooled", "preempted", "ran_s", "v")
 
     def __init__(
         self, ev: simpy.Event, left: float, v: float, on_start: Callable[[], None] | None
@@ -60,6 +60,7 @@ class _Job:
         self.ran_s = 0.0  # run time in its current turn on a vCPU
         self.preempted = False
         self.d = 0.0  # virtual deadline (EEVDF)
+        self.pooled = True  # its task's vruntime goes back to the sleepers when it ends
 
 
 class CFSCPU(CPU):
@@ -99,6 +100,26 @@ class CFSCPU(CPU):
 
     # -- public ---------------------------------------------------------------------------
     def run(self, work_s: float, on_start: Callable[[], None] | None = None) -> simpy.Event:
+        return self._wake(work_s, on_start, queued=False)
+
+    def run_queued(self, work_s: float) -> simpy.Event:
+        """A short job placed behind the runnable ones, its task's vruntime not remembered.
+
+        The sleepers' vruntimes (see the module doc) stand for the request-serving tasks,
+        whose own history makes the tails of CPU-bound requests. A short job of another
+        kind (event's close after the client's FIN: a thread switch and a read) taken from
+        them would inherit a vruntime up to a request's run time ahead of or behind the
+        others and so jump the queue or starve at random, and, put back, would spread the
+        request tasks' vruntimes apart. The real kernel (EEVDF, Linux 6.6 and later) places
+        a woken task at lag 0, behind those already waiting; here it takes the vruntime of
+        the task that last went to sleep (the back of the runnable band) and leaves the
+        sleepers untouched.
+        """
+        return self._wake(work_s, None, queued=True)
+
+    def _wake(
+        self, work_s: float, on_start: Callable[[], None] | None, *, queued: bool
+    ) -> simpy.Event:
         env = self.env
         ev = simpy.Event(env)
         if work_s <= 0.0:
@@ -110,13 +131,17 @@ class CFSCPU(CPU):
             self._update_min_v()
         elif now != self._t:
             self._advance(now)  # idle since: only the clock and the credits move
-        v = self._min_v - self._credit
         sleepers = self._sleepers
-        if sleepers:
-            own = sleepers.popleft()
-            if own > v:
-                v = own
+        if queued:
+            v = sleepers[-1] if sleepers else self._min_v
+        else:
+            v = self._min_v - self._credit
+            if sleepers:
+                own = sleepers.popleft()
+                if own > v:
+                    v = own
         job = _Job(ev, work_s + self.job_switch_s, v, on_start)
+        job.pooled = not queued
         if len(running) < self.vcpus:
             self._start(job)
             if self._timer_still_fits(job, now):
@@ -294,7 +319,8 @@ class CFSCPU(CPU):
             if job.v > self._min_v:
                 self._min_v = job.v
             sleepers = self._sleepers
-            sleepers.append(job.v)
+            if job.pooled:
+                sleepers.append(job.v)
             if len(sleepers) > self.tasks_alive:
                 sleepers.popleft()
             fire_now(job.ev)
@@ -313,7 +339,8 @@ class CFSCPU(CPU):
         if done:
             sleepers = self._sleepers
             for job in done:
-                sleepers.append(job.v)
+                if job.pooled:
+                    sleepers.append(job.v)
             while len(sleepers) > self.tasks_alive:
                 sleepers.popleft()
         for job in done:

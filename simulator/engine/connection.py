@@ -10,7 +10,16 @@ from mpmsim.models.mpm.base import Child
 class Conn:
     """A client's TCP connection: the child serving it, and how it ended."""
 
-    __slots__ = ("abandoned", "child", "closed_at", "id", "requests", "server_closed", "wake")
+    __slots__ = (
+        "abandoned",
+        "child",
+        "closed_at",
+        "id",
+        "lingering",
+        "requests",
+        "server_closed",
+        "wake",
+    )
 
     def __init__(self, conn_id: int) -> None:
         self.id = conn_id
@@ -20,3 +29,4 @@ class Conn:
         self.server_closed = False  # the server closed it (keep-alive timeout, busy, stopping)
         self.requests = 0  # requests sent on it so far
         self.closed_at = 0.0  # when the server closed it
+        self.lingering = False  # event: in lingering close, watched by the child's listener

@@ -100,6 +100,13 @@ class CPU:
         self._available = self.capacity()
 
     # -- public -----------------------------------------------------------------------------
+    def run_queued(self, work_s: float) -> simpy.Event:
+        """:meth:`run` for a short job woken behind the runnable ones, as EEVDF places it.
+
+        Under processor sharing every job is served from the start, so it is :meth:`run`.
+        """
+        return self.run(work_s)
+
     def run(self, work_s: float, on_start: Callable[[], None] | None = None) -> simpy.Event:
         """Serve ``work_s`` reference-core seconds to a new job; the event fires when done.
 

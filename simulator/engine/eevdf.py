@@ -48,6 +48,10 @@ class EEVDFCPU(CFSCPU):
         self._avg_v = 0.0  # V when the queue last held a task
 
     # -- public ---------------------------------------------------------------------------
+    def run_queued(self, work_s: float) -> simpy.Event:
+        """Every wake-up is placed at lag 0 here already: :meth:`run`."""
+        return self.run(work_s)
+
     def run(self, work_s: float, on_start: Callable[[], None] | None = None) -> simpy.Event:
         env = self.env
         ev = simpy.Event(env)

@@ -86,8 +86,8 @@ class KeepAliveRegistry:
     def expire(self, conn: Conn) -> None:
         """KeepAliveTimeout passed with no request (or the client left): close ``conn``."""
         child = conn.child
-        if conn.server_closed or child is None or not child.alive:
-            return
+        if conn.server_closed or conn.lingering or child is None or not child.alive:
+            return  # (a lingering connection is closed by its own FIN)
         self._close(conn)
 
     def close_all(self, child: Child) -> None:

@@ -27,6 +27,9 @@ class Overheads:
     ka_request_cpu_s: float  # handing a readable keep-alive connection to a worker
     write_completion_cpu_s: float  # event's listener finishing a write that did not fit
     close_cpu_s: float  # shutdown, lingering close and the wake-up for the client's FIN
+    #: event: the CPU job of the worker woken for the client's FIN (a switch); the rest of the
+    #: close (shutdown, reading the EOF, close) is charged with the response
+    deferred_close_cpu_s: float
     #: the worker itself waits for the client's FIN and closes (prefork, worker): the close is
     #: a CPU job of its own after the FIN, not part of the request's
     linger_on_worker: bool
@@ -87,6 +90,7 @@ class Overheads:
             ka_request_cpu_s=model.switches_per_keepalive_request * handoff,
             write_completion_cpu_s=2 * handoff if model.write_completion_off_worker else 0.0,
             close_cpu_s=costs.close_cpu_ms * 1e-3 + model.switches_per_close * handoff,
+            deferred_close_cpu_s=model.switches_per_close * handoff,
             linger_on_worker=model.linger_holds_worker,
             request_cpu_s=costs.request_cpu_ms * 1e-3,
             conn_mib=costs.connection_kib / 1024.0,

@@ -17,6 +17,7 @@ from mpmsim.engine.connection import Conn
 from mpmsim.engine.cpu import CPU
 from mpmsim.engine.error_log import ErrorLog
 from mpmsim.engine.keepalive import KeepAliveRegistry
+from mpmsim.engine.lingering import LingeringClose
 from mpmsim.engine.memory import MemoryLedger
 from mpmsim.engine.overheads import Overheads
 from mpmsim.engine.worker_memory import keep_for_worker
@@ -54,6 +55,10 @@ class Server:
         self.overheads = Overheads.derive(model, costs, hardware, listeners)
         self.accept_queue = AcceptQueue(directives.ListenBacklog, somaxconn)
         self.keepalive = KeepAliveRegistry(self, holds_worker=model.keepalive_holds_worker)
+        self.lingering = LingeringClose(env, cpu, self.overheads, self)
+        #: event's lingering closes take a worker after the FIN; under processor sharing no
+        #: job waits for its turn, so the close stays part of the response's CPU job
+        self.defers_linger = not model.linger_holds_worker and not cpu.runs_at_once
         self._children: list[Child] = []
         self._tpc = model.threads_per_child()
         self._extra_threads = model.extra_threads_per_child()
@@ -278,6 +283,8 @@ class Server:
         """A worker of ``child`` finished with its connection (or handed it to the listener)."""
         if child.state == DEAD:
             return
+        if self.defers_linger and self.lingering.take_freed_worker(child):
+            return  # it goes on to a lingering close whose FIN waited for a worker
         child.idle += 1
         self.busy -= 1
         self._refresh(child)
@@ -288,6 +295,11 @@ class Server:
         """Event: reserve an idle worker of ``child`` for a readable keep-alive connection."""
         if child.state != READY or child.idle <= 0:
             return False
+        self.hold_worker(child)
+        return True
+
+    def hold_worker(self, child: Child) -> None:
+        """Take one of the idle workers of ``child`` (it has one)."""
         child.idle -= 1
         if self._used_mib:
             self._thread_used(child)
@@ -295,7 +307,6 @@ class Server:
         if self.busy > self.busy_peak:
             self.busy_peak = self.busy
         self._refresh(child)
-        return True
 
     def class_state(self, child: Child, k: int, mib: float) -> None:
         """A worker of ``child`` is handed a request of class ``k``: ``mib`` is its worker_kib."""
@@ -305,10 +316,10 @@ class Server:
         child.class_workers[k] = keep_for_worker(child, self.memory, served, mib)
 
     def close(self, conn: Conn, *, worker_held: bool, fin_after_s: float = 0.0) -> None:
-        """Close after a response; the worker (if held) is released after the close CPU.
+        """Close after a response: a lingering close if a worker held ``conn`` (lingering.py).
 
         ``fin_after_s``: when the client's FIN reaches the server (it reads the response to the
-        end and closes). A worker that lingers itself waits for it (:meth:`_linger`).
+        end and closes).
         """
         child = conn.child
         assert child is not None
@@ -316,44 +327,32 @@ class Server:
             return
         if worker_held:
             if self.overheads.linger_on_worker:
-                self._linger(conn, child, fin_after_s)
+                self.lingering.on_worker(conn, child, fin_after_s)
+                return
+            if self.defers_linger:
+                # event: the worker shut the write side down and handed the connection to its
+                # listener's linger queue (start_lingering_close_blocking); it no longer counts
+                # against accepting (connections_above_limit: c_count - l_count)
+                conn.lingering = True
+                child.lingering += 1
+                self.release_worker(child)
+                self.lingering.deferred(conn, child, fin_after_s)
                 return
             self.release_worker(child)
         self.finish_close(conn)
-
-    def _linger(self, conn: Conn, child: Child, fin_after_s: float) -> None:
-        """A sync worker's lingering close: SERVER_CLOSING until it has run after the FIN.
-
-        httpd 2.4 ``server/connection.c``: ``ap_prep_lingering_close`` sets the scoreboard to
-        SERVER_CLOSING, ``ap_lingering_close`` shuts down the write side and blocks in
-        ``apr_socket_recv`` until the client's FIN; the worker marks itself SERVER_READY only
-        at the top of its loop (prefork ``child_main``, worker ``worker_thread``), i.e. once it
-        has been woken and run again. Until then the parent's maintenance does not count it as
-        idle. Its close is a CPU job of its own, which waits for the CPU like any other.
-        """
-
-        def closed(_ev: simpy.Event) -> None:
-            if conn.server_closed:
-                return
-            self.release_worker(child)
-            self.finish_close(conn)
-
-        def fin(_ev: simpy.Event | None) -> None:
-            self.cpu.run(self.overheads.close_cpu_s).callbacks.append(closed)
-
-        if fin_after_s > 0.0:
-            self.env.timeout(fin_after_s).callbacks.append(fin)
-        else:
-            fin(None)
 
     def finish_close(self, conn: Conn) -> None:
         """Close ``conn`` now; a worker it held has been released already."""
         child = conn.child
         assert child is not None
+        if conn.server_closed:
+            return
         conn.server_closed = True
         conn.closed_at = self.env.now  # (self.now, less one property call)
         if child.state == DEAD:
             return
+        if conn.lingering:
+            child.lingering -= 1
         child.conns -= 1
         self.conns_open -= 1
         self._conn_memory(-1)
@@ -373,6 +372,7 @@ class Server:
         self._accepting.pop(child, None)
         self._children.remove(child)
         self.keepalive.forget(child)
+        self.lingering.forget(child)
         self._unreaped.append(child)  # its slot is freed when the parent reaps it
         self.memory.add(-child.memory_mib)
         self.processes -= 1
