@@ -106,7 +106,7 @@ def test_a_child_gives_its_states_back_when_it_exits() -> None:
     before = world.memory.current_mib
     assert _requests(world, 4) == pytest.approx(1.0)
     _requests(world, 1)  # its fifth connection: it exits, a fresh child takes its place
-    assert world.server.children_spawned == 2
+    assert world.server.table.spawned == 2
     assert world.memory.current_mib == pytest.approx(before)
 
 

@@ -158,8 +158,8 @@ def test_nothing_lost_caps_kept_memory_accounted(cfg: dict[str, Any], per_client
             server.memory.current_mib == np.float64(expected)
             or abs(server.memory.current_mib - expected) < 1e-6
         )
-        assert server.processes == 1 + len(live)
-        assert server.threads == 1 + sum(c.threads + c.extra_threads for c in live)
+        assert server.table.processes == 1 + len(live)
+        assert server.table.threads == 1 + sum(c.threads + c.extra_threads for c in live)
     # every request the clients started has ended, well before the limit
     assert budget.done.triggered, f"{rec.in_progress} request(s) still in progress at {env.now}s"
     assert budget.started == rec.sent == rec.finished == clients.returned == budget.total

@@ -1,8 +1,9 @@
 """The simulated Apache server: parent, children, and the connections they hold.
 
 What all MPMs share lives here; where they differ, the server asks its :class:`MPMModel`. The
-accept queue and the idle keep-alive connections have modules of their own. Counters (busy
-workers, processes, threads) are kept incrementally so sampling them is cheap.
+accept queue, the idle keep-alive connections, the lingering closes and the process table
+(scoreboard slots, processes and threads alive) have modules of their own. Counters (busy
+workers, open connections) are kept incrementally so sampling them is cheap.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mpmsim.engine.keepalive import KeepAliveRegistry
 from mpmsim.engine.lingering import LingeringClose
 from mpmsim.engine.memory import MemoryLedger
 from mpmsim.engine.overheads import Overheads
+from mpmsim.engine.process_table import ProcessTable
 from mpmsim.engine.worker_memory import keep_for_worker
 from mpmsim.models.mpm.base import DEAD, QUIESCING, READY, STARTING, Child, MPMModel
 
@@ -59,9 +61,9 @@ class Server:
         #: event's lingering closes take a worker after the FIN; under processor sharing no
         #: job waits for its turn, so the close stays part of the response's CPU job
         self.defers_linger = not model.linger_holds_worker and not cpu.runs_at_once
-        self._children: list[Child] = []
-        self._tpc = model.threads_per_child()
-        self._extra_threads = model.extra_threads_per_child()
+        self.table = ProcessTable(
+            model.threads_per_child(), model.extra_threads_per_child(), self.overheads.child_mib
+        )
         self._used_mib = self.overheads.thread_used_mib
         # Both wait for a task's turn on the CPU; under processor sharing there is none, so
         # they are skipped (nothing per connection).
@@ -69,21 +71,13 @@ class Server:
         self._fills_first = model.accept_fills_first
         self._disables = model.listener_disables and not cpu.runs_at_once
         self._accepting: dict[Child, None] = {}  # children that may accept, in round-robin order
-        self._next_slot = 0
-        self._free_slots: list[int] = []
-        self._unreaped: list[Child] = []  # exited, their slots held until the parent reaps
         self.error_log = ErrorLog()
         # counters
         self.busy = 0  # workers held by a connection (R, W, K and C states)
         self.conns_open = 0
-        self.processes = 1  # the parent
-        self.threads = 1
         self.busy_peak = 0
-        self.processes_peak = 1
-        self.threads_peak = 1
         self.conns_accepted = 0
         self.oom_kills = 0
-        self.children_spawned = 0
 
     # -- ServerView -------------------------------------------------------------------------
     @property
@@ -96,12 +90,12 @@ class Server:
 
     @property
     def children(self) -> list[Child]:
-        return self._children
+        return self.table.children
 
     @property
     def unreaped(self) -> int:
         """Children that have exited but whose scoreboard slots the parent has not freed yet."""
-        return len(self._unreaped)
+        return self.table.unreaped
 
     def log(self, code: str, message: str, *, once: bool = False) -> None:
         """Write a line to the simulated error log (``once``: only for the server's lifetime)."""
@@ -109,23 +103,8 @@ class Server:
 
     def spawn_child(self) -> Child | None:
         """Fork a child; it starts accepting once the fork and its threads' creation are done."""
-        slot = self._free_slots.pop() if self._free_slots else self._next_slot
-        if slot == self._next_slot:
-            self._next_slot += 1
-        child = Child(
-            slot=slot,
-            threads=self._tpc,
-            extra_threads=self._extra_threads,
-            memory_mib=self.overheads.child_mib,
-            started_s=self.now,
-        )
-        self._children.append(child)
-        self.children_spawned += 1
+        child = self.table.fork(self.now)
         self.memory.add(child.memory_mib)
-        self.processes += 1
-        self.threads += self._tpc + self._extra_threads
-        self.processes_peak = max(self.processes_peak, self.processes)
-        self.threads_peak = max(self.threads_peak, self.threads)
         self._update_switch_cost()
         done = self.cpu.run(self.overheads.spawn_cpu_s)
         done.callbacks.append(lambda _ev: self._child_ready(child))
@@ -166,9 +145,7 @@ class Server:
         while True:
             yield self.env.timeout(1.0)
             self.model.maintain(self)
-            for child in self._unreaped:
-                self._free_slots.append(child.slot)
-            self._unreaped.clear()
+            self.table.reap()
 
     def _child_ready(self, child: Child) -> None:
         if child.state != STARTING:
@@ -370,18 +347,15 @@ class Server:
     def _exit(self, child: Child) -> None:
         child.state = DEAD
         self._accepting.pop(child, None)
-        self._children.remove(child)
+        self.table.exited(child)  # its slot is freed when the parent reaps it
         self.keepalive.forget(child)
         self.lingering.forget(child)
-        self._unreaped.append(child)  # its slot is freed when the parent reaps it
         self.memory.add(-child.memory_mib)
-        self.processes -= 1
-        self.threads -= child.threads + child.extra_threads
         self._update_switch_cost()
 
     def kill_largest_child(self) -> Child | None:
         """The OOM killer ends the child holding the most memory; its connections fail."""
-        live = [c for c in self._children if c.state != DEAD]
+        live = [c for c in self.table.children if c.state != DEAD]
         if not live:
             return None
         conn_mib = self.overheads.conn_mib
@@ -403,9 +377,10 @@ class Server:
 
     def _update_switch_cost(self) -> None:
         """Set the CPU's switch costs from the processes and threads alive (Overheads)."""
-        self.cpu.tasks_alive = self.threads
+        table = self.table
+        self.cpu.tasks_alive = table.threads
         job_s, switch_s = self.overheads.switch_costs(
-            self.threads, len(self._children), threaded=self.model.threaded
+            table.threads, len(table.children), threaded=self.model.threaded
         )
         self.cpu.job_switch_s = job_s
         self.cpu.set_switch_cost(switch_s)
