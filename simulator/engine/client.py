@@ -66,12 +66,14 @@ class Client:
         self.server_keepalive = bool(d.KeepAlive) and d.KeepAliveTimeout > 0
         self.max_keepalive = int(d.MaxKeepAliveRequests)
         self.server_timeout_s = float(d.Timeout)
-        self._overheads = server.overheads
-        ov = server.overheads
-        #: the close's CPU charged with a response that ends its connection: all of it, but
-        #: for the worker woken after the FIN where event defers it (:mod:`lingering`)
-        self._close_with_response_s = ov.close_cpu_s - (
-            ov.deferred_close_cpu_s if server.defers_linger else 0.0
+        ov = self._overheads = server.overheads
+        #: the close's CPU charged with a response that ends its connection: none where the
+        #: worker itself closes after the FIN (prefork, worker: :mod:`lingering`), else all of
+        #: it but for the worker woken after the FIN where event defers that part
+        self._close_with_response_s = (
+            0.0
+            if ov.linger_on_worker
+            else ov.close_cpu_s - (ov.deferred_close_cpu_s if server.defers_linger else 0.0)
         )
         # The client's own work per new connection (socket, connect, close): costs.client_conn_ms
         self.client_conn_s = server.costs.client_conn_ms / 1000.0
@@ -282,7 +284,7 @@ class Client:
         ov = self._overheads
         work = ov.request_cpu_s + cpu_s
         work += ov.new_conn_cpu_s if first else ov.ka_request_cpu_s
-        if not keep and not ov.linger_on_worker:  # else the worker closes after the FIN
+        if not keep:
             work += self._close_with_response_s
         return work * self.cpu_noise.draw()
 
