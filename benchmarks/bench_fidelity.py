@@ -8,7 +8,10 @@ name by a deterministic third (SHA-256 of the run id). The fit is
 ``mpmsim calibrate``'s own (:func:`mpmsim.calibration.fit.calibrate`); every row is then
 simulated with the fitted model. Prints, for the held-out and the fitted part: throughput MAPE
 per campaign, the share of ab runs whose p95 is within 20 %, and of runs whose peak PSS is
-within 10 %.
+within 10 %. Beside them, the same shares for the measurements themselves: each run
+predicted by another repetition of its configuration (``repeatability``). A model
+predicting each configuration's mean would do better, as its error holds one run's noise and
+a repetition's holds two: a measure of the rows' noise, not a ceiling.
 
     python benchmarks/bench_fidelity.py [--jobs 2] [--json out.json] [--costs-out fitted.yaml]
 """
@@ -112,11 +115,47 @@ def figures(cal: Calibration, campaign_of: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def configuration(run: MeasuredRun, campaign: str) -> tuple[Any, ...]:
+    """What a repetition of ``run`` shares with it: campaign, server config and load."""
+    directives = tuple(sorted((k, str(v)) for k, v in run.directives.items()))
+    return (campaign, run.mpm, directives, run.lua_scope, run.url, run.tool, run.concurrency,
+            run.keepalive, run.rate_per_client, run.warmup_s, run.n_requested)  # fmt: skip
+
+
+def repeatability(runs: Sequence[MeasuredRun], campaign: Sequence[str]) -> dict[str, Any]:
+    """Each run predicted by every other repetition of its configuration: the shares of
+    throughput within 10 %, ab p95 within 20 % and peak PSS within 10 % (ordered pairs)."""
+    groups: dict[tuple[Any, ...], list[MeasuredRun]] = {}
+    for run, c in zip(runs, campaign, strict=True):
+        groups.setdefault(configuration(run, c), []).append(run)
+    out: dict[str, Any] = {}
+    for metric, tol, ab_only in (("req_per_s", 0.10, False), ("lat_p95_ms", 0.20, True),
+                                 ("peak_pss_mb", 0.10, False)):  # fmt: skip
+        ok = n = 0
+        err = 0.0
+        for group in groups.values():
+            vals = [getattr(r, metric) for r in group if not ab_only or r.tool == "ab"]
+            vals = [v for v in vals if v]
+            for i, truth in enumerate(vals):
+                for j, guess in enumerate(vals):
+                    if i != j:
+                        ok += abs(guess - truth) <= tol * truth
+                        err += abs(guess - truth) / truth
+                        n += 1
+        out[f"{metric}_within_{round(tol * 100)}pct"] = {
+            "share_pct": _pct(ok, n), "mape_pct": _pct(err, n), "pairs": n,
+        }  # fmt: skip
+    out["configurations_repeated"] = sum(1 for g in groups.values() if len(g) > 1)
+    return out
+
+
 def _pct(part: float, whole: int) -> float | None:
     return round(100.0 * part / whole, 2) if whole else None
 
 
-def render(figs: dict[str, Any], skipped: int, seconds: float) -> str:
+def render(
+    figs: dict[str, Any], skipped: int, seconds: float, repeat: dict[str, Any] | None = None
+) -> str:
     """The figures as text."""
     lines = []
     for part in ("held_out", "fitted"):
@@ -130,6 +169,19 @@ def render(figs: dict[str, Any], skipped: int, seconds: float) -> str:
         lines.append(f"  peak PSS within 10 %:  {pss['share_pct']} % of {pss['of']}")
         mape = ", ".join(f"{k} {v}" for k, v in f["mape_pct"].items())
         lines.append(f"  MAPE % by metric: {mape}")
+    if repeat:
+        t, p, m = (repeat[k] for k in ("req_per_s_within_10pct", "lat_p95_ms_within_20pct",
+                                       "peak_pss_mb_within_10pct"))  # fmt: skip
+        lines.append(
+            f"== repeatability ({repeat['configurations_repeated']} configurations measured "
+            "more than once; each run predicted by another repetition: the rows' noise)"
+        )
+        lines.append(
+            f"  throughput within 10 %: {t['share_pct']} % of {t['pairs']} pairs "
+            f"(MAPE {t['mape_pct']} %)"
+        )
+        lines.append(f"  ab p95 within 20 %:     {p['share_pct']} % of {p['pairs']} pairs")
+        lines.append(f"  peak PSS within 10 %:   {m['share_pct']} % of {m['pairs']} pairs")
     lines.append(f"({skipped} rows skipped as not representable; {seconds:.0f} s)")
     return "\n".join(lines)
 
@@ -168,9 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     campaign_of = {r.run_id: c for r, c in zip(runs, campaign, strict=True)}
     figs = figures(cal, campaign_of)
-    print(render(figs, len(cal.skipped), time.perf_counter() - t0))
+    repeat = repeatability(runs, campaign)
+    print(render(figs, len(cal.skipped), time.perf_counter() - t0, repeat))
     if args.json:
-        data = {"figures": figs, "rows": cal.rows, "skipped": cal.skipped,
+        data = {"figures": figs, "repeatability": repeat, "rows": cal.rows, "skipped": cal.skipped,
                 "costs": cal.costs.model_dump(exclude={"justification"})}  # fmt: skip
         args.json.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
     if args.costs_out:
