@@ -29,7 +29,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mpmsim.calibration.fit import Calibration, calibrate
+from mpmsim.calibration.check import mape_by_metric
+from mpmsim.calibration.fit import calibrate
 from mpmsim.models.costs import load_costs
 from mpmsim.models.hardware import load_hardware
 from mpmsim.workloads.readers import MeasuredRun, read_measurements
@@ -88,11 +89,12 @@ def _within(rows: list[dict[str, Any]], metric: str, tol: float) -> tuple[int, i
     return sum(1 for e in errs if abs(e) <= tol), len(errs)
 
 
-def figures(cal: Calibration, campaign_of: dict[str, str]) -> dict[str, Any]:
+def figures(all_rows: list[dict[str, Any]], campaign_of: dict[str, str]) -> dict[str, Any]:
     """Per part (held_out, fitted): throughput MAPE per campaign, p95 and PSS shares."""
     out: dict[str, Any] = {}
+    mape = mape_by_metric(all_rows)
     for part, hold in (("held_out", True), ("fitted", False)):
-        rows = [r for r in cal.rows if r["held_out"] == hold]
+        rows = [r for r in all_rows if r["held_out"] == hold]
         per: dict[str, list[float]] = {}
         for r in rows:
             e = r["req_per_s_error"]
@@ -110,7 +112,7 @@ def figures(cal: Calibration, campaign_of: dict[str, str]) -> dict[str, Any]:
             },
             "ab_p95_within_20pct": {"share_pct": _pct(p95_ok, p95_n), "of": p95_n},
             "peak_pss_within_10pct": {"share_pct": _pct(pss_ok, pss_n), "of": pss_n},
-            "mape_pct": cal.mape.get(part, {}),
+            "mape_pct": mape.get(part, {}),
         }
     return out
 
@@ -204,6 +206,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--scheduler", choices=("ps", "cfs", "eevdf"), help="override the profile's cpu_scheduler"
     )
+    ap.add_argument(
+        "--per-machine",
+        action="store_true",
+        help="fit the shared set and the campaigns apart, each from its own fit part (they ran"
+        " on different processors); the costs written by --costs-out are the shared set's",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures and rows as JSON here")
     ap.add_argument("--costs-out", type=Path, help="write the fitted cost model (YAML) here")
     args = ap.parse_args(argv)
@@ -213,23 +221,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     hardware = load_hardware(args.hardware)
     if args.scheduler:
         hardware = hardware.model_copy(update={"cpu_scheduler": args.scheduler})
-    cal = calibrate(
-        runs, load_costs(args.base), hardware, held_out=hold,
-        jobs=args.jobs, name="bench-1core", keep=[k for k in args.keep.split(",") if k],
-        sources=["shared + measurements (fit part)"],
-    )  # fmt: skip
+    keep = [k for k in args.keep.split(",") if k]
+    # One fit for all rows, or one per machine: the shared set's and this project's campaigns
+    # (measurements/README.md: another processor, on which the static page costs a third less).
+    shared = [c.startswith("shared/") for c in campaign]
+    parts = (
+        {"shared set's machine": shared, "campaigns' machine": [not m for m in shared]}
+        if args.per_machine
+        else {"all rows": [True] * len(runs)}
+    )
+    cals = {}
+    for name, member in parts.items():
+        idx = [i for i, m in enumerate(member) if m]
+        if not idx:
+            continue
+        cals[name] = calibrate(
+            [runs[i] for i in idx], load_costs(args.base), hardware,
+            held_out=[hold[i] for i in idx], jobs=args.jobs, name="bench-1core", keep=keep,
+            sources=[f"{name} (fit part)"],
+        )  # fmt: skip
+    rows = [r for cal in cals.values() for r in cal.rows]
+    skipped = [r for cal in cals.values() for r in cal.skipped]
     campaign_of = {r.run_id: c for r, c in zip(runs, campaign, strict=True)}
-    figs = figures(cal, campaign_of)
+    figs = figures(rows, campaign_of)
     repeat = repeatability(runs, campaign)
-    print(render(figs, len(cal.skipped), time.perf_counter() - t0, repeat))
+    print(render(figs, len(skipped), time.perf_counter() - t0, repeat))
     if args.json:
-        data = {"figures": figs, "repeatability": repeat, "rows": cal.rows, "skipped": cal.skipped,
-                "costs": cal.costs.model_dump(exclude={"justification"})}  # fmt: skip
+        data = {"figures": figs, "repeatability": repeat, "rows": rows, "skipped": skipped,
+                "costs": {n: c.costs.model_dump(exclude={"justification"})
+                          for n, c in cals.items()}}  # fmt: skip
         args.json.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
     if args.costs_out:
         from mpmsim.calibration.output import write_costs_yaml
 
-        write_costs_yaml(cal, args.costs_out, force=True)
+        write_costs_yaml(next(iter(cals.values())), args.costs_out, force=True)
     return 0
 
 
