@@ -1,0 +1,120 @@
+"""Probe how a real Apache spreads connections over its children and what its memory follows.
+
+Two probes, each on a fresh throw-away Apache (tests/apache.py) pinned to CPU 1 with ab on CPU 0,
+as ``benchmarks/campaigns.py`` runs them (root for nice -20, apache2, ab):
+
+``turns``: StartServers children take N ab clients' requests; the access log's ``%P`` (the child
+that served each request) shows whether new connections go round the children or fill one.
+
+``memory``: one child (ServerLimit 1) under 1, 2, 4 ... clients; the peak over 0.25 s samples of
+the summed PSS of parent and child. A memory that follows the clients held at once, and not the
+threads that have served, shows as growth with the clients (every thread serves at 1 client).
+
+    python benchmarks/probe_children.py turns --mpm worker --clients 1,10
+    python benchmarks/probe_children.py memory --mpm worker --clients 1,2,4,8,16,25 --keepalive
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # the throw-away Apache lives in tests/apache.py
+
+from mpmsim.bench.processes import apache_pid, sample_processes  # noqa: E402
+from tests.apache import running_apache  # noqa: E402
+
+PAGE = {"test.html": b"x" * 4096}
+SERVER = ("taskset", "-c", "1", "nice", "-n", "-20")
+LOAD = ("taskset", "-c", "0", "nice", "-n", "-20", "ab", "-q", "-r")
+
+
+def _directives(mpm: str, threads: int, children: int, keepalive: bool) -> dict[str, object]:
+    common: dict[str, object] = {"KeepAlive": "On" if keepalive else "Off",
+                                 "MaxConnectionsPerChild": 0}  # fmt: skip
+    if mpm == "prefork":
+        return {**common, "StartServers": children, "MinSpareServers": 1,
+                "MaxSpareServers": children, "MaxRequestWorkers": children,
+                "ServerLimit": children}  # fmt: skip
+    return {**common, "StartServers": children, "ServerLimit": children,
+            "ThreadsPerChild": threads, "MaxRequestWorkers": threads * children,
+            "MinSpareThreads": 1, "MaxSpareThreads": threads * children}  # fmt: skip
+
+
+def turns(mpm: str, clients: int, children: int, keepalive: bool) -> str:
+    """Requests per child and the order of the first 30 (children numbered by first request)."""
+    with tempfile.TemporaryDirectory(prefix="mpmsim-probe-") as tmp:
+        log = Path(tmp) / "pids.log"
+        lines = ['LogFormat "%P" pidonly', f"CustomLog {log} pidonly"]
+        with running_apache(mpm, _directives(mpm, 25, children, keepalive), Path(tmp),
+                            extra_lines=lines, files=PAGE, launcher=SERVER) as srv:  # fmt: skip
+            ka = ["-k"] if keepalive else []
+            subprocess.run([*LOAD, "-c", str(clients), "-n", "3000", *ka, srv.url],
+                           capture_output=True, check=True)  # fmt: skip
+        pids = log.read_text().split()
+    order = list(dict.fromkeys(pids))
+    per = Counter(pids)
+    first = [order.index(p) for p in pids[:30]]
+    mode = "keep-alive" if keepalive else "no keep-alive"
+    counts = sorted(per.values(), reverse=True)
+    return (
+        f"{mpm} {clients} clients, {mode}: requests per child {counts}; first 30 by child {first}"
+    )
+
+
+def memory(mpm: str, clients: int, threads: int, keepalive: bool, seconds: float) -> str:
+    """Peak summed PSS (KiB) of parent and its one child under ``clients`` ab clients."""
+    peak = [0]
+    done = threading.Event()
+    with (
+        tempfile.TemporaryDirectory(prefix="mpmsim-probe-") as tmp,
+        running_apache(mpm, _directives(mpm, threads, 1, keepalive), Path(tmp),
+                       files=PAGE, launcher=SERVER) as srv,
+    ):  # fmt: skip
+        parent = apache_pid(srv.pid_file)
+
+        def sample() -> None:
+            while not done.wait(0.25):
+                pss = sample_processes(parent)["pss_kb"]
+                peak[0] = max(peak[0], pss or 0)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        ka = ["-k"] if keepalive else []
+        subprocess.run([*LOAD, "-c", str(clients), "-t", str(seconds), "-n", "10000000",
+                        *ka, srv.url], capture_output=True, check=True)  # fmt: skip
+        done.set()
+        sampler.join()
+    return f"{mpm} ThreadsPerChild {threads}, {clients} clients: peak PSS {peak[0]} KiB"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("probe", choices=("turns", "memory"))
+    ap.add_argument("--mpm", default="worker", choices=("prefork", "worker", "event"))
+    ap.add_argument("--clients", default="1,10", help="ab concurrency levels, comma-separated")
+    ap.add_argument("--children", type=int, default=4, help="turns: children started")
+    ap.add_argument("--threads", type=int, default=25, help="memory: ThreadsPerChild")
+    ap.add_argument("--seconds", type=float, default=4.0, help="memory: ab's -t")
+    ap.add_argument("--keepalive", action="store_true")
+    args = ap.parse_args(argv)
+    for c in (int(x) for x in args.clients.split(",")):
+        if args.probe == "turns":
+            print(turns(args.mpm, c, args.children, args.keepalive), flush=True)
+        else:
+            print(memory(args.mpm, c, args.threads, args.keepalive, args.seconds), flush=True)
+        time.sleep(0.5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
