@@ -13,7 +13,8 @@ predicted by another repetition of its configuration (``repeatability``). A mode
 predicting each configuration's mean would do better, as its error holds one run's noise and
 a repetition's holds two: a measure of the rows' noise, not a ceiling.
 
-    python benchmarks/bench_fidelity.py [--jobs 2] [--json out.json] [--costs-out fitted.yaml]
+    python benchmarks/bench_fidelity.py [--jobs 2] [--per-machine] [--json out.json]
+                                        [--costs-out fitted.yaml]
 """
 
 from __future__ import annotations
