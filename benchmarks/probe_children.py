@@ -10,8 +10,12 @@ that served each request) shows whether new connections go round the children or
 the summed PSS of parent and child. A memory that follows the clients held at once, and not the
 threads that have served, shows as growth with the clients (every thread serves at 1 client).
 
+``recycling``: the campaign's seed block with MaxConnectionsPerChild N under ab; the parent's
+children listed every 50 ms: how many are born in each second and how long they live.
+
     python benchmarks/probe_children.py turns --mpm worker --clients 1,10
     python benchmarks/probe_children.py memory --mpm worker --clients 1,2,4,8,16,25 --keepalive
+    python benchmarks/probe_children.py recycling --mpm worker --max-conns 1000 --clients 50
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the throw-away Apache lives in tests/apache.py
 
-from mpmsim.bench.processes import apache_pid, sample_processes  # noqa: E402
+from mpmsim.bench.processes import apache_pid, apache_pids, sample_processes  # noqa: E402
 from tests.apache import running_apache  # noqa: E402
 
 PAGE = {"test.html": b"x" * 4096}
@@ -97,19 +101,62 @@ def memory(mpm: str, clients: int, threads: int, keepalive: bool, seconds: float
     return f"{mpm} ThreadsPerChild {threads}, {clients} clients: peak PSS {peak[0]} KiB"
 
 
+def recycling(mpm: str, clients: int, max_conns: int, seconds: float) -> str:
+    """req/s, children born in each second of the run and their lifetimes (s)."""
+    if mpm == "prefork":
+        block: dict[str, object] = {"StartServers": 5, "MinSpareServers": 5,
+                                    "MaxSpareServers": 10, "MaxRequestWorkers": 150}  # fmt: skip
+    else:
+        block = {"StartServers": 3, "MinSpareThreads": 75, "MaxSpareThreads": 250,
+                 "ThreadsPerChild": 25, "MaxRequestWorkers": 400}  # fmt: skip
+    block |= {"MaxConnectionsPerChild": max_conns, "KeepAlive": "On"}
+    seen: dict[int, list[float]] = {}
+    done = threading.Event()
+    with (
+        tempfile.TemporaryDirectory(prefix="mpmsim-probe-") as tmp,
+        running_apache(mpm, block, Path(tmp), files=PAGE, launcher=SERVER) as srv,
+    ):
+        parent = apache_pid(srv.pid_file)
+        t0 = time.monotonic()
+
+        def watch() -> None:
+            while not done.wait(0.05):
+                now = time.monotonic() - t0
+                for pid in apache_pids(parent):
+                    if pid != parent:
+                        seen.setdefault(pid, [now, now])[1] = now
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        cmd = [*LOAD, "-c", str(clients), "-t", str(seconds), "-n", "10000000", srv.url]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        done.set()
+        watcher.join()
+    rate = next((line.split()[3] for line in out.splitlines() if "Requests per second" in line),
+                "?")  # fmt: skip
+    born = Counter(int(first) for first, _ in seen.values())
+    per_second = [born.get(s, 0) for s in range(int(seconds) + 1)]
+    lives = sorted(round(last - first, 2) for first, last in seen.values())
+    return (f"{mpm} MaxConnectionsPerChild {max_conns}, {clients} clients: {rate} req/s; "
+            f"children born per second {per_second}; lifetimes (s) {lives}")  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("probe", choices=("turns", "memory"))
+    ap.add_argument("probe", choices=("turns", "memory", "recycling"))
     ap.add_argument("--mpm", default="worker", choices=("prefork", "worker", "event"))
     ap.add_argument("--clients", default="1,10", help="ab concurrency levels, comma-separated")
     ap.add_argument("--children", type=int, default=4, help="turns: children started")
     ap.add_argument("--threads", type=int, default=25, help="memory: ThreadsPerChild")
-    ap.add_argument("--seconds", type=float, default=4.0, help="memory: ab's -t")
+    ap.add_argument("--seconds", type=float, default=4.0, help="memory, recycling: ab's -t")
     ap.add_argument("--keepalive", action="store_true")
+    ap.add_argument("--max-conns", type=int, default=1000, help="recycling: per child")
     args = ap.parse_args(argv)
     for c in (int(x) for x in args.clients.split(",")):
         if args.probe == "turns":
             print(turns(args.mpm, c, args.children, args.keepalive), flush=True)
+        elif args.probe == "recycling":
+            print(recycling(args.mpm, c, args.max_conns, args.seconds), flush=True)
         else:
             print(memory(args.mpm, c, args.threads, args.keepalive, args.seconds), flush=True)
         time.sleep(0.5)
