@@ -1,6 +1,6 @@
 """Probe how a real Apache spreads connections over its children and what its memory follows.
 
-Two probes, each on a fresh throw-away Apache (tests/apache.py) pinned to CPU 1 with ab on CPU 0,
+Three probes, each on a fresh throw-away Apache (tests/apache.py) pinned to CPU 1 with ab on CPU 0,
 as ``benchmarks/campaigns.py`` runs them (root for nice -20, apache2, ab):
 
 ``turns``: StartServers children take N ab clients' requests; the access log's ``%P`` (the child
@@ -27,12 +27,14 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the throw-away Apache lives in tests/apache.py
+
+from campaigns import KEEPALIVE, SEED  # noqa: E402
 
 from mpmsim.bench.processes import apache_pid, apache_pids, sample_processes  # noqa: E402
 from tests.apache import running_apache  # noqa: E402
@@ -75,10 +77,32 @@ def turns(mpm: str, clients: int, children: int, keepalive: bool) -> str:
     )
 
 
+def _load_while(cmd: Sequence[str], every_s: float, poll: Callable[[], None]) -> str:
+    """Run the load ``cmd`` (its stdout returned), calling ``poll`` every ``every_s`` meanwhile."""
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.wait(every_s):
+            poll()
+
+    poller = threading.Thread(target=loop)
+    poller.start()
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    finally:
+        done.set()
+        poller.join()
+
+
+def _timed_load(clients: int, seconds: float, keepalive: bool, url: str) -> list[str]:
+    """ab for ``seconds`` (its request cap out of reach)."""
+    ka = ["-k"] if keepalive else []
+    return [*LOAD, "-c", str(clients), "-t", str(seconds), "-n", "10000000", *ka, url]
+
+
 def memory(mpm: str, clients: int, threads: int, keepalive: bool, seconds: float) -> str:
     """Peak summed PSS (KiB) of parent and its one child under ``clients`` ab clients."""
     peak = [0]
-    done = threading.Event()
     with (
         tempfile.TemporaryDirectory(prefix="mpmsim-probe-") as tmp,
         running_apache(mpm, _directives(mpm, threads, 1, keepalive), Path(tmp),
@@ -87,31 +111,17 @@ def memory(mpm: str, clients: int, threads: int, keepalive: bool, seconds: float
         parent = apache_pid(srv.pid_file)
 
         def sample() -> None:
-            while not done.wait(0.25):
-                pss = sample_processes(parent)["pss_kb"]
-                peak[0] = max(peak[0], pss or 0)
+            peak[0] = max(peak[0], sample_processes(parent)["pss_kb"] or 0)
 
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        ka = ["-k"] if keepalive else []
-        subprocess.run([*LOAD, "-c", str(clients), "-t", str(seconds), "-n", "10000000",
-                        *ka, srv.url], capture_output=True, check=True)  # fmt: skip
-        done.set()
-        sampler.join()
+        _load_while(_timed_load(clients, seconds, keepalive, srv.url), 0.25, sample)
     return f"{mpm} ThreadsPerChild {threads}, {clients} clients: peak PSS {peak[0]} KiB"
 
 
 def recycling(mpm: str, clients: int, max_conns: int, seconds: float) -> str:
     """req/s, children born in each second of the run and their lifetimes (s)."""
-    if mpm == "prefork":
-        block: dict[str, object] = {"StartServers": 5, "MinSpareServers": 5,
-                                    "MaxSpareServers": 10, "MaxRequestWorkers": 150}  # fmt: skip
-    else:
-        block = {"StartServers": 3, "MinSpareThreads": 75, "MaxSpareThreads": 250,
-                 "ThreadsPerChild": 25, "MaxRequestWorkers": 400}  # fmt: skip
-    block |= {"MaxConnectionsPerChild": max_conns, "KeepAlive": "On"}
+    block = {**SEED["prefork" if mpm == "prefork" else "threaded"], **KEEPALIVE,
+             "MaxConnectionsPerChild": max_conns}  # fmt: skip
     seen: dict[int, list[float]] = {}
-    done = threading.Event()
     with (
         tempfile.TemporaryDirectory(prefix="mpmsim-probe-") as tmp,
         running_apache(mpm, block, Path(tmp), files=PAGE, launcher=SERVER) as srv,
@@ -120,18 +130,12 @@ def recycling(mpm: str, clients: int, max_conns: int, seconds: float) -> str:
         t0 = time.monotonic()
 
         def watch() -> None:
-            while not done.wait(0.05):
-                now = time.monotonic() - t0
-                for pid in apache_pids(parent):
-                    if pid != parent:
-                        seen.setdefault(pid, [now, now])[1] = now
+            now = time.monotonic() - t0
+            for pid in apache_pids(parent):
+                if pid != parent:
+                    seen.setdefault(pid, [now, now])[1] = now
 
-        watcher = threading.Thread(target=watch)
-        watcher.start()
-        cmd = [*LOAD, "-c", str(clients), "-t", str(seconds), "-n", "10000000", srv.url]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-        done.set()
-        watcher.join()
+        out = _load_while(_timed_load(clients, seconds, False, srv.url), 0.05, watch)
     rate = next((line.split()[3] for line in out.splitlines() if "Requests per second" in line),
                 "?")  # fmt: skip
     born = Counter(int(first) for first, _ in seen.values())
