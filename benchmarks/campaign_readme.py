@@ -22,6 +22,12 @@ WHAT = {
     "inside the client, then the window (issue 10, point 1).",
     "one-client": "One ab client on the static page, without and with keep-alive (`-k`), per "
     "MPM; 5 s warm-up (issue 10, point 6).",
+    "crowding": "Static page, ab without keep-alive, 50 clients, on a fixed number of children "
+    "that all serve (new connections go round them): prefork 8 / 64 / 256 processes, worker and "
+    "event 1 / 4 / 16 children of 25 threads (StartServers = ServerLimit = the count, spares "
+    "that neither fork nor stop); 10 s warm-up, then the window. Apache's CPU per request "
+    "against the processes and threads alive (issue 10, points 2 and 4: the scheduling cost "
+    "that grows with them).",
 }
 
 _LOAD = re.compile(r"loadavg before (\S+) \S+ \S+ after (\S+)")
@@ -69,9 +75,10 @@ def write_readme(
         "",
         f"- {len(rows)} runs, {first} to {last} (machine time); Apache (parent and children) "
         "pinned to CPU 1 with `taskset -c 1 nice -n -20`, the load tool and harness on CPU 0 at "
-        "nice -20, while other engineers' jobs shared the machine.",
+        "nice -20 (other jobs may have shared the machine: see the load average).",
         f"- /proc/loadavg (1 min) before each run: {_span([float(a) for a, _ in loads], '.2f')}; "
-        f"after: {_span([float(b) for _, b in loads], '.2f')} (both cores count: 2.0 = full).",
+        f"after: {_span([float(b) for _, b in loads], '.2f')} (both cores count: 2.0 = full; "
+        "Apache's own runnable children count too, up to the clients).",
         "- Apache's measured CPU share of its core (`apache_cpu_util`, CPU s / window): "
         f"{_span([_num(r, 'apache_cpu_util') for r in rows], '.2f')}; CPU 1 busy "
         f"(`cpu1_busy_pct`, Apache + whatever else ran there): "

@@ -1,4 +1,4 @@
-"""Measure real Apache for issue 10: warm steady state, recycling, CPU-bound, paced, one client.
+"""Measure real Apache for issue 10: warm state, recycling, CPU-bound, paced, one client, crowding.
 
 Every run is a fresh throw-away Apache (tests/apache.py, a free 127.0.0.1 port) with the run's MPM
 and directives, started as ``taskset -c 1 nice -n -20`` (parent and children on CPU 1, first in
@@ -94,7 +94,7 @@ class Point:
 
 
 def campaigns() -> dict[str, list[Point]]:
-    """The five campaigns, each MPM-major, its varied setting minor."""
+    """The six campaigns, each MPM-major, its varied setting minor."""
     out: dict[str, list[Point]] = {}
     grid = [(m, i, v) for m in MPMS for i, v in enumerate((50, 200))]
     out["warm-steady"] = [Point("warm-steady", m, i, v, warmup_s=20) for m, i, v in grid]
@@ -108,7 +108,25 @@ def campaigns() -> dict[str, list[Point]]:
                     for m, i, v in paced]  # fmt: skip
     one = [(m, i, v) for m in MPMS for i, v in enumerate((False, True))]
     out["one-client"] = [Point("one-client", m, i, 1, keepalive=v, warmup_s=5) for m, i, v in one]
+    crowd = [(m, i, v) for m in MPMS for i, v in enumerate(CROWDS[m])]
+    out["crowding"] = [Point("crowding", m, i, 50, tag=f"n{v}", extra=fixed_children(m, v))
+                       for m, i, v in crowd]  # fmt: skip
     return out
+
+
+#: crowding: the children each MPM keeps alive, all serving (new connections go round them).
+CROWDS = {"prefork": (8, 64, 256), "worker": (1, 4, 16), "event": (1, 4, 16)}
+
+
+def fixed_children(mpm: str, n: int) -> dict[str, object]:
+    """Directives that hold exactly ``n`` children from start-up to the end: none forked, none
+    stopped (spares within bounds, MaxRequestWorkers and ServerLimit at ``n`` children)."""
+    if mpm == "prefork":
+        return {"StartServers": n, "MinSpareServers": 1, "MaxSpareServers": n,
+                "MaxRequestWorkers": n, "ServerLimit": n}  # fmt: skip
+    tpc = int(SEED["threaded"]["ThreadsPerChild"])  # type: ignore[call-overload]
+    return {"StartServers": n, "ServerLimit": n, "MaxRequestWorkers": tpc * n,
+            "MinSpareThreads": 1, "MaxSpareThreads": tpc * (n + 1)}  # fmt: skip
 
 
 def _cpu_lines(point: Point, docroot: Path) -> list[str]:
