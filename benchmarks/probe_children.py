@@ -11,7 +11,8 @@ the summed PSS of parent and child. A memory that follows the clients held at on
 threads that have served, shows as growth with the clients (every thread serves at 1 client).
 
 ``recycling``: the campaign's seed block with MaxConnectionsPerChild N under ab; the parent's
-children listed every 50 ms: how many are born in each second and how long they live.
+children listed every 50 ms: how many are born in each second and how long they live; and from
+the access log's ``%P``, the rate each batch of children forked together served at.
 
     python benchmarks/probe_children.py turns --mpm worker --clients 1,10
     python benchmarks/probe_children.py memory --mpm worker --clients 1,2,4,8,16,25 --keepalive
@@ -118,31 +119,59 @@ def memory(mpm: str, clients: int, threads: int, keepalive: bool, seconds: float
 
 
 def recycling(mpm: str, clients: int, max_conns: int, seconds: float) -> str:
-    """req/s, children born in each second of the run and their lifetimes (s)."""
+    """req/s, children born in each second of the run and their lifetimes (s), and per batch
+    (the children whose first request came within 0.2 s of each other) the rate it served at."""
     block = {**SEED["prefork" if mpm == "prefork" else "threaded"], **KEEPALIVE,
              "MaxConnectionsPerChild": max_conns}  # fmt: skip
     seen: dict[int, list[float]] = {}
-    with (
-        tempfile.TemporaryDirectory(prefix="mpmsim-probe-") as tmp,
-        running_apache(mpm, block, Path(tmp), files=PAGE, launcher=SERVER) as srv,
-    ):
-        parent = apache_pid(srv.pid_file)
-        t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="mpmsim-probe-") as tmp:
+        log = Path(tmp) / "served.log"
+        lines = ['LogFormat "%{usec}t %P" served', f"CustomLog {log} served"]
+        with running_apache(mpm, block, Path(tmp), extra_lines=lines, files=PAGE,
+                            launcher=SERVER) as srv:  # fmt: skip
+            parent = apache_pid(srv.pid_file)
+            t0 = time.monotonic()
 
-        def watch() -> None:
-            now = time.monotonic() - t0
-            for pid in apache_pids(parent):
-                if pid != parent:
-                    seen.setdefault(pid, [now, now])[1] = now
+            def watch() -> None:
+                now = time.monotonic() - t0
+                for pid in apache_pids(parent):
+                    if pid != parent:
+                        seen.setdefault(pid, [now, now])[1] = now
 
-        out = _load_while(_timed_load(clients, seconds, False, srv.url), 0.05, watch)
+            out = _load_while(_timed_load(clients, seconds, False, srv.url), 0.05, watch)
+        served = [line.split() for line in log.read_text().splitlines()]
     rate = next((line.split()[3] for line in out.splitlines() if "Requests per second" in line),
                 "?")  # fmt: skip
     born = Counter(int(first) for first, _ in seen.values())
     per_second = [born.get(s, 0) for s in range(int(seconds) + 1)]
     lives = sorted(round(last - first, 2) for first, last in seen.values())
     return (f"{mpm} MaxConnectionsPerChild {max_conns}, {clients} clients: {rate} req/s; "
-            f"children born per second {per_second}; lifetimes (s) {lives}")  # fmt: skip
+            f"children born per second {per_second}; lifetimes (s) {lives}; "
+            f"batches (children: req/s while serving) {_batches(served)}")  # fmt: skip
+
+
+def _batches(served: Sequence[Sequence[str]]) -> str:
+    """Children grouped by their first request (a batch starts 0.2 s after the last one's
+    first), each batch's requests over the span from its first request to its last."""
+    span: dict[str, list[float]] = {}
+    count: Counter[str] = Counter()
+    for usec, pid in served:
+        t = int(usec) / 1e6
+        first_last = span.setdefault(pid, [t, t])
+        first_last[1] = max(first_last[1], t)
+        count[pid] += 1
+    groups: list[list[str]] = []
+    for pid in sorted(span, key=lambda p: span[p][0]):
+        if groups and span[pid][0] - span[groups[-1][0]][0] < 0.2:
+            groups[-1].append(pid)
+        else:
+            groups.append([pid])
+    parts = []
+    for g in groups:
+        t0, t1 = min(span[p][0] for p in g), max(span[p][1] for p in g)
+        n = sum(count[p] for p in g)
+        parts.append(f"{len(g)}: {n / (t1 - t0):,.0f}" if t1 > t0 else f"{len(g)}: -")
+    return ", ".join(parts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
