@@ -5,15 +5,19 @@ in ``measurements/<campaign>/runs.csv`` (but ``--skip`` ones, PHP by default: it
 needs the PHP model). Rows are held out as ``measurements/holdout.csv`` says (its README:
 a third of each campaign's configuration points), the shared set's and any row it does not
 name by a deterministic third (SHA-256 of the run id). The fit is
-``mpmsim calibrate``'s own (:func:`mpmsim.calibration.fit.calibrate`); every row is then
-simulated with the fitted model. Prints, for the held-out and the fitted part: throughput MAPE
-per campaign, the share of ab runs whose p95 is within 20 %, and of runs whose peak PSS is
-within 10 %. Beside them, the same shares for the measurements themselves: each run
-predicted by another repetition of its configuration (``repeatability``). A model
-predicting each configuration's mean would do better, as its error holds one run's noise and
-a repetition's holds two: a measure of the rows' noise, not a ceiling.
+``mpmsim calibrate``'s own (:func:`mpmsim.calibration.fit.calibrate`), one per machine: the
+shared set's rows and the campaigns' ran on different processors (measurements/README.md), and
+a cost model describes one machine, so each is fitted on its own fit part, as a user
+calibrates on their own server (``--joint``: one fit for all rows). Every row is then
+simulated with its machine's fitted model. Prints, for the held-out and the fitted part:
+throughput MAPE per campaign, the share of ab runs whose p95 is within 20 %, and of runs
+whose peak PSS is within 10 %. Beside them, the same shares for the measurements
+themselves: each run predicted by another repetition of its configuration
+(``repeatability``). A model predicting each configuration's mean would do better, as its
+error holds one run's noise and a repetition's holds two: a measure of the rows' noise, not a
+ceiling.
 
-    python benchmarks/bench_fidelity.py [--jobs 2] [--per-machine] [--json out.json]
+    python benchmarks/bench_fidelity.py [--jobs 2] [--joint] [--json out.json]
                                         [--costs-out fitted.yaml]
 """
 
@@ -208,10 +212,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--scheduler", choices=("ps", "cfs", "eevdf"), help="override the profile's cpu_scheduler"
     )
     ap.add_argument(
-        "--per-machine",
+        "--joint",
         action="store_true",
-        help="fit the shared set and the campaigns apart, each from its own fit part (they ran"
-        " on different processors); the costs written by --costs-out are the shared set's",
+        help="one fit for all rows, though the shared set and the campaigns ran on different"
+        " processors (by default each is fitted from its own fit part; --costs-out then writes"
+        " the shared set's costs)",
     )
     ap.add_argument("--json", type=Path, help="also write the figures and rows as JSON here")
     ap.add_argument("--costs-out", type=Path, help="write the fitted cost model (YAML) here")
@@ -227,9 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # (measurements/README.md: another processor, on which the static page costs a third less).
     shared = [c.startswith("shared/") for c in campaign]
     parts = (
-        {"shared set's machine": shared, "campaigns' machine": [not m for m in shared]}
-        if args.per_machine
-        else {"all rows": [True] * len(runs)}
+        {"all rows": [True] * len(runs)}
+        if args.joint
+        else {"shared set's machine": shared, "campaigns' machine": [not m for m in shared]}
     )
     cals = {}
     for name, member in parts.items():
