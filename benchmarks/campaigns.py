@@ -42,12 +42,14 @@ SERVER_LAUNCHER = ("taskset", "-c", "1", "nice", "-n", "-20")
 AUTOGROUP_NICE = -20
 CLIENT_CPU = 0
 MPMS = ("prefork", "worker", "event")
-#: The shared set's seed blocks (../shared/data/apache-bench/README.md, S1).
+#: The shared set's ThreadsPerChild and seed blocks (../shared/data/apache-bench/README.md, S1).
+THREADS_PER_CHILD = 25
 SEED: dict[str, dict[str, object]] = {
     "prefork": {"StartServers": 5, "MinSpareServers": 5, "MaxSpareServers": 10,
                 "MaxRequestWorkers": 150, "MaxConnectionsPerChild": 0},
     "threaded": {"StartServers": 3, "MinSpareThreads": 75, "MaxSpareThreads": 250,
-                 "ThreadsPerChild": 25, "MaxRequestWorkers": 400, "MaxConnectionsPerChild": 0},
+                 "ThreadsPerChild": THREADS_PER_CHILD, "MaxRequestWorkers": 400,
+                 "MaxConnectionsPerChild": 0},
 }  # fmt: skip
 KEEPALIVE = {"KeepAlive": "On", "MaxKeepAliveRequests": 100, "KeepAliveTimeout": 5}
 #: Iterations of cpu.lua's loop: ~1 ms of Apache CPU per request on this machine (pilot in
@@ -118,15 +120,16 @@ def campaigns() -> dict[str, list[Point]]:
 CROWDS = {"prefork": (8, 64, 256), "worker": (1, 4, 16), "event": (1, 4, 16)}
 
 
-def fixed_children(mpm: str, n: int) -> dict[str, object]:
-    """Directives that hold exactly ``n`` children from start-up to the end: none forked, none
-    stopped (spares within bounds, MaxRequestWorkers and ServerLimit at ``n`` children)."""
+def fixed_children(mpm: str, n: int, threads: int = THREADS_PER_CHILD) -> dict[str, object]:
+    """Directives that hold exactly ``n`` children (of ``threads`` threads under worker and
+    event) from start-up to the end: none forked, none stopped (spares within bounds,
+    MaxRequestWorkers and ServerLimit at ``n`` children)."""
     if mpm == "prefork":
         return {"StartServers": n, "MinSpareServers": 1, "MaxSpareServers": n,
                 "MaxRequestWorkers": n, "ServerLimit": n}  # fmt: skip
-    tpc = int(SEED["threaded"]["ThreadsPerChild"])  # type: ignore[call-overload]
-    return {"StartServers": n, "ServerLimit": n, "MaxRequestWorkers": tpc * n,
-            "MinSpareThreads": 1, "MaxSpareThreads": tpc * (n + 1)}  # fmt: skip
+    return {"StartServers": n, "ServerLimit": n, "ThreadsPerChild": threads,
+            "MaxRequestWorkers": threads * n, "MinSpareThreads": 1,
+            "MaxSpareThreads": threads * (n + 1)}  # fmt: skip
 
 
 def _cpu_lines(point: Point, docroot: Path) -> list[str]:

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the throw-away Apache lives in tests/apache.py
 
-from campaigns import KEEPALIVE, SEED  # noqa: E402
+from campaigns import KEEPALIVE, SEED, fixed_children  # noqa: E402
 
 from mpmsim.bench.processes import apache_pid, apache_pids, sample_processes  # noqa: E402
 from tests.apache import running_apache  # noqa: E402
@@ -46,15 +46,8 @@ LOAD = ("taskset", "-c", "0", "nice", "-n", "-20", "ab", "-q", "-r")
 
 
 def _directives(mpm: str, threads: int, children: int, keepalive: bool) -> dict[str, object]:
-    common: dict[str, object] = {"KeepAlive": "On" if keepalive else "Off",
-                                 "MaxConnectionsPerChild": 0}  # fmt: skip
-    if mpm == "prefork":
-        return {**common, "StartServers": children, "MinSpareServers": 1,
-                "MaxSpareServers": children, "MaxRequestWorkers": children,
-                "ServerLimit": children}  # fmt: skip
-    return {**common, "StartServers": children, "ServerLimit": children,
-            "ThreadsPerChild": threads, "MaxRequestWorkers": threads * children,
-            "MinSpareThreads": 1, "MaxSpareThreads": threads * children}  # fmt: skip
+    return {**fixed_children(mpm, children, threads), "KeepAlive": "On" if keepalive else "Off",
+            "MaxConnectionsPerChild": 0}  # fmt: skip
 
 
 def turns(mpm: str, clients: int, children: int, keepalive: bool) -> str:
