@@ -33,16 +33,15 @@ from mpmsim.calibration.measured import (
     Setup,
     estimate_client_conn_ms,
     estimate_rtt_ms,
-    requests_per_connection,
     split_representable,
 )
 from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup, split_php, with_php
 from mpmsim.calibration.regressors import (
+    CPU_TERMS,
     class_workers,
+    cpu_regressors,
+    model_cpu_ms,
     peak_connections,
-    process_switches,
-    switch_counts,
-    task_switches,
     used_threads,
 )
 from mpmsim.errors import InputError
@@ -107,27 +106,13 @@ def fit_cpu(
         if r.apache_cpu_ms_per_req and r.requests_completed >= 1000 and r.concurrency > 1
     ]
     classes = sorted({r.content for r in usable})
-    names = [f"classes.{c}.cpu_ms" for c in classes] + [
-        "conn_cpu_ms",
-        "switch_us",
-        "process_switch_total_us",
-        "switch_us_per_task",
-        "switch_us_per_process",
-    ]
+    names = [f"classes.{c}.cpu_ms" for c in classes] + list(CPU_TERMS)
     if not usable:
         raise InputError("no row has apache_cpu_ms_per_req with >= 1000 requests at c > 1")
     if max((r.peak_procs or 0) for r in usable) < PROCESSES_TO_FIT_PER_PROCESS:
         keep = {*keep, "switch_us_per_process"}
-    rows = []
-    y = []
-    for r in usable:
-        k = requests_per_connection(r)
-        n_thread, n_process = switch_counts(r.mpm, k)
-        x = [1.0 if c == r.content else 0.0 for c in classes]
-        x += [1.0 / k, n_thread / 1000.0, n_process / 1000.0, task_switches(r, k) / 1000.0,
-              process_switches(r, k) / 1000.0]  # fmt: skip
-        rows.append(x)
-        y.append(float(r.apache_cpu_ms_per_req or 0.0) - base.request_cpu_ms)
+    rows = [cpu_regressors(r, classes) for r in usable]
+    y = [float(r.apache_cpu_ms_per_req or 0.0) - base.request_cpu_ms for r in usable]
     a = np.asarray(rows)
     b = np.asarray(y)
     obs = b + base.request_cpu_ms
@@ -332,10 +317,18 @@ def calibrate(
     cpu = (fit_cpu(apache_rows, base, cs_us, keep) if apache_rows
            else ParamFit(*kept_cpu(base, cs_us), rows_used=0, rms_rel_error=math.nan))  # fmt: skip
     mem = fit_memory(apache_rows, base, keep)
+    # The round trip from the keep-alive one-client rows and Apache's measured CPU (physical:
+    # taking the model's CPU off instead leaves ~5 us on the campaigns' machine, below any
+    # loopback's); the client's time per connection is then the rest of a one-client row's
+    # time per request beyond the server time the model charges it, so that the model gives
+    # one client its measured rate (Apache's CPU per connection is higher at one client than
+    # on the saturated rows the CPU fit uses).
     rtt = estimate_rtt_ms(fit_rows)
+    server_ms = model_cpu_ms(cpu, base) if apache_rows else None
     client_conn_ms = (
-        estimate_client_conn_ms(apache_rows, rtt) if apache_rows else base.client_conn_ms
-    )
+        estimate_client_conn_ms(apache_rows, rtt, server_ms) if apache_rows
+        else base.client_conn_ms
+    )  # fmt: skip
     fitted_fields = {
         "accept_cpu_ms", "close_cpu_ms", "thread_switch_us", "process_switch_us", "classes",
         "switch_us_per_task", "client_conn_ms",

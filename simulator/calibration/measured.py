@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,9 @@ from mpmsim.models.hardware import HardwareSpec
 from mpmsim.spec.reading import load_scenario_data
 from mpmsim.spec.resolve import prepare
 from mpmsim.workloads.readers import MeasuredRun
+
+#: The server's time per request (ms) that something (the fitted cost model) gives a row.
+ServerMs = Callable[[MeasuredRun], "float | None"]
 
 #: The figures compared between a measured run and its simulation.
 METRICS = ("req_per_s", "lat_p50_ms", "lat_p95_ms", "cpu_ms_per_req", "peak_pss_mb", "peak_procs")
@@ -106,14 +109,16 @@ def php_parts(run: MeasuredRun) -> dict[str, Any]:
     }
 
 
-def estimate_rtt_ms(runs: Sequence[MeasuredRun]) -> float:
-    """Client round trip (ms) from the c=1 rows: latency minus Apache's CPU per request.
+def estimate_rtt_ms(runs: Sequence[MeasuredRun], server_ms: ServerMs | None = None) -> float:
+    """Client round trip (ms) from the c=1 rows: the time per request (``lat_mean_ms``, the
+    tools' concurrency / throughput) minus the server's time per request.
 
     A keep-alive request costs one round trip, a new connection two (handshake and request)
     plus the client's own work per connection; so the keep-alive rows tell the round trip
-    alone when there are any (:func:`estimate_client_conn_ms` takes the rest).
+    alone when there are any (:func:`estimate_client_conn_ms` takes the rest). The server's
+    time is ``server_ms(run)`` when given and not None, else Apache's measured CPU.
     """
-    rows = _one_client(runs)
+    rows = _one_client(runs, server_ms)
     kept = [(lat, cpu) for lat, cpu, ka in rows if ka]
     if kept:
         est = [lat - cpu for lat, cpu in kept]
@@ -122,31 +127,44 @@ def estimate_rtt_ms(runs: Sequence[MeasuredRun]) -> float:
     return max(float(np.median(est)), 0.0) if est else 0.0
 
 
-def estimate_client_conn_ms(runs: Sequence[MeasuredRun], rtt_ms: float) -> float:
+def estimate_client_conn_ms(
+    runs: Sequence[MeasuredRun], rtt_ms: float, server_ms: ServerMs | None = None
+) -> float:
     """The client's own time per new connection (ms): c=1 rows without keep-alive, beyond
-    their two round trips and Apache's CPU; 0 unless keep-alive rows fixed the round trip."""
-    rows = _one_client(runs)
+    their two round trips and the server's time; 0 unless keep-alive rows fixed the round trip.
+
+    The server's time is ``server_ms(run)`` when given and not None: calibrate passes the CPU
+    its fitted model charges the row (:func:`mpmsim.calibration.fit.model_cpu_ms`), so that
+    the simulated row takes its measured time per request; else Apache's measured CPU.
+    """
+    rows = _one_client(runs, server_ms)
     if not any(ka for _, _, ka in rows):
         return 0.0
     est = [lat - cpu - 2.0 * rtt_ms for lat, cpu, ka in rows if not ka]
     return max(float(np.median(est)), 0.0) if est else 0.0
 
 
-def _one_client(runs: Sequence[MeasuredRun]) -> list[tuple[float, float, bool]]:
-    """(mean latency, time in the server per request, keep-alive) of the closed c=1 rows, ms.
+def _one_client(
+    runs: Sequence[MeasuredRun], server_ms: ServerMs | None = None
+) -> list[tuple[float, float, bool]]:
+    """(time per request, time in the server per request, keep-alive) of the closed c=1
+    rows, ms.
 
-    The server's time is Apache's CPU; a PHP row's is Apache's and FPM's CPU and the script's
-    sleep.
+    The server's time is ``server_ms(run)`` if given and not None, else Apache's measured CPU;
+    a PHP row's is Apache's and FPM's CPU and the script's sleep.
     """
     return [
-        (float(r.lat_mean_ms), _server_ms(r), bool(r.keepalive))
+        (float(r.lat_mean_ms), _server_ms(r, server_ms), bool(r.keepalive))
         for r in runs
         if r.concurrency == 1 and r.lat_mean_ms and r.apache_cpu_ms_per_req
         and r.tool in ("ab", "wrk")  # closed loops, not paced clients
     ]  # fmt: skip
 
 
-def _server_ms(run: MeasuredRun) -> float:
+def _server_ms(run: MeasuredRun, server_ms: ServerMs | None = None) -> float:
+    modelled = server_ms(run) if server_ms is not None and not run.extra.get("php") else None
+    if modelled is not None:
+        return modelled
     if run.extra.get("php"):
         cpu = _nan_text(run.extra.get("server_cpu_ms_per_req"))
         return cpu + float(run.extra.get("script_sleep_ms", 0))

@@ -8,10 +8,20 @@ class's ``worker_kib``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
+from mpmsim.calibration.linear import ParamFit
+from mpmsim.calibration.measured import requests_per_connection
+from mpmsim.models.costs import CostModel
 from mpmsim.models.mpm.registry import MPM_MODELS
 from mpmsim.workloads.readers import MeasuredRun
+
+#: The CPU fit's terms after the classes' handler CPU, in :func:`cpu_regressors`' order.
+CPU_TERMS = ("conn_cpu_ms", "switch_us", "process_switch_total_us", "switch_us_per_task",
+             "switch_us_per_process")  # fmt: skip
 
 
 def switch_counts(mpm: str, k: float) -> tuple[float, float]:
@@ -98,3 +108,36 @@ def peak_connections(run: MeasuredRun) -> int:
 def peak_connections_mib(run: MeasuredRun, connection_kib: float) -> float:
     """Memory of :func:`peak_connections` at ``connection_kib`` each (php_fit's offset)."""
     return connection_kib / 1024.0 * peak_connections(run)
+
+
+def cpu_regressors(run: MeasuredRun, classes: Sequence[str]) -> list[float]:
+    """One row of :func:`fit_cpu`'s linear model: the class, connections, switches per request."""
+    k = requests_per_connection(run)
+    n_thread, n_process = switch_counts(run.mpm, k)
+    x = [1.0 if c == run.content else 0.0 for c in classes]
+    x += [1.0 / k, n_thread / 1000.0, n_process / 1000.0, task_switches(run, k) / 1000.0,
+          process_switches(run, k) / 1000.0]  # fmt: skip
+    return x
+
+
+def model_cpu_ms(cpu: ParamFit, base: CostModel) -> Callable[[MeasuredRun], float | None]:
+    """Apache's CPU per request (ms) that the fitted linear model gives a row; None for a row
+    of a class the fit did not see.
+
+    The simulator charges the same parts (:mod:`mpmsim.engine.overheads`), so this is the
+    server's share of a one-client row's latency as the model will reproduce it, whatever
+    Apache really spent: at one client without keep-alive it spends more per connection than
+    on the saturated rows the fit was made on (shared set: 0.104 ms per request against 0.069
+    at 10-50 clients; the campaigns' machine: 0.062-0.068 against 0.045 for one worker child
+    at 50 clients), which the model does not charge.
+    """
+    classes = sorted(k.split(".")[1] for k in cpu.values if k.startswith("classes."))
+    names = [f"classes.{c}.cpu_ms" for c in classes] + list(CPU_TERMS)
+    coef = np.array([cpu.values.get(n, 0.0) for n in names])
+
+    def predict(run: MeasuredRun) -> float | None:
+        if run.content not in classes:
+            return None
+        return float(np.dot(cpu_regressors(run, classes), coef)) + base.request_cpu_ms
+
+    return predict
