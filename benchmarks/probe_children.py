@@ -16,6 +16,7 @@ the access log's ``%P``, the rate each batch of children forked together served 
 
     python benchmarks/probe_children.py turns --mpm worker --clients 1,10
     python benchmarks/probe_children.py memory --mpm worker --clients 1,2,4,8,16,25 --keepalive
+    python benchmarks/probe_children.py memory --mpm event --clients 100 --directive MaxMemFree=0
     python benchmarks/probe_children.py recycling --mpm worker --max-conns 1000 --clients 50
 """
 
@@ -45,9 +46,22 @@ SERVER = ("taskset", "-c", "1", "nice", "-n", "-20")
 LOAD = ("taskset", "-c", "0", "nice", "-n", "-20", "ab", "-q", "-r")
 
 
-def _directives(mpm: str, threads: int, children: int, keepalive: bool) -> dict[str, object]:
+def _directives(
+    mpm: str, threads: int, children: int, keepalive: bool, extra: dict[str, object] | None = None
+) -> dict[str, object]:
     return {**fixed_children(mpm, children, threads), "KeepAlive": "On" if keepalive else "Off",
-            "MaxConnectionsPerChild": 0}  # fmt: skip
+            "MaxConnectionsPerChild": 0, **(extra or {})}  # fmt: skip
+
+
+def _extra(pairs: Sequence[str]) -> dict[str, object]:
+    """``--directive Name=Value`` pairs as directives (e.g. MaxMemFree=0)."""
+    out: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--directive {pair!r}: expected Name=Value, e.g. MaxMemFree=0")
+        out[name] = value
+    return out
 
 
 def turns(mpm: str, clients: int, children: int, keepalive: bool) -> str:
@@ -94,12 +108,15 @@ def _timed_load(clients: int, seconds: float, keepalive: bool, url: str) -> list
     return [*LOAD, "-c", str(clients), "-t", str(seconds), "-n", "10000000", *ka, url]
 
 
-def memory(mpm: str, clients: int, threads: int, keepalive: bool, seconds: float) -> str:
+def memory(
+    mpm: str, clients: int, threads: int, keepalive: bool, seconds: float,
+    extra: dict[str, object] | None = None,
+) -> str:  # fmt: skip
     """Peak summed PSS (KiB) of parent and its one child under ``clients`` ab clients."""
     peak = [0]
     with (
         tempfile.TemporaryDirectory(prefix="mpmsim-probe-") as tmp,
-        running_apache(mpm, _directives(mpm, threads, 1, keepalive), Path(tmp),
+        running_apache(mpm, _directives(mpm, threads, 1, keepalive, extra), Path(tmp),
                        files=PAGE, launcher=SERVER) as srv,
     ):  # fmt: skip
         parent = apache_pid(srv.pid_file)
@@ -108,7 +125,8 @@ def memory(mpm: str, clients: int, threads: int, keepalive: bool, seconds: float
             peak[0] = max(peak[0], sample_processes(parent)["pss_kb"] or 0)
 
         _load_while(_timed_load(clients, seconds, keepalive, srv.url), 0.25, sample)
-    return f"{mpm} ThreadsPerChild {threads}, {clients} clients: peak PSS {peak[0]} KiB"
+    more = "".join(f", {k} {v}" for k, v in (extra or {}).items())
+    return f"{mpm} ThreadsPerChild {threads}{more}, {clients} clients: peak PSS {peak[0]} KiB"
 
 
 def recycling(mpm: str, clients: int, max_conns: int, seconds: float) -> str:
@@ -177,14 +195,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=4.0, help="memory, recycling: ab's -t")
     ap.add_argument("--keepalive", action="store_true")
     ap.add_argument("--max-conns", type=int, default=1000, help="recycling: per child")
+    ap.add_argument(
+        "--directive",
+        action="append",
+        default=[],
+        help="memory: one more directive, Name=Value (repeatable), e.g. MaxMemFree=0",
+    )
     args = ap.parse_args(argv)
+    extra = _extra(args.directive)
     for c in (int(x) for x in args.clients.split(",")):
         if args.probe == "turns":
             print(turns(args.mpm, c, args.children, args.keepalive), flush=True)
         elif args.probe == "recycling":
             print(recycling(args.mpm, c, args.max_conns, args.seconds), flush=True)
         else:
-            print(memory(args.mpm, c, args.threads, args.keepalive, args.seconds), flush=True)
+            print(memory(args.mpm, c, args.threads, args.keepalive, args.seconds, extra),
+                  flush=True)  # fmt: skip
         time.sleep(0.5)
     return 0
 
