@@ -109,16 +109,15 @@ def php_parts(run: MeasuredRun) -> dict[str, Any]:
     }
 
 
-def estimate_rtt_ms(runs: Sequence[MeasuredRun], server_ms: ServerMs | None = None) -> float:
+def estimate_rtt_ms(runs: Sequence[MeasuredRun]) -> float:
     """Client round trip (ms) from the c=1 rows: the time per request (``lat_mean_ms``, the
-    tools' concurrency / throughput) minus the server's time per request.
+    tools' concurrency / throughput) minus Apache's measured CPU per request.
 
     A keep-alive request costs one round trip, a new connection two (handshake and request)
     plus the client's own work per connection; so the keep-alive rows tell the round trip
-    alone when there are any (:func:`estimate_client_conn_ms` takes the rest). The server's
-    time is ``server_ms(run)`` when given and not None, else Apache's measured CPU.
+    alone when there are any (:func:`estimate_client_conn_ms` takes the rest).
     """
-    rows = _one_client(runs, server_ms)
+    rows = _one_client(runs)
     kept = [(lat, cpu) for lat, cpu, ka in rows if ka]
     if kept:
         est = [lat - cpu for lat, cpu in kept]
@@ -134,7 +133,7 @@ def estimate_client_conn_ms(
     their two round trips and the server's time; 0 unless keep-alive rows fixed the round trip.
 
     The server's time is ``server_ms(run)`` when given and not None: calibrate passes the CPU
-    its fitted model charges the row (:func:`mpmsim.calibration.fit.model_cpu_ms`), so that
+    its fitted model charges the row (:func:`mpmsim.calibration.regressors.model_cpu_ms`), so that
     the simulated row takes its measured time per request; else Apache's measured CPU.
     """
     rows = _one_client(runs, server_ms)
