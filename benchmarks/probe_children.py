@@ -10,6 +10,10 @@ that served each request) shows whether new connections go round the children or
 the summed PSS of parent and child. A memory that follows the clients held at once, and not the
 threads that have served, shows as growth with the clients (every thread serves at 1 client).
 
+``listener``: the campaigns' seed event block with ``LogLevel mpm_event:debug``: processes each
+second, how often the children's listeners stopped and started accepting, and at each start
+the child's connections, those in lingering close and its idle workers.
+
 ``recycling``: the campaign's seed block with MaxConnectionsPerChild N under ab; the parent's
 children listed every 50 ms: how many are born in each second and how long they live; and from
 the access log's ``%P``, the rate each batch of children forked together served at.
@@ -18,11 +22,14 @@ the access log's ``%P``, the rate each batch of children forked together served 
     python benchmarks/probe_children.py memory --mpm worker --clients 1,2,4,8,16,25 --keepalive
     python benchmarks/probe_children.py memory --mpm event --clients 100 --directive MaxMemFree=0
     python benchmarks/probe_children.py recycling --mpm worker --max-conns 1000 --clients 50
+    python benchmarks/probe_children.py listener --clients 50,200 --seconds 12
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -129,6 +136,51 @@ def memory(
     return f"{mpm} ThreadsPerChild {threads}{more}, {clients} clients: peak PSS {peak[0]} KiB"
 
 
+#: event.c's debug lines when a listener stops and starts accepting (AH00457 with its counts)
+_DISABLED = "not accepting new conns in this process"
+_ENABLED = re.compile(r"Accepting new connections again: (\d+) active conns \((\d+) lingering"
+                      r".*?(\d+) idle workers")  # fmt: skip
+
+
+def _deciles(values: Sequence[int]) -> str:
+    """p10 / median / p90 / max of ``values``."""
+    if len(values) < 2:
+        return "-"
+    cuts = statistics.quantiles(values, n=10)
+    return f"{cuts[0]:g} / {statistics.median(values):g} / {cuts[-1]:g} / {max(values)}"
+
+
+def listener(clients: int, seconds: float) -> str:
+    """The campaigns' seed event block under ``clients`` ab clients with mpm_event:debug:
+    processes each second, how often listeners stopped and started accepting, and at each
+    restart the child's connections, those in lingering close and its idle workers."""
+    block = {**SEED["threaded"], **KEEPALIVE}
+    procs: list[int] = []
+    debug = ["LogLevel warn mpm_event:debug"]
+    with (
+        tempfile.TemporaryDirectory(prefix="mpmsim-probe-") as tmp,
+        running_apache("event", block, Path(tmp), extra_lines=debug, files=PAGE,
+                       launcher=SERVER) as srv,
+    ):  # fmt: skip
+        parent = apache_pid(srv.pid_file)
+
+        def count() -> None:
+            procs.append(len(apache_pids(parent)))
+
+        out = _load_while(_timed_load(clients, seconds, False, srv.url), 1.0, count)
+        log = srv.error_log.read_text(encoding="utf-8", errors="replace").splitlines()
+    rate = next((line.split()[3] for line in out.splitlines() if "Requests per second" in line),
+                "?")  # fmt: skip
+    found = [m for line in log if (m := _ENABLED.search(line))]
+    active, lingering, idle = ([int(m.group(k)) for m in found] for k in (1, 2, 3))
+    return (
+        f"event, {clients} clients: {rate} req/s; processes each second {procs}; "
+        f"listeners stopped {sum(_DISABLED in line for line in log)} times, started again "
+        f"{len(found)}; at each start (p10 / median / p90 / max) active connections "
+        f"{_deciles(active)}, lingering {_deciles(lingering)}, idle workers {_deciles(idle)}"
+    )
+
+
 def recycling(mpm: str, clients: int, max_conns: int, seconds: float) -> str:
     """req/s, children born in each second of the run and their lifetimes (s), and per batch
     (the children whose first request came within 0.2 s of each other) the rate it served at."""
@@ -187,12 +239,12 @@ def _batches(served: Sequence[Sequence[str]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("probe", choices=("turns", "memory", "recycling"))
+    ap.add_argument("probe", choices=("turns", "memory", "recycling", "listener"))
     ap.add_argument("--mpm", default="worker", choices=("prefork", "worker", "event"))
     ap.add_argument("--clients", default="1,10", help="ab concurrency levels, comma-separated")
     ap.add_argument("--children", type=int, default=4, help="turns: children started")
     ap.add_argument("--threads", type=int, default=25, help="memory: ThreadsPerChild")
-    ap.add_argument("--seconds", type=float, default=4.0, help="memory, recycling: ab's -t")
+    ap.add_argument("--seconds", type=float, default=4.0, help="ab's -t (not turns)")
     ap.add_argument("--keepalive", action="store_true")
     ap.add_argument("--max-conns", type=int, default=1000, help="recycling: per child")
     ap.add_argument(
@@ -206,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for c in (int(x) for x in args.clients.split(",")):
         if args.probe == "turns":
             print(turns(args.mpm, c, args.children, args.keepalive), flush=True)
+        elif args.probe == "listener":
+            print(listener(c, args.seconds), flush=True)
         elif args.probe == "recycling":
             print(recycling(args.mpm, c, args.max_conns, args.seconds), flush=True)
         else:
