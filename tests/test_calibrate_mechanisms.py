@@ -8,6 +8,7 @@ import pytest
 
 from mpmsim.calibration.fit import calibrate
 from mpmsim.calibration.measured import Setup, simulate
+from mpmsim.calibration.regressors import model_cpu_ms
 from mpmsim.models.costs import load_costs
 from mpmsim.models.hardware import load_hardware
 from mpmsim.workloads.readers import read_measurements
@@ -41,3 +42,25 @@ def test_one_client_rows_take_their_measured_time_per_request() -> None:
         measured = sum(float(r.req_per_s or 0.0) for r in reps) / len(reps)
         predicted = simulate(reps[0], cal.costs, setup)["req_per_s"]
         assert abs(predicted / measured - 1.0) < 0.2, (config, predicted, measured)
+
+
+@pytest.mark.skipif(not SHARED.is_file(), reason="the shared measurements are not here")
+def test_the_fitted_linear_cpu_is_what_the_simulator_charges() -> None:
+    """calibrate takes ``model_cpu_ms`` as the server time the simulator will charge a row; it
+    is the CPU fit's linear model, so it must agree with the simulated CPU per request (within
+    6 %: the simulator adds the hardware's switch into each CPU job) at one client and at 50."""
+    runs = read_measurements(SHARED)
+    cal = calibrate(runs, load_costs("default"), load_hardware("bench-1core"), simulate=False)
+    predict = model_cpu_ms(cal.cpu_fit, load_costs("default"))
+    setup = Setup(load_hardware("bench-1core"), cal.network_rtt_ms)
+    by_id = {r.run_id: r for r in runs}
+    rows = ("S2-prefork-static-ab-c1-ka0-r1", "S2-worker-static-ab-c1-ka1-r1",
+            "S2-prefork-static-ab-c50-ka0-r1", "S2-worker-static-ab-c50-ka1-r1")  # fmt: skip
+    for run_id in rows:
+        run = by_id[run_id]
+        model = predict(run)
+        assert model is not None
+        simulated = simulate(run, cal.costs, setup)["cpu_ms_per_req"]
+        assert abs(model / simulated - 1.0) < 0.06, (run_id, model, simulated)
+    # a class the CPU fit never saw (only c=1 rows of /cpu) has no model figure
+    assert predict(by_id["CAL-1-cpu"]) is None
