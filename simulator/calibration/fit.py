@@ -37,9 +37,9 @@ from mpmsim.calibration.measured import (
 )
 from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup, split_php, with_php
 from mpmsim.calibration.regressors import (
-    CPU_TERMS,
     class_workers,
     cpu_regressors,
+    cpu_term_names,
     model_cpu_ms,
     peak_connections,
     used_threads,
@@ -106,7 +106,7 @@ def fit_cpu(
         if r.apache_cpu_ms_per_req and r.requests_completed >= 1000 and r.concurrency > 1
     ]
     classes = sorted({r.content for r in usable})
-    names = [f"classes.{c}.cpu_ms" for c in classes] + list(CPU_TERMS)
+    names = cpu_term_names(classes)
     if not usable:
         raise InputError("no row has apache_cpu_ms_per_req with >= 1000 requests at c > 1")
     if max((r.peak_procs or 0) for r in usable) < PROCESSES_TO_FIT_PER_PROCESS:
@@ -324,9 +324,8 @@ def calibrate(
     # one client its measured rate (Apache's CPU per connection is higher at one client than
     # on the saturated rows the CPU fit uses).
     rtt = estimate_rtt_ms(fit_rows)
-    server_ms = model_cpu_ms(cpu, base) if apache_rows else None
     client_conn_ms = (
-        estimate_client_conn_ms(apache_rows, rtt, server_ms) if apache_rows
+        estimate_client_conn_ms(apache_rows, rtt, model_cpu_ms(cpu, base)) if apache_rows
         else base.client_conn_ms
     )  # fmt: skip
     fitted_fields = {

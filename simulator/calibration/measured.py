@@ -161,13 +161,11 @@ def _one_client(
 
 
 def _server_ms(run: MeasuredRun, server_ms: ServerMs | None = None) -> float:
-    modelled = server_ms(run) if server_ms is not None and not run.extra.get("php") else None
-    if modelled is not None:
-        return modelled
     if run.extra.get("php"):
         cpu = _nan_text(run.extra.get("server_cpu_ms_per_req"))
         return cpu + float(run.extra.get("script_sleep_ms", 0))
-    return float(run.apache_cpu_ms_per_req or 0.0)
+    modelled = server_ms(run) if server_ms is not None else None
+    return modelled if modelled is not None else float(run.apache_cpu_ms_per_req or 0.0)
 
 
 def requests_per_connection(run: MeasuredRun) -> float:

@@ -8,13 +8,13 @@ class's ``worker_kib``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from mpmsim.calibration.linear import ParamFit
-from mpmsim.calibration.measured import requests_per_connection
+from mpmsim.calibration.measured import ServerMs, requests_per_connection
 from mpmsim.models.costs import CostModel
 from mpmsim.models.mpm.registry import MPM_MODELS
 from mpmsim.workloads.readers import MeasuredRun
@@ -110,6 +110,11 @@ def peak_connections_mib(run: MeasuredRun, connection_kib: float) -> float:
     return connection_kib / 1024.0 * peak_connections(run)
 
 
+def cpu_term_names(classes: Sequence[str]) -> list[str]:
+    """The CPU fit's parameter names, in :func:`cpu_regressors`' order."""
+    return [f"classes.{c}.cpu_ms" for c in classes] + list(CPU_TERMS)
+
+
 def cpu_regressors(run: MeasuredRun, classes: Sequence[str]) -> list[float]:
     """One row of :func:`fit_cpu`'s linear model: the class, connections, switches per request."""
     k = requests_per_connection(run)
@@ -120,7 +125,7 @@ def cpu_regressors(run: MeasuredRun, classes: Sequence[str]) -> list[float]:
     return x
 
 
-def model_cpu_ms(cpu: ParamFit, base: CostModel) -> Callable[[MeasuredRun], float | None]:
+def model_cpu_ms(cpu: ParamFit, base: CostModel) -> ServerMs:
     """Apache's CPU per request (ms) that the fitted linear model gives a row; None for a row
     of a class the fit did not see.
 
@@ -132,8 +137,7 @@ def model_cpu_ms(cpu: ParamFit, base: CostModel) -> Callable[[MeasuredRun], floa
     at 50 clients), which the model does not charge.
     """
     classes = sorted(k.split(".")[1] for k in cpu.values if k.startswith("classes."))
-    names = [f"classes.{c}.cpu_ms" for c in classes] + list(CPU_TERMS)
-    coef = np.array([cpu.values.get(n, 0.0) for n in names])
+    coef = np.array([cpu.values.get(n, 0.0) for n in cpu_term_names(classes)])
 
     def predict(run: MeasuredRun) -> float | None:
         if run.content not in classes:
