@@ -46,6 +46,7 @@ if str(ROOT) not in sys.path:
 from campaigns import KEEPALIVE, SEED, fixed_children  # noqa: E402
 
 from mpmsim.bench.processes import apache_pid, apache_pids, sample_processes  # noqa: E402
+from mpmsim.workloads.readers.tool_result import label_value  # noqa: E402
 from tests.apache import running_apache  # noqa: E402
 
 PAGE = {"test.html": b"x" * 4096}
@@ -109,6 +110,12 @@ def _load_while(cmd: Sequence[str], every_s: float, poll: Callable[[], None]) ->
         poller.join()
 
 
+def _rate(out: str) -> str:
+    """ab's "Requests per second" figure in its report ``out`` ("?" without one)."""
+    value = label_value(out, "Requests per second")
+    return value.split()[0] if value else "?"
+
+
 def _timed_load(clients: int, seconds: float, keepalive: bool, url: str) -> list[str]:
     """ab for ``seconds`` (its request cap out of reach)."""
     ka = ["-k"] if keepalive else []
@@ -169,8 +176,7 @@ def listener(clients: int, seconds: float) -> str:
 
         out = _load_while(_timed_load(clients, seconds, False, srv.url), 1.0, count)
         log = srv.error_log.read_text(encoding="utf-8", errors="replace").splitlines()
-    rate = next((line.split()[3] for line in out.splitlines() if "Requests per second" in line),
-                "?")  # fmt: skip
+    rate = _rate(out)
     found = [m for line in log if (m := _ENABLED.search(line))]
     active, lingering, idle = ([int(m.group(k)) for m in found] for k in (1, 2, 3))
     return (
@@ -203,8 +209,7 @@ def recycling(mpm: str, clients: int, max_conns: int, seconds: float) -> str:
 
             out = _load_while(_timed_load(clients, seconds, False, srv.url), 0.05, watch)
         served = [line.split() for line in log.read_text().splitlines()]
-    rate = next((line.split()[3] for line in out.splitlines() if "Requests per second" in line),
-                "?")  # fmt: skip
+    rate = _rate(out)
     born = Counter(int(first) for first, _ in seen.values())
     per_second = [born.get(s, 0) for s in range(int(seconds) + 1)]
     lives = sorted(round(last - first, 2) for first, last in seen.values())
