@@ -1,0 +1,166 @@
+"""Trace the kernel's scheduler on Apache's CPU while ab loads a campaign's server.
+
+One campaign point (``benchmarks/campaigns.py``: its seed blocks, the /cpu handler of about
+1 ms or the 4 KiB page, Apache pinned to CPU 1 at nice -20, ab on CPU 0) on a fresh Apache.
+After ``--warm-s`` seconds of load, ``sched_wakeup`` and ``sched_switch`` are recorded from
+tracefs for ``--trace-s`` seconds; printed beside ab's percentiles:
+
+* how long an Apache task woken onto CPU 1 waited before it ran (the run queue);
+* how often a task left the CPU still runnable (preempted), after how long a run, and how
+  long it then waited for its next turn;
+* the other tasks that took the CPU (ksoftirqd, kworkers).
+
+Needs root (tracefs, nice -20), apache2 with mod_lua for ``--content cpu``, and ab.
+
+    python benchmarks/probe_scheduler.py --mpm event --clients 50 --content cpu
+    python benchmarks/probe_scheduler.py --mpm prefork --clients 50 --content static
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import campaigns
+
+TRACEFS = Path("/sys/kernel/tracing")
+APACHE_CPU = "001"
+_WAKE = re.compile(r" (\d+\.\d+): sched_wakeup(?:_new)?: comm=(\S+) pid=(\d+) .*target_cpu=(\d+)")
+_SWITCH = re.compile(
+    r"\[(\d+)\].*? (\d+\.\d+): sched_switch: prev_comm=(\S+) prev_pid=(\d+) prev_prio=\d+ "
+    r"prev_state=(\S+) ==> next_comm=(\S+) next_pid=(\d+)"
+)
+
+
+@dataclass
+class Schedule:
+    """What the trace of CPU 1 shows (seconds)."""
+
+    wake_waits: list[float] = field(default_factory=list)  # woken until switched in
+    preempted_runs: list[float] = field(default_factory=list)  # run before a preemption
+    sleeping_runs: list[float] = field(default_factory=list)  # run before going to sleep
+    preempted_waits: list[float] = field(default_factory=list)  # preempted until run again
+    others: Counter[str] = field(default_factory=Counter)  # non-Apache tasks switched in
+
+
+def read_trace(lines: Iterable[str], comm: str = "apache2") -> Schedule:
+    """Fold tracefs lines of sched_wakeup and sched_switch into a :class:`Schedule`."""
+    out = Schedule()
+    woken: dict[str, float] = {}
+    preempted: dict[str, float] = {}
+    running: tuple[str, float] | None = None
+    for line in lines:
+        m = _WAKE.search(line)
+        if m:
+            if m.group(4) == APACHE_CPU and m.group(2).startswith(comm):
+                woken.setdefault(m.group(3), float(m.group(1)))
+            continue
+        m = _SWITCH.search(line)
+        if not m or m.group(1) != APACHE_CPU:
+            continue
+        t, prev_comm, prev_pid, state, next_comm, next_pid = m.group(2, 3, 4, 5, 6, 7)
+        now = float(t)
+        if running is not None and running[0] == prev_pid and prev_comm.startswith(comm):
+            run = now - running[1]
+            if state.startswith("R"):
+                out.preempted_runs.append(run)
+                preempted[prev_pid] = now
+            else:
+                out.sleeping_runs.append(run)
+        if not next_comm.startswith(comm):
+            out.others[next_comm] += 1
+        if next_pid in woken:
+            out.wake_waits.append(now - woken.pop(next_pid))
+        if next_pid in preempted:
+            out.preempted_waits.append(now - preempted.pop(next_pid))
+        running = (next_pid, now)
+    return out
+
+
+def _ms(values: Sequence[float]) -> str:
+    if not values:
+        return "none"
+    xs = sorted(values)
+    q = [xs[int(p * (len(xs) - 1))] * 1e3 for p in (0.1, 0.5, 0.9, 0.99)]
+    return f"n {len(xs)}, p10/50/90/99 " + " / ".join(f"{v:.3f}" for v in q) + " ms"
+
+
+def render(s: Schedule) -> str:
+    runs = len(s.preempted_runs) + len(s.sleeping_runs)
+    share = 100.0 * len(s.preempted_runs) / runs if runs else 0.0
+    return "\n".join([
+        f"  woken until run:       {_ms(s.wake_waits)}",
+        f"  runs ending preempted: {share:.1f} % of {runs}; run before: {_ms(s.preempted_runs)}",
+        f"  preempted until run:   {_ms(s.preempted_waits)}",
+        f"  runs ending in sleep:  {_ms(s.sleeping_runs)}",
+        f"  other tasks switched in: {dict(s.others.most_common(5))}",
+    ])  # fmt: skip
+
+
+def _tracefs(name: str, value: str) -> None:
+    (TRACEFS / name).write_text(value)
+
+
+def trace_point(mpm: str, clients: int, content: str, warm_s: float, trace_s: float) -> str:
+    """ab's percentiles and the folded trace of one point on a fresh server."""
+    if not (TRACEFS / "trace").exists():
+        raise SystemExit(f"{TRACEFS} is not mounted: mount -t tracefs nodev {TRACEFS}")
+    os.sched_setaffinity(0, {0})  # the probe itself stays off Apache's CPU
+    point = campaigns.Point("probe", mpm, 0, clients, content=content)
+    with (
+        campaigns._scratch() as root,
+        campaigns._server(
+            point, campaigns.LUA_ITERATIONS, root, campaigns.STRICT.launcher
+        ) as server,
+    ):
+        campaigns.boost(server.pid)
+        url = server.url.replace("/test.html", "/cpu") if content == "cpu" else server.url
+        ab = ["taskset", "-c", "0", "nice", "-n", "-20", "ab", "-q", "-r", "-c", str(clients),
+              "-t", str(warm_s + trace_s + 1.0), "-n", "10000000", url]  # fmt: skip
+        _tracefs("tracing_on", "0")
+        _tracefs("trace", "")
+        _tracefs("buffer_size_kb", "65536")
+        _tracefs("tracing_cpumask", "3")  # wake-ups are recorded on the waker's CPU
+        _tracefs("set_event", "sched:sched_wakeup sched:sched_wakeup_new sched:sched_switch")
+        try:
+            load = subprocess.Popen(ab, stdout=subprocess.PIPE, text=True)
+            time.sleep(warm_s)
+            _tracefs("tracing_on", "1")
+            time.sleep(trace_s)
+            _tracefs("tracing_on", "0")
+            report = load.communicate()[0]
+            trace = (TRACEFS / "trace").read_text().splitlines()
+        finally:
+            _tracefs("tracing_on", "0")
+            _tracefs("set_event", "")
+    pcts = " ".join(
+        f"p{p} {v} ms" for p, v in re.findall(r"^\s+(50|90|95|99)%\s+(\d+)", report, re.M)
+    )
+    rate = re.search(r"Requests per second:\s+([\d.]+)", report)
+    head = f"{mpm} {content} {clients} clients: {rate.group(1) if rate else '?'} req/s, ab {pcts}"
+    return head + "\n" + render(read_trace(trace))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mpm", default="event", choices=("prefork", "worker", "event"))
+    ap.add_argument("--clients", default="50", help="ab concurrency levels, comma-separated")
+    ap.add_argument("--content", default="cpu", choices=("cpu", "static"))
+    ap.add_argument("--warm-s", type=float, default=8.0, help="load before the trace starts")
+    ap.add_argument("--trace-s", type=float, default=1.5, help="seconds traced")
+    args = ap.parse_args(argv)
+    for c in (int(x) for x in args.clients.split(",")):
+        print(trace_point(args.mpm, c, args.content, args.warm_s, args.trace_s), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
