@@ -134,3 +134,18 @@ def test_mm1_mean_response_time(cpu_class: type[CFSCPU]) -> None:
     response = np.asarray(done) - arrivals
     expected = 1.0 / (1.0 / mean_work - lam)
     assert abs(response[1000:].mean() / expected - 1.0) < 0.06
+
+
+def test_eevdf_a_woken_task_keeps_the_lag_its_task_slept_with() -> None:
+    # One vCPU: slice 0.75 ms, ticks every 4 ms. A 10 ms job runs from 0; a 0.2 ms job queued
+    # at 0 gets the vCPU at the 4 ms tick (eligible, A is not) and ends at 4.2 ms having run
+    # less than its share: lag V - v = (4 + 0.2) / 2 - 0.2 = 1.9 ms. A wake-up at 5 ms takes
+    # that task's lag: placed 1.9 ms before A's vruntime with the earlier deadline, it preempts
+    # A (past its slice) at once and ends at 5.3 ms; at lag 0 it would wait for the 8 ms tick.
+    env = simpy.Environment()
+    done = _finish_times(
+        EEVDFCPU(env, vcpus=1), env, [(0.0, 10 * MS), (0.0, 0.2 * MS), (5 * MS, 0.3 * MS)]
+    )
+    assert done[1] == pytest.approx(4.2 * MS)
+    assert done[2] == pytest.approx(5.3 * MS)
+    assert done[0] == pytest.approx(10.5 * MS)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import simpy
 
@@ -318,11 +318,8 @@ class CFSCPU(CPU):
             self._timer = self._timer_at = None
             if job.v > self._min_v:
                 self._min_v = job.v
-            sleepers = self._sleepers
             if job.pooled:
-                sleepers.append(job.v)
-            if len(sleepers) > self.tasks_alive:
-                sleepers.popleft()
+                self._went_to_sleep((job,))
             fire_now(job.ev)
             return
         done = [j for j in running if j.left <= limit]
@@ -337,14 +334,17 @@ class CFSCPU(CPU):
         self._update_min_v()
         self._reschedule(now)
         if done:
-            sleepers = self._sleepers
-            for job in done:
-                if job.pooled:
-                    sleepers.append(job.v)
-            while len(sleepers) > self.tasks_alive:
-                sleepers.popleft()
+            self._went_to_sleep([job for job in done if job.pooled])
         for job in done:
             fire_now(job.ev)
+
+    def _went_to_sleep(self, jobs: Sequence[_Job]) -> None:
+        """The tasks of ``jobs`` (pooled, just ended) sleep: their vruntimes join the sleepers."""
+        sleepers = self._sleepers
+        for job in jobs:
+            sleepers.append(job.v)
+        while len(sleepers) > self.tasks_alive:
+            sleepers.popleft()
 
 
 def _done_at_once(ev: simpy.Event, on_start: Callable[[], None] | None) -> simpy.Event:
