@@ -186,7 +186,11 @@ class CFSCPU(CPU):
     @property
     def runnable(self) -> int:
         """Jobs running or waiting for a vCPU."""
-        return len(self._running) + len(self._queue)
+        return len(self._running) + self._waiting()
+
+    def _waiting(self) -> int:
+        """Jobs waiting for a vCPU."""
+        return len(self._queue)
 
     # -- internals --------------------------------------------------------------------------
     def _push(self, job: _Job) -> None:
@@ -291,7 +295,7 @@ class CFSCPU(CPU):
         dt = left / rate
         if dt < 0.0:
             dt = 0.0
-        if self._queue:
+        if self._waiting():
             tick = self._tick_s
             # The next tick strictly after now (a timer that fired at a tick may read a clock
             # a hair before it).
@@ -312,7 +316,7 @@ class CFSCPU(CPU):
         self._advance(now)
         limit = _EPS_S + 4e-16 * now * self._job_rate
         running = self._running
-        if len(running) == 1 and not self._queue and running[0].left <= limit:
+        if len(running) == 1 and not self._waiting() and running[0].left <= limit:
             # The common case below saturation: the only job ends and the CPU goes idle.
             job = running.pop()
             self._timer = self._timer_at = None
@@ -325,7 +329,7 @@ class CFSCPU(CPU):
         done = [j for j in running if j.left <= limit]
         if done:
             self._running = [j for j in running if j.left > limit]
-        if self._queue:
+        if self._waiting():
             self._dispatch()
             tick = self._tick_s
             phase = now / tick

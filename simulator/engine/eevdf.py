@@ -55,8 +55,12 @@ class EEVDFCPU(CFSCPU):
     ) -> None:
         super().__init__(env, vcpus, speed, switch_s, burst, tick_hz)
         self._slice = self._min_gran  # sysctl_sched_base_slice, scaled as min_granularity was
-        self._sum_v_queued = 0.0
+        self._sum_v_queued = 0.0  # of the waiting jobs, in either heap
         self._avg_v = 0.0  # V when the queue last held a task
+        # Waiting jobs found ahead of the average (not eligible), by vruntime; ``_queue`` holds
+        # the others by deadline. A pick moves those the average has reached back, so it does
+        # not pop its way past every ineligible job each time.
+        self._ahead: list[tuple[float, int, _Job]] = []
         self._lag_limit = max(2.0 * self._slice, self._tick_s)
         # (vruntime, lag, deadline) of the request tasks asleep, the longest asleep first
         self._asleep: deque[tuple[float, float, float]] = deque()
@@ -98,7 +102,7 @@ class EEVDFCPU(CFSCPU):
         else:
             curr = self._preemptible(job)
             if curr is None:
-                had_queue = bool(self._queue)
+                had_queue = bool(self._queue or self._ahead)
                 self._push(job)
                 if had_queue and self._timer_at is not None:
                     return ev  # the timer already stops at the next tick
@@ -115,7 +119,7 @@ class EEVDFCPU(CFSCPU):
         """Remember each task's vruntime, lag and deadline (renewed if passed) as it sleeps."""
         if not jobs:
             return
-        n = len(self._queue) + len(self._running) + len(jobs)
+        n = len(self._queue) + len(self._ahead) + len(self._running) + len(jobs)
         total = self._sum_v_queued + sum(j.v for j in self._running) + sum(j.v for j in jobs)
         avg = total / n  # V with the ending tasks still counted, as dequeue computes the lag
         asleep = self._asleep
@@ -127,7 +131,7 @@ class EEVDFCPU(CFSCPU):
 
     def _average_v(self) -> float:
         """avg_vruntime: the mean vruntime of the runnable jobs (the last one when none)."""
-        n = len(self._queue) + len(self._running)
+        n = len(self._queue) + len(self._ahead) + len(self._running)
         if n:
             total = self._sum_v_queued
             for j in self._running:
@@ -164,35 +168,42 @@ class EEVDFCPU(CFSCPU):
         heapq.heappush(self._queue, (job.d, self._seq, job))
 
     def _pop_pick(self) -> _Job:
-        """pick_eevdf: the earliest deadline among the eligible waiting jobs."""
+        """pick_eevdf: the earliest deadline among the eligible waiting jobs (ties: the first
+        queued); with none eligible, the earliest deadline."""
         queue = self._queue
-        avg = self._average_v()
-        skipped = []
+        ahead = self._ahead
+        limit = self._average_v() + 1e-12
+        while ahead and ahead[0][0] <= limit:  # the average has reached them: eligible
+            _, seq, waiting = heapq.heappop(ahead)
+            heapq.heappush(queue, (waiting.d, seq, waiting))
         job = None
         while queue:
             entry = heapq.heappop(queue)
-            if entry[2].v <= avg + 1e-12:
+            if entry[2].v <= limit:
                 job = entry[2]
                 break
-            skipped.append(entry)
+            heapq.heappush(ahead, (entry[2].v, entry[1], entry[2]))
         if job is None:  # none eligible: the earliest deadline
-            job = skipped.pop(0)[2]
-        for entry in skipped:
-            heapq.heappush(queue, entry)
+            first = min(ahead, key=lambda e: (e[2].d, e[1]))
+            ahead.remove(first)
+            heapq.heapify(ahead)
+            job = first[2]
         self._sum_v_queued -= job.v
         return job
+
+    def _waiting(self) -> int:
+        return len(self._queue) + len(self._ahead)
 
     def _update_min_v(self) -> None:
         """EEVDF keeps no min_vruntime for placement (the average is computed when needed)."""
 
     def _tick(self) -> None:
         """update_deadline for every running job past its slice; then pick again."""
-        queue = self._queue
         for job in list(self._running):
             if job.v < job.d:
                 continue
             job.d = job.v + self._slice
-            if not queue:
+            if not self._waiting():
                 continue
             self._running.remove(job)
             self._push(job)
@@ -207,7 +218,7 @@ class EEVDFCPU(CFSCPU):
 
     def _dispatch(self) -> None:
         running = self._running
-        while self._queue and len(running) < self.vcpus:
+        while self._waiting() and len(running) < self.vcpus:
             job = self._pop_pick()
             if job.preempted:
                 job.preempted = False
