@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import campaigns
+from probe_children import _rate, _timed_load
 
 TRACEFS = Path("/sys/kernel/tracing")
 APACHE_CPU = "001"
@@ -123,8 +124,7 @@ def trace_point(mpm: str, clients: int, content: str, warm_s: float, trace_s: fl
     ):
         campaigns.boost(server.pid)
         url = server.url.replace("/test.html", "/cpu") if content == "cpu" else server.url
-        ab = ["taskset", "-c", "0", "nice", "-n", "-20", "ab", "-q", "-r", "-c", str(clients),
-              "-t", str(warm_s + trace_s + 1.0), "-n", "10000000", url]  # fmt: skip
+        ab = _timed_load(clients, warm_s + trace_s + 1.0, False, url)
         _tracefs("tracing_on", "0")
         _tracefs("trace", "")
         _tracefs("buffer_size_kb", "65536")
@@ -144,8 +144,7 @@ def trace_point(mpm: str, clients: int, content: str, warm_s: float, trace_s: fl
     pcts = " ".join(
         f"p{p} {v} ms" for p, v in re.findall(r"^\s+(50|90|95|99)%\s+(\d+)", report, re.M)
     )
-    rate = re.search(r"Requests per second:\s+([\d.]+)", report)
-    head = f"{mpm} {content} {clients} clients: {rate.group(1) if rate else '?'} req/s, ab {pcts}"
+    head = f"{mpm} {content} {clients} clients: {_rate(report)} req/s, ab {pcts}"
     return head + "\n" + render(read_trace(trace))
 
 

@@ -102,7 +102,7 @@ class EEVDFCPU(CFSCPU):
         else:
             curr = self._preemptible(job)
             if curr is None:
-                had_queue = bool(self._queue or self._ahead)
+                had_queue = self._waiting() > 0
                 self._push(job)
                 if had_queue and self._timer_at is not None:
                     return ev  # the timer already stops at the next tick
@@ -119,7 +119,7 @@ class EEVDFCPU(CFSCPU):
         """Remember each task's vruntime, lag and deadline (renewed if passed) as it sleeps."""
         if not jobs:
             return
-        n = len(self._queue) + len(self._ahead) + len(self._running) + len(jobs)
+        n = self._waiting() + len(self._running) + len(jobs)
         total = self._sum_v_queued + sum(j.v for j in self._running) + sum(j.v for j in jobs)
         avg = total / n  # V with the ending tasks still counted, as dequeue computes the lag
         asleep = self._asleep
@@ -129,13 +129,17 @@ class EEVDFCPU(CFSCPU):
         while len(asleep) > self.tasks_alive:
             asleep.popleft()
 
+    def _runnable_v(self) -> tuple[float, int]:
+        """The sum of the runnable jobs' vruntimes (waiting, then running) and their number."""
+        total = self._sum_v_queued
+        for j in self._running:
+            total += j.v
+        return total, self._waiting() + len(self._running)
+
     def _average_v(self) -> float:
         """avg_vruntime: the mean vruntime of the runnable jobs (the last one when none)."""
-        n = len(self._queue) + len(self._ahead) + len(self._running)
+        total, n = self._runnable_v()
         if n:
-            total = self._sum_v_queued
-            for j in self._running:
-                total += j.v
             self._avg_v = total / n
         return self._avg_v
 
