@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mpmsim.calibration.fit import calibrate, fit_cpu, fit_memory
+from mpmsim.calibration.fit import calibrate, fit_cpu
 from mpmsim.calibration.measured import Setup, requests_per_connection, simulate
+from mpmsim.calibration.memory_fit import fit_memory
 from mpmsim.calibration.output import holdout_mask
 from mpmsim.calibration.regressors import process_switches, switch_counts
 from mpmsim.models.costs import CostModel, load_costs

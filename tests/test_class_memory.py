@@ -8,14 +8,16 @@ may set it.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from mpmsim.calibration.fit import fit_memory, fitted_costs
+from mpmsim.calibration.fit import fitted_costs
 from mpmsim.calibration.linear import ParamFit
+from mpmsim.calibration.memory_fit import fit_memory
 from mpmsim.calibration.php_fit import kept_cpu
 from mpmsim.engine.replication import World, build_world
 from mpmsim.errors import InputError
@@ -180,6 +182,35 @@ def test_fit_memory_recovers_each_class_s_worker_memory() -> None:
     assert fit.values["classes.static.worker_mib"] == pytest.approx(0.0, abs=1e-4)
     assert fit.values["thread_used_mib"] == pytest.approx(USED_MIB, abs=1e-4)
     assert fit.values["process_mib"] == pytest.approx(PROCESS_MIB, abs=1e-4)
+
+
+LISTENER_KIB = 16.0
+
+
+def _kept_alive(children: int, clients: int) -> MeasuredRun:
+    """An event row with keep-alive: ``children`` children of 25 threads admit 75 connections
+    each (ThreadsPerChild x (1 + AsyncRequestWorkerFactor 2)), every one of them kept alive."""
+    row = _row("event", "static", 3, children)
+    kept = min(clients, children * 75)
+    busy = min(clients, 400)  # the connection column: a client each, up to MaxRequestWorkers
+    assert row.peak_pss_mb is not None
+    pss = row.peak_pss_mb + ((busy - CLIENTS) * CONN_KIB + kept * LISTENER_KIB) / 1024.0
+    return replace(
+        row, run_id=f"event-ka-{children}-{clients}", keepalive=True, concurrency=clients,
+        peak_pss_mb=pss,
+    )  # fmt: skip
+
+
+def test_fit_memory_tells_kept_alive_connections_from_busy_ones() -> None:
+    """Event's keep-alive rows: the connections its listeners keep (listener_connection_kib,
+    up to what the children admit) are a column of their own beside every row's clients."""
+    rows = SYNTHETIC + [_kept_alive(n, c) for n in (1, 2, 4) for c in (10, 100, 300)]
+    fit = fit_memory(rows, load_costs(IDEAL))
+    assert fit is not None
+    assert fit.values["listener_connection_mib"] * 1024.0 == pytest.approx(LISTENER_KIB, abs=0.01)
+    assert fit.values["connection_mib"] * 1024.0 == pytest.approx(CONN_KIB, abs=0.01)
+    kept = fit_memory(rows, load_costs(IDEAL), keep=("listener_connection_kib",))
+    assert kept is not None and kept.values["listener_connection_mib"] == 0.0  # ideal's
 
 
 def test_fitted_costs_carries_worker_kib_and_its_uncertainty() -> None:

@@ -217,8 +217,9 @@ def test_measured_costs_split_child_memory(tmp_path: Path) -> None:
 def test_capacity_figures() -> None:
     """apache2buddy: usable / largest RSS; mpmsim: (usable - parent - shared) / child cost."""
     costs = load_costs("default").model_copy(
-        update={"parent_mib": 1.0, "shared_mib": 9.0, "process_mib": 2.0, "connection_kib": 512}
-    )
+        update={"parent_mib": 1.0, "shared_mib": 9.0, "process_mib": 2.0, "connection_kib": 512,
+                "listener_connection_kib": 256}
+    )  # fmt: skip
     prefork, _ = apply_apache_rules("prefork", {"MaxRequestWorkers": 100})
     cap = capacity(1010.0, _memory(2.0), costs, prefork, mpm="prefork", threads_per_child=1)
     assert (cap.buddy_children, cap.buddy_workers) == (101, 101)
@@ -229,7 +230,13 @@ def test_capacity_figures() -> None:
     event, _ = apply_apache_rules("event", {"ThreadsPerChild": 10, "MaxRequestWorkers": 100})
     cap = capacity(1010.0, _memory(2.0), costs, event, mpm="event", threads_per_child=12)
     assert cap.buddy_workers == 1010
-    # event: AsyncRequestWorkerFactor 2 lets each child hold 3 x 10 connections.
+    # event: AsyncRequestWorkerFactor 2 lets each child hold 3 x 10 connections, each kept
+    # alive with a pool of its own (listener_connection_kib); none without keep-alive.
+    assert cap.child_mib == pytest.approx(2.0 + 12 * costs.thread_mib + 30 * 0.75, abs=1e-3)
+    event, _ = apply_apache_rules(
+        "event", {"ThreadsPerChild": 10, "MaxRequestWorkers": 100, "KeepAlive": False}
+    )
+    cap = capacity(1010.0, _memory(2.0), costs, event, mpm="event", threads_per_child=12)
     assert cap.child_mib == pytest.approx(2.0 + 12 * costs.thread_mib + 30 * 0.5, abs=1e-3)
 
 

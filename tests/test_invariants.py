@@ -154,6 +154,7 @@ def test_nothing_lost_caps_kept_memory_accounted(cfg: dict[str, Any], per_client
         expected = costs.parent_mib + costs.shared_mib
         expected += sum(c.memory_mib for c in live)
         expected += server.conns_open * (costs.connection_kib + costs.socket_kib) / 1024.0
+        expected += sum(c.kept for c in live) * server.overheads.kept_conn_mib
         assert (
             server.memory.current_mib == np.float64(expected)
             or abs(server.memory.current_mib - expected) < 1e-6

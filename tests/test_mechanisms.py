@@ -261,6 +261,34 @@ def test_socket_memory_counts_for_ram_but_not_for_the_pss_figure() -> None:
     assert conn["memory_apache_peak_mib"] == pytest.approx(plain["memory_apache_peak_mib"] + 20.0)
 
 
+@pytest.mark.parametrize(
+    ("mpm", "keepalive", "more_mib"),
+    [("event", True, 20.0), ("event", False, 0.0), ("worker", True, 0.0)],
+)
+def test_a_connection_event_keeps_alive_holds_its_own_pool(
+    mpm: str, keepalive: bool, more_mib: float
+) -> None:
+    """listener_connection_kib: event's listener holds each kept-alive connection apart from
+    the workers, with its own pool, from its first keep-alive wait to its close.
+
+    20 clients on one child of 25 threads: with keep-alive event keeps 20 connections alive,
+    1 MiB each raises Apache's peak by 20 MiB; without keep-alive none is kept, and worker
+    keeps a worker per connection instead (its memory is the worker's): no more.
+    """
+    load = {"kind": "closed", "clients": 20, "keepalive": keepalive, "duration_s": 1.0}
+    server = {"mpm": mpm, "directives": {
+        "StartServers": 1, "ServerLimit": 1, "ThreadsPerChild": 25, "MaxRequestWorkers": 25,
+        "MinSpareThreads": 1, "MaxSpareThreads": 25}}  # fmt: skip
+    plain = _summary(prepared(costs="ideal", server=server, load=load))
+    kept = _summary(
+        prepared(costs={"base": "ideal", "listener_connection_kib": 1024.0}, server=server,
+                 load=load)
+    )  # fmt: skip
+    assert kept["memory_apache_peak_mib"] == pytest.approx(
+        plain["memory_apache_peak_mib"] + more_mib
+    )
+
+
 def test_the_client_pays_its_own_time_per_new_connection() -> None:
     """client_conn_ms: one client without keep-alive waits for its own connect and close.
 

@@ -63,6 +63,9 @@ class CostModel(BaseModel):
     """Private memory of each thread (touched stack, allocator)."""
     connection_kib: float = Field(ge=0)
     """Apache's memory for each open connection (ptrans pool, bucket allocator)."""
+    listener_connection_kib: float = Field(0.0, ge=0)
+    """More memory for each open connection of an MPM whose listener holds connections
+    apart from its workers (event): they outnumber the workers, each with its own pool."""
     socket_kib: float = Field(
         0.0,
         ge=0,

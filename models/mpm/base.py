@@ -46,6 +46,7 @@ class Child:
     idle: int = 0
     conns: int = 0  # open connections (event's C)
     lingering: int = 0  # of them, event's in lingering close (its listener watches them)
+    kept: int = 0  # of them, event's that its listener has kept alive once (their pools)
     conns_accepted: int = 0
     conns_finished: int = 0
     used: int = 0  # worker threads that have served at least once

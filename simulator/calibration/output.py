@@ -99,6 +99,8 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
         ("thread_mib", c.thread_mib, unc.get("thread_mib")),
         ("thread_used_kib", c.thread_used_kib, unc.get("thread_used_kib")),
         ("connection_kib", c.connection_kib, unc.get("connection_kib")),
+        ("listener_connection_kib", c.listener_connection_kib,
+         unc.get("listener_connection_kib")),
         ("switch_us_per_task", c.switch_us_per_task, unc.get("switch_us_per_task")),
         ("switch_us_per_process", c.switch_us_per_process, unc.get("switch_us_per_process")),
     ]  # fmt: skip

@@ -105,6 +105,18 @@ def peak_connections(run: MeasuredRun) -> int:
     return min(run.concurrency, run.mrw_effective)
 
 
+def listener_connections(run: MeasuredRun, procs: int) -> float:
+    """The connections a loaded reading's children hold when their listener keeps connections
+    apart from the workers (event; the memory fit's ``listener_connection_kib`` column): one
+    per client, up to what the children admit, ThreadsPerChild x (1 + AsyncRequestWorkerFactor)
+    each (connections_above_limit, event.c l.519-537); 0 for prefork and worker."""
+    model: Any = MPM_MODELS[run.mpm]
+    if model.keepalive_holds_worker or not run.keepalive:
+        return 0.0
+    factor = max(1, int(float(str(run.directives.get("AsyncRequestWorkerFactor", 2)))))
+    return float(min(run.concurrency, (procs - 1) * run.threads_per_child * (1 + factor)))
+
+
 def peak_connections_mib(run: MeasuredRun, connection_kib: float) -> float:
     """Memory of :func:`peak_connections` at ``connection_kib`` each (php_fit's offset)."""
     return connection_kib / 1024.0 * peak_connections(run)

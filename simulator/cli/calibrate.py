@@ -88,6 +88,7 @@ KEEPABLE = (
     "switch_us_per_process",
     "thread_used_kib",
     "connection_kib",
+    "listener_connection_kib",
     "worker_kib",
 )
 

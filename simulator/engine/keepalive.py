@@ -11,6 +11,7 @@ closes (:meth:`~KeepAliveRegistry.expire`), the child stops
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Protocol
 
 from mpmsim.engine.connection import Conn
@@ -36,8 +37,16 @@ class Workers(Protocol):
 class KeepAliveRegistry:
     """The idle keep-alive connections of one server, their counts and their peak."""
 
-    def __init__(self, workers: Workers, *, holds_worker: bool) -> None:
+    def __init__(
+        self,
+        workers: Workers,
+        *,
+        holds_worker: bool,
+        kept: Callable[[Conn], None] | None = None,
+    ) -> None:
         self._workers = workers
+        #: told of a connection the listener keeps alive for the first time (event: its pool)
+        self._kept = kept
         self.holds_worker = holds_worker  # prefork, worker: True; event: False
         self.held = 0  # workers pinned by an idle keep-alive connection
         self.watched = 0  # event: idle keep-alive connections watched by the listeners
@@ -58,6 +67,10 @@ class KeepAliveRegistry:
             self._watched_by[child][conn.id] = conn
             self.watched += 1
             self._workers.release_worker(child)
+            if not conn.kept:
+                conn.kept = True
+                if self._kept is not None:
+                    self._kept(conn)
         idle = self.held + self.watched
         if idle > self.peak:
             self.peak = idle

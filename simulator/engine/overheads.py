@@ -35,6 +35,7 @@ class Overheads:
     linger_on_worker: bool
     request_cpu_s: float  # per request, on top of the request class's own CPU
     conn_mib: float  # per open connection: Apache's
+    kept_conn_mib: float  # more per connection a listener has kept alive (event)
     socket_mib: float  # per open connection: the kernel's (RAM, in no PSS)
     send_buffer_bytes: float  # a response larger than this blocks its writer
     child_mib: float  # per child process with all its threads
@@ -94,6 +95,9 @@ class Overheads:
             linger_on_worker=model.linger_holds_worker,
             request_cpu_s=costs.request_cpu_ms * 1e-3,
             conn_mib=costs.connection_kib / 1024.0,
+            kept_conn_mib=0.0
+            if model.keepalive_holds_worker
+            else costs.listener_connection_kib / 1024.0,
             socket_mib=costs.socket_kib / 1024.0,
             send_buffer_bytes=costs.send_buffer_kib * 1024.0,
             child_mib=costs.process_mib

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import simpy
 
 from mpmsim.engine.accept_queue import AcceptQueue
+from mpmsim.engine.conn_memory import ConnectionMemory
 from mpmsim.engine.connection import Conn
 from mpmsim.engine.cpu import CPU
 from mpmsim.engine.error_log import ErrorLog
@@ -56,7 +57,10 @@ class Server:
         self.memory = memory
         self.overheads = Overheads.derive(model, costs, hardware, listeners)
         self.accept_queue = AcceptQueue(directives.ListenBacklog, somaxconn)
-        self.keepalive = KeepAliveRegistry(self, holds_worker=model.keepalive_holds_worker)
+        self.conn_memory = ConnectionMemory(memory, self.overheads)
+        self.keepalive = KeepAliveRegistry(
+            self, holds_worker=model.keepalive_holds_worker, kept=self.conn_memory.kept_alive
+        )
         self.lingering = LingeringClose(env, cpu, self.overheads, self)
         #: event's lingering closes take a worker after the FIN; under processor sharing no
         #: job waits for its turn, so the close stays part of the response's CPU job
@@ -177,7 +181,7 @@ class Server:
         self.conns_open += 1
         self.conns_accepted += 1
         conn.child = child
-        self._conn_memory(1)
+        self.conn_memory.opened(1)
         if self.model.on_accept(child):
             self.stop_child(child)
         if not self._fills_first:
@@ -332,7 +336,7 @@ class Server:
             child.lingering -= 1
         child.conns -= 1
         self.conns_open -= 1
-        self._conn_memory(-1)
+        self.conn_memory.closed(conn, child)
         if self.model.on_connection_closed(child):
             self.stop_child(child)
         self._refresh(child)
@@ -364,16 +368,9 @@ class Server:
         self.log("OOM", "Out of memory: Killed process (apache2)")
         self.busy -= victim.busy
         self.conns_open -= victim.conns
-        self._conn_memory(-victim.conns)
+        self.conn_memory.killed(victim)
         self._exit(victim)
         return victim
-
-    def _conn_memory(self, n: int) -> None:
-        """``n`` connections opened (closed, if negative): Apache's memory and the kernel's."""
-        ov = self.overheads
-        self.memory.add(n * ov.conn_mib)
-        if ov.socket_mib:
-            self.memory.add_kernel(n * ov.socket_mib)
 
     def _update_switch_cost(self) -> None:
         """Set the CPU's switch costs from the processes and threads alive (Overheads)."""

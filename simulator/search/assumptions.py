@@ -46,6 +46,9 @@ def memory_assumptions(prep: Prepared, php: Sequence[Prepared] | None = None) ->
         "shared_mib": c.shared_mib,
         "parent_mib": c.parent_mib,
         "connection_kib": c.connection_kib,
+        "listener_connection_kib": c.listener_connection_kib
+        if prep.mpm == "event" and prep.directives.KeepAlive
+        else 0.0,
         "child_private_mib": round(private, 4),
         "child_rss_mib": round(private + c.shared_mib, 4),
         "request_memory_kib": round(request_kib, 3),
@@ -170,7 +173,13 @@ def assumption_lines(a: dict[str, Any]) -> list[str]:
         child = f"one child (process) holds {a['child_private_mib']:.2f} MiB of its own"
     lines = [
         f"memory assumed: {child} + {a['shared_mib']:g} MiB shared by all (RSS about "
-        f"{a['child_rss_mib']:.1f} MiB); each connection {a['connection_kib']:g} KiB; each "
+        f"{a['child_rss_mib']:.1f} MiB); each connection {a['connection_kib']:g} KiB"
+        + (
+            f" (+{a['listener_connection_kib']:g} KiB once kept alive)"
+            if a.get("listener_connection_kib")
+            else ""
+        )
+        + "; each "
         f"request in flight {a['request_memory_kib']:g} KiB (the mix's memory_kib, by weight)",
         f"  from cost model {a['cost_model']!r}{_first_sentence(a['cost_model_description'])}: "
         f"{a['source']}",

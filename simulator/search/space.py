@@ -218,15 +218,18 @@ def full_memory_mib(prep: Prepared, cand: Candidate) -> float:
     children = math.ceil(cand.max_request_workers / cand.threads_per_child)
     threads = cand.max_request_workers if cand.mpm != "prefork" else 0
     conns = cand.max_request_workers
+    kept_kib = 0.0
     if cand.mpm == "event":
         conns = int(conns * (1 + prep.directives.async_factor_effective))
+        if prep.directives.KeepAlive:  # each connection kept alive holds its own pool too
+            kept_kib = c.listener_connection_kib
     transient = max((k.memory_kib for k in prep.classes), default=0.0) / 1024.0
     return (
         c.parent_mib
         + c.shared_mib
         + children * c.process_mib
         + threads * c.thread_mib
-        + conns * c.connection_kib / 1024.0
+        + conns * (c.connection_kib + kept_kib) / 1024.0
         + cand.max_request_workers * transient
         + php_memory_mib(prep, cand.max_request_workers, cand.threads_per_child, cand.fpm_children)
     )

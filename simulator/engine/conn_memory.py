@@ -1,0 +1,51 @@
+"""The memory of a server's open connections: Apache's, the kernel's, and event's kept pools.
+
+Every open connection holds ``connection_kib`` of Apache's memory and ``socket_kib`` of the
+kernel's (RAM, in no process's PSS). A connection that event's listener has kept alive holds
+``listener_connection_kib`` more, from its first keep-alive wait to its close: its own pool
+and bucket allocator, apart from the workers (prefork and worker keep a worker per connection
+instead, whose memory is the worker's). Measured: ~15 KiB for each connection an event child
+keeps beyond its busy ones (measurements/README.md, "Probes of mechanisms").
+"""
+
+from __future__ import annotations
+
+from mpmsim.engine.connection import Conn
+from mpmsim.engine.memory import MemoryLedger
+from mpmsim.engine.overheads import Overheads
+from mpmsim.models.mpm.base import Child
+
+
+class ConnectionMemory:
+    """Charges and releases the connections' memory on one server's ledger."""
+
+    def __init__(self, memory: MemoryLedger, overheads: Overheads) -> None:
+        self._memory = memory
+        self._conn_mib = overheads.conn_mib
+        self._socket_mib = overheads.socket_mib
+        self._kept_mib = overheads.kept_conn_mib
+
+    def opened(self, n: int) -> None:
+        """``n`` connections opened (closed, if negative): Apache's memory and the kernel's."""
+        self._memory.add(n * self._conn_mib)
+        if self._socket_mib:
+            self._memory.add_kernel(n * self._socket_mib)
+
+    def kept_alive(self, conn: Conn) -> None:
+        """Event's listener keeps ``conn`` alive for the first time: its pool, until it closes."""
+        child = conn.child
+        assert child is not None
+        child.kept += 1
+        self._memory.add(self._kept_mib)
+
+    def closed(self, conn: Conn, child: Child) -> None:
+        """``conn`` of the live ``child`` is closed."""
+        if conn.kept:
+            child.kept -= 1
+            self._memory.add(-self._kept_mib)
+        self.opened(-1)
+
+    def killed(self, child: Child) -> None:
+        """``child`` was killed with its connections open."""
+        self.opened(-child.conns)
+        self._memory.add(-child.kept * self._kept_mib)
