@@ -39,11 +39,14 @@ class ConnectionMemory:
         self._memory.add(self._kept_mib)
 
     def closed(self, conn: Conn, child: Child) -> None:
-        """``conn`` of the live ``child`` is closed."""
+        """``conn`` of the live ``child`` is closed (one ledger entry: this runs per connection)."""
+        mib = self._conn_mib
         if conn.kept:
             child.kept -= 1
-            self._memory.add(-self._kept_mib)
-        self.opened(-1)
+            mib += self._kept_mib
+        self._memory.add(-mib)
+        if self._socket_mib:
+            self._memory.add_kernel(-self._socket_mib)
 
     def killed(self, child: Child) -> None:
         """``child`` was killed with its connections open."""
