@@ -149,3 +149,33 @@ def test_eevdf_a_woken_task_keeps_the_lag_its_task_slept_with() -> None:
     assert done[1] == pytest.approx(4.2 * MS)
     assert done[2] == pytest.approx(5.3 * MS)
     assert done[0] == pytest.approx(10.5 * MS)
+
+
+@pytest.mark.parametrize("known", [True, False])
+def test_cfs_a_known_task_wakes_with_its_own_vruntime(known: bool) -> None:
+    # One vCPU: ticks every 4 ms, wake-up granularity 1 ms, sleeper credit 3 ms. Q runs 8 ms
+    # alone from 0 (vruntime v0 -> v0 + 8 ms) and sleeps; P runs 0.1 ms at 8.5 ms and R, 20 ms,
+    # from 9 ms. Known (run_task), Q keeps its vruntime: P and R start at min_vruntime - 3 =
+    # v0 + 5 (R at v0 + 5.1, P's), and Q, woken at 12.5 ms at max(v0 + 8, v0 + 8.6 - 3), leads R
+    # (v0 + 8.6) by 0.6 ms only: it waits for R's slice to end at the 16 ms tick. Pooled, P
+    # takes Q's vruntime and R P's (v0 + 8.1), and Q is placed at min_vruntime - 3 = v0 + 8.6,
+    # 3 ms before R: it preempts R at once and is done at 13 ms.
+    env = simpy.Environment()
+    cpu = CFSCPU(env, vcpus=1)
+    cpu.tasks_alive = 10
+    done: dict[str, float] = {}
+
+    def job(name: str, at: float, work: float):  # type: ignore[no-untyped-def]
+        yield env.timeout(at)
+        if known and name == "Q":
+            yield cpu.run_task(work, None, name, True)
+        else:
+            yield cpu.run(work)
+        done[name] = env.now
+
+    for name, at, work in [("Q", 0.0, 8 * MS), ("P", 8.5 * MS, 0.1 * MS),
+                           ("R", 9 * MS, 20 * MS), ("Q", 12.5 * MS, 0.5 * MS)]:  # fmt: skip
+        env.process(job(name, at, work))
+    env.run()
+    assert done["Q"] == pytest.approx(16.5 * MS if known else 13.0 * MS)
+    assert done["R"] == pytest.approx(29.5 * MS)  # 28.6 ms of work, idle 8-8.5 and 8.6-9 ms

@@ -7,9 +7,11 @@ one. Linux 6.1 (Debian 12's kernel) runs the Completely Fair Scheduler, ``kernel
 * each vCPU runs **one task at a time**, picked as the runnable task with the smallest
   *vruntime* (CPU time received; all Apache tasks have the same nice, so no weighting);
 * a woken task is placed at ``max(its vruntime, min_vruntime - sched_latency / 2)``
-  (``place_entity``, GENTLE_FAIR_SLEEPERS): the simulator does not follow tasks across jobs,
-  so a job takes the queue's ``min_vruntime`` (a worker that slept longer than it takes the
-  queue to move ``sched_latency / 2`` would get that much more credit; see ``sleeper_credit``);
+  (``place_entity``, GENTLE_FAIR_SLEEPERS): the simulator does not follow most tasks across
+  jobs, so a job takes the vruntime of the longest asleep (a worker that slept longer than it
+  takes the queue to move ``sched_latency / 2`` would get that much more credit; see
+  ``sleeper_credit``); a job of a known task (:meth:`CFSCPU.run_task`: a prefork or worker
+  worker pinned to its keep-alive connection) takes that task's own;
 * the woken task preempts the running one when that one's vruntime exceeds it by more than
   ``sched_wakeup_granularity`` (1 ms x (1 + log2 ncpus), ``check_preempt_wakeup`` /
   ``wakeup_preempt_entity``);
@@ -48,7 +50,9 @@ _EPS_S = 1e-12
 class _Job:
     """One runnable job: a task woken with ``left`` seconds of reference-core work to do."""
 
-    __slots__ = ("d", "ev", "left", "on_start", "pooled", "preempted", "ran_s", "v")
+    __slots__ = (
+        "d", "ev", "keeps", "left", "on_start", "pooled", "preempted", "ran_s", "task", "v",
+    )  # fmt: skip
 
     def __init__(
         self, ev: simpy.Event, left: float, v: float, on_start: Callable[[], None] | None
@@ -61,6 +65,8 @@ class _Job:
         self.preempted = False
         self.d = 0.0  # virtual deadline (EEVDF)
         self.pooled = True  # its task's vruntime goes back to the sleepers when it ends
+        self.task: object = None  # a known task (run_task), or None: one of the sleepers
+        self.keeps = False  # its task's state is kept for it (not pooled) when it ends
 
 
 class CFSCPU(CPU):
@@ -96,11 +102,21 @@ class CFSCPU(CPU):
         # (accept() and glibc's condition variables wake the longest waiter); at most
         # ``tasks_alive`` of them are remembered
         self._sleepers: deque[float] = deque()
+        # vruntimes of known tasks asleep (run_task: a worker pinned to a keep-alive
+        # connection), the first asleep first, at most ``tasks_alive`` of them
+        self._own: dict[object, float] = {}
         self.tasks_alive = 1
 
     # -- public ---------------------------------------------------------------------------
     def run(self, work_s: float, on_start: Callable[[], None] | None = None) -> simpy.Event:
         return self._wake(work_s, on_start, queued=False)
+
+    def run_task(
+        self, work_s: float, on_start: Callable[[], None] | None, task: object, keeps: bool
+    ) -> simpy.Event:
+        """A job of ``task``: woken with its own vruntime if it has one (a worker that waited
+        for its keep-alive connection's next request), else one of the sleepers'."""
+        return self._wake(work_s, on_start, queued=False, task=task, keeps=keeps)
 
     def run_queued(self, work_s: float) -> simpy.Event:
         """A short job placed behind the runnable ones, its task's vruntime not remembered.
@@ -118,7 +134,13 @@ class CFSCPU(CPU):
         return self._wake(work_s, None, queued=True)
 
     def _wake(
-        self, work_s: float, on_start: Callable[[], None] | None, *, queued: bool
+        self,
+        work_s: float,
+        on_start: Callable[[], None] | None,
+        *,
+        queued: bool,
+        task: object = None,
+        keeps: bool = False,
     ) -> simpy.Event:
         env = self.env
         ev = simpy.Event(env)
@@ -136,12 +158,16 @@ class CFSCPU(CPU):
             v = sleepers[-1] if sleepers else self._min_v
         else:
             v = self._min_v - self._credit
-            if sleepers:
+            own = self._own.pop(task, None) if task is not None else None
+            if own is None and sleepers:
                 own = sleepers.popleft()
-                if own > v:
-                    v = own
+            if own is not None and own > v:
+                v = own
         job = _Job(ev, work_s + self.job_switch_s, v, on_start)
         job.pooled = not queued
+        if task is not None:
+            job.task = task
+            job.keeps = keeps
         if len(running) < self.vcpus:
             self._start(job)
             if self._timer_still_fits(job, now):
@@ -345,10 +371,16 @@ class CFSCPU(CPU):
     def _went_to_sleep(self, jobs: Sequence[_Job]) -> None:
         """The tasks of ``jobs`` (pooled, just ended) sleep: their vruntimes join the sleepers."""
         sleepers = self._sleepers
+        own = self._own
         for job in jobs:
-            sleepers.append(job.v)
+            if job.keeps:
+                own[job.task] = job.v
+            else:
+                sleepers.append(job.v)
         while len(sleepers) > self.tasks_alive:
             sleepers.popleft()
+        while len(own) > self.tasks_alive:
+            del own[next(iter(own))]
 
 
 def _done_at_once(ev: simpy.Event, on_start: Callable[[], None] | None) -> simpy.Event:

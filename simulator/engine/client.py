@@ -240,11 +240,16 @@ class Client:
             server.memory.add(mem)
         answer = OK
         if route is None:
+            on_start = None
             if first and not server.cpu.runs_at_once:  # the worker leaves READY when it runs
                 ran = server.worker_ran
-                yield server.cpu.run(work, lambda: ran(child))
+                on_start = lambda: ran(child)  # noqa: E731
+            if server.keepalive.holds_worker:
+                # prefork, worker: the task that took the connection serves all its requests
+                # and, asleep in its read between them, keeps its own vruntime
+                yield server.cpu.run_task(work, on_start, conn, keep)
             else:
-                yield server.cpu.run(work)
+                yield server.cpu.run(work, on_start)
             if wait_s > 0.0:
                 yield env.timeout(wait_s)  # a backend (database, application server) answers
         else:  # the worker waits while mod_php, PHP-FPM or a proxy runs the request

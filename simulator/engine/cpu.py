@@ -107,6 +107,16 @@ class CPU:
         """
         return self.run(work_s)
 
+    def run_task(
+        self, work_s: float, on_start: Callable[[], None] | None, task: object, keeps: bool
+    ) -> simpy.Event:
+        """:meth:`run` for a job of a known ``task`` (a worker pinned to a keep-alive
+        connection): a scheduler that follows tasks wakes it with that task's own state, kept
+        for it when the job ends if ``keeps`` (the task sleeps waiting for the same connection)
+        and otherwise given back to the other sleepers. Processor sharing has no such state.
+        """
+        return self.run(work_s, on_start)
+
     def run(self, work_s: float, on_start: Callable[[], None] | None = None) -> simpy.Event:
         """Serve ``work_s`` reference-core seconds to a new job; the event fires when done.
 

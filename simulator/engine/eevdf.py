@@ -10,10 +10,11 @@ shared measurements ran on 6.18. What differs from :class:`mpmsim.engine.cfs.CFS
   of ``V`` (negative lag) stays queued until it is eligible (DELAY_DEQUEUE, 6.12 and later):
   woken before, it keeps its vruntime and deadline; a positive lag is kept up to
   ``max(2 x slice, tick)``; a task that sleeps past its deadline takes a new one first
-  (``update_deadline`` at dequeue). The simulator does not follow tasks across jobs: as cfs
-  keeps vruntimes, it keeps the ``(v, lag, deadline)`` of the request tasks asleep, and a
-  wake-up takes the longest asleep. So a worker's slice runs out across requests, it is
-  preempted mid-request and waits, ahead in vruntime, until the average catches up (traced on
+  (``update_deadline`` at dequeue). The simulator does not follow most tasks across jobs: as
+  cfs keeps vruntimes, it keeps the ``(v, lag, deadline)`` of the request tasks asleep, and a
+  wake-up takes the longest asleep's (a known task's own: :meth:`EEVDFCPU.run_task`). So a
+  worker's slice runs out across requests, it is preempted mid-request and waits, ahead in
+  vruntime, until the average catches up (traced on
   6.18 with a 1 ms handler at 50 clients: 85-100 ms; measurements/README.md). Short jobs of
   other kinds (:meth:`run_queued`) start at lag 0 and are not remembered;
 * the next task is, among the **eligible** ones (``v <= V``: not ahead of the average), the one
@@ -64,6 +65,8 @@ class EEVDFCPU(CFSCPU):
         self._lag_limit = max(2.0 * self._slice, self._tick_s)
         # (vruntime, lag, deadline) of the request tasks asleep, the longest asleep first
         self._asleep: deque[tuple[float, float, float]] = deque()
+        # the same of known tasks asleep (run_task), the first asleep first
+        self._own_state: dict[object, tuple[float, float, float]] = {}
 
     # -- public ---------------------------------------------------------------------------
     def run_queued(self, work_s: float) -> simpy.Event:
@@ -73,8 +76,20 @@ class EEVDFCPU(CFSCPU):
     def run(self, work_s: float, on_start: Callable[[], None] | None = None) -> simpy.Event:
         return self._wake_task(work_s, on_start, pooled=True)
 
+    def run_task(
+        self, work_s: float, on_start: Callable[[], None] | None, task: object, keeps: bool
+    ) -> simpy.Event:
+        """A job of ``task``: woken with its own (vruntime, lag, deadline) if it has them."""
+        return self._wake_task(work_s, on_start, pooled=True, task=task, keeps=keeps)
+
     def _wake_task(
-        self, work_s: float, on_start: Callable[[], None] | None, *, pooled: bool
+        self,
+        work_s: float,
+        on_start: Callable[[], None] | None,
+        *,
+        pooled: bool,
+        task: object = None,
+        keeps: bool = False,
     ) -> simpy.Event:
         env = self.env
         ev = simpy.Event(env)
@@ -85,8 +100,11 @@ class EEVDFCPU(CFSCPU):
             self._advance(now)
         v = avg = self._average_v()
         d = None
-        if pooled and self._asleep:
-            v_own, lag, d_own = self._asleep.popleft()
+        state = self._own_state.pop(task, None) if task is not None else None
+        if state is None and pooled and self._asleep:
+            state = self._asleep.popleft()
+        if state is not None:
+            v_own, lag, d_own = state
             if lag < 0.0 and v_own > avg:
                 v, d = v_own, d_own  # still queued (DELAY_DEQUEUE): vruntime, deadline kept
             elif lag > 0.0:
@@ -94,6 +112,9 @@ class EEVDFCPU(CFSCPU):
         job = _Job(ev, work_s + self.job_switch_s, v, on_start)
         job.pooled = pooled
         job.d = v + self._slice if d is None else d
+        if task is not None:
+            job.task = task
+            job.keeps = keeps
         running = self._running
         if len(running) < self.vcpus:
             self._start(job)
@@ -123,11 +144,17 @@ class EEVDFCPU(CFSCPU):
         total = self._sum_v_queued + sum(j.v for j in self._running) + sum(j.v for j in jobs)
         avg = total / n  # V with the ending tasks still counted, as dequeue computes the lag
         asleep = self._asleep
+        own = self._own_state
         for job in jobs:
             d = job.d if job.d > job.v else job.v + self._slice
-            asleep.append((job.v, avg - job.v, d))
+            if job.keeps:
+                own[job.task] = (job.v, avg - job.v, d)
+            else:
+                asleep.append((job.v, avg - job.v, d))
         while len(asleep) > self.tasks_alive:
             asleep.popleft()
+        while len(own) > self.tasks_alive:
+            del own[next(iter(own))]
 
     def _runnable_v(self) -> tuple[float, int]:
         """The sum of the runnable jobs' vruntimes (waiting, then running) and their number."""

@@ -71,7 +71,8 @@ class LingeringClose:
             server.finish_close(conn)
 
         def fin(_ev: simpy.Event | None) -> None:
-            self._cpu.run(self._ov.close_cpu_s).callbacks.append(closed)
+            # the connection's own task closes it, then sleeps among the others
+            self._cpu.run_task(self._ov.close_cpu_s, None, conn, False).callbacks.append(closed)
 
         self._after(fin_after_s, fin)
 
