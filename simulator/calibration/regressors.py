@@ -15,6 +15,7 @@ import numpy as np
 
 from mpmsim.calibration.linear import ParamFit
 from mpmsim.calibration.measured import ServerMs, requests_per_connection
+from mpmsim.models.apache.directives import apply_apache_rules, normalize_directives
 from mpmsim.models.costs import CostModel
 from mpmsim.models.mpm.registry import MPM_MODELS
 from mpmsim.workloads.readers import MeasuredRun
@@ -109,12 +110,15 @@ def listener_connections(run: MeasuredRun, procs: int) -> float:
     """The connections a loaded reading's children hold when their listener keeps connections
     apart from the workers (event; the memory fit's ``listener_connection_kib`` column): one
     per client, up to what the children admit, ThreadsPerChild x (1 + AsyncRequestWorkerFactor)
-    each (connections_above_limit, event.c l.519-537); 0 for prefork and worker."""
+    each (connections_above_limit, event.c l.519-537, with the factor Apache really uses:
+    ``EffectiveDirectives.async_factor_effective``); 0 for prefork and worker."""
     model: Any = MPM_MODELS[run.mpm]
     if model.keepalive_holds_worker or not run.keepalive:
         return 0.0
-    factor = max(1, int(float(str(run.directives.get("AsyncRequestWorkerFactor", 2)))))
-    return float(min(run.concurrency, (procs - 1) * run.threads_per_child * (1 + factor)))
+    values, _ = normalize_directives(run.directives, source=run.run_id)
+    d, _ = apply_apache_rules(run.mpm, values)
+    per_child = d.ThreadsPerChild * (1 + d.async_factor_effective)
+    return float(min(run.concurrency, (procs - 1) * per_child))
 
 
 def peak_connections_mib(run: MeasuredRun, connection_kib: float) -> float:

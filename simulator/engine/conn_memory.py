@@ -33,6 +33,7 @@ class ConnectionMemory:
 
     def kept_alive(self, conn: Conn) -> None:
         """Event's listener keeps ``conn`` alive for the first time: its pool, until it closes."""
+        conn.kept = True
         child = conn.child
         assert child is not None
         child.kept += 1

@@ -67,10 +67,8 @@ class KeepAliveRegistry:
             self._watched_by[child][conn.id] = conn
             self.watched += 1
             self._workers.release_worker(child)
-            if not conn.kept:
-                conn.kept = True
-                if self._kept is not None:
-                    self._kept(conn)
+            if not conn.kept and self._kept is not None:
+                self._kept(conn)
         idle = self.held + self.watched
         if idle > self.peak:
             self.peak = idle

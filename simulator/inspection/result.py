@@ -22,6 +22,7 @@ from mpmsim.inspection.process_memory import MemoryProfile
 from mpmsim.models.apache.config_file import ApacheConfig
 from mpmsim.models.apache.directives import EffectiveDirectives
 from mpmsim.models.costs import CostModel
+from mpmsim.models.mpm.registry import kept_connection_kib
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,7 @@ def capacity(
     conns = per_child * (1 + directives.async_factor_effective if mpm == "event" else 1)
     child = costs.process_mib + threads_per_child * costs.thread_mib
     child += conns * costs.connection_kib / 1024
-    if mpm == "event" and directives.KeepAlive:  # each kept alive holds its own pool too
-        child += conns * costs.listener_connection_kib / 1024
+    child += conns * kept_connection_kib(costs, mpm, directives.KeepAlive) / 1024
     fixed = costs.parent_mib + costs.shared_mib
     buddy = memory.child_rss_max_mib
     buddy_children = int(usable_mib // buddy) if buddy > 0 else 0

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mpmsim.models.costs import CostModel, cost_catalog
+from mpmsim.models.mpm.registry import kept_connection_kib
 from mpmsim.search.php import fpm_backend, fpm_child_mib, modphp_growth_mib
 from mpmsim.spec.resolve import Prepared
 
@@ -46,9 +47,7 @@ def memory_assumptions(prep: Prepared, php: Sequence[Prepared] | None = None) ->
         "shared_mib": c.shared_mib,
         "parent_mib": c.parent_mib,
         "connection_kib": c.connection_kib,
-        "listener_connection_kib": c.listener_connection_kib
-        if prep.mpm == "event" and prep.directives.KeepAlive
-        else 0.0,
+        "listener_connection_kib": kept_connection_kib(c, prep.mpm, prep.directives.KeepAlive),
         "child_private_mib": round(private, 4),
         "child_rss_mib": round(private + c.shared_mib, 4),
         "request_memory_kib": round(request_kib, 3),

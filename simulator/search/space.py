@@ -19,6 +19,7 @@ from mpmsim.models.apache.directives import (
     normalize_directives,
 )
 from mpmsim.models.apache.rules import MPM_DEFAULTS
+from mpmsim.models.mpm.registry import kept_connection_kib
 from mpmsim.search.goals import memory_budget_mib, nominal_offered_rps
 from mpmsim.search.php import php_memory_mib
 from mpmsim.spec.resolve import Prepared
@@ -218,11 +219,9 @@ def full_memory_mib(prep: Prepared, cand: Candidate) -> float:
     children = math.ceil(cand.max_request_workers / cand.threads_per_child)
     threads = cand.max_request_workers if cand.mpm != "prefork" else 0
     conns = cand.max_request_workers
-    kept_kib = 0.0
     if cand.mpm == "event":
         conns = int(conns * (1 + prep.directives.async_factor_effective))
-        if prep.directives.KeepAlive:  # each connection kept alive holds its own pool too
-            kept_kib = c.listener_connection_kib
+    kept_kib = kept_connection_kib(c, cand.mpm, prep.directives.KeepAlive)
     transient = max((k.memory_kib for k in prep.classes), default=0.0) / 1024.0
     return (
         c.parent_mib
