@@ -35,6 +35,8 @@ def test_every_profile_cites_its_sources(name: str) -> None:
     if spec.burst is not None:
         for key in ("baseline_fraction", "credits_per_hour", "credits_max", "credits_initial"):
             assert spec.sources.get(f"burst.{key}"), f"{name} lacks a source for burst.{key}"
+    if spec.host_contention is not None:
+        assert spec.sources.get("host_contention"), f"{name} lacks a source for host_contention"
     assert 0 < spec.usable_ram_mib < spec.ram_mib
 
 

@@ -30,6 +30,33 @@ class BurstSpec(BaseModel):
     """Price of surplus credits in unlimited mode (Linux)."""
 
 
+class HostContentionSpec(BaseModel):
+    """A virtual machine's vCPUs lent less than a whole core at times (a shared host).
+
+    A guest's vCPU is a thread of the host: when the host runs another guest's vCPU on the same
+    physical core (time-sliced, or its SMT sibling busy), the guest's work progresses slower
+    for a while, and a guest without steal-time accounting (``/proc/stat`` steal stays 0) still
+    counts the wall time as its tasks' CPU. Each vCPU alternates independently between full
+    speed and ``slow_speed``, in phases of exponential length: slow ones of mean
+    ``slow_phase_ms``, taking ``slow_fraction`` of the time. ``mpmsim hardware probe``
+    measures the three on a machine (mpmsim.bench.host_probe).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    slow_fraction: float = Field(ge=0, lt=1)
+    """Share of the time a vCPU runs at ``slow_speed``."""
+    slow_speed: float = Field(gt=0, le=1)
+    """The vCPU's speed in a slow phase, relative to its full speed (0.5: half a core)."""
+    slow_phase_ms: float = Field(gt=0)
+    """Mean length of one slow phase."""
+
+    @property
+    def mean_speed(self) -> float:
+        """The vCPU's long-run speed relative to its full speed."""
+        return 1.0 - self.slow_fraction * (1.0 - self.slow_speed)
+
+
 class HardwareSpec(BaseModel):
     """One machine: what the simulated Apache runs on."""
 
@@ -53,6 +80,8 @@ class HardwareSpec(BaseModel):
     scheduler_tick_hz: float = Field(default=250.0, gt=0)
     """CONFIG_HZ of the kernel (``cfs``, ``eevdf``): slices end at these ticks (Debian: 250)."""
     burst: BurstSpec | None = None
+    host_contention: HostContentionSpec | None = None
+    """A shared host slowing the vCPUs at times; None: each vCPU always has a whole core."""
     price_per_hour_usd: float = Field(default=0.0, ge=0)
     sources: dict[str, str] = Field(default_factory=dict)
     """Field -> public source (URL or document) of its value."""
@@ -70,8 +99,12 @@ class HardwareSpec(BaseModel):
     def _sources_name_fields(cls, value: dict[str, str]) -> dict[str, str]:
         for key in value:
             head, _, rest = key.partition(".")
+            nested: dict[str, type[BaseModel]] = {
+                "burst": BurstSpec,
+                "host_contention": HostContentionSpec,
+            }
             ok = head in cls.model_fields and (
-                not rest or (head == "burst" and rest in BurstSpec.model_fields)
+                not rest or (head in nested and rest in nested[head].model_fields)
             )
             if not ok:
                 raise ValueError(f"{key!r} is not a field of the hardware spec")
@@ -128,4 +161,11 @@ def hardware_table() -> list[dict[str, object]]:
     ]
 
 
-__all__ = ["BurstSpec", "HardwareSpec", "hardware_catalog", "hardware_table", "load_hardware"]
+__all__ = [
+    "BurstSpec",
+    "HardwareSpec",
+    "HostContentionSpec",
+    "hardware_catalog",
+    "hardware_table",
+    "load_hardware",
+]

@@ -168,6 +168,13 @@ class CPU:
             self.switch_s = switch_s
             self._reschedule(now)
 
+    def set_speed(self, speed: float) -> None:
+        """Run every vCPU at ``speed`` from now on (the host lends the vCPUs less or more)."""
+        now = self.env.now
+        self._advance(now)
+        self.speed = speed
+        self._reschedule(now)
+
     def capacity(self) -> float:
         """vCPUs available now (reduced to the baseline while credits are exhausted)."""
         if self.throttled and self._burst is not None:

@@ -15,6 +15,7 @@ from mpmsim.engine.client import Client
 from mpmsim.engine.cpu import CPU, BurstState
 from mpmsim.engine.eevdf import EEVDFCPU
 from mpmsim.engine.error_log import LogLine
+from mpmsim.engine.host import HostContention
 from mpmsim.engine.memory import MemoryLedger
 from mpmsim.engine.recorder import Recorder, sample_series
 from mpmsim.engine.server import Server
@@ -108,6 +109,8 @@ def build_world(prep: Prepared, index: int = 0) -> World:
     )
     memory.on_exceed = server.kill_largest_child  # the OOM killer
     server.start()
+    if hw.host_contention is not None:
+        HostContention(env, cpu, hw.host_contention, stream(sc.seed, index, "host")).start()
     backends = None
     if prep.php.used:
         noise = _cpu_noise(prep, stream(sc.seed, index, "backend_cpu_noise"))
