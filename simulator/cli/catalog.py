@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -66,3 +68,64 @@ def hardware_list(
     typer.echo("  ".join(c.ljust(widths[c]) for c in cols))
     for r in rows:
         typer.echo("  ".join(str(r[c]).ljust(widths[c]) for c in cols))
+
+
+@hardware_app.command("probe")
+def hardware_probe(
+    seconds: Annotated[
+        float, typer.Option(min=1.0, help="How long to measure (a minute or more reads well).")
+    ] = 60.0,
+    cpu: Annotated[
+        int | None, typer.Option(min=0, help="The vCPU to measure (default: where it runs).")
+    ] = None,
+    window_ms: Annotated[float, typer.Option(min=1.0, help="Length of one window.")] = 10.0,
+    access_log: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Read instead the access log of a run that kept the server CPU-bound "
+            "(repeatable); needs %{usec}t or %{msec}t."
+        ),
+    ] = None,
+    log_format: Annotated[
+        str, typer.Option(help="The logs' LogFormat string or nickname.")
+    ] = "combined",
+    skip_s: Annotated[
+        float, typer.Option(min=0.0, help="Seconds of each log left out at its start.")
+    ] = 1.5,
+) -> None:
+    """Measure how a shared host slows this machine's vCPU: the host_contention block."""
+    from mpmsim.bench.host_probe import SLOW_BELOW, completions_per_window, contention, probe
+
+    if access_log:
+        series = []
+        for path in access_log:
+            try:
+                series.append(completions_per_window(str(path), log_format, window_ms, skip_s))
+            except ValueError as exc:
+                raise InputError(str(exc), file=str(path), field="--access-log") from None
+        try:
+            found = contention(series, window_ms, math.nan)
+        except ValueError as exc:
+            raise InputError(f"{exc} (a shorter --skip-s or --window-ms?)",
+                             field="--access-log") from None  # fmt: skip
+        where = f"{len(access_log)} access log(s), requests finished per window"
+    else:
+        if cpu is not None and cpu not in os.sched_getaffinity(0):
+            raise InputError(f"no vCPU {cpu} here (this process may run on "
+                             f"{sorted(os.sched_getaffinity(0))})", field="--cpu")  # fmt: skip
+        found = probe(seconds, cpu, window_ms)
+        where = f"vCPU {cpu}" if cpu is not None else "the vCPUs this process may use"
+    counted = (
+        f" CPU time counted / wall time: {found.cpu_over_wall:.3f} (1.0: the guest counts the "
+        "host's slow time as CPU)."
+        if not math.isnan(found.cpu_over_wall)
+        else ""
+    )
+    typer.echo(
+        f"# mpmsim hardware probe: {found.windows} windows of {found.window_ms:g} ms on {where};"
+        f" a window is slow below {SLOW_BELOW:g} of the median one.{counted}"
+    )
+    if found.slow_fraction == 0.0:
+        typer.echo("# no slow window: leave host_contention out of the hardware file")
+        return
+    typer.echo(found.as_yaml().rstrip("\n"))
