@@ -77,6 +77,24 @@ def test_linear_fits_recover_known_parameters(runs: list[MeasuredRun]) -> None:
 
 
 @needs_data
+def test_cpu_measured_on_a_shared_host_is_fitted_as_work_at_full_speed(
+    runs: list[MeasuredRun],
+) -> None:
+    # The guest counts the host's slow phases as CPU: at a mean speed of 0.9, each measured
+    # millisecond is 0.9 ms of work at full speed, and every linear term scales by it.
+    base = load_costs("default").model_copy(update={"switch_us_per_process": 0.0})
+    fake = _synthetic(runs)
+    full = fit_cpu(fake, base, context_switch_us=2.0)
+    shared = fit_cpu(fake, base, context_switch_us=2.0, work_per_cpu_s=0.9)
+    static = full.values["classes.static.cpu_ms"] + base.request_cpu_ms
+    assert shared.values["classes.static.cpu_ms"] + base.request_cpu_ms == pytest.approx(
+        0.9 * static, abs=1e-6
+    )
+    assert shared.values["conn_cpu_ms"] == pytest.approx(0.9 * 0.03, abs=1e-6)
+    assert shared.values["switch_us"] == pytest.approx(0.9 * 7.0, abs=1e-3)
+
+
+@needs_data
 def test_per_process_cpu_is_fitted_only_from_servers_with_many_processes(
     runs: list[MeasuredRun],
 ) -> None:

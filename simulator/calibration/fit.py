@@ -84,9 +84,13 @@ PROCESSES_TO_FIT_PER_PROCESS = 64
 
 def fit_cpu(
     runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: float,
-    keep: Collection[str] = (),
+    keep: Collection[str] = (), work_per_cpu_s: float = 1.0,
 ) -> ParamFit:  # fmt: skip
     """Fit handler CPU per class, per-connection CPU and the thread-switch cost.
+
+    ``work_per_cpu_s`` turns the CPU time measured into work at the vCPU's full speed: the
+    hardware's mean speed under host contention (mpmsim.engine.host), whose slow phases the
+    guest counts as CPU time and the simulator slows the work by again.
 
     Request CPU and a class's handler CPU always occur together, so request_cpu_ms keeps the base
     model's value and the classes absorb the rest; accept and close keep the base's ratio.
@@ -106,7 +110,9 @@ def fit_cpu(
     if max((r.peak_procs or 0) for r in usable) < PROCESSES_TO_FIT_PER_PROCESS:
         keep = {*keep, "switch_us_per_process"}
     rows = [cpu_regressors(r, classes) for r in usable]
-    y = [float(r.apache_cpu_ms_per_req or 0.0) - base.request_cpu_ms for r in usable]
+    y = [
+        float(r.apache_cpu_ms_per_req or 0.0) * work_per_cpu_s - base.request_cpu_ms for r in usable
+    ]
     a = np.asarray(rows)
     b = np.asarray(y)
     obs = b + base.request_cpu_ms
@@ -238,7 +244,9 @@ def calibrate(
                          field="--holdout")  # fmt: skip
     cs_us = float(setup_hardware.context_switch_us)
     apache_rows, php_rows = split_php(fit_rows)  # PHP rows fit the PHP fields (php_fit) only
-    cpu = (fit_cpu(apache_rows, base, cs_us, keep) if apache_rows
+    host = getattr(setup_hardware, "host_contention", None)
+    work_per_cpu_s = host.mean_speed if host is not None else 1.0
+    cpu = (fit_cpu(apache_rows, base, cs_us, keep, work_per_cpu_s) if apache_rows
            else ParamFit(*kept_cpu(base, cs_us), rows_used=0, rms_rel_error=math.nan))  # fmt: skip
     mem = fit_memory(apache_rows, base, keep)
     # The round trip from the keep-alive one-client rows and Apache's measured CPU (physical:
