@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Generator
 from typing import Any
@@ -106,6 +107,23 @@ def test_slow_phases_spread_a_saturated_closed_loops_latency() -> None:
     assert plain["latency_p95_ms"] / plain["latency_p50_ms"] < 1.1
     assert shared["latency_p95_ms"] / shared["latency_p50_ms"] > 1.4
     assert shared["throughput_rps"] / plain["throughput_rps"] == pytest.approx(0.925, abs=0.04)
+
+
+def test_the_run_says_the_host_slows_it_and_theory_counts_the_mean_speed(mpmsim: Cli) -> None:
+    # bench-1core's host: 7.3 % of the time at 0.69, mean speed 1 - 0.073 x 0.31 = 0.97737.
+    out = mpmsim("run", "workloads/examples/primer-ab-event.yaml", "--set",
+                 "hardware=bench-1core", "--set", "load.requests=2000", "--json")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert res["host_contention"] == {"slow_fraction": 0.073, "slow_speed": 0.69,
+                                      "slow_phase_ms": 24.0, "mean_speed": 0.9774}  # fmt: skip
+    assert "1 vCPU x speed 0.97737" in res["theory"]["bounds"]["cpu"]["formula"]
+    text = mpmsim("run", "workloads/examples/primer-ab-event.yaml", "--set",
+                  "hardware=bench-1core", "--set", "load.requests=2000")  # fmt: skip
+    assert re.search(r"shared host +vCPUs at 0.69 of their speed 7.3 % of the time", text.stdout)
+    plain = mpmsim("run", "workloads/examples/primer-ab-event.yaml", "--set",
+                   "load.requests=2000", "--json")  # fmt: skip
+    assert "host_contention" not in json.loads(plain.stdout)
 
 
 def test_the_probe_reads_slow_windows_off_the_counts() -> None:

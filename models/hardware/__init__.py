@@ -111,6 +111,13 @@ class HardwareSpec(BaseModel):
         return value
 
     @property
+    def mean_cpu_speed(self) -> float:
+        """A vCPU's long-run speed: ``cpu_speed``, times the host's mean speed when it has
+        ``host_contention`` (what analytic bounds use)."""
+        host = self.host_contention
+        return self.cpu_speed * (host.mean_speed if host is not None else 1.0)
+
+    @property
     def usable_ram_mib(self) -> float:
         """RAM left for Apache after the OS reserve."""
         return self.ram_mib - self.os_reserved_mib

@@ -126,6 +126,16 @@ def _optional_rows(res: dict[str, Any]) -> list[Row]:
                 f"{_fmt(100 * (c['throttled_fraction'] or 0.0), ' %')}",
             )
         )
+    if "host_contention" in res:
+        h = res["host_contention"]
+        rows.append(
+            (
+                "shared host",
+                f"vCPUs at {h['slow_speed']:g} of their speed {100 * h['slow_fraction']:.1f} % "
+                f"of the time (phases of {h['slow_phase_ms']:g} ms; mean speed "
+                f"{h['mean_speed']:g}): the hardware's host_contention",
+            )
+        )
     if "trace" in res:
         rows.append(("trace", _trace_text(res["trace"])))
     sim = res["sim"]

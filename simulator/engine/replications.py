@@ -127,6 +127,9 @@ class RunResult:
                 "surplus_used": _r(self.mean("cpu_surplus_credits")),
                 "throttled_fraction": _r(self.mean("throttled_fraction")),
             }
+        host = p.hardware.host_contention
+        if host is not None:  # the assumption that widens the tails: say it beside them
+            out["host_contention"] = {**host.model_dump(), "mean_speed": _r(host.mean_speed)}
         return out
 
     def classes(self) -> dict[str, dict[str, Any]]:

@@ -4,7 +4,8 @@ Every figure here comes from formulas on the scenario's mean costs (``mpmsim.que
 from the simulation; the run's JSON carries them as ``theory`` with ``"analytic": true`` and
 names the bound the simulated throughput sits against (``theory.binding``):
 
-- ``cpu``: vCPUs x cpu_speed / the CPU one request costs on the reference core, with every
+- ``cpu``: vCPUs x cpu_speed (x the host's mean speed under ``host_contention``) / the CPU
+  one request costs on the reference core, with every
   per-request cost the engine charges (handler, request parsing, the connection's accept and
   hand-off, keep-alive hand-off, close, event's write completion; PHP's own CPU per request in
   mod_php or an FPM child, a proxy's own CPU and Apache's hand-off to a backend) weighted by
@@ -136,7 +137,7 @@ def _holding_ms(
     bw: float | None,
 ) -> Holding:
     """How long a request holds a worker and a connection, without any contention."""
-    busy = cpu_ref_ms / prep.hardware.cpu_speed + sum(c.share * c.wait_ms for c in costs)
+    busy = cpu_ref_ms / prep.hardware.mean_cpu_speed + sum(c.share * c.wait_ms for c in costs)
     blocked = transfer = 0.0
     if bw:
         blocked = sum(
@@ -166,14 +167,14 @@ def _bounds(
 ) -> dict[str, dict[str, Any]]:
     """The CPU, workers and (event) connections bounds."""
     hw, d = prep.hardware, prep.directives
-    cpu_rps = _rate(hw.vcpus * hw.cpu_speed, cpu_ref_ms)
+    cpu_rps = _rate(hw.vcpus * hw.mean_cpu_speed, cpu_ref_ms)
     extra: dict[str, Any] = {}
     if hw.burst is not None and hw.burst.mode == "standard":
         extra["at_baseline_rps"] = round(cpu_rps * hw.burst.baseline_fraction, 3)
     out = {
         "cpu": _bound(
             cpu_rps,
-            f"{hw.vcpus} vCPU x speed {hw.cpu_speed:g} / {cpu_ref_ms:.4g} ms CPU per request",
+            f"{hw.vcpus} vCPU x speed {hw.mean_cpu_speed:g} / {cpu_ref_ms:.4g} ms CPU per request",
             includes="handler, request, connection accept and hand-off, keep-alive hand-off, "
             "close, write completion, PHP, a proxy's own CPU, backend hand-off "
             "(cpu_ms_per_request); not CFS switch losses, forks",
@@ -213,7 +214,7 @@ def _closed(
     # The delay station: everything but the CPU, which no other client queues for.
     delay_s = think_s + rtt_s * (1.0 + shape.new) + transfer_s
     delay_s += sum(c.share * c.wait_ms for c in costs) / 1000.0
-    service_s = cpu_ref_ms / hw.cpu_speed / 1000.0
+    service_s = cpu_ref_ms / hw.mean_cpu_speed / 1000.0
     out: dict[str, dict[str, Any]] = {}
     if service_s > 0:
         m = queueing.mva_machine_repairman(load.clients, delay_s, service_s, hw.vcpus)
@@ -276,7 +277,7 @@ def _open(
     if rate is None:
         return {}
     util: dict[str, float | None] = {
-        "cpu": round(rate * cpu_ref_ms / (1000.0 * hw.vcpus * hw.cpu_speed), 4),
+        "cpu": round(rate * cpu_ref_ms / (1000.0 * hw.vcpus * hw.mean_cpu_speed), 4),
         "workers": round(rate * hold.worker_ms / (1000.0 * d.MaxRequestWorkers), 4),
     }
     if "connections" in bounds:

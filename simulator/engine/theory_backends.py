@@ -53,7 +53,7 @@ class PoolDemand:
 
 def pool_demands(prep: Prepared, costs: list[ClassCosts]) -> list[PoolDemand]:
     """Each php_fpm and proxy backend the scenario routes to, with its demand."""
-    speed = prep.hardware.cpu_speed
+    speed = prep.hardware.mean_cpu_speed
     out = []
     for b in prep.php.backends:
         routed = [c for c in costs if c.backend == b.name]

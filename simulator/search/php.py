@@ -124,9 +124,10 @@ def php_concurrency(prep: Prepared, offered_rps: float | None, clients: int | No
     total = sum(c.weight for c in prep.classes)
     share = sum(c.weight for c in on_pool) / total
     hold_ms = sum(
-        c.weight * (c.mean_cpu_ms() / prep.hardware.cpu_speed + c.mean_wait_ms()) for c in on_pool
+        c.weight * (c.mean_cpu_ms() / prep.hardware.mean_cpu_speed + c.mean_wait_ms())
+        for c in on_pool
     ) / max(sum(c.weight for c in on_pool), 1e-9)
-    hold_ms += b.request_cpu_ms / prep.hardware.cpu_speed
+    hold_ms += b.request_cpu_ms / prep.hardware.mean_cpu_speed
     return offered_rps * share * hold_ms / 1000.0
 
 

@@ -263,8 +263,8 @@ def analytic_bounds(prep: Prepared, headroom: float) -> Bounds:
     wait_ms = sum(k.weight * k.mean_wait_ms() for k in prep.classes) / total
     per_req_ms = cpu_ms + c.request_cpu_ms + c.accept_cpu_ms + c.close_cpu_ms
     hw = prep.hardware
-    cpu_rps = hw.vcpus * hw.cpu_speed * 1000.0 / max(per_req_ms, 1e-9)
-    hold_s = (per_req_ms / hw.cpu_speed + wait_ms) / 1000.0
+    cpu_rps = hw.vcpus * hw.mean_cpu_speed * 1000.0 / max(per_req_ms, 1e-9)
+    hold_s = (per_req_ms / hw.mean_cpu_speed + wait_ms) / 1000.0
     load = prep.scenario.load
     offered = nominal_offered_rps(prep.scenario)
     if isinstance(load, ClosedLoad):

@@ -94,9 +94,9 @@ def _guess(single: Member, hw: HardwareSpec, design: Design) -> int:
     cpu_ms = None
     if points:
         top = max(points, key=lambda p: p["throughput_rps"])
-        busy_ms = top["cpu_utilization"] * hw.vcpus * hw.cpu_speed * 1000.0
+        busy_ms = top["cpu_utilization"] * hw.vcpus * hw.mean_cpu_speed * 1000.0
         cpu_ms = busy_ms / top["throughput_rps"]
-    capacity = cpu_capacity_rps(hw.vcpus, hw.cpu_speed, cpu_ms, usable_cpu_fraction(hw))
+    capacity = cpu_capacity_rps(hw.vcpus, hw.mean_cpu_speed, cpu_ms, usable_cpu_fraction(hw))
     return first_guess(design.rps, capacity)
 
 
