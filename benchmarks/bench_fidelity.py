@@ -17,7 +17,7 @@ themselves: each run predicted by another repetition of its configuration
 error holds one run's noise and a repetition's holds two: a measure of the rows' noise, not a
 ceiling.
 
-    python benchmarks/bench_fidelity.py [--jobs 2] [--joint] [--json out.json]
+    python benchmarks/bench_fidelity.py [--jobs 2] [--joint] [--seed 1] [--json out.json]
                                         [--costs-out fitted.yaml]
 """
 
@@ -218,6 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         " processors (by default each is fitted from its own fit part; --costs-out then writes"
         " the shared set's costs)",
     )
+    ap.add_argument(
+        "--seed", type=int, default=1,
+        help="the simulation seed of every row (another seed: another draw of the model's "
+        "randomness, e.g. the shared host's slow phases; 1 as calibrate)",
+    )  # fmt: skip
     ap.add_argument("--json", type=Path, help="also write the figures and rows as JSON here")
     ap.add_argument("--costs-out", type=Path, help="write the fitted cost model (YAML) here")
     args = ap.parse_args(argv)
@@ -244,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cals[name] = calibrate(
             [runs[i] for i in idx], load_costs(args.base), hardware,
             held_out=[hold[i] for i in idx], jobs=args.jobs, name="bench-1core", keep=keep,
-            sources=[f"{name} (fit part)"],
+            sources=[f"{name} (fit part)"], seed=args.seed,
         )  # fmt: skip
     rows = [r for cal in cals.values() for r in cal.rows]
     skipped = [r for cal in cals.values() for r in cal.skipped]

@@ -228,3 +228,19 @@ def test_real_apache_calibrate_on_one_concurrency_predict_another(
     share = hw.model_copy(update={"cpu_speed": hw.cpu_speed * min(c32.apache_cpu_util, 1.0)})
     predicted = simulate(c32, cal.costs, Setup(share, cal.network_rtt_ms))["req_per_s"]
     assert abs(predicted - c32.req_per_s) / c32.req_per_s < 0.40, (predicted, c32)
+
+
+@needs_data
+def test_compare_draws_another_realisation_with_another_seed(runs: list[MeasuredRun]) -> None:
+    # The same seed gives the same figures; another draws other slow phases of the shared host
+    # (bench-1core's) and other service times, so the tail moves.
+    from mpmsim.calibration.check import compare
+
+    rows = [r for r in runs if r.run_id == "S3-prefork-mrw8-static-ab-c100-ka0-r1"]
+    setup = Setup(load_hardware("bench-1core"), 0.0189)
+    costs = load_costs("bench-1core")
+    one = compare(rows, costs, setup, held_out=[False], jobs=1)
+    again = compare(rows, costs, setup, held_out=[False], jobs=1, seed=1)
+    other = compare(rows, costs, setup, held_out=[False], jobs=1, seed=2)
+    assert one == again
+    assert one[0]["lat_p95_ms_predicted"] != other[0]["lat_p95_ms_predicted"]

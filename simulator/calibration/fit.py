@@ -228,6 +228,7 @@ def calibrate(
     sources: Sequence[str] = (),
     keep: Collection[str] = (),
     memory_csv: Path | None = None,
+    seed: int = 1,
 ) -> Calibration:
     """Fit ``base`` to the rows not held out, then simulate every row and compare.
 
@@ -292,7 +293,9 @@ def calibrate(
                       skipped=skipped, php_fit=php)  # fmt: skip
     if simulate:
         setup = Setup(setup_hardware, rtt)
-        cal.rows = compare(runs, costs, setup, held_out=hold, jobs=jobs, progress=progress)
+        cal.rows = compare(
+            runs, costs, setup, held_out=hold, jobs=jobs, progress=progress, seed=seed
+        )
         cal.mape = mape_by_metric(cal.rows) | mape_by_setup(runs, cal.rows, METRICS)
         cal.unexplained = unexplained_rows(cal.rows)
     cal.seconds = time.perf_counter() - t0

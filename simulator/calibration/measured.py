@@ -321,9 +321,9 @@ def simulate(run: MeasuredRun, costs: CostModel, setup: Setup, seed: int = 1) ->
 
 
 def simulate_row(
-    args: tuple[MeasuredRun, Mapping[str, Any], Mapping[str, Any], float],
+    args: tuple[MeasuredRun, Mapping[str, Any], Mapping[str, Any], float, int],
 ) -> dict[str, float]:
-    """Picklable entry point for worker processes: (run, costs dict, hardware dict, rtt)."""
-    run, costs, hardware, rtt = args
+    """Picklable entry point for worker processes: (run, costs dict, hardware dict, rtt, seed)."""
+    run, costs, hardware, rtt, seed = args
     setup = Setup(HardwareSpec.model_validate(hardware), rtt)
-    return simulate(run, CostModel.model_validate(costs), setup)
+    return simulate(run, CostModel.model_validate(costs), setup, seed)
