@@ -1,6 +1,7 @@
 """The engine: one simulated replication of a prepared scenario, and the summary users read.
 
-Owns the SimPy world of a run: the processor-sharing CPU (``cpu``), the memory ledger (``memory``),
+Owns the SimPy world of a run: the processor-sharing CPU (``cpu``; Linux's ``cfs`` and ``eevdf``;
+a shared host's slow phases, ``host``), the memory ledger (``memory``),
 the simulated Apache (``server``: parent and children, with its ``accept_queue``, idle
 ``keepalive`` connections, each ``connection`` and the ``overheads`` of its mechanics), the client
 side of HTTP (``client``), where a class runs besides Apache (``backend``: mod_php, a PHP-FPM pool
