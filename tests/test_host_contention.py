@@ -175,6 +175,10 @@ def test_the_probe_reads_a_saturated_servers_access_log(mpmsim: Cli, tmp_path: A
     bad = mpmsim("hardware", "probe", "--access-log", str(path), "--skip-s", "0.5")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "do not match the format" in bad.stderr
+    short = mpmsim("hardware", "probe", "--access-log", str(path), "--log-format", fmt,
+                   "--skip-s", "10")  # fmt: skip
+    assert short.returncode == 2 and "Traceback" not in short.stderr
+    assert "at least 10 are needed" in short.stderr and "access.log" in short.stderr
 
 
 def test_hardware_probe_prints_a_block_or_says_none(mpmsim: Cli) -> None:

@@ -21,6 +21,7 @@ task on the vCPU looks like the host.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -42,6 +43,19 @@ class Contention:
     slow_speed: float
     slow_phase_ms: float
     cpu_over_wall: float
+
+    def header(self, where: str) -> str:
+        """One comment line: what was read, where, and (for a probe) the CPU counted."""
+        counted = (
+            f" CPU time counted / wall time: {self.cpu_over_wall:.3f} (1.0: the guest counts "
+            "the host's slow time as CPU)."
+            if not math.isnan(self.cpu_over_wall)
+            else ""
+        )
+        return (
+            f"# mpmsim hardware probe: {self.windows} windows of {self.window_ms:g} ms on "
+            f"{where}; a window is slow below {SLOW_BELOW:g} of the median one.{counted}"
+        )
 
     def as_yaml(self) -> str:
         """The hardware file's ``host_contention`` block (with the probe's figures)."""
@@ -85,6 +99,29 @@ def contention(
         slow_phase_ms=window_ms * len(slow) / runs,
         cpu_over_wall=cpu_over_wall,
     )
+
+
+def from_access_logs(
+    paths: Sequence[str], log_format: str, window_ms: float, skip_s: float
+) -> Contention:
+    """:func:`contention` of the requests finished per window in each log (one series each).
+
+    Raises ValueError naming the log that has no usable request, or when a log is shorter
+    than ten windows after ``skip_s``.
+    """
+    series = []
+    for path in paths:
+        try:
+            counts = completions_per_window(path, log_format, window_ms, skip_s)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        if len(counts) < 10:
+            raise ValueError(
+                f"{path}: {len(counts)} windows of {window_ms:g} ms after the first "
+                f"{skip_s:g} s; at least 10 are needed"
+            )
+        series.append(counts)
+    return contention(series, window_ms, math.nan)
 
 
 def completions_per_window(

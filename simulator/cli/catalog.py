@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Annotated
@@ -94,17 +93,11 @@ def hardware_probe(
     ] = 1.5,
 ) -> None:
     """Measure how a shared host slows this machine's vCPU: the host_contention block."""
-    from mpmsim.bench.host_probe import SLOW_BELOW, completions_per_window, contention, probe
+    from mpmsim.bench.host_probe import from_access_logs, probe
 
     if access_log:
-        series = []
-        for path in access_log:
-            try:
-                series.append(completions_per_window(str(path), log_format, window_ms, skip_s))
-            except ValueError as exc:
-                raise InputError(str(exc), file=str(path), field="--access-log") from None
         try:
-            found = contention(series, window_ms, math.nan)
+            found = from_access_logs([str(p) for p in access_log], log_format, window_ms, skip_s)
         except ValueError as exc:
             raise InputError(f"{exc} (a shorter --skip-s or --window-ms?)",
                              field="--access-log") from None  # fmt: skip
@@ -115,16 +108,7 @@ def hardware_probe(
                              f"{sorted(os.sched_getaffinity(0))})", field="--cpu")  # fmt: skip
         found = probe(seconds, cpu, window_ms)
         where = f"vCPU {cpu}" if cpu is not None else "the vCPUs this process may use"
-    counted = (
-        f" CPU time counted / wall time: {found.cpu_over_wall:.3f} (1.0: the guest counts the "
-        "host's slow time as CPU)."
-        if not math.isnan(found.cpu_over_wall)
-        else ""
-    )
-    typer.echo(
-        f"# mpmsim hardware probe: {found.windows} windows of {found.window_ms:g} ms on {where};"
-        f" a window is slow below {SLOW_BELOW:g} of the median one.{counted}"
-    )
+    typer.echo(found.header(where))
     if found.slow_fraction == 0.0:
         typer.echo("# no slow window: leave host_contention out of the hardware file")
         return
