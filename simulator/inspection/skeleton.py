@@ -62,6 +62,9 @@ def scenario_data(
                 "os_reserved_mib": "project assumption: 256 MiB up to 2 GiB of RAM, 512 above",
                 "cpu_speed": "not measured: 1.0 is the reference core (bench-1core); "
                 "calibrate to refine",
+                "host_contention": "not measured (a whole core per vCPU assumed): on a "
+                "virtual machine, mpmsim hardware probe --cpu N measures how its host slows "
+                "the vCPUs and prints the block to add",
             },
         },
         "costs": costs_file,
