@@ -126,6 +126,23 @@ def test_the_run_says_the_host_slows_it_and_theory_counts_the_mean_speed(mpmsim:
     assert "host_contention" not in json.loads(plain.stdout)
 
 
+def test_the_same_seed_draws_the_same_slow_phases() -> None:
+    # The phases come from the replication's own stream (seed, replication, "host"): the same
+    # seed gives the same run; another seed draws other phases (and other service times).
+    host = {"slow_fraction": 0.2, "slow_speed": 0.5, "slow_phase_ms": 20}
+    hw = dict(IDEAL_HW, host_contention=host)
+
+    def latencies(seed: int) -> list[float]:
+        prep = prepared(hardware=hw, seed=seed, duration_s=2.0,
+                        load={"kind": "closed", "clients": 20, "keepalive": False},
+                        mix=[{"name": "r", "cpu_ms": 0.1}])  # fmt: skip
+        req = run_prepared(prep, 1).replications[0].requests
+        return list(req["t_end_s"] - req["t_start_s"])
+
+    assert latencies(5) == latencies(5)
+    assert latencies(5) != latencies(6)
+
+
 def test_the_probe_reads_slow_windows_off_the_counts() -> None:
     # 100 windows of 10 ms: two slow runs (3 windows at half speed, 1 at 0.4), the rest full.
     counts = [1000.0] * 100
