@@ -34,6 +34,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 import simpy
 
@@ -45,6 +46,7 @@ _CFS_WAKEUP_GRANULARITY_S = 0.001
 #: sched_nr_latency: beyond this many tasks the period grows instead of the slices shrinking
 _NR_LATENCY = 8
 _EPS_S = 1e-12
+T = TypeVar("T")
 
 
 class _Job:
@@ -67,6 +69,45 @@ class _Job:
         self.pooled = True  # its task's vruntime goes back to the sleepers when it ends
         self.task: object = None  # a known task (run_task), or None: one of the sleepers
         self.keeps = False  # its task's state is kept for it (not pooled) when it ends
+
+
+class Asleep(Generic[T]):
+    """The remembered states of tasks asleep (a vruntime, or EEVDF's (v, lag, deadline)).
+
+    ``pool`` stands for the anonymous request tasks, the longest asleep first (a wake-up takes
+    the first: accept() and glibc's condition variables wake the longest waiter); ``own``
+    holds known tasks' (run_task: a worker pinned to a keep-alive connection), the first asleep
+    first. :meth:`bound` keeps at most ``tasks_alive`` of each.
+    """
+
+    __slots__ = ("own", "pool")
+
+    def __init__(self) -> None:
+        self.pool: deque[T] = deque()
+        self.own: dict[object, T] = {}
+
+    def take(self, task: object, pooled: bool = True) -> T | None:
+        """The state a waking job starts from: its known task's own, else (if ``pooled``)
+        the longest asleep of the pool; None when there is none."""
+        state = self.own.pop(task, None) if task is not None else None
+        if state is None and pooled and self.pool:
+            state = self.pool.popleft()
+        return state
+
+    def add(self, job: _Job, state: T) -> None:
+        """``job`` ended and its task sleeps with ``state``: its own if it keeps it."""
+        if job.keeps:
+            self.own[job.task] = state
+        else:
+            self.pool.append(state)
+
+    def bound(self, limit: int) -> None:
+        """Forget the longest asleep beyond ``limit`` in each."""
+        pool, own = self.pool, self.own
+        while len(pool) > limit:
+            pool.popleft()
+        while len(own) > limit:
+            del own[next(iter(own))]
 
 
 class CFSCPU(CPU):
@@ -98,13 +139,8 @@ class CFSCPU(CPU):
         self._running: list[_Job] = []
         self._min_v = 0.0
         self._job_rate = speed  # reference-core seconds per second of a running job
-        # vruntimes of the tasks asleep, the longest asleep first: a wake-up takes the first
-        # (accept() and glibc's condition variables wake the longest waiter); at most
-        # ``tasks_alive`` of them are remembered
-        self._sleepers: deque[float] = deque()
-        # vruntimes of known tasks asleep (run_task: a worker pinned to a keep-alive
-        # connection), the first asleep first, at most ``tasks_alive`` of them
-        self._own: dict[object, float] = {}
+        # vruntimes of the tasks asleep (pooled and known), at most ``tasks_alive`` of each
+        self._sleepers: Asleep[float] = Asleep()
         self.tasks_alive = 1
 
     # -- public ---------------------------------------------------------------------------
@@ -153,14 +189,12 @@ class CFSCPU(CPU):
             self._update_min_v()
         elif now != self._t:
             self._advance(now)  # idle since: only the clock and the credits move
-        sleepers = self._sleepers
         if queued:
-            v = sleepers[-1] if sleepers else self._min_v
+            pool = self._sleepers.pool
+            v = pool[-1] if pool else self._min_v
         else:
             v = self._min_v - self._credit
-            own = self._own.pop(task, None) if task is not None else None
-            if own is None and sleepers:
-                own = sleepers.popleft()
+            own = self._sleepers.take(task)
             if own is not None and own > v:
                 v = own
         job = _Job(ev, work_s + self.job_switch_s, v, on_start)
@@ -371,16 +405,9 @@ class CFSCPU(CPU):
     def _went_to_sleep(self, jobs: Sequence[_Job]) -> None:
         """The tasks of ``jobs`` (pooled, just ended) sleep: their vruntimes join the sleepers."""
         sleepers = self._sleepers
-        own = self._own
         for job in jobs:
-            if job.keeps:
-                own[job.task] = job.v
-            else:
-                sleepers.append(job.v)
-        while len(sleepers) > self.tasks_alive:
-            sleepers.popleft()
-        while len(own) > self.tasks_alive:
-            del own[next(iter(own))]
+            sleepers.add(job, job.v)
+        sleepers.bound(self.tasks_alive)
 
 
 def _done_at_once(ev: simpy.Event, on_start: Callable[[], None] | None) -> simpy.Event:

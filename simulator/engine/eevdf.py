@@ -33,12 +33,11 @@ simulated tails come out 25-60 % wider than measured (measurements/README.md), w
 from __future__ import annotations
 
 import heapq
-from collections import deque
 from collections.abc import Callable, Sequence
 
 import simpy
 
-from mpmsim.engine.cfs import CFSCPU, _done_at_once, _Job
+from mpmsim.engine.cfs import CFSCPU, Asleep, _done_at_once, _Job
 from mpmsim.engine.cpu import BurstState
 
 
@@ -63,10 +62,8 @@ class EEVDFCPU(CFSCPU):
         # not pop its way past every ineligible job each time.
         self._ahead: list[tuple[float, int, _Job]] = []
         self._lag_limit = max(2.0 * self._slice, self._tick_s)
-        # (vruntime, lag, deadline) of the request tasks asleep, the longest asleep first
-        self._asleep: deque[tuple[float, float, float]] = deque()
-        # the same of known tasks asleep (run_task), the first asleep first
-        self._own_state: dict[object, tuple[float, float, float]] = {}
+        # (vruntime, lag, deadline) of the request tasks asleep, pooled and known
+        self._asleep: Asleep[tuple[float, float, float]] = Asleep()
 
     # -- public ---------------------------------------------------------------------------
     def run_queued(self, work_s: float) -> simpy.Event:
@@ -100,9 +97,7 @@ class EEVDFCPU(CFSCPU):
             self._advance(now)
         v = avg = self._average_v()
         d = None
-        state = self._own_state.pop(task, None) if task is not None else None
-        if state is None and pooled and self._asleep:
-            state = self._asleep.popleft()
+        state = self._asleep.take(task, pooled)
         if state is not None:
             v_own, lag, d_own = state
             if lag < 0.0 and v_own > avg:
@@ -144,17 +139,10 @@ class EEVDFCPU(CFSCPU):
         total = self._sum_v_queued + sum(j.v for j in self._running) + sum(j.v for j in jobs)
         avg = total / n  # V with the ending tasks still counted, as dequeue computes the lag
         asleep = self._asleep
-        own = self._own_state
         for job in jobs:
             d = job.d if job.d > job.v else job.v + self._slice
-            if job.keeps:
-                own[job.task] = (job.v, avg - job.v, d)
-            else:
-                asleep.append((job.v, avg - job.v, d))
-        while len(asleep) > self.tasks_alive:
-            asleep.popleft()
-        while len(own) > self.tasks_alive:
-            del own[next(iter(own))]
+            asleep.add(job, (job.v, avg - job.v, d))
+        asleep.bound(self.tasks_alive)
 
     def _runnable_v(self) -> tuple[float, int]:
         """The sum of the runnable jobs' vruntimes (waiting, then running) and their number."""
