@@ -111,11 +111,17 @@ class HardwareSpec(BaseModel):
         return value
 
     @property
-    def mean_cpu_speed(self) -> float:
-        """A vCPU's long-run speed: ``cpu_speed``, times the host's mean speed when it has
-        ``host_contention`` (what analytic bounds use)."""
+    def host_mean_speed(self) -> float:
+        """The share of its full speed a vCPU runs at in the long run: the host's mean speed
+        under ``host_contention``, 1.0 without."""
         host = self.host_contention
-        return self.cpu_speed * (host.mean_speed if host is not None else 1.0)
+        return host.mean_speed if host is not None else 1.0
+
+    @property
+    def mean_cpu_speed(self) -> float:
+        """A vCPU's long-run speed: ``cpu_speed`` x :attr:`host_mean_speed` (what analytic
+        bounds use)."""
+        return self.cpu_speed * self.host_mean_speed
 
     @property
     def usable_ram_mib(self) -> float:

@@ -245,8 +245,7 @@ def calibrate(
                          field="--holdout")  # fmt: skip
     cs_us = float(setup_hardware.context_switch_us)
     apache_rows, php_rows = split_php(fit_rows)  # PHP rows fit the PHP fields (php_fit) only
-    host = getattr(setup_hardware, "host_contention", None)
-    work_per_cpu_s = host.mean_speed if host is not None else 1.0
+    work_per_cpu_s = float(setup_hardware.host_mean_speed)
     cpu = (fit_cpu(apache_rows, base, cs_us, keep, work_per_cpu_s) if apache_rows
            else ParamFit(*kept_cpu(base, cs_us), rows_used=0, rms_rel_error=math.nan))  # fmt: skip
     mem = fit_memory(apache_rows, base, keep)

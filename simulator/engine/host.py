@@ -41,7 +41,7 @@ class HostContention:
         self.rng = rng
         self.full_speed = cpu.speed
         self.slow_vcpus = 0
-        self.slow_s = 0.0  # slow vCPU-seconds so far (for tests and the record)
+        self.slow_s = 0.0  # slow vCPU-seconds of the phases ended so far (the tests read it)
 
     def start(self) -> None:
         """One process per vCPU (none when the spec never slows them)."""
