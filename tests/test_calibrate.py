@@ -244,3 +244,33 @@ def test_compare_draws_another_realisation_with_another_seed(runs: list[Measured
     other = compare(rows, costs, setup, held_out=[False], jobs=1, seed=2)
     assert one == again
     assert one[0]["lat_p95_ms_predicted"] != other[0]["lat_p95_ms_predicted"]
+
+
+def test_each_row_draws_its_own_seed_the_same_everywhere() -> None:
+    """The real runs each had their own draws: a row's seed comes from its id and the seed
+    asked, so two rows differ, and one row's is the same in any order (a pure function)."""
+    from mpmsim.calibration.check import row_seed
+
+    assert row_seed(1, "S3-a-r1") == row_seed(1, "S3-a-r1")
+    assert row_seed(1, "S3-a-r1") != row_seed(1, "S3-a-r2")
+    assert row_seed(1, "S3-a-r1") != row_seed(2, "S3-a-r1")
+    seeds = {row_seed(1, f"row-{i}") for i in range(1000)}
+    assert len(seeds) == 1000 and all(0 <= s < 2**32 for s in seeds)
+
+
+@needs_data
+def test_repetitions_of_one_configuration_get_their_own_draws(runs: list[MeasuredRun]) -> None:
+    """Two repetitions of one configuration are simulated with other slow phases of the shared
+    host (their own seeds), and each the same in one process as in two, in either order."""
+    from dataclasses import replace
+
+    from mpmsim.calibration.check import compare
+
+    (one,) = [r for r in runs if r.run_id == "S3-prefork-mrw8-static-ab-c100-ka0-r1"]
+    two = replace(one, run_id="S3-prefork-mrw8-static-ab-c100-ka0-r2-copy")
+    setup = Setup(load_hardware("bench-1core"), 0.0189)
+    costs = load_costs("bench-1core")
+    both = compare([one, two], costs, setup, held_out=[False, True], jobs=2)
+    swapped = compare([two, one], costs, setup, held_out=[True, False], jobs=1)
+    assert both[0]["lat_p95_ms_predicted"] != both[1]["lat_p95_ms_predicted"]
+    assert both == swapped[::-1]

@@ -1,13 +1,14 @@
 """Calibrate's second stage: every row simulated with the fitted model against its measurement.
 
-Rows fitted and held out alike are simulated (the same seed for every row, 1 unless asked:
-common random numbers);
+Rows fitted and held out alike are simulated, each with a seed of its own drawn from the run's
+id and the seed asked (1 unless asked; :func:`row_seed`): each real run had its own draws;
 each metric's relative error, the mean absolute percentage error per metric and part, and the
 rows some metric misses by more than :data:`UNEXPLAINED`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -23,6 +24,20 @@ from mpmsim.workloads.readers import MeasuredRun
 UNEXPLAINED = 0.25
 
 
+def row_seed(seed: int, run_id: str) -> int:
+    """The simulation seed of row ``run_id`` when calibrate is asked for ``seed``.
+
+    The real runs each had their own draws: the shared host's slow phases, the order of
+    arrivals. One seed for every row would give every row the same phases, so that, say, all
+    the rows of one load fork in a slow phase or none does. Each row gets its own seed, from
+    the SHA-256 of ``seed`` and its id: the same on any machine, in any order and any number of
+    processes, and the same for a row in every fit (so two cost models are compared on the
+    same draws, common random numbers across fits).
+    """
+    digest = hashlib.sha256(f"{seed}:{run_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
 def compare(
     runs: Sequence[MeasuredRun],
     costs: CostModel,
@@ -33,12 +48,13 @@ def compare(
     progress: Callable[[int, int], None] | None = None,
     seed: int = 1,
 ) -> list[dict[str, Any]]:
-    """Measured vs predicted figures for every row (simulated in ``jobs`` processes, each with
-    ``seed``: another seed draws another realisation of the same model, e.g. other slow phases
-    of a shared host, whose spread says how much one seed's figures move)."""
+    """Measured vs predicted figures for every row (simulated in ``jobs`` processes, each row with
+    its :func:`row_seed` of ``seed``: another seed draws another realisation of the same model,
+    e.g. other slow phases of a shared host, whose spread says how much one seed's figures
+    move)."""
     cost_dict = costs.model_dump()
     hw = setup.hardware.model_dump()
-    work = [(r, cost_dict, hw, setup.network_rtt_ms, seed) for r in runs]
+    work = [(r, cost_dict, hw, setup.network_rtt_ms, row_seed(seed, r.run_id)) for r in runs]
     predicted: list[dict[str, float]] = []
     with TaskMapper(jobs) as mapper:
         for pred in mapper.map(simulate_row, work):

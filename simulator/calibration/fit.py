@@ -10,9 +10,9 @@ Two stages:
    ``scipy.optimize.least_squares`` on relative errors, with bounds (every cost >= 0) and a robust
    ``soft_l1`` loss, so a few runs the model cannot explain do not drag the fit. Standard errors
    come from the Jacobian at the optimum.
-2. **Check.** Every row, fitted or held out, is then simulated with the fitted model (same seed
-   for every row: common random numbers) and its throughput, latency percentiles, CPU per request,
-   memory and process count compared with what was measured.
+2. **Check.** Every row, fitted or held out, is then simulated with the fitted model (each row
+   with a seed of its own, from its id: ``check.row_seed``) and its throughput, latency
+   percentiles, CPU per request, memory and process count compared with what was measured.
 """
 
 from __future__ import annotations
