@@ -235,6 +235,5 @@ def test_calibrate_keep_names_only_fitted_parameters(mpmsim: Cli, tmp_path: Path
     assert line == (
         "mpmsim: error: --keep: 'cpu_cv' cannot be kept; allowed: switch_us_per_task, "
         "switch_us_per_process, thread_used_kib, connection_kib, listener_connection_kib, "
-        "worker_kib, "
-        "classes.NAME.worker_kib"
+        "worker_kib, child_kib, classes.NAME.worker_kib, classes.NAME.child_kib"
     )

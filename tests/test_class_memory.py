@@ -1,8 +1,9 @@
-"""worker_kib: memory a worker keeps once it has served a request class (a mod_lua state).
+"""worker_kib: memory a worker keeps once it has served a request class (a mod_lua state);
+child_kib: memory a child keeps once any of its workers has.
 
-The engine charges it once per worker of a child that is handed the class, up to the child's
-workers; calibrate fits it per class from the loaded memory readings; a scenario's mix entry
-may set it.
+The engine charges worker_kib once per worker of a child that is handed the class, up to the
+child's workers, and child_kib once per child; calibrate fits both per class from the loaded
+memory readings; a scenario's mix entry may set them.
 """
 
 from __future__ import annotations
@@ -31,15 +32,19 @@ LUA = {"name": "lua", "cpu_ms": 1.0}
 STATIC = {"name": "static", "cpu_ms": 1.0}
 
 
-def _world(mpm: str, threads: int, worker_kib: float, mix: list[dict[str, Any]]) -> World:
-    """One child of ``threads`` workers; class ``lua`` keeps ``worker_kib`` per worker."""
+def _world(
+    mpm: str, threads: int, worker_kib: float, mix: list[dict[str, Any]], child_kib: float = 0.0
+) -> World:
+    """One child of ``threads`` workers; class ``lua`` keeps ``worker_kib`` per worker and
+    ``child_kib`` per child."""
     directives = (
         {"StartServers": 1, "MinSpareServers": 1, "MaxSpareServers": 1, "MaxRequestWorkers": 1}
         if mpm == "prefork"
         else {"StartServers": 1, "ThreadsPerChild": threads, "MaxRequestWorkers": threads,
               "ServerLimit": 1, "MinSpareThreads": 1, "MaxSpareThreads": 2 * threads}
     )  # fmt: skip
-    costs = {"base": "ideal", "classes": {"lua": {"cpu_ms": 1.0, "worker_kib": worker_kib}}}
+    lua = {"cpu_ms": 1.0, "worker_kib": worker_kib, "child_kib": child_kib}
+    costs = {"base": "ideal", "classes": {"lua": lua}}
     world = build_world(
         prepared(costs=costs, server={"mpm": mpm, "directives": directives}, mix=mix)
     )
@@ -88,6 +93,37 @@ def test_keep_alive_requests_reach_a_new_worker_only_under_event(mpm: str, state
     assert _requests(world, 30, keepalive=True) == pytest.approx(states * 1.0)
 
 
+@pytest.mark.parametrize(("mpm", "threads", "requests", "mib"),
+                         [("prefork", 1, 1, 1.5), ("prefork", 1, 10, 1.5),
+                          ("worker", 10, 4, 0.5 + 4.0), ("worker", 10, 30, 0.5 + 10.0),
+                          ("event", 10, 30, 0.5 + 10.0)])  # fmt: skip
+def test_a_child_keeps_child_kib_once_beside_each_worker_s_worker_kib(
+    mpm: str, threads: int, requests: int, mib: float
+) -> None:
+    """child_kib 512 once per child, when its first worker serves the class; worker_kib 1 MiB
+    per worker as before; nothing for a class without either."""
+    world = _world(mpm, threads, 1024.0, [LUA], child_kib=512.0)
+    assert _requests(world, requests) == pytest.approx(mib)
+    static = _world(mpm, threads, 0.0, [STATIC], child_kib=512.0)  # lua's, not static's
+    assert _requests(static, requests) == pytest.approx(0.0)
+
+
+def test_a_child_gives_child_kib_back_when_it_exits() -> None:
+    """MaxConnectionsPerChild 5: the fresh child keeps nothing until it serves the class."""
+    lua = {"cpu_ms": 1.0, "child_kib": 2048.0}
+    directives = {"StartServers": 1, "MinSpareServers": 1, "MaxSpareServers": 1,
+                  "MaxRequestWorkers": 1, "MaxConnectionsPerChild": 5}  # fmt: skip
+    server = {"mpm": "prefork", "directives": directives}
+    world = build_world(prepared(costs={"base": "ideal", "classes": {"lua": lua}}, server=server,
+                                 mix=[LUA]))  # fmt: skip
+    world.env.run(until=0.5)
+    before = world.memory.current_mib
+    assert _requests(world, 4) == pytest.approx(2.0)
+    _requests(world, 1)  # its fifth connection: it exits, a fresh child takes its place
+    assert world.server.table.spawned == 2
+    assert world.memory.current_mib == pytest.approx(before)
+
+
 def test_only_the_class_that_keeps_state_costs_memory() -> None:
     """worker_kib 0 (here: the static class, and lua set to 0) adds nothing, and counts nothing."""
     world = _world("worker", 10, 0.0, [LUA, STATIC])
@@ -115,7 +151,10 @@ def test_a_child_gives_its_states_back_when_it_exits() -> None:
 # -- the scenario ---------------------------------------------------------------------------------
 def test_a_mix_entry_s_worker_kib_wins_over_the_cost_model_s(tmp_path: Path) -> None:
     """A scenario YAML sets it on a mix entry; an entry without it takes the cost model's."""
-    costs = {"base": "ideal", "classes": {"lua": {"cpu_ms": 1.0, "worker_kib": 512.0}}}
+    costs = {
+        "base": "ideal",
+        "classes": {"lua": {"cpu_ms": 1.0, "worker_kib": 512.0, "child_kib": 96.0}},
+    }
     data = scenario_dict(costs=costs, mix=[{"name": "lua", "worker_kib": 2048.0},
                                            {"name": "other", "cpu_ms": 1.0}])  # fmt: skip
     path = tmp_path / "scenario.yaml"
@@ -124,6 +163,7 @@ def test_a_mix_entry_s_worker_kib_wins_over_the_cost_model_s(tmp_path: Path) -> 
     inherited = prepared(costs=costs, mix=[{"name": "lua"}])
     assert [c.worker_kib for c in own.classes] == [2048.0, 0.0]
     assert inherited.classes[0].worker_kib == 512.0
+    assert [c.child_kib for c in own.classes] == [96.0, 0.0]  # the cost model's
 
 
 def test_a_negative_worker_kib_is_refused_with_its_place() -> None:
@@ -137,6 +177,7 @@ def test_a_negative_worker_kib_is_refused_with_its_place() -> None:
 
 # -- calibrate ------------------------------------------------------------------------------------
 BASE_MIB, PROCESS_MIB, THREAD_MIB, USED_MIB, LUA_MIB = 3.0, 0.25, 0.02, 0.04, 0.3
+LUA_CHILD_MIB = 0.07  # what a child keeps once, beside each worker's LUA_MIB
 CLIENTS, CONN_KIB = 50, 48.0  # the simulator's peak holds a connection per client
 IDEAL = {"base": "ideal", "connection_kib": CONN_KIB}
 
@@ -151,7 +192,7 @@ def _row(mpm: str, content: str, idle: int, peak: int) -> MeasuredRun:
         used = children * tpc if loaded and mpm != "prefork" else 0
         served = (children if mpm == "prefork" else used) if loaded else 0
         pss = BASE_MIB + PROCESS_MIB * children + THREAD_MIB * (threads - 1) + USED_MIB * used
-        pss += LUA_MIB * served if content == "lua" else 0.0
+        pss += LUA_MIB * served + LUA_CHILD_MIB * children * loaded if content == "lua" else 0.0
         return procs, threads, pss + (CONN_KIB / 1024.0 * CLIENTS if loaded else 0.0)
 
     i_procs, i_threads, i_pss = reading(idle, False)
@@ -180,6 +221,8 @@ def test_fit_memory_recovers_each_class_s_worker_memory() -> None:
     assert fit is not None
     assert fit.values["classes.lua.worker_mib"] == pytest.approx(LUA_MIB, abs=1e-4)
     assert fit.values["classes.static.worker_mib"] == pytest.approx(0.0, abs=1e-4)
+    assert fit.values["classes.lua.child_mib"] == pytest.approx(LUA_CHILD_MIB, abs=1e-4)
+    assert fit.values["classes.static.child_mib"] == pytest.approx(0.0, abs=1e-4)
     assert fit.values["thread_used_mib"] == pytest.approx(USED_MIB, abs=1e-4)
     assert fit.values["process_mib"] == pytest.approx(PROCESS_MIB, abs=1e-4)
 
@@ -221,8 +264,29 @@ def test_fitted_costs_carries_worker_kib_and_its_uncertainty() -> None:
     costs = fitted_costs(base, cpu, mem, 2.0)
     assert costs.classes["lua"].worker_kib == pytest.approx(LUA_MIB * 1024.0, abs=0.01)
     assert costs.classes["static"].worker_kib == pytest.approx(0.0, abs=0.01)
+    assert costs.classes["lua"].child_kib == pytest.approx(LUA_CHILD_MIB * 1024.0, abs=0.01)
     assert costs.classes["static"].cpu_ms == base.classes["static"].cpu_ms  # the rest kept
     assert "classes.lua.worker_kib" in costs.uncertainty
+    assert "classes.lua.child_kib" in costs.uncertainty
+
+
+def test_child_kib_is_not_fitted_from_prefork_alone() -> None:
+    """One worker per child: a prefork child's worker_kib and child_kib are one column, so only
+    worker_kib is fitted (it takes both) and child_kib keeps the base's value."""
+    prefork = [r for r in SYNTHETIC if r.mpm == "prefork"]
+    fit = fit_memory(prefork, load_costs(IDEAL))
+    assert fit is not None
+    assert fit.values["classes.lua.worker_mib"] == pytest.approx(LUA_MIB + LUA_CHILD_MIB, abs=1e-4)
+    assert fit.values["classes.lua.child_mib"] == 0.0
+    assert math.isnan(fit.stderr["classes.lua.child_mib"])
+
+
+def test_keep_holds_child_kib_at_the_base_s_value() -> None:
+    base = load_costs({**IDEAL, "classes": {"lua": {"cpu_ms": 1.0, "child_kib": 10.0}}})
+    fit = fit_memory(SYNTHETIC, base, keep=("classes.lua.child_kib",))
+    assert fit is not None
+    assert fit.values["classes.lua.child_mib"] == pytest.approx(10.0 / 1024.0)
+    assert math.isnan(fit.stderr["classes.lua.child_mib"])
 
 
 @pytest.mark.parametrize("keep", ["worker_kib", "classes.lua.worker_kib"])

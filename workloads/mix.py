@@ -23,6 +23,8 @@ class ResolvedClass:
     streams: bool
     worker_kib: float = 0.0
     """Kept by each worker once it has served this class, until its child exits."""
+    child_kib: float = 0.0
+    """Kept by a child once any of its workers has served this class, until it exits."""
 
     def mean_cpu_ms(self) -> float:
         """Mean handler CPU, ms on the reference core."""
@@ -53,6 +55,7 @@ class RequestDraw:
         self._bytes: list[Sampler] = [make_sampler(c.response_bytes, rng) for c in classes]
         self.memory_mib = [c.memory_kib / 1024.0 for c in classes]
         self.worker_mib = [c.worker_kib / 1024.0 for c in classes]
+        self.child_mib = [c.child_kib / 1024.0 for c in classes]
         self.streams = [c.streams for c in classes]
         self._buf: list[int] = []
         self._i = 0

@@ -27,6 +27,12 @@ class RequestClassCost(BaseModel):
     """Memory a worker (a thread of worker/event, a prefork child) keeps once it has served a
     request of this class, e.g. a mod_lua state (``LuaScope server``); it stays until the
     child exits. ``mpmsim calibrate`` fits it per class."""
+    child_kib: float = Field(default=0.0, ge=0)
+    """Memory a child process keeps once any of its workers has served a request of this
+    class, on top of each worker's ``worker_kib``: what the handler sets up once per process
+    (mod_lua: the module's first state in a process grows its heap, the code cache);
+    ``mpmsim calibrate`` fits it per class where rows of prefork and of a threaded MPM tell it
+    apart from ``worker_kib``."""
 
 
 class CostModel(BaseModel):

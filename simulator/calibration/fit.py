@@ -167,11 +167,12 @@ def fitted_costs(
             rows_used=0, rms_rel_error=math.nan,
         )  # fmt: skip
     m, me = mem.values, mem.stderr
-    for key, value in m.items():  # classes.NAME.worker_mib
+    for key, value in m.items():  # classes.NAME.worker_mib, classes.NAME.child_mib
         if key.startswith("classes."):
-            name = key.split(".")[1]
+            _, name, what = key.split(".")
             old = classes.get(name, RequestClassCost())
-            classes[name] = old.model_copy(update={"worker_kib": round(value * 1024.0, 3)})
+            field = what.replace("_mib", "_kib")
+            classes[name] = old.model_copy(update={field: round(value * 1024.0, 3)})
     update: dict[str, Any] = {
         "accept_cpu_ms": round(v["conn_cpu_ms"] * share, 5),
         "close_cpu_ms": round(v["conn_cpu_ms"] * (1 - share), 5),

@@ -1,8 +1,9 @@
 """Stage 1 of ``mpmsim calibrate``, memory: a linear fit of the rows' idle and peak PSS readings.
 
 Each reading is explained by what the simulator holds at that moment: the parent and the shared
-pages, each child, each thread, each worker thread that has served, each class's worker state,
-each connection, and event's connections kept alive by a listener (:func:`fit_memory`).
+pages, each child, each thread, each worker thread that has served, each class's worker and
+child state, each connection, and event's connections kept alive by a listener
+(:func:`fit_memory`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from mpmsim.calibration.linear import ParamFit, robust_linear
 from mpmsim.calibration.regressors import (
+    class_children,
     class_workers,
     listener_connections,
     peak_connections,
@@ -26,12 +28,15 @@ from mpmsim.workloads.readers import MeasuredRun
 def fit_memory(
     runs: Sequence[MeasuredRun], base: CostModel, keep: Collection[str] = ()
 ) -> ParamFit | None:
-    """Fit parent + shared, per-child, per-thread, per-used-thread and per-class worker memory.
+    """Fit parent + shared, per-child, per-thread, per-used-thread and per-class memory.
 
     Idle and peak readings of every row; a used thread (``thread_used_kib``) is a worker of a
     threaded MPM that has served, so only loaded readings have them. A class's ``worker_kib``
     is held by every worker that has served it: in a loaded reading of a row of that content,
     the used threads of a threaded MPM or the children of prefork (:func:`class_workers`).
+    A class's ``child_kib`` is held once by every child in such a reading
+    (:func:`class_children`); with one worker per child, prefork's rows alone cannot tell it
+    from ``worker_kib``, so it is fitted only where the rows of a threaded MPM tell them apart.
     A loaded reading also holds the connections the simulator holds at its peak (one per
     client, up to MaxRequestWorkers): Apache's memory for each (``connection_kib``) is a column
     of its own, fitted too (the kernel's socket memory, ``socket_kib``, is in no PSS and the
@@ -40,12 +45,14 @@ def fit_memory(
     (``listener_connection_kib``, :func:`listener_connections`). Parameters the readings cannot
     tell apart (no threaded rows, prefork only; a class or connection column that adds no
     rank) and those in ``keep`` (``worker_kib`` keeps every class's, ``classes.NAME.worker_kib``
-    one, ``connection_kib``, ``listener_connection_kib``) keep the base model's values; with
+    one, the same for ``child_kib``, ``connection_kib``, ``listener_connection_kib``) keep the
+    base model's values; with
     fewer readings than parameters, nothing is fitted (None).
     """
     classes = sorted({r.content for r in runs})
     names = ["base_mib", "process_mib", "thread_mib", "thread_used_mib"]
     names += [f"classes.{c}.worker_mib" for c in classes]
+    names += [f"classes.{c}.child_mib" for c in classes]
     names += ["connection_mib", "listener_connection_mib"]
     rows, y = [], []
     for r in runs:
@@ -56,18 +63,21 @@ def fit_memory(
             if procs and threads and pss:
                 used = used_threads(r, procs, threads, loaded)
                 served = class_workers(r, procs, threads, loaded)
+                children = class_children(r, procs, loaded)
                 # The simulator's peak also holds its open connections (connection_kib each,
                 # one a busy worker), as php_fit's mod_php memory fit takes them.
                 conns = float(peak_connections(r)) if loaded else 0.0
                 held = listener_connections(r, procs) if loaded else 0.0
                 rows.append([1.0, procs - 1.0, threads - 1.0, used]
                             + [served if c == r.content else 0.0 for c in classes]
+                            + [children if c == r.content else 0.0 for c in classes]
                             + [conns, held])  # fmt: skip
                 y.append(float(pss))
     a, b = np.asarray(rows).reshape(-1, len(names)), np.asarray(y)
     worker_mib = [base.classes.get(c, RequestClassCost()).worker_kib / 1024.0 for c in classes]
+    child_mib = [base.classes.get(c, RequestClassCost()).child_kib / 1024.0 for c in classes]
     start = np.array([base.parent_mib + base.shared_mib, base.process_mib, base.thread_mib,
-                      base.thread_used_kib / 1024.0, *worker_mib,
+                      base.thread_used_kib / 1024.0, *worker_mib, *child_mib,
                       base.connection_kib / 1024.0,
                       base.listener_connection_kib / 1024.0])  # fmt: skip
     chosen = next(
@@ -77,12 +87,15 @@ def fit_memory(
     )  # fmt: skip
     if chosen is None:
         return None
-    for j, c in enumerate(classes, start=4):
-        if "worker_kib" in keep or f"classes.{c}.worker_kib" in keep or not a[:, j].any():
-            continue
-        trial = [*chosen, j]
-        if len(rows) >= len(trial) and np.linalg.matrix_rank(a[:, trial]) == len(trial):
-            chosen = trial
+    # each class's worker_kib, then its child_kib where the readings tell the two apart (rows
+    # of prefork, one worker per child, and of a threaded MPM, many)
+    for kind, first in (("worker_kib", 4), ("child_kib", 4 + len(classes))):
+        for j, c in enumerate(classes, start=first):
+            if kind in keep or f"classes.{c}.{kind}" in keep or not a[:, j].any():
+                continue
+            trial = [*chosen, j]
+            if len(rows) >= len(trial) and np.linalg.matrix_rank(a[:, trial]) == len(trial):
+                chosen = trial
     # Apache's memory per open connection, if loaded readings at two or more numbers of
     # connections tell it apart from what every loaded reading has (used threads, classes)
     for name in ("connection_mib", "listener_connection_mib"):

@@ -100,6 +100,12 @@ def class_workers(run: MeasuredRun, procs: int, threads: int, loaded: bool) -> f
     return max(float(procs - 1), 0.0)
 
 
+def class_children(run: MeasuredRun, procs: int, loaded: bool) -> float:
+    """Children that have served the row's class (``classes.<content>.child_kib``) in a
+    reading: under load, every child (the parent serves nothing); idle, none."""
+    return max(float(procs - 1), 0.0) if loaded else 0.0
+
+
 def peak_connections(run: MeasuredRun) -> int:
     """The connections the simulator holds at a loaded reading's peak: one per client, each on
     a busy worker, so at most MaxRequestWorkers (the memory fit's ``connection_kib`` column)."""

@@ -90,19 +90,22 @@ KEEPABLE = (
     "connection_kib",
     "listener_connection_kib",
     "worker_kib",
+    "child_kib",
 )
 
 
 def _keep_names(keep: str) -> list[str]:
-    """The --keep list, each name checked (classes.NAME.worker_kib is one class's)."""
+    """The --keep list, each name checked (classes.NAME.worker_kib is one class's, and
+    classes.NAME.child_kib)."""
     names = [k.strip() for k in keep.split(",") if k.strip()]
     for k in names:
         parts = k.split(".")
         if k not in KEEPABLE and not (
-            len(parts) == 3 and parts[0] == "classes" and parts[2] == "worker_kib"
+            len(parts) == 3 and parts[0] == "classes" and parts[2] in ("worker_kib", "child_kib")
         ):
             raise InputError(
-                f"{k!r} cannot be kept; allowed: {', '.join(KEEPABLE)}, classes.NAME.worker_kib",
+                f"{k!r} cannot be kept; allowed: {', '.join(KEEPABLE)}, classes.NAME.worker_kib, "
+                "classes.NAME.child_kib",
                 field="--keep",
             )
     return names

@@ -233,8 +233,9 @@ class Client:
         route = None if self.routes is None else self.routes[k]
         work = self._cpu_work_s(cpu_s if route is None else 0.0, first, keep)
         kept_mib = self.requests.worker_mib[k]
-        if kept_mib and (first or not server.keepalive.holds_worker):
-            server.class_state(child, k, kept_mib)  # a worker handed the request
+        child_mib = self.requests.child_mib[k]
+        if (kept_mib or child_mib) and (first or not server.keepalive.holds_worker):
+            server.class_state(child, k, kept_mib, child_mib)  # a worker handed the request
         mem = self.requests.memory_mib[k]
         if mem:
             server.memory.add(mem)

@@ -289,11 +289,15 @@ class Server:
             self.busy_peak = self.busy
         self._refresh(child)
 
-    def class_state(self, child: Child, k: int, mib: float) -> None:
-        """A worker of ``child`` is handed a request of class ``k``: ``mib`` is its worker_kib."""
+    def class_state(self, child: Child, k: int, mib: float, child_mib: float = 0.0) -> None:
+        """A worker of ``child`` is handed a request of class ``k``: ``mib`` is its worker_kib,
+        ``child_mib`` its child_kib (kept once, by the child's first worker of the class)."""
         if child.state == DEAD:
             return
         served = child.class_workers.get(k, 0)
+        if served == 0 and child_mib:
+            child.memory_mib += child_mib
+            self.memory.add(child_mib)
         child.class_workers[k] = keep_for_worker(child, self.memory, served, mib)
 
     def close(self, conn: Conn, *, worker_held: bool, fin_after_s: float = 0.0) -> None:

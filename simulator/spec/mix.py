@@ -18,7 +18,7 @@ def resolve_mix(
     for i, m in enumerate(mix):
         base = costs.classes.get(m.name)
         fields: dict[str, object] = {}
-        for key in ("cpu_ms", "wait_ms", "response_bytes", "memory_kib", "worker_kib"):
+        for key in ("cpu_ms", "wait_ms", "response_bytes", "memory_kib", "worker_kib", "child_kib"):
             value = getattr(m, key)
             if value is None:
                 if base is None:
@@ -43,6 +43,7 @@ def resolve_mix(
                 response_bytes=fields["response_bytes"],  # type: ignore[arg-type]
                 memory_kib=float(fields["memory_kib"]),  # type: ignore[arg-type]
                 worker_kib=float(fields["worker_kib"]),  # type: ignore[arg-type]
+                child_kib=float(fields["child_kib"]),  # type: ignore[arg-type]
                 streams=m.streams,
             )
         )

@@ -255,6 +255,12 @@ class MixClass(BaseModel):
         description="memory a worker (a thread of worker/event, a prefork child) keeps once it "
         "has served this class (e.g. a mod_lua state), until its child exits",
     )
+    child_kib: float | None = Field(
+        None,
+        ge=0,
+        description="memory a child process keeps once any of its workers has served this "
+        "class (what the handler sets up once per process), until it exits",
+    )
     streams: bool = Field(
         False,
         description="the handler streams its response (CGI, proxy): the worker stays until the "
