@@ -214,7 +214,12 @@ def tpc_choices(mpm: str) -> tuple[int, ...]:
 
 
 def full_memory_mib(prep: Prepared, cand: Candidate) -> float:
-    """Apache's memory with every child and thread alive and every worker on a connection."""
+    """Apache's memory with every child and thread alive and every worker on a connection.
+
+    Every worker has served every class by then: each thread of a threaded MPM keeps
+    ``thread_used_kib``, each worker each class's ``worker_kib`` and each child each class's
+    ``child_kib`` (:mod:`mpmsim.engine.worker_memory`).
+    """
     c = prep.costs
     children = math.ceil(cand.max_request_workers / cand.threads_per_child)
     threads = cand.max_request_workers if cand.mpm != "prefork" else 0
@@ -223,11 +228,17 @@ def full_memory_mib(prep: Prepared, cand: Candidate) -> float:
         conns = int(conns * (1 + prep.directives.async_factor_effective))
     kept_kib = kept_connection_kib(c, cand.mpm, prep.directives.KeepAlive)
     transient = max((k.memory_kib for k in prep.classes), default=0.0) / 1024.0
+    served_kib = (
+        threads * c.thread_used_kib
+        + cand.max_request_workers * sum(k.worker_kib for k in prep.classes)
+        + children * sum(k.child_kib for k in prep.classes)
+    )
     return (
         c.parent_mib
         + c.shared_mib
         + children * c.process_mib
         + threads * c.thread_mib
+        + served_kib / 1024.0
         + conns * (c.connection_kib + kept_kib) / 1024.0
         + cand.max_request_workers * transient
         + php_memory_mib(prep, cand.max_request_workers, cand.threads_per_child, cand.fpm_children)
