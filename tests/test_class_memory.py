@@ -108,22 +108,6 @@ def test_a_child_keeps_child_kib_once_beside_each_worker_s_worker_kib(
     assert _requests(static, requests) == pytest.approx(0.0)
 
 
-def test_a_child_gives_child_kib_back_when_it_exits() -> None:
-    """MaxConnectionsPerChild 5: the fresh child keeps nothing until it serves the class."""
-    lua = {"cpu_ms": 1.0, "child_kib": 2048.0}
-    directives = {"StartServers": 1, "MinSpareServers": 1, "MaxSpareServers": 1,
-                  "MaxRequestWorkers": 1, "MaxConnectionsPerChild": 5}  # fmt: skip
-    server = {"mpm": "prefork", "directives": directives}
-    world = build_world(prepared(costs={"base": "ideal", "classes": {"lua": lua}}, server=server,
-                                 mix=[LUA]))  # fmt: skip
-    world.env.run(until=0.5)
-    before = world.memory.current_mib
-    assert _requests(world, 4) == pytest.approx(2.0)
-    _requests(world, 1)  # its fifth connection: it exits, a fresh child takes its place
-    assert world.server.table.spawned == 2
-    assert world.memory.current_mib == pytest.approx(before)
-
-
 def test_only_the_class_that_keeps_state_costs_memory() -> None:
     """worker_kib 0 (here: the static class, and lua set to 0) adds nothing, and counts nothing."""
     world = _world("worker", 10, 0.0, [LUA, STATIC])
@@ -132,9 +116,16 @@ def test_only_the_class_that_keeps_state_costs_memory() -> None:
     assert child.class_workers == {}
 
 
-def test_a_child_gives_its_states_back_when_it_exits() -> None:
-    """MaxConnectionsPerChild 5: the child holding the state exits, the ledger drops it."""
-    costs = {"base": "ideal", "classes": {"lua": {"cpu_ms": 1.0, "worker_kib": 1024.0}}}
+@pytest.mark.parametrize(
+    ("lua", "kept_mib"),
+    [({"cpu_ms": 1.0, "worker_kib": 1024.0}, 1.0), ({"cpu_ms": 1.0, "child_kib": 2048.0}, 2.0)],
+)
+def test_a_child_gives_its_states_back_when_it_exits(
+    lua: dict[str, float], kept_mib: float
+) -> None:
+    """MaxConnectionsPerChild 5: the child holding the state (a worker's, or its own
+    child_kib) exits, the ledger drops it; the fresh child keeps nothing until it serves."""
+    costs = {"base": "ideal", "classes": {"lua": lua}}
     directives = {"StartServers": 1, "MinSpareServers": 1, "MaxSpareServers": 1,
                   "MaxRequestWorkers": 1, "MaxConnectionsPerChild": 5}  # fmt: skip
     world = build_world(
@@ -142,7 +133,7 @@ def test_a_child_gives_its_states_back_when_it_exits() -> None:
     )
     world.env.run(until=0.5)
     before = world.memory.current_mib
-    assert _requests(world, 4) == pytest.approx(1.0)
+    assert _requests(world, 4) == pytest.approx(kept_mib)
     _requests(world, 1)  # its fifth connection: it exits, a fresh child takes its place
     assert world.server.table.spawned == 2
     assert world.memory.current_mib == pytest.approx(before)
