@@ -264,7 +264,7 @@ def test_repetitions_of_one_configuration_get_their_own_draws(runs: list[Measure
     host (their own seeds), and each the same in one process as in two, in either order."""
     from dataclasses import replace
 
-    from mpmsim.calibration.check import compare
+    from mpmsim.calibration.check import compare, row_seed
 
     (one,) = [r for r in runs if r.run_id == "S3-prefork-mrw8-static-ab-c100-ka0-r1"]
     two = replace(one, run_id="S3-prefork-mrw8-static-ab-c100-ka0-r2-copy")
@@ -274,3 +274,7 @@ def test_repetitions_of_one_configuration_get_their_own_draws(runs: list[Measure
     swapped = compare([two, one], costs, setup, held_out=[True, False], jobs=1)
     assert both[0]["lat_p95_ms_predicted"] != both[1]["lat_p95_ms_predicted"]
     assert both == swapped[::-1]
+    # each row says its seed, with which the row's simulation gives its figures again
+    assert both[1]["seed"] == row_seed(1, two.run_id)
+    again = simulate(two, costs, setup, both[1]["seed"])
+    assert again["lat_p95_ms"] == both[1]["lat_p95_ms_predicted"]

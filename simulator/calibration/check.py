@@ -62,9 +62,13 @@ def compare(
             if progress:
                 progress(len(predicted), len(work))
     out = []
-    for run, pred, hold in zip(runs, predicted, held_out, strict=True):
+    for (run, _costs, _hw, _rtt, its_seed), pred, hold in zip(
+        work, predicted, held_out, strict=True
+    ):
         obs = observed(run)
-        row: dict[str, Any] = {"run_id": run.run_id, "mpm": run.mpm, "held_out": hold}
+        # with the row's seed, measured.simulate(run, costs, setup, seed) gives its figures again
+        row: dict[str, Any] = {"run_id": run.run_id, "mpm": run.mpm, "held_out": hold,
+                               "seed": its_seed}  # fmt: skip
         for m in METRICS:
             o, p = obs[m], pred[m]
             row[f"{m}_measured"] = o
