@@ -32,13 +32,12 @@ processor-sharing CPU's own (:class:`CPU`): a throttled machine runs each job at
 from __future__ import annotations
 
 import heapq
-from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
 
 import simpy
 
 from mpmsim.engine.cpu import CPU, BurstState
+from mpmsim.engine.sched_tasks import Asleep, Job
 from mpmsim.engine.simpy_internals import fire_now
 
 # kernel/sched/fair.c defaults, each scaled by 1 + log2(min(ncpus, 8)).
@@ -46,68 +45,6 @@ _CFS_WAKEUP_GRANULARITY_S = 0.001
 #: sched_nr_latency: beyond this many tasks the period grows instead of the slices shrinking
 _NR_LATENCY = 8
 _EPS_S = 1e-12
-T = TypeVar("T")
-
-
-class _Job:
-    """One runnable job: a task woken with ``left`` seconds of reference-core work to do."""
-
-    __slots__ = (
-        "d", "ev", "keeps", "left", "on_start", "pooled", "preempted", "ran_s", "task", "v",
-    )  # fmt: skip
-
-    def __init__(
-        self, ev: simpy.Event, left: float, v: float, on_start: Callable[[], None] | None
-    ) -> None:
-        self.ev = ev
-        self.on_start = on_start  # called when it first gets a vCPU
-        self.left = left  # reference-core seconds still to serve
-        self.v = v  # vruntime
-        self.ran_s = 0.0  # run time in its current turn on a vCPU
-        self.preempted = False
-        self.d = 0.0  # virtual deadline (EEVDF)
-        self.pooled = True  # its task's vruntime goes back to the sleepers when it ends
-        self.task: object = None  # a known task (run_task), or None: one of the sleepers
-        self.keeps = False  # its task's state is kept for it (not pooled) when it ends
-
-
-class Asleep(Generic[T]):
-    """The remembered states of tasks asleep (a vruntime, or EEVDF's (v, lag, deadline)).
-
-    ``pool`` stands for the anonymous request tasks, the longest asleep first (a wake-up takes
-    the first: accept() and glibc's condition variables wake the longest waiter); ``own``
-    holds known tasks' (run_task: a worker pinned to a keep-alive connection), the first asleep
-    first. :meth:`bound` keeps at most ``tasks_alive`` of each.
-    """
-
-    __slots__ = ("own", "pool")
-
-    def __init__(self) -> None:
-        self.pool: deque[T] = deque()
-        self.own: dict[object, T] = {}
-
-    def take(self, task: object, pooled: bool = True) -> T | None:
-        """The state a waking job starts from: its known task's own, else (if ``pooled``)
-        the longest asleep of the pool; None when there is none."""
-        state = self.own.pop(task, None) if task is not None else None
-        if state is None and pooled and self.pool:
-            state = self.pool.popleft()
-        return state
-
-    def add(self, job: _Job, state: T) -> None:
-        """``job`` ended and its task sleeps with ``state``: its own if it keeps it."""
-        if job.keeps:
-            self.own[job.task] = state
-        else:
-            self.pool.append(state)
-
-    def bound(self, limit: int) -> None:
-        """Forget the longest asleep beyond ``limit`` in each."""
-        pool, own = self.pool, self.own
-        while len(pool) > limit:
-            pool.popleft()
-        while len(own) > limit:
-            del own[next(iter(own))]
 
 
 class CFSCPU(CPU):
@@ -135,8 +72,8 @@ class CFSCPU(CPU):
         self._tick_s = 1.0 / tick_hz
         #: share of sched_latency / 2 a woken job is placed before min_vruntime (0 to 1)
         self._credit = sleeper_credit * self._latency / 2.0
-        self._queue: list[tuple[float, int, _Job]] = []  # runnable, waiting for a vCPU
-        self._running: list[_Job] = []
+        self._queue: list[tuple[float, int, Job]] = []  # runnable, waiting for a vCPU
+        self._running: list[Job] = []
         self._min_v = 0.0
         self._job_rate = speed  # reference-core seconds per second of a running job
         # vruntimes of the tasks asleep (pooled and known), at most ``tasks_alive`` of each
@@ -197,7 +134,7 @@ class CFSCPU(CPU):
             own = self._sleepers.take(task)
             if own is not None and own > v:
                 v = own
-        job = _Job(ev, work_s + self.job_switch_s, v, on_start)
+        job = Job(ev, work_s + self.job_switch_s, v, on_start)
         job.pooled = not queued
         if task is not None:
             job.task = task
@@ -221,7 +158,7 @@ class CFSCPU(CPU):
         self._reschedule(now)
         return ev
 
-    def _timer_still_fits(self, job: _Job, now: float) -> bool:
+    def _timer_still_fits(self, job: Job, now: float) -> bool:
         """The pending timer stays right for ``job``, just started on a free vCPU.
 
         It does if it fires before the job could end (the others' rate does not change) and
@@ -235,7 +172,7 @@ class CFSCPU(CPU):
             and self._cap == self._available
         )
 
-    def _preempts(self, job: _Job) -> bool:
+    def _preempts(self, job: Job) -> bool:
         """check_preempt_wakeup: ``job`` leads the furthest-ahead running job by > the gran."""
         return max(j.v for j in self._running) - job.v > self._wakeup_gran
 
@@ -253,11 +190,11 @@ class CFSCPU(CPU):
         return len(self._queue)
 
     # -- internals --------------------------------------------------------------------------
-    def _push(self, job: _Job) -> None:
+    def _push(self, job: Job) -> None:
         self._seq += 1
         heapq.heappush(self._queue, (job.v, self._seq, job))
 
-    def _requeue(self, job: _Job) -> None:
+    def _requeue(self, job: Job) -> None:
         job.preempted = True
         job.ran_s = 0.0
         self._push(job)
@@ -329,7 +266,7 @@ class CFSCPU(CPU):
                 job.preempted = False
             self._start(job)
 
-    def _start(self, job: _Job) -> None:
+    def _start(self, job: Job) -> None:
         """Put ``job`` on a vCPU (one is free)."""
         self._running.append(job)
         on_start = job.on_start
@@ -402,7 +339,7 @@ class CFSCPU(CPU):
         for job in done:
             fire_now(job.ev)
 
-    def _went_to_sleep(self, jobs: Sequence[_Job]) -> None:
+    def _went_to_sleep(self, jobs: Sequence[Job]) -> None:
         """The tasks of ``jobs`` (pooled, just ended) sleep: their vruntimes join the sleepers."""
         sleepers = self._sleepers
         for job in jobs:
@@ -418,5 +355,5 @@ def _done_at_once(ev: simpy.Event, on_start: Callable[[], None] | None) -> simpy
     return ev
 
 
-def _vruntime(job: _Job) -> float:
+def _vruntime(job: Job) -> float:
     return job.v

@@ -37,8 +37,9 @@ from collections.abc import Callable, Sequence
 
 import simpy
 
-from mpmsim.engine.cfs import CFSCPU, Asleep, _done_at_once, _Job
+from mpmsim.engine.cfs import CFSCPU, _done_at_once
 from mpmsim.engine.cpu import BurstState
+from mpmsim.engine.sched_tasks import Asleep, Job
 
 
 class EEVDFCPU(CFSCPU):
@@ -60,7 +61,7 @@ class EEVDFCPU(CFSCPU):
         # Waiting jobs found ahead of the average (not eligible), by vruntime; ``_queue`` holds
         # the others by deadline. A pick moves those the average has reached back, so it does
         # not pop its way past every ineligible job each time.
-        self._ahead: list[tuple[float, int, _Job]] = []
+        self._ahead: list[tuple[float, int, Job]] = []
         self._lag_limit = max(2.0 * self._slice, self._tick_s)
         # (vruntime, lag, deadline) of the request tasks asleep, pooled and known
         self._asleep: Asleep[tuple[float, float, float]] = Asleep()
@@ -104,7 +105,7 @@ class EEVDFCPU(CFSCPU):
                 v, d = v_own, d_own  # still queued (DELAY_DEQUEUE): vruntime, deadline kept
             elif lag > 0.0:
                 v = avg - min(lag, self._lag_limit)
-        job = _Job(ev, work_s + self.job_switch_s, v, on_start)
+        job = Job(ev, work_s + self.job_switch_s, v, on_start)
         job.pooled = pooled
         job.d = v + self._slice if d is None else d
         if task is not None:
@@ -131,7 +132,7 @@ class EEVDFCPU(CFSCPU):
         return ev
 
     # -- internals --------------------------------------------------------------------------
-    def _went_to_sleep(self, jobs: Sequence[_Job]) -> None:
+    def _went_to_sleep(self, jobs: Sequence[Job]) -> None:
         """Remember each task's vruntime, lag and deadline (renewed if passed) as it sleeps."""
         if not jobs:
             return
@@ -158,7 +159,7 @@ class EEVDFCPU(CFSCPU):
             self._avg_v = total / n
         return self._avg_v
 
-    def _refresh_deadline(self, job: _Job, now: float) -> None:
+    def _refresh_deadline(self, job: Job, now: float) -> None:
         """update_deadline as the last tick did it (ticks with no job waiting are not simulated)."""
         if job.v < job.d:
             return
@@ -171,7 +172,7 @@ class EEVDFCPU(CFSCPU):
             if v_tick >= job.d:
                 job.d = v_tick + self._slice
 
-    def _preemptible(self, job: _Job) -> _Job | None:
+    def _preemptible(self, job: Job) -> Job | None:
         """The running job ``job`` preempts: one past its slice with a later deadline."""
         best = None
         now = self.env.now
@@ -181,12 +182,12 @@ class EEVDFCPU(CFSCPU):
                 best = curr
         return best
 
-    def _push(self, job: _Job) -> None:
+    def _push(self, job: Job) -> None:
         self._seq += 1
         self._sum_v_queued += job.v
         heapq.heappush(self._queue, (job.d, self._seq, job))
 
-    def _pop_pick(self) -> _Job:
+    def _pop_pick(self) -> Job:
         """pick_eevdf: the earliest deadline among the eligible waiting jobs (ties: the first
         queued); with none eligible, the earliest deadline."""
         queue = self._queue
