@@ -46,8 +46,7 @@ def fit_memory(
     tell apart (no threaded rows, prefork only; a class or connection column that adds no
     rank) and those in ``keep`` (``worker_kib`` keeps every class's, ``classes.NAME.worker_kib``
     one, the same for ``child_kib``, ``connection_kib``, ``listener_connection_kib``) keep the
-    base model's values; with
-    fewer readings than parameters, nothing is fitted (None).
+    base model's values; with fewer readings than parameters, nothing is fitted (None).
     """
     classes = sorted({r.content for r in runs})
     names = ["base_mib", "process_mib", "thread_mib", "thread_used_mib"]

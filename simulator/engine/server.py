@@ -295,10 +295,7 @@ class Server:
         if child.state == DEAD:
             return
         served = child.class_workers.get(k, 0)
-        if served == 0 and child_mib:
-            child.memory_mib += child_mib
-            self.memory.add(child_mib)
-        child.class_workers[k] = keep_for_worker(child, self.memory, served, mib)
+        child.class_workers[k] = keep_for_worker(child, self.memory, served, mib, child_mib)
 
     def close(self, conn: Conn, *, worker_held: bool, fin_after_s: float = 0.0) -> None:
         """Close after a response: a lingering close if a worker held ``conn`` (lingering.py).

@@ -1,6 +1,7 @@
-"""Memory a child keeps for each of its workers once that worker has served.
+"""Memory a child keeps once its workers have served.
 
-Two mechanisms grow a child this way, both at most once per worker:
+Three mechanisms grow a child this way, the first two at most once per worker, the third once
+per child:
 
 * ``thread_used_kib``: a thread that has run has grown its stack and got its own malloc arena
   (glibc ``malloc/arena.c`` ``arena_get2``, up to 8 per core), which stays with the process.
@@ -11,11 +12,12 @@ Two mechanisms grow a child this way, both at most once per worker:
   time-to-live; ``apr_reslist_acquire`` builds a new state whenever every pooled one is in
   use), so a loaded child holds about one per worker thread that has run the handler (a
   prefork child: one). (MAX, when below ThreadsPerChild, is not modelled.)
-* a request class's ``child_kib``, once per child, when its first worker serves the class
-  (``Server.class_state``): what the handler sets up once per process. In the campaigns'
-  measurements (measurements/cpu-bound) a prefork child that ran the Lua handler holds
-  ~0.1 MiB more PSS than one that served the static page, while a threaded child holds
-  ~33 KiB more per thread that ran it: one state's own memory is not all a process keeps.
+* a request class's ``child_kib``, when the child's first worker serves the class: what the
+  handler sets up once per process. In the campaigns' measurements (measurements/cpu-bound) a
+  prefork child that ran the Lua handler holds ~0.1 MiB more PSS than one that served the
+  static page (0.33 against 0.23 MiB per child at 150 children), and a threaded child less
+  than that per thread that ran it: calibrate's fit there is 78 KiB per child and 41 KiB per
+  worker, where one state's own memory was not all a process keeps.
 
 Idle workers wait on one condition variable (``server/mpm_fdqueue.c``
 ``ap_queue_pop_something``; the listener's push signals it), and glibc wakes the waiters of
@@ -30,14 +32,18 @@ from mpmsim.engine.memory import MemoryLedger
 from mpmsim.models.mpm.base import Child
 
 
-def keep_for_worker(child: Child, ledger: MemoryLedger, served: int, mib: float) -> int:
+def keep_for_worker(
+    child: Child, ledger: MemoryLedger, served: int, mib: float, child_mib: float = 0.0
+) -> int:
     """One more hand-off to a worker of ``child``; ``served`` workers already keep ``mib``.
 
     While some worker has not served, the hand-off reaches one of them and the child grows by
-    ``mib``. Returns the new count of workers that keep it (at most ``child.threads``).
+    ``mib``; the first (``served`` 0) also grows it by ``child_mib``, kept once per child.
+    Returns the new count of workers that keep it (at most ``child.threads``).
     """
     if served >= child.threads:
         return served
-    child.memory_mib += mib
-    ledger.add(mib)
+    grow = mib + child_mib if served == 0 else mib
+    child.memory_mib += grow
+    ledger.add(grow)
     return served + 1
