@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 import simpy
 
 from mpmsim.engine.cpu import CPU, BurstState
-from mpmsim.engine.sched_tasks import Asleep, Job
+from mpmsim.engine.sched_tasks import Asleep, Job, done_at_once
 from mpmsim.engine.simpy_internals import fire_now
 
 # kernel/sched/fair.c defaults, each scaled by 1 + log2(min(ncpus, 8)).
@@ -118,7 +118,7 @@ class CFSCPU(CPU):
         env = self.env
         ev = simpy.Event(env)
         if work_s <= 0.0:
-            return _done_at_once(ev, on_start)
+            return done_at_once(ev, on_start)
         now = env.now
         running = self._running
         if running or self._queue:
@@ -345,14 +345,6 @@ class CFSCPU(CPU):
         for job in jobs:
             sleepers.add(job, job.v)
         sleepers.bound(self.tasks_alive)
-
-
-def _done_at_once(ev: simpy.Event, on_start: Callable[[], None] | None) -> simpy.Event:
-    """A job without work: it starts and ends now."""
-    if on_start is not None:
-        on_start()
-    ev.succeed()
-    return ev
 
 
 def _vruntime(job: Job) -> float:

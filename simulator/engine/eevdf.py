@@ -37,9 +37,9 @@ from collections.abc import Callable, Sequence
 
 import simpy
 
-from mpmsim.engine.cfs import CFSCPU, _done_at_once
+from mpmsim.engine.cfs import CFSCPU
 from mpmsim.engine.cpu import BurstState
-from mpmsim.engine.sched_tasks import Asleep, Job
+from mpmsim.engine.sched_tasks import Asleep, Job, done_at_once
 
 
 class EEVDFCPU(CFSCPU):
@@ -92,7 +92,7 @@ class EEVDFCPU(CFSCPU):
         env = self.env
         ev = simpy.Event(env)
         if work_s <= 0.0:
-            return _done_at_once(ev, on_start)
+            return done_at_once(ev, on_start)
         now = env.now
         if now != self._t:
             self._advance(now)

@@ -1,9 +1,9 @@
 """A scheduler's runnable job and the remembered states of its sleeping tasks.
 
 Shared by the two Linux schedulers, :mod:`mpmsim.engine.cfs` and :mod:`mpmsim.engine.eevdf`:
-a :class:`Job` is one task woken with work to do, and :class:`Asleep` keeps what the
-scheduler remembers of the tasks asleep (CFS: a vruntime; EEVDF: vruntime, lag and deadline)
-until they wake again.
+a :class:`Job` is one task woken with work to do, :func:`done_at_once` ends one that has
+none, and :class:`Asleep` keeps what the scheduler remembers of the tasks asleep (CFS: a
+vruntime; EEVDF: vruntime, lag and deadline) until they wake again.
 """
 
 from __future__ import annotations
@@ -37,6 +37,14 @@ class Job:
         self.pooled = True  # its task's vruntime goes back to the sleepers when it ends
         self.task: object = None  # a known task (run_task), or None: one of the sleepers
         self.keeps = False  # its task's state is kept for it (not pooled) when it ends
+
+
+def done_at_once(ev: simpy.Event, on_start: Callable[[], None] | None) -> simpy.Event:
+    """A job without work: it starts and ends now."""
+    if on_start is not None:
+        on_start()
+    ev.succeed()
+    return ev
 
 
 class Asleep(Generic[T]):
