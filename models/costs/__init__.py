@@ -114,6 +114,15 @@ class CostModel(BaseModel):
         "stack it touched and its glibc per-thread malloc arena (mpmsim calibrate fits it); "
         "0 = a thread costs thread_mib whether it ran or not",
     )
+    after_response_cpu_ms: float = Field(
+        0.0,
+        ge=0,
+        description="the part of each request's CPU that its worker runs after the response is "
+        "written (the access log line and the request pool's cleanup as the end-of-request "
+        "bucket is destroyed); a worker pinned to its keep-alive connection (prefork, worker) "
+        "still on its vCPU when the client's next request arrives reads it without sleeping; "
+        "0 = the whole request before its response",
+    )
     client_conn_ms: float = Field(
         0.0,
         ge=0,

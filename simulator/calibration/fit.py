@@ -38,6 +38,7 @@ from mpmsim.calibration.measured import (
 from mpmsim.calibration.memory_fit import fit_memory
 from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup, split_php, with_php
 from mpmsim.calibration.regressors import cpu_regressors, cpu_term_names, model_cpu_ms
+from mpmsim.calibration.tail_fit import TailFit, fit_after_response, tail_rows
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel, RequestClassCost
 from mpmsim.workloads.readers import MeasuredRun
@@ -56,6 +57,7 @@ class Calibration:
     unexplained: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)  # rows it cannot simulate, why
     php_fit: PhpFit | None = None  # the PHP fields, when PHP rows were fitted (php_fit)
+    tail_fit: TailFit | None = None  # after_response_cpu_ms, when rows showed it (tail_fit)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -65,6 +67,7 @@ class Calibration:
             "cpu_fit": self.cpu_fit.__dict__,
             "memory_fit": self.memory_fit.__dict__ if self.memory_fit else None,
             "php_fit": self.php_fit.__dict__ if self.php_fit else None,
+            "tail_fit": self.tail_fit.__dict__ if self.tail_fit else None,
             "network_rtt_ms": self.network_rtt_ms,
             "mape": self.mape,
             "unexplained": self.unexplained,
@@ -289,8 +292,23 @@ def calibrate(
     )
     php = fit_php(php_rows, costs, cs_us, memory_csv) if php_rows else None
     costs = with_php(costs, php) if php else costs
+    # The tail after the response only shows in simulated latencies: fitted by simulation
+    # (tail_fit), after everything it rests on; without rows that show it, the base's value.
+    tail = None
+    if simulate and "after_response_cpu_ms" not in keep:
+        tail = fit_after_response(
+            tail_rows(apache_rows), costs, Setup(setup_hardware, rtt), jobs=jobs, seed=seed
+        )
+        if tail is not None:
+            costs = costs.model_copy(update={
+                "after_response_cpu_ms": tail.after_response_cpu_ms,
+                "justification": {**costs.justification, "after_response_cpu_ms": (
+                    f"fitted by simulation (calibration/tail_fit.py) to the p95 of "
+                    f"{tail.rows_used} keep-alive ab rows of prefork and worker"
+                )},
+            })  # fmt: skip
     cal = Calibration(costs=costs, cpu_fit=cpu, memory_fit=mem, network_rtt_ms=rtt,
-                      skipped=skipped, php_fit=php)  # fmt: skip
+                      skipped=skipped, php_fit=php, tail_fit=tail)  # fmt: skip
     if simulate:
         setup = Setup(setup_hardware, rtt)
         cal.rows = compare(
@@ -318,5 +336,13 @@ def _provenance(
         "mape_percent": cal.mape,
         "cpu_fit_rms_rel_error": round(cal.cpu_fit.rms_rel_error, 4),
         "memory_fit_rms_rel_error": round(mem.rms_rel_error, 4) if mem else None,
+        "after_response_fit": None
+        if cal.tail_fit is None
+        else {
+            "rows": cal.tail_fit.rows_used,
+            "p95_mean_abs_log_error": {
+                str(k): round(v, 4) for k, v in cal.tail_fit.objective.items()
+            },
+        },
         "unexplained_rows": [u["run_id"] for u in cal.unexplained],
     }

@@ -114,6 +114,16 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
             pm = " (kept: the base model's value)"
         lines.append(f"  {name:<32} {value:.5g}{pm}")
     lines.append(f"  client round trip (from c=1 rows) {cal.network_rtt_ms:.4f} ms")
+    tail = cal.tail_fit
+    lines.append(
+        f"  after_response_cpu_ms            {c.after_response_cpu_ms:.5g}"
+        + (
+            f" (by simulation: p50 and p95 of {tail.rows_used} keep-alive ab rows of prefork "
+            "and worker)"
+            if tail
+            else " (kept: the base model's value)"
+        )
+    )
     lines.extend(f"  {note}" for note in (cal.php_fit.notes if cal.php_fit else []))
     if cal.mape:
         lines.append("MAPE %      " + "  ".join(f"{m:>14}" for m in METRICS))

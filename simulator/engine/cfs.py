@@ -79,17 +79,55 @@ class CFSCPU(CPU):
         # vruntimes of the tasks asleep (pooled and known), at most ``tasks_alive`` of each
         self._sleepers: Asleep[float] = Asleep()
         self.tasks_alive = 1
+        #: tasks whose job is on its tail after a response (``run_task``'s ``after_s``)
+        self._live: dict[object, Job] = {}
 
     # -- public ---------------------------------------------------------------------------
     def run(self, work_s: float, on_start: Callable[[], None] | None = None) -> simpy.Event:
         return self._wake(work_s, on_start, queued=False)
 
     def run_task(
-        self, work_s: float, on_start: Callable[[], None] | None, task: object, keeps: bool
+        self,
+        work_s: float,
+        on_start: Callable[[], None] | None,
+        task: object,
+        keeps: bool,
+        after_s: float = 0.0,
     ) -> simpy.Event:
         """A job of ``task``: woken with its own vruntime if it has one (a worker that waited
-        for its keep-alive connection's next request), else one of the sleepers'."""
-        return self._wake(work_s, on_start, queued=False, task=task, keeps=keeps)
+        for its keep-alive connection's next request), else one of the sleepers'.
+
+        The event fires once ``work_s`` is served; the task then goes on with ``after_s`` (the
+        request's tail after its response). A job of the same task that comes while it still
+        runs or waits for a vCPU is added to it: the task's read finds the next request, and
+        it goes on without sleeping or being woken (see :meth:`_go_on`).
+        """
+        live = self._live.get(task) if self._live else None
+        if live is not None:
+            return self._go_on(live, work_s, after_s, keeps)
+        return self._wake(
+            work_s + after_s, on_start, queued=False, task=task, keeps=keeps, after_s=after_s
+        )
+
+    def _go_on(self, job: Job, work_s: float, after_s: float, keeps: bool) -> simpy.Event:
+        """``job``'s task, still running (or runnable) on its last request's tail, takes
+        ``work_s`` more at once: ``ap_process_http_sync_connection`` reads the next request
+        from the connection, already there, without sleeping in poll(). It keeps its vCPU, its
+        vruntime and its slice; the wake-up's switch is charged all the same, so the CPU per
+        request does not depend on how often this happens."""
+        now = self.env.now
+        if self._running or self._queue:
+            self._advance(now)
+        ev = simpy.Event(self.env)
+        job.left += work_s + after_s + self.job_switch_s
+        job.after = after_s
+        job.ev = ev
+        job.keeps = keeps
+        if after_s <= 0.0:
+            self._live.pop(job.task, None)
+        if job in self._running:
+            self._reschedule(now)
+        return ev
 
     def run_queued(self, work_s: float) -> simpy.Event:
         """A short job placed behind the runnable ones, its task's vruntime not remembered.
@@ -114,6 +152,7 @@ class CFSCPU(CPU):
         queued: bool,
         task: object = None,
         keeps: bool = False,
+        after_s: float = 0.0,
     ) -> simpy.Event:
         env = self.env
         ev = simpy.Event(env)
@@ -139,6 +178,9 @@ class CFSCPU(CPU):
         if task is not None:
             job.task = task
             job.keeps = keeps
+            if after_s > 0.0:
+                job.after = after_s
+                self._live[task] = job
         if len(running) < self.vcpus:
             self._start(job)
             if self._timer_still_fits(job, now):
@@ -167,7 +209,7 @@ class CFSCPU(CPU):
         timer_at = self._timer_at
         return (
             timer_at is not None
-            and timer_at <= now + job.left / self._job_rate
+            and timer_at <= now + (job.left - job.after) / self._job_rate
             and timer_at <= self._credit_horizon
             and self._cap == self._available
         )
@@ -285,10 +327,10 @@ class CFSCPU(CPU):
         self._cap = self._available
         rate = self._job_rate = self.speed * self._available / self.vcpus
         self._rate = rate
-        left = running[0].left
+        left = running[0].left - running[0].after
         for j in running:
-            if j.left < left:
-                left = j.left
+            if j.left - j.after < left:
+                left = j.left - j.after
         dt = left / rate
         if dt < 0.0:
             dt = 0.0
@@ -313,7 +355,12 @@ class CFSCPU(CPU):
         self._advance(now)
         limit = _EPS_S + 4e-16 * now * self._job_rate
         running = self._running
-        if len(running) == 1 and not self._waiting() and running[0].left <= limit:
+        if (
+            len(running) == 1
+            and not self._waiting()
+            and running[0].left <= limit
+            and not running[0].after
+        ):
             # The common case below saturation: the only job ends and the CPU goes idle.
             job = running.pop()
             self._timer = self._timer_at = None
@@ -321,8 +368,12 @@ class CFSCPU(CPU):
                 self._min_v = job.v
             if job.pooled:
                 self._went_to_sleep((job,))
-            fire_now(job.ev)
+            if job.ev is not None:
+                fire_now(job.ev)
+            elif self._live:
+                self._live.pop(job.task, None)  # it ran its tail: asleep in its read
             return
+        answered = self._answered(limit)
         done = [j for j in running if j.left <= limit]
         if done:
             self._running = [j for j in running if j.left > limit]
@@ -335,9 +386,29 @@ class CFSCPU(CPU):
         self._update_min_v()
         self._reschedule(now)
         if done:
+            if self._live:
+                for job in done:
+                    if job.after == 0.0 and job.task is not None:
+                        self._live.pop(job.task, None)
             self._went_to_sleep([job for job in done if job.pooled])
+        for ev in answered:
+            fire_now(ev)
         for job in done:
-            fire_now(job.ev)
+            if job.ev is not None:
+                fire_now(job.ev)
+
+    def _answered(self, limit: float) -> list[simpy.Event]:
+        """The events of running jobs served up to their tail (``after``): they go on with it."""
+        if not self._live:
+            return []
+        evs = []
+        for job in self._running:
+            if job.after and job.left - job.after <= limit:
+                assert job.ev is not None
+                evs.append(job.ev)
+                job.ev = None
+                job.after = 0.0
+        return evs
 
     def _went_to_sleep(self, jobs: Sequence[Job]) -> None:
         """The tasks of ``jobs`` (pooled, just ended) sleep: their vruntimes join the sleepers."""

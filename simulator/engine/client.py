@@ -46,6 +46,7 @@ class Client:
         retry_on_close: bool,
         cpu_noise: Sampler | None = None,
         routes: Sequence[Route | None] | None = None,
+        after_noise: Sampler | None = None,
     ) -> None:
         self.env = env
         self.server = server
@@ -58,6 +59,7 @@ class Client:
         self.timeout_s = timeout_s
         self.retry_on_close = retry_on_close
         self.cpu_noise = cpu_noise or ConstantSampler(1.0)
+        self.after_noise = after_noise or ConstantSampler(1.0)
         # Per class: where it runs besides Apache (mod_php, PHP-FPM, a proxy); None when the
         # scenario has no backend, so a plain Apache pays one test per request.
         self.routes = tuple(routes) if routes is not None and any(routes) else None
@@ -248,7 +250,10 @@ class Client:
             if server.keepalive.holds_worker:
                 # prefork, worker: the task that took the connection serves all its requests
                 # and, asleep in its read between them, keeps its own vruntime
-                yield server.cpu.run_task(work, on_start, conn, keep)
+                # and, its response written, runs the request's tail (the access log, the
+                # pool's cleanup): if the next request has come by then, it reads it at once
+                after = self._tail_s(work) if keep else 0.0
+                yield server.cpu.run_task(work - after, on_start, conn, keep, after)
             else:
                 yield server.cpu.run(work, on_start)
             if wait_s > 0.0:
@@ -293,6 +298,14 @@ class Client:
         if not keep:
             work += self._close_with_response_s
         return work * self.cpu_noise.draw()
+
+    def _tail_s(self, work: float) -> float:
+        """The part of a request's ``work`` its worker runs after the response (at most half)."""
+        mean = self._overheads.after_response_s
+        if not mean:
+            return 0.0
+        tail = mean * self.after_noise.draw()
+        return tail if tail < 0.5 * work else 0.5 * work
 
     def _transfer_s(self, k: int, size: float, bw: float) -> tuple[float, float]:
         """Seconds ``size`` bytes take to the client at ``bw`` bytes/s; how long the writer blocks.

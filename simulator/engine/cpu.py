@@ -108,14 +108,29 @@ class CPU:
         return self.run(work_s)
 
     def run_task(
-        self, work_s: float, on_start: Callable[[], None] | None, task: object, keeps: bool
+        self,
+        work_s: float,
+        on_start: Callable[[], None] | None,
+        task: object,
+        keeps: bool,
+        after_s: float = 0.0,
     ) -> simpy.Event:
         """:meth:`run` for a job of a known ``task`` (a worker pinned to a keep-alive
         connection): a scheduler that follows tasks wakes it with that task's own state, kept
         for it when the job ends if ``keeps`` (the task sleeps waiting for the same connection)
         and otherwise given back to the other sleepers. Processor sharing has no such state.
+
+        The event fires when ``work_s`` is served; ``after_s`` (the request's tail after its
+        response) is then served as a job of its own.
         """
-        return self.run(work_s, on_start)
+        ev = self.run(work_s, on_start)
+        if after_s > 0.0:
+
+            def tail(_ev: simpy.Event) -> None:
+                self.run(after_s)
+
+            ev.callbacks.append(tail)
+        return ev
 
     def run(self, work_s: float, on_start: Callable[[], None] | None = None) -> simpy.Event:
         """Serve ``work_s`` reference-core seconds to a new job; the event fires when done.

@@ -75,10 +75,21 @@ class EEVDFCPU(CFSCPU):
         return self._wake_task(work_s, on_start, pooled=True)
 
     def run_task(
-        self, work_s: float, on_start: Callable[[], None] | None, task: object, keeps: bool
+        self,
+        work_s: float,
+        on_start: Callable[[], None] | None,
+        task: object,
+        keeps: bool,
+        after_s: float = 0.0,
     ) -> simpy.Event:
-        """A job of ``task``: woken with its own (vruntime, lag, deadline) if it has them."""
-        return self._wake_task(work_s, on_start, pooled=True, task=task, keeps=keeps)
+        """A job of ``task``: woken with its own (vruntime, lag, deadline) if it has them; a
+        tail ``after_s`` and a next job while it runs as :meth:`CFSCPU.run_task`."""
+        live = self._live.get(task) if self._live else None
+        if live is not None:
+            return self._go_on(live, work_s, after_s, keeps)
+        return self._wake_task(
+            work_s + after_s, on_start, pooled=True, task=task, keeps=keeps, after_s=after_s
+        )
 
     def _wake_task(
         self,
@@ -88,6 +99,7 @@ class EEVDFCPU(CFSCPU):
         pooled: bool,
         task: object = None,
         keeps: bool = False,
+        after_s: float = 0.0,
     ) -> simpy.Event:
         env = self.env
         ev = simpy.Event(env)
@@ -111,6 +123,9 @@ class EEVDFCPU(CFSCPU):
         if task is not None:
             job.task = task
             job.keeps = keeps
+            if after_s > 0.0:
+                job.after = after_s
+                self._live[task] = job
         running = self._running
         if len(running) < self.vcpus:
             self._start(job)

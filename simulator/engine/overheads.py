@@ -34,6 +34,7 @@ class Overheads:
     #: a CPU job of its own after the FIN, not part of the request's
     linger_on_worker: bool
     request_cpu_s: float  # per request, on top of the request class's own CPU
+    after_response_s: float  # of a request's CPU, what its worker runs after the response
     conn_mib: float  # per open connection: Apache's
     kept_conn_mib: float  # more per connection a listener has kept alive (event)
     socket_mib: float  # per open connection: the kernel's (RAM, in no PSS)
@@ -94,6 +95,7 @@ class Overheads:
             deferred_close_cpu_s=model.switches_per_close * handoff,
             linger_on_worker=model.linger_holds_worker,
             request_cpu_s=costs.request_cpu_ms * 1e-3,
+            after_response_s=costs.after_response_cpu_ms * 1e-3,
             conn_mib=costs.connection_kib / 1024.0,
             kept_conn_mib=0.0
             if model.keepalive_holds_worker

@@ -171,7 +171,21 @@ def _client(
         retry_on_close=not isinstance(load, ClosedLoad),
         cpu_noise=_cpu_noise(prep, stream(sc.seed, index, "cpu_noise")),
         routes=None if backends is None else backends.routes,
+        after_noise=_after_response_noise(prep, stream(sc.seed, index, "after_response")),
     )
+
+
+def _after_response_noise(prep: Prepared, rng: np.random.Generator) -> Sampler | None:
+    """Each request's tail after its response, as a factor of the cost model's mean.
+
+    What decides whether a pinned worker finds the next request waiting is a race between its
+    tail and the client's turnaround (the client's event loop, the loopback's delivery, its
+    core waking up), both short and both variable; the fixed round trip stands for the
+    turnaround, and an exponential tail of the fitted mean for the race's spread.
+    """
+    if prep.costs.after_response_cpu_ms <= 0.0:
+        return None
+    return make_sampler({"dist": "exponential", "mean": 1.0}, rng)
 
 
 def run_replication(prep: Prepared, index: int) -> Replication:

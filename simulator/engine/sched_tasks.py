@@ -21,13 +21,15 @@ class Job:
     """One runnable job: a task woken with ``left`` seconds of reference-core work to do."""
 
     __slots__ = (
-        "d", "ev", "keeps", "left", "on_start", "pooled", "preempted", "ran_s", "task", "v",
+        "after", "d", "ev", "keeps", "left", "on_start", "pooled", "preempted", "ran_s", "task",
+        "v",
     )  # fmt: skip
 
     def __init__(
         self, ev: simpy.Event, left: float, v: float, on_start: Callable[[], None] | None
     ) -> None:
-        self.ev = ev
+        self.ev: simpy.Event | None = ev  # fires when ``left`` is down to ``after``
+        self.after = 0.0  # work it goes on with once ``ev`` has fired (after the response)
         self.on_start = on_start  # called when it first gets a vCPU
         self.left = left  # reference-core seconds still to serve
         self.v = v  # vruntime

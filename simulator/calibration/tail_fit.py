@@ -1,0 +1,117 @@
+"""Fit ``after_response_cpu_ms`` by simulation, from the keep-alive rows of pinned workers.
+
+A worker of prefork or worker serves every request of its keep-alive connection. Once its
+response is written it still runs the request's tail (the access log line, the request pool's
+cleanup) and then reads the connection again: if the client's next request has already come,
+it serves it at once, without sleeping and without waiting behind the other runnable workers.
+On the shared set's keep-alive ab rows of worker at 10 to 400 clients a quarter of the
+requests took no longer than at one client (their ab percentile files), while the rest
+waited behind the others, so the tails are 30-40 % wider than a model in which every request
+waits its turn.
+
+The tail's mean is the one number this needs. No reading measures it: it shows only in the
+latency percentiles of rows where workers wait for the CPU. So it is fitted by simulation, on
+a grid of fractions of the fitted round trip (the race it runs against), each row with its own
+seed as ``check.compare`` simulates it. The objective is the mean absolute log ratio of the
+simulated to the measured p50 and p95 of the fitted rows (the tail moves the whole
+distribution: some requests served at once, the others later). It is noisy from one grid
+value to the next, as each value changes which requests win the race, so the grid's best
+value is refined by the vertex of a least-squares parabola through it and up to two grid
+values on each side. Rows of other MPMs, without keep-alive or at one client do not depend
+on it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mpmsim.calibration.check import row_seed
+from mpmsim.calibration.measured import Setup, simulate_row
+from mpmsim.engine.executors import TaskMapper
+from mpmsim.models.costs import CostModel
+from mpmsim.models.mpm.registry import MPM_MODELS
+from mpmsim.workloads.readers import MeasuredRun
+
+#: The tail means tried, as fractions of the round trip (0: no tail; the turnaround rarely
+#: loses the race beyond the round trip itself), finer where the shared set's rows lie.
+GRID_OF_RTT: tuple[float, ...] = (0.0, 0.25, 0.375, 0.4375, 0.5, 0.5625, 0.625, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class TailFit:
+    """The fitted tail mean, and the objective at each value tried."""
+
+    after_response_cpu_ms: float
+    rows_used: int
+    objective: dict[float, float] = field(default_factory=dict)  # tail mean (ms) -> mean |log|
+
+
+def tail_rows(runs: Sequence[MeasuredRun]) -> list[MeasuredRun]:
+    """The rows the tail shows in: ab with keep-alive at more than one client, on an MPM that
+    pins a worker to each kept connection, with a measured p95."""
+    out = []
+    for run in runs:
+        model: Any = MPM_MODELS.get(run.mpm)
+        if (
+            model is not None
+            and model.keepalive_holds_worker
+            and run.tool == "ab"
+            and run.keepalive
+            and run.concurrency > 1
+            and run.rate_per_client is None
+            and run.lat_p95_ms is not None
+            and run.lat_p95_ms > 0
+        ):
+            out.append(run)
+    return out
+
+
+def fit_after_response(
+    rows: Sequence[MeasuredRun], costs: CostModel, setup: Setup, *, jobs: int = 2, seed: int = 1
+) -> TailFit | None:
+    """The grid value of ``after_response_cpu_ms`` that best fits ``rows``' p95; None without
+    rows."""
+    if not rows:
+        return None
+    hw = setup.hardware.model_dump()
+    values = [round(f * setup.network_rtt_ms, 5) for f in GRID_OF_RTT]
+    work = []
+    for value in values:
+        cost_dict = costs.model_copy(update={"after_response_cpu_ms": value}).model_dump()
+        work += [(r, cost_dict, hw, setup.network_rtt_ms, row_seed(seed, r.run_id)) for r in rows]
+    with TaskMapper(jobs) as mapper:
+        predicted = list(mapper.map(simulate_row, work))
+    objective: dict[float, float] = {}
+    for i, value in enumerate(values):
+        errs = []
+        for run, pred in zip(rows, predicted[i * len(rows) : (i + 1) * len(rows)], strict=True):
+            for metric, measured in (
+                ("lat_p50_ms", run.lat_p50_ms),
+                ("lat_p95_ms", run.lat_p95_ms),
+            ):
+                sim = pred[metric]
+                if measured and sim > 0 and math.isfinite(sim):
+                    errs.append(abs(math.log(sim / measured)))
+        objective[value] = sum(errs) / len(errs) if errs else math.inf
+    best = refined_minimum(values, [objective[v] for v in values])
+    return TailFit(after_response_cpu_ms=round(best, 5), rows_used=len(rows), objective=objective)
+
+
+def refined_minimum(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """The grid's best ``x``, moved to the vertex of a least-squares parabola through it and up
+    to two neighbours each side (within their span; the best itself if the fit is not convex
+    or the objective is not finite there)."""
+    i = min(range(len(xs)), key=lambda j: (ys[j], xs[j]))
+    lo, hi = max(0, i - 2), min(len(xs), i + 3)
+    x, y = np.asarray(xs[lo:hi], float), np.asarray(ys[lo:hi], float)
+    if len(x) < 3 or not np.all(np.isfinite(y)):
+        return xs[i]
+    a, b, _c = np.polyfit(x, y, 2)
+    if a <= 0:
+        return xs[i]
+    return float(min(max(-b / (2 * a), x[0]), x[-1]))
