@@ -297,14 +297,15 @@ def calibrate(
     tail = None
     if simulate and "after_response_cpu_ms" not in keep:
         tail = fit_after_response(
-            tail_rows(apache_rows), costs, Setup(setup_hardware, rtt), jobs=jobs, seed=seed
-        )
+            tail_rows(apache_rows), costs, Setup(setup_hardware, rtt), jobs=jobs, seed=seed,
+            progress=progress,
+        )  # fmt: skip
         if tail is not None:
             costs = costs.model_copy(update={
                 "after_response_cpu_ms": tail.after_response_cpu_ms,
                 "justification": {**costs.justification, "after_response_cpu_ms": (
-                    f"fitted by simulation (calibration/tail_fit.py) to the p95 of "
-                    f"{tail.rows_used} keep-alive ab rows of prefork and worker"
+                    f"fitted by simulation (calibration/tail_fit.py) to the p50 and p95 "
+                    f"of {tail.rows_used} keep-alive ab rows of prefork and worker"
                 )},
             })  # fmt: skip
     cal = Calibration(costs=costs, cpu_fit=cpu, memory_fit=mem, network_rtt_ms=rtt,
@@ -340,7 +341,7 @@ def _provenance(
         if cal.tail_fit is None
         else {
             "rows": cal.tail_fit.rows_used,
-            "p95_mean_abs_log_error": {
+            "p50_p95_mean_abs_log_error": {
                 str(k): round(v, 4) for k, v in cal.tail_fit.objective.items()
             },
         },

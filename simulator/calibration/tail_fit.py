@@ -24,7 +24,7 @@ on it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,10 +72,16 @@ def tail_rows(runs: Sequence[MeasuredRun]) -> list[MeasuredRun]:
 
 
 def fit_after_response(
-    rows: Sequence[MeasuredRun], costs: CostModel, setup: Setup, *, jobs: int = 2, seed: int = 1
+    rows: Sequence[MeasuredRun],
+    costs: CostModel,
+    setup: Setup,
+    *,
+    jobs: int = 2,
+    seed: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> TailFit | None:
-    """The grid value of ``after_response_cpu_ms`` that best fits ``rows``' p95; None without
-    rows."""
+    """The value of ``after_response_cpu_ms`` that best fits ``rows``' p50 and p95 (see the
+    module doc); None without rows. ``progress(done, total)`` counts the simulations."""
     if not rows:
         return None
     hw = setup.hardware.model_dump()
@@ -84,8 +90,12 @@ def fit_after_response(
     for value in values:
         cost_dict = costs.model_copy(update={"after_response_cpu_ms": value}).model_dump()
         work += [(r, cost_dict, hw, setup.network_rtt_ms, row_seed(seed, r.run_id)) for r in rows]
+    predicted = []
     with TaskMapper(jobs) as mapper:
-        predicted = list(mapper.map(simulate_row, work))
+        for pred in mapper.map(simulate_row, work):
+            predicted.append(pred)
+            if progress:
+                progress(len(predicted), len(work))
     objective: dict[float, float] = {}
     for i, value in enumerate(values):
         errs = []

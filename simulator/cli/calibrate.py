@@ -129,7 +129,7 @@ def _read_runs(measurements: list[Path]) -> list[MeasuredRun]:
 
 
 def _progress(done: int, total: int) -> None:
-    """Count simulated rows on stderr, in place."""
+    """Count simulations on stderr, in place (the tail fit's grid, then every row)."""
     end = "\n" if done == total else "\r"
     print(f"simulating measured runs: {done}/{total}", end=end, file=sys.stderr)
 
