@@ -169,6 +169,7 @@ def test_the_grid_minimum_is_refined_by_a_parabola() -> None:
     flat_then_down = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5]  # best at the edge
     assert refined_minimum(xs, flat_then_down) == 1.0
     assert refined_minimum(xs, [math.inf, 1.0, 0.5, *[math.inf] * 6]) == 0.375
+    assert refined_minimum([0.0] * 9, [1.0] * 9) == 0.0  # a round trip of 0: one value
 
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "apache-bench" / "runs.csv"

@@ -82,7 +82,7 @@ def fit_after_response(
 ) -> TailFit | None:
     """The value of ``after_response_cpu_ms`` that best fits ``rows``' p50 and p95 (see the
     module doc); None without rows. ``progress(done, total)`` counts the simulations."""
-    if not rows:
+    if not rows or setup.network_rtt_ms <= 0.0:  # no round trip: no race to fit
         return None
     hw = setup.hardware.model_dump()
     values = [round(f * setup.network_rtt_ms, 5) for f in GRID_OF_RTT]
@@ -119,7 +119,7 @@ def refined_minimum(xs: Sequence[float], ys: Sequence[float]) -> float:
     i = min(range(len(xs)), key=lambda j: (ys[j], xs[j]))
     lo, hi = max(0, i - 2), min(len(xs), i + 3)
     x, y = np.asarray(xs[lo:hi], float), np.asarray(ys[lo:hi], float)
-    if len(x) < 3 or not np.all(np.isfinite(y)):
+    if len(set(xs[lo:hi])) < 3 or not np.all(np.isfinite(y)):
         return xs[i]
     a, b, _c = np.polyfit(x, y, 2)
     if a <= 0:
