@@ -105,9 +105,26 @@ class CFSCPU(CPU):
         live = self._live.get(task) if self._live else None
         if live is not None:
             return self._go_on(live, work_s, after_s, keeps)
-        return self._wake(
-            work_s + after_s, on_start, queued=False, task=task, keeps=keeps, after_s=after_s
-        )
+        return self._wake_known(work_s + after_s, on_start, task, keeps, after_s)
+
+    def _wake_known(
+        self,
+        work_s: float,
+        on_start: Callable[[], None] | None,
+        task: object,
+        keeps: bool,
+        after_s: float,
+    ) -> simpy.Event:
+        """Wake a job of ``task`` (the scheduler's own placement; EEVDF overrides it)."""
+        return self._wake(work_s, on_start, queued=False, task=task, keeps=keeps, after_s=after_s)
+
+    def _own(self, job: Job, task: object, keeps: bool, after_s: float) -> None:
+        """``job`` is ``task``'s; with a tail, the task is live until the job ends."""
+        job.task = task
+        job.keeps = keeps
+        if after_s > 0.0:
+            job.after = after_s
+            self._live[task] = job
 
     def _go_on(self, job: Job, work_s: float, after_s: float, keeps: bool) -> simpy.Event:
         """``job``'s task, still running (or runnable) on its last request's tail, takes
@@ -176,11 +193,7 @@ class CFSCPU(CPU):
         job = Job(ev, work_s + self.job_switch_s, v, on_start)
         job.pooled = not queued
         if task is not None:
-            job.task = task
-            job.keeps = keeps
-            if after_s > 0.0:
-                job.after = after_s
-                self._live[task] = job
+            self._own(job, task, keeps, after_s)
         if len(running) < self.vcpus:
             self._start(job)
             if self._timer_still_fits(job, now):

@@ -74,21 +74,18 @@ class EEVDFCPU(CFSCPU):
     def run(self, work_s: float, on_start: Callable[[], None] | None = None) -> simpy.Event:
         return self._wake_task(work_s, on_start, pooled=True)
 
-    def run_task(
+    def _wake_known(
         self,
         work_s: float,
         on_start: Callable[[], None] | None,
         task: object,
         keeps: bool,
-        after_s: float = 0.0,
+        after_s: float,
     ) -> simpy.Event:
-        """A job of ``task``: woken with its own (vruntime, lag, deadline) if it has them; a
-        tail ``after_s`` and a next job while it runs as :meth:`CFSCPU.run_task`."""
-        live = self._live.get(task) if self._live else None
-        if live is not None:
-            return self._go_on(live, work_s, after_s, keeps)
+        """A job of ``task`` (:meth:`CFSCPU.run_task`): woken with its own (vruntime, lag,
+        deadline) if it has them."""
         return self._wake_task(
-            work_s + after_s, on_start, pooled=True, task=task, keeps=keeps, after_s=after_s
+            work_s, on_start, pooled=True, task=task, keeps=keeps, after_s=after_s
         )
 
     def _wake_task(
@@ -121,11 +118,7 @@ class EEVDFCPU(CFSCPU):
         job.pooled = pooled
         job.d = v + self._slice if d is None else d
         if task is not None:
-            job.task = task
-            job.keeps = keeps
-            if after_s > 0.0:
-                job.after = after_s
-                self._live[task] = job
+            self._own(job, task, keeps, after_s)
         running = self._running
         if len(running) < self.vcpus:
             self._start(job)
