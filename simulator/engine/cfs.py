@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 import simpy
 
 from mpmsim.engine.cpu import CPU, BurstState
-from mpmsim.engine.sched_tasks import Asleep, Job, done_at_once
+from mpmsim.engine.sched_tasks import Asleep, Job, Tails, done_at_once
 from mpmsim.engine.simpy_internals import fire_now
 
 # kernel/sched/fair.c defaults, each scaled by 1 + log2(min(ncpus, 8)).
@@ -79,8 +79,7 @@ class CFSCPU(CPU):
         # vruntimes of the tasks asleep (pooled and known), at most ``tasks_alive`` of each
         self._sleepers: Asleep[float] = Asleep()
         self.tasks_alive = 1
-        #: tasks whose job is on its tail after a response (``run_task``'s ``after_s``)
-        self._live: dict[object, Job] = {}
+        self._tails = Tails()  # tasks whose job is on its tail (``run_task``'s ``after_s``)
 
     # -- public ---------------------------------------------------------------------------
     def run(self, work_s: float, on_start: Callable[[], None] | None = None) -> simpy.Event:
@@ -102,7 +101,7 @@ class CFSCPU(CPU):
         runs or waits for a vCPU is added to it: the task's read finds the next request, and
         it goes on without sleeping or being woken (see :meth:`_go_on`).
         """
-        live = self._live.get(task) if self._live else None
+        live = self._tails.find(task)
         if live is not None:
             return self._go_on(live, work_s, after_s, keeps)
         return self._wake_known(work_s + after_s, on_start, task, keeps, after_s)
@@ -117,14 +116,6 @@ class CFSCPU(CPU):
     ) -> simpy.Event:
         """Wake a job of ``task`` (the scheduler's own placement; EEVDF overrides it)."""
         return self._wake(work_s, on_start, queued=False, task=task, keeps=keeps, after_s=after_s)
-
-    def _own(self, job: Job, task: object, keeps: bool, after_s: float) -> None:
-        """``job`` is ``task``'s; with a tail, the task is live until the job ends."""
-        job.task = task
-        job.keeps = keeps
-        if after_s > 0.0:
-            job.after = after_s
-            self._live[task] = job
 
     def _go_on(self, job: Job, work_s: float, after_s: float, keeps: bool) -> simpy.Event:
         """``job``'s task, still running (or runnable) on its last request's tail, takes
@@ -141,7 +132,7 @@ class CFSCPU(CPU):
         job.ev = ev
         job.keeps = keeps
         if after_s <= 0.0:
-            self._live.pop(job.task, None)
+            self._tails.live.pop(job.task, None)
         if job in self._running:
             self._reschedule(now)
         return ev
@@ -193,7 +184,7 @@ class CFSCPU(CPU):
         job = Job(ev, work_s + self.job_switch_s, v, on_start)
         job.pooled = not queued
         if task is not None:
-            self._own(job, task, keeps, after_s)
+            self._tails.own(job, task, keeps, after_s)
         if len(running) < self.vcpus:
             self._start(job)
             if self._timer_still_fits(job, now):
@@ -383,10 +374,10 @@ class CFSCPU(CPU):
                 self._went_to_sleep((job,))
             if job.ev is not None:
                 fire_now(job.ev)
-            elif self._live:
-                self._live.pop(job.task, None)  # it ran its tail: asleep in its read
+            else:
+                self._tails.ended([job])  # it ran its tail: asleep in its read
             return
-        answered = self._answered(limit)
+        answered = self._tails.answered(running, limit)
         done = [j for j in running if j.left <= limit]
         if done:
             self._running = [j for j in running if j.left > limit]
@@ -399,29 +390,13 @@ class CFSCPU(CPU):
         self._update_min_v()
         self._reschedule(now)
         if done:
-            if self._live:
-                for job in done:
-                    if job.after == 0.0 and job.task is not None:
-                        self._live.pop(job.task, None)
+            self._tails.ended(done)
             self._went_to_sleep([job for job in done if job.pooled])
         for ev in answered:
             fire_now(ev)
         for job in done:
             if job.ev is not None:
                 fire_now(job.ev)
-
-    def _answered(self, limit: float) -> list[simpy.Event]:
-        """The events of running jobs served up to their tail (``after``): they go on with it."""
-        if not self._live:
-            return []
-        evs = []
-        for job in self._running:
-            if job.after and job.left - job.after <= limit:
-                assert job.ev is not None
-                evs.append(job.ev)
-                job.ev = None
-                job.after = 0.0
-        return evs
 
     def _went_to_sleep(self, jobs: Sequence[Job]) -> None:
         """The tasks of ``jobs`` (pooled, just ended) sleep: their vruntimes join the sleepers."""

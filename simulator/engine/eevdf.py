@@ -118,7 +118,7 @@ class EEVDFCPU(CFSCPU):
         job.pooled = pooled
         job.d = v + self._slice if d is None else d
         if task is not None:
-            self._own(job, task, keeps, after_s)
+            self._tails.own(job, task, keeps, after_s)
         running = self._running
         if len(running) < self.vcpus:
             self._start(job)

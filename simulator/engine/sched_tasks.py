@@ -2,8 +2,9 @@
 
 Shared by the two Linux schedulers, :mod:`mpmsim.engine.cfs` and :mod:`mpmsim.engine.eevdf`:
 a :class:`Job` is one task woken with work to do, :func:`done_at_once` ends one that has
-none, and :class:`Asleep` keeps what the scheduler remembers of the tasks asleep (CFS: a
-vruntime; EEVDF: vruntime, lag and deadline) until they wake again.
+none, :class:`Asleep` keeps what the scheduler remembers of the tasks asleep (CFS: a
+vruntime; EEVDF: vruntime, lag and deadline) until they wake again, and :class:`Tails` the
+known tasks still on a request's tail after its response.
 """
 
 from __future__ import annotations
@@ -86,3 +87,53 @@ class Asleep(Generic[T]):
             pool.popleft()
         while len(own) > limit:
             del own[next(iter(own))]
+
+
+class Tails:
+    """The known tasks whose job still runs a request's tail after its response.
+
+    ``run_task``'s ``after_s``: httpd's ``ap_process_http_sync_connection`` (prefork, worker)
+    writes the response, runs the request's tail (the access log, the pool cleanup) and reads
+    its connection again. A job of the same task that comes before the tail ends is added to
+    the live one (the scheduler's ``_go_on``): the read finds the request already there.
+    """
+
+    __slots__ = ("live",)
+
+    def __init__(self) -> None:
+        self.live: dict[object, Job] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.live)
+
+    def find(self, task: object) -> Job | None:
+        """The live job of ``task``, if it is still on its tail (or before it)."""
+        return self.live.get(task) if self.live else None
+
+    def own(self, job: Job, task: object, keeps: bool, after_s: float) -> None:
+        """``job`` is ``task``'s; with a tail, the task is live until the job ends."""
+        job.task = task
+        job.keeps = keeps
+        if after_s > 0.0:
+            job.after = after_s
+            self.live[task] = job
+
+    def answered(self, running: list[Job], limit: float) -> list[simpy.Event]:
+        """The events of ``running`` jobs served up to their tail: they go on with it."""
+        if not self.live:
+            return []
+        evs = []
+        for job in running:
+            if job.after and job.left - job.after <= limit:
+                assert job.ev is not None
+                evs.append(job.ev)
+                job.ev = None
+                job.after = 0.0
+        return evs
+
+    def ended(self, jobs: list[Job]) -> None:
+        """``jobs`` ended: the tasks that ran their tail sleep in their read."""
+        if self.live:
+            for job in jobs:
+                if job.after == 0.0 and job.task is not None:
+                    self.live.pop(job.task, None)
