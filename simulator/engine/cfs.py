@@ -128,11 +128,8 @@ class CFSCPU(CPU):
             self._advance(now)
         ev = simpy.Event(self.env)
         job.left += work_s + after_s + self.job_switch_s
-        job.after = after_s
         job.ev = ev
-        job.keeps = keeps
-        if after_s <= 0.0:
-            self._tails.live.pop(job.task, None)
+        self._tails.own(job, job.task, keeps, after_s)
         if job in self._running:
             self._reschedule(now)
         return ev
@@ -331,10 +328,11 @@ class CFSCPU(CPU):
         self._cap = self._available
         rate = self._job_rate = self.speed * self._available / self.vcpus
         self._rate = rate
-        left = running[0].left - running[0].after
+        left = running[0].left - running[0].after  # to the next answer or end
         for j in running:
-            if j.left - j.after < left:
-                left = j.left - j.after
+            to_go = j.left - j.after
+            if to_go < left:
+                left = to_go
         dt = left / rate
         if dt < 0.0:
             dt = 0.0

@@ -103,20 +103,20 @@ class Tails:
     def __init__(self) -> None:
         self.live: dict[object, Job] = {}
 
-    def __bool__(self) -> bool:
-        return bool(self.live)
-
     def find(self, task: object) -> Job | None:
         """The live job of ``task``, if it is still on its tail (or before it)."""
         return self.live.get(task) if self.live else None
 
     def own(self, job: Job, task: object, keeps: bool, after_s: float) -> None:
-        """``job`` is ``task``'s; with a tail, the task is live until the job ends."""
+        """``job`` is ``task``'s (just woken, or live and going on with a next request): with
+        a tail, the task is live until the job ends; without one, it is not."""
         job.task = task
         job.keeps = keeps
+        job.after = after_s
         if after_s > 0.0:
-            job.after = after_s
             self.live[task] = job
+        elif self.live:
+            self.live.pop(task, None)
 
     def answered(self, running: list[Job], limit: float) -> list[simpy.Event]:
         """The events of ``running`` jobs served up to their tail: they go on with it."""
