@@ -38,6 +38,35 @@ def row_seed(seed: int, run_id: str) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
+def simulate_rows(
+    runs: Sequence[MeasuredRun],
+    costs: Sequence[CostModel],
+    setup: Setup,
+    *,
+    jobs: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+    seed: int = 1,
+) -> list[dict[str, float]]:
+    """The figures every row of ``runs`` is predicted under each cost model of ``costs`` in
+    turn (all the simulations in one pool of ``jobs`` processes, each row with its
+    :func:`row_seed` of ``seed``; ``progress(done, total)`` counts them)."""
+    hw = setup.hardware.model_dump()
+    seeds = [row_seed(seed, r.run_id) for r in runs]
+    work = []
+    for model in costs:
+        cost_dict = model.model_dump()
+        work += [
+            (r, cost_dict, hw, setup.network_rtt_ms, s) for r, s in zip(runs, seeds, strict=True)
+        ]
+    predicted: list[dict[str, float]] = []
+    with TaskMapper(jobs) as mapper:
+        for pred in mapper.map(simulate_row, work):
+            predicted.append(pred)
+            if progress:
+                progress(len(predicted), len(work))
+    return predicted
+
+
 def compare(
     runs: Sequence[MeasuredRun],
     costs: CostModel,
@@ -52,19 +81,10 @@ def compare(
     its :func:`row_seed` of ``seed``: another seed draws another realisation of the same model,
     e.g. other slow phases of a shared host, whose spread says how much one seed's figures
     move)."""
-    cost_dict = costs.model_dump()
-    hw = setup.hardware.model_dump()
-    work = [(r, cost_dict, hw, setup.network_rtt_ms, row_seed(seed, r.run_id)) for r in runs]
-    predicted: list[dict[str, float]] = []
-    with TaskMapper(jobs) as mapper:
-        for pred in mapper.map(simulate_row, work):
-            predicted.append(pred)
-            if progress:
-                progress(len(predicted), len(work))
+    predicted = simulate_rows(runs, [costs], setup, jobs=jobs, progress=progress, seed=seed)
     out = []
-    for (run, _costs, _hw, _rtt, its_seed), pred, hold in zip(
-        work, predicted, held_out, strict=True
-    ):
+    for run, pred, hold in zip(runs, predicted, held_out, strict=True):
+        its_seed = row_seed(seed, run.run_id)
         obs = observed(run)
         # with the row's seed, measured.simulate(run, costs, setup, seed) gives its figures again
         row: dict[str, Any] = {"run_id": run.run_id, "mpm": run.mpm, "held_out": hold,

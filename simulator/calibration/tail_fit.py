@@ -30,9 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from mpmsim.calibration.check import row_seed
-from mpmsim.calibration.measured import Setup, simulate_row
-from mpmsim.engine.executors import TaskMapper
+from mpmsim.calibration.check import simulate_rows
+from mpmsim.calibration.measured import Setup
 from mpmsim.models.costs import CostModel
 from mpmsim.models.mpm.registry import MPM_MODELS
 from mpmsim.workloads.readers import MeasuredRun
@@ -84,18 +83,9 @@ def fit_after_response(
     module doc); None without rows. ``progress(done, total)`` counts the simulations."""
     if not rows or setup.network_rtt_ms <= 0.0:  # no round trip: no race to fit
         return None
-    hw = setup.hardware.model_dump()
     values = [round(f * setup.network_rtt_ms, 5) for f in GRID_OF_RTT]
-    work = []
-    for value in values:
-        cost_dict = costs.model_copy(update={"after_response_cpu_ms": value}).model_dump()
-        work += [(r, cost_dict, hw, setup.network_rtt_ms, row_seed(seed, r.run_id)) for r in rows]
-    predicted = []
-    with TaskMapper(jobs) as mapper:
-        for pred in mapper.map(simulate_row, work):
-            predicted.append(pred)
-            if progress:
-                progress(len(predicted), len(work))
+    models = [costs.model_copy(update={"after_response_cpu_ms": v}) for v in values]
+    predicted = simulate_rows(rows, models, setup, jobs=jobs, progress=progress, seed=seed)
     objective: dict[float, float] = {}
     for i, value in enumerate(values):
         errs = []
