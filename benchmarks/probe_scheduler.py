@@ -8,7 +8,10 @@ tracefs for ``--trace-s`` seconds; printed beside ab's percentiles:
 * how long an Apache task woken onto CPU 1 waited before it ran (the run queue);
 * how often a task left the CPU still runnable (preempted), after how long a run, and how
   long it then waited for its next turn;
-* the other tasks that took the CPU (ksoftirqd, kworkers).
+* the other tasks that took the CPU (ksoftirqd, kworkers);
+* under worker and event, the wake-up waits split by thread: each child's listener (it wakes
+  for accepts and, under event, for client FINs and keep-alive reads) against the other
+  threads, with each group's share of the traced CPU time and its wake-ups per second.
 
 Needs root (tracefs, nice -20), apache2 with mod_lua for ``--content cpu``, and ab.
 
@@ -19,6 +22,7 @@ Needs root (tracefs, nice -20), apache2 with mod_lua for ``--content cpu``, and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import subprocess
@@ -50,6 +54,9 @@ class Schedule:
     sleeping_runs: list[float] = field(default_factory=list)  # run before going to sleep
     preempted_waits: list[float] = field(default_factory=list)  # preempted until run again
     others: Counter[str] = field(default_factory=Counter)  # non-Apache tasks switched in
+    waits_by_task: dict[str, list[float]] = field(default_factory=dict)  # wake waits per tid
+    run_s_by_task: dict[str, float] = field(default_factory=dict)  # CPU time per tid
+    span_s: float = 0.0  # from the first switch on CPU 1 to the last
 
 
 def read_trace(lines: Iterable[str], comm: str = "apache2") -> Schedule:
@@ -58,6 +65,7 @@ def read_trace(lines: Iterable[str], comm: str = "apache2") -> Schedule:
     woken: dict[str, float] = {}
     preempted: dict[str, float] = {}
     running: tuple[str, float] | None = None
+    first: float | None = None
     for line in lines:
         m = _WAKE.search(line)
         if m:
@@ -69,8 +77,12 @@ def read_trace(lines: Iterable[str], comm: str = "apache2") -> Schedule:
             continue
         t, prev_comm, prev_pid, state, next_comm, next_pid = m.group(2, 3, 4, 5, 6, 7)
         now = float(t)
+        if first is None:
+            first = now
+        out.span_s = now - first
         if running is not None and running[0] == prev_pid and prev_comm.startswith(comm):
             run = now - running[1]
+            out.run_s_by_task[prev_pid] = out.run_s_by_task.get(prev_pid, 0.0) + run
             if state.startswith("R"):
                 out.preempted_runs.append(run)
                 preempted[prev_pid] = now
@@ -79,11 +91,63 @@ def read_trace(lines: Iterable[str], comm: str = "apache2") -> Schedule:
         if not next_comm.startswith(comm):
             out.others[next_comm] += 1
         if next_pid in woken:
-            out.wake_waits.append(now - woken.pop(next_pid))
+            wait = now - woken.pop(next_pid)
+            out.wake_waits.append(wait)
+            out.waits_by_task.setdefault(next_pid, []).append(wait)
         if next_pid in preempted:
             out.preempted_waits.append(now - preempted.pop(next_pid))
         running = (next_pid, now)
     return out
+
+
+def listeners(process_of: dict[str, str], threads_of: dict[str, list[str]]) -> set[str]:
+    """The listener thread of each multi-threaded process among ``process_of``'s.
+
+    ``process_of`` maps a traced thread id to its process id, ``threads_of`` a process id to
+    all its thread ids. worker.c's and event.c's ``start_threads`` create the listener after
+    every worker thread, so it is the child's newest thread (checked on 2.4.71: the one thread
+    per child waiting in ``do_epoll_wait``, the workers in ``futex_do_wait``).
+    """
+    out = set()
+    for pid in set(process_of.values()):
+        tids = threads_of.get(pid, [])
+        if len(tids) > 1:
+            out.add(max(tids, key=int))
+    return out
+
+
+def render_roles(s: Schedule, chosen: set[str]) -> str:
+    """Wake waits and CPU share of the ``chosen`` threads (listeners) against the others."""
+    rows = []
+    total = sum(s.run_s_by_task.values()) or 1.0
+    for name, inside in (("listeners", True), ("other threads", False)):
+        tids = [t for t in s.waits_by_task if (t in chosen) == inside]
+        waits = [w for t in tids for w in s.waits_by_task[t]]
+        run = sum(s.run_s_by_task.get(t, 0.0) for t in tids)
+        per_s = len(waits) / s.span_s if s.span_s else 0.0
+        rows.append(
+            f"  {name} ({len(tids)}): woken until run {_ms(waits)}; "
+            f"{100.0 * run / total:.1f} % of the CPU time, {per_s:,.0f} wake-ups/s"
+        )
+    return "\n".join(rows)
+
+
+def process_ids(tids: Iterable[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """For the threads still alive: thread id -> process id, and process id -> its threads."""
+    process_of: dict[str, str] = {}
+    for tid in tids:
+        try:
+            status = Path(f"/proc/{tid}/status").read_text()
+        except OSError:
+            continue
+        m = re.search(r"^Tgid:\s+(\d+)", status, re.M)
+        if m:
+            process_of[tid] = m.group(1)
+    threads_of: dict[str, list[str]] = {}
+    for pid in set(process_of.values()):
+        with contextlib.suppress(OSError):
+            threads_of[pid] = os.listdir(f"/proc/{pid}/task")
+    return process_of, threads_of
 
 
 def _ms(values: Sequence[float]) -> str:
@@ -136,8 +200,10 @@ def trace_point(mpm: str, clients: int, content: str, warm_s: float, trace_s: fl
             _tracefs("tracing_on", "1")
             time.sleep(trace_s)
             _tracefs("tracing_on", "0")
-            report = load.communicate()[0]
             trace = (TRACEFS / "trace").read_text().splitlines()
+            schedule = read_trace(trace)
+            process_of, threads_of = process_ids(schedule.waits_by_task)  # children alive
+            report = load.communicate()[0]
         finally:
             _tracefs("tracing_on", "0")
             _tracefs("set_event", "")
@@ -145,7 +211,10 @@ def trace_point(mpm: str, clients: int, content: str, warm_s: float, trace_s: fl
         f"p{p} {v} ms" for p, v in re.findall(r"^\s+(50|90|95|99)%\s+(\d+)", report, re.M)
     )
     head = f"{mpm} {content} {clients} clients: {_rate(report)} req/s, ab {pcts}"
-    return head + "\n" + render(read_trace(trace))
+    roles = (
+        "" if mpm == "prefork" else "\n" + render_roles(schedule, listeners(process_of, threads_of))
+    )
+    return head + "\n" + render(schedule) + roles
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from probe_scheduler import read_trace
+from probe_scheduler import listeners, read_trace, render_roles
 
 SWITCH = (
     "apache2-{a} [001] d..2. {t}: sched_switch: prev_comm={pc} prev_pid={a} prev_prio=100 "
@@ -44,3 +44,32 @@ def test_switches_on_the_load_cpu_are_ignored() -> None:
     line = _switch("1.0", 1, "R", 2).replace("[001]", "[000]")
     s = read_trace([line, _switch("1.5", 2, "R", 3).replace("[001]", "[000]")])
     assert not s.preempted_runs and not s.sleeping_runs and not s.others
+
+
+def test_listeners_and_their_share() -> None:
+    # child 100: threads 101 and 102 (its newest: its listener); child 200: one thread only
+    idle = {"pc": "swapper/1"}
+    lines = [
+        WAKE.format(t="1.000", p=101, cpu="001"),
+        _switch("1.001", 0, "R", 101, **idle),  # 101 waited 1 ms
+        _switch("1.002", 101, "S", 102),  # 101 ran 1 ms (102 was not woken in the trace)
+        _switch("1.003", 102, "S", 0, nc="swapper/1"),  # 102 ran 1 ms
+        WAKE.format(t="1.003", p=101, cpu="001"),
+        WAKE.format(t="1.003", p=102, cpu="001"),
+        _switch("1.004", 0, "R", 102, **idle),  # 102 waited 1 ms
+        _switch("1.005", 102, "S", 101),  # 102 ran 1 ms; 101 waited 2 ms
+        WAKE.format(t="1.006", p=201, cpu="001"),
+        _switch("1.007", 101, "S", 201),  # 101 ran 2 ms; 201 waited 1 ms
+        _switch("1.008", 201, "S", 0, nc="swapper/1"),  # 201 ran 1 ms
+    ]
+    s = read_trace(lines)
+    assert s.waits_by_task["101"] == pytest.approx([0.001, 0.002])
+    assert s.run_s_by_task["101"] == pytest.approx(0.003)
+    assert s.span_s == pytest.approx(0.007)
+    process_of = {"101": "100", "102": "100", "201": "200"}
+    threads_of = {"100": ["100", "101", "99", "102"], "200": ["200"]}
+    assert listeners(process_of, threads_of) == {"102"}  # child 200 has a single thread
+    text = render_roles(s, {"102"})
+    assert "listeners (1): woken until run n 1" in text
+    assert "33.3 % of the CPU time, 143 wake-ups/s" in text  # 2 of 6 ms; 1 in 7 ms traced
+    assert "other threads (2): woken until run n 3" in text
