@@ -49,14 +49,18 @@ _SWITCH = re.compile(
 class Schedule:
     """What the trace of CPU 1 shows (seconds)."""
 
-    wake_waits: list[float] = field(default_factory=list)  # woken until switched in
     preempted_runs: list[float] = field(default_factory=list)  # run before a preemption
     sleeping_runs: list[float] = field(default_factory=list)  # run before going to sleep
     preempted_waits: list[float] = field(default_factory=list)  # preempted until run again
     others: Counter[str] = field(default_factory=Counter)  # non-Apache tasks switched in
-    waits_by_task: dict[str, list[float]] = field(default_factory=dict)  # wake waits per tid
+    waits_by_task: dict[str, list[float]] = field(default_factory=dict)  # woken until run, per tid
     run_s_by_task: dict[str, float] = field(default_factory=dict)  # CPU time per tid
     span_s: float = 0.0  # from the first switch on CPU 1 to the last
+
+    @property
+    def wake_waits(self) -> list[float]:
+        """How long each woken Apache task waited until it was switched in."""
+        return [w for waits in self.waits_by_task.values() for w in waits]
 
 
 def read_trace(lines: Iterable[str], comm: str = "apache2") -> Schedule:
@@ -91,29 +95,22 @@ def read_trace(lines: Iterable[str], comm: str = "apache2") -> Schedule:
         if not next_comm.startswith(comm):
             out.others[next_comm] += 1
         if next_pid in woken:
-            wait = now - woken.pop(next_pid)
-            out.wake_waits.append(wait)
-            out.waits_by_task.setdefault(next_pid, []).append(wait)
+            out.waits_by_task.setdefault(next_pid, []).append(now - woken.pop(next_pid))
         if next_pid in preempted:
             out.preempted_waits.append(now - preempted.pop(next_pid))
         running = (next_pid, now)
     return out
 
 
-def listeners(process_of: dict[str, str], threads_of: dict[str, list[str]]) -> set[str]:
-    """The listener thread of each multi-threaded process among ``process_of``'s.
+def listeners(threads_of: dict[str, list[str]]) -> set[str]:
+    """The listener thread of each multi-threaded process (``threads_of``: process id -> its
+    thread ids).
 
-    ``process_of`` maps a traced thread id to its process id, ``threads_of`` a process id to
-    all its thread ids. worker.c's and event.c's ``start_threads`` create the listener after
-    every worker thread, so it is the child's newest thread (checked on 2.4.71: the one thread
-    per child waiting in ``do_epoll_wait``, the workers in ``futex_do_wait``).
+    worker.c's and event.c's ``start_threads`` create the listener after every worker thread,
+    so it is the child's newest thread (checked on 2.4.71: the one thread per child waiting in
+    ``do_epoll_wait``, the workers in ``futex_do_wait``).
     """
-    out = set()
-    for pid in set(process_of.values()):
-        tids = threads_of.get(pid, [])
-        if len(tids) > 1:
-            out.add(max(tids, key=int))
-    return out
+    return {max(tids, key=int) for tids in threads_of.values() if len(tids) > 1}
 
 
 def render_roles(s: Schedule, chosen: set[str]) -> str:
@@ -132,22 +129,19 @@ def render_roles(s: Schedule, chosen: set[str]) -> str:
     return "\n".join(rows)
 
 
-def process_ids(tids: Iterable[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """For the threads still alive: thread id -> process id, and process id -> its threads."""
-    process_of: dict[str, str] = {}
+def process_threads(tids: Iterable[str]) -> dict[str, list[str]]:
+    """The processes of the threads still alive among ``tids``: process id -> all its threads."""
+    pids = set()
     for tid in tids:
-        try:
-            status = Path(f"/proc/{tid}/status").read_text()
-        except OSError:
-            continue
-        m = re.search(r"^Tgid:\s+(\d+)", status, re.M)
-        if m:
-            process_of[tid] = m.group(1)
+        with contextlib.suppress(OSError):
+            m = re.search(r"^Tgid:\s+(\d+)", Path(f"/proc/{tid}/status").read_text(), re.M)
+            if m:
+                pids.add(m.group(1))
     threads_of: dict[str, list[str]] = {}
-    for pid in set(process_of.values()):
+    for pid in pids:
         with contextlib.suppress(OSError):
             threads_of[pid] = os.listdir(f"/proc/{pid}/task")
-    return process_of, threads_of
+    return threads_of
 
 
 def _ms(values: Sequence[float]) -> str:
@@ -202,7 +196,7 @@ def trace_point(mpm: str, clients: int, content: str, warm_s: float, trace_s: fl
             _tracefs("tracing_on", "0")
             trace = (TRACEFS / "trace").read_text().splitlines()
             schedule = read_trace(trace)
-            process_of, threads_of = process_ids(schedule.waits_by_task)  # children alive
+            threads_of = process_threads(schedule.waits_by_task)  # while the children live
             report = load.communicate()[0]
         finally:
             _tracefs("tracing_on", "0")
@@ -211,9 +205,7 @@ def trace_point(mpm: str, clients: int, content: str, warm_s: float, trace_s: fl
         f"p{p} {v} ms" for p, v in re.findall(r"^\s+(50|90|95|99)%\s+(\d+)", report, re.M)
     )
     head = f"{mpm} {content} {clients} clients: {_rate(report)} req/s, ab {pcts}"
-    roles = (
-        "" if mpm == "prefork" else "\n" + render_roles(schedule, listeners(process_of, threads_of))
-    )
+    roles = "" if mpm == "prefork" else "\n" + render_roles(schedule, listeners(threads_of))
     return head + "\n" + render(schedule) + roles
 
 

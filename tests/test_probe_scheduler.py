@@ -66,9 +66,8 @@ def test_listeners_and_their_share() -> None:
     assert s.waits_by_task["101"] == pytest.approx([0.001, 0.002])
     assert s.run_s_by_task["101"] == pytest.approx(0.003)
     assert s.span_s == pytest.approx(0.007)
-    process_of = {"101": "100", "102": "100", "201": "200"}
     threads_of = {"100": ["100", "101", "99", "102"], "200": ["200"]}
-    assert listeners(process_of, threads_of) == {"102"}  # child 200 has a single thread
+    assert listeners(threads_of) == {"102"}  # child 200 has a single thread
     text = render_roles(s, {"102"})
     assert "listeners (1): woken until run n 1" in text
     assert "33.3 % of the CPU time, 143 wake-ups/s" in text  # 2 of 6 ms; 1 in 7 ms traced
