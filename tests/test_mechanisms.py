@@ -289,6 +289,38 @@ def test_a_connection_event_keeps_alive_holds_its_own_pool(
     )
 
 
+@pytest.mark.parametrize(("mpm", "rtt_ms", "held"), [("event", 2.0, True), ("event", 0.0, False),
+                                                    ("worker", 2.0, False)])  # fmt: skip
+def test_a_lingering_close_holds_its_pool_until_the_fin(
+    mpm: str, rtt_ms: float, held: bool
+) -> None:
+    """event's linger queue: a connection whose FIN has not come when its worker leaves it
+    there keeps its pool (listener_connection_kib) until it is closed, as one kept alive does.
+
+    20 clients without keep-alive on one child of 25 threads, 1 ms requests, the CFS run
+    queue (processor sharing closes at once: no linger queue): with a 2 ms round trip each FIN
+    comes 1 ms after the response has been written, so one to 20 lingering connections hold
+    1 MiB each at the peak. With the FIN already in (no round trip) the worker closes at once
+    and nothing stays; worker's own thread waits for the FIN instead.
+    """
+    load = {"kind": "closed", "clients": 20, "keepalive": False, "duration_s": 1.0,
+            "network_rtt_ms": rtt_ms}  # fmt: skip
+    server = {"mpm": mpm, "directives": {
+        "StartServers": 1, "ServerLimit": 1, "ThreadsPerChild": 25, "MaxRequestWorkers": 25,
+        "MinSpareThreads": 1, "MaxSpareThreads": 25}}  # fmt: skip
+    plain = _summary(prepared(costs="ideal", server=server, load=load, hardware=CFS_HW))
+    pooled = _summary(
+        prepared(costs={"base": "ideal", "listener_connection_kib": 1024.0}, server=server,
+                 load=load, hardware=CFS_HW)
+    )  # fmt: skip
+    more = pooled["memory_apache_peak_mib"] - plain["memory_apache_peak_mib"]
+    if held:
+        assert 1.0 <= more <= 20.0
+        assert more == pytest.approx(round(more))  # whole pools
+    else:
+        assert more == pytest.approx(0.0)
+
+
 def test_the_client_pays_its_own_time_per_new_connection() -> None:
     """client_conn_ms: one client without keep-alive waits for its own connect and close.
 

@@ -33,12 +33,27 @@ def make_mpm(name: str, directives: EffectiveDirectives) -> MPMModel:
     return factory(directives)
 
 
-def kept_connection_kib(costs: CostModel, mpm: str, keepalive: bool) -> float:
-    """Apache's memory for each connection kept alive beyond ``connection_kib``: an MPM whose
-    listener keeps idle connections apart from its workers (event) gives each a pool of its
-    own (``listener_connection_kib``, as the engine charges it); prefork and worker keep a
-    worker per connection instead, and without keep-alive no connection is kept: 0."""
+def kept_connection_kib(costs: CostModel, mpm: str) -> float:
+    """Apache's memory for each connection a listener holds beyond ``connection_kib``: an MPM
+    whose listener holds connections apart from its workers (event, in its keep-alive and
+    linger queues) gives each a pool of its own (``listener_connection_kib``, as the engine
+    charges it); prefork and worker keep a worker per connection instead: 0."""
     model: Any = MPM_MODELS[mpm]
-    if model.keepalive_holds_worker or not keepalive:
-        return 0.0
-    return costs.listener_connection_kib
+    return 0.0 if model.keepalive_holds_worker else costs.listener_connection_kib
+
+
+def listener_held(mpm: str, keepalive: bool, workers: int, async_factor: int) -> int:
+    """Connections that ``workers`` worker threads' listeners hold at most with a pool each
+    (:func:`kept_connection_kib`): 0 for prefork and worker.
+
+    Event with keep-alive: every connection its children admit, ``workers`` x (1 +
+    AsyncRequestWorkerFactor) (connections_above_limit, event.c). Without keep-alive only
+    lingering closes wait there, which do not count against that limit: each worker leaves its
+    connection in the linger queue and takes the next, so at the peak about one per worker
+    (measured on 2.4.71: "24 active conns (24 lingering ...), 1 idle workers" in a child of 25
+    threads, ``LingeringClose.deferred``).
+    """
+    model: Any = MPM_MODELS[mpm]
+    if model.keepalive_holds_worker:
+        return 0
+    return workers * (1 + async_factor) if keepalive else workers

@@ -1,10 +1,14 @@
 """The memory of a server's open connections: Apache's, the kernel's, and event's kept pools.
 
 Every open connection holds ``connection_kib`` of Apache's memory and ``socket_kib`` of the
-kernel's (RAM, in no process's PSS). A connection that event's listener has kept alive holds
-``listener_connection_kib`` more, from its first keep-alive wait to its close: its own pool
-and bucket allocator, apart from the workers (prefork and worker keep a worker per connection
-instead, whose memory is the worker's). Measured: ~15 KiB for each connection an event child
+kernel's (RAM, in no process's PSS). A connection that event's listener holds holds
+``listener_connection_kib`` more, from the first time its listener takes it to its close: its
+own pool (ptrans) and bucket allocator, apart from the workers. Event's listener takes a
+connection in its keep-alive queue and in its linger queue (a lingering close whose FIN has not
+come yet): each connection there "keeps its ptrans pool and buffered output, but no thread"
+(``../shared/reference/apache-mpm-facts.md`` section 7; event.c ``process_lingering_close``
+gives the pool back only after the EOF). Prefork and worker keep a worker per connection
+instead, whose memory is the worker's. Measured: ~15 KiB for each connection an event child
 keeps beyond its busy ones (measurements/README.md, "Probes of mechanisms").
 """
 
@@ -31,8 +35,9 @@ class ConnectionMemory:
         if self._socket_mib:
             self._memory.add_kernel(n * self._socket_mib)
 
-    def kept_alive(self, conn: Conn) -> None:
-        """Event's listener keeps ``conn`` alive for the first time: its pool, until it closes."""
+    def kept_by_listener(self, conn: Conn) -> None:
+        """Event's listener takes ``conn`` for the first time (to keep it alive or to wait for
+        its FIN): its pool, until it closes."""
         conn.kept = True
         child = conn.child
         assert child is not None

@@ -31,4 +31,4 @@ class Conn:
         self.requests = 0  # requests sent on it so far
         self.closed_at = 0.0  # when the server closed it
         self.lingering = False  # event: in lingering close, watched by the child's listener
-        self.kept = False  # event: its child's listener has kept it alive (listener_connection_kib)
+        self.kept = False  # event: its listener has held it, with its pool (keep-alive, linger)

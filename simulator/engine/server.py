@@ -59,7 +59,7 @@ class Server:
         self.accept_queue = AcceptQueue(directives.ListenBacklog, somaxconn)
         self.conn_memory = ConnectionMemory(memory, self.overheads)
         self.keepalive = KeepAliveRegistry(
-            self, holds_worker=model.keepalive_holds_worker, kept=self.conn_memory.kept_alive
+            self, holds_worker=model.keepalive_holds_worker, kept=self.conn_memory.kept_by_listener
         )
         self.lingering = LingeringClose(env, cpu, self.overheads, self)
         #: event's lingering closes take a worker after the FIN; under processor sharing no
@@ -317,6 +317,11 @@ class Server:
                 # against accepting (connections_above_limit: c_count - l_count)
                 conn.lingering = True
                 child.lingering += 1
+                if fin_after_s > 0.0 and not conn.kept:
+                    # its non-blocking read found no FIN yet (EAGAIN): it waits in the linger
+                    # queue with its pool (process_lingering_close); with the FIN in, the
+                    # worker closes it at once and no pool stays behind
+                    self.conn_memory.kept_by_listener(conn)
                 self.release_worker(child)
                 self.lingering.deferred(conn, child, fin_after_s)
                 return

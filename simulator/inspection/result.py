@@ -22,7 +22,7 @@ from mpmsim.inspection.process_memory import MemoryProfile
 from mpmsim.models.apache.config_file import ApacheConfig
 from mpmsim.models.apache.directives import EffectiveDirectives
 from mpmsim.models.costs import CostModel
-from mpmsim.models.mpm.registry import kept_connection_kib
+from mpmsim.models.mpm.registry import kept_connection_kib, listener_held
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,8 @@ def capacity(
     conns = per_child * (1 + directives.async_factor_effective if mpm == "event" else 1)
     child = costs.process_mib + threads_per_child * costs.thread_mib
     child += conns * costs.connection_kib / 1024
-    child += conns * kept_connection_kib(costs, mpm, directives.KeepAlive) / 1024
+    held = listener_held(mpm, directives.KeepAlive, per_child, directives.async_factor_effective)
+    child += held * kept_connection_kib(costs, mpm) / 1024
     fixed = costs.parent_mib + costs.shared_mib
     buddy = memory.child_rss_max_mib
     buddy_children = int(usable_mib // buddy) if buddy > 0 else 0

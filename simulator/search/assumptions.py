@@ -47,7 +47,7 @@ def memory_assumptions(prep: Prepared, php: Sequence[Prepared] | None = None) ->
         "shared_mib": c.shared_mib,
         "parent_mib": c.parent_mib,
         "connection_kib": c.connection_kib,
-        "listener_connection_kib": kept_connection_kib(c, prep.mpm, prep.directives.KeepAlive),
+        "listener_connection_kib": kept_connection_kib(c, prep.mpm),
         "child_private_mib": round(private, 4),
         "child_rss_mib": round(private + c.shared_mib, 4),
         "request_memory_kib": round(request_kib, 3),
@@ -174,7 +174,7 @@ def assumption_lines(a: dict[str, Any]) -> list[str]:
         f"memory assumed: {child} + {a['shared_mib']:g} MiB shared by all (RSS about "
         f"{a['child_rss_mib']:.1f} MiB); each connection {a['connection_kib']:g} KiB"
         + (
-            f" (+{a['listener_connection_kib']:g} KiB once kept alive)"
+            f" (+{a['listener_connection_kib']:g} KiB while its listener holds it)"
             if a.get("listener_connection_kib")
             else ""
         )

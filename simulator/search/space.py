@@ -19,7 +19,7 @@ from mpmsim.models.apache.directives import (
     normalize_directives,
 )
 from mpmsim.models.apache.rules import MPM_DEFAULTS
-from mpmsim.models.mpm.registry import kept_connection_kib
+from mpmsim.models.mpm.registry import kept_connection_kib, listener_held
 from mpmsim.search.goals import memory_budget_mib, nominal_offered_rps
 from mpmsim.search.php import php_memory_mib
 from mpmsim.spec.resolve import Prepared
@@ -226,7 +226,8 @@ def full_memory_mib(prep: Prepared, cand: Candidate) -> float:
     conns = cand.max_request_workers
     if cand.mpm == "event":
         conns = int(conns * (1 + prep.directives.async_factor_effective))
-    kept_kib = kept_connection_kib(c, cand.mpm, prep.directives.KeepAlive)
+    d = prep.directives
+    held = listener_held(cand.mpm, d.KeepAlive, cand.max_request_workers, d.async_factor_effective)
     transient = max((k.memory_kib for k in prep.classes), default=0.0) / 1024.0
     served_kib = (
         threads * c.thread_used_kib
@@ -239,7 +240,7 @@ def full_memory_mib(prep: Prepared, cand: Candidate) -> float:
         + children * c.process_mib
         + threads * c.thread_mib
         + served_kib / 1024.0
-        + conns * (c.connection_kib + kept_kib) / 1024.0
+        + (conns * c.connection_kib + held * kept_connection_kib(c, cand.mpm)) / 1024.0
         + cand.max_request_workers * transient
         + php_memory_mib(prep, cand.max_request_workers, cand.threads_per_child, cand.fpm_children)
     )
