@@ -20,6 +20,7 @@ from mpmsim.calibration.fit import fitted_costs
 from mpmsim.calibration.linear import ParamFit
 from mpmsim.calibration.memory_fit import fit_memory
 from mpmsim.calibration.php_fit import kept_cpu
+from mpmsim.calibration.regressors import listener_connections
 from mpmsim.engine.replication import World, build_world
 from mpmsim.errors import InputError
 from mpmsim.models.costs import load_costs
@@ -235,10 +236,21 @@ def _kept_alive(children: int, clients: int) -> MeasuredRun:
     )  # fmt: skip
 
 
+def _lingering(row: MeasuredRun) -> MeasuredRun:
+    """``row`` whose event children also hold, at the peak, the pools of the connections in
+    their linger queues: about one per worker (25 a child), up to one per client."""
+    if row.mpm != "event" or row.peak_pss_mb is None or row.peak_procs is None:
+        return row
+    held = min(CLIENTS, (row.peak_procs - 1) * 25)
+    return replace(row, peak_pss_mb=row.peak_pss_mb + held * LISTENER_KIB / 1024.0)
+
+
 def test_fit_memory_tells_kept_alive_connections_from_busy_ones() -> None:
     """Event's keep-alive rows: the connections its listeners keep (listener_connection_kib,
-    up to what the children admit) are a column of their own beside every row's clients."""
-    rows = SYNTHETIC + [_kept_alive(n, c) for n in (1, 2, 4) for c in (10, 100, 300)]
+    up to what the children admit) are a column of their own beside every row's clients;
+    its rows without keep-alive hold the pools of their lingering closes in the same column."""
+    rows = [_lingering(r) for r in SYNTHETIC]
+    rows += [_kept_alive(n, c) for n in (1, 2, 4) for c in (10, 100, 300)]
     fit = fit_memory(rows, load_costs(IDEAL))
     assert fit is not None
     assert fit.values["listener_connection_mib"] * 1024.0 == pytest.approx(LISTENER_KIB, abs=0.01)
@@ -247,9 +259,36 @@ def test_fit_memory_tells_kept_alive_connections_from_busy_ones() -> None:
     assert kept is not None and kept.values["listener_connection_mib"] == 0.0  # ideal's
 
 
+@pytest.mark.parametrize(
+    ("mpm", "keepalive", "util", "cores", "held"),
+    [
+        ("event", True, None, 1.0, 225.0),  # no CPU reading: the limit's maximum, 3 x 25 each
+        ("event", True, 0.2, 1.0, 195.0),  # 80 % of the core idle: 25 + 2 x 20 each
+        ("event", True, 1.0, 1.0, 75.0),  # a saturated core: ThreadsPerChild each
+        ("event", True, 1.0, 2.0, 150.0),  # one of two cores busy: 25 + 2 x 12.5 each
+        ("event", False, 0.2, 1.0, 75.0),  # lingering closes: one per worker
+        ("worker", True, 0.2, 1.0, 0.0),  # a worker per connection instead
+    ],
+)
+def test_listener_column_is_what_the_simulator_holds_at_its_peak(
+    mpm: str, keepalive: bool, util: float | None, cores: float, held: float
+) -> None:
+    """Event's listener column: one per client, up to each child's admission limit,
+    ThreadsPerChild + AsyncRequestWorkerFactor x its idle workers, idle as the row left its
+    cores; without keep-alive the connections lingering for their FIN, one per worker."""
+    row = replace(_row(mpm, "static", 3, 3), keepalive=keepalive, concurrency=1000,
+                  apache_cpu_util=util)  # fmt: skip
+    assert listener_connections(row, 4, cores) == pytest.approx(held)
+    few = replace(row, concurrency=10)
+    assert listener_connections(few, 4, cores) == pytest.approx(min(10.0, held))
+
+
 def test_fitted_costs_carries_worker_kib_and_its_uncertainty() -> None:
-    # every row at 50 clients: connection_kib is not fitted, the base's must be the rows'
-    base = load_costs({"base": "default", "connection_kib": CONN_KIB})
+    # every row at 50 clients: connection_kib and listener_connection_kib (event's lingering
+    # closes, 50 in each row) are not fitted, the base's must be the rows'
+    base = load_costs(
+        {"base": "default", "connection_kib": CONN_KIB, "listener_connection_kib": 0.0}
+    )
     mem = fit_memory(SYNTHETIC, base)
     cpu = ParamFit(*kept_cpu(base, 2.0), rows_used=0, rms_rel_error=math.nan)
     costs = fitted_costs(base, cpu, mem, 2.0)

@@ -252,7 +252,7 @@ def calibrate(
     work_per_cpu_s = float(setup_hardware.host_mean_speed)
     cpu = (fit_cpu(apache_rows, base, cs_us, keep, work_per_cpu_s) if apache_rows
            else ParamFit(*kept_cpu(base, cs_us), rows_used=0, rms_rel_error=math.nan))  # fmt: skip
-    mem = fit_memory(apache_rows, base, keep)
+    mem = fit_memory(apache_rows, base, keep, cores=float(setup_hardware.vcpus))
     # The round trip from the keep-alive one-client rows and Apache's measured CPU (physical:
     # taking the model's CPU off instead leaves ~5 us on the campaigns' machine, below any
     # loopback's); the client's time per connection is then the rest of a one-client row's

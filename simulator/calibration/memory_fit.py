@@ -2,8 +2,8 @@
 
 Each reading is explained by what the simulator holds at that moment: the parent and the shared
 pages, each child, each thread, each worker thread that has served, each class's worker and
-child state, each connection, and event's connections kept alive by a listener
-(:func:`fit_memory`).
+child state, each connection, and event's connections held by a listener, kept alive or
+lingering (:func:`fit_memory`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from mpmsim.workloads.readers import MeasuredRun
 
 
 def fit_memory(
-    runs: Sequence[MeasuredRun], base: CostModel, keep: Collection[str] = ()
+    runs: Sequence[MeasuredRun], base: CostModel, keep: Collection[str] = (), cores: float = 1.0
 ) -> ParamFit | None:
     """Fit parent + shared, per-child, per-thread, per-used-thread and per-class memory.
 
@@ -40,9 +40,11 @@ def fit_memory(
     A loaded reading also holds the connections the simulator holds at its peak (one per
     client, up to MaxRequestWorkers): Apache's memory for each (``connection_kib``) is a column
     of its own, fitted too (the kernel's socket memory, ``socket_kib``, is in no PSS and the
-    simulator leaves it out of the figure compared with one). Event's keep-alive rows also hold
-    the connections its listeners keep alive, each with a pool of its own
-    (``listener_connection_kib``, :func:`listener_connections`). Parameters the readings cannot
+    simulator leaves it out of the figure compared with one). Event's loaded readings also hold
+    the connections its listeners hold, each with a pool of its own: kept alive, or waiting in
+    the linger queue for the client's FIN (``listener_connection_kib``,
+    :func:`listener_connections`; ``cores``: the vCPUs Apache ran on, in which the rows'
+    ``apache_cpu_util`` is counted). Parameters the readings cannot
     tell apart (no threaded rows, prefork only; a class or connection column that adds no
     rank) and those in ``keep`` (``worker_kib`` keeps every class's, ``classes.NAME.worker_kib``
     one, the same for ``child_kib``, ``connection_kib``, ``listener_connection_kib``) keep the
@@ -66,7 +68,7 @@ def fit_memory(
                 # The simulator's peak also holds its open connections (connection_kib each,
                 # one a busy worker), as php_fit's mod_php memory fit takes them.
                 conns = float(peak_connections(r)) if loaded else 0.0
-                held = listener_connections(r, procs) if loaded else 0.0
+                held = listener_connections(r, procs, cores) if loaded else 0.0
                 rows.append([1.0, procs - 1.0, threads - 1.0, used]
                             + [served if c == r.content else 0.0 for c in classes]
                             + [children if c == r.content else 0.0 for c in classes]

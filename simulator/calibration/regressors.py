@@ -17,7 +17,7 @@ from mpmsim.calibration.linear import ParamFit
 from mpmsim.calibration.measured import ServerMs, requests_per_connection
 from mpmsim.models.apache.directives import apply_apache_rules, normalize_directives
 from mpmsim.models.costs import CostModel
-from mpmsim.models.mpm.registry import MPM_MODELS
+from mpmsim.models.mpm.registry import MPM_MODELS, listener_held
 from mpmsim.workloads.readers import MeasuredRun
 
 #: The CPU fit's terms after the classes' handler CPU, in :func:`cpu_regressors`' order.
@@ -112,18 +112,30 @@ def peak_connections(run: MeasuredRun) -> int:
     return min(run.concurrency, run.mrw_effective)
 
 
-def listener_connections(run: MeasuredRun, procs: int) -> float:
-    """The connections a loaded reading's children hold when their listener keeps connections
-    apart from the workers (event; the memory fit's ``listener_connection_kib`` column): one
-    per client, up to what the children admit, ThreadsPerChild x (1 + AsyncRequestWorkerFactor)
-    each (connections_above_limit, event.c l.519-537, with the factor Apache really uses:
-    ``EffectiveDirectives.async_factor_effective``); 0 for prefork and worker."""
+def listener_connections(run: MeasuredRun, procs: int, cores: float = 1.0) -> float:
+    """The connections a loaded reading's children hold apart from their workers, each with a
+    pool (the memory fit's ``listener_connection_kib`` column), as the simulator holds them at
+    its peak; 0 for prefork and worker.
+
+    With keep-alive: one per client, up to each child's admission limit, ThreadsPerChild +
+    AsyncRequestWorkerFactor x its idle workers (connections_above_limit, event.c l.519-537,
+    with the factor Apache really uses: ``EffectiveDirectives.async_factor_effective``), its
+    workers idle in the share of ``cores`` the row left idle (``apache_cpu_util``): a child of a
+    saturated core admits about ThreadsPerChild; a row without that reading, the limit's
+    maximum, ThreadsPerChild x (1 + factor). Without keep-alive: the lingering closes, about one
+    per worker (:func:`listener_held`).
+    """
     model: Any = MPM_MODELS[run.mpm]
-    if model.keepalive_holds_worker or not run.keepalive:
+    if model.keepalive_holds_worker:
         return 0.0
     values, _ = normalize_directives(run.directives, source=run.run_id)
     d, _ = apply_apache_rules(run.mpm, values)
-    per_child = d.ThreadsPerChild * (1 + d.async_factor_effective)
+    idle = 1.0
+    if run.apache_cpu_util is not None:
+        idle = max(0.0, 1.0 - run.apache_cpu_util / cores)
+    per_child = float(listener_held(run.mpm, False, d.ThreadsPerChild, 0))
+    if run.keepalive:
+        per_child *= 1.0 + d.async_factor_effective * idle
     return float(min(run.concurrency, (procs - 1) * per_child))
 
 
