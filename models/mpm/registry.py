@@ -42,18 +42,22 @@ def kept_connection_kib(costs: CostModel, mpm: str) -> float:
     return 0.0 if model.keepalive_holds_worker else costs.listener_connection_kib
 
 
-def listener_held(mpm: str, keepalive: bool, workers: int, async_factor: int) -> int:
+def listener_held(
+    mpm: str, keepalive: bool, workers: int, async_factor: int, idle: float = 1.0
+) -> float:
     """Connections that ``workers`` worker threads' listeners hold at most with a pool each
     (:func:`kept_connection_kib`): 0 for prefork and worker.
 
-    Event with keep-alive: every connection its children admit, ``workers`` x (1 +
-    AsyncRequestWorkerFactor) (connections_above_limit, event.c). Without keep-alive only
-    lingering closes wait there, which do not count against that limit: each worker leaves its
-    connection in the linger queue and takes the next, so at the peak about one per worker
+    Event with keep-alive: every connection its children admit, ``workers`` +
+    AsyncRequestWorkerFactor x the idle workers (connections_above_limit, event.c), ``idle``
+    the share of them idle; with all idle (the default, the bound), ``workers`` x (1 + factor).
+    Without keep-alive only lingering closes wait there, which do not count against that limit:
+    each worker leaves its connection in the linger queue and takes the next, so at the peak
+    about one per worker
     (measured on 2.4.71: "24 active conns (24 lingering ...), 1 idle workers" in a child of 25
     threads, ``LingeringClose.deferred``).
     """
     model: Any = MPM_MODELS[mpm]
     if model.keepalive_holds_worker:
-        return 0
-    return workers * (1 + async_factor) if keepalive else workers
+        return 0.0
+    return workers * (1.0 + async_factor * idle) if keepalive else float(workers)

@@ -125,17 +125,14 @@ def listener_connections(run: MeasuredRun, procs: int, cores: float = 1.0) -> fl
     maximum, ThreadsPerChild x (1 + factor). Without keep-alive: the lingering closes, about one
     per worker (:func:`listener_held`).
     """
-    model: Any = MPM_MODELS[run.mpm]
-    if model.keepalive_holds_worker:
-        return 0.0
     values, _ = normalize_directives(run.directives, source=run.run_id)
     d, _ = apply_apache_rules(run.mpm, values)
     idle = 1.0
     if run.apache_cpu_util is not None:
         idle = max(0.0, 1.0 - run.apache_cpu_util / cores)
-    per_child = float(listener_held(run.mpm, False, d.ThreadsPerChild, 0))
-    if run.keepalive:
-        per_child *= 1.0 + d.async_factor_effective * idle
+    per_child = listener_held(
+        run.mpm, run.keepalive, d.ThreadsPerChild, d.async_factor_effective, idle
+    )
     return float(min(run.concurrency, (procs - 1) * per_child))
 
 
