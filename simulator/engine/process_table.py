@@ -3,7 +3,8 @@
 A child takes the lowest free scoreboard slot when it is forked. When it exits, its slot stays
 taken until the parent reaps it (``ap_wait_or_timeout`` in the parent's loop, after the
 maintenance that ends its 1 s sleep; see ``Server._maintenance_loop``). The table also counts the
-processes and threads alive (the parent included) and their peaks, which the recorder samples.
+processes and threads alive (the parent included) and their peaks, which the recorder samples,
+and the worker threads of live children that have served (``Child.used``) with their peak.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class ProcessTable:
         self.threads = 1
         self.processes_peak = 1
         self.threads_peak = 1
+        self.threads_used = 0  # worker threads of live children that have served
+        self.threads_used_peak = 0
         self.spawned = 0
 
     @property
@@ -59,6 +62,14 @@ class ProcessTable:
         self._unreaped.append(child)
         self.processes -= 1
         self.threads -= child.threads + child.extra_threads
+        self.threads_used -= child.used
+
+    def served(self, child: Child, used: int) -> None:
+        """``used`` workers of ``child`` have served now (one more than before, or as many)."""
+        self.threads_used += used - child.used
+        child.used = used
+        if self.threads_used > self.threads_used_peak:
+            self.threads_used_peak = self.threads_used
 
     def reap(self) -> None:
         """The parent reaps the children that exited: their slots are free again."""

@@ -304,6 +304,7 @@ def _counters(world: World) -> dict[str, float]:
         "busy_peak": server.busy_peak,
         "processes_peak": server.table.processes_peak,
         "threads_peak": server.table.threads_peak,
+        "threads_used_peak": server.table.threads_used_peak,
         "keepalive_peak": server.keepalive.peak,
         "memory_peak_mib": memory.peak_mib,
         "memory_apache_peak_mib": memory.apache_peak_mib,

@@ -69,6 +69,8 @@ class Server:
             model.threads_per_child(), model.extra_threads_per_child(), self.overheads.child_mib
         )
         self._used_mib = self.overheads.thread_used_mib
+        # a threaded child's workers that have served (memory, and the count calibrate reads)
+        self._counts_used = model.threaded
         # Both wait for a task's turn on the CPU; under processor sharing there is none, so
         # they are skipped (nothing per connection).
         self._hands_off = model.accept_hands_off and not cpu.runs_at_once
@@ -172,7 +174,7 @@ class Server:
         child.idle -= 1
         if self._hands_off:
             child.waking += 1  # until its first CPU job runs (:meth:`worker_ran`)
-        if self._used_mib:
+        if self._counts_used and child.used < child.threads:
             self._thread_used(child)
         child.conns += 1
         self.busy += 1
@@ -245,7 +247,7 @@ class Server:
 
     def _thread_used(self, child: Child) -> None:
         """A hand-off to a worker: the child keeps ``thread_used_kib`` for each that has run."""
-        child.used = keep_for_worker(child, self.memory, child.used, self._used_mib)
+        self.table.served(child, keep_for_worker(child, self.memory, child.used, self._used_mib))
 
     def worker_ran(self, child: Child) -> None:
         """The worker given a new connection got the CPU: its scoreboard slot leaves READY.
@@ -282,7 +284,7 @@ class Server:
     def hold_worker(self, child: Child) -> None:
         """Take one of the idle workers of ``child`` (it has one)."""
         child.idle -= 1
-        if self._used_mib:
+        if self._counts_used and child.used < child.threads:
             self._thread_used(child)
         self.busy += 1
         if self.busy > self.busy_peak:

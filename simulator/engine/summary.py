@@ -197,7 +197,13 @@ def _counters(rep: Replication) -> dict[str, Any]:
     """Peaks and counts over the whole replication, and the simulation's own cost."""
     c = rep.counters
     rec: dict[str, Any] = {}
-    for key in ("processes_peak", "threads_peak", "busy_peak", "keepalive_peak"):
+    for key in (
+        "processes_peak",
+        "threads_peak",
+        "threads_used_peak",
+        "busy_peak",
+        "keepalive_peak",
+    ):
         rec[key] = int(c[key])
     for key in ("sent", "finished", "reconnects", "syn_drops", "oom_kills", "conns_accepted"):
         rec[key] = int(c[key])
