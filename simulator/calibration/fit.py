@@ -9,7 +9,10 @@ Two stages:
    CPU per request and to the memory readings (idle and peak of every row) with
    ``scipy.optimize.least_squares`` on relative errors, with bounds (every cost >= 0) and a robust
    ``soft_l1`` loss, so a few runs the model cannot explain do not drag the fit. Standard errors
-   come from the Jacobian at the optimum.
+   come from the Jacobian at the optimum. The memory columns count what the simulator holds;
+   where that depends on the run (how many workers of a threaded MPM have served when one
+   child can hold the load: :mod:`~mpmsim.calibration.used_sim`), those rows are simulated
+   once, with the CPU already fitted, before the memory fit.
 2. **Check.** Every row, fitted or held out, is then simulated with the fitted model (each row
    with a seed of its own, from its id: ``check.row_seed``) and its throughput, latency
    percentiles, CPU per request, memory and process count compared with what was measured.
@@ -39,6 +42,7 @@ from mpmsim.calibration.memory_fit import fit_memory
 from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup, split_php, with_php
 from mpmsim.calibration.regressors import cpu_regressors, cpu_term_names, model_cpu_ms
 from mpmsim.calibration.tail_fit import TailFit, fit_after_response, tail_rows
+from mpmsim.calibration.used_sim import simulated_used_threads
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel, RequestClassCost
 from mpmsim.workloads.readers import MeasuredRun
@@ -252,7 +256,6 @@ def calibrate(
     work_per_cpu_s = float(setup_hardware.host_mean_speed)
     cpu = (fit_cpu(apache_rows, base, cs_us, keep, work_per_cpu_s) if apache_rows
            else ParamFit(*kept_cpu(base, cs_us), rows_used=0, rms_rel_error=math.nan))  # fmt: skip
-    mem = fit_memory(apache_rows, base, keep, cores=float(setup_hardware.vcpus))
     # The round trip from the keep-alive one-client rows and Apache's measured CPU (physical:
     # taking the model's CPU off instead leaves ~5 us on the campaigns' machine, below any
     # loopback's); the client's time per connection is then the rest of a one-client row's
@@ -264,6 +267,18 @@ def calibrate(
         estimate_client_conn_ms(apache_rows, rtt, model_cpu_ms(cpu, base)) if apache_rows
         else base.client_conn_ms
     )  # fmt: skip
+    # Where one child can hold a row's load, the workers that served are the simulator's count
+    # (used_sim), run with the CPU fitted: memory does not change what the simulator does.
+    used = None
+    if simulate and apache_rows:
+        cpu_only = fitted_costs(base, cpu, None, cs_us).model_copy(
+            update={"client_conn_ms": round(client_conn_ms, 5)}
+        )
+        used = simulated_used_threads(
+            apache_rows, cpu_only, Setup(setup_hardware, rtt), jobs=jobs, seed=seed,
+            progress=progress,
+        )  # fmt: skip
+    mem = fit_memory(apache_rows, base, keep, cores=float(setup_hardware.vcpus), used=used)
     fitted_fields = {
         "accept_cpu_ms", "close_cpu_ms", "thread_switch_us", "process_switch_us", "classes",
         "switch_us_per_task", "client_conn_ms",

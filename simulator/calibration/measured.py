@@ -306,7 +306,8 @@ def split_representable(
 
 
 def simulate(run: MeasuredRun, costs: CostModel, setup: Setup, seed: int = 1) -> dict[str, float]:
-    """The figures of :data:`METRICS` that the model predicts for ``run``."""
+    """The figures of :data:`METRICS` that the model predicts for ``run``, and the peak of
+    worker threads that have served (``threads_used_peak``, which the memory fit reads)."""
     prep = prepare(load_scenario_data(scenario_for(run, costs, setup, seed), source=run.run_id))
     res = run_prepared(prep, 1)
     rec = summarize(prep, res.replications[0])
@@ -317,6 +318,7 @@ def simulate(run: MeasuredRun, costs: CostModel, setup: Setup, seed: int = 1) ->
         "cpu_ms_per_req": rec["cpu_ms_per_request"],
         "peak_pss_mb": rec["memory_apache_peak_mib"],  # PSS: without kernel socket memory
         "peak_procs": float(rec["processes_peak"]),
+        "threads_used_peak": float(rec["threads_used_peak"]),
     }
 
 

@@ -9,7 +9,7 @@ lingering (:func:`fit_memory`).
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -26,14 +26,21 @@ from mpmsim.workloads.readers import MeasuredRun
 
 
 def fit_memory(
-    runs: Sequence[MeasuredRun], base: CostModel, keep: Collection[str] = (), cores: float = 1.0
+    runs: Sequence[MeasuredRun],
+    base: CostModel,
+    keep: Collection[str] = (),
+    cores: float = 1.0,
+    used: Mapping[str, float] | None = None,
 ) -> ParamFit | None:
     """Fit parent + shared, per-child, per-thread, per-used-thread and per-class memory.
 
     Idle and peak readings of every row; a used thread (``thread_used_kib``) is a worker of a
     threaded MPM that has served, so only loaded readings have them. A class's ``worker_kib``
     is held by every worker that has served it: in a loaded reading of a row of that content,
-    the used threads of a threaded MPM or the children of prefork (:func:`class_workers`).
+    the used threads of a threaded MPM or the children of prefork (:func:`class_workers`);
+    ``used`` gives, by run id, the simulator's count of used threads for the rows whose load
+    one child can hold (:func:`~mpmsim.calibration.regressors.one_child_load`), where not all
+    workers have served.
     A class's ``child_kib`` is held once by every child in such a reading
     (:func:`class_children`); with one worker per child, prefork's rows alone cannot tell it
     from ``worker_kib``, so it is fitted only where the rows of a threaded MPM tell them apart.
@@ -62,14 +69,15 @@ def fit_memory(
             (r.peak_procs, r.peak_threads, r.peak_pss_mb, True),
         ):
             if procs and threads and pss:
-                used = used_threads(r, procs, threads, loaded)
-                served = class_workers(r, procs, threads, loaded)
+                simulated = None if used is None else used.get(r.run_id)
+                n_used = used_threads(r, procs, threads, loaded, simulated)
+                served = class_workers(r, procs, threads, loaded, simulated)
                 children = class_children(r, procs, loaded)
                 # The simulator's peak also holds its open connections (connection_kib each,
                 # one a busy worker), as php_fit's mod_php memory fit takes them.
                 conns = float(peak_connections(r)) if loaded else 0.0
                 held = listener_connections(r, procs, cores) if loaded else 0.0
-                rows.append([1.0, procs - 1.0, threads - 1.0, used]
+                rows.append([1.0, procs - 1.0, threads - 1.0, n_used]
                             + [served if c == r.content else 0.0 for c in classes]
                             + [children if c == r.content else 0.0 for c in classes]
                             + [conns, held])  # fmt: skip

@@ -73,30 +73,55 @@ def jobs_per_request(run: MeasuredRun, k: float) -> float:
     return 1.0 + (1.0 / k if model.linger_holds_worker else 0.0)
 
 
-def used_threads(run: MeasuredRun, procs: int, threads: int, loaded: bool) -> float:
+def used_threads(
+    run: MeasuredRun, procs: int, threads: int, loaded: bool, simulated: float | None = None
+) -> float:
     """Worker threads that have served (``thread_used_kib``) in a memory reading of ``run``.
 
     Only threaded MPMs count them, and only under load: work goes round a child's idle
-    threads, so after a loaded run every worker has served. A child's threads beyond its
-    workers are its main thread and listener (two); the parent is one process of one thread.
+    threads, so after a loaded run every worker of a child that got connections has served.
+    A child's threads beyond its workers are its main thread and listener (two); the parent is
+    one process of one thread. Every child gets connections unless one child's workers can
+    hold the load (:func:`one_child_load`): the simulator's count for such a row
+    (``simulated``: its peak of workers that have served), at most the reading's workers.
     """
     model: Any = MPM_MODELS[run.mpm]
     if not (loaded and model.threaded):
         return 0.0
-    return max(float(threads - 1 - 2 * (procs - 1)), 0.0)
+    workers = max(float(threads - 1 - 2 * (procs - 1)), 0.0)
+    return workers if simulated is None else min(simulated, workers)
 
 
-def class_workers(run: MeasuredRun, procs: int, threads: int, loaded: bool) -> float:
+def one_child_load(run: MeasuredRun) -> bool:
+    """A threaded row whose clients one child's workers can all hold (concurrency at most
+    ThreadsPerChild). Such a load may stay in the child whose listener took it: a listener
+    accepts while its child has idle workers (worker.c/event.c ``listener_thread``), so the
+    workers that serve, and grow their child, are that child's, not all of the server's.
+    How many children get connections then depends on the run (on a saturated core the
+    lingering closes keep workers reserved and the next child takes over): the simulator
+    says (:func:`used_threads`)."""
+    model: Any = MPM_MODELS[run.mpm]
+    if not model.threaded:
+        return False
+    values, _ = normalize_directives(run.directives, source=run.run_id)
+    d, _ = apply_apache_rules(run.mpm, values)
+    return run.concurrency <= d.ThreadsPerChild
+
+
+def class_workers(
+    run: MeasuredRun, procs: int, threads: int, loaded: bool, simulated: float | None = None
+) -> float:
     """Workers that have served the row's class (``classes.<content>.worker_kib``) in a reading.
 
-    Only under load: a threaded MPM's used worker threads (:func:`used_threads`), a prefork
-    child's one worker per child (the parent serves nothing).
+    Only under load: a threaded MPM's used worker threads (:func:`used_threads`, with the
+    simulator's count ``simulated`` where it has one), a prefork child's one worker per child
+    (the parent serves nothing).
     """
     if not loaded:
         return 0.0
     model: Any = MPM_MODELS[run.mpm]
     if model.threaded:
-        return used_threads(run, procs, threads, loaded)
+        return used_threads(run, procs, threads, loaded, simulated)
     return max(float(procs - 1), 0.0)
 
 

@@ -129,7 +129,8 @@ def _read_runs(measurements: list[Path]) -> list[MeasuredRun]:
 
 
 def _progress(done: int, total: int) -> None:
-    """Count simulations on stderr, in place (the tail fit's grid, then every row)."""
+    """Count simulations on stderr, in place (the rows one child can hold, the tail fit's grid,
+    then every row)."""
     end = "\n" if done == total else "\r"
     print(f"simulating measured runs: {done}/{total}", end=end, file=sys.stderr)
 

@@ -1,0 +1,43 @@
+"""The workers that have served, as the simulator holds them, for the rows one child can hold.
+
+The memory fit charges ``thread_used_kib`` (and a class's ``worker_kib``) for every worker
+thread that has served. After a loaded run that is every worker of every child that got
+connections, and under most loads every child gets some. Where one child's workers can hold
+all the clients (:func:`~mpmsim.calibration.regressors.one_child_load`: one client, ten on
+children of 25 threads), the load may stay in the child whose listener took it, and then a
+quarter of the workers of four children have served, not all: the simulator held 25 of 100 at
+one client, and 25 or 100 at ten depending on whether keep-alive pins the connections or
+lingering closes on a saturated core push the next ones to another child. So those rows are
+simulated first, with the CPU already fitted, and the memory fit takes the simulator's peak of
+used workers for them; every other loaded row keeps all its workers. Memory costs do not change
+what the simulator does (short of an out-of-memory kill), so the count does not depend on the
+memory the fit is about to choose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from mpmsim.calibration.check import simulate_rows
+from mpmsim.calibration.measured import Setup
+from mpmsim.calibration.regressors import one_child_load
+from mpmsim.models.costs import CostModel
+from mpmsim.workloads.readers import MeasuredRun
+
+
+def simulated_used_threads(
+    runs: Sequence[MeasuredRun],
+    costs: CostModel,
+    setup: Setup,
+    *,
+    jobs: int = 2,
+    seed: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, float]:
+    """By run id, the peak of worker threads that have served in the simulation of each row of
+    ``runs`` whose load one child can hold (each with its ``check.row_seed`` of ``seed``)."""
+    rows = [r for r in runs if r.peak_pss_mb and one_child_load(r)]
+    if not rows:
+        return {}
+    predicted = simulate_rows(rows, [costs], setup, jobs=jobs, progress=progress, seed=seed)
+    return {r.run_id: p["threads_used_peak"] for r, p in zip(rows, predicted, strict=True)}
