@@ -15,7 +15,11 @@ import numpy as np
 
 from mpmsim.calibration.linear import ParamFit
 from mpmsim.calibration.measured import ServerMs, requests_per_connection
-from mpmsim.models.apache.directives import apply_apache_rules, normalize_directives
+from mpmsim.models.apache.directives import (
+    EffectiveDirectives,
+    apply_apache_rules,
+    normalize_directives,
+)
 from mpmsim.models.costs import CostModel
 from mpmsim.models.mpm.registry import MPM_MODELS, listener_held
 from mpmsim.workloads.readers import MeasuredRun
@@ -73,6 +77,12 @@ def jobs_per_request(run: MeasuredRun, k: float) -> float:
     return 1.0 + (1.0 / k if model.linger_holds_worker else 0.0)
 
 
+def _effective(run: MeasuredRun) -> EffectiveDirectives:
+    """The directives Apache ran ``run`` with (its own rules applied to the row's)."""
+    values, _ = normalize_directives(run.directives, source=run.run_id)
+    return apply_apache_rules(run.mpm, values)[0]
+
+
 def used_threads(
     run: MeasuredRun, procs: int, threads: int, loaded: bool, simulated: float | None = None
 ) -> float:
@@ -103,8 +113,7 @@ def one_child_load(run: MeasuredRun) -> bool:
     model: Any = MPM_MODELS[run.mpm]
     if not model.threaded:
         return False
-    values, _ = normalize_directives(run.directives, source=run.run_id)
-    d, _ = apply_apache_rules(run.mpm, values)
+    d = _effective(run)
     return run.concurrency <= d.ThreadsPerChild
 
 
@@ -150,8 +159,7 @@ def listener_connections(run: MeasuredRun, procs: int, cores: float = 1.0) -> fl
     maximum, ThreadsPerChild x (1 + factor). Without keep-alive: the lingering closes, about one
     per worker (:func:`listener_held`).
     """
-    values, _ = normalize_directives(run.directives, source=run.run_id)
-    d, _ = apply_apache_rules(run.mpm, values)
+    d = _effective(run)
     idle = 1.0
     if run.apache_cpu_util is not None:
         idle = max(0.0, 1.0 - run.apache_cpu_util / cores)
