@@ -30,6 +30,10 @@ class PreforkModel:
     accept_hands_off = False  # child_main: accept() and SERVER_BUSY_READ in one run
     accept_fills_first = False  # one connection per wake; exclusive waiters woken in turn
     listener_disables = False
+    # prefork.c perform_idle_server_maintenance: every slot used (once per lifetime), and the
+    # info-level line of a spawn rate of 8 or more; prefork has no "near" or "full" warning
+    reached_code = "AH00161"
+    busy_code = "AH00162"
 
     def __init__(self, directives: EffectiveDirectives) -> None:
         self.d = directives
@@ -70,7 +74,7 @@ class PreforkModel:
             free = d.process_limit - len(live) - server.unreaped
             if free <= 0:
                 server.log(
-                    "AH00161",
+                    self.reached_code,
                     "server reached MaxRequestWorkers setting, consider raising the "
                     "MaxRequestWorkers setting",
                     once=True,
@@ -80,7 +84,7 @@ class PreforkModel:
             n = min(self.spawn_rate, free)
             if self.spawn_rate >= 8:
                 server.log(
-                    "AH00162",
+                    self.busy_code,
                     f"server seems busy, (you may need to increase StartServers, or "
                     f"Min/MaxSpareServers), spawning {n} children, there are {idle} idle, "
                     f"and {len(live)} total children",
