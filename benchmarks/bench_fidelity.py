@@ -11,11 +11,14 @@ a cost model describes one machine, so each is fitted on its own fit part, as a 
 calibrates on their own server (``--joint``: one fit for all rows). Every row is then
 simulated with its machine's fitted model. Prints, for the held-out and the fitted part:
 throughput MAPE per campaign, the share of ab runs whose p95 is within 20 %, and of runs
-whose peak PSS is within 10 %. Beside them, the same shares for the measurements
-themselves: each run predicted by another repetition of its configuration
-(``repeatability``). A model predicting each configuration's mean would do better, as its
-error holds one run's noise and a repetition's holds two: a measure of the rows' noise, not a
-ceiling.
+whose peak PSS is within 10 %, and of runs whose error log (the row's ``err_log_codes``) holds
+the same kinds of capacity warning as the simulated parent's (``mpmsim.models.mpm.warnings``:
+MaxRequestWorkers reached, within MinSpareThreads of it, scoreboard full; per kind the rows
+real / model / both).
+Beside them, the same shares for the measurements themselves: each run predicted by another
+repetition of its configuration (``repeatability``). A model predicting each configuration's
+mean would do better, as its error holds one run's noise and a repetition's holds two: a
+measure of the rows' noise, not a ceiling.
 
     python benchmarks/bench_fidelity.py [--jobs 2] [--joint] [--seed 1] [--json out.json]
                                         [--costs-out fitted.yaml]
@@ -34,7 +37,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mpmsim.calibration.check import mape_by_metric
+from mpmsim.calibration.check import mape_by_metric, warning_agreement
 from mpmsim.calibration.fit import calibrate
 from mpmsim.models.costs import load_costs
 from mpmsim.models.hardware import load_hardware
@@ -118,6 +121,7 @@ def figures(all_rows: list[dict[str, Any]], campaign_of: dict[str, str]) -> dict
             "ab_p95_within_20pct": {"share_pct": _pct(p95_ok, p95_n), "of": p95_n},
             "peak_pss_within_10pct": {"share_pct": _pct(pss_ok, pss_n), "of": pss_n},
             "mape_pct": mape.get(part, {}),
+            "capacity_warnings": warning_agreement(rows),
         }
     return out
 
@@ -176,6 +180,15 @@ def render(
         lines.append(f"  peak PSS within 10 %:  {pss['share_pct']} % of {pss['of']}")
         mape = ", ".join(f"{k} {v}" for k, v in f["mape_pct"].items())
         lines.append(f"  MAPE % by metric: {mape}")
+        w = f.get("capacity_warnings")
+        if w and w["rows"]:
+            kinds = "; ".join(
+                f"{k} {v['measured']}/{v['predicted']}/{v['both']}" for k, v in w["by_kind"].items()
+            )
+            lines.append(
+                f"  Apache's capacity warnings logged alike: {w['same_pct']} % of {w['rows']} "
+                f"(rows real/model/both: {kinds})"
+            )
     if repeat:
         t, p, m = (repeat[k] for k in ("req_per_s_within_10pct", "lat_p95_ms_within_20pct",
                                        "peak_pss_mb_within_10pct"))  # fmt: skip

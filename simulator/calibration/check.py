@@ -15,9 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from mpmsim.calibration.measured import METRICS, Setup, observed, simulate_row
+from mpmsim.calibration.measured import (
+    METRICS,
+    Setup,
+    measured_warnings,
+    observed,
+    simulate_row,
+)
 from mpmsim.engine.executors import TaskMapper
 from mpmsim.models.costs import CostModel
+from mpmsim.models.mpm.warnings import KINDS
 from mpmsim.workloads.readers import MeasuredRun
 
 #: A row whose prediction misses a metric by more than this is named as unexplained.
@@ -94,8 +101,38 @@ def compare(
             row[f"{m}_measured"] = o
             row[f"{m}_predicted"] = p
             row[f"{m}_error"] = (p - o) / o if o and not math.isnan(o) and o != 0 else math.nan
+        real = measured_warnings(run)
+        row["warnings_measured"] = None if real is None else ",".join(real)
+        row["warnings_predicted"] = ",".join(k for k in KINDS if pred.get(f"warned_{k}"))
         out.append(row)
     return out
+
+
+def warning_agreement(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """How often the simulated parent logged the capacity warnings Apache's did.
+
+    ``rows`` (:func:`compare`'s) carry ``warnings_measured`` and ``warnings_predicted``: the
+    kinds (:data:`~mpmsim.models.mpm.warnings.KINDS`, comma-separated, "" for none) the run's
+    error log holds (None for a row without its error-log columns) and the simulated parent
+    logged. Returns the rows compared, the share
+    whose kinds are the same, and per kind the rows whose real log has it, whose simulated
+    log has it, and both.
+    """
+    pairs = [
+        (set(filter(None, r["warnings_measured"].split(","))),
+         set(filter(None, r["warnings_predicted"].split(","))))
+        for r in rows
+        if r.get("warnings_measured") is not None
+    ]  # fmt: skip
+    same = sum(1 for real, model in pairs if real == model)
+    by_kind = {
+        k: {"measured": sum(1 for real, _ in pairs if k in real),
+            "predicted": sum(1 for _, model in pairs if k in model),
+            "both": sum(1 for real, model in pairs if k in real and k in model)}
+        for k in KINDS
+    }  # fmt: skip
+    share = round(100.0 * same / len(pairs), 2) if pairs else None
+    return {"rows": len(pairs), "same_pct": share, "by_kind": by_kind}
 
 
 def mape_by_metric(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | None]]:

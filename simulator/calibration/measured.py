@@ -23,6 +23,7 @@ from mpmsim.engine.summary import summarize
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel
 from mpmsim.models.hardware import HardwareSpec
+from mpmsim.models.mpm.warnings import KINDS, capacity_warnings
 from mpmsim.spec.reading import load_scenario_data
 from mpmsim.spec.resolve import prepare
 from mpmsim.workloads.readers import MeasuredRun
@@ -64,6 +65,17 @@ def observed(run: MeasuredRun) -> dict[str, float]:
         "peak_pss_mb": pss,
         "peak_procs": _nan(run.peak_procs),
     }
+
+
+def measured_warnings(run: MeasuredRun) -> tuple[str, ...] | None:
+    """The kinds of capacity warning (:data:`~mpmsim.models.mpm.warnings.KINDS`) the run's
+    error log held, from its ``err_log_codes`` cell (the codes of its warn-or-worse lines,
+    ``AH00484:1;AH10159:1``; empty: none); None for a row without the error-log columns
+    (no ``err_log_lines_error``)."""
+    if run.extra.get("err_log_lines_error") is None:
+        return None
+    cell = run.extra.get("err_log_codes") or ""
+    return capacity_warnings(part.split(":")[0].strip() for part in cell.split(";"))
 
 
 def _nan(x: float | int | None) -> float:
@@ -306,12 +318,17 @@ def split_representable(
 
 
 def simulate(run: MeasuredRun, costs: CostModel, setup: Setup, seed: int = 1) -> dict[str, float]:
-    """The figures of :data:`METRICS` that the model predicts for ``run``, and the peak of
-    worker threads that have served (``threads_used_peak``, which the memory fit reads)."""
+    """The figures of :data:`METRICS` that the model predicts for ``run``, the peak of worker
+    threads that have served (``threads_used_peak``, which the memory fit reads), and for each
+    kind of capacity warning (:data:`~mpmsim.models.mpm.warnings.KINDS`) 1.0 if the simulated
+    parent logged it (``warned_<kind>``), else 0.0."""
     prep = prepare(load_scenario_data(scenario_for(run, costs, setup, seed), source=run.run_id))
     res = run_prepared(prep, 1)
-    rec = summarize(prep, res.replications[0])
+    rep = res.replications[0]
+    rec = summarize(prep, rep)
+    warned = capacity_warnings(line.code for line in rep.error_log)
     return {
+        **{f"warned_{kind}": float(kind in warned) for kind in KINDS},
         "req_per_s": rec["throughput_rps"],
         "lat_p50_ms": rec["latency_p50_ms"],
         "lat_p95_ms": rec["latency_p95_ms"],

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from mpmsim.calibration.check import warning_agreement
 from mpmsim.calibration.fit import Calibration
 from mpmsim.calibration.measured import METRICS
 from mpmsim.errors import InputError
@@ -130,6 +131,9 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
         for part, vals in cal.mape.items():
             cells = "  ".join(f"{'-' if vals[m] is None else vals[m]:>14}" for m in METRICS)
             lines.append(f"{part:<11} {cells}")
+    warned = _warnings_line(cal.rows)
+    if warned:
+        lines.append(warned)
     if cal.rows:
         lines.append("")
         lines.append(
@@ -160,6 +164,22 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
         for u in cal.unexplained[:20]:
             lines.append(f"  {u['run_id']}: {u['metric']} {u['error']:+.0f} %")
     return "\n".join(lines)
+
+
+def _warnings_line(rows: Sequence[dict[str, Any]]) -> str | None:
+    """How often the simulated parent logged the capacity warnings the runs' error logs hold
+    (rows with the error-log columns only), per part; None without such rows."""
+    parts = []
+    for part, hold in (("fitted", False), ("held out", True)):
+        w = warning_agreement([r for r in rows if r["held_out"] == hold])
+        if w["rows"]:
+            parts.append(f"{part} {w['same_pct']} % of {w['rows']}")
+    if not parts:
+        return None
+    return (
+        "capacity warnings (MaxRequestWorkers reached, near it, scoreboard full) logged as in "
+        "the runs' error logs: " + ", ".join(parts)
+    )
 
 
 def _f(x: float, width: int = 11, digits: int = 0) -> str:
