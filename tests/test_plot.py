@@ -221,10 +221,12 @@ def test_setup_notebook_outside_a_kernel_changes_nothing() -> None:
 
 
 def test_calibration_predicted_against_measured_per_figure() -> None:
-    """Two figures, three runs (one held out, one without a latency reading)."""
+    """Two figures, three runs (one held out, one without a latency reading); the capacity
+    warnings a row carries are not a figure."""
     rows = [
         {"run_id": "a", "held_out": False, "req_per_s_measured": 100.0,
-         "req_per_s_predicted": 110.0, "lat_p95_ms_measured": 5.0, "lat_p95_ms_predicted": 4.0},
+         "req_per_s_predicted": 110.0, "lat_p95_ms_measured": 5.0, "lat_p95_ms_predicted": 4.0,
+         "warnings_measured": "reached", "warnings_predicted": ""},  # text: not a figure
         {"run_id": "b", "held_out": False, "req_per_s_measured": 300.0,
          "req_per_s_predicted": 290.0, "lat_p95_ms_measured": float("nan"),
          "lat_p95_ms_predicted": 9.0},

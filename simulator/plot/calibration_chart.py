@@ -26,8 +26,12 @@ def calibration(cal: Any) -> go.Figure:
     from plotly.subplots import make_subplots
 
     rows: list[dict[str, Any]] = list(cal.rows)
+    # the figures measured as numbers (a row's capacity warnings are text, or None)
+    first = rows[0] if rows else {}
     metrics = [
-        k.removesuffix("_measured") for k in (rows[0] if rows else {}) if k.endswith("_measured")
+        k.removesuffix("_measured")
+        for k, v in first.items()
+        if k.endswith("_measured") and isinstance(v, float | int) and not isinstance(v, bool)
     ]
     n_rows = max(1, math.ceil(len(metrics) / 3))
     fig = make_subplots(rows=n_rows, cols=3, subplot_titles=metrics, vertical_spacing=0.12)
