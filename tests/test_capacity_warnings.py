@@ -23,6 +23,9 @@ from tests.helpers import REPO
 
 RUNS_CSV = REPO.parent / "shared" / "data" / "apache-bench" / "runs.csv"
 WARM = REPO / "measurements" / "warm-steady" / "runs.csv"
+#: prefork with four slots at most
+FOUR_SLOTS = {"StartServers": 2, "MinSpareServers": 2, "MaxSpareServers": 4,
+              "MaxRequestWorkers": 4, "ServerLimit": 4}  # fmt: skip
 
 
 # -- the kinds -----------------------------------------------------------------------------------
@@ -74,20 +77,16 @@ def test_a_simulated_parent_that_runs_out_of_children_says_so() -> None:
     """Prefork with 4 children at most under 20 clients logs AH00161, and under 1 client
     logs nothing."""
     setup = Setup(load_hardware("bench-1core"), 0.05)
-    directives = {"StartServers": 2, "MinSpareServers": 2, "MaxSpareServers": 4,
-                  "MaxRequestWorkers": 4, "ServerLimit": 4}  # fmt: skip
-    busy = simulate(_row("prefork", directives, 20), load_costs("bench-1core"), setup)
-    quiet = simulate(_row("prefork", directives, 1), load_costs("bench-1core"), setup)
+    busy = simulate(_row("prefork", FOUR_SLOTS, 20), load_costs("bench-1core"), setup)
+    quiet = simulate(_row("prefork", FOUR_SLOTS, 1), load_costs("bench-1core"), setup)
     assert [busy[f"warned_{k}"] for k in KINDS] == [0.0, 1.0, 0.0]
     assert [quiet[f"warned_{k}"] for k in KINDS] == [0.0, 0.0, 0.0]
 
 
 def test_calibrate_s_rows_carry_both_and_its_report_says_how_often_they_agree() -> None:
     setup = Setup(load_hardware("bench-1core"), 0.05)
-    directives = {"StartServers": 2, "MinSpareServers": 2, "MaxSpareServers": 4,
-                  "MaxRequestWorkers": 4, "ServerLimit": 4}  # fmt: skip
     cells = {"err_log_lines_error": "1", "err_log_codes": "AH00161:1"}
-    runs = [replace(_row("prefork", directives, c), extra=cells) for c in (20, 1)]
+    runs = [replace(_row("prefork", FOUR_SLOTS, c), extra=cells) for c in (20, 1)]
     rows = compare(runs, load_costs("bench-1core"), setup, held_out=[False, True], jobs=1)
     assert [(r["warnings_measured"], r["warnings_predicted"]) for r in rows] == [
         ("reached", "reached"), ("reached", "")]  # fmt: skip

@@ -114,9 +114,8 @@ def warning_agreement(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     ``rows`` (:func:`compare`'s) carry ``warnings_measured`` and ``warnings_predicted``: the
     kinds (:data:`~mpmsim.models.mpm.warnings.KINDS`, comma-separated, "" for none) the run's
     error log holds (None for a row without its error-log columns) and the simulated parent
-    logged. Returns the rows compared, the share
-    whose kinds are the same, and per kind the rows whose real log has it, whose simulated
-    log has it, and both.
+    logged. Returns the rows compared, the share whose kinds are the same, and per kind the
+    rows whose real log has it, whose simulated log has it, and both.
     """
     pairs = [
         (set(filter(None, r["warnings_measured"].split(","))),
