@@ -149,6 +149,12 @@ class CFSCPU(CPU):
         """
         return self._wake(work_s, None, queued=True)
 
+    def run_behind(self, work_s: float) -> simpy.Event:
+        """A short job placed at the largest vruntime of the runnable jobs (at min_vruntime
+        with none): event's listener, which under a saturated core waits five to eight times
+        as long as the workers it feeds (measurements/README.md, "By thread")."""
+        return self._wake(work_s, None, queued=True, behind=True)
+
     def _wake(
         self,
         work_s: float,
@@ -158,6 +164,7 @@ class CFSCPU(CPU):
         task: object = None,
         keeps: bool = False,
         after_s: float = 0.0,
+        behind: bool = False,
     ) -> simpy.Event:
         env = self.env
         ev = simpy.Event(env)
@@ -170,7 +177,11 @@ class CFSCPU(CPU):
             self._update_min_v()
         elif now != self._t:
             self._advance(now)  # idle since: only the clock and the credits move
-        if queued:
+        if behind:
+            v = max((j.v for j in running), default=self._min_v)
+            if self._queue:
+                v = max(v, max(q[0] for q in self._queue))
+        elif queued:
             pool = self._sleepers.pool
             v = pool[-1] if pool else self._min_v
         else:

@@ -20,6 +20,10 @@ from mpmsim.workloads.client import Job
 from mpmsim.workloads.distributions import ConstantSampler, Sampler
 from mpmsim.workloads.mix import RequestDraw
 
+#: :meth:`Client._connection`'s status for a kept connection whose request waits for event's
+#: listener (``conn.wake`` fires when it has run)
+PENDING = -1
+
 if TYPE_CHECKING:
     from mpmsim.engine.backend import Route
 
@@ -79,6 +83,11 @@ class Client:
         )
         # The client's own work per new connection (socket, connect, close): costs.client_conn_ms
         self.client_conn_s = server.costs.client_conn_ms / 1000.0
+        # a kept connection's hand-off to its worker: event's listener runs it as a job of its
+        # own when it is a task (mpmsim.engine.listener), else it is part of the request's
+        self._ka_request_cpu_s = (
+            0.0 if server.listeners is not None else server.overheads.ka_request_cpu_s
+        )
         self._next_id = 0
 
     def new_conn(self) -> Conn:
@@ -147,6 +156,12 @@ class Client:
                 yield env.timeout(wait_s)
         self.recorder.start()
         kept, status, lead_s = self._connection(conn, t_start, sent_ago_s)
+        if status == PENDING:  # event: its child's listener hands it to a worker, or closes it
+            assert kept is not None and kept.wake is not None
+            if (yield kept.wake):
+                status = OK
+            else:
+                kept, status, lead_s = self._closed_on_arrival(kept)
         if kept is None:
             kept = self.new_conn()
             status = yield from self.connect(kept, t_start, lead_s)
@@ -207,16 +222,23 @@ class Client:
         if conn is not None and conn.server_closed and conn.closed_at + self.half_rtt_s <= t_start:
             conn = None  # the server's FIN reached the client before it sent: it reconnects
         if conn is not None:
-            if self.server.keepalive.resume(conn):
+            took = self.server.keepalive.resume(conn)
+            if took is True:
                 return conn, OK, 0.0
-            # The server closed the connection as the request arrived (event with no idle
-            # worker, or a stopping child): ab and wrk count an error, browsers retry.
-            if not self.retry_on_close:
-                return conn, RESET, 0.0
-            self.recorder.reconnects += 1
-            sent_ago_s = 0.0
+            if took is not False:
+                return conn, PENDING, 0.0
+            return self._closed_on_arrival(conn)
         # SYN, SYN-ACK, then the ACK with the request (TCP_DEFER_ACCEPT waits for data).
         return None, OK, max(1.5 * self.rtt_s - sent_ago_s, 0.0) + self.client_conn_s
+
+    def _closed_on_arrival(self, conn: Conn) -> tuple[Conn | None, int, float]:
+        """The server closed the kept ``conn`` as the request arrived (event with no idle
+        worker, or a stopping child): ab and wrk count an error (RESET on ``conn``), browsers
+        retry on a new connection (None, OK, the handshake's lead), as :meth:`_connection`."""
+        if not self.retry_on_close:
+            return conn, RESET, 0.0
+        self.recorder.reconnects += 1
+        return None, OK, 1.5 * self.rtt_s + self.client_conn_s
 
     def _served(
         self, conn: Conn, first: bool, t_start: float, client_keepalive: bool, job: Job | None
@@ -294,7 +316,7 @@ class Client:
         """The worker's CPU for a request of ``cpu_s``, with the connection's own costs."""
         ov = self._overheads
         work = ov.request_cpu_s + cpu_s
-        work += ov.new_conn_cpu_s if first else ov.ka_request_cpu_s
+        work += ov.new_conn_cpu_s if first else self._ka_request_cpu_s
         if not keep:
             work += self._close_with_response_s
         return work * self.cpu_noise.draw()

@@ -107,6 +107,11 @@ class CPU:
         """
         return self.run(work_s)
 
+    def run_behind(self, work_s: float) -> simpy.Event:
+        """:meth:`run` for a short job that waits behind every runnable job (event's listener,
+        mpmsim.engine.listener). Under processor sharing every job is served from the start."""
+        return self.run(work_s)
+
     def run_task(
         self,
         work_s: float,

@@ -71,6 +71,10 @@ class EEVDFCPU(CFSCPU):
         """A short job of another kind: at lag 0, its task's state not remembered."""
         return self._wake_task(work_s, None, pooled=False)
 
+    def run_behind(self, work_s: float) -> simpy.Event:
+        """:meth:`run_queued`: a task woken at lag 0 waits behind the eligible ones."""
+        return self.run_queued(work_s)
+
     def run(self, work_s: float, on_start: Callable[[], None] | None = None) -> simpy.Event:
         return self._wake_task(work_s, on_start, pooled=True)
 

@@ -14,7 +14,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Protocol
 
+import simpy
+
 from mpmsim.engine.connection import Conn
+from mpmsim.engine.listener import Listeners
 from mpmsim.models.mpm.base import DEAD, Child
 
 
@@ -43,8 +46,13 @@ class KeepAliveRegistry:
         *,
         holds_worker: bool,
         kept: Callable[[Conn], None] | None = None,
+        listeners: Listeners | None = None,
     ) -> None:
         self._workers = workers
+        #: event under a scheduler: the next request waits for its child's listener to run
+        self._listeners = listeners
+        if listeners is not None:
+            listeners.dispatcher = self
         #: told of a connection the listener keeps alive for the first time (event: its pool)
         self._kept = kept
         self.holds_worker = holds_worker  # prefork, worker: True; event: False
@@ -73,8 +81,13 @@ class KeepAliveRegistry:
         if idle > self.peak:
             self.peak = idle
 
-    def resume(self, conn: Conn) -> bool:
-        """The next request reached the server on ``conn``; False if ``conn`` is closed."""
+    def resume(self, conn: Conn) -> bool | simpy.Event:
+        """The next request reached the server on ``conn``; False if ``conn`` is closed.
+
+        Event whose listener is a task (:mod:`~mpmsim.engine.listener`): an event that fires
+        with :meth:`dispatch`'s answer when the listener has run; the connection stays in the
+        keep-alive queue until then (and a close of the child's idle connections closes it).
+        """
         child = conn.child
         assert child is not None
         # ``child.state == DEAD`` is ``not child.alive`` without a property call per request
@@ -84,14 +97,29 @@ class KeepAliveRegistry:
             self._held_by[child] -= 1
             self.held -= 1
             return True
+        if self._listeners is not None:
+            return self._listeners.readable(conn)
+        if self.dispatch(conn):
+            return True
+        # No listener task: the close of the others that a busy child's listener does in its
+        # next maintenance of the keep-alive queue happens at once ("kill'em all", event.c
+        # l.2048-2051, l.2084-2090).
+        self.close_all(child)
+        return False
+
+    def dispatch(self, conn: Conn) -> bool:
+        """Event's listener hands the readable ``conn`` to an idle worker of its child; with
+        none idle (a non-blocking reservation) it closes ``conn`` (False) and only ``conn``
+        (event.c l.1936-1946: the client may reconnect to another process)."""
+        child = conn.child
+        assert child is not None
+        if conn.server_closed or child.state == DEAD:
+            return False  # closed while it waited for the listener, or its child was killed
         del self._watched_by[child][conn.id]
         self.watched -= 1
         if self._workers.take_worker(child):
             return True
-        # No idle worker: this connection is closed, then all keep-alive connections of the
-        # child ("kill'em all", event.c l.2048-2051, l.2084-2090).
         self._workers.finish_close(conn)
-        self.close_all(child)
         return False
 
     def expire(self, conn: Conn) -> None:

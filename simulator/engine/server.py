@@ -20,6 +20,7 @@ from mpmsim.engine.cpu import CPU
 from mpmsim.engine.error_log import ErrorLog
 from mpmsim.engine.keepalive import KeepAliveRegistry
 from mpmsim.engine.lingering import LingeringClose
+from mpmsim.engine.listener import Listeners
 from mpmsim.engine.memory import MemoryLedger
 from mpmsim.engine.overheads import Overheads
 from mpmsim.engine.process_table import ProcessTable
@@ -58,8 +59,18 @@ class Server:
         self.overheads = Overheads.derive(model, costs, hardware, listeners)
         self.accept_queue = AcceptQueue(directives.ListenBacklog, somaxconn)
         self.conn_memory = ConnectionMemory(memory, self.overheads)
+        #: event's listeners, which hand a kept connection's next request to a worker when they
+        #: run; under processor sharing no task waits for its turn, so there are none
+        self.listeners = (
+            Listeners(env, cpu, self.overheads.ka_request_cpu_s)
+            if not model.keepalive_holds_worker and not cpu.runs_at_once
+            else None
+        )
         self.keepalive = KeepAliveRegistry(
-            self, holds_worker=model.keepalive_holds_worker, kept=self.conn_memory.kept_by_listener
+            self,
+            holds_worker=model.keepalive_holds_worker,
+            kept=self.conn_memory.kept_by_listener,
+            listeners=self.listeners,
         )
         self.lingering = LingeringClose(env, cpu, self.overheads, self)
         #: event's lingering closes take a worker after the FIN; under processor sharing no

@@ -1,0 +1,80 @@
+"""Event's listener thread: a keep-alive connection's next request waits for it to run.
+
+httpd 2.4 ``server/mpm/event/event.c`` ``listener_thread``: an idle keep-alive connection sits
+in its child's pollset (the keep-alive queue). When the client's next request makes it
+readable, nothing happens until the listener thread runs: ``apr_pollset_poll`` returns every
+socket that became ready meanwhile, and for each readable connection, in turn, the listener
+removes it from the keep-alive queue and asks for a worker without waiting
+(``get_worker(&have_idle_worker, blocking = 0, ...)``): it pushes the connection to an idle
+worker (``push2worker``), or, with none idle, closes it "so that the client can re-connect to a
+different process" (and then every idle keep-alive connection of the child, l.2048-2051,
+l.2084-2090). So a worker is reserved (``ap_queue_info_wait_for_idler`` decrements the
+idlers) when the listener runs, not when the request arrives: while the listener waits for the
+CPU, the child's workers that finish count idle, and its connection limit
+(``connections_above_limit``: ``ThreadsPerChild + idle * AsyncRequestWorkerFactor``) lets it
+accept more connections than it has workers (measurements/README.md, "Probes of mechanisms":
+75 connections admitted by a child of 25 threads at 100 clients).
+
+The listener is a task like any other: woken by the first readable connection, it runs when the
+scheduler picks it, as a short job placed behind the runnable ones (``CPU.run_behind``), and
+takes all the connections that became readable until then. Its run costs the switch to it
+(``Overheads.ka_request_cpu_s``, which the request's own job then leaves out); under processor
+sharing every job runs at once, so the request takes its worker on arrival (no listener).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import simpy
+
+from mpmsim.engine.connection import Conn
+from mpmsim.engine.cpu import CPU
+from mpmsim.models.mpm.base import Child
+
+
+class Dispatcher(Protocol):
+    """What the listener needs of the keep-alive registry."""
+
+    def dispatch(self, conn: Conn) -> bool:
+        """Hand the readable ``conn`` to an idle worker; False if it was closed instead."""
+        ...
+
+
+class Listeners:
+    """The listener threads of one server's children, as far as keep-alive requests go."""
+
+    def __init__(self, env: simpy.Environment, cpu: CPU, run_s: float) -> None:
+        self._env = env
+        self._cpu = cpu
+        self._run_s = run_s
+        self.dispatcher: Dispatcher | None = None
+        #: per child whose listener is woken, the readable connections it will find
+        self._ready: dict[Child, list[Conn]] = {}
+        self.runs = 0  # listener runs that found readable connections
+        self.dispatched = 0  # connections they found
+
+    def readable(self, conn: Conn) -> simpy.Event:
+        """``conn``'s next request arrived; the event fires with True once a worker has it,
+        False if the listener closed it instead."""
+        child = conn.child
+        assert child is not None
+        ev = simpy.Event(self._env)
+        conn.wake = ev
+        ready = self._ready.get(child)
+        if ready is None:
+            ready = self._ready[child] = []
+            self._cpu.run_behind(self._run_s).callbacks.append(lambda _ev: self._run(child))
+        ready.append(conn)
+        return ev
+
+    def _run(self, child: Child) -> None:
+        """``child``'s listener runs: every connection readable until now, in turn."""
+        ready = self._ready.pop(child, ())
+        dispatcher = self.dispatcher
+        assert dispatcher is not None
+        self.runs += 1
+        self.dispatched += len(ready)
+        for conn in ready:
+            assert conn.wake is not None
+            conn.wake.succeed(dispatcher.dispatch(conn))
