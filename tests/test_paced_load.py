@@ -66,3 +66,16 @@ def test_paced_clients_reconnect_when_the_server_closes_the_connection() -> None
 def test_think_time_with_a_rate_is_an_error() -> None:
     with pytest.raises(InputError, match="think_time_s must be 0"):
         prepared(server=EVENT, load=_paced(think_time_s=0.5))
+
+
+def test_a_late_response_leaves_the_client_on_its_grid_of_ticks() -> None:
+    """kaclient sends on a fixed grid from its phase (bench/kaclient.py ``_client``): after a
+    late response it sends at once, and from the next tick on, on the grid again. One client,
+    responses of 150 ms on average against a 200 ms period: most starts are on the grid."""
+    load = _paced(clients=1, duration_s=20.0)
+    mix = [{"name": "r", "cpu_ms": 0.1, "wait_ms": {"dist": "exponential", "mean": 150.0}}]
+    prep = prepared(server=EVENT, load=load, mix=mix)
+    starts = run_prepared(prep, 1).replications[0].requests["t_start_s"]
+    on_grid = np.isclose(starts / 0.2, np.round(starts / 0.2), atol=1e-6)
+    late = ~on_grid
+    assert 0.5 < on_grid.mean() < 0.9 and late.any()  # some came late, the grid stayed

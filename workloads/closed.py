@@ -5,6 +5,7 @@ Paced clients (kaclient, ``h2load --rps``) also wait, and send at most one reque
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from typing import Any
 
@@ -46,16 +47,17 @@ def closed_client(
 ) -> Generator[simpy.Event, Any, None]:
     """One closed-loop client: request, think, repeat while the budget allows.
 
-    With ``period_s`` (a paced client like kaclient) the next request starts at the later of
-    the response's end and the previous start + ``period_s``: a slow response delays the
-    next request, missed slots are not made up.
+    With ``period_s`` (a paced client like kaclient) the requests keep to a grid of ticks
+    ``period_s`` apart from the client's first: the next request starts at its tick, or at
+    once when the response comes after it; the ticks that passed while the response was out
+    are skipped, not made up, and the grid does not move (``mpmsim.bench.kaclient._client``).
     """
     env = client.env
     rec = client.recorder
     conn = None
     delay = start_s
+    tick = env.now + start_s
     while budget.take():
-        t_start = env.now + delay
         conn, status, t_done = yield from client.request(
             conn, delay_s=delay, client_keepalive=keepalive
         )
@@ -63,9 +65,13 @@ def closed_client(
         think_s = think.draw()
         if status != 0:
             think_s = max(think_s, retry_delay_s)
-        delay = t_done - env.now + think_s
+        ready = t_done + think_s
         if period_s is not None:
-            delay = max(delay, t_start + period_s - env.now)
+            tick += period_s
+            if ready >= tick + period_s:  # ticks that passed while the request was out
+                tick += math.floor((ready - tick) / period_s) * period_s
+            ready = max(ready, tick)
+        delay = ready - env.now
     # Done, like ab when -n is reached: close the kept-alive connection, else it would pin its
     # worker for ever (the server's KeepAliveTimeout is run by the client's next request).
     yield from client.finish(conn, 0.0, client_closes=True)
