@@ -4,8 +4,10 @@ Facts §1.3 and §5: a child's listener accepts while it has an idle worker and 
 are under ``ThreadsPerChild + (idle - D) * floor(factor)``; a new
 connection goes to a worker at once; after the response the worker is released and the listener
 watches the keep-alive connection, finishes writes that did not fit the socket buffer and does
-the lingering close. A keep-alive request that finds no idle worker gets its connection closed,
-and then every keep-alive connection of that child is closed. Idle threads of a child that does
+the lingering close. A keep-alive request that finds no idle worker gets its connection closed
+(under a scheduler the child's listener looks for one only when it runs, and closes that
+connection alone: mpmsim.engine.listener; under processor sharing at once, and every idle
+keep-alive connection of that child with it). Idle threads of a child that does
 not accept are not counted by the parent, so it forks more children (up to ServerLimit slots).
 """
 

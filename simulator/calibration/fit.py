@@ -11,8 +11,9 @@ Two stages:
    ``soft_l1`` loss, so a few runs the model cannot explain do not drag the fit. Standard errors
    come from the Jacobian at the optimum. The memory columns count what the simulator holds;
    where that depends on the run (how many workers of a threaded MPM have served when one
-   child can hold the load: :mod:`~mpmsim.calibration.used_sim`), those rows are simulated
-   once, with the CPU already fitted, before the memory fit.
+   child can hold the load; how many connections event's listeners hold with their pools:
+   :mod:`~mpmsim.calibration.used_sim`), those rows are simulated once, with the CPU already
+   fitted, before the memory fit.
 2. **Check.** Every row, fitted or held out, is then simulated with the fitted model (each row
    with a seed of its own, from its id: ``check.row_seed``) and its throughput, latency
    percentiles, CPU per request, memory and process count compared with what was measured.
@@ -42,7 +43,7 @@ from mpmsim.calibration.memory_fit import fit_memory
 from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup, split_php, with_php
 from mpmsim.calibration.regressors import cpu_regressors, cpu_term_names, model_cpu_ms
 from mpmsim.calibration.tail_fit import TailFit, fit_after_response, tail_rows
-from mpmsim.calibration.used_sim import simulated_used_threads
+from mpmsim.calibration.used_sim import simulated_counts
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel, RequestClassCost
 from mpmsim.workloads.readers import MeasuredRun
@@ -269,16 +270,19 @@ def calibrate(
     )  # fmt: skip
     # Where one child can hold a row's load, the workers that served are the simulator's count
     # (used_sim), run with the CPU fitted: memory does not change what the simulator does.
-    used = None
+    # So are event's connections held by its listeners with their pools (listener_kept_peak).
+    used = kept = None
     if simulate and apache_rows:
         cpu_only = fitted_costs(base, cpu, None, cs_us).model_copy(
             update={"client_conn_ms": round(client_conn_ms, 5)}
         )
-        used = simulated_used_threads(
+        used, kept = simulated_counts(
             apache_rows, cpu_only, Setup(setup_hardware, rtt), jobs=jobs, seed=seed,
             progress=progress,
         )  # fmt: skip
-    mem = fit_memory(apache_rows, base, keep, cores=float(setup_hardware.vcpus), used=used)
+    mem = fit_memory(
+        apache_rows, base, keep, cores=float(setup_hardware.vcpus), used=used, kept=kept
+    )
     fitted_fields = {
         "accept_cpu_ms", "close_cpu_ms", "thread_switch_us", "process_switch_us", "classes",
         "switch_us_per_task", "client_conn_ms",

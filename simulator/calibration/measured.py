@@ -319,7 +319,8 @@ def split_representable(
 
 def simulate(run: MeasuredRun, costs: CostModel, setup: Setup, seed: int = 1) -> dict[str, float]:
     """The figures of :data:`METRICS` that the model predicts for ``run``, the peak of worker
-    threads that have served (``threads_used_peak``, which the memory fit reads), and for each
+    threads that have served (``threads_used_peak``, which the memory fit reads), the peak of
+    connections event's listeners held with their pools (``listener_kept_peak``), and for each
     kind of capacity warning (:data:`~mpmsim.models.mpm.warnings.KINDS`) 1.0 if the simulated
     parent logged it (``warned_<kind>``), else 0.0."""
     prep = prepare(load_scenario_data(scenario_for(run, costs, setup, seed), source=run.run_id))
@@ -336,6 +337,7 @@ def simulate(run: MeasuredRun, costs: CostModel, setup: Setup, seed: int = 1) ->
         "peak_pss_mb": rec["memory_apache_peak_mib"],  # PSS: without kernel socket memory
         "peak_procs": float(rec["processes_peak"]),
         "threads_used_peak": float(rec["threads_used_peak"]),
+        "listener_kept_peak": float(rep.counters["listener_kept_peak"]),
     }
 
 

@@ -31,6 +31,7 @@ def fit_memory(
     keep: Collection[str] = (),
     cores: float = 1.0,
     used: Mapping[str, float] | None = None,
+    kept: Mapping[str, float] | None = None,
 ) -> ParamFit | None:
     """Fit parent + shared, per-child, per-thread, per-used-thread and per-class memory.
 
@@ -51,7 +52,8 @@ def fit_memory(
     the connections its listeners hold, each with a pool of its own: kept alive, or waiting in
     the linger queue for the client's FIN (``listener_connection_kib``,
     :func:`listener_connections`; ``cores``: the vCPUs Apache ran on, in which the rows'
-    ``apache_cpu_util`` is counted). Parameters the readings cannot
+    ``apache_cpu_util`` is counted; ``kept`` gives, by run id, the simulator's peak of them,
+    which the fit takes where it has one). Parameters the readings cannot
     tell apart (no threaded rows, prefork only; a class or connection column that adds no
     rank) and those in ``keep`` (``worker_kib`` keeps every class's, ``classes.NAME.worker_kib``
     one, the same for ``child_kib``, ``connection_kib``, ``listener_connection_kib``) keep the
@@ -76,7 +78,10 @@ def fit_memory(
                 # The simulator's peak also holds its open connections (connection_kib each,
                 # one a busy worker), as php_fit's mod_php memory fit takes them.
                 conns = float(peak_connections(r)) if loaded else 0.0
-                held = listener_connections(r, procs, cores) if loaded else 0.0
+                held = 0.0
+                if loaded:
+                    sim_kept = None if kept is None else kept.get(r.run_id)
+                    held = listener_connections(r, procs, cores) if sim_kept is None else sim_kept
                 rows.append([1.0, procs - 1.0, threads - 1.0, n_used]
                             + [served if c == r.content else 0.0 for c in classes]
                             + [children if c == r.content else 0.0 for c in classes]

@@ -146,6 +146,12 @@ def peak_connections(run: MeasuredRun) -> int:
     return min(run.concurrency, run.mrw_effective)
 
 
+def keeps_connections(run: MeasuredRun) -> bool:
+    """A row whose children's listeners hold connections with pools of their own (event)."""
+    model: Any = MPM_MODELS[run.mpm]
+    return not model.keepalive_holds_worker
+
+
 def listener_connections(run: MeasuredRun, procs: int, cores: float = 1.0) -> float:
     """The connections a loaded reading's children hold apart from their workers, each with a
     pool (the memory fit's ``listener_connection_kib`` column), as the simulator holds them at
@@ -157,7 +163,9 @@ def listener_connections(run: MeasuredRun, procs: int, cores: float = 1.0) -> fl
     workers idle in the share of ``cores`` the row left idle (``apache_cpu_util``): a child of a
     saturated core admits about ThreadsPerChild; a row without that reading, the limit's
     maximum, ThreadsPerChild x (1 + factor). Without keep-alive: the lingering closes, about one
-    per worker (:func:`listener_held`).
+    per worker (:func:`listener_held`). An estimate: under a scheduler the simulator's saturated
+    child admits more while its listener waits for the CPU (mpmsim.engine.listener: its workers
+    count idle until it runs), and this column does not follow it.
     """
     d = _effective(run)
     idle = 1.0

@@ -12,6 +12,13 @@ simulated first, with the CPU already fitted, and the memory fit takes the simul
 used workers for them; every other loaded row keeps all its workers. Memory costs do not change
 what the simulator does (short of an out-of-memory kill), so the count does not depend on the
 memory the fit is about to choose.
+
+The same simulations give event's connections held by its listeners with pools of their own
+(``listener_connection_kib``): kept alive or lingering, as many as the children admit, and a
+saturated child admits more while its listener waits for the CPU (its workers count idle until
+it runs: :mod:`mpmsim.engine.listener`). The memory fit takes the simulator's peak of them for
+every event row rather than :func:`~mpmsim.calibration.regressors.listener_connections`'
+estimate.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from collections.abc import Callable, Sequence
 
 from mpmsim.calibration.check import simulate_rows
 from mpmsim.calibration.measured import Setup
-from mpmsim.calibration.regressors import one_child_load
+from mpmsim.calibration.regressors import keeps_connections, one_child_load
 from mpmsim.models.costs import CostModel
 from mpmsim.workloads.readers import MeasuredRun
 
@@ -36,8 +43,26 @@ def simulated_used_threads(
 ) -> dict[str, float]:
     """By run id, the peak of worker threads that have served in the simulation of each row of
     ``runs`` whose load one child can hold (each with its ``check.row_seed`` of ``seed``)."""
-    rows = [r for r in runs if r.peak_pss_mb and one_child_load(r)]
+    return simulated_counts(runs, costs, setup, jobs=jobs, seed=seed, progress=progress)[0]
+
+
+def simulated_counts(
+    runs: Sequence[MeasuredRun],
+    costs: CostModel,
+    setup: Setup,
+    *,
+    jobs: int = 2,
+    seed: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """:func:`simulated_used_threads`, and by run id the peak of connections event's listeners
+    held with their pools in the simulation of each event row
+    (:func:`~mpmsim.calibration.regressors.keeps_connections`): one simulation per row."""
+    rows = [r for r in runs if r.peak_pss_mb and (one_child_load(r) or keeps_connections(r))]
     if not rows:
-        return {}
+        return {}, {}
     predicted = simulate_rows(rows, [costs], setup, jobs=jobs, progress=progress, seed=seed)
-    return {r.run_id: p["threads_used_peak"] for r, p in zip(rows, predicted, strict=True)}
+    pairs = list(zip(rows, predicted, strict=True))
+    used = {r.run_id: p["threads_used_peak"] for r, p in pairs if one_child_load(r)}
+    kept = {r.run_id: p["listener_kept_peak"] for r, p in pairs if keeps_connections(r)}
+    return used, kept

@@ -28,6 +28,8 @@ class ConnectionMemory:
         self._conn_mib = overheads.conn_mib
         self._socket_mib = overheads.socket_mib
         self._kept_mib = overheads.kept_conn_mib
+        self.kept = 0  # open connections event's listeners have held, with their pools
+        self.kept_peak = 0
 
     def opened(self, n: int) -> None:
         """``n`` connections opened (closed, if negative): Apache's memory and the kernel's."""
@@ -42,6 +44,9 @@ class ConnectionMemory:
         child = conn.child
         assert child is not None
         child.kept += 1
+        self.kept += 1
+        if self.kept > self.kept_peak:
+            self.kept_peak = self.kept
         self._memory.add(self._kept_mib)
 
     def closed(self, conn: Conn, child: Child) -> None:
@@ -49,6 +54,7 @@ class ConnectionMemory:
         mib = self._conn_mib
         if conn.kept:
             child.kept -= 1
+            self.kept -= 1
             mib += self._kept_mib
         self._memory.add(-mib)
         if self._socket_mib:
@@ -57,4 +63,5 @@ class ConnectionMemory:
     def killed(self, child: Child) -> None:
         """``child`` was killed with its connections open."""
         self.opened(-child.conns)
+        self.kept -= child.kept
         self._memory.add(-child.kept * self._kept_mib)

@@ -306,6 +306,7 @@ def _counters(world: World) -> dict[str, float]:
         "threads_peak": server.table.threads_peak,
         "threads_used_peak": server.table.threads_used_peak,
         "keepalive_peak": server.keepalive.peak,
+        "listener_kept_peak": server.conn_memory.kept_peak,
         "memory_peak_mib": memory.peak_mib,
         "memory_apache_peak_mib": memory.apache_peak_mib,
         "memory_limit_mib": memory.limit_mib,
