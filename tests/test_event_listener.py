@@ -115,3 +115,10 @@ def test_a_saturated_child_admits_past_its_threads_while_its_listener_waits() ->
     child holds one connection per thread."""
     assert _event_keepalive("cfs")["keepalive_peak"] > 4
     assert _event_keepalive(None)["keepalive_peak"] <= 4
+
+
+def test_the_simulator_counts_event_s_kept_connections_at_their_peak() -> None:
+    """Every connection the listener watched between requests was kept with its pool (the
+    count calibrate's memory fit takes: ``listener_kept_peak``)."""
+    counters = _event_keepalive("cfs")
+    assert counters["listener_kept_peak"] >= counters["keepalive_peak"] > 4

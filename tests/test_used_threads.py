@@ -16,14 +16,13 @@ import pytest
 from mpmsim.calibration.measured import Setup
 from mpmsim.calibration.memory_fit import fit_memory
 from mpmsim.calibration.regressors import class_workers, one_child_load, used_threads
-from mpmsim.calibration.used_sim import simulated_used_threads
+from mpmsim.calibration.used_sim import simulated_counts
 from mpmsim.engine.process_table import ProcessTable
 from mpmsim.engine.replication import build_world
-from mpmsim.engine.replications import run_prepared
 from mpmsim.models.costs import load_costs
 from mpmsim.models.hardware import load_hardware
 from mpmsim.workloads.readers import MeasuredRun, read_measurements
-from tests.helpers import IDEAL_HW, REPO, prepared
+from tests.helpers import REPO, prepared
 
 RUNS_CSV = REPO.parent / "shared" / "data" / "apache-bench" / "runs.csv"
 FOUR_CHILDREN = {"StartServers": 4, "ThreadsPerChild": 25, "MaxRequestWorkers": 100,
@@ -134,7 +133,7 @@ def test_the_simulator_s_count_for_one_and_ten_clients() -> None:
     rows = [r for r in read_measurements(RUNS_CSV) if r.run_id in wanted]
     assert len(rows) == len(wanted)
     setup = Setup(load_hardware("bench-1core"), 0.0189)
-    counts = simulated_used_threads(rows, load_costs("bench-1core"), setup, jobs=1)
+    counts, _ = simulated_counts(rows, load_costs("bench-1core"), setup, jobs=1)
     assert counts == {k: v for k, v in wanted.items() if v is not None}  # c100: not simulated
 
 
@@ -157,20 +156,3 @@ def test_fit_memory_takes_the_simulator_s_count_of_event_s_kept_connections() ->
     fit = fit_memory(rows, load_costs("ideal"), keep=("connection_kib",), kept=kept)
     assert fit is not None
     assert fit.values["listener_connection_mib"] == pytest.approx(0.02, abs=1e-4)
-
-
-def test_the_simulator_counts_event_s_kept_connections_at_their_peak() -> None:
-    """12 keep-alive clients on one event child of 4 threads under CFS: every connection its
-    listener watched between requests was kept with its pool, and the peak counts them."""
-    prep = prepared(
-        hardware={**IDEAL_HW, "cpu_scheduler": "cfs"},
-        costs={"base": "ideal", "thread_switch_us": 5.0},
-        mix=[{"name": "r", "cpu_ms": 0.2}],
-        server={"mpm": "event", "directives": {
-            "StartServers": 1, "ServerLimit": 1, "ThreadsPerChild": 4, "MaxRequestWorkers": 4,
-            "MinSpareThreads": 1, "MaxSpareThreads": 4}},
-        load={"kind": "closed", "clients": 12, "keepalive": True, "duration_s": 2.0,
-              "start_s": 0.5, "timeout_s": 30.0},
-    )  # fmt: skip
-    counters = run_prepared(prep, 1).replications[0].counters
-    assert counters["listener_kept_peak"] >= counters["keepalive_peak"] > 4

@@ -32,20 +32,6 @@ from mpmsim.models.costs import CostModel
 from mpmsim.workloads.readers import MeasuredRun
 
 
-def simulated_used_threads(
-    runs: Sequence[MeasuredRun],
-    costs: CostModel,
-    setup: Setup,
-    *,
-    jobs: int = 2,
-    seed: int = 1,
-    progress: Callable[[int, int], None] | None = None,
-) -> dict[str, float]:
-    """By run id, the peak of worker threads that have served in the simulation of each row of
-    ``runs`` whose load one child can hold (each with its ``check.row_seed`` of ``seed``)."""
-    return simulated_counts(runs, costs, setup, jobs=jobs, seed=seed, progress=progress)[0]
-
-
 def simulated_counts(
     runs: Sequence[MeasuredRun],
     costs: CostModel,
@@ -55,9 +41,11 @@ def simulated_counts(
     seed: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """:func:`simulated_used_threads`, and by run id the peak of connections event's listeners
-    held with their pools in the simulation of each event row
-    (:func:`~mpmsim.calibration.regressors.keeps_connections`): one simulation per row."""
+    """By run id, the peak of worker threads that have served in the simulation of each row of
+    ``runs`` whose load one child can hold, and the peak of connections event's listeners held
+    with their pools in the simulation of each event row
+    (:func:`~mpmsim.calibration.regressors.keeps_connections`): one simulation per row, each with
+    its ``check.row_seed`` of ``seed``."""
     rows = [r for r in runs if r.peak_pss_mb and (one_child_load(r) or keeps_connections(r))]
     if not rows:
         return {}, {}
