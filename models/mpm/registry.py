@@ -33,13 +33,20 @@ def make_mpm(name: str, directives: EffectiveDirectives) -> MPMModel:
     return factory(directives)
 
 
+def listener_keeps(mpm: str) -> bool:
+    """Whether ``mpm``'s listeners hold connections apart from its workers (event, in its
+    keep-alive and linger queues), each with a pool of its own; prefork and worker keep a worker
+    per connection instead."""
+    model: Any = MPM_MODELS[mpm]
+    return not model.keepalive_holds_worker
+
+
 def kept_connection_kib(costs: CostModel, mpm: str) -> float:
     """Apache's memory for each connection a listener holds beyond ``connection_kib``: an MPM
     whose listener holds connections apart from its workers (event, in its keep-alive and
     linger queues) gives each a pool of its own (``listener_connection_kib``, as the engine
     charges it); prefork and worker keep a worker per connection instead: 0."""
-    model: Any = MPM_MODELS[mpm]
-    return 0.0 if model.keepalive_holds_worker else costs.listener_connection_kib
+    return costs.listener_connection_kib if listener_keeps(mpm) else 0.0
 
 
 def listener_held(
@@ -57,7 +64,6 @@ def listener_held(
     (measured on 2.4.71: "24 active conns (24 lingering ...), 1 idle workers" in a child of 25
     threads, ``LingeringClose.deferred``).
     """
-    model: Any = MPM_MODELS[mpm]
-    if model.keepalive_holds_worker:
+    if not listener_keeps(mpm):
         return 0.0
     return workers * (1.0 + async_factor * idle) if keepalive else float(workers)

@@ -146,12 +146,6 @@ def peak_connections(run: MeasuredRun) -> int:
     return min(run.concurrency, run.mrw_effective)
 
 
-def keeps_connections(run: MeasuredRun) -> bool:
-    """A row whose children's listeners hold connections with pools of their own (event)."""
-    model: Any = MPM_MODELS[run.mpm]
-    return not model.keepalive_holds_worker
-
-
 def listener_connections(run: MeasuredRun, procs: int, cores: float = 1.0) -> float:
     """The connections a loaded reading's children hold apart from their workers, each with a
     pool (the memory fit's ``listener_connection_kib`` column), as the simulator holds them at

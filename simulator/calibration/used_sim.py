@@ -27,8 +27,9 @@ from collections.abc import Callable, Sequence
 
 from mpmsim.calibration.check import simulate_rows
 from mpmsim.calibration.measured import Setup
-from mpmsim.calibration.regressors import keeps_connections, one_child_load
+from mpmsim.calibration.regressors import one_child_load
 from mpmsim.models.costs import CostModel
+from mpmsim.models.mpm.registry import listener_keeps
 from mpmsim.workloads.readers import MeasuredRun
 
 
@@ -44,13 +45,13 @@ def simulated_counts(
     """By run id, the peak of worker threads that have served in the simulation of each row of
     ``runs`` whose load one child can hold, and the peak of connections event's listeners held
     with their pools in the simulation of each event row
-    (:func:`~mpmsim.calibration.regressors.keeps_connections`): one simulation per row, each with
+    (:func:`~mpmsim.models.mpm.registry.listener_keeps`): one simulation per row, each with
     its ``check.row_seed`` of ``seed``."""
-    rows = [r for r in runs if r.peak_pss_mb and (one_child_load(r) or keeps_connections(r))]
+    rows = [r for r in runs if r.peak_pss_mb and (one_child_load(r) or listener_keeps(r.mpm))]
     if not rows:
         return {}, {}
     predicted = simulate_rows(rows, [costs], setup, jobs=jobs, progress=progress, seed=seed)
     pairs = list(zip(rows, predicted, strict=True))
     used = {r.run_id: p["threads_used_peak"] for r, p in pairs if one_child_load(r)}
-    kept = {r.run_id: p["listener_kept_peak"] for r, p in pairs if keeps_connections(r)}
+    kept = {r.run_id: p["listener_kept_peak"] for r, p in pairs if listener_keeps(r.mpm)}
     return used, kept
