@@ -21,10 +21,14 @@ scheduler picks it, as a short job placed behind the runnable ones (``CPU.run_be
 takes all the connections that became readable until then. Its run costs the switch to it
 (``Overheads.ka_request_cpu_s``, which the request's own job then leaves out); under processor
 sharing every job runs at once, so the request takes its worker on arrival (no listener).
+
+A child that stopped accepting (its listening sockets disabled) accepts again once its listener
+has run to enable them (:func:`wake_to_enable`, under any scheduler but processor sharing).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import simpy
@@ -32,6 +36,27 @@ import simpy
 from mpmsim.engine.connection import Conn
 from mpmsim.engine.cpu import CPU
 from mpmsim.models.mpm.base import Child
+
+
+def wake_to_enable(cpu: CPU, run_s: float, child: Child, enabled: Callable[[Child], None]) -> None:
+    """A full event child may accept again once its listener has run to re-enable it.
+
+    httpd 2.4 event.c: a worker that goes idle, or a connection that closes, while the
+    listeners are disabled calls ``apr_pollset_wakeup`` (l.796-829, l.2186-2191); the
+    listener thread calls ``enable_listensocks`` (clears ``not_accepting``) when it next
+    runs. It is a task like any other: on a saturated CPU it waits for its turn (a job of
+    ``run_s``), and until then the parent does not count the child's idle threads (l.2954).
+    ``enabled(child)`` runs then, once for any number of wake-ups meanwhile.
+    """
+    if child.enabling:
+        return
+    child.enabling = True
+
+    def ran(_ev: simpy.Event) -> None:
+        child.enabling = False
+        enabled(child)
+
+    cpu.run(run_s).callbacks.append(ran)
 
 
 class Dispatcher(Protocol):

@@ -20,7 +20,7 @@ from mpmsim.engine.cpu import CPU
 from mpmsim.engine.error_log import ErrorLog
 from mpmsim.engine.keepalive import KeepAliveRegistry
 from mpmsim.engine.lingering import LingeringClose
-from mpmsim.engine.listener import Listeners
+from mpmsim.engine.listener import Listeners, wake_to_enable
 from mpmsim.engine.memory import MemoryLedger
 from mpmsim.engine.overheads import Overheads
 from mpmsim.engine.process_table import ProcessTable
@@ -233,28 +233,17 @@ class Server:
             self._accepting.pop(child, None)
 
     def _wake_listener(self, child: Child) -> None:
-        """A full event child may accept again once its listener has run to re-enable it.
+        """A full event child accepts again once its listener has run (listener.py)."""
+        wake_to_enable(self.cpu, self.overheads.thread_switch_s, child, self._listener_enabled)
 
-        httpd 2.4 event.c: a worker that goes idle, or a connection that closes, while the
-        listeners are disabled calls ``apr_pollset_wakeup`` (l.796-829, l.2186-2191); the
-        listener thread calls ``enable_listensocks`` (clears ``not_accepting``) when it next
-        runs. It is a task like any other: on a saturated CPU it waits for its turn, and until
-        then the parent does not count the child's idle threads (l.2954).
-        """
-        if child.enabling:
+    def _listener_enabled(self, child: Child) -> None:
+        """``enable_listensocks``; a child still full is disabled again."""
+        if child.state != READY or not child.not_accepting:
             return
-        child.enabling = True
-
-        def enabled(_ev: simpy.Event) -> None:
-            child.enabling = False
-            if child.state != READY or not child.not_accepting:
-                return
-            child.not_accepting = False  # enable_listensocks; still full: disabled again
-            self._refresh(child)
-            if not child.not_accepting and self.accept_queue.waiting:
-                self._drain(child)
-
-        self.cpu.run(self.overheads.thread_switch_s).callbacks.append(enabled)
+        child.not_accepting = False
+        self._refresh(child)
+        if not child.not_accepting and self.accept_queue.waiting:
+            self._drain(child)
 
     def _thread_used(self, child: Child) -> None:
         """A hand-off to a worker: the child keeps ``thread_used_kib`` for each that has run."""
