@@ -223,7 +223,10 @@ class Server:
         ok = self.model.may_accept(child)
         if child.state == READY:
             if ok and child.not_accepting and self._disables:
-                self._wake_listener(child)
+                # accepting again once its listener has run (listener.wake_to_enable)
+                wake_to_enable(
+                    self.cpu, self.overheads.thread_switch_s, child, self._listener_enabled
+                )
                 ok = False  # not before its listener has run
             else:
                 child.not_accepting = not ok
@@ -231,10 +234,6 @@ class Server:
             self._accepting.setdefault(child, None)  # a child already in keeps its turn
         else:
             self._accepting.pop(child, None)
-
-    def _wake_listener(self, child: Child) -> None:
-        """A full event child accepts again once its listener has run (listener.py)."""
-        wake_to_enable(self.cpu, self.overheads.thread_switch_s, child, self._listener_enabled)
 
     def _listener_enabled(self, child: Child) -> None:
         """``enable_listensocks``; a child still full is disabled again."""
