@@ -6,12 +6,14 @@ readable, nothing happens until the listener thread runs: ``apr_pollset_poll`` r
 socket that became ready meanwhile, and for each readable connection, in turn, the listener
 removes it from the keep-alive queue and asks for a worker without waiting
 (``get_worker(&have_idle_worker, blocking = 0, ...)``): it pushes the connection to an idle
-worker (``push2worker``), or, with none idle, closes that connection alone "so that the client
-can re-connect to a different process" (l.1936-1946; closing every idle one of the child, "kill'em
-all", is the keep-alive queue's maintenance when a blocking reservation found none). So a worker
-is reserved (``ap_queue_info_wait_for_idler`` decrements the
-idlers) when the listener runs, not when the request arrives: while the listener waits for the
-CPU, the child's workers that finish count idle, and its connection limit
+worker (``push2worker``), or, with none idle, closes that connection "so that the client can
+re-connect to a different process" (l.1936-1946). httpd then also closes every idle keep-alive
+connection of the child at the end of that poll round ("kill'em all", ``workers_were_busy``,
+l.2084-2090); the simulator's listener closes that connection alone, a known difference not
+yet measured (session 22 read that branch as the timeout maintenance's). So a worker is
+reserved (``ap_queue_info_wait_for_idler`` decrements the idlers) when the listener runs, not
+when the request arrives: while the listener waits for the CPU, the child's workers that
+finish count idle, and its connection limit
 (``connections_above_limit``: ``ThreadsPerChild + idle * AsyncRequestWorkerFactor``) lets it
 accept more connections than it has workers (measurements/README.md, "Probes of mechanisms":
 75 connections admitted by a child of 25 threads at 100 clients).
