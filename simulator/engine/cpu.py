@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import simpy
 
-from mpmsim.engine.simpy_internals import fire_now
+from mpmsim.engine.simpy_internals import fire_now, schedule_call
 
 # CFS defaults (kernel/sched/fair.c): 6 ms latency and 0.75 ms minimum granularity, each scaled by
 # 1 + log2(min(ncpus, 8)) ("SCHED_TUNABLESCALING_LOG").
@@ -81,7 +81,7 @@ class CPU:
         self._vt = 0.0  # work served to every job present since time 0 (virtual time)
         self._t = 0.0
         self._rate = 0.0  # current per-job rate, reference seconds per second
-        self._timer: simpy.Timeout | None = None  # the pending timer; earlier ones are stale
+        self._timer: simpy.Event | None = None  # the pending timer; earlier ones are stale
         self._timer_at: float | None = None  # when it fires
         self._cap = float(vcpus)
         self._credit_horizon = math.inf
@@ -159,7 +159,8 @@ class CPU:
         tag = vt + work_s
         heap = self._heap
         heapq.heappush(heap, (tag, self._seq, ev))
-        if not self._timer_still_right(len(heap), now, tag - vt):
+        # (no pending timer, the common case on a CPU that is mostly idle: set one at once)
+        if self._timer_at is None or not self._timer_still_right(len(heap), now, tag - vt):
             self._reschedule(now)
         return ev
 
@@ -249,6 +250,7 @@ class CPU:
             self._account_credits(dt, busy)
 
     def _account_credits(self, dt: float, busy: float) -> None:
+        """Earn and spend burst credits over ``dt`` seconds with ``busy`` vCPUs busy."""
         b = self._burst
         assert b is not None
         earned = dt * b.credits_per_hour / 3600.0
@@ -276,19 +278,22 @@ class CPU:
             self._rate = 0.0
             self._timer = self._timer_at = None
             return
-        if self._burst is not None:
+        b = self._burst
+        # (the guards of _throttle_if_exhausted and _per_job_rate's first case, inlined: this
+        # runs on nearly every job's arrival and completion)
+        limited = b is not None and not b.unlimited
+        if limited and not self.throttled:
             self._throttle_if_exhausted(now)
-        self._cap = self._available
-        rate = self._rate = self._per_job_rate(n)
+        cap = self._cap = self._available
+        rate = self._rate = self.speed if n <= cap else self._per_job_rate(n)
         dt = (heap[0][0] - self._vt) / rate
         if not dt > 0.0:  # max(0.0, dt), but cheaper
             dt = 0.0
         self._credit_horizon = math.inf
-        if self._burst is not None and not self._burst.unlimited and not self.throttled:
+        if limited and not self.throttled:
             dt = self._until_credits_run_out(n, now, dt)
         self._timer_at = now + dt
-        timer = self._timer = simpy.Timeout(self.env, dt)
-        timer.callbacks.append(self._on_timer)
+        self._timer = schedule_call(self.env, dt, self._on_timer)
 
     def _throttle_if_exhausted(self, now: float) -> None:
         """Throttle now when no credit is left to spend (a T3 launched with 0 credits).

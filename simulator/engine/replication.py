@@ -19,7 +19,7 @@ from mpmsim.engine.host import HostContention
 from mpmsim.engine.memory import MemoryLedger
 from mpmsim.engine.recorder import Recorder, sample_series
 from mpmsim.engine.server import Server
-from mpmsim.engine.simpy_internals import events_scheduled
+from mpmsim.engine.simpy_internals import events_scheduled, run_until
 from mpmsim.models.hardware import HardwareSpec
 from mpmsim.models.mpm.registry import make_mpm
 from mpmsim.spec.resolve import Prepared
@@ -247,10 +247,10 @@ def _run_load(prep: Prepared, index: int, world: World) -> SessionTally | TraceT
         )
         if load.requests is None:
             assert end is not None
-            env.run(until=end)
+            run_until(env, end)
         else:
             stopper = env.timeout(end if end is not None else MAX_SIMULATED_S)
-            env.run(until=env.any_of([budget.done, stopper]))
+            run_until(env, env.any_of([budget.done, stopper]))
         return None
     assert end is not None
     tally = SessionTally()
@@ -267,7 +267,7 @@ def _run_load(prep: Prepared, index: int, world: World) -> SessionTally | TraceT
             tally,
         )
     )
-    env.run(until=end)
+    run_until(env, end)
     return tally
 
 
@@ -284,7 +284,7 @@ def _run_trace(prep: Prepared, index: int, world: World, load: TraceLoad) -> Tra
         until_s=end,
     )
     try:
-        world.env.run(until=end)
+        run_until(world.env, end)
     finally:
         tally.stream.close()
     return tally
