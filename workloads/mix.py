@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mpmsim.workloads.distributions import DistributionSpec, Sampler, make_sampler, mean_of
+from mpmsim.workloads.distributions import (
+    ConstantSampler,
+    DistributionSpec,
+    Sampler,
+    make_sampler,
+    mean_of,
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,11 @@ class RequestDraw:
         self.streams = [c.streams for c in classes]
         self._buf: list[int] = []
         self._i = 0
+        # a class whose CPU, wait and size are all constants always draws the same request
+        self._fixed = [
+            self._draw(k) if _constant(self._cpu[k], self._wait[k], self._bytes[k]) else None
+            for k in range(len(classes))
+        ]
 
     def draw(self) -> tuple[int, float, float, float]:
         """(class index, cpu_s, wait_s, response_bytes) for the next request."""
@@ -70,6 +81,11 @@ class RequestDraw:
                 self._i = 0
             k = self._buf[self._i]
             self._i += 1
+        fixed = self._fixed[k]
+        return self._draw(k) if fixed is None else fixed
+
+    def _draw(self, k: int) -> tuple[int, float, float, float]:
+        """A request of class ``k``: its CPU, wait and size drawn."""
         cpu = self._cpu[k].draw()
         wait = self._wait[k].draw()
         size = self._bytes[k].draw()
@@ -88,3 +104,8 @@ class RequestDraw:
     def mean_wait_s(self) -> float:
         """Mean wait per request, seconds."""
         return float(sum(p * c.mean_wait_ms() for p, c in zip(self._p, self.classes, strict=True)))
+
+
+def _constant(*samplers: Sampler) -> bool:
+    """Whether every one of ``samplers`` always gives the same value (draws no random number)."""
+    return all(isinstance(s, ConstantSampler) for s in samplers)
