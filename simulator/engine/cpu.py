@@ -340,7 +340,15 @@ class CPU:
         unresolved = vt + 4.0 * math.ulp(now) * self._rate
         if unresolved > limit:
             limit = unresolved
-        done = []
+        if not heap or heap[0][0] > limit:
+            self._reschedule(now)
+            return
+        ev = heapq.heappop(heap)[2]
+        if not heap or heap[0][0] > limit:  # one job done, the common case: no list
+            self._reschedule(now)
+            fire_now(ev)
+            return
+        done = [ev]
         while heap and heap[0][0] <= limit:
             done.append(heapq.heappop(heap)[2])
         self._reschedule(now)
