@@ -39,36 +39,36 @@ def _world(delays: list[float], trace: Trace) -> tuple[simpy.Environment, simpy.
 delays_st = st.lists(st.sampled_from([0.25, 0.5, 1.0, 1.5, 2.0, 3.0]), min_size=1, max_size=8)
 
 
+def _run_both(delays: list[float], until: float | None, then: float | None = None) -> None:
+    """The same world run by :func:`run_until` and by SimPy's ``run``, to ``until`` (None: to
+    the event its last process succeeds), then on to ``then``: the same events, in the same
+    order, stopped at the same one, with the same clock and the same event ids taken."""
+    ours: Trace = []
+    theirs: Trace = []
+    env_a, done_a = _world(delays, ours)
+    env_b, done_b = _world(delays, theirs)
+    run_until(env_a, done_a if until is None else until)
+    env_b.run(until=done_b if until is None else until)
+    assert ours == theirs
+    assert env_a.now == env_b.now
+    assert events_scheduled(env_a) == events_scheduled(env_b)
+    if then is not None:
+        run_until(env_a, then)
+        env_b.run(until=then)
+        assert ours == theirs
+        assert env_a.now == env_b.now == then
+
+
 @settings(max_examples=60, deadline=None)
 @given(delays=delays_st, until=st.sampled_from([0.5, 1.0, 2.0, 2.5, 4.0, 7.0]))
 def test_run_until_a_time_steps_as_simpy_does(delays: list[float], until: float) -> None:
-    ours: Trace = []
-    theirs: Trace = []
-    env_a, _ = _world(delays, ours)
-    env_b, _ = _world(delays, theirs)
-    run_until(env_a, until)
-    env_b.run(until=until)
-    assert ours == theirs  # the same events, in the same order, stopped at the same one
-    assert env_a.now == env_b.now == until
-    assert events_scheduled(env_a) == events_scheduled(env_b)
-    # a second run goes on from there as SimPy's does
-    run_until(env_a, until + 3.0)
-    env_b.run(until=until + 3.0)
-    assert ours == theirs
+    _run_both(delays, until, then=until + 3.0)
 
 
 @settings(max_examples=40, deadline=None)
 @given(delays=delays_st)
 def test_run_until_an_event_steps_as_simpy_does(delays: list[float]) -> None:
-    ours: Trace = []
-    theirs: Trace = []
-    env_a, done_a = _world(delays, ours)
-    env_b, done_b = _world(delays, theirs)
-    run_until(env_a, done_a)
-    env_b.run(until=done_b)
-    assert ours == theirs
-    assert env_a.now == env_b.now
-    assert events_scheduled(env_a) == events_scheduled(env_b)
+    _run_both(delays, None)
 
 
 def test_run_until_a_processed_event_returns_at_once() -> None:
