@@ -24,7 +24,7 @@ import simpy
 
 from mpmsim.engine.cpu import CPU, BurstState
 from mpmsim.engine.sched_tasks import Asleep, Job, Tails
-from mpmsim.engine.simpy_internals import fire_now
+from mpmsim.engine.simpy_internals import fire_now, schedule_call
 
 # kernel/sched/fair.c defaults, each scaled by 1 + log2(min(ncpus, 8)).
 _CFS_WAKEUP_GRANULARITY_S = 0.001
@@ -195,8 +195,7 @@ class CFSRunQueue(CPU):
         if self._burst is not None and not self._burst.unlimited and not self.throttled:
             dt = self._until_credits_run_out(len(running), now, dt)
         self._timer_at = now + dt
-        timer = self._timer = simpy.Timeout(self.env, dt)
-        timer.callbacks.append(self._on_timer)
+        self._timer = schedule_call(self.env, dt, self._on_timer)
 
     def _on_timer(self, timer: simpy.Event) -> None:
         if timer is not self._timer:
