@@ -20,6 +20,18 @@ one. Linux 6.1 (Debian 12's kernel) runs the Completely Fair Scheduler, ``kernel
   ``sched_min_granularity`` (0.75 ms x scale), or once it has run the minimum granularity and
   leads the leftmost task by more than that slice (``check_preempt_tick``).
 
+* a job that has run past its slice is preempted **at its response** when others wait
+  (:meth:`CFSRunQueue._preempt_answered`): writing the response on the loopback raises the
+  network softirq on the writer's vCPU, and a softirq thread woken there takes it from a
+  task past its slice. What wakes is not traced; the outcome is measured: Apache's threads
+  sit in the scoreboard's L state (after the response, before the close) while they wait,
+  34 of 35 busy at the 1 ms handler and 50 clients, 119 of 133 at 150, 393 of 395 at 400
+  (measurements/cpu-bound, event), and a traced prefork task ran 0.86 ms (median) before
+  it was switched out still runnable, about where a ~1 ms request writes its response
+  (measurements/README.md, "The kernel's scheduler, traced"). The request's tail then waits
+  for the task's next turn, and a client that reads until the server closes (ab without
+  ``-k``) with it.
+
 So short jobs finish within their first turn, in wake-up order, and a job longer than a slice
 waits behind every task woken meanwhile: CPU-bound requests get the long tails real servers
 show. A job resumed after a preemption pays one context switch (``switch_s``) more of work.
@@ -37,7 +49,7 @@ from collections.abc import Callable
 import simpy
 
 from mpmsim.engine.cfs_queue import CFSRunQueue
-from mpmsim.engine.sched_tasks import Job, done_at_once
+from mpmsim.engine.sched_tasks import Job, chain, done_at_once
 
 
 class CFSCPU(CFSRunQueue):
@@ -59,6 +71,7 @@ class CFSCPU(CFSRunQueue):
         task: object,
         keeps: bool,
         after_s: float = 0.0,
+        end: simpy.Event | None = None,
     ) -> simpy.Event:
         """A job of ``task``: woken with its own vruntime if it has one (a worker that waited
         for its keep-alive connection's next request), else one of the sleepers'.
@@ -66,12 +79,23 @@ class CFSCPU(CFSRunQueue):
         The event fires once ``work_s`` is served; the task then goes on with ``after_s`` (the
         request's tail after its response). A job of the same task that comes while it still
         runs or waits for a vCPU is added to it: the task's read finds the next request, and
-        it goes on without sleeping or being woken (see :meth:`_go_on`).
+        it goes on without sleeping or being woken (see :meth:`_go_on`). ``end``, if given,
+        succeeds when the job ends, its tail done (the server's close, which a client that
+        reads until EOF waits for).
         """
         live = self._tails.find(task)
         if live is not None:
-            return self._go_on(live, work_s, after_s, keeps)
-        return self._wake_known(work_s + after_s, on_start, task, keeps, after_s)
+            ev = self._go_on(live, work_s, after_s, keeps)
+            live.end = end
+            return ev
+        ev = self._wake_known(work_s + after_s, on_start, task, keeps, after_s)
+        if end is not None:
+            job = self._tails.find(task) if after_s > 0.0 else None
+            if job is not None and job.ev is ev:
+                job.end = end
+            else:
+                chain(ev, end)
+        return ev
 
     def _wake_known(
         self,

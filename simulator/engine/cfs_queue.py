@@ -146,6 +146,18 @@ class CFSRunQueue(CPU):
                 self._requeue(job)
                 self._dispatch()
 
+    def _preempt_answered(self, jobs: list[Job]) -> None:
+        """``jobs`` just wrote their responses and go on with their tails: one that has run
+        past its ideal slice yields its vCPU to the leftmost waiting job, if that one is
+        behind it in vruntime (see :mod:`mpmsim.engine.cfs`: the response's write wakes a
+        softirq thread, which preempts a task past its slice)."""
+        ideal = self._ideal_slice()
+        for job in jobs:
+            if job.ran_s > ideal and self._queue and self._queue[0][0] < job.v:
+                self._running.remove(job)
+                self._requeue(job)
+                self._dispatch()
+
     def _dispatch(self) -> None:
         """Fill idle vCPUs with the leftmost waiting jobs (a resumed one pays a switch)."""
         queue = self._queue
@@ -222,6 +234,11 @@ class CFSRunQueue(CPU):
             else:
                 self._tails.ended([job])  # it ran its tail: asleep in its read
             return
+        ans_jobs = (
+            [j for j in running if j.after and j.left - j.after <= limit]
+            if self._tails.live
+            else None
+        )
         answered = self._tails.answered(running, limit)
         done = [j for j in running if j.left <= limit]
         if done:
@@ -232,6 +249,8 @@ class CFSRunQueue(CPU):
             phase = now / tick
             if abs(phase - round(phase)) * tick < 1e-9:
                 self._tick()
+            if ans_jobs:
+                self._preempt_answered([j for j in ans_jobs if j in self._running])
         self._update_min_v()
         self._reschedule(now)
         if done:

@@ -51,6 +51,7 @@ class Client:
         cpu_noise: Sampler | None = None,
         routes: Sequence[Route | None] | None = None,
         after_noise: Sampler | None = None,
+        reads_until_close: bool = False,
     ) -> None:
         self.env = env
         self.server = server
@@ -64,6 +65,14 @@ class Client:
         self.retry_on_close = retry_on_close
         self.cpu_noise = cpu_noise or ConstantSampler(1.0)
         self.after_noise = after_noise or ConstantSampler(1.0)
+        #: a request on a connection the server then closes ends when the server has closed
+        #: it, not at the response's last byte: ab without -k reads until EOF (support/ab.c
+        #: ``read_connection`` takes Content-Length only from a keep-alive response, else
+        #: reads on; ``finalize_connection``: "close before measuring, to account for
+        #: shutdown time"). The server shuts its side down after the request's tail (the
+        #: access log, the pool's cleanup: ``ap_lingering_close`` follows
+        #: ``ap_process_request``), so the tail and any wait for the CPU in it count.
+        self.reads_until_close = reads_until_close
         # Per class: where it runs besides Apache (mod_php, PHP-FPM, a proxy); None when the
         # scenario has no backend, so a plain Apache pays one test per request.
         self.routes = tuple(routes) if routes is not None and any(routes) else None
@@ -269,13 +278,18 @@ class Client:
             if first and not server.cpu.runs_at_once:  # the worker leaves READY when it runs
                 ran = server.worker_ran
                 on_start = lambda: ran(child)  # noqa: E731
-            if server.keepalive.holds_worker:
+            eof = not keep and self.reads_until_close
+            if server.keepalive.holds_worker or eof:
                 # prefork, worker: the task that took the connection serves all its requests
                 # and, asleep in its read between them, keeps its own vruntime
                 # and, its response written, runs the request's tail (the access log, the
-                # pool's cleanup): if the next request has come by then, it reads it at once
-                after = self._tail_s(work) if keep else 0.0
-                yield server.cpu.run_task(work - after, on_start, conn, keep, after)
+                # pool's cleanup): if the next request has come by then, it reads it at once.
+                # A client that reads until the server closes waits for the tail too.
+                after = self._tail_s(work) if (keep or eof) else 0.0
+                end = env.event() if eof and after else None
+                yield server.cpu.run_task(work - after, on_start, conn, keep, after, end)
+                if end is not None:
+                    yield end
             else:
                 yield server.cpu.run(work, on_start)
             if wait_s > 0.0:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import simpy
 
+from mpmsim.engine.sched_tasks import chain
 from mpmsim.engine.simpy_internals import fire_now, schedule_call
 
 # CFS defaults (kernel/sched/fair.c): 6 ms latency and 0.75 ms minimum granularity, each scaled by
@@ -119,6 +120,7 @@ class CPU:
         task: object,
         keeps: bool,
         after_s: float = 0.0,
+        end: simpy.Event | None = None,
     ) -> simpy.Event:
         """:meth:`run` for a job of a known ``task`` (a worker pinned to a keep-alive
         connection): a scheduler that follows tasks wakes it with that task's own state, kept
@@ -126,15 +128,20 @@ class CPU:
         and otherwise given back to the other sleepers. Processor sharing has no such state.
 
         The event fires when ``work_s`` is served; ``after_s`` (the request's tail after its
-        response) is then served as a job of its own.
+        response) is then served as a job of its own, and ``end`` (if given) succeeds when
+        that is done.
         """
         ev = self.run(work_s, on_start)
         if after_s > 0.0:
 
             def tail(_ev: simpy.Event) -> None:
-                self.run(after_s)
+                tail_ev = self.run(after_s)
+                if end is not None:
+                    chain(tail_ev, end)
 
             ev.callbacks.append(tail)
+        elif end is not None:
+            chain(ev, end)
         return ev
 
     def run(self, work_s: float, on_start: Callable[[], None] | None = None) -> simpy.Event:

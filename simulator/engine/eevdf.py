@@ -22,7 +22,9 @@ shared measurements ran on 6.18. What differs from :class:`mpmsim.engine.cfs.CFS
 * a running task that has used its slice (``v >= d``) gets a new deadline ``v + slice`` at the
   next **tick** (``update_deadline``) and the pick is made again (it may keep the vCPU);
 * a wake-up preempts a running task only once that task has used its slice (RUN_TO_PARITY:
-  ``protect_slice``), and only if the woken job's deadline is earlier.
+  ``protect_slice``), and only if the woken job's deadline is earlier;
+* a job past its slice is picked again at its response, as at a tick (the response's write
+  wakes the vCPU's softirq thread; :meth:`mpmsim.engine.cfs_queue.CFSRunQueue._preempt_answered`).
 
 A job resumed after a preemption pays one context switch. Event's listener, close and request
 jobs share one pool here where the kernel has a task each: on the static page event's
@@ -237,6 +239,26 @@ class EEVDFCPU(CFSCPU):
             job.d = job.v + self._slice
             if not self._waiting():
                 continue
+            self._running.remove(job)
+            self._push(job)
+            nxt = self._pop_pick()
+            if nxt is not job:
+                job.preempted = True
+                job.ran_s = 0.0
+                if nxt.preempted:
+                    nxt.preempted = False
+                    nxt.left += self.switch_s
+            self._start(nxt)
+
+    def _preempt_answered(self, jobs: list[Job]) -> None:
+        """A response's write wakes a softirq thread: a job past its slice (``v >= d``) gets a
+        new deadline and the pick is made again, as :meth:`_tick` does."""
+        now = self.env.now
+        for job in jobs:
+            self._refresh_deadline(job, now)
+            if job.v < job.d or not self._waiting():
+                continue
+            job.d = job.v + self._slice
             self._running.remove(job)
             self._push(job)
             nxt = self._pop_pick()

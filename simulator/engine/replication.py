@@ -172,6 +172,7 @@ def _client(
         cpu_noise=_cpu_noise(prep, stream(sc.seed, index, "cpu_noise")),
         routes=None if backends is None else backends.routes,
         after_noise=_after_response_noise(prep, stream(sc.seed, index, "after_response")),
+        reads_until_close=isinstance(load, ClosedLoad) and not load.keepalive,  # ab without -k
     )
 
 

@@ -22,8 +22,8 @@ class Job:
     """One runnable job: a task woken with ``left`` seconds of reference-core work to do."""
 
     __slots__ = (
-        "after", "d", "ev", "keeps", "left", "on_start", "pooled", "preempted", "ran_s", "task",
-        "v",
+        "after", "d", "end", "ev", "keeps", "left", "on_start", "pooled", "preempted", "ran_s",
+        "task", "v",
     )  # fmt: skip
 
     def __init__(
@@ -40,6 +40,16 @@ class Job:
         self.pooled = True  # its task's vruntime goes back to the sleepers when it ends
         self.task: object = None  # a known task (run_task), or None: one of the sleepers
         self.keeps = False  # its task's state is kept for it (not pooled) when it ends
+        self.end: simpy.Event | None = None  # fires when the job ends (its tail done)
+
+
+def chain(ev: simpy.Event, end: simpy.Event) -> None:
+    """``end`` succeeds once ``ev`` has (a job's end, where the job has no tail to carry it)."""
+
+    def fire(_ev: simpy.Event) -> None:
+        end.succeed()
+
+    ev.callbacks.append(fire)
 
 
 def done_at_once(ev: simpy.Event, on_start: Callable[[], None] | None) -> simpy.Event:
@@ -137,3 +147,8 @@ class Tails:
             for job in jobs:
                 if job.after == 0.0 and job.task is not None:
                     self.live.pop(job.task, None)
+        for job in jobs:
+            end = job.end
+            if end is not None:
+                job.end = None
+                end.succeed()
