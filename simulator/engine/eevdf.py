@@ -239,16 +239,7 @@ class EEVDFCPU(CFSCPU):
             job.d = job.v + self._slice
             if not self._waiting():
                 continue
-            self._running.remove(job)
-            self._push(job)
-            nxt = self._pop_pick()
-            if nxt is not job:
-                job.preempted = True
-                job.ran_s = 0.0
-                if nxt.preempted:
-                    nxt.preempted = False
-                    nxt.left += self.switch_s
-            self._start(nxt)
+            self._pick_again(job)
 
     def _preempt_answered(self, jobs: list[Job]) -> None:
         """A response's write wakes a softirq thread: a job past its slice (``v >= d``) gets a
@@ -259,16 +250,20 @@ class EEVDFCPU(CFSCPU):
             if job.v < job.d or not self._waiting():
                 continue
             job.d = job.v + self._slice
-            self._running.remove(job)
-            self._push(job)
-            nxt = self._pop_pick()
-            if nxt is not job:
-                job.preempted = True
-                job.ran_s = 0.0
-                if nxt.preempted:
-                    nxt.preempted = False
-                    nxt.left += self.switch_s
-            self._start(nxt)
+            self._pick_again(job)
+
+    def _pick_again(self, job: Job) -> None:
+        """The running ``job`` goes back to the queue and the pick is made (it may win)."""
+        self._running.remove(job)
+        self._push(job)
+        nxt = self._pop_pick()
+        if nxt is not job:
+            job.preempted = True
+            job.ran_s = 0.0
+            if nxt.preempted:
+                nxt.preempted = False
+                nxt.left += self.switch_s
+        self._start(nxt)
 
     def _dispatch(self) -> None:
         running = self._running
