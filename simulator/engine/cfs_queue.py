@@ -234,11 +234,6 @@ class CFSRunQueue(CPU):
             else:
                 self._tails.ended([job])  # it ran its tail: asleep in its read
             return
-        ans_jobs = (
-            [j for j in running if j.after and j.left - j.after <= limit]
-            if self._tails.live
-            else None
-        )
         answered = self._tails.answered(running, limit)
         done = [j for j in running if j.left <= limit]
         if done:
@@ -249,14 +244,14 @@ class CFSRunQueue(CPU):
             phase = now / tick
             if abs(phase - round(phase)) * tick < 1e-9:
                 self._tick()
-            if ans_jobs:
-                self._preempt_answered([j for j in ans_jobs if j in self._running])
+            if answered:
+                self._preempt_answered([j for j, _ in answered if j in self._running])
         self._update_min_v()
         self._reschedule(now)
         if done:
             self._tails.ended(done)
             self._went_to_sleep([job for job in done if job.pooled])
-        for ev in answered:
+        for _, ev in answered:
             fire_now(ev)
         for job in done:
             if job.ev is not None:

@@ -128,27 +128,26 @@ class Tails:
         elif self.live:
             self.live.pop(task, None)
 
-    def answered(self, running: list[Job], limit: float) -> list[simpy.Event]:
-        """The events of ``running`` jobs served up to their tail: they go on with it."""
+    def answered(self, running: list[Job], limit: float) -> list[tuple[Job, simpy.Event]]:
+        """The ``running`` jobs served up to their tail, with their events: they go on with it."""
         if not self.live:
             return []
-        evs = []
+        out = []
         for job in running:
             if job.after and job.left - job.after <= limit:
                 assert job.ev is not None
-                evs.append(job.ev)
+                out.append((job, job.ev))
                 job.ev = None
                 job.after = 0.0
-        return evs
+        return out
 
     def ended(self, jobs: list[Job]) -> None:
         """``jobs`` ended: the tasks that ran their tail sleep in their read."""
-        if self.live:
+        if self.live:  # a job with an ``end`` had a tail, so its task is live until now
             for job in jobs:
                 if job.after == 0.0 and job.task is not None:
                     self.live.pop(job.task, None)
-        for job in jobs:
-            end = job.end
-            if end is not None:
-                job.end = None
-                end.succeed()
+                end = job.end
+                if end is not None:
+                    job.end = None
+                    end.succeed()
