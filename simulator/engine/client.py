@@ -3,6 +3,8 @@
 These are plain generator functions that load generators run with ``yield from``. Times follow
 ab and wrk: a request's latency runs from the moment the client starts it (for the first request
 of a connection: the connect, the wait in the accept queue and any SYN retries) to the last byte.
+The response's way back (the link, a write that blocks, keep-alive or close) is
+:mod:`mpmsim.engine.delivery`'s.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import simpy
 
 from mpmsim.engine.connection import Conn
+from mpmsim.engine.delivery import Delivery
 from mpmsim.engine.recorder import OK, REFUSED, RESET, TIMEOUT, Recorder
 from mpmsim.engine.server import ACCEPTED, QUEUED, Server
 from mpmsim.models.mpm.base import DEAD, READY, Child
@@ -80,7 +83,6 @@ class Client:
         self.keepalive_timeout_s = float(d.KeepAliveTimeout)
         self.server_keepalive = bool(d.KeepAlive) and d.KeepAliveTimeout > 0
         self.max_keepalive = int(d.MaxKeepAliveRequests)
-        self.server_timeout_s = float(d.Timeout)
         ov = self._overheads = server.overheads
         #: the close's CPU charged with a response that ends its connection: none where the
         #: worker itself closes after the FIN (prefork, worker: :mod:`lingering`), else all of
@@ -96,6 +98,10 @@ class Client:
         # own when it is a task (mpmsim.engine.listener), else it is part of the request's
         self._ka_request_cpu_s = (
             0.0 if server.listeners is not None else server.overheads.ka_request_cpu_s
+        )
+        #: the response's way back (the link, a blocking write, keep-alive or close)
+        self.delivery = Delivery(
+            env, server, requests.streams, half_rtt_s=self.half_rtt_s, timeout_s=timeout_s
         )
         self._next_id = 0
 
@@ -303,16 +309,17 @@ class Client:
         if child.state == DEAD:  # (``not child.alive``, without a property call per request)
             return k, RESET, env.now, False
         if answer != OK:  # Apache's short error page (503, 504) on the kept connection
-            _, t_done, keep = self._delivered(conn, keep, t_start, 0.0, 0.0)
+            _, t_done, keep = self.delivery.delivered(conn, keep, t_start, 0.0, 0.0)
             return k, answer, t_done, keep
+        delivery = self.delivery
         tx_s = held_s = 0.0  # an unlimited link (no client bandwidth) delivers at once
         if self.bandwidth:
-            tx_s, held_s = self._transfer_s(k, size, self.bandwidth)
+            tx_s, held_s = delivery.transfer_s(k, size, self.bandwidth)
         if held_s > 0.0:
-            status = yield from self._blocking_write(conn, child, held_s)
+            status = yield from delivery.blocking_write(conn, child, held_s)
             if status != OK:
                 return k, status, env.now, False
-        status, t_done, keep = self._delivered(conn, keep, t_start, tx_s, held_s)
+        status, t_done, keep = delivery.delivered(conn, keep, t_start, tx_s, held_s)
         return k, status, t_done, keep
 
     def _keeps_alive(self, conn: Conn, child: Child, client_keepalive: bool) -> bool:
@@ -342,54 +349,6 @@ class Client:
             return 0.0
         tail = mean * self.after_noise.draw()
         return tail if tail < 0.5 * work else 0.5 * work
-
-    def _transfer_s(self, k: int, size: float, bw: float) -> tuple[float, float]:
-        """Seconds ``size`` bytes take to the client at ``bw`` bytes/s; how long the writer blocks.
-
-        What fits the socket buffer does not block; event's listener finishes the write of a
-        larger response (two switches of CPU) unless the request class streams its response.
-        """
-        ov = self._overheads
-        tx_s = size / bw
-        if size <= ov.send_buffer_bytes:
-            return tx_s, 0.0
-        server = self.server
-        if server.model.write_completion_off_worker and not self.requests.streams[k]:
-            server.cpu.run(ov.write_completion_cpu_s)
-            return tx_s, 0.0
-        return tx_s, (size - ov.send_buffer_bytes) / bw
-
-    def _blocking_write(self, conn: Conn, child: Child, held_s: float) -> Step[int]:
-        """The worker blocks ``held_s`` on what the buffer did not take: OK, TIMEOUT or RESET."""
-        if held_s > self.server_timeout_s:
-            # A blocking write that makes no progress for Timeout seconds is abandoned.
-            yield self.env.timeout(self.server_timeout_s)
-            self.server.close(conn, worker_held=True)
-            return TIMEOUT
-        yield self.env.timeout(held_s)
-        return OK if child.alive else RESET
-
-    def _delivered(
-        self, conn: Conn, keep: bool, t_start: float, tx_s: float, held_s: float
-    ) -> tuple[int, float, bool]:
-        """The response is written: the server keeps or closes ``conn``, the client reads the rest.
-
-        Returns ``(status, when the client has the whole response, whether ``conn`` stays
-        open)``: TIMEOUT if the client's own timeout passed first (it then closes ``conn``).
-        """
-        server = self.server
-        t_done = self.env.now + tx_s - held_s + self.half_rtt_s
-        if keep:
-            server.keepalive.hold(conn)
-        else:  # the client closes when it has the response; its FIN takes half a round trip
-            server.close(
-                conn, worker_held=True, fin_after_s=t_done + self.half_rtt_s - self.env.now
-            )
-        if self.timeout_s is not None and t_done - t_start > self.timeout_s:
-            if keep:
-                server.keepalive.expire(conn)  # the client gave up and closed it
-            return TIMEOUT, t_done, False
-        return OK, t_done, keep
 
     def finish(self, conn: Conn | None, delay_s: float, *, client_closes: bool) -> Proc:
         """The client is done with ``conn``: close it after ``delay_s`` or leave it idle.
