@@ -23,6 +23,7 @@ from mpmsim.calibration.tail_fit import (
     GRID_OF_RTT,
     fit_after_response,
     refined_minimum,
+    scheduler_slice_ms,
     tail_rows,
 )
 from mpmsim.engine.cfs import CFSCPU
@@ -151,12 +152,27 @@ def _row(**over: Any) -> MeasuredRun:
     return MeasuredRun(**base)
 
 
-def test_the_tail_is_fitted_on_keepalive_ab_rows_of_pinned_workers_only() -> None:
+def test_the_tail_is_fitted_on_the_ab_rows_it_moves() -> None:
+    """Keep-alive rows of pinned workers; rows without keep-alive only where a request's CPU
+    outlasts the scheduler's minimum slice (0.75 ms on one vCPU), and none under processor
+    sharing, which has no slices."""
     rows = [_row(run_id="worker"), _row(run_id="prefork", mpm="prefork"),
             _row(run_id="event", mpm="event"), _row(run_id="ka0", keepalive=False),
             _row(run_id="wrk", tool="wrk"), _row(run_id="one", concurrency=1),
-            _row(run_id="nop95", lat_p95_ms=None)]  # fmt: skip
-    assert [r.run_id for r in tail_rows(rows)] == ["worker", "prefork"]
+            _row(run_id="nop95", lat_p95_ms=None),
+            _row(run_id="long", mpm="event", keepalive=False, apache_cpu_ms_per_req=1.05),
+            _row(run_id="short", keepalive=False, apache_cpu_ms_per_req=0.06),
+            _row(run_id="long1", keepalive=False, concurrency=1,
+                 apache_cpu_ms_per_req=1.0)]  # fmt: skip
+    one_vcpu = scheduler_slice_ms(load_hardware("bench-1core"))
+    assert one_vcpu == pytest.approx(0.75)
+    assert scheduler_slice_ms(load_hardware("bench-1core").model_copy(update={"vcpus": 2})) == (
+        pytest.approx(1.5)
+    )
+    assert [r.run_id for r in tail_rows(rows, one_vcpu)] == ["worker", "prefork", "long"]
+    ps = load_hardware("bench-1core").model_copy(update={"cpu_scheduler": "ps"})
+    assert scheduler_slice_ms(ps) is None
+    assert [r.run_id for r in tail_rows(rows, None)] == ["worker", "prefork"]
     assert GRID_OF_RTT[0] == 0.0  # no tail is always among the values tried
 
 

@@ -42,7 +42,12 @@ from mpmsim.calibration.measured import (
 from mpmsim.calibration.memory_fit import fit_memory
 from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup, split_php, with_php
 from mpmsim.calibration.regressors import cpu_regressors, cpu_term_names, model_cpu_ms
-from mpmsim.calibration.tail_fit import TailFit, fit_after_response, tail_rows
+from mpmsim.calibration.tail_fit import (
+    TailFit,
+    fit_after_response,
+    scheduler_slice_ms,
+    tail_rows,
+)
 from mpmsim.calibration.used_sim import simulated_counts
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel, RequestClassCost
@@ -316,15 +321,16 @@ def calibrate(
     tail = None
     if simulate and "after_response_cpu_ms" not in keep:
         tail = fit_after_response(
-            tail_rows(apache_rows), costs, Setup(setup_hardware, rtt), jobs=jobs, seed=seed,
-            progress=progress,
+            tail_rows(apache_rows, scheduler_slice_ms(setup_hardware)), costs,
+            Setup(setup_hardware, rtt), jobs=jobs, seed=seed, progress=progress,
         )  # fmt: skip
         if tail is not None:
             costs = costs.model_copy(update={
                 "after_response_cpu_ms": tail.after_response_cpu_ms,
                 "justification": {**costs.justification, "after_response_cpu_ms": (
-                    f"fitted by simulation (calibration/tail_fit.py) to the p50 and p95 "
-                    f"of {tail.rows_used} keep-alive ab rows of prefork and worker"
+                    f"fitted by simulation (calibration/tail_fit.py) to the p50, p95 and peak "
+                    f"processes of {tail.rows_used} ab rows (keep-alive on prefork and worker, "
+                    "or requests longer than a time slice)"
                 )},
             })  # fmt: skip
     cal = Calibration(costs=costs, cpu_fit=cpu, memory_fit=mem, network_rtt_ms=rtt,
@@ -360,7 +366,7 @@ def _provenance(
         if cal.tail_fit is None
         else {
             "rows": cal.tail_fit.rows_used,
-            "p50_p95_mean_abs_log_error": {
+            "p50_p95_procs_mean_abs_log_error": {
                 str(k): round(v, 4) for k, v in cal.tail_fit.objective.items()
             },
         },

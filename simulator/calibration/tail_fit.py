@@ -1,23 +1,34 @@
-"""Fit ``after_response_cpu_ms`` by simulation, from the keep-alive rows of pinned workers.
+"""Fit ``after_response_cpu_ms`` by simulation, from the ab rows whose figures the tail moves.
 
-A worker of prefork or worker serves every request of its keep-alive connection. Once its
-response is written it still runs the request's tail (the access log line, the request pool's
-cleanup) and then reads the connection again: if the client's next request has already come,
-it serves it at once, without sleeping and without waiting behind the other runnable workers.
-On the shared set's keep-alive ab rows of worker at 10 to 400 clients a quarter of the
-requests took no longer than at one client (their ab percentile files), while the rest
-waited behind the others, so the tails are 30-40 % wider than a model in which every request
-waits its turn.
+A worker runs the request's tail once its response is written (the access log line, the
+request pool's cleanup). It shows in two kinds of rows:
+
+* **keep-alive on pinned workers.** A worker of prefork or worker serves every request of its
+  keep-alive connection; after its tail it reads the connection again and, if the client's
+  next request has already come, serves it at once, without sleeping and without waiting
+  behind the other runnable workers. On the shared set's keep-alive ab rows of worker at 10 to
+  400 clients a quarter of the requests took no longer than at one client (their ab percentile
+  files), while the rest waited behind the others, so the tails are 30-40 % wider than a model
+  in which every request waits its turn.
+* **requests longer than a time slice, without keep-alive.** A task that ran past its slice
+  yields its vCPU at its response (the engine's ``_preempt_answered``), and its tail then
+  waits behind the other runnable tasks: the worker is not idle to the parent meanwhile (the
+  measured scoreboards of a 1 ms handler show the busy threads in L, logging) and ab, which
+  reads until the server closes, counts that wait. So the tail sets how many children the
+  parent keeps (68 processes measured for prefork at 50 clients: 133 simulated without a tail,
+  69 with one) and widens the p95. Requests shorter than the scheduler's minimum slice never
+  run past it, so the tail (microseconds) moves nothing there.
 
 The tail's mean is the one number this needs. No reading measures it: it shows only in the
-latency percentiles of rows where workers wait for the CPU. So it is fitted by simulation, on
-a grid of fractions of the fitted round trip (the race it runs against), each row with its own
-seed as ``check.compare`` simulates it. The objective is the mean absolute log ratio of the
-simulated to the measured p50 and p95 of the fitted rows (the tail moves the whole
-distribution: some requests served at once, the others later). It is noisy from one grid
-value to the next, as each value changes which requests win the race, so the grid's best
-value is refined by the vertex of a least-squares parabola through it and up to two grid
-values on each side. Rows of other MPMs, without keep-alive or at one client do not depend
+latency percentiles and the process counts of rows where workers wait for the CPU. So it is
+fitted by simulation, on a grid of fractions of the fitted round trip (the race the keep-alive
+tail runs against), each row with its own seed as ``check.compare`` simulates it. The objective
+is the mean absolute log ratio of the simulated to the measured p50, p95 and peak processes of
+the rows (the tail moves the whole distribution: some requests served at once, the others
+later; and the parent's count of idle workers). It is noisy from one grid value to the next,
+as each value changes which requests win the race, so the grid's best value is refined by the
+vertex of a least-squares parabola through it and up to two grid values on each side. Other
+rows (wrk, one client, event with keep-alive, short requests without keep-alive) do not depend
 on it.
 """
 
@@ -32,7 +43,9 @@ import numpy as np
 
 from mpmsim.calibration.check import simulate_rows
 from mpmsim.calibration.measured import Setup
+from mpmsim.engine.cpu import min_granularity_s
 from mpmsim.models.costs import CostModel
+from mpmsim.models.hardware import HardwareSpec
 from mpmsim.models.mpm.registry import MPM_MODELS
 from mpmsim.workloads.readers import MeasuredRun
 
@@ -50,22 +63,35 @@ class TailFit:
     objective: dict[float, float] = field(default_factory=dict)  # tail mean (ms) -> mean |log|
 
 
-def tail_rows(runs: Sequence[MeasuredRun]) -> list[MeasuredRun]:
-    """The rows the tail shows in: ab with keep-alive at more than one client, on an MPM that
-    pins a worker to each kept connection, with a measured p95."""
+def scheduler_slice_ms(hardware: HardwareSpec) -> float | None:
+    """The minimum slice of ``hardware``'s scheduler (CFS's granularity, EEVDF's base slice),
+    None under processor sharing (no slices)."""
+    if hardware.cpu_scheduler == "ps":
+        return None
+    return 1000.0 * min_granularity_s(hardware.vcpus)
+
+
+def tail_rows(runs: Sequence[MeasuredRun], slice_ms: float | None) -> list[MeasuredRun]:
+    """The rows the tail shows in (see the module doc), all ab at more than one client with a
+    measured p95: with keep-alive on an MPM that pins a worker to each kept connection, and
+    without keep-alive where the measured CPU per request is longer than ``slice_ms``, the
+    scheduler's minimum slice (None: a CPU without slices, processor sharing)."""
     out = []
     for run in runs:
         model: Any = MPM_MODELS.get(run.mpm)
         if (
-            model is not None
-            and model.keepalive_holds_worker
-            and run.tool == "ab"
-            and run.keepalive
-            and run.concurrency > 1
-            and run.rate_per_client is None
-            and run.lat_p95_ms is not None
-            and run.lat_p95_ms > 0
+            model is None
+            or run.tool != "ab"
+            or run.concurrency <= 1
+            or run.rate_per_client is not None
+            or run.lat_p95_ms is None
+            or run.lat_p95_ms <= 0
         ):
+            continue
+        if run.keepalive:
+            if model.keepalive_holds_worker:
+                out.append(run)
+        elif slice_ms is not None and (run.apache_cpu_ms_per_req or 0.0) > slice_ms:
             out.append(run)
     return out
 
@@ -79,8 +105,9 @@ def fit_after_response(
     seed: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> TailFit | None:
-    """The value of ``after_response_cpu_ms`` that best fits ``rows``' p50 and p95 (see the
-    module doc); None without rows. ``progress(done, total)`` counts the simulations."""
+    """The value of ``after_response_cpu_ms`` that best fits ``rows``' p50, p95 and peak
+    processes (see the module doc); None without rows. ``progress(done, total)`` counts the
+    simulations."""
     if not rows or setup.network_rtt_ms <= 0.0:  # no round trip: no race to fit
         return None
     values = [round(f * setup.network_rtt_ms, 5) for f in GRID_OF_RTT]
@@ -93,6 +120,7 @@ def fit_after_response(
             for metric, measured in (
                 ("lat_p50_ms", run.lat_p50_ms),
                 ("lat_p95_ms", run.lat_p95_ms),
+                ("peak_procs", run.peak_procs),
             ):
                 sim = pred[metric]
                 if measured and sim > 0 and math.isfinite(sim):

@@ -35,6 +35,14 @@ from mpmsim.engine.simpy_internals import fire_now, schedule_call
 # 1 + log2(min(ncpus, 8)) ("SCHED_TUNABLESCALING_LOG").
 _CFS_LATENCY_S = 0.006
 _CFS_MIN_GRANULARITY_S = 0.00075
+
+
+def min_granularity_s(vcpus: int) -> float:
+    """CFS's minimum granularity (EEVDF's base slice) on ``vcpus``: the shortest run a task
+    has before the tick may take its vCPU away."""
+    return _CFS_MIN_GRANULARITY_S * (1.0 + math.log2(min(vcpus, 8)))
+
+
 # Relative slack when deciding that a job's work is done (floating point).
 _EPS = 1e-12
 
@@ -76,7 +84,7 @@ class CPU:
         self.tasks_alive = 1  # processes and threads alive (the server keeps it; CFS uses it)
         scale = 1.0 + math.log2(min(vcpus, 8))
         self._latency = _CFS_LATENCY_S * scale
-        self._min_gran = _CFS_MIN_GRANULARITY_S * scale
+        self._min_gran = min_granularity_s(vcpus)
         self._heap: list[tuple[float, int, simpy.Event]] = []
         self._seq = 0
         self._vt = 0.0  # work served to every job present since time 0 (virtual time)
