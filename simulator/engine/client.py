@@ -103,6 +103,7 @@ class Client:
         self.delivery = Delivery(
             env, server, requests.streams, half_rtt_s=self.half_rtt_s, timeout_s=timeout_s
         )
+        self._delivered = self.delivery.delivered  # bound once: every response calls it
         self._next_id = 0
 
     def new_conn(self) -> Conn:
@@ -309,17 +310,16 @@ class Client:
         if child.state == DEAD:  # (``not child.alive``, without a property call per request)
             return k, RESET, env.now, False
         if answer != OK:  # Apache's short error page (503, 504) on the kept connection
-            _, t_done, keep = self.delivery.delivered(conn, keep, t_start, 0.0, 0.0)
+            _, t_done, keep = self._delivered(conn, keep, t_start, 0.0, 0.0)
             return k, answer, t_done, keep
-        delivery = self.delivery
         tx_s = held_s = 0.0  # an unlimited link (no client bandwidth) delivers at once
         if self.bandwidth:
-            tx_s, held_s = delivery.transfer_s(k, size, self.bandwidth)
+            tx_s, held_s = self.delivery.transfer_s(k, size, self.bandwidth)
         if held_s > 0.0:
-            status = yield from delivery.blocking_write(conn, child, held_s)
+            status = yield from self.delivery.blocking_write(conn, child, held_s)
             if status != OK:
                 return k, status, env.now, False
-        status, t_done, keep = delivery.delivered(conn, keep, t_start, tx_s, held_s)
+        status, t_done, keep = self._delivered(conn, keep, t_start, tx_s, held_s)
         return k, status, t_done, keep
 
     def _keeps_alive(self, conn: Conn, child: Child, client_keepalive: bool) -> bool:
