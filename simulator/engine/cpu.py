@@ -35,16 +35,19 @@ from mpmsim.engine.simpy_internals import fire_now, schedule_call
 # 1 + log2(min(ncpus, 8)) ("SCHED_TUNABLESCALING_LOG").
 _CFS_LATENCY_S = 0.006
 _CFS_MIN_GRANULARITY_S = 0.00075
+# Relative slack when deciding that a job's work is done (floating point).
+_EPS = 1e-12
+
+
+def _tunable_scale(vcpus: int) -> float:
+    """SCHED_TUNABLESCALING_LOG: the scheduler's latency and granularity grow with the vCPUs."""
+    return 1.0 + math.log2(min(vcpus, 8))
 
 
 def min_granularity_s(vcpus: int) -> float:
     """CFS's minimum granularity (EEVDF's base slice) on ``vcpus``: the shortest run a task
     has before the tick may take its vCPU away."""
-    return _CFS_MIN_GRANULARITY_S * (1.0 + math.log2(min(vcpus, 8)))
-
-
-# Relative slack when deciding that a job's work is done (floating point).
-_EPS = 1e-12
+    return _CFS_MIN_GRANULARITY_S * _tunable_scale(vcpus)
 
 
 @dataclass(frozen=True)
@@ -82,8 +85,7 @@ class CPU:
         self.switch_s = switch_s
         self.job_switch_s = 0.0  # extra work per job: the switch into its task (tasks alive)
         self.tasks_alive = 1  # processes and threads alive (the server keeps it; CFS uses it)
-        scale = 1.0 + math.log2(min(vcpus, 8))
-        self._latency = _CFS_LATENCY_S * scale
+        self._latency = _CFS_LATENCY_S * _tunable_scale(vcpus)
         self._min_gran = min_granularity_s(vcpus)
         self._heap: list[tuple[float, int, simpy.Event]] = []
         self._seq = 0
