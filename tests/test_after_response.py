@@ -24,6 +24,7 @@ from mpmsim.calibration.tail_fit import (
     fit_after_response,
     refined_minimum,
     scheduler_slice_ms,
+    tail_figures,
     tail_rows,
 )
 from mpmsim.engine.cfs import CFSCPU
@@ -174,6 +175,16 @@ def test_the_tail_is_fitted_on_the_ab_rows_it_moves() -> None:
     assert scheduler_slice_ms(ps) is None
     assert [r.run_id for r in tail_rows(rows, None)] == ["worker", "prefork"]
     assert GRID_OF_RTT[0] == 0.0  # no tail is always among the values tried
+
+
+def test_the_objective_compares_the_figures_the_tail_moves() -> None:
+    """The p95 and peak processes of every row; the p50 of keep-alive rows only: without
+    keep-alive the real p50 of a request longer than a slice is bimodal, which no tail gives
+    the model, so it would weigh the seed and not the tail."""
+    ka1 = _row(run_id="ka1", lat_p50_ms=1.0, lat_p95_ms=2.0, peak_procs=5)
+    ka0 = _row(run_id="ka0", keepalive=False, lat_p50_ms=1.0, lat_p95_ms=2.0, peak_procs=5)
+    assert tail_figures(ka1) == [("lat_p50_ms", 1.0), ("lat_p95_ms", 2.0), ("peak_procs", 5)]
+    assert tail_figures(ka0) == [("lat_p95_ms", 2.0), ("peak_procs", 5)]
 
 
 def test_the_grid_minimum_is_refined_by_a_parabola() -> None:

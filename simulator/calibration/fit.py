@@ -328,9 +328,9 @@ def calibrate(
             costs = costs.model_copy(update={
                 "after_response_cpu_ms": tail.after_response_cpu_ms,
                 "justification": {**costs.justification, "after_response_cpu_ms": (
-                    f"fitted by simulation (calibration/tail_fit.py) to the p50, p95 and peak "
+                    f"fitted by simulation (calibration/tail_fit.py) to the p95 and peak "
                     f"processes of {tail.rows_used} ab rows (keep-alive on prefork and worker, "
-                    "or requests longer than a time slice)"
+                    "with their p50, or requests longer than a time slice)"
                 )},
             })  # fmt: skip
     cal = Calibration(costs=costs, cpu_fit=cpu, memory_fit=mem, network_rtt_ms=rtt,
@@ -366,9 +366,7 @@ def _provenance(
         if cal.tail_fit is None
         else {
             "rows": cal.tail_fit.rows_used,
-            "p50_p95_procs_mean_abs_log_error": {
-                str(k): round(v, 4) for k, v in cal.tail_fit.objective.items()
-            },
+            "mean_abs_log_error": {str(k): round(v, 4) for k, v in cal.tail_fit.objective.items()},
         },
         "unexplained_rows": [u["run_id"] for u in cal.unexplained],
     }
