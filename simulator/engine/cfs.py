@@ -49,7 +49,7 @@ from collections.abc import Callable
 import simpy
 
 from mpmsim.engine.cfs_queue import CFSRunQueue
-from mpmsim.engine.sched_tasks import Job, chain, done_at_once
+from mpmsim.engine.sched_tasks import Job, done_at_once
 
 
 class CFSCPU(CFSRunQueue):
@@ -85,17 +85,8 @@ class CFSCPU(CFSRunQueue):
         """
         live = self._tails.find(task)
         if live is not None:
-            ev = self._go_on(live, work_s, after_s, keeps)
-            live.end = end
-            return ev
-        ev = self._wake_known(work_s + after_s, on_start, task, keeps, after_s)
-        if end is not None:
-            job = self._tails.find(task) if after_s > 0.0 else None
-            if job is not None and job.ev is ev:
-                job.end = end
-            else:
-                chain(ev, end)
-        return ev
+            return self._go_on(live, work_s, after_s, keeps, end)
+        return self._wake_known(work_s + after_s, on_start, task, keeps, after_s, end)
 
     def _wake_known(
         self,
@@ -104,11 +95,16 @@ class CFSCPU(CFSRunQueue):
         task: object,
         keeps: bool,
         after_s: float,
+        end: simpy.Event | None,
     ) -> simpy.Event:
         """Wake a job of ``task`` (the scheduler's own placement; EEVDF overrides it)."""
-        return self._wake(work_s, on_start, queued=False, task=task, keeps=keeps, after_s=after_s)
+        return self._wake(
+            work_s, on_start, queued=False, task=task, keeps=keeps, after_s=after_s, end=end
+        )
 
-    def _go_on(self, job: Job, work_s: float, after_s: float, keeps: bool) -> simpy.Event:
+    def _go_on(
+        self, job: Job, work_s: float, after_s: float, keeps: bool, end: simpy.Event | None
+    ) -> simpy.Event:
         """``job``'s task, still running (or runnable) on its last request's tail, takes
         ``work_s`` more at once: ``ap_process_http_sync_connection`` reads the next request
         from the connection, already there, without sleeping in poll(). It keeps its vCPU, its
@@ -120,7 +116,7 @@ class CFSCPU(CFSRunQueue):
         ev = simpy.Event(self.env)
         job.left += work_s + after_s + self.job_switch_s
         job.ev = ev
-        self._tails.own(job, job.task, keeps, after_s)
+        self._tails.own(job, job.task, keeps, after_s, end)
         if job in self._running:
             self._reschedule(now)
         return ev
@@ -156,11 +152,12 @@ class CFSCPU(CFSRunQueue):
         keeps: bool = False,
         after_s: float = 0.0,
         behind: bool = False,
+        end: simpy.Event | None = None,
     ) -> simpy.Event:
         env = self.env
         ev = simpy.Event(env)
         if work_s <= 0.0:
-            return done_at_once(ev, on_start)
+            return done_at_once(ev, on_start, end)
         now = env.now
         running = self._running
         if running or self._queue:
@@ -183,7 +180,7 @@ class CFSCPU(CFSRunQueue):
         job = Job(ev, work_s + self.job_switch_s, v, on_start)
         job.pooled = not queued
         if task is not None:
-            self._tails.own(job, task, keeps, after_s)
+            self._tails.own(job, task, keeps, after_s, end)
         if len(running) < self.vcpus:
             self._start(job)
             if self._timer_still_fits(job, now):

@@ -87,11 +87,12 @@ class EEVDFCPU(CFSCPU):
         task: object,
         keeps: bool,
         after_s: float,
+        end: simpy.Event | None,
     ) -> simpy.Event:
         """A job of ``task`` (:meth:`CFSCPU.run_task`): woken with its own (vruntime, lag,
         deadline) if it has them."""
         return self._wake_task(
-            work_s, on_start, pooled=True, task=task, keeps=keeps, after_s=after_s
+            work_s, on_start, pooled=True, task=task, keeps=keeps, after_s=after_s, end=end
         )
 
     def _wake_task(
@@ -103,11 +104,12 @@ class EEVDFCPU(CFSCPU):
         task: object = None,
         keeps: bool = False,
         after_s: float = 0.0,
+        end: simpy.Event | None = None,
     ) -> simpy.Event:
         env = self.env
         ev = simpy.Event(env)
         if work_s <= 0.0:
-            return done_at_once(ev, on_start)
+            return done_at_once(ev, on_start, end)
         now = env.now
         if now != self._t:
             self._advance(now)
@@ -124,7 +126,7 @@ class EEVDFCPU(CFSCPU):
         job.pooled = pooled
         job.d = v + self._slice if d is None else d
         if task is not None:
-            self._tails.own(job, task, keeps, after_s)
+            self._tails.own(job, task, keeps, after_s, end)
         running = self._running
         if len(running) < self.vcpus:
             self._start(job)

@@ -52,11 +52,15 @@ def chain(ev: simpy.Event, end: simpy.Event) -> None:
     ev.callbacks.append(fire)
 
 
-def done_at_once(ev: simpy.Event, on_start: Callable[[], None] | None) -> simpy.Event:
-    """A job without work: it starts and ends now."""
+def done_at_once(
+    ev: simpy.Event, on_start: Callable[[], None] | None, end: simpy.Event | None = None
+) -> simpy.Event:
+    """A job without work: it starts and ends now (``end``, if given, with it)."""
     if on_start is not None:
         on_start()
     ev.succeed()
+    if end is not None:
+        chain(ev, end)
     return ev
 
 
@@ -117,16 +121,24 @@ class Tails:
         """The live job of ``task``, if it is still on its tail (or before it)."""
         return self.live.get(task) if self.live else None
 
-    def own(self, job: Job, task: object, keeps: bool, after_s: float) -> None:
+    def own(
+        self, job: Job, task: object, keeps: bool, after_s: float, end: simpy.Event | None = None
+    ) -> None:
         """``job`` is ``task``'s (just woken, or live and going on with a next request): with
-        a tail, the task is live until the job ends; without one, it is not."""
+        a tail, the task is live until the job ends, and ``end`` (if given) succeeds then
+        (:meth:`ended`); without one, it is not, and ``end`` succeeds with the job's event."""
         job.task = task
         job.keeps = keeps
         job.after = after_s
         if after_s > 0.0:
             self.live[task] = job
-        elif self.live:
+            job.end = end
+            return
+        if self.live:
             self.live.pop(task, None)
+        if end is not None:
+            assert job.ev is not None
+            chain(job.ev, end)
 
     def answered(self, running: list[Job], limit: float) -> list[tuple[Job, simpy.Event]]:
         """The ``running`` jobs served up to their tail, with their events: they go on with it."""
