@@ -119,8 +119,9 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
     lines.append(
         f"  after_response_cpu_ms            {c.after_response_cpu_ms:.5g}"
         + (
-            f" (by simulation: p50, p95 and peak processes of {tail.rows_used} ab rows,"
-            " keep-alive on prefork and worker or requests longer than a time slice)"
+            f" (by simulation: p95 and peak processes of {tail.rows_used} ab rows,"
+            " keep-alive on prefork and worker with their p50, or requests longer than a"
+            " time slice)"
             if tail
             else " (kept: the base model's value)"
         )
