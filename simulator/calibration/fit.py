@@ -328,9 +328,7 @@ def calibrate(
             costs = costs.model_copy(update={
                 "after_response_cpu_ms": tail.after_response_cpu_ms,
                 "justification": {**costs.justification, "after_response_cpu_ms": (
-                    f"fitted by simulation (calibration/tail_fit.py) to the p95 and peak "
-                    f"processes of {tail.rows_used} ab rows (keep-alive on prefork and worker, "
-                    "with their p50, or requests longer than a time slice)"
+                    f"fitted by simulation (calibration/tail_fit.py) to {tail.compared()}"
                 )},
             })  # fmt: skip
     cal = Calibration(costs=costs, cpu_fit=cpu, memory_fit=mem, network_rtt_ms=rtt,

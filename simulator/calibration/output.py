@@ -118,13 +118,7 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
     tail = cal.tail_fit
     lines.append(
         f"  after_response_cpu_ms            {c.after_response_cpu_ms:.5g}"
-        + (
-            f" (by simulation: p95 and peak processes of {tail.rows_used} ab rows,"
-            " keep-alive on prefork and worker with their p50, or requests longer than a"
-            " time slice)"
-            if tail
-            else " (kept: the base model's value)"
-        )
+        + (f" (by simulation: {tail.compared()})" if tail else " (kept: the base model's value)")
     )
     lines.extend(f"  {note}" for note in (cal.php_fit.notes if cal.php_fit else []))
     if cal.mape:

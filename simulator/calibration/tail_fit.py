@@ -69,6 +69,14 @@ class TailFit:
     rows_used: int
     objective: dict[float, float] = field(default_factory=dict)  # tail mean (ms) -> mean |log|
 
+    def compared(self) -> str:
+        """What the fit compared (:func:`tail_figures` of :func:`tail_rows`), in words: for the
+        cost model's justification and calibrate's report."""
+        return (
+            f"the p95 and peak processes of {self.rows_used} ab rows (keep-alive on prefork and "
+            "worker, with their p50, or requests longer than a time slice)"
+        )
+
 
 def scheduler_slice_ms(hardware: HardwareSpec) -> float | None:
     """The minimum slice of ``hardware``'s scheduler (CFS's granularity, EEVDF's base slice),
