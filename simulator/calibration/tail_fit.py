@@ -35,8 +35,11 @@ and 3 and 0.0103 ms with seed 1; without it, a tail with all three: 0.0047-0.015
 objective 0.09-0.12 with a tail and 0.20-0.23 without). It is noisy from one grid value to the
 next, as each value changes which requests win the race, so the grid's best value is refined by
 the vertex of a least-squares parabola through it and up to two grid values on each side. Other
-rows (wrk, one client, event with keep-alive, short requests without keep-alive) do not depend
-on it.
+rows are not used: wrk's latencies are not compared, short requests without keep-alive do not
+depend on the tail, and on one-client rows (the response comes before the tail, which overlaps
+the client's turnaround) and event's keep-alive rows (its worker answers, then runs the tail
+before its listener can see the next request) the tail moves the throughput with the round
+trip, which is fitted from the one-client rows themselves.
 """
 
 from __future__ import annotations

@@ -297,6 +297,23 @@ class Client:
                 yield server.cpu.run_task(work - after, on_start, conn, keep, after, end)
                 if end is not None:
                     yield end
+            elif keep:
+                # event: the worker's tail (the access log, the request pool's cleanup, the
+                # connection's return to the listener's pollset) runs after the response
+                # too, on the worker, while the client already has it. httpd 2.4
+                # server/protocol.c: the request is logged and its pool destroyed when the
+                # core output filter has written the response and destroys its EOR bucket
+                # (``eor_bucket_cleanup``); event.c ``process_socket`` then puts the
+                # connection in the keep-alive queue and the pollset. Until the tail ends
+                # its worker is busy and its listener cannot see the next request
+                # (:meth:`KeepAlive.hold`, :meth:`Listeners.readable`).
+                after = self._tail_s(work)
+                if after:
+                    end = env.event()
+                    yield server.cpu.run_task(work - after, on_start, conn, False, after, end)
+                    conn.tail = end
+                else:
+                    yield server.cpu.run(work, on_start)
             else:
                 yield server.cpu.run(work, on_start)
             if wait_s > 0.0:

@@ -19,6 +19,7 @@ class Conn:
         "lingering",
         "requests",
         "server_closed",
+        "tail",
         "wake",
     )
 
@@ -32,3 +33,6 @@ class Conn:
         self.closed_at = 0.0  # when the server closed it
         self.lingering = False  # event: in lingering close, watched by the child's listener
         self.kept = False  # event: its listener has held it, with its pool (keep-alive, linger)
+        #: event: the CPU job of its last request's tail after the response (None: none, or
+        #: done); its worker is busy and the connection not yet in the pollset until it ends
+        self.tail: simpy.Event | None = None

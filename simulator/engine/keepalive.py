@@ -74,7 +74,12 @@ class KeepAliveRegistry:
         else:
             self._watched_by[child][conn.id] = conn
             self.watched += 1
-            self._workers.release_worker(child)
+            tail = conn.tail
+            if tail is None or tail.processed:
+                self._workers.release_worker(child)
+            else:  # its worker is still running the request's tail (client.py ``_served``)
+                release = self._workers.release_worker
+                tail.callbacks.append(lambda _ev: release(child))
             if not conn.kept and self._kept is not None:
                 self._kept(conn)
         idle = self.held + self.watched

@@ -85,16 +85,26 @@ class Listeners:
     def readable(self, conn: Conn) -> simpy.Event:
         """``conn``'s next request arrived; the event fires with True once a worker has it,
         False if the listener closed it instead."""
-        child = conn.child
-        assert child is not None
         ev = simpy.Event(self._env)
         conn.wake = ev
+        tail = conn.tail
+        if tail is not None and not tail.processed:
+            # its worker has not put it in the pollset yet: the listener sees it after that
+            tail.callbacks.append(lambda _ev: self._readable(conn))
+        else:
+            self._readable(conn)
+        return ev
+
+    def _readable(self, conn: Conn) -> None:
+        """``conn`` is readable in its child's pollset: wake the listener, or join its run."""
+        conn.tail = None
+        child = conn.child
+        assert child is not None
         ready = self._ready.get(child)
         if ready is None:
             ready = self._ready[child] = []
             self._cpu.run_behind(self._run_s).callbacks.append(lambda _ev: self._run(child))
         ready.append(conn)
-        return ev
 
     def _run(self, child: Child) -> None:
         """``child``'s listener runs: every connection readable until now, in turn."""
