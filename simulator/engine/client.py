@@ -306,7 +306,7 @@ class Client:
                 # (``eor_bucket_cleanup``); event.c ``process_socket`` then puts the
                 # connection in the keep-alive queue and the pollset. Until the tail ends
                 # its worker is busy and its listener cannot see the next request
-                # (:meth:`KeepAlive.hold`, :meth:`Listeners.readable`).
+                # (:meth:`KeepAliveRegistry.hold`, :meth:`Listeners.readable`).
                 after = self._tail_s(work)
                 if after:
                     end = env.event()
