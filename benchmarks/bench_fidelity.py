@@ -20,8 +20,8 @@ repetition of its configuration (``repeatability``). A model predicting each con
 mean would do better, as its error holds one run's noise and a repetition's holds two: a
 measure of the rows' noise, not a ceiling.
 
-    python benchmarks/bench_fidelity.py [--jobs 2] [--joint] [--seed 1] [--json out.json]
-                                        [--costs-out fitted.yaml]
+    python benchmarks/bench_fidelity.py [--jobs 2] [--joint] [--seed 1] [--replications 1]
+                                        [--json out.json] [--costs-out fitted.yaml]
 """
 
 from __future__ import annotations
@@ -236,6 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the simulation seed of every row (another seed: another draw of the model's "
         "randomness, e.g. the shared host's slow phases; 1 as calibrate)",
     )  # fmt: skip
+    ap.add_argument(
+        "--replications", type=int, default=1,
+        help="simulations per row in the comparison, each figure their mean (1 as calibrate)",
+    )  # fmt: skip
     ap.add_argument("--json", type=Path, help="also write the figures and rows as JSON here")
     ap.add_argument("--costs-out", type=Path, help="write the fitted cost model (YAML) here")
     args = ap.parse_args(argv)
@@ -262,16 +266,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         cals[name] = calibrate(
             [runs[i] for i in idx], load_costs(args.base), hardware,
             held_out=[hold[i] for i in idx], jobs=args.jobs, name="bench-1core", keep=keep,
-            sources=[f"{name} (fit part)"], seed=args.seed,
+            sources=[f"{name} (fit part)"], seed=args.seed, replications=args.replications,
         )  # fmt: skip
     rows = [r for cal in cals.values() for r in cal.rows]
     skipped = [r for cal in cals.values() for r in cal.skipped]
     campaign_of = {r.run_id: c for r, c in zip(runs, campaign, strict=True)}
     figs = figures(rows, campaign_of)
     repeat = repeatability(runs, campaign)
+    print(f"seed {args.seed}; each row predicted by the mean of {args.replications} simulation(s)")
     print(render(figs, len(skipped), time.perf_counter() - t0, repeat))
     if args.json:
-        data = {"figures": figs, "repeatability": repeat, "rows": rows, "skipped": skipped,
+        data = {"seed": args.seed, "replications": args.replications, "figures": figs,
+                "repeatability": repeat, "rows": rows, "skipped": skipped,
                 "costs": {n: c.costs.model_dump(exclude={"justification"})
                           for n, c in cals.items()}}  # fmt: skip
         args.json.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")

@@ -143,3 +143,29 @@ def test_calibrate_lists_skipped_rows_and_fits_the_rest() -> None:
         {"run_id": "S9-odd", "reason": "tool 'siege' is not one of ab, wrk, h2load, kaclient"}
     ]
     assert "row S9-odd: tool 'siege'" in render(cal)
+
+
+def test_replications_predict_a_row_by_the_mean_of_its_simulations(setup: Setup) -> None:
+    """Replication i of a row is measured.simulate(..., index=i); compare's figures are their
+    mean (a warning kind counts when at least half the replications' parents logged it)."""
+    from mpmsim.calibration.check import compare, row_seed, simulate_rows
+
+    run, costs = _row(run_id="T-reps", duration_s=0.6, concurrency=20), load_costs("default")
+    seed = row_seed(1, run.run_id)
+    reps = [simulate(run, costs, setup, seed, i) for i in range(3)]
+    assert reps[0] != reps[1]  # another realisation of the same model
+    one = simulate_rows([run], [costs], setup, jobs=1)[0]
+    assert one == reps[0]  # one replication is what calibrate always gave
+    mean = simulate_rows([run], [costs], setup, jobs=1, replications=3)[0]
+    for metric in ("req_per_s", "lat_p95_ms", "peak_pss_mb"):
+        assert mean[metric] == pytest.approx(sum(r[metric] for r in reps) / 3)
+    row = compare([run], costs, setup, held_out=[True], jobs=1, replications=3)[0]
+    assert row["replications"] == 3
+    assert row["lat_p95_ms_predicted"] == pytest.approx(mean["lat_p95_ms"])
+
+
+def test_calibrate_refuses_zero_replications(setup: Setup) -> None:
+    from mpmsim.calibration.check import simulate_rows
+
+    with pytest.raises(InputError, match="must be >= 1"):
+        simulate_rows([_row()], [load_costs("default")], setup, jobs=1, replications=0)

@@ -69,6 +69,7 @@ class Calibration:
     php_fit: PhpFit | None = None  # the PHP fields, when PHP rows were fitted (php_fit)
     tail_fit: TailFit | None = None  # after_response_cpu_ms, when rows showed it (tail_fit)
     seconds: float = 0.0
+    replications: int = 1  # simulations per row in the comparison, their mean compared
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (``mpmsim calibrate --json``)."""
@@ -83,6 +84,7 @@ class Calibration:
             "unexplained": self.unexplained,
             "skipped": self.skipped,
             "rows": self.rows,
+            "replications": self.replications,
             "seconds": self.seconds,
         }
 
@@ -243,8 +245,13 @@ def calibrate(
     keep: Collection[str] = (),
     memory_csv: Path | None = None,
     seed: int = 1,
+    replications: int = 1,
 ) -> Calibration:
     """Fit ``base`` to the rows not held out, then simulate every row and compare.
+
+    The comparison predicts each row by the mean of ``replications`` simulations of it
+    (:func:`~mpmsim.calibration.check.compare`); the fit's own simulations (the workers that
+    served, the tail after the response) run one each.
 
     Rows whose load the simulator cannot reproduce are neither fitted nor simulated: they are
     listed in ``skipped`` with the reason.
@@ -332,12 +339,14 @@ def calibrate(
                 )},
             })  # fmt: skip
     cal = Calibration(costs=costs, cpu_fit=cpu, memory_fit=mem, network_rtt_ms=rtt,
-                      skipped=skipped, php_fit=php, tail_fit=tail)  # fmt: skip
+                      skipped=skipped, php_fit=php, tail_fit=tail,
+                      replications=replications)  # fmt: skip
     if simulate:
         setup = Setup(setup_hardware, rtt)
         cal.rows = compare(
-            runs, costs, setup, held_out=hold, jobs=jobs, progress=progress, seed=seed
-        )
+            runs, costs, setup, held_out=hold, jobs=jobs, progress=progress, seed=seed,
+            replications=replications,
+        )  # fmt: skip
         cal.mape = mape_by_metric(cal.rows) | mape_by_setup(runs, cal.rows, METRICS)
         cal.unexplained = unexplained_rows(cal.rows)
     cal.seconds = time.perf_counter() - t0
@@ -358,6 +367,7 @@ def _provenance(
         "rows_held_out": rows - fitted,
         "network_rtt_ms": round(cal.network_rtt_ms, 4),
         "mape_percent": cal.mape,
+        "replications": cal.replications,
         "cpu_fit_rms_rel_error": round(cal.cpu_fit.rms_rel_error, 4),
         "memory_fit_rms_rel_error": round(mem.rms_rel_error, 4) if mem else None,
         "after_response_fit": None

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mpmsim.engine.replications import run_prepared
+from mpmsim.engine.replication import run_replication
 from mpmsim.engine.summary import summarize
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel
@@ -317,15 +317,17 @@ def split_representable(
     return kept, hold, skipped
 
 
-def simulate(run: MeasuredRun, costs: CostModel, setup: Setup, seed: int = 1) -> dict[str, float]:
-    """The figures of :data:`METRICS` that the model predicts for ``run``, the peak of worker
-    threads that have served (``threads_used_peak``, which the memory fit reads), the peak of
+def simulate(
+    run: MeasuredRun, costs: CostModel, setup: Setup, seed: int = 1, index: int = 0
+) -> dict[str, float]:
+    """The figures of :data:`METRICS` that replication ``index`` of the model (its random
+    streams drawn from ``seed`` and ``index``) predicts for ``run``, the peak of worker threads
+    that have served (``threads_used_peak``, which the memory fit reads), the peak of
     connections event's listeners held with their pools (``listener_kept_peak``), and for each
     kind of capacity warning (:data:`~mpmsim.models.mpm.warnings.KINDS`) 1.0 if the simulated
     parent logged it (``warned_<kind>``), else 0.0."""
     prep = prepare(load_scenario_data(scenario_for(run, costs, setup, seed), source=run.run_id))
-    res = run_prepared(prep, 1)
-    rep = res.replications[0]
+    rep = run_replication(prep, index)
     rec = summarize(prep, rep)
     warned = capacity_warnings(line.code for line in rep.error_log)
     return {
@@ -342,9 +344,10 @@ def simulate(run: MeasuredRun, costs: CostModel, setup: Setup, seed: int = 1) ->
 
 
 def simulate_row(
-    args: tuple[MeasuredRun, Mapping[str, Any], Mapping[str, Any], float, int],
+    args: tuple[MeasuredRun, Mapping[str, Any], Mapping[str, Any], float, int, int],
 ) -> dict[str, float]:
-    """Picklable entry point for worker processes: (run, costs dict, hardware dict, rtt, seed)."""
-    run, costs, hardware, rtt, seed = args
+    """Picklable entry point for worker processes: (run, costs dict, hardware dict, rtt, seed,
+    replication index)."""
+    run, costs, hardware, rtt, seed, index = args
     setup = Setup(HardwareSpec.model_validate(hardware), rtt)
-    return simulate(run, CostModel.model_validate(costs), setup, seed)
+    return simulate(run, CostModel.model_validate(costs), setup, seed, index)

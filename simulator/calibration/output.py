@@ -122,6 +122,8 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
     )
     lines.extend(f"  {note}" for note in (cal.php_fit.notes if cal.php_fit else []))
     if cal.mape:
+        if cal.replications > 1:
+            lines.append(f"each row predicted by the mean of {cal.replications} simulations")
         lines.append("MAPE %      " + "  ".join(f"{m:>14}" for m in METRICS))
         for part, vals in cal.mape.items():
             cells = "  ".join(f"{'-' if vals[m] is None else vals[m]:>14}" for m in METRICS)

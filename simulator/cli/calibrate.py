@@ -52,6 +52,15 @@ def calibrate(
             "(e.g. switch_us_per_task,thread_used_kib)."
         ),
     ] = "",
+    replications: Annotated[
+        int,
+        typer.Option(
+            help="Simulations per row in the comparison, each figure their mean (the model's "
+            "expected figures rather than one draw; N times the comparison's time).",
+            min=1,
+            max=100,
+        ),
+    ] = 1,
     force: Annotated[bool, typer.Option(help="Overwrite -o and --plot.")] = False,
 ) -> None:
     """Fit a cost model to measured runs and show how well the simulator reproduces them."""
@@ -72,7 +81,7 @@ def calibrate(
     cal = fit(
         runs, base_costs, hw, held_out=mask, jobs=jobs, progress=None if as_json else _progress,
         name=name, sources=[str(p) for p in (*measurements, *filter(None, [memory_csv]))],
-        memory_csv=memory_csv, keep=kept,
+        memory_csv=memory_csv, keep=kept, replications=replications,
     )  # fmt: skip
     usl_fits = fit_usl_groups(runs) if usl else []
     if out is not None:
