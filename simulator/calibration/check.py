@@ -87,12 +87,15 @@ def simulate_rows(
 
 
 def mean_figures(reps: Sequence[dict[str, float]]) -> dict[str, float]:
-    """One row's figures over its replications: each the mean of the replications' (a
-    percentile's mean is its Vincentized value, as ``mpmsim run`` reports it; a
-    ``warned_<kind>`` flag becomes the share of replications whose parent logged it)."""
-    if len(reps) == 1:
-        return dict(reps[0])
-    return {k: float(np.mean([r[k] for r in reps])) for k in reps[0]}
+    """One row's figures over its replications: each the mean of the replications that have
+    it (not NaN), NaN where none has, as ``RunResult.mean`` averages ``mpmsim run``'s (a
+    percentile's mean is its Vincentized value; a ``warned_<kind>`` flag becomes the share of
+    replications whose parent logged it)."""
+    out = {}
+    for k in reps[0]:
+        vals = [float(r[k]) for r in reps if not math.isnan(float(r[k]))]
+        out[k] = float(np.mean(vals)) if vals else math.nan
+    return out
 
 
 def compare(
