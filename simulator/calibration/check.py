@@ -23,6 +23,7 @@ from mpmsim.calibration.measured import (
     simulate_row,
 )
 from mpmsim.engine.executors import TaskMapper
+from mpmsim.engine.summary import nan_mean
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel
 from mpmsim.models.mpm.warnings import KINDS
@@ -91,11 +92,7 @@ def mean_figures(reps: Sequence[dict[str, float]]) -> dict[str, float]:
     it (not NaN), NaN where none has, as ``RunResult.mean`` averages ``mpmsim run``'s (a
     percentile's mean is its Vincentized value; a ``warned_<kind>`` flag becomes the share of
     replications whose parent logged it)."""
-    out = {}
-    for k in reps[0]:
-        vals = [float(r[k]) for r in reps if not math.isnan(float(r[k]))]
-        out[k] = float(np.mean(vals)) if vals else math.nan
-    return out
+    return {k: nan_mean([r[k] for r in reps]) for k in reps[0]}
 
 
 def compare(

@@ -7,15 +7,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from mpmsim.engine.accept_queue import accept_queue_limit
 from mpmsim.engine.backend_summary import backend_bottleneck, backends_block
 from mpmsim.engine.bottleneck import Bottleneck, find_bottleneck
 from mpmsim.engine.classes import cdf_rows, classes_block, classes_rows
 from mpmsim.engine.recorder import SERIES_COLUMNS, STATUS_NAMES
 from mpmsim.engine.replication import Replication, run_replication
-from mpmsim.engine.summary import PERCENTILES, ci95, empty_window_warnings, summarize
+from mpmsim.engine.summary import (
+    PERCENTILES,
+    ci95,
+    empty_window_warnings,
+    nan_mean,
+    summarize,
+)
 from mpmsim.engine.theory import theory_block
 from mpmsim.engine.trace_summary import trace_block
 from mpmsim.spec.reading import load_scenario
@@ -37,8 +41,7 @@ class RunResult:
     # -- aggregate ----------------------------------------------------------------------------
     def mean(self, key: str) -> float:
         """Mean of a record field over replications (NaN-aware)."""
-        vals = [float(r[key]) for r in self.records if not math.isnan(float(r[key]))]
-        return float(np.mean(vals)) if vals else math.nan
+        return nan_mean([r[key] for r in self.records])
 
     def ci(self, key: str) -> float | None:
         """95 % confidence half-width of a field (batch means for one replication)."""

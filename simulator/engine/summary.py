@@ -266,6 +266,12 @@ def _batch_throughput(t_end: np.ndarray, window: Window) -> list[float]:
     return [float(x / width) for x in counts]
 
 
+def nan_mean(values: Sequence[float]) -> float:
+    """Mean of the values that are not NaN (NaN when none is): a figure over replications."""
+    vals = [float(v) for v in values if not math.isnan(float(v))]
+    return float(np.mean(vals)) if vals else math.nan
+
+
 def ci95(values: Sequence[float]) -> float | None:
     """Half-width of the 95 % Student-t confidence interval of the mean (None for < 2 values)."""
     arr = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
