@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,8 @@ def test_calibrate_fits_switch_cost_per_task_and_client_connection(
     assert cal.costs.switch_us_per_task > 0.0
     assert cal.cpu_fit.stderr["switch_us_per_task"] < cal.costs.switch_us_per_task / 3
     assert 0.0 < cal.costs.client_conn_ms < 0.2
+    # and a new connection that finds the CPU idle costs more (one-client rows): 40 +- 4 us
+    assert cal.costs.idle_connection_us > 3 * cal.cpu_fit.stderr["idle_connection_us"] > 0.0
 
 
 def test_one_client_rows_take_their_measured_time_per_request(
@@ -42,7 +45,8 @@ def test_one_client_rows_take_their_measured_time_per_request(
     """The round trip and the client's time per connection are the rest of a one-client row's
     time per request beyond the server time the model charges it, so the fitted model gives
     one client its measured rate. Apache's measured CPU at one client without keep-alive is a
-    third above what the saturated rows fit (0.104 against ~0.07 ms): subtracting it instead
+    third above what the saturated rows fit (0.104 against ~0.07 ms), which the model now
+    charges as idle_connection_us; subtracting the measured CPU instead of the model's once
     left prefork's and worker's one-client rows 31 % and 68 % too fast."""
     runs, cal = shared
     setup = Setup(load_hardware("bench-1core"), cal.network_rtt_ms)
@@ -72,5 +76,6 @@ def test_the_fitted_linear_cpu_is_what_the_simulator_charges(
         assert model is not None
         simulated = simulate(run, cal.costs, setup)["cpu_ms_per_req"]
         assert abs(model / simulated - 1.0) < 0.06, (run_id, model, simulated)
-    # a class the CPU fit never saw (only c=1 rows of /cpu) has no model figure
-    assert predict(by_id["CAL-1-cpu"]) is None
+    # a class the CPU fit never saw has no model figure
+    unseen = dataclasses.replace(by_id["CAL-1-cpu"], content="unseen")
+    assert predict(unseen) is None

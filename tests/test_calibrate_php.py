@@ -42,10 +42,13 @@ def _synthetic(run: MeasuredRun, costs: CostModel, setup: Setup) -> MeasuredRun:
     """``run`` with its CPU and memory columns replaced by what the model predicts with ``costs``.
 
     An FPM row's pool memory is the simulated total less the same run's total with the pool's
-    memory figures at 0 (the simulator reports one total); no idle readings.
+    memory figures at 0 (the simulator reports one total); no idle readings; the CPU's busy
+    share is the simulated one.
     """
     rec = _simulate(run, costs, setup)
     extra = dict(run.extra, server_cpu_ms_per_req=str(rec["cpu_ms_per_request"]))
+    # the simulated CPU's busy share, which the fit reads for the connections that find it idle
+    extra["cpu1_busy_pct"] = str(100.0 * rec["cpu_utilization"])
     extra.pop("fpm_idle_procs", None)
     pss = float(rec["memory_apache_peak_mib"])  # what a PSS reading sees (no socket memory)
     if run.extra["php"] == "fpm":

@@ -123,11 +123,23 @@ class CostModel(BaseModel):
         "still on its vCPU when the client's next request arrives reads it without sleeping; "
         "0 = the whole request before its response",
     )
+    idle_connection_us: float = Field(
+        0.0,
+        ge=0,
+        description="more CPU for a new connection whose worker finds a vCPU with nothing else "
+        "to run: its accept, its first read and its lingering close each come before the "
+        "client's next packet, so the worker sleeps and is woken on an idle vCPU (a cross-CPU "
+        "wake-up and an idle exit each), where on a busy core the connection, its request and "
+        "its FIN are queued before the worker gets to them (mpmsim calibrate fits it from the "
+        "one-client rows); 0 = a connection costs the same at any load",
+    )
     client_conn_ms: float = Field(
         0.0,
         ge=0,
-        description="the client's own time per new connection (connect(), its socket set-up and "
-        "close) added to the request's latency; mpmsim calibrate fits it from one-client rows",
+        description="the client's own time per new connection (its socket's set-up and close), "
+        "before the request is sent; outside the request's latency, which the client times "
+        "from its connect() to the response (as ab does); mpmsim calibrate fits it from "
+        "one-client rows",
     )
     # -- PHP (mod_php inside Apache's children, PHP-FPM behind mod_proxy_fcgi) and proxies --------
     # Defaults are priors (sources in PHP_PRIOR_SOURCES below) until `mpmsim calibrate` fits

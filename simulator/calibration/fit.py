@@ -99,9 +99,12 @@ PROCESSES_TO_FIT_PER_PROCESS = 64
 
 def fit_cpu(
     runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: float,
-    keep: Collection[str] = (), work_per_cpu_s: float = 1.0,
+    keep: Collection[str] = (), work_per_cpu_s: float = 1.0, cores: float = 1.0,
 ) -> ParamFit:  # fmt: skip
-    """Fit handler CPU per class, per-connection CPU and the thread-switch cost.
+    """Fit handler CPU per class, per-connection CPU and the thread-switch cost, and what a
+    connection costs more when it finds the CPU idle (``idle_connection_us``: the one-client
+    rows and any row whose Apache's ``cores`` were partly idle tell it apart; without such
+    rows it keeps the base's value).
 
     ``work_per_cpu_s`` turns the CPU time measured into work at the vCPU's full speed: the
     hardware's mean speed under host contention (mpmsim.engine.host), whose slow phases the
@@ -113,18 +116,16 @@ def fit_cpu(
     processes: unless some row's server had :data:`PROCESSES_TO_FIT_PER_PROCESS` or more, it
     keeps the base's value, as the names in ``keep`` do.
     """
-    usable = [
-        r
-        for r in runs
-        if r.apache_cpu_ms_per_req and r.requests_completed >= 1000 and r.concurrency > 1
-    ]
+    usable = [r for r in runs if r.apache_cpu_ms_per_req and r.requests_completed >= 1000]
     classes = sorted({r.content for r in usable})
     names = cpu_term_names(classes)
     if not usable:
-        raise InputError("no row has apache_cpu_ms_per_req with >= 1000 requests at c > 1")
+        raise InputError("no row has apache_cpu_ms_per_req with >= 1000 requests")
     if max((r.peak_procs or 0) for r in usable) < PROCESSES_TO_FIT_PER_PROCESS:
         keep = {*keep, "switch_us_per_process"}
-    rows = [cpu_regressors(r, classes) for r in usable]
+    rows = [cpu_regressors(r, classes, cores) for r in usable]
+    if not any(x[-1] for x in rows):  # no connection found the CPU idle: nothing tells it
+        keep = {*keep, "idle_connection_us"}
     y = [
         float(r.apache_cpu_ms_per_req or 0.0) * work_per_cpu_s - base.request_cpu_ms for r in usable
     ]
@@ -140,11 +141,13 @@ def fit_cpu(
                 base.process_switch_us + context_switch_us,
                 base.switch_us_per_task,
                 base.switch_us_per_process,
+                base.idle_connection_us,
             ],
         ]
     )
     # The base's value, not fitted, for those kept; the rest are fitted.
-    kept = [j for j, n in enumerate(names) if n in keep and n.startswith("switch_us_per_")]
+    keepable = ("switch_us_per_task", "switch_us_per_process", "idle_connection_us")
+    kept = [j for j, n in enumerate(names) if n in keep and n in keepable]
     free = [j for j in range(len(names)) if j not in kept]
     for j in kept:
         b = b - a[:, j] * start[j]
@@ -194,6 +197,7 @@ def fitted_costs(
         "thread_switch_us": round(thread_us, 3),
         "switch_us_per_task": round(v["switch_us_per_task"], 5),
         "switch_us_per_process": round(v["switch_us_per_process"], 5),
+        "idle_connection_us": round(v["idle_connection_us"], 3),
         "process_switch_us": round(process_us, 3),
         "parent_mib": round(m["base_mib"] * parent_share, 4),
         "shared_mib": round(m["base_mib"] * (1 - parent_share), 4),
@@ -212,6 +216,7 @@ def fitted_costs(
             "process_switch_us": round(e["process_switch_total_us"], 4),
             "switch_us_per_task": round(e["switch_us_per_task"], 6),
             "switch_us_per_process": round(e["switch_us_per_process"], 6),
+            "idle_connection_us": round(e["idle_connection_us"], 4),
             "parent_mib+shared_mib": round(me["base_mib"], 4),
             "process_mib": round(me["process_mib"], 5),
             "thread_mib": round(me["thread_mib"], 6),
@@ -267,7 +272,8 @@ def calibrate(
     cs_us = float(setup_hardware.context_switch_us)
     apache_rows, php_rows = split_php(fit_rows)  # PHP rows fit the PHP fields (php_fit) only
     work_per_cpu_s = float(setup_hardware.host_mean_speed)
-    cpu = (fit_cpu(apache_rows, base, cs_us, keep, work_per_cpu_s) if apache_rows
+    cores = float(setup_hardware.vcpus)
+    cpu = (fit_cpu(apache_rows, base, cs_us, keep, work_per_cpu_s, cores) if apache_rows
            else ParamFit(*kept_cpu(base, cs_us), rows_used=0, rms_rel_error=math.nan))  # fmt: skip
     # The round trip from the keep-alive one-client rows and Apache's measured CPU (physical:
     # taking the model's CPU off instead leaves ~5 us on the campaigns' machine, below any
@@ -292,17 +298,15 @@ def calibrate(
             apache_rows, cpu_only, Setup(setup_hardware, rtt), jobs=jobs, seed=seed,
             progress=progress,
         )  # fmt: skip
-    mem = fit_memory(
-        apache_rows, base, keep, cores=float(setup_hardware.vcpus), used=used, kept=kept
-    )
+    mem = fit_memory(apache_rows, base, keep, cores=cores, used=used, kept=kept)
     fitted_fields = {
         "accept_cpu_ms", "close_cpu_ms", "thread_switch_us", "process_switch_us", "classes",
         "switch_us_per_task", "client_conn_ms",
         *(() if mem is None else
           ("parent_mib", "shared_mib", "process_mib", "thread_mib", "thread_used_kib")),
         # these two only when the rows could tell them (else the base's value is kept)
-        *(("switch_us_per_process",)
-          if math.isfinite(cpu.stderr.get("switch_us_per_process", math.nan)) else ()),
+        *(name for name in ("switch_us_per_process", "idle_connection_us")
+          if math.isfinite(cpu.stderr.get(name, math.nan))),
         *(name for name in ("connection_kib", "listener_connection_kib") if mem is not None
           and math.isfinite(mem.stderr.get(name.replace("_kib", "_mib"), math.nan))),
     } - set(keep) if apache_rows else set()  # fmt: skip

@@ -34,6 +34,7 @@ import numpy as np
 from mpmsim.calibration.linear import robust_linear
 from mpmsim.calibration.measured import requests_per_connection
 from mpmsim.calibration.regressors import (
+    idle_share,
     peak_connections_mib,
     process_switches,
     switch_counts,
@@ -84,7 +85,8 @@ def apache_own_cpu_ms(run: MeasuredRun, costs: CostModel, context_switch_us: flo
     """Apache's own CPU per request of ``run`` as the model charges it (not the handler's).
 
     The terms of :func:`~mpmsim.calibration.fit.fit_cpu` with ``costs``' values: request CPU,
-    accept + close per connection, the MPM's thread or process switches, and the per-task term.
+    accept + close per connection, the MPM's thread or process switches, the per-task term and
+    the connections that find the CPU idle (:func:`idle_share`).
     """
     k = requests_per_connection(run)
     n_thread, n_process = switch_counts(run.mpm, k)
@@ -95,6 +97,7 @@ def apache_own_cpu_ms(run: MeasuredRun, costs: CostModel, context_switch_us: flo
         + n_process * (costs.process_switch_us + context_switch_us) / 1000.0
         + task_switches(run, k) * costs.switch_us_per_task / 1000.0
         + process_switches(run, k) * costs.switch_us_per_process / 1000.0
+        + idle_share(run) / k * costs.idle_connection_us / 1000.0
     )
 
 
@@ -259,6 +262,7 @@ def kept_cpu(
         "process_switch_total_us": base.process_switch_us + context_switch_us,
         "switch_us_per_task": base.switch_us_per_task,
         "switch_us_per_process": base.switch_us_per_process,
+        "idle_connection_us": base.idle_connection_us,
     }
     return values, {k: math.nan for k in values}
 

@@ -26,7 +26,7 @@ from mpmsim.workloads.readers import MeasuredRun
 
 #: The CPU fit's terms after the classes' handler CPU, in :func:`cpu_regressors`' order.
 CPU_TERMS = ("conn_cpu_ms", "switch_us", "process_switch_total_us", "switch_us_per_task",
-             "switch_us_per_process")  # fmt: skip
+             "switch_us_per_process", "idle_connection_us")  # fmt: skip
 
 
 def switch_counts(mpm: str, k: float) -> tuple[float, float]:
@@ -75,6 +75,29 @@ def jobs_per_request(run: MeasuredRun, k: float) -> float:
     """
     model: Any = MPM_MODELS[run.mpm]
     return 1.0 + (1.0 / k if model.linger_holds_worker else 0.0)
+
+
+def idle_share(run: MeasuredRun, cores: float = 1.0) -> float:
+    """The chance that a new connection of ``run`` finds Apache's vCPUs with nothing to run
+    (``idle_connection_us``): 1 for one client (the server is idle whenever its next
+    connection comes); otherwise the share of the run the vCPU that ran Apache was idle
+    (``cpu1_busy_pct``, the calibration set's layout: Apache alone on CPU 1), or, without that
+    column, of Apache's ``cores`` (``apache_cpu_util``); 0 when the row tells neither.
+
+    An estimate for many clients: the simulator charges a connection whose worker's job
+    starts with a vCPU idle (:meth:`mpmsim.engine.cpu.CPU.has_idle_vcpu`), and closed-loop
+    arrivals come less often while the CPU is idle than its share of the time says.
+    """
+    if run.concurrency == 1:
+        return 1.0
+    busy = run.extra.get("cpu1_busy_pct")
+    if busy:
+        idle = 1.0 - float(busy) / 100.0
+    elif run.apache_cpu_util is not None:
+        idle = 1.0 - run.apache_cpu_util / cores
+    else:
+        return 0.0
+    return min(max(idle, 0.0), 1.0)
 
 
 def _effective(run: MeasuredRun) -> EffectiveDirectives:
@@ -181,13 +204,14 @@ def cpu_term_names(classes: Sequence[str]) -> list[str]:
     return [f"classes.{c}.cpu_ms" for c in classes] + list(CPU_TERMS)
 
 
-def cpu_regressors(run: MeasuredRun, classes: Sequence[str]) -> list[float]:
-    """One row of :func:`fit_cpu`'s linear model: the class, connections, switches per request."""
+def cpu_regressors(run: MeasuredRun, classes: Sequence[str], cores: float = 1.0) -> list[float]:
+    """One row of :func:`fit_cpu`'s linear model: the class, connections, switches per request,
+    connections that find the CPU idle (:func:`idle_share` of Apache's ``cores``)."""
     k = requests_per_connection(run)
     n_thread, n_process = switch_counts(run.mpm, k)
     x = [1.0 if c == run.content else 0.0 for c in classes]
     x += [1.0 / k, n_thread / 1000.0, n_process / 1000.0, task_switches(run, k) / 1000.0,
-          process_switches(run, k) / 1000.0]  # fmt: skip
+          process_switches(run, k) / 1000.0, idle_share(run, cores) / k / 1000.0]  # fmt: skip
     return x
 
 
@@ -196,11 +220,11 @@ def model_cpu_ms(cpu: ParamFit, base: CostModel) -> ServerMs:
     of a class the fit did not see.
 
     The simulator charges the same parts (:mod:`mpmsim.engine.overheads`), so this is the
-    server's share of a one-client row's latency as the model will reproduce it, whatever
-    Apache really spent: at one client without keep-alive it spends more per connection than
-    on the saturated rows the fit was made on (shared set: 0.104 ms per request against 0.069
-    at 10-50 clients; the campaigns' machine: 0.062-0.068 against 0.045 for one worker child
-    at 50 clients), which the model does not charge.
+    server's share of a one-client row's latency as the model will reproduce it, with the
+    connection's wake-ups on an idle vCPU (``idle_connection_us``: at one client without
+    keep-alive Apache spends more per connection than on saturated rows; shared set: 0.104 ms
+    per request against 0.069 at 10-50 clients; the campaigns' machine: 0.062-0.068 against
+    0.045 for one worker child at 50 clients).
     """
     classes = sorted(k.split(".")[1] for k in cpu.values if k.startswith("classes."))
     coef = np.array([cpu.values.get(n, 0.0) for n in cpu_term_names(classes)])

@@ -172,6 +172,11 @@ class Client:
                 yield env.timeout(wait_s)
         self.recorder.start()
         kept, status, lead_s = self._connection(conn, t_start, sent_ago_s)
+        # The client times a request from its connect(): its own set-up of the new socket comes
+        # first, as its close of the last one came after it stopped the last clock (ab.c
+        # ``start_connect`` reads ``c->start`` after ``apr_socket_create``;
+        # ``close_connection`` saves the time before ``apr_socket_close``).
+        t_clock = t_start + self.client_conn_s if kept is None else t_start
         if status == PENDING:  # event: its child's listener hands it to a worker, or closes it
             assert kept is not None and kept.wake is not None
             if (yield kept.wake):
@@ -183,12 +188,12 @@ class Client:
             status = yield from self.connect(kept, t_start, lead_s)
         first = kept is not conn
         if status != OK:
-            self.recorder.record(t_start, env.now, -1, status, first)
+            self.recorder.record(t_clock, env.now, -1, status, first)
             return None, status, env.now
         k, status, t_end, keep = yield from self._served(
             kept, first, t_start, client_keepalive, job
         )
-        self.recorder.record(t_start, t_end, k, status, first)
+        self.recorder.record(t_clock, t_end, k, status, first)
         return (kept if keep else None), status, t_end
 
     def _until_sent(self, conn: Conn | None, delay_s: float) -> tuple[float, float, float] | None:
@@ -354,7 +359,15 @@ class Client:
         """The worker's CPU for a request of ``cpu_s``, with the connection's own costs."""
         ov = self._overheads
         work = ov.request_cpu_s + cpu_s
-        work += ov.new_conn_cpu_s if first else self._ka_request_cpu_s
+        if first:
+            work += ov.new_conn_cpu_s
+            # A worker that gets its connection on an idle vCPU waits for each of the client's
+            # packets (the request, the FIN) and is woken for it from idle (costs'
+            # idle_connection_us); on a busy vCPU they are queued before it reads.
+            if ov.idle_conn_cpu_s and self.server.cpu.has_idle_vcpu:
+                work += ov.idle_conn_cpu_s
+        else:
+            work += self._ka_request_cpu_s
         if not keep:
             work += self._close_with_response_s
         return work * self.cpu_noise.draw()

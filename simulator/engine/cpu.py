@@ -111,6 +111,16 @@ class CPU:
         self._available = self.capacity()
 
     # -- public -----------------------------------------------------------------------------
+    @property
+    def runnable(self) -> int:
+        """Jobs being served (under processor sharing every runnable job is)."""
+        return len(self._heap)
+
+    @property
+    def has_idle_vcpu(self) -> bool:
+        """Fewer jobs runnable than vCPUs: a job started now finds a vCPU with nothing to run."""
+        return self.runnable < self.vcpus
+
     def run_queued(self, work_s: float) -> simpy.Event:
         """:meth:`run` for a short job woken behind the runnable ones, as EEVDF places it.
 

@@ -24,6 +24,7 @@ class Overheads:
     switch_s_per_task: float  # more per switch for each process or thread alive
     switch_s_per_process: float  # more per switch for each process alive
     new_conn_cpu_s: float  # accepting a connection and handing it to a worker
+    idle_conn_cpu_s: float  # more for a new connection whose worker runs on an idle vCPU
     ka_request_cpu_s: float  # handing a readable keep-alive connection to a worker
     write_completion_cpu_s: float  # event's listener finishing a write that did not fit
     close_cpu_s: float  # shutdown, lingering close and the wake-up for the client's FIN
@@ -89,6 +90,7 @@ class Overheads:
             switch_s_per_task=costs.switch_us_per_task * 1e-6,
             switch_s_per_process=costs.switch_us_per_process * 1e-6,
             new_conn_cpu_s=new_conn_cpu_s,
+            idle_conn_cpu_s=costs.idle_connection_us * 1e-6,
             ka_request_cpu_s=model.switches_per_keepalive_request * handoff,
             write_completion_cpu_s=2 * handoff if model.write_completion_off_worker else 0.0,
             close_cpu_s=costs.close_cpu_ms * 1e-3 + model.switches_per_close * handoff,

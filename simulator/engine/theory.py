@@ -66,7 +66,10 @@ def theory_block(prep: Prepared, mean: Mean) -> dict[str, Any]:
     transfer_s = sum(c.share * c.bytes_mean for c in costs) / bw if bw else 0.0
     shape = connection_shape(prep, mean, transfer_s)
     cpu = _cpu_ms(costs, ov, model, shape, bw is not None)
-    hold = _holding_ms(prep, model, costs, cpu["total"], shape, bw)
+    # without contention a new connection finds the CPU idle (idle_connection_us); at the CPU
+    # bound, saturated, none does
+    alone_ms = cpu["total"] + 1000.0 * shape.new * ov.idle_conn_cpu_s
+    hold = _holding_ms(prep, model, costs, alone_ms, shape, bw)
     pools = pool_demands(prep, costs)
     bounds = _bounds(prep, model, cpu["total"], hold)
     for pool in pools:
@@ -177,7 +180,8 @@ def _bounds(
             f"{hw.vcpus} vCPU x speed {hw.mean_cpu_speed:g} / {cpu_ref_ms:.4g} ms CPU per request",
             includes="handler, request, connection accept and hand-off, keep-alive hand-off, "
             "close, write completion, PHP, a proxy's own CPU, backend hand-off "
-            "(cpu_ms_per_request); not CFS switch losses, forks",
+            "(cpu_ms_per_request); not CFS switch losses, forks, a new connection's wake-ups "
+            "on an idle vCPU (none when saturated)",
             **extra,
         ),
         "workers": _bound(
