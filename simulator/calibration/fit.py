@@ -124,7 +124,8 @@ def fit_cpu(
     if max((r.peak_procs or 0) for r in usable) < PROCESSES_TO_FIT_PER_PROCESS:
         keep = {*keep, "switch_us_per_process"}
     rows = [cpu_regressors(r, classes, cores) for r in usable]
-    if not any(x[-1] for x in rows):  # no connection found the CPU idle: nothing tells it
+    idle = names.index("idle_connection_us")
+    if not any(x[idle] for x in rows):  # no connection found the CPU idle: nothing tells it
         keep = {*keep, "idle_connection_us"}
     y = [
         float(r.apache_cpu_ms_per_req or 0.0) * work_per_cpu_s - base.request_cpu_ms for r in usable

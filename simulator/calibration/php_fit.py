@@ -32,14 +32,7 @@ from typing import Any
 import numpy as np
 
 from mpmsim.calibration.linear import robust_linear
-from mpmsim.calibration.measured import requests_per_connection
-from mpmsim.calibration.regressors import (
-    idle_share,
-    peak_connections_mib,
-    process_switches,
-    switch_counts,
-    task_switches,
-)
+from mpmsim.calibration.regressors import CPU_TERMS, cpu_regressors, peak_connections_mib
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel
 from mpmsim.workloads.readers import MeasuredRun
@@ -84,20 +77,16 @@ def _num(run: MeasuredRun, column: str) -> float:
 def apache_own_cpu_ms(run: MeasuredRun, costs: CostModel, context_switch_us: float) -> float:
     """Apache's own CPU per request of ``run`` as the model charges it (not the handler's).
 
-    The terms of :func:`~mpmsim.calibration.fit.fit_cpu` with ``costs``' values: request CPU,
-    accept + close per connection, the MPM's thread or process switches, the per-task term and
-    the connections that find the CPU idle (:func:`idle_share`).
+    The terms of :func:`~mpmsim.calibration.fit.fit_cpu` (its regressors,
+    :func:`~mpmsim.calibration.regressors.cpu_regressors`) with ``costs``' values
+    (:func:`kept_cpu`), plus the request CPU: accept + close per connection, the MPM's thread
+    or process switches, the per-task and per-process terms and the connections that find the
+    CPU idle.
     """
-    k = requests_per_connection(run)
-    n_thread, n_process = switch_counts(run.mpm, k)
-    return (
-        costs.request_cpu_ms
-        + (costs.accept_cpu_ms + costs.close_cpu_ms) / k
-        + n_thread * (costs.thread_switch_us + context_switch_us) / 1000.0
-        + n_process * (costs.process_switch_us + context_switch_us) / 1000.0
-        + task_switches(run, k) * costs.switch_us_per_task / 1000.0
-        + process_switches(run, k) * costs.switch_us_per_process / 1000.0
-        + idle_share(run) / k * costs.idle_connection_us / 1000.0
+    values, _ = kept_cpu(costs, context_switch_us)
+    terms = cpu_regressors(run, ())
+    return costs.request_cpu_ms + sum(
+        values[name] * x for name, x in zip(CPU_TERMS, terms, strict=True)
     )
 
 
