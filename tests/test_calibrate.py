@@ -55,8 +55,11 @@ def _synthetic(runs: list[MeasuredRun]) -> list[MeasuredRun]:
 
 @needs_data
 def test_linear_fits_recover_known_parameters(runs: list[MeasuredRun]) -> None:
-    # no per-process CPU in the synthetic rows, and none kept (the shared set cannot fit it)
-    base = load_costs("default").model_copy(update={"switch_us_per_process": 0.0})
+    # no per-process CPU in the synthetic rows, and none kept (the shared set cannot fit it);
+    # no children's start costs either (it does not recycle children: the base's are kept)
+    base = load_costs("default").model_copy(
+        update={"switch_us_per_process": 0.0, "fork_cpu_ms": 0.0, "thread_create_cpu_ms": 0.0}
+    )
     fake = _synthetic(runs)
     cpu = fit_cpu(fake, base, context_switch_us=2.0)
     assert cpu.values["classes.static.cpu_ms"] == pytest.approx(
@@ -82,7 +85,9 @@ def test_cpu_measured_on_a_shared_host_is_fitted_as_work_at_full_speed(
 ) -> None:
     # The guest counts the host's slow phases as CPU: at a mean speed of 0.9, each measured
     # millisecond is 0.9 ms of work at full speed, and every linear term scales by it.
-    base = load_costs("default").model_copy(update={"switch_us_per_process": 0.0})
+    base = load_costs("default").model_copy(  # the synthetic rows have no children's starts
+        update={"switch_us_per_process": 0.0, "fork_cpu_ms": 0.0, "thread_create_cpu_ms": 0.0}
+    )
     fake = _synthetic(runs)
     full = fit_cpu(fake, base, context_switch_us=2.0)
     shared = fit_cpu(fake, base, context_switch_us=2.0, work_per_cpu_s=0.9)
@@ -100,7 +105,10 @@ def test_per_process_cpu_is_fitted_only_from_servers_with_many_processes(
 ) -> None:
     """switch_us_per_process: 0.06 us per process and job in the rows' CPU is recovered when
     some server ran 64 processes or more; the shared set's (at most 37) keep the base's."""
-    base = load_costs("default")
+    # the synthetic rows have no children's starts
+    base = load_costs("default").model_copy(
+        update={"fork_cpu_ms": 0.0, "thread_create_cpu_ms": 0.0}
+    )
     per_process = 0.06
     fake = []
     for r in _synthetic(runs):

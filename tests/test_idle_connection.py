@@ -84,7 +84,9 @@ def test_the_cpu_fit_recovers_it() -> None:
     """The shared set's rows with CPU from known parameters, 30 us per connection that finds
     the CPU idle among them: the fit gives it back, and the other terms as without it."""
     runs = read_measurements(RUNS_CSV)
-    base = load_costs("default").model_copy(update={"switch_us_per_process": 0.0})
+    base = load_costs("default").model_copy(  # the synthetic rows have no children's starts
+        update={"switch_us_per_process": 0.0, "fork_cpu_ms": 0.0, "thread_create_cpu_ms": 0.0}
+    )
     fake: list[MeasuredRun] = []
     for r in runs:
         if r.content != "static" or not r.apache_cpu_ms_per_req:

@@ -41,7 +41,12 @@ from mpmsim.calibration.measured import (
 )
 from mpmsim.calibration.memory_fit import fit_memory
 from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup, split_php, with_php
-from mpmsim.calibration.regressors import cpu_regressors, cpu_term_names, model_cpu_ms
+from mpmsim.calibration.regressors import (
+    cpu_regressors,
+    cpu_term_names,
+    model_cpu_ms,
+    recycles,
+)
 from mpmsim.calibration.tail_fit import (
     TailFit,
     fit_after_response,
@@ -127,6 +132,12 @@ def fit_cpu(
     idle = names.index("idle_connection_us")
     if not any(x[idle] for x in rows):  # no connection found the CPU idle: nothing tells it
         keep = {*keep, "idle_connection_us"}
+    # A spawn ramp's few forks are too few to weigh against the per-request CPU: children's
+    # start costs are fitted only from rows that replace children all through the window.
+    if not any(recycles(r) for r in usable):
+        keep = {*keep, "fork_cpu_ms", "thread_create_cpu_ms"}
+    elif not any(recycles(r) and r.mpm != "prefork" for r in usable):
+        keep = {*keep, "thread_create_cpu_ms"}
     y = [
         float(r.apache_cpu_ms_per_req or 0.0) * work_per_cpu_s - base.request_cpu_ms for r in usable
     ]
@@ -143,17 +154,43 @@ def fit_cpu(
                 base.switch_us_per_task,
                 base.switch_us_per_process,
                 base.idle_connection_us,
+                base.fork_cpu_ms,
+                base.thread_create_cpu_ms,
             ],
         ]
     )
-    # The base's value, not fitted, for those kept; the rest are fitted.
-    keepable = ("switch_us_per_task", "switch_us_per_process", "idle_connection_us")
-    kept = [j for j, n in enumerate(names) if n in keep and n in keepable]
-    free = [j for j in range(len(names)) if j not in kept]
+    # The base's value, not fitted, for those kept; the rest are fitted. A child's start costs
+    # rest on a few recycling rows: one the fit cannot tell from zero (under two standard
+    # errors) keeps the base's prior instead, the least certain first, and the rest is refitted.
+    keepable = ("switch_us_per_task", "switch_us_per_process", "idle_connection_us",
+                *START_COSTS)  # fmt: skip
+    keep = set(keep)
+    while True:
+        fit = _fit_kept(a, b, obs, start, names, [n in keep and n in keepable for n in names])
+        unsure = [n for n in START_COSTS if n not in keep
+                  and not fit.values[n] > START_COST_T * fit.stderr[n]]  # fmt: skip
+        if not unsure:
+            return fit
+        keep.add(min(unsure, key=lambda n: fit.values[n] / max(fit.stderr[n], 1e-12)))
+
+
+#: Children's start costs (fork, each thread's creation) fitted from recycling rows, and the
+#: ratio of estimate to standard error under which one keeps the base's prior.
+START_COSTS = ("fork_cpu_ms", "thread_create_cpu_ms")
+START_COST_T = 2.0
+
+
+def _fit_kept(
+    a: np.ndarray, b: np.ndarray, obs: np.ndarray, start: np.ndarray, names: list[str],
+    kept_mask: list[bool],
+) -> ParamFit:  # fmt: skip
+    """The robust linear fit of the free columns, the kept ones at their ``start`` values."""
+    kept = [j for j, k in enumerate(kept_mask) if k]
+    free = [j for j in range(len(names)) if not kept_mask[j]]
     for j in kept:
         b = b - a[:, j] * start[j]
     fit = robust_linear(a[:, free], b, obs, start[free], [names[j] for j in free],
-                        rows_used=len(usable))  # fmt: skip
+                        rows_used=a.shape[0])  # fmt: skip
     for j in kept:
         fit.values[names[j]] = float(start[j])
         fit.stderr[names[j]] = math.nan
@@ -199,6 +236,8 @@ def fitted_costs(
         "switch_us_per_task": round(v["switch_us_per_task"], 5),
         "switch_us_per_process": round(v["switch_us_per_process"], 5),
         "idle_connection_us": round(v["idle_connection_us"], 3),
+        "fork_cpu_ms": round(max(v["fork_cpu_ms"], 0.0), 4),
+        "thread_create_cpu_ms": round(max(v["thread_create_cpu_ms"], 0.0), 5),
         "process_switch_us": round(process_us, 3),
         "parent_mib": round(m["base_mib"] * parent_share, 4),
         "shared_mib": round(m["base_mib"] * (1 - parent_share), 4),
@@ -218,6 +257,8 @@ def fitted_costs(
             "switch_us_per_task": round(e["switch_us_per_task"], 6),
             "switch_us_per_process": round(e["switch_us_per_process"], 6),
             "idle_connection_us": round(e["idle_connection_us"], 4),
+            "fork_cpu_ms": round(e["fork_cpu_ms"], 5),
+            "thread_create_cpu_ms": round(e["thread_create_cpu_ms"], 6),
             "parent_mib+shared_mib": round(me["base_mib"], 4),
             "process_mib": round(me["process_mib"], 5),
             "thread_mib": round(me["thread_mib"], 6),
@@ -306,7 +347,8 @@ def calibrate(
         *(() if mem is None else
           ("parent_mib", "shared_mib", "process_mib", "thread_mib", "thread_used_kib")),
         # these two only when the rows could tell them (else the base's value is kept)
-        *(name for name in ("switch_us_per_process", "idle_connection_us")
+        *(name for name in ("switch_us_per_process", "idle_connection_us", "fork_cpu_ms",
+                            "thread_create_cpu_ms")
           if math.isfinite(cpu.stderr.get(name, math.nan))),
         *(name for name in ("connection_kib", "listener_connection_kib") if mem is not None
           and math.isfinite(mem.stderr.get(name.replace("_kib", "_mib"), math.nan))),

@@ -105,6 +105,8 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
         ("switch_us_per_task", c.switch_us_per_task, unc.get("switch_us_per_task")),
         ("switch_us_per_process", c.switch_us_per_process, unc.get("switch_us_per_process")),
         ("idle_connection_us", c.idle_connection_us, unc.get("idle_connection_us")),
+        ("fork_cpu_ms", c.fork_cpu_ms, unc.get("fork_cpu_ms")),
+        ("thread_create_cpu_ms", c.thread_create_cpu_ms, unc.get("thread_create_cpu_ms")),
     ]  # fmt: skip
     for name, cls in sorted(c.classes.items()):
         params.append((f"classes.{name}.cpu_ms", cls.cpu_ms, unc.get(f"classes.{name}.cpu_ms")))

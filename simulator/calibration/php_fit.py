@@ -252,6 +252,8 @@ def kept_cpu(
         "switch_us_per_task": base.switch_us_per_task,
         "switch_us_per_process": base.switch_us_per_process,
         "idle_connection_us": base.idle_connection_us,
+        "fork_cpu_ms": base.fork_cpu_ms,
+        "thread_create_cpu_ms": base.thread_create_cpu_ms,
     }
     return values, {k: math.nan for k in values}
 

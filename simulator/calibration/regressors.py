@@ -26,7 +26,8 @@ from mpmsim.workloads.readers import MeasuredRun
 
 #: The CPU fit's terms after the classes' handler CPU, in :func:`cpu_regressors`' order.
 CPU_TERMS = ("conn_cpu_ms", "switch_us", "process_switch_total_us", "switch_us_per_task",
-             "switch_us_per_process", "idle_connection_us")  # fmt: skip
+             "switch_us_per_process", "idle_connection_us", "fork_cpu_ms",
+             "thread_create_cpu_ms")  # fmt: skip
 
 
 def switch_counts(mpm: str, k: float) -> tuple[float, float]:
@@ -98,6 +99,38 @@ def idle_share(run: MeasuredRun, cores: float = 1.0) -> float:
     else:
         return 0.0
     return min(max(idle, 0.0), 1.0)
+
+
+def forks_per_request(run: MeasuredRun) -> float:
+    """Children the parent forked per request in ``run``'s measured window (``fork_cpu_ms``,
+    and each child's threads ``thread_create_cpu_ms``, as the simulator charges a spawn).
+
+    Under MaxConnectionsPerChild, children exit and are replaced all through the window: the
+    access log's distinct processes per logged request (``srv_distinct_pids`` /
+    ``srv_log_requests``: it covers the warm-up too, whose rate is the window's) where the row
+    has them, else one per MaxConnectionsPerChild connections. Otherwise a cold run forks its
+    spawn ramp inside the window (peak processes beyond the idle reading), a warm one before it.
+    """
+    requests = float(run.requests_completed or 0)
+    if requests <= 0:
+        return 0.0
+    limit = run.directives.get("MaxConnectionsPerChild", 0)
+    if isinstance(limit, int | float) and limit > 0:
+        pids = float(run.extra.get("srv_distinct_pids") or 0)
+        logged = float(run.extra.get("srv_log_requests") or 0)
+        if pids > 0 and logged > 0:
+            return pids / logged
+        return 1.0 / (float(limit) * requests_per_connection(run))
+    if run.warmup_s or not (run.idle_procs and run.peak_procs):
+        return 0.0
+    return max(float(run.peak_procs - run.idle_procs), 0.0) / requests
+
+
+def recycles(run: MeasuredRun) -> bool:
+    """Whether ``run``'s children exit after MaxConnectionsPerChild connections (the rows that
+    tell ``fork_cpu_ms`` and ``thread_create_cpu_ms`` apart from the per-request CPU)."""
+    limit = run.directives.get("MaxConnectionsPerChild", 0)
+    return isinstance(limit, int | float) and limit > 0
 
 
 def _effective(run: MeasuredRun) -> EffectiveDirectives:
@@ -206,12 +239,18 @@ def cpu_term_names(classes: Sequence[str]) -> list[str]:
 
 def cpu_regressors(run: MeasuredRun, classes: Sequence[str], cores: float = 1.0) -> list[float]:
     """One row of :func:`fit_cpu`'s linear model: the class, connections, switches per request,
-    connections that find the CPU idle (:func:`idle_share` of Apache's ``cores``)."""
+    connections that find the CPU idle (:func:`idle_share` of Apache's ``cores``), children
+    forked and their threads created (:func:`forks_per_request`; the simulator's spawn: the
+    fork and ``threads_per_child`` creations, mpmsim.engine.overheads)."""
     k = requests_per_connection(run)
     n_thread, n_process = switch_counts(run.mpm, k)
+    forks = forks_per_request(run)
+    model: Any = MPM_MODELS[run.mpm]
+    threads = _effective(run).ThreadsPerChild if model.threaded else 1  # prefork: the process
     x = [1.0 if c == run.content else 0.0 for c in classes]
     x += [1.0 / k, n_thread / 1000.0, n_process / 1000.0, task_switches(run, k) / 1000.0,
-          process_switches(run, k) / 1000.0, idle_share(run, cores) / k / 1000.0]  # fmt: skip
+          process_switches(run, k) / 1000.0, idle_share(run, cores) / k / 1000.0,
+          forks, forks * threads]  # fmt: skip
     return x
 
 

@@ -95,6 +95,10 @@ def calibrate(
 KEEPABLE = (
     "switch_us_per_task",
     "switch_us_per_process",
+    "idle_connection_us",
+    "fork_cpu_ms",
+    "thread_create_cpu_ms",
+    "after_response_cpu_ms",
     "thread_used_kib",
     "connection_kib",
     "listener_connection_kib",
