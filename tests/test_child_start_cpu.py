@@ -42,6 +42,9 @@ def test_forks_per_request_of_a_row() -> None:
     assert forks_per_request(logged) == pytest.approx(0.01)
     # else one child per MaxConnectionsPerChild connections
     assert forks_per_request(ROW) == pytest.approx(0.01)
+    # under its old name too (Apache reads MaxRequestsPerChild as MaxConnectionsPerChild)
+    renamed = dataclasses.replace(ROW, directives={"MaxRequestsPerChild": 100})
+    assert recycles(renamed) and forks_per_request(renamed) == pytest.approx(0.01)
     # a cold run without recycling forks its spawn ramp in the window, a warm one before it
     cold = dataclasses.replace(ROW, directives={}, idle_procs=6, peak_procs=26)
     assert forks_per_request(cold) == pytest.approx(20 / 10_000)

@@ -346,7 +346,7 @@ def calibrate(
         "switch_us_per_task", "client_conn_ms",
         *(() if mem is None else
           ("parent_mib", "shared_mib", "process_mib", "thread_mib", "thread_used_kib")),
-        # these two only when the rows could tell them (else the base's value is kept)
+        # these only when the rows could tell them (else the base's value is kept)
         *(name for name in ("switch_us_per_process", "idle_connection_us", "fork_cpu_ms",
                             "thread_create_cpu_ms")
           if math.isfinite(cpu.stderr.get(name, math.nan))),

@@ -101,6 +101,12 @@ def idle_share(run: MeasuredRun, cores: float = 1.0) -> float:
     return min(max(idle, 0.0), 1.0)
 
 
+def recycles(run: MeasuredRun) -> bool:
+    """Whether ``run``'s children exit after MaxConnectionsPerChild connections (the rows that
+    tell ``fork_cpu_ms`` and ``thread_create_cpu_ms`` apart from the per-request CPU)."""
+    return _effective(run).MaxConnectionsPerChild > 0
+
+
 def forks_per_request(run: MeasuredRun) -> float:
     """Children the parent forked per request in ``run``'s measured window (``fork_cpu_ms``,
     and each child's threads ``thread_create_cpu_ms``, as the simulator charges a spawn).
@@ -114,23 +120,16 @@ def forks_per_request(run: MeasuredRun) -> float:
     requests = float(run.requests_completed or 0)
     if requests <= 0:
         return 0.0
-    limit = run.directives.get("MaxConnectionsPerChild", 0)
-    if isinstance(limit, int | float) and limit > 0:
+    if recycles(run):
         pids = float(run.extra.get("srv_distinct_pids") or 0)
         logged = float(run.extra.get("srv_log_requests") or 0)
         if pids > 0 and logged > 0:
             return pids / logged
-        return 1.0 / (float(limit) * requests_per_connection(run))
+        limit = float(_effective(run).MaxConnectionsPerChild)
+        return 1.0 / (limit * requests_per_connection(run))
     if run.warmup_s or not (run.idle_procs and run.peak_procs):
         return 0.0
     return max(float(run.peak_procs - run.idle_procs), 0.0) / requests
-
-
-def recycles(run: MeasuredRun) -> bool:
-    """Whether ``run``'s children exit after MaxConnectionsPerChild connections (the rows that
-    tell ``fork_cpu_ms`` and ``thread_create_cpu_ms`` apart from the per-request CPU)."""
-    limit = run.directives.get("MaxConnectionsPerChild", 0)
-    return isinstance(limit, int | float) and limit > 0
 
 
 def _effective(run: MeasuredRun) -> EffectiveDirectives:
