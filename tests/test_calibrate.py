@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mpmsim.calibration.fit import calibrate, fit_cpu
+from mpmsim.calibration.cpu_fit import fit_cpu
+from mpmsim.calibration.fit import calibrate
 from mpmsim.calibration.measured import Setup, requests_per_connection, simulate
 from mpmsim.calibration.memory_fit import fit_memory
 from mpmsim.calibration.output import holdout_mask

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mpmsim.calibration.fit import fit_cpu
+from mpmsim.calibration.cpu_fit import fit_cpu
 from mpmsim.calibration.measured import requests_per_connection
 from mpmsim.calibration.regressors import idle_share, switch_counts
 from mpmsim.engine.replications import run_prepared

@@ -28,10 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from mpmsim.calibration.check import compare, mape_by_metric, unexplained_rows
-from mpmsim.calibration.linear import ParamFit, robust_linear
+from mpmsim.calibration.cpu_fit import TOLD_ONLY, fit_cpu
+from mpmsim.calibration.linear import ParamFit
 from mpmsim.calibration.measured import (
     METRICS,
     Setup,
@@ -41,12 +40,7 @@ from mpmsim.calibration.measured import (
 )
 from mpmsim.calibration.memory_fit import fit_memory
 from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup, split_php, with_php
-from mpmsim.calibration.regressors import (
-    cpu_regressors,
-    cpu_term_names,
-    model_cpu_ms,
-    recycles,
-)
+from mpmsim.calibration.regressors import model_cpu_ms
 from mpmsim.calibration.tail_fit import (
     TailFit,
     fit_after_response,
@@ -95,108 +89,6 @@ class Calibration:
 
 
 # -- stage 1: the linear fits --------------------------------------------------------------------
-#: The fewest processes (parent included) some measured server must have run for calibrate
-#: to fit ``switch_us_per_process``: between 2 and 37 (the shared set's range) the per-process
-#: CPU is indistinguishable from per-request CPU (fitted 0 +- 0.028 us), while warm prefork
-#: servers of 65 to 151 processes give 0.055 +- 0.034 (default.yaml's justification).
-PROCESSES_TO_FIT_PER_PROCESS = 64
-
-
-def fit_cpu(
-    runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: float,
-    keep: Collection[str] = (), work_per_cpu_s: float = 1.0, cores: float = 1.0,
-) -> ParamFit:  # fmt: skip
-    """Fit handler CPU per class, per-connection CPU and the thread-switch cost, and what a
-    connection costs more when it finds the CPU idle (``idle_connection_us``: the one-client
-    rows and any row whose Apache's ``cores`` were partly idle tell it apart; without such
-    rows it keeps the base's value).
-
-    ``work_per_cpu_s`` turns the CPU time measured into work at the vCPU's full speed: the
-    hardware's mean speed under host contention (mpmsim.engine.host), whose slow phases the
-    guest counts as CPU time and the simulator slows the work by again.
-
-    Request CPU and a class's handler CPU always occur together, so request_cpu_ms keeps the base
-    model's value and the classes absorb the rest; accept and close keep the base's ratio.
-    ``switch_us_per_process`` is told apart from the per-request CPU only by servers with many
-    processes: unless some row's server had :data:`PROCESSES_TO_FIT_PER_PROCESS` or more, it
-    keeps the base's value, as the names in ``keep`` do.
-    """
-    usable = [r for r in runs if r.apache_cpu_ms_per_req and r.requests_completed >= 1000]
-    classes = sorted({r.content for r in usable})
-    names = cpu_term_names(classes)
-    if not usable:
-        raise InputError("no row has apache_cpu_ms_per_req with >= 1000 requests")
-    if max((r.peak_procs or 0) for r in usable) < PROCESSES_TO_FIT_PER_PROCESS:
-        keep = {*keep, "switch_us_per_process"}
-    rows = [cpu_regressors(r, classes, cores) for r in usable]
-    idle = names.index("idle_connection_us")
-    if not any(x[idle] for x in rows):  # no connection found the CPU idle: nothing tells it
-        keep = {*keep, "idle_connection_us"}
-    # A spawn ramp's few forks are too few to weigh against the per-request CPU: children's
-    # start costs are fitted only from rows that replace children all through the window.
-    if not any(recycles(r) for r in usable):
-        keep = {*keep, "fork_cpu_ms", "thread_create_cpu_ms"}
-    elif not any(recycles(r) and r.mpm != "prefork" for r in usable):
-        keep = {*keep, "thread_create_cpu_ms"}
-    y = [
-        float(r.apache_cpu_ms_per_req or 0.0) * work_per_cpu_s - base.request_cpu_ms for r in usable
-    ]
-    a = np.asarray(rows)
-    b = np.asarray(y)
-    obs = b + base.request_cpu_ms
-    start = np.concatenate(
-        [
-            [max(base.classes.get(c, RequestClassCost()).cpu_ms, 1e-3) for c in classes],
-            [
-                max(base.accept_cpu_ms + base.close_cpu_ms, 1e-3),
-                base.thread_switch_us + context_switch_us,
-                base.process_switch_us + context_switch_us,
-                base.switch_us_per_task,
-                base.switch_us_per_process,
-                base.idle_connection_us,
-                base.fork_cpu_ms,
-                base.thread_create_cpu_ms,
-            ],
-        ]
-    )
-    # The base's value, not fitted, for those kept; the rest are fitted. A child's start costs
-    # rest on a few recycling rows: one the fit cannot tell from zero (under two standard
-    # errors) keeps the base's prior instead, the least certain first, and the rest is refitted.
-    keepable = ("switch_us_per_task", "switch_us_per_process", "idle_connection_us",
-                *START_COSTS)  # fmt: skip
-    keep = set(keep)
-    while True:
-        fit = _fit_kept(a, b, obs, start, names, [n in keep and n in keepable for n in names])
-        unsure = [n for n in START_COSTS if n not in keep
-                  and not fit.values[n] > START_COST_T * fit.stderr[n]]  # fmt: skip
-        if not unsure:
-            return fit
-        keep.add(min(unsure, key=lambda n: fit.values[n] / max(fit.stderr[n], 1e-12)))
-
-
-#: Children's start costs (fork, each thread's creation) fitted from recycling rows, and the
-#: ratio of estimate to standard error under which one keeps the base's prior.
-START_COSTS = ("fork_cpu_ms", "thread_create_cpu_ms")
-START_COST_T = 2.0
-
-
-def _fit_kept(
-    a: np.ndarray, b: np.ndarray, obs: np.ndarray, start: np.ndarray, names: list[str],
-    kept_mask: list[bool],
-) -> ParamFit:  # fmt: skip
-    """The robust linear fit of the free columns, the kept ones at their ``start`` values."""
-    kept = [j for j, k in enumerate(kept_mask) if k]
-    free = [j for j in range(len(names)) if not kept_mask[j]]
-    for j in kept:
-        b = b - a[:, j] * start[j]
-    fit = robust_linear(a[:, free], b, obs, start[free], [names[j] for j in free],
-                        rows_used=a.shape[0])  # fmt: skip
-    for j in kept:
-        fit.values[names[j]] = float(start[j])
-        fit.stderr[names[j]] = math.nan
-    return fit
-
-
 def fitted_costs(
     base: CostModel, cpu: ParamFit, mem: ParamFit | None, context_switch_us: float
 ) -> CostModel:
@@ -347,9 +239,7 @@ def calibrate(
         *(() if mem is None else
           ("parent_mib", "shared_mib", "process_mib", "thread_mib", "thread_used_kib")),
         # these only when the rows could tell them (else the base's value is kept)
-        *(name for name in ("switch_us_per_process", "idle_connection_us", "fork_cpu_ms",
-                            "thread_create_cpu_ms")
-          if math.isfinite(cpu.stderr.get(name, math.nan))),
+        *(name for name in TOLD_ONLY if math.isfinite(cpu.stderr.get(name, math.nan))),
         *(name for name in ("connection_kib", "listener_connection_kib") if mem is not None
           and math.isfinite(mem.stderr.get(name.replace("_kib", "_mib"), math.nan))),
     } - set(keep) if apache_rows else set()  # fmt: skip

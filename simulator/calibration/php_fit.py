@@ -77,7 +77,7 @@ def _num(run: MeasuredRun, column: str) -> float:
 def apache_own_cpu_ms(run: MeasuredRun, costs: CostModel, context_switch_us: float) -> float:
     """Apache's own CPU per request of ``run`` as the model charges it (not the handler's).
 
-    The terms of :func:`~mpmsim.calibration.fit.fit_cpu` (its regressors,
+    The terms of :func:`~mpmsim.calibration.cpu_fit.fit_cpu` (its regressors,
     :func:`~mpmsim.calibration.regressors.cpu_regressors`) with ``costs``' values
     (:func:`kept_cpu`), plus the request CPU: accept + close per connection, the MPM's thread
     or process switches, the per-task and per-process terms and the connections that find the
@@ -244,7 +244,7 @@ def kept_cpu(
     base: CostModel, context_switch_us: float
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Apache's CPU fit when no row without PHP is fitted: the base's values, kept
-    (values, standard errors: NaN), as :func:`~mpmsim.calibration.fit.fit_cpu` names them."""
+    (values, standard errors: NaN), as :func:`~mpmsim.calibration.cpu_fit.fit_cpu` names them."""
     values = {
         "conn_cpu_ms": base.accept_cpu_ms + base.close_cpu_ms,
         "switch_us": base.thread_switch_us + context_switch_us,

@@ -237,10 +237,11 @@ def cpu_term_names(classes: Sequence[str]) -> list[str]:
 
 
 def cpu_regressors(run: MeasuredRun, classes: Sequence[str], cores: float = 1.0) -> list[float]:
-    """One row of :func:`fit_cpu`'s linear model: the class, connections, switches per request,
-    connections that find the CPU idle (:func:`idle_share` of Apache's ``cores``), children
-    forked and their threads created (:func:`forks_per_request`; the simulator's spawn: the
-    fork and ``threads_per_child`` creations, mpmsim.engine.overheads)."""
+    """One row of :func:`~mpmsim.calibration.cpu_fit.fit_cpu`'s linear model: the class,
+    connections, switches per request, connections that find the CPU idle (:func:`idle_share`
+    of Apache's ``cores``), children forked and their threads created
+    (:func:`forks_per_request`; the simulator's spawn: the fork and ``threads_per_child``
+    creations, mpmsim.engine.overheads)."""
     k = requests_per_connection(run)
     n_thread, n_process = switch_counts(run.mpm, k)
     forks = forks_per_request(run)
