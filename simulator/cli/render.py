@@ -73,8 +73,37 @@ def _traffic_rows(res: dict[str, Any]) -> list[Row]:
                 f"{k} {_fmt(lat[k], '', 2)}" for k in ("mean", "p50", "p90", "p95", "p99", "max")
             ),
         ),
-        ("p95 CI", _pm(lat["p95"], res.get("latency_ms_ci95", {}).get("p95"), " ms", 2)),
+        ("p95 CI", _p95_ci(res)),
     ]
+
+
+#: the share of the RAM left to Apache above which ``run`` flags a peak: ``mpmsim report``'s
+#: default headroom (``--headroom 0.1``) kept free for the page cache and a burst
+RAM_FLAG_SHARE = 0.9
+
+
+def _ram_flag(res: dict[str, Any]) -> str:
+    """RAM EXCEEDED, or the peak's share of the limit when it leaves less than report's
+    default headroom; else nothing."""
+    if res["ram_exceeded"]:
+        return "  RAM EXCEEDED"
+    peak, limit = res["memory_mib"]["peak"], res["memory_mib"]["limit"]
+    if peak is None or not limit or peak < RAM_FLAG_SHARE * limit:
+        return ""
+    return (
+        f"  ({_fmt(100.0 * peak / limit, ' %', 0)} of it: less than the "
+        f"{_fmt(100.0 * (1.0 - RAM_FLAG_SHARE), ' %', 0)} headroom `mpmsim report` keeps)"
+    )
+
+
+def _p95_ci(res: dict[str, Any]) -> str:
+    """The p95 with its 95 % half-width over replications; one replication has none, and the
+    line says so rather than show a bare figure as an interval."""
+    p95 = res["latency_ms"]["p95"]
+    ci = res.get("latency_ms_ci95", {}).get("p95")
+    if ci is None and p95 is not None and res["replications"] < 2:
+        return f"{_fmt(p95, ' ms', 2)}  (no interval from one replication: --replications 3)"
+    return _pm(p95, ci, " ms", 2)
 
 
 def _resource_rows(res: dict[str, Any]) -> list[Row]:
@@ -86,8 +115,7 @@ def _resource_rows(res: dict[str, Any]) -> list[Row]:
         (
             "memory MiB",
             f"peak {_fmt(mem['peak'])}  mean {_fmt(mem['mean'])}  "
-            f"limit {_fmt(mem['limit'], '', 0)}"
-            + ("  RAM EXCEEDED" if res["ram_exceeded"] else ""),
+            f"limit {_fmt(mem['limit'], '', 0)}" + _ram_flag(res),
         ),
         (
             "cpu",

@@ -1,0 +1,58 @@
+"""What ``mpmsim run``'s table says beside its figures: the p95's interval and the RAM's share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mpmsim.cli.render import RAM_FLAG_SHARE, render_table
+from mpmsim.engine.replications import run_prepared
+from tests.helpers import prepared
+
+LOAD = {"kind": "closed", "clients": 4, "requests": 400}
+
+
+def _line(text: str, key: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(key))
+
+
+@pytest.fixture(scope="module")
+def one() -> dict[str, Any]:
+    return run_prepared(prepared(load=LOAD), replications=1).to_dict()
+
+
+def test_one_replication_says_the_p95_has_no_interval(one: dict[str, Any]) -> None:
+    line = _line(render_table(one), "p95 CI")
+    assert "no interval from one replication" in line and "--replications 3" in line
+    assert "±" not in line
+
+
+def test_replications_give_the_p95_its_interval() -> None:
+    three = run_prepared(prepared(load=LOAD), replications=3).to_dict()
+    line = _line(render_table(three), "p95 CI")
+    assert "±" in line and "no interval" not in line
+
+
+@pytest.mark.parametrize(
+    ("share", "exceeded", "flag"),
+    [
+        (0.5, False, None),
+        (RAM_FLAG_SHARE - 0.01, False, None),
+        (0.95, False, "95 % of it: less than the 10 % headroom"),
+        (1.2, True, "RAM EXCEEDED"),
+    ],
+)
+def test_a_peak_near_the_ram_limit_is_flagged(
+    one: dict[str, Any], share: float, exceeded: bool, flag: str | None
+) -> None:
+    res = {**one, "ram_exceeded": exceeded}
+    limit = 1000.0
+    res["memory_mib"] = {**one["memory_mib"], "peak": share * limit, "limit": limit}
+    line = _line(render_table(res), "memory MiB")
+    if flag is None:
+        assert "headroom" not in line and "EXCEEDED" not in line
+    else:
+        assert flag in line
+    if exceeded:
+        assert "headroom" not in line  # one flag, the worse
