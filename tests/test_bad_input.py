@@ -238,3 +238,30 @@ def test_calibrate_keep_names_only_fitted_parameters(mpmsim: Cli, tmp_path: Path
         "after_response_cpu_ms, thread_used_kib, connection_kib, listener_connection_kib, "
         "worker_kib, child_kib, classes.NAME.worker_kib, classes.NAME.child_kib"
     )
+
+
+SHARED_RUNS = Path(__file__).resolve().parents[2] / "shared" / "data" / "apache-bench" / "runs.csv"
+
+
+def _two_shared_rows(tmp_path: Path) -> Path:
+    """The shared calibration set's first two rows (event), or skip without it."""
+    if not SHARED_RUNS.exists():
+        pytest.skip("shared measurements not present")
+    path = tmp_path / "runs.csv"
+    path.write_text("".join(SHARED_RUNS.read_text(encoding="utf-8").splitlines(True)[:3]))
+    return path
+
+
+def test_calibrate_holdout_that_selects_nothing(mpmsim: Cli, tmp_path: Path) -> None:
+    """A --holdout with a typo would keep no row out and quietly fit them all: refused before
+    any simulation, with the values the column takes."""
+    path = _two_shared_rows(tmp_path)
+    line = one_line_error(mpmsim("calibrate", str(path), "--holdout", "mpm=evnet"))
+    assert line == (
+        "mpmsim: error: --holdout: 'mpm=evnet' keeps no row of 2 out of the fit: mpm takes event"
+    )
+
+
+def test_a_bad_option_is_named_once(mpmsim: Cli, tmp_path: Path) -> None:
+    line = one_line_error(mpmsim("calibrate", str(_two_shared_rows(tmp_path)), "--hardware", "x"))
+    assert line.startswith("mpmsim: error: --hardware: unknown hardware 'x': use a catalog name")

@@ -152,6 +152,13 @@ def test_holdout_specs(runs: list[MeasuredRun]) -> None:
     for bad in ("nonsense", "colour=red", "1.5"):
         with pytest.raises(InputError):
             holdout_mask(runs, bad)
+    # a selection that keeps nothing, or everything, out of the fit is a mistake, not a holdout
+    for empty in ("mpm=evnet", "concurrency>100000", "concurrency>=1"):
+        with pytest.raises(InputError, match="out of the fit") as err:
+            holdout_mask(runs, empty)
+        assert str(err.value).startswith("--holdout: ")
+    with pytest.raises(InputError, match="mpm takes event, prefork, worker"):
+        holdout_mask(runs, "mpm=evnet")
 
 
 def _subset(runs: list[MeasuredRun], path: Path) -> Path:

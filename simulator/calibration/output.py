@@ -67,6 +67,14 @@ def holdout_mask(runs: Sequence[MeasuredRun], spec: str | None, seed: int = 1) -
                 raise InputError(
                     f"{col} of {run.run_id} ({value!r}) is not a number", field="--holdout"
                 ) from None
+    if not any(mask) or all(mask):
+        values = sorted({_text(_column(r, col)) for r in runs})
+        shown = ", ".join(values[:12]) + (", ..." if len(values) > 12 else "")
+        raise InputError(
+            f"{spec!r} keeps {'no row' if not any(mask) else 'every row'} of {len(runs)} out of "
+            f"the fit: {col} takes {shown}",
+            field="--holdout",
+        )
     return mask
 
 

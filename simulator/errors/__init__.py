@@ -13,7 +13,8 @@ class InputError(Exception):
         self.file = file
         self.field = field
         self.detail = message
-        where = ": ".join(part for part in (file, field) if part)
+        # an option is its own source: "--hardware: ...", not "--hardware: --hardware: ..."
+        where = ": ".join(dict.fromkeys(part for part in (file, field) if part))
         super().__init__(f"{where}: {message}" if where else message)
 
 
