@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from mpmsim.cli.render import RAM_FLAG_SHARE, render_table
+from mpmsim.cli.render import render_table
 from mpmsim.engine.replications import run_prepared
+from mpmsim.search.goals import DEFAULT_HEADROOM
 from tests.helpers import prepared
 
 LOAD = {"kind": "closed", "clients": 4, "requests": 400}
@@ -38,7 +39,7 @@ def test_replications_give_the_p95_its_interval() -> None:
     ("share", "exceeded", "flag"),
     [
         (0.5, False, None),
-        (RAM_FLAG_SHARE - 0.01, False, None),
+        (1.0 - DEFAULT_HEADROOM - 0.01, False, None),
         (0.95, False, "95 % of it: less than the 10 % headroom"),
         (1.2, True, "RAM EXCEEDED"),
     ],
@@ -56,3 +57,15 @@ def test_a_peak_near_the_ram_limit_is_flagged(
         assert flag in line
     if exceeded:
         assert "headroom" not in line  # one flag, the worse
+
+
+def test_one_default_headroom() -> None:
+    """run's flag, optimize's and report's --headroom and the library's default are one figure
+    (the command line's is written out so that --help imports no library module)."""
+    import inspect
+
+    from mpmsim.cli.optimize import optimize as optimize_cmd
+    from mpmsim.cli.report import report as report_cmd
+
+    for cmd in (optimize_cmd, report_cmd):
+        assert inspect.signature(cmd).parameters["headroom"].default == DEFAULT_HEADROOM

@@ -46,7 +46,7 @@ def optimize(
     ram_mib: Annotated[float | None, typer.Option(help="RAM of the machine, MiB.")] = None,
     p95_ms: P95Ms = None,
     max_error_rate: MaxErrorRate = 0.01,
-    headroom: Headroom = 0.1,
+    headroom: Headroom = 0.1,  # search.goals.DEFAULT_HEADROOM (a test checks it)
     target_rps: TargetRps = None,
     replications: Annotated[
         int | None,

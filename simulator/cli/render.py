@@ -77,22 +77,19 @@ def _traffic_rows(res: dict[str, Any]) -> list[Row]:
     ]
 
 
-#: the share of the RAM left to Apache above which ``run`` flags a peak: ``mpmsim report``'s
-#: default headroom (``--headroom 0.1``) kept free for the page cache and a burst
-RAM_FLAG_SHARE = 0.9
-
-
 def _ram_flag(res: dict[str, Any]) -> str:
-    """RAM EXCEEDED, or the peak's share of the limit when it leaves less than report's
-    default headroom; else nothing."""
+    """RAM EXCEEDED, or the peak's share of the limit when it leaves less free than the
+    headroom optimize and report keep by default; else nothing."""
+    from mpmsim.search.goals import DEFAULT_HEADROOM
+
     if res["ram_exceeded"]:
         return "  RAM EXCEEDED"
     peak, limit = res["memory_mib"]["peak"], res["memory_mib"]["limit"]
-    if peak is None or not limit or peak < RAM_FLAG_SHARE * limit:
+    if peak is None or not limit or peak < (1.0 - DEFAULT_HEADROOM) * limit:
         return ""
     return (
         f"  ({_fmt(100.0 * peak / limit, ' %', 0)} of it: less than the "
-        f"{_fmt(100.0 * (1.0 - RAM_FLAG_SHARE), ' %', 0)} headroom `mpmsim report` keeps)"
+        f"{_fmt(100.0 * DEFAULT_HEADROOM, ' %', 0)} headroom `mpmsim report` keeps)"
     )
 
 

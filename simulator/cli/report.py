@@ -59,7 +59,7 @@ def report(
     mpm: Annotated[str, typer.Option(help="prefork, worker, event or all.")] = "all",
     p95_ms: P95Ms = None,
     max_error_rate: MaxErrorRate = 0.01,
-    headroom: Headroom = 0.1,
+    headroom: Headroom = 0.1,  # search.goals.DEFAULT_HEADROOM (a test checks it)
     growth: Annotated[
         float, typer.Option(help="Plan for this times the load (1.5: 50 % growth).")
     ] = 1.0,

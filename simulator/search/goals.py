@@ -24,6 +24,10 @@ from mpmsim.spec.resolve import Prepared
 from mpmsim.spec.scenario import OpenLoad, Scenario
 from mpmsim.workloads.distributions import mean_of
 
+#: The share of the RAM left to Apache that sizing keeps free by default (``--headroom``): the
+#: page cache, a burst, a child grown past the model's figure.
+DEFAULT_HEADROOM = 0.1
+
 CARRY_TOLERANCE = 0.03
 """An open load is carried when throughput >= (1 - 3 %) x the rate its run offered.
 
@@ -129,7 +133,7 @@ def goals_for(
     *,
     p95_ms: float | None = None,
     max_error_rate: float = 0.01,
-    headroom: float = 0.1,
+    headroom: float = DEFAULT_HEADROOM,
     target_rps: float | None = None,
 ) -> Goals:
     """The goals of a prepared scenario on its machine (memory budget, offered rate filled in)."""

@@ -19,7 +19,7 @@ from mpmsim.engine.executors import TaskMapper
 from mpmsim.errors import InputError
 from mpmsim.search.adaptive import Search
 from mpmsim.search.cache import EvalCache
-from mpmsim.search.goals import Goals, goals_for
+from mpmsim.search.goals import DEFAULT_HEADROOM, Goals, goals_for
 from mpmsim.search.php import PHP_MPMS, php_classes
 from mpmsim.search.php_sizing import php_sets, size_pools
 from mpmsim.search.result import OptimizeResult, build_result
@@ -50,7 +50,7 @@ def optimize(
     ram_mib: float | None = None,
     p95_ms: float | None = None,
     max_error_rate: float = 0.01,
-    headroom: float = 0.1,
+    headroom: float = DEFAULT_HEADROOM,
     target_rps: float | None = None,
     replications: int | None = None,
     seed: int | None = None,

@@ -18,7 +18,14 @@ from mpmsim.engine.replications import run
 from mpmsim.errors import InputError
 from mpmsim.models.hardware import HardwareSpec
 from mpmsim.search.check_command import block_sets
-from mpmsim.search.goals import Achieved, all_met, assess, binding_goal, goals_for
+from mpmsim.search.goals import (
+    DEFAULT_HEADROOM,
+    Achieved,
+    all_met,
+    assess,
+    binding_goal,
+    goals_for,
+)
 from mpmsim.search.optimizer import optimize
 from mpmsim.sizing.burst import credit_outlook, empty_balance_set, is_burstable
 from mpmsim.sizing.fleet import Share
@@ -36,7 +43,7 @@ class SearchOptions:
     mpm: str | None = "all"
     p95_ms: float | None = None
     max_error_rate: float = 0.01
-    headroom: float = 0.1
+    headroom: float = DEFAULT_HEADROOM
     replications: int | None = None
     jobs: int = 1
     scheduler: str | None = None

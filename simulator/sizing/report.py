@@ -18,7 +18,7 @@ from mpmsim.engine.replications import RunResult, run
 from mpmsim.errors import InputError
 from mpmsim.models.hardware import load_hardware
 from mpmsim.search.assumptions import assumption_lines
-from mpmsim.search.goals import Achieved, all_met, assess, goals_for
+from mpmsim.search.goals import DEFAULT_HEADROOM, Achieved, all_met, assess, goals_for
 from mpmsim.sizing.fleet import MAX_COUNT, Design, design_for, lb_assumption
 from mpmsim.sizing.instance import Sized, instance_row, size_instance
 from mpmsim.sizing.member import SearchOptions
@@ -39,7 +39,7 @@ def build_report(
     mpm: str | None = "all",
     p95_ms: float | None = None,
     max_error_rate: float = 0.01,
-    headroom: float = 0.1,
+    headroom: float = DEFAULT_HEADROOM,
     growth: float = 1.0,
     target_rps: float | None = None,
     max_count: int = MAX_COUNT,
