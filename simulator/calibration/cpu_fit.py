@@ -36,6 +36,9 @@ START_COST_T = 2.0
 #: The CPU terms fitted only when the rows tell them apart (else the base's value is kept).
 TOLD_ONLY = ("switch_us_per_process", "idle_connection_us", *START_COSTS)
 
+#: The CPU terms ``--keep`` may hold at the base's values.
+KEEPABLE = ("switch_us_per_task", *TOLD_ONLY)
+
 
 def fit_cpu(
     runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: float,
@@ -72,7 +75,7 @@ def fit_cpu(
     # A spawn ramp's few forks are too few to weigh against the per-request CPU: children's
     # start costs are fitted only from rows that replace children all through the window.
     if not any(recycles(r) for r in usable):
-        keep = {*keep, "fork_cpu_ms", "thread_create_cpu_ms"}
+        keep = {*keep, *START_COSTS}
     elif not any(recycles(r) and _threaded(r) for r in usable):
         keep = {*keep, "thread_create_cpu_ms"}
     y = [
@@ -99,10 +102,9 @@ def fit_cpu(
     # The base's value, not fitted, for those kept; the rest are fitted. A child's start costs
     # rest on a few recycling rows: one the fit cannot tell from zero (under two standard
     # errors) keeps the base's prior instead, the least certain first, and the rest is refitted.
-    keepable = ("switch_us_per_task", *TOLD_ONLY)
     keep = set(keep)
     while True:
-        fit = _fit_kept(a, b, obs, start, names, [n in keep and n in keepable for n in names])
+        fit = _fit_kept(a, b, obs, start, names, [n in keep and n in KEEPABLE for n in names])
         unsure = [n for n in START_COSTS if n not in keep
                   and not fit.values[n] > START_COST_T * fit.stderr[n]]  # fmt: skip
         if not unsure:

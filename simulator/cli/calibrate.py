@@ -91,13 +91,10 @@ def calibrate(
     _show(cal, usl_fits, out, as_json)
 
 
-#: What --keep may name: the fitted parameters that can be held at the base's values.
+#: What --keep may name besides the CPU fit's terms (:data:`mpmsim.calibration.cpu_fit.KEEPABLE`,
+#: listed first and read where the names are checked, so that --help imports no library module):
+#: the other fitted parameters that can be held at the base's values.
 KEEPABLE = (
-    "switch_us_per_task",
-    "switch_us_per_process",
-    "idle_connection_us",
-    "fork_cpu_ms",
-    "thread_create_cpu_ms",
     "after_response_cpu_ms",
     "thread_used_kib",
     "connection_kib",
@@ -110,14 +107,17 @@ KEEPABLE = (
 def _keep_names(keep: str) -> list[str]:
     """The --keep list, each name checked (classes.NAME.worker_kib is one class's, and
     classes.NAME.child_kib)."""
+    from mpmsim.calibration.cpu_fit import KEEPABLE as CPU_KEEPABLE
+
+    allowed = (*CPU_KEEPABLE, *KEEPABLE)
     names = [k.strip() for k in keep.split(",") if k.strip()]
     for k in names:
         parts = k.split(".")
-        if k not in KEEPABLE and not (
+        if k not in allowed and not (
             len(parts) == 3 and parts[0] == "classes" and parts[2] in ("worker_kib", "child_kib")
         ):
             raise InputError(
-                f"{k!r} cannot be kept; allowed: {', '.join(KEEPABLE)}, classes.NAME.worker_kib, "
+                f"{k!r} cannot be kept; allowed: {', '.join(allowed)}, classes.NAME.worker_kib, "
                 "classes.NAME.child_kib",
                 field="--keep",
             )
