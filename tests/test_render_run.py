@@ -69,3 +69,36 @@ def test_one_default_headroom() -> None:
 
     for cmd in (optimize_cmd, report_cmd):
         assert inspect.signature(cmd).parameters["headroom"].default == DEFAULT_HEADROOM
+
+
+@pytest.mark.parametrize(
+    ("served", "ci", "flag"),
+    [
+        (100.0, 2.0, False),  # all of it
+        (97.5, 2.0, False),  # within CARRY_TOLERANCE, as optimize and report judge it
+        (90.0, 2.0, True),
+        (50.0, None, True),
+    ],
+)
+def test_an_open_load_not_carried_is_flagged(
+    one: dict[str, Any], served: float, ci: float | None, flag: bool
+) -> None:
+    res = {**one, "offered_rps": 100.0, "throughput_rps": served, "throughput_rps_ci95": ci}
+    line = _line(render_table(res), "throughput")
+    assert "of 100.0 req/s offered" in line
+    assert ("NOT CARRIED" in line) is flag
+    if flag:
+        assert f"{served:.0f} % of it served" in line
+
+
+def test_a_closed_load_has_no_offered_rate(one: dict[str, Any]) -> None:
+    assert "offered_rps" not in one
+    assert "offered" not in _line(render_table(one), "throughput")
+
+
+def test_an_overloaded_open_run_says_so() -> None:
+    """A real run: an open load of 1 ms requests at twice one vCPU's rate."""
+    load = {"kind": "open", "sessions_per_s": 2000, "requests_per_session": 1}
+    res = run_prepared(prepared(load=load, duration_s=3.0), replications=1).to_dict()
+    assert res["offered_rps"] > 1.5 * res["throughput_rps"]
+    assert "NOT CARRIED" in _line(render_table(res), "throughput")

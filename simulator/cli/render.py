@@ -55,7 +55,9 @@ def _traffic_rows(res: dict[str, Any]) -> list[Row]:
         ("config", sizes),
         (
             "throughput",
-            _pm(res["throughput_rps"], res["throughput_rps_ci95"], " req/s") + "  (95 % CI)",
+            _pm(res["throughput_rps"], res["throughput_rps_ci95"], " req/s")
+            + "  (95 % CI)"
+            + _offered_flag(res),
         ),
         (
             "completed",
@@ -75,6 +77,21 @@ def _traffic_rows(res: dict[str, Any]) -> list[Row]:
         ),
         ("p95 CI", _p95_ci(res)),
     ]
+
+
+def _offered_flag(res: dict[str, Any]) -> str:
+    """For an open load, the rate it offered beside the one served, and a flag when the server
+    did not carry it as optimize and report judge it (``search.goals.CARRY_TOLERANCE``): a
+    throughput alone reads as the server's answer to the load even when it is a part of it."""
+    from mpmsim.search.goals import CARRY_TOLERANCE
+
+    offered, served = res.get("offered_rps"), res["throughput_rps"]
+    if not offered or served is None:
+        return ""
+    text = f"  of {_fmt(offered, ' req/s')} offered"
+    if served < (1.0 - CARRY_TOLERANCE) * offered:
+        text += f"  NOT CARRIED: {_fmt(100.0 * served / offered, ' %', 0)} of it served"
+    return text
 
 
 def _ram_flag(res: dict[str, Any]) -> str:
