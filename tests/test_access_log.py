@@ -25,6 +25,7 @@ from mpmsim.workloads.access_log import (
 )
 from mpmsim.workloads.access_log.formats import PLANNING_CONFIG
 from mpmsim.workloads.access_log.reader import EARLY_LINES
+from tests.helpers import Cli
 from tests.logs import (
     BAD_LINES,
     BAD_TIMES,
@@ -306,6 +307,31 @@ def test_gzip_and_plain_give_the_same_records(tmp_path: Path) -> None:
     write_log(plain, Traffic(), 500, "mpmsim", seed=5)
     packed.write_bytes(gzip.compress(plain.read_bytes()))
     assert list(read_access_log(packed, "mpmsim")) == list(read_access_log(plain, "mpmsim"))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_a_damaged_gzip_log_is_an_input_error(tmp_path: Path, damage: str) -> None:
+    """Not gzip's EOFError, which the command line's framework reads as Ctrl-D ("aborted")."""
+    plain, packed = tmp_path / "access.log", tmp_path / "access.log.gz"
+    write_log(plain, Traffic(), 3000, "mpmsim", seed=5)
+    data = gzip.compress(plain.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        data = data[:20] + bytes(b ^ 0x55 for b in data[20:60]) + data[60:]
+    packed.write_bytes(data)
+    with pytest.raises(InputError, match=f"access.log.gz: the gzip data is {damage}"):
+        list(read_access_log(packed, "mpmsim"))
+
+
+def test_a_truncated_gzip_log_on_the_command_line(mpmsim: Cli, tmp_path: Path) -> None:
+    plain, packed = tmp_path / "access.log", tmp_path / "access.log.gz"
+    write_log(plain, Traffic(), 3000, "mpmsim", seed=5)
+    data = gzip.compress(plain.read_bytes())
+    packed.write_bytes(data[: len(data) // 2])
+    out = mpmsim("trace", "fit", str(packed), "--format", "mpmsim", "-o", str(tmp_path / "t.yaml"))
+    assert out.returncode == 2 and "aborted" not in out.stderr
+    assert "the gzip data is truncated" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_synthetic_log_round_trips_with_bad_lines_counted(tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
+import zlib
 from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import TextIO
@@ -32,8 +34,42 @@ def open_log(path: PathLike) -> TextIO:
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror}", file=os.fspath(path)) from None
     if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape", newline="\n")
+        raw = _CheckedGzip(os.fspath(path))
+        return io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="\n")
     return open(path, encoding="utf-8", errors="surrogateescape", newline="\n")
+
+
+class _CheckedGzip(gzip.GzipFile):
+    """A gzip file whose truncated or corrupt data is an ``InputError`` naming the file.
+
+    gzip raises ``EOFError`` for a file cut short, which the command line's framework (click)
+    takes for Ctrl-D and turns into "aborted"."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "rb")
+        self._path = path
+
+    def _fail(self, error: Exception) -> InputError:
+        what = "truncated" if isinstance(error, EOFError) else f"corrupt ({error})"
+        return InputError(f"the gzip data is {what}: gunzip -t it", file=self._path)
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return super().read(size)
+        except (EOFError, OSError, zlib.error) as error:
+            raise self._fail(error) from None
+
+    def read1(self, size: int = -1) -> bytes:
+        try:
+            return super().read1(size)
+        except (EOFError, OSError, zlib.error) as error:
+            raise self._fail(error) from None
+
+    def peek(self, n: int) -> bytes:
+        try:
+            return super().peek(n)
+        except (EOFError, OSError, zlib.error) as error:
+            raise self._fail(error) from None
 
 
 def parse_lines(

@@ -10,7 +10,6 @@ its start).
 from __future__ import annotations
 
 import functools
-import gzip
 import math
 import os
 from collections import deque
@@ -174,7 +173,7 @@ def _last_start(path: str, log_format: str, mtime_ns: int) -> float:
     del mtime_ns  # part of the cache key only
     parser = compile_format(log_format)
     if _is_gzip(path):
-        with gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape") as handle:
+        with open_log(path) as handle:
             lines = list(deque(handle, maxlen=TAIL_LINES))
     else:
         with open(path, "rb") as handle:
