@@ -265,3 +265,72 @@ def test_calibrate_holdout_that_selects_nothing(mpmsim: Cli, tmp_path: Path) -> 
 def test_a_bad_option_is_named_once(mpmsim: Cli, tmp_path: Path) -> None:
     line = one_line_error(mpmsim("calibrate", str(_two_shared_rows(tmp_path)), "--hardware", "x"))
     assert line.startswith("mpmsim: error: --hardware: unknown hardware 'x': use a catalog name")
+
+
+READ_ONLY = Path("/proc/self")
+"""A folder no one may create files in, root included (a read-only mount behaves alike)."""
+
+
+@pytest.mark.skipif(not READ_ONLY.is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("run", str(EXAMPLES / "primer-ab-event.yaml"), "--out", str(READ_ONLY / "out")),
+        ("trace", "fit", str(EXAMPLES / "trace-replay.log.gz"), "-o", str(READ_ONLY / "t.yaml")),
+        ("examples", "--copy", str(READ_ONLY / "ex")),
+    ],
+)
+def test_an_output_folder_that_cannot_be_written(mpmsim: Cli, args: tuple[str, ...]) -> None:
+    """Said in one line before any work (the write's own failure as well), exit 2, never an
+    internal error."""
+    line = one_line_error(mpmsim(*args))
+    assert line.startswith(f"mpmsim: error: {READ_ONLY}") and "internal" not in line
+
+
+def test_calibrate_without_the_cpu_column_names_the_file(mpmsim: Cli, tmp_path: Path) -> None:
+    import csv
+
+    path = _two_shared_rows(tmp_path)
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    cut = tmp_path / "no-cpu.csv"
+    with cut.open("w", encoding="utf-8", newline="") as handle:
+        columns = [c for c in rows[0] if c != "apache_cpu_ms_per_req"]
+        writer = csv.DictWriter(handle, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    line = one_line_error(mpmsim("calibrate", str(cut)))
+    assert line.startswith(f"mpmsim: error: {cut}: apache_cpu_ms_per_req: no row has a value")
+    no_rate = tmp_path / "no-rate.csv"
+    with no_rate.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, [c for c in rows[0] if c != "req_per_s"],
+                                extrasaction="ignore")  # fmt: skip
+        writer.writeheader()
+        writer.writerows(rows)
+    assert "missing columns req_per_s" in one_line_error(mpmsim("calibrate", str(no_rate)))
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("server:\n  mpm: event\n  directives:\n    MaxRequestWorkers: 100\n"
+         "    MaxRequestWorkers: 300\n", "line 7, column 5: the key 'MaxRequestWorkers'"),
+        ("server: {mpm: prefork}\nserver: {mpm: event}\n", "line 4, column 1: the key 'server'"),
+    ],
+)  # fmt: skip
+def test_a_key_given_twice_is_refused(mpmsim: Cli, tmp_path: Path, text: str, where: str) -> None:
+    """PyYAML would keep the last one silently (YAML forbids a repeated key)."""
+    path = tmp_path / "twice.yaml"
+    path.write_text("name: twice\nload: {kind: closed, clients: 1, requests: 5}\n" + text)
+    line = one_line_error(mpmsim("run", str(path)))
+    assert line == f"mpmsim: error: {path}: invalid YAML at {where} is given twice"
+
+
+def test_a_yaml_merge_key_may_be_overridden(tmp_path: Path) -> None:
+    path = tmp_path / "merge.yaml"
+    path.write_text(
+        "name: merge\nbase: &b {mpm: prefork, directives: {MaxRequestWorkers: 50}}\n"
+        "server:\n  <<: *b\n  mpm: worker\n"
+    )
+    from mpmsim.errors.validation import read_yaml_mapping
+
+    assert read_yaml_mapping(path)["server"]["mpm"] == "worker"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -37,3 +38,12 @@ def check_target(path: Path, field: str, force: bool) -> None:
         raise InputError("exists; use --force to overwrite it", file=str(path), field=field)
     if not path.parent.is_dir():
         raise InputError(f"folder {path.parent} does not exist", file=str(path), field=field)
+    check_writable(path.parent if not path.exists() else path, field)
+
+
+def check_writable(path: Path, field: str) -> None:
+    """A file or folder the command will write into: writable now, so that a read-only folder
+    is said before the work rather than after it (the write's own error is caught too)."""
+    if not os.access(path, os.W_OK):
+        what = "folder" if path.is_dir() else "file"
+        raise InputError(f"the {what} is not writable", file=str(path), field=field)

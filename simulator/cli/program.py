@@ -83,16 +83,26 @@ def main() -> None:
     except KeyboardInterrupt:
         print("mpmsim: interrupted", file=sys.stderr)
         sys.exit(130)
+    except OSError as exc:  # a file the command reads or writes: the system's own reason
+        if exc.filename is None or os.environ.get("MPMSIM_DEBUG"):
+            _internal(exc)
+        print(f"mpmsim: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(2)
     except Exception as exc:  # a usage error found by click, or a bug
         if isinstance(exc, _click_exception()):
             shown: Any = exc
             shown.show()
             sys.exit(2)
-        if os.environ.get("MPMSIM_DEBUG"):
-            raise
-        print(
-            f"mpmsim: internal error: {type(exc).__name__}: {exc} (set MPMSIM_DEBUG=1 for the "
-            "traceback, and please report it)",
-            file=sys.stderr,
-        )
-        sys.exit(70)
+        _internal(exc)
+
+
+def _internal(exc: Exception) -> None:
+    """A bug: one line asking for a report (the traceback with MPMSIM_DEBUG=1), exit 70."""
+    if os.environ.get("MPMSIM_DEBUG"):
+        raise exc
+    print(
+        f"mpmsim: internal error: {type(exc).__name__}: {exc} (set MPMSIM_DEBUG=1 for the "
+        "traceback, and please report it)",
+        file=sys.stderr,
+    )
+    sys.exit(70)

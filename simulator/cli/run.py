@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mpmsim.cli.options import AsJson, ScenarioFile, Seed
+from mpmsim.cli.options import AsJson, ScenarioFile, Seed, check_writable
 from mpmsim.errors import InputError
 
 OUT_FILES = ("result.json", "replications.csv", "requests.csv", "series.csv")
@@ -54,6 +54,7 @@ def _check_out(out: Path, force: bool) -> None:
     """The --out folder: a folder, and none of the files a run writes unless --force."""
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a folder", field="--out", file=str(out))
+    check_writable(out if out.exists() else _existing_parent(out), "--out")
     clash = [name for name in OUT_FILES if (out / name).exists()]
     if clash and not force:
         raise InputError(
@@ -61,6 +62,14 @@ def _check_out(out: Path, force: bool) -> None:
             field="--out",
             file=str(out),
         )
+
+
+def _existing_parent(path: Path) -> Path:
+    """The nearest folder above ``path`` that exists (``--out`` makes the ones missing)."""
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    return parent
 
 
 def _write_out(out: Path, result: Any, data: dict[str, Any]) -> None:

@@ -184,6 +184,24 @@ def validate_spec(
         raise InputError(message, file=file, field=where) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (YAML 1.2 forbids it;
+    PyYAML keeps the last, so a second ``MaxRequestWorkers`` would silently win)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`: its keys may be overridden
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml_mapping(path: Path | Traversable, *, label: str | None = None) -> dict[str, Any]:
     """Parse a YAML file (a path or an importlib Traversable) whose top level is a mapping."""
     name = label or str(path)
@@ -197,7 +215,7 @@ def read_yaml_mapping(path: Path | Traversable, *, label: str | None = None) -> 
             file=name,
         ) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

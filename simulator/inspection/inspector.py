@@ -8,6 +8,7 @@ server reads, samples every process's memory over a short window and builds an
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ def check_output(out: Path, force: bool) -> None:
         raise InputError("exists and is not a folder", file=str(out), field="-o")
     if not out.exists() and not out.parent.is_dir():
         raise InputError(f"folder {out.parent} does not exist", file=str(out), field="-o")
+    if not os.access(out if out.exists() else out.parent, os.W_OK):
+        raise InputError("the folder is not writable", file=str(out), field="-o")
     clash = [name for name in (SCENARIO_FILE, COSTS_FILE) if (out / name).exists()]
     if clash and not force:
         raise InputError(
