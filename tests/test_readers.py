@@ -432,7 +432,15 @@ def test_measurements_order_extra_blank_and_bad_cells(
     bad = dict(row, req_per_s="fast")
     error = _one_error(read_measurements, _small_csv(tmp_path, [bad], columns))
     assert str(error).endswith(
-        "small.csv: S1-event-static-ab-c100-ka0-r1: req_per_s: expected a number, got 'fast'"
+        "small.csv: S1-event-static-ab-c100-ka0-r1: req_per_s: expected a number >= 0, got 'fast'"
+    )
+    bad = dict(row, req_per_s="-5")
+    assert "req_per_s: expected a number >= 0, got '-5'" in str(
+        _one_error(read_measurements, _small_csv(tmp_path, [bad], columns))
+    )
+    bad = dict(row, mpm="winnt")
+    assert "mpm: expected prefork, worker, event, got 'winnt'" in str(
+        _one_error(read_measurements, _small_csv(tmp_path, [bad], columns))
     )
     bad = dict(row, concurrency="1.5")
     assert "concurrency: expected a whole number" in str(

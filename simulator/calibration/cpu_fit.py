@@ -65,7 +65,11 @@ def fit_cpu(
     classes = sorted({r.content for r in usable})
     names = cpu_term_names(classes)
     if not usable:
-        raise InputError("no row has apache_cpu_ms_per_req with >= 1000 requests")
+        raise InputError(
+            "no row has a value with >= 1000 requests completed: the CPU fit needs Apache's "
+            "measured CPU per request (mpmsim bench writes it)",
+            field="apache_cpu_ms_per_req",
+        )
     if max((r.peak_procs or 0) for r in usable) < PROCESSES_TO_FIT_PER_PROCESS:
         keep = {*keep, "switch_us_per_process"}
     rows = [cpu_regressors(r, classes, cores) for r in usable]

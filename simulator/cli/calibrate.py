@@ -78,11 +78,19 @@ def calibrate(
     hw = load_hardware(hardware, source="--hardware", field="--hardware")
     base_costs = load_costs(base, source="--base", field="--base")
     mask = holdout_mask(runs, holdout)
-    cal = fit(
-        runs, base_costs, hw, held_out=mask, jobs=jobs, progress=None if as_json else _progress,
-        name=name, sources=[str(p) for p in (*measurements, *filter(None, [memory_csv]))],
-        memory_csv=memory_csv, keep=kept, replications=replications,
-    )  # fmt: skip
+    try:
+        cal = fit(
+            runs, base_costs, hw, held_out=mask, jobs=jobs,
+            progress=None if as_json else _progress, name=name,
+            sources=[str(p) for p in (*measurements, *filter(None, [memory_csv]))],
+            memory_csv=memory_csv, keep=kept, replications=replications,
+        )  # fmt: skip
+    except InputError as exc:  # what the rows lack: name the files they came from
+        if exc.file is not None:
+            raise
+        raise InputError(
+            exc.detail, file=", ".join(map(str, measurements)), field=exc.field
+        ) from None
     usl_fits = fit_usl_groups(runs) if usl else []
     if out is not None:
         write_costs_yaml(cal, out, force=force, command=shlex.join(["mpmsim", *sys.argv[1:]]))

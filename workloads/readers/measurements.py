@@ -143,6 +143,10 @@ _KINDS: dict[str, Kind] = {
 }
 
 
+MPMS = ("prefork", "worker", "event")
+"""The MPMs a measured row may name (Apache 2.4 on Unix)."""
+
+
 def _cell(path: PathLike, run_id: str, column: str, text: str, kind: Kind) -> object:
     """Convert one cell; a bad value names the run and the column."""
     try:
@@ -157,13 +161,15 @@ def _cell(path: PathLike, run_id: str, column: str, text: str, kind: Kind) -> ob
         value = float(text)
         if not math.isfinite(value):
             raise ValueError
+        if value < 0:  # rates, times, counts, sizes: none is negative
+            raise ValueError
         if kind == "int":
             if not value.is_integer():
                 raise ValueError
             return int(value)
         return value
     except ValueError:
-        expected = {"int": "a whole number", "float": "a number", "bool": "0 or 1"}[kind]
+        expected = {"int": "a whole number >= 0", "float": "a number >= 0", "bool": "0 or 1"}[kind]
         raise _error_at(path, run_id, column, f"expected {expected}, got {text!r}") from None
 
 
@@ -235,6 +241,8 @@ def _run(path: PathLike, cells: dict[str, str], line_no: int) -> MeasuredRun:
             values[column] = _cell(path, run_id, column, text, kind)
         elif column in REQUIRED_COLUMNS:
             raise _error_at(path, run_id, column, "required value is blank")
+    if values["mpm"] not in MPMS:
+        raise _error_at(path, run_id, "mpm", f"expected {', '.join(MPMS)}, got {values['mpm']!r}")
     directives, scope = _config(path, run_id, cells["config_json"])
     extra = {k: v for k, v in cells.items() if k not in _KINDS and v.strip()}
     typed = cast(dict[str, Any], values)
@@ -294,7 +302,7 @@ def _sniff_header(first: str) -> str | None:
     cells = {c.strip() for c in next(csv.reader([first]), [])}
     if first.strip() == "Percentage served,Time in ms":
         return "ab_percentiles"
-    if {"run_id", "req_per_s", "config_json"} <= cells:
+    if {"run_id", "config_json"} <= cells:  # its reader names any other column missing
         return "measurements"
     if {"timeStamp", "elapsed"} <= cells:
         return "jmeter"
