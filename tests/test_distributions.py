@@ -37,6 +37,7 @@ SPECS: list[dict[str, object]] = [
     {"dist": "weibull", "mean": 1.5, "shape": 3.0},
     {"dist": "geometric", "mean": 4.0},
     {"dist": "geometric", "mean": 1.0},
+    {"dist": "geometric", "p": 0.25},
     {"dist": "uniform", "low": -1.0, "high": 3.0},
     {"dist": "empirical", "values": [1.0, 10.0, 100.0], "weights": [5.0, 3.0, 1.0]},
     {"dist": "empirical", "values": [2.0, 4.0]},
@@ -243,3 +244,12 @@ def test_lognormal_samples_positive(mean: float, cv: float, seed: int) -> None:
     sampler = make_sampler(Lognormal(mean=mean, cv=cv), stream(seed, "prop"), block=64)
     xs = [sampler.draw() for _ in range(200)]
     assert all(x > 0 and math.isfinite(x) for x in xs)
+
+
+def test_geometric_by_its_p_is_the_same_as_by_its_mean() -> None:
+    """DESIGN.md section 3 names ``p`` among the distributions' parameters: p = 1/mean."""
+    assert mean_of(parse_spec({"dist": "geometric", "p": 0.25})) == 4.0
+    by_p = _sample({"dist": "geometric", "p": 0.25}, 1000)
+    assert np.array_equal(by_p, _sample({"dist": "geometric", "mean": 4.0}, 1000))
+    with pytest.raises((InputError, ValidationError), match="mean or p, not both"):
+        parse_spec({"dist": "geometric", "p": 0.5, "mean": 2.0})

@@ -92,10 +92,24 @@ class Weibull(_Clipped):
 
 
 class Geometric(_Clipped):
-    """Geometric on {1, 2, 3, ...} with p = 1/mean (e.g. requests per session)."""
+    """Geometric on {1, 2, 3, ...} with p = 1/mean (e.g. requests per session): give ``mean``
+    or its success probability ``p`` (the chance that a request is the session's last)."""
 
     dist: Literal["geometric"] = "geometric"
-    mean: float = Field(ge=1)
+    mean: float = Field(ge=1, description="mean draw, 1/p")
+    p: float | None = Field(None, gt=0, le=1, description="or the success probability, 1/mean")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mean_from_p(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or data.get("p") is None:
+            return data
+        if data.get("mean") is not None:
+            raise ValueError("give mean or p, not both (mean = 1/p)")
+        p = data["p"]
+        if isinstance(p, int | float) and not isinstance(p, bool) and 0 < p <= 1:
+            return {**data, "mean": 1.0 / p}
+        return {**data, "mean": 1.0}  # a stand-in: p's own check names what p allows
 
 
 class Uniform(_Clipped):
