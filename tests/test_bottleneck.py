@@ -69,3 +69,36 @@ def test_without_a_baseline_throttling_is_not_counted() -> None:
                              workers_busy_mean=10.0), mpm="event", max_request_workers=100,
                         backlog_limit=512, vcpus=2)  # fmt: skip
     assert b.resource == "connections" and "baseline" not in b.why
+
+
+def test_every_started_worker_busy_below_max_request_workers_is_the_workers() -> None:
+    """Prefork still spawning (169 of 256 alive), every one busy, 362 connections queued and
+    the CPU at 5 %: the workers, not "nothing saturated"."""
+    rec = _rec(cpu_utilization=0.05, workers_busy_mean=169.0, workers_at_cap_fraction=0.0,
+               workers_none_idle_fraction=1.0, accept_queue_mean=362.0, throttled_fraction=0.0,
+               keepalive_held_mean=169.0)  # fmt: skip
+    b = find_bottleneck(rec, mpm="prefork", max_request_workers=256, backlog_limit=512, vcpus=2)
+    assert b.resource == "workers"
+    assert "every worker Apache had started was busy 100 % of the time" in b.why
+    assert "66 % of MaxRequestWorkers 256" in b.why and "(362 on average)" in b.why
+    idle = find_bottleneck(rec | {"workers_none_idle_fraction": 0.2}, mpm="prefork",
+                           max_request_workers=256, backlog_limit=512, vcpus=2)  # fmt: skip
+    assert idle.resource == "none"  # idle workers most of the time: the load sets the rate
+    no_queue = find_bottleneck(rec | {"accept_queue_mean": 0.2}, mpm="prefork",
+                               max_request_workers=256, backlog_limit=512, vcpus=2)  # fmt: skip
+    assert no_queue.resource == "none"
+
+
+def test_idle_browsers_pinning_prefork_name_the_workers() -> None:
+    """A run: prefork's 16 workers all pinned by keep-alive browsers that think 1 s, more
+    sessions arriving than they can hold; the CPU barely used."""
+    prep = prepared(
+        duration_s=20, warmup_s=5,
+        server={"mpm": "prefork", "directives": {"MaxRequestWorkers": 16, "StartServers": 16,
+                                                 "KeepAliveTimeout": 5}},
+        load={"kind": "open", "sessions_per_s": 20, "requests_per_session": 5,
+              "think_time_s": 1.0},
+        mix=[{"name": "page", "cpu_ms": 1.0}],
+    )  # fmt: skip
+    b = run_prepared(prep, 1).to_dict()["bottleneck"]
+    assert b["resource"] == "workers", b

@@ -60,7 +60,11 @@ def find_bottleneck(
     overflow = f"; the accept queue overflowed ({rec['syn_drops']} SYNs dropped)" if refused else ""
     if rec["ram_exceeded"]:
         return Bottleneck("ram", _ram_why(rec) + (f"; {held}" if held else ""), util)
-    if (float(rec["workers_at_cap_fraction"]) >= 0.5 or workers >= 0.9) and cpu_used < 0.9:
+    # The workers alive all busy with connections waiting: the limit even below
+    # MaxRequestWorkers while the parent has not started the rest (1, 2, 4 ... 32 a second).
+    starved = float(rec.get("workers_none_idle_fraction", 0.0)) >= 0.5 and queue_mean >= 1.0
+    at_cap = float(rec["workers_at_cap_fraction"]) >= 0.5 or workers >= 0.9
+    if (at_cap or starved) and cpu_used < 0.9:
         why = _workers_why(rec, max_request_workers, overflow, (cpu_used, held) if held else None)
         return Bottleneck("workers", why, util)
     if cpu_used >= 0.9:
@@ -125,6 +129,16 @@ def _workers_why(
     of_base = ""
     if throttled is not None:
         of_base = f" ({100 * throttled[0]:.0f} % of what it could run; {throttled[1]})"
+    none_idle = float(rec.get("workers_none_idle_fraction", 0.0))
+    if at_cap < 0.5 and workers < 0.9:  # all the workers alive were busy, not all that may be
+        return (
+            f"every worker Apache had started was busy {100 * none_idle:.0f} % of the time "
+            f"({busy:.0f} on average, {100 * workers:.0f} % of MaxRequestWorkers "
+            f"{max_request_workers}: the parent starts at most 1, 2, 4 ... 32 children a "
+            f"second, within the spare settings){ka}, while the CPU was {100 * cpu:.0f} % "
+            f"used{of_base}: new connections wait in the accept queue "
+            f"({rec['accept_queue_mean']:.0f} on average){overflow}"
+        )
     return (
         f"the {max_request_workers} workers (MaxRequestWorkers) were {100 * workers:.0f} % "
         f"busy (all of them {100 * at_cap:.0f} % of the time){ka}, while the CPU was "

@@ -249,6 +249,7 @@ _MEANS = (
     "keepalive_async_mean",
     "workers_busy_mean",
     "workers_at_cap_fraction",
+    "workers_none_idle_fraction",
     "accept_queue_mean",
     "throttled_fraction",
     "memory_limit_mib",

@@ -186,6 +186,10 @@ def _sampled(prep: Prepared, rep: Replication, window: Window) -> dict[str, Any]
         "workers_at_cap_fraction": (
             float((busy >= prep.directives.MaxRequestWorkers).mean()) if len(busy) else 0.0
         ),
+        # all the workers alive busy (Apache has not started the rest: its spawn rate)
+        "workers_none_idle_fraction": (
+            float((rows[:, _COL["idle_workers"]] < 0.5).mean()) if len(rows) else 0.0
+        ),
         "keepalive_held_mean": mean("keepalive_held_workers"),
         "keepalive_async_mean": mean("keepalive_async_conns"),
         "accept_queue_mean": mean("accept_queue"),
