@@ -313,3 +313,35 @@ def test_replications_default_to_the_scenarios_when_more(tmp_path: Path) -> None
         ]
         == 3
     )  # RAM_BOUND asks for 1: too few to compare, so 3
+
+
+def test_apache2buddy_sentence_shows_its_arithmetic() -> None:
+    """The children the rule counts, times the threads of each: 3584 / 3.32 -> 1079 x 25."""
+    from mpmsim.search.result import _versus_buddy
+
+    buddy = {"child_rss_mib": 3.32, "max_children": 1079, "max_request_workers": 26975,
+             "request_mib_per_worker": 0.0}  # fmt: skip
+    text = _versus_buddy(buddy, 150, {"constraint": "throughput", "bottleneck": "cpu"})
+    assert "MaxRequestWorkers 26975 (1079 children = (RAM - os_reserved) / 3.32 MiB" in text
+    assert "x 25 threads per child" in text
+    prefork = {**buddy, "max_request_workers": 1079}
+    assert "threads per child" not in _versus_buddy(prefork, 150, {"constraint": "ram"})
+
+
+def test_a_winner_on_credits_says_so_with_its_intervals_and_apache_log(tmp_path: Path) -> None:
+    """The primer on a t3.medium: 4,000 req/s are carried at 100 % CPU, five times its 20 %
+    baseline, so only while a balance lasts; the text says it beside the verdict, with the
+    figures' 95 % intervals, and shows what Apache logged in the winner's run."""
+    from mpmsim.search.text import render_text
+
+    res = optimize(EXAMPLES / "primer-ab-event.yaml", target_rps=4000, cache_dir=tmp_path / "cache")
+    data = res.to_dict()
+    burst = data["winner"]["burst"]
+    assert burst["sustainable"] is False and burst["cpu_utilization"] > 0.9
+    assert "credits_initial: 0" in burst["empty_balance_set"]
+    text = render_text(data)
+    verdict = text.split("memory assumed")[0]
+    assert "while the CPU credits last" in verdict and "CPU CREDITS: t3.medium ran at" in verdict
+    assert "95 % CI: throughput" in verdict and "± " in verdict
+    assert "Apache's error_log in the winner's run" in text
+    assert [e["code"] for e in data["winner"]["error_log"]] == ["AH00484"]  # at MaxRequestWorkers

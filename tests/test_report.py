@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from mpmsim.models.hardware import load_hardware
+from mpmsim.models.hardware.credits import credit_outlook
 from mpmsim.search.goals import Achieved, Goals, all_met, assess
 from mpmsim.sizing import format as fmt
-from mpmsim.sizing.burst import credit_outlook
 from mpmsim.sizing.recommendation import answer, recommend
 from mpmsim.sizing.report import build_report
 from mpmsim.sizing.text import render_text

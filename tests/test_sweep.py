@@ -291,3 +291,18 @@ def test_progress_in_a_jupyter_kernel(tmp_path: Path) -> None:
     assert "Warning" not in err
     result = [o for o in outputs if o.output_type == "execute_result"]
     assert "throughput_rps" in result[0]["data"]["text/plain"]
+
+
+def test_other_code_never_reuses_a_cached_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The version number stays 0.1.0 from one commit to the next: the key holds a hash of
+    mpmsim's own source, so a checkout or an edit of the engine simulates again."""
+    from mpmsim.search.cache import code_fingerprint
+
+    vary = {MRW: [50], "server.mpm": ["prefork"]}
+    small_sweep(vary, cache=tmp_path)
+    assert small_sweep(vary, cache=tmp_path).attrs["cache_hits"] == 1
+    assert len(code_fingerprint()) == 64 and code_fingerprint() == code_fingerprint()
+    monkeypatch.setattr(sweep_module, "code_fingerprint", lambda: "edited")
+    assert small_sweep(vary, cache=tmp_path).attrs["computed"] == 1

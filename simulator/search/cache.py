@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-CACHE_VERSION = 3
-"""Bumped when cached evaluations change (2, 3: offered_rps, CPU per request, throttling)."""
+CACHE_VERSION = 4
+"""Bumped when cached evaluations change (2, 3: offered_rps, CPU per request, throttling; 4:
+the first replication's error_log)."""
 
 
 def candidate_key(
@@ -33,6 +35,24 @@ def candidate_key(
         sort_keys=True,
     )
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """A hash of mpmsim's own source files (and its shipped catalogs): a cached point is never
+    reused by other code, even when the version number did not change (a checkout, an edit)."""
+    import mpmsim
+    import mpmsim.models
+    import mpmsim.workloads
+
+    # An editable install maps mpmsim.models and .workloads to folders beside the package's.
+    roots = {Path(str(m.__file__)).parent for m in (mpmsim, mpmsim.models, mpmsim.workloads)}
+    files = {f.resolve() for r in roots for pattern in ("*.py", "*.yaml") for f in r.rglob(pattern)}
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 class EvalCache:

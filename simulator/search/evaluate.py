@@ -71,6 +71,7 @@ def summarize_candidate(
         "offered_rps": d.get("offered_rps"),
         "bottleneck": d["bottleneck"]["resource"],
         "warnings": d["warnings"],
+        "error_log": d["error_log"],
         "effective_directives": d["effective_directives"],
         "backends": d.get("backends") or {},
         "per_rep": {

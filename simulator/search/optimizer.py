@@ -18,7 +18,7 @@ from mpmsim import __version__
 from mpmsim.engine.executors import TaskMapper
 from mpmsim.errors import InputError
 from mpmsim.search.adaptive import Search
-from mpmsim.search.cache import EvalCache
+from mpmsim.search.cache import EvalCache, code_fingerprint
 from mpmsim.search.goals import DEFAULT_HEADROOM, Goals, goals_for
 from mpmsim.search.php import PHP_MPMS, php_classes
 from mpmsim.search.php_sizing import php_sets, size_pools
@@ -310,7 +310,14 @@ def _primary_tpc(lines: dict[int, list[int]], given: int) -> int:
 
 def _context(prep: Prepared) -> str:
     """What the cache key needs beyond the scenario text: resolved inputs and the version."""
-    parts = (__version__, prep.hardware, prep.costs, prep.directives, prep.classes)
+    parts = (
+        __version__,
+        code_fingerprint(),
+        prep.hardware,
+        prep.costs,
+        prep.directives,
+        prep.classes,
+    )
     return "\n".join(repr(p) for p in parts)
 
 

@@ -9,6 +9,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from mpmsim.engine.summary import ci95
+from mpmsim.models.hardware.credits import (
+    HOURS_PER_MONTH,
+    credit_outlook,
+    empty_balance_set,
+    is_burstable,
+)
 from mpmsim.search.advice import advice, closest
 from mpmsim.search.assumptions import memory_assumptions
 from mpmsim.search.block import apache_block, check_block
@@ -252,7 +258,23 @@ def _pick(
     row |= pool_use(search.evals[c])
     sets = (*base_sets, *c.pool_sets())  # the block's own directives come from the block
     row["run_args"] = run_args(row["block"], prep.scenario.seed, search.reps, sets)
+    row["burst"] = _credits(prep, row)
+    row["error_log"] = search.evals[c].get("error_log", [])
     return row
+
+
+def _credits(prep: Prepared, row: dict[str, Any]) -> dict[str, Any] | None:
+    """A burstable instance's credits at this configuration's CPU use (None otherwise): in
+    standard mode above its baseline the goals hold only while a balance lasts, and
+    ``empty_balance_set`` is the ``--set`` that sizes it for good (as ``mpmsim report`` does)."""
+    hw = prep.hardware
+    if not is_burstable(hw) or row["cpu_utilization"] is None:
+        return None
+    out = credit_outlook(hw, row["cpu_utilization"], HOURS_PER_MONTH)
+    return out | {
+        "cpu_utilization": row["cpu_utilization"],
+        "empty_balance_set": empty_balance_set(hw.name),
+    }
 
 
 def _verdict(
@@ -369,9 +391,12 @@ def _versus_buddy(buddy: dict[str, Any], ours: int, binding: dict[str, str]) -> 
     theirs = buddy["max_request_workers"]
     held = buddy.get("request_mib_per_worker") or 0.0
     busy = f", each worker holding a request's {held:g} MiB" if held else ""
+    per_child = theirs // max(buddy["max_children"], 1)
+    threads = f" x {per_child} threads per child" if per_child > 1 else ""
     head = (
-        f"apache2buddy's rule gives MaxRequestWorkers {theirs} ((RAM - os_reserved) / "
-        f"{buddy['child_rss_mib']} MiB, the largest child's RSS{busy}); we recommend {ours}"
+        f"apache2buddy's rule gives MaxRequestWorkers {theirs} ({buddy['max_children']} "
+        f"children = (RAM - os_reserved) / {buddy['child_rss_mib']} MiB, the largest child's "
+        f"RSS{busy}{threads}); we recommend {ours}"
     )
     if ours > theirs:
         why = (

@@ -30,7 +30,7 @@ from mpmsim import __version__
 from mpmsim.engine.executors import TaskMapper
 from mpmsim.engine.replications import RunResult
 from mpmsim.errors import InputError
-from mpmsim.search.cache import EvalCache, candidate_key
+from mpmsim.search.cache import EvalCache, candidate_key, code_fingerprint
 from mpmsim.search.evaluate import Task, simulate_replication
 from mpmsim.search.sweep_frame import frame
 from mpmsim.spec.reading import load_base, load_scenario_data
@@ -185,7 +185,14 @@ def make_point(
 def _context(prep: Prepared) -> str:
     """What the cache key needs beyond the scenario text: what its names resolve to (hardware,
     costs, directives, mix) and the versions, so an edited cost file never reuses a stale point."""
-    parts = (SWEEP_CACHE_VERSION, __version__, prep.hardware, prep.costs, prep.directives)
+    parts = (
+        SWEEP_CACHE_VERSION,
+        __version__,
+        code_fingerprint(),
+        prep.hardware,
+        prep.costs,
+        prep.directives,
+    )
     return "\n".join(repr(p) for p in (*parts, prep.classes))
 
 

@@ -51,7 +51,9 @@ def _verdict(data: dict[str, Any]) -> list[str]:
     """Whether a configuration meets the goals, its goals one per line, and advice if none."""
     w, near = data["winner"], data["closest"]
     if w is not None:
-        head = f"goals met by {w['mpm']} MaxRequestWorkers {w['MaxRequestWorkers']}:"
+        b = w.get("burst")
+        lasts = "" if not b or b["sustainable"] else " while the CPU credits last (below)"
+        head = f"goals met by {w['mpm']} MaxRequestWorkers {w['MaxRequestWorkers']}{lasts}:"
         row = w
     elif near is not None:
         head = (
@@ -74,8 +76,34 @@ def _verdict(data: dict[str, Any]) -> list[str]:
             f"  {name:15} target {_num(c['target'])} {c['unit']}, achieved "
             f"{_num(c['achieved'])}{also}: {mark}"
         )
+    lines += _interval_lines(row)
+    lines += _credit_lines(row, data["hardware"])
     lines += [f"  advice: {a}" for a in data["advice"]]
     return lines
+
+
+def _interval_lines(row: dict[str, Any]) -> list[str]:
+    """The figures the goals were judged on, with their 95 % confidence half-widths."""
+    tput, p95 = row["throughput_rps_ci95"], row.get("p95_ms_ci95")
+    if tput is None and p95 is None:
+        return []
+    parts = [f"throughput {_num(row['throughput_rps'])} ± {_num(tput)} req/s"] if tput else []
+    if p95 is not None and row["p95_ms"] is not None:
+        parts.append(f"p95 {_num(row['p95_ms'])} ± {_num(p95)} ms")
+    return [f"  95 % CI: {', '.join(parts)}"] if parts else []
+
+
+def _credit_lines(row: dict[str, Any], hardware: str) -> list[str]:
+    """A burstable instance above its baseline: the figures last only while its credits do."""
+    b = row.get("burst")
+    if not b or b["sustainable"]:
+        return []
+    return [
+        f"  CPU CREDITS: {hardware} ran at {b['cpu_utilization']:.0%} CPU, {b['note']}: these "
+        "figures hold only while its balance lasts",
+        f"  for a sustained load, optimize again with --set '{b['empty_balance_set']}' (its "
+        "credits at zero), or use mpmsim report, which judges burstable instances there",
+    ]
 
 
 def _best_table(rows: list[dict[str, Any]]) -> list[str]:
@@ -143,6 +171,7 @@ def _winner_text(data: dict[str, Any]) -> list[str]:
             *_pool_use_lines(w, latency_goal=data["goals"]["p95_ms"] is not None),
             f"check it: mpmsim run {data['source']} {shlex.join(w['run_args'])}",
             w["apache2buddy_vs_ours"],
+            *_logged_lines(w),
         ]
     for cv in data["curves"]:
         if cv["p95_u_shape"]:
@@ -150,6 +179,19 @@ def _winner_text(data: dict[str, Any]) -> list[str]:
                 f"p95 U-shape on {cv['mpm']} TPC {cv['ThreadsPerChild']}: lowest at "
                 f"MaxRequestWorkers {cv['p95_lowest_at']}, higher with fewer and with more"
             )
+    return lines
+
+
+def _logged_lines(row: dict[str, Any]) -> list[str]:
+    """What Apache logged in the winner's first replication: a block sized to the load runs
+    its workers near MaxRequestWorkers, and Apache says so (AH00484, AH10159, ...)."""
+    logged = row.get("error_log") or []
+    if not logged:
+        return ["Apache's error_log in the winner's run: no warning"]
+    lines = ["Apache's error_log in the winner's run (its first replication):"]
+    for e in logged:
+        times = f" (x{e['count']})" if e.get("count", 1) > 1 else ""
+        lines.append(f"  [{e['t_s']} s] {e['code']}: {e['message']}{times}")
     return lines
 
 

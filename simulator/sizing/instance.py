@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mpmsim.models.hardware import HardwareSpec
-from mpmsim.sizing.burst import is_burstable, usable_cpu_fraction
+from mpmsim.models.hardware.credits import is_burstable, usable_cpu_fraction
 from mpmsim.sizing.fleet import (
     MAX_COUNT,
     Design,

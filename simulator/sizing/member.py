@@ -17,6 +17,7 @@ from typing import Any
 from mpmsim.engine.replications import run
 from mpmsim.errors import InputError
 from mpmsim.models.hardware import HardwareSpec
+from mpmsim.models.hardware.credits import credit_outlook, empty_balance_set, is_burstable
 from mpmsim.search.check_command import block_sets
 from mpmsim.search.goals import (
     DEFAULT_HEADROOM,
@@ -27,7 +28,6 @@ from mpmsim.search.goals import (
     goals_for,
 )
 from mpmsim.search.optimizer import optimize
-from mpmsim.sizing.burst import credit_outlook, empty_balance_set, is_burstable
 from mpmsim.sizing.fleet import Share
 from mpmsim.sizing.format import ms, rps
 

@@ -17,6 +17,7 @@ from typing import Any
 from mpmsim.engine.replications import RunResult, run
 from mpmsim.errors import InputError
 from mpmsim.models.hardware import load_hardware
+from mpmsim.models.hardware.credits import HOURS_PER_MONTH
 from mpmsim.search.assumptions import assumption_lines
 from mpmsim.search.goals import DEFAULT_HEADROOM, Achieved, all_met, assess, goals_for
 from mpmsim.sizing.fleet import MAX_COUNT, Design, design_for, lb_assumption
@@ -27,9 +28,6 @@ from mpmsim.sizing.result import SizingReport
 from mpmsim.sizing.text import render_text
 from mpmsim.spec.reading import load_scenario
 from mpmsim.spec.scenario import Scenario
-
-HOURS_PER_MONTH = 730.0
-"""Hours in the month that prices are quoted for (AWS's convention)."""
 
 
 def build_report(

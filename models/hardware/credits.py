@@ -11,6 +11,9 @@ from typing import Any
 
 from mpmsim.models.hardware import HardwareSpec
 
+HOURS_PER_MONTH = 730.0
+"""Hours in the month that prices are quoted for (AWS's convention)."""
+
 
 def is_burstable(hw: HardwareSpec) -> bool:
     """Whether the instance runs on CPU credits (a baseline below 100 %)."""
@@ -49,13 +52,13 @@ def credit_outlook(hw: HardwareSpec, utilization: float, hours: float) -> dict[s
             "surplus_usd_per_month": 0.0}  # fmt: skip
 
 
-def empty_balance_set(instance: str) -> str:
-    """The ``--set`` that starts ``instance`` with no credits (what it serves for good)."""
-    return f"hardware={{base: {instance}, burst: {{credits_initial: 0}}}}"
-
-
 def usable_cpu_fraction(hw: HardwareSpec) -> float:
     """The share of the CPU available for good: the baseline in standard mode, else all of it."""
     if hw.burst is None or hw.burst.mode == "unlimited":
         return 1.0
     return min(1.0, hw.burst.baseline_fraction)
+
+
+def empty_balance_set(instance: str) -> str:
+    """The ``--set`` that starts ``instance`` with no credits (what it serves for good)."""
+    return f"hardware={{base: {instance}, burst: {{credits_initial: 0}}}}"
