@@ -155,7 +155,10 @@ def _after_credits(
     opts: SearchOptions,
     replications: int,
 ) -> None:
-    """Run the member's configuration again with an empty balance; judge the goals on that."""
+    """Run the member's configuration again with an empty balance; judge the goals on that,
+    and show that run's figures (those of the full balance kept in ``burst.full_balance``),
+    with its ``--set`` in the member's ``run_args``, so that every figure the report quotes
+    for the member is the one its goals were judged on."""
     sets = (*opts.overrides, empty_balance_set(instance), *share.sets, *block_sets(row["block"]))
     if row.get("setup"):  # PHP: the set-up and the pool come with the run's own --set list
         args = row["run_args"]
@@ -168,11 +171,33 @@ def _after_credits(
     checks = assess(goals, Achieved.from_run(after))
     x = float(after["throughput_rps"] or 0.0)
     p95 = after["latency_ms"]["p95"]
-    row["burst"] |= {"throughput_after_rps": x, "p95_after_ms": p95, "goals_after": checks}
-    row["burst"]["note"] += f"; with an empty balance: {rps(x)}, p95 {ms(p95)}"
+    full = {k: row[k] for k in FIGURE_KEYS}
+    row["burst"] |= {"throughput_after_rps": x, "p95_after_ms": p95, "goals_after": checks,
+                     "full_balance": full}  # fmt: skip
+    row["burst"]["note"] += (
+        f"; the figures are its empty balance's (a full one: {rps(full['throughput_rps'])}, "
+        f"p95 {ms(full['p95_ms'])})"
+    )
+    row |= _judged_figures(after)
+    row["run_args"] = [*row["run_args"], "--set", empty_balance_set(instance)]
+    usable = res.prepared.hardware.ram_mib - res.prepared.hardware.os_reserved_mib
+    row["ram_headroom_pct"] = round(100.0 * (1.0 - (row["memory_peak_mib"] or 0.0) / usable), 1)
     row["sustained_throughput_rps"] = x
     row["goals"] = checks
     row["goals_met"] = all_met(checks)
+
+
+def _judged_figures(d: dict[str, Any]) -> dict[str, Any]:
+    """A run's figures under the member row's names (:data:`FIGURE_KEYS`)."""
+    return {
+        "throughput_rps": d["throughput_rps"],
+        "throughput_rps_ci95": d["throughput_rps_ci95"],
+        "p95_ms": d["latency_ms"]["p95"],
+        "p95_ms_ci95": d["latency_ms_ci95"]["p95"],
+        "error_rate": round(Achieved.from_run(d).error_rate, 6),
+        "memory_peak_mib": d["memory_mib"]["peak"],
+        "cpu_utilization": d["cpu_utilization"],
+    }
 
 
 def planned_utilization(row: dict[str, Any]) -> float:
