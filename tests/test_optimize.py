@@ -345,3 +345,30 @@ def test_a_winner_on_credits_says_so_with_its_intervals_and_apache_log(tmp_path:
     assert "95 % CI: throughput" in verdict and "± " in verdict
     assert "Apache's error_log in the winner's run" in text
     assert [e["code"] for e in data["winner"]["error_log"]] == ["AH00484"]  # at MaxRequestWorkers
+
+
+def test_a_machine_too_small_for_any_size_says_what_the_smallest_needs(tmp_path: Path) -> None:
+    """dynamic-site's requests hold 24 MiB each: 25 workers cannot fit in 461 MiB at worst."""
+    from mpmsim.errors import InputError
+
+    with pytest.raises(InputError, match=r"the smallest, \w+ MaxRequestWorkers 25") as info:
+        optimize(EXAMPLES / "dynamic-site.yaml", ram_mib=1024, cache_dir=tmp_path / "c",
+                 overrides=("load.sessions_per_s=4",))  # fmt: skip
+    assert "24,576 KiB" in str(info.value) and info.value.field == "--ram-mib"
+
+
+@pytest.mark.slow
+def test_an_mpm_with_no_size_in_ram_keeps_its_row(tmp_path: Path) -> None:
+    """--mpm all: prefork's 8 children fit where worker's and event's 25 threads do not; every
+    MPM asked for has its row in the best-per-MPM table, with why."""
+    from mpmsim.search.text import render_text
+
+    res = optimize(EXAMPLES / "dynamic-site.yaml", ram_mib=1100, mpm="all",
+                   cache_dir=tmp_path / "c", overrides=("load.sessions_per_s=4",))  # fmt: skip
+    rows = {r["mpm"]: r for r in res.to_dict()["best_per_mpm"]}
+    assert set(rows) == {"prefork", "worker", "event"}
+    for m in ("worker", "event"):
+        assert (
+            rows[m]["feasible"] is False and "no size fits in the 529 MiB budget" in rows[m]["note"]
+        )
+    assert "event    no configuration met the goals (no size fits" in render_text(res.to_dict())

@@ -31,6 +31,7 @@ from mpmsim.search.space import (
     full_line,
     keepalive_directives,
     pruned_line,
+    smallest,
     tpc_choices,
     useful_workers,
 )
@@ -87,7 +88,7 @@ def optimize(
     mpms = PHP_MPMS if mpm == "all" and php_classes(base) else _mpms(mpm, prep.mpm)
     bounds, goals = _goals(prep, p95_ms, max_error_rate, headroom, target_rps)
     grid = _grid(base, mpms, source, base_dir, headroom, full_grid, keepalive)
-    _check_fits(grid, bounds, headroom)
+    _check_fits(grid, prep, mpms, bounds, headroom)
     folder = Path(cache_dir) if cache_dir else default_cache_dir()
     cache = EvalCache(folder, reuse=resume)
     with TaskMapper(jobs, scheduler) as mapper:
@@ -102,7 +103,7 @@ def optimize(
     timing = _timing(t0, kind, jobs, search, cache, folder)
     return build_result(
         search, prep=prep, bounds=bounds, lines=grid.lines, ram_top=grid.ram_top,
-        grid_size=grid.size, timing=timing, base_sets=sets,
+        grid_size=grid.size, timing=timing, base_sets=sets, mpms=mpms,
     )  # fmt: skip
 
 
@@ -192,14 +193,24 @@ def _setups(
     return base, source, base_dir, tuple(sets)
 
 
-def _check_fits(grid: _Grid, bounds: Bounds, headroom: float) -> None:
-    """Refuse a machine on which not even the smallest configuration fits."""
-    if not grid.lines:
-        raise InputError(
-            f"no configuration fits in {bounds.memory_budget_mib:.0f} MiB (RAM - os_reserved_mib,"
-            f" less {headroom:.0%} headroom)",
-            field="--ram-mib",
-        )
+def _check_fits(
+    grid: _Grid, prep: Prepared, mpms: Sequence[str], bounds: Bounds, headroom: float
+) -> None:
+    """Refuse a machine on which not even the smallest configuration fits: say what the
+    smallest needs at worst (every worker holding a request) and what would change it."""
+    if grid.lines:
+        return
+    cand, need = min((smallest(prep, m) for m in mpms), key=lambda pair: pair[1])
+    request_kib = max((k.memory_kib for k in prep.classes), default=0.0)
+    held = f", each worker holding a request's {request_kib:,.0f} KiB" if request_kib else ""
+    raise InputError(
+        f"no configuration fits in {bounds.memory_budget_mib:.0f} MiB (RAM - os_reserved_mib,"
+        f" less {headroom:.0%} headroom): the smallest, {cand.mpm} MaxRequestWorkers "
+        f"{cand.max_request_workers} (ThreadsPerChild {cand.threads_per_child}), needs "
+        f"{need:,.0f} MiB with every child and thread alive{held}; give more RAM (a larger "
+        "instance) or less memory per request (the mix's memory_kib)",
+        field="--ram-mib",
+    )
 
 
 def _run(search: Search, grid: _Grid, given_tpc: int, *, full_grid: bool, spares: bool) -> None:

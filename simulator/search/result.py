@@ -27,6 +27,7 @@ from mpmsim.search.space import (
     Candidate,
     apache2buddy,
     fit_spares,
+    smallest,
     spare_value,
 )
 from mpmsim.spec.resolve import Prepared
@@ -208,6 +209,7 @@ def build_result(
     grid_size: int,
     timing: dict[str, Any],
     base_sets: Sequence[str] = (),
+    mpms: Sequence[str] = (),
 ) -> OptimizeResult:
     """Assemble the result of a finished search.
 
@@ -217,6 +219,7 @@ def build_result(
     objective = "throughput" if search.goals.throughput_target is None else "memory@load"
     limits = {k: line[-1] if ram_top[k] else None for k, line in lines.items()}
     best_rows, best_cands = _best_per_mpm(search, lines, limits)
+    best_rows += [_unfit(prep, m, bounds) for m in mpms if not any(k[0] == m for k in lines)]
     winner_c = search.choose(best_cands)
     winner: dict[str, Any] | None = None
     if winner_c is not None:
@@ -243,6 +246,19 @@ def build_result(
         "timing": timing,
     }
     return OptimizeResult(data)
+
+
+def _unfit(prep: Prepared, mpm: str, bounds: Bounds) -> dict[str, Any]:
+    """The row of an MPM searched but never simulated: not even its smallest size fits."""
+    cand, need = smallest(prep, mpm)
+    return {
+        "mpm": mpm, "feasible": False, "goals_met": False,
+        "note": (
+            f"no size fits in the {bounds.memory_budget_mib:,.0f} MiB budget: its smallest "
+            f"(MaxRequestWorkers {cand.max_request_workers}, ThreadsPerChild "
+            f"{cand.threads_per_child}) needs {need:,.0f} MiB with every worker busy"
+        ),
+    }  # fmt: skip
 
 
 def _pick(

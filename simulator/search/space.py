@@ -213,6 +213,14 @@ def tpc_choices(mpm: str) -> tuple[int, ...]:
     return (1,) if mpm == "prefork" else THREADED_TPC
 
 
+def smallest(prep: Prepared, mpm: str) -> tuple[Candidate, float]:
+    """The MPM's configuration of least worst-case memory on the grid, and that memory (MiB):
+    what a machine must hold for the MPM to be searched at all."""
+    sizes = [Candidate(mpm, full_line(mpm, t)[0], t) for t in tpc_choices(mpm)]
+    pairs = [(c, full_memory_mib(prep, c)) for c in sizes]
+    return min(pairs, key=lambda pair: pair[1])
+
+
 def full_memory_mib(prep: Prepared, cand: Candidate) -> float:
     """Apache's memory with every child and thread alive and every worker on a connection.
 

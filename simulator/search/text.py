@@ -122,6 +122,8 @@ def _best_table(rows: list[dict[str, Any]]) -> list[str]:
                     f" (closest: TPC {near['ThreadsPerChild']} MRW {near['MaxRequestWorkers']}, "
                     f"{near['throughput_rps']:.1f} req/s, p95 {near['p95_ms']} ms; misses {missed})"
                 )
+            if r.get("note"):
+                why = f" ({r['note']})"
             lines.append(f"{r['mpm']:8} no configuration met the goals{why}")
             continue
         lines.append(
