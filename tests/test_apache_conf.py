@@ -181,3 +181,31 @@ def test_real_configs_reproduce_measured_effective_directives() -> None:
         # The harness wrote multiples of ThreadsPerChild, so Apache adjusted nothing.
         assert int(raw.get("MaxRequestWorkers", eff.MaxRequestWorkers)) == eff.MaxRequestWorkers
         assert warnings == [], (conf, warnings)
+
+
+def test_a_misspelled_mpm_directive_is_apache_s_invalid_command(tmp_path: Path) -> None:
+    """httpd refuses to start on an unknown directive; one close to a modelled one is named
+    (a directive mpmsim does not model, e.g. DocumentRoot, is read past)."""
+    conf = tmp_path / "mpm.conf"
+    conf.write_text(
+        "DocumentRoot /var/www\n<IfModule mpm_event_module>\n    MaxRequestWrkers 20\n</IfModule>\n"
+    )
+    with pytest.raises(InputError) as info:
+        read_apache_config(conf, "event")
+    assert str(info.value) == (
+        f"{conf}: line 3: Invalid command 'MaxRequestWrkers' (Apache would not start): did you "
+        "mean 'MaxRequestWorkers'?"
+    )
+
+
+def test_a_bad_value_in_the_config_file_names_that_file(tmp_path: Path) -> None:
+    from mpmsim.spec.reading import load_scenario_data
+    from mpmsim.spec.resolve import prepare
+    from tests.helpers import scenario_dict
+
+    conf = tmp_path / "mpm.conf"
+    conf.write_text("<IfModule mpm_event_module>\n    ThreadsPerChild -5\n</IfModule>\n")
+    data = scenario_dict(server={"mpm": "event", "config_file": str(conf)})
+    with pytest.raises(InputError) as info:
+        prepare(load_scenario_data(data, source="s.yaml"))
+    assert str(info.value) == f"{conf}: ThreadsPerChild: must be >= 0, got -5"

@@ -36,7 +36,7 @@ from mpmsim.models.apache.config_tree import (
     split_args,
     walk_config,
 )
-from mpmsim.models.apache.directives import canonical_name
+from mpmsim.models.apache.directives import canonical_name, misspelled
 from mpmsim.models.apache.envvars import read_envvars
 
 
@@ -113,6 +113,13 @@ def _directives(lines: Iterable[ConfigLine]) -> dict[str, str]:
         word, *rest = line.text.split(None, 1)
         name = canonical_name(word)
         if name is None:
+            near = misspelled(word)
+            if near is not None:  # httpd: "Invalid command ..., perhaps misspelled"
+                raise InputError(
+                    f"Invalid command {word!r} (Apache would not start): did you mean {near!r}?",
+                    file=line.file,
+                    field=f"line {line.number}",
+                )
             continue  # a directive mpmsim does not model
         args = split_args(rest[0] if rest else "")
         if len(args) != 1:

@@ -83,6 +83,13 @@ def canonical_name(name: str) -> str | None:
     return spelled
 
 
+def misspelled(name: str) -> str | None:
+    """The modelled directive that ``name`` (not one itself) is most likely a typo of, if any:
+    close enough (difflib ratio >= 0.85) that no real directive of Apache's reads so."""
+    close = difflib.get_close_matches(name.strip().lower(), list(_BY_LOWER), n=1, cutoff=0.85)
+    return _BY_LOWER[close[0]] if close else None
+
+
 def _unknown(name: str, source: str, field: str) -> InputError:
     """The error for a directive name this simulator does not know, with the nearest known one."""
     known = sorted(DIRECTIVES)
@@ -194,7 +201,7 @@ def normalize_directives(
     spelled_as: dict[str, str] = {}
     notes: list[str] = []
     for key, raw_value in raw.items():
-        field = f"{field_prefix}.{key}"
+        field = f"{field_prefix}.{key}" if field_prefix else str(key)
         name = canonical_name(key) if isinstance(key, str) else None
         if name is None:
             raise _unknown(str(key), source, field)

@@ -67,6 +67,8 @@ def prepare(
             path = base_dir / path
         config = read_apache_tree(path, mpm)
         mpm = mpm or config.mpm
+        # its values checked as its own (an error names the file that has them, not the scenario)
+        normalize_directives(config.directives, source=str(path), field_prefix="")
         raw.update(config.directives)
         loaded = config.modules
     if mpm is None:
