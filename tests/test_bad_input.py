@@ -334,3 +334,21 @@ def test_a_yaml_merge_key_may_be_overridden(tmp_path: Path) -> None:
     from mpmsim.errors.validation import read_yaml_mapping
 
     assert read_yaml_mapping(path)["server"]["mpm"] == "worker"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("run", "x.yaml", "--replications", "0"), "Invalid value for '--replications'"),
+        (("runn",), "No such command 'runn'. Did you mean 'run'?"),
+        (("run",), "Missing argument 'scenario'."),
+    ],
+)
+def test_a_usage_error_is_one_line_too(mpmsim: Cli, args: tuple[str, ...], said: str) -> None:
+    line = one_line_error(mpmsim(*args))
+    assert line.startswith(f"mpmsim: error: {said}") and line.endswith("--help)")
+
+
+def test_a_folder_given_as_a_log(mpmsim: Cli, tmp_path: Path) -> None:
+    line = one_line_error(mpmsim("trace", "fit", str(tmp_path), "-o", str(tmp_path / "t.yaml")))
+    assert line == f"mpmsim: error: {tmp_path}: is a folder, not a file"

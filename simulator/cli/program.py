@@ -90,10 +90,19 @@ def main() -> None:
         sys.exit(2)
     except Exception as exc:  # a usage error found by click, or a bug
         if isinstance(exc, _click_exception()):
-            shown: Any = exc
-            shown.show()
+            print(f"mpmsim: error: {_usage_line(exc)}", file=sys.stderr)
             sys.exit(2)
         _internal(exc)
+
+
+def _usage_line(exc: Exception) -> str:
+    """click's usage error as one line: its message, and where the command's help is (click
+    prints a usage block, a hint and the message on three lines)."""
+    shown: Any = exc
+    message = " ".join(str(shown.format_message()).split())
+    ctx = getattr(shown, "ctx", None)
+    path = getattr(ctx, "command_path", None) if ctx is not None else None
+    return f"{message} (see {path} --help)" if path else message
 
 
 def _internal(exc: Exception) -> None:

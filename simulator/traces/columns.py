@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mpmsim.errors import InputError
-from mpmsim.workloads.access_log import BadLines, compile_format, open_log, parse_lines
+from mpmsim.workloads.access_log import BadLines, compile_format, not_a_file, open_log, parse_lines
 from mpmsim.workloads.access_log.connections import (
     X_CODES,
     ConnectionRule,
@@ -115,7 +115,7 @@ def read_columns(
             "the format logs no start time (%t, or an end time and %D)", field="--format"
         )
     if not Path(path).is_file():
-        raise InputError("no such file", file=source)
+        raise InputError(not_a_file(path), file=source)
     tally = BadLines()
     bytes_out = "bytes_out" in parser.filled
     with open_log(path) as handle:

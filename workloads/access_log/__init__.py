@@ -16,7 +16,7 @@ from __future__ import annotations
 from mpmsim.workloads.access_log.bad_lines import BadLines
 from mpmsim.workloads.access_log.formats import NICKNAMES, PLANNING_FORMAT, resolve_format
 from mpmsim.workloads.access_log.parser import LineParser, compile_format
-from mpmsim.workloads.access_log.reader import open_log, parse_lines, read_access_log
+from mpmsim.workloads.access_log.reader import not_a_file, open_log, parse_lines, read_access_log
 from mpmsim.workloads.access_log.record import AccessRecord
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "BadLines",
     "LineParser",
     "compile_format",
+    "not_a_file",
     "open_log",
     "parse_lines",
     "read_access_log",

@@ -23,6 +23,11 @@ EARLY_LINES = 1000
 """Lines read before the reader may give up early because most of them were bad."""
 
 
+def not_a_file(path: PathLike) -> str:
+    """Why ``path`` cannot be read as a log: it is a folder, or nothing is there."""
+    return "is a folder, not a file" if Path(path).is_dir() else "no such file"
+
+
 def open_log(path: PathLike) -> TextIO:
     """A log file opened for text, gunzipped when it starts with gzip's magic bytes.
 
@@ -129,7 +134,7 @@ def read_access_log(
     source = os.fspath(path)
     parser = compile_format(log_format, local_offset_s=local_offset_s, source=source)
     if not Path(path).is_file():
-        raise InputError("no such file", file=source)
+        raise InputError(not_a_file(path), file=source)
     return _stream(path, parser, bad_lines, source)
 
 

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mpmsim.errors import InputError
-from mpmsim.workloads.access_log import BadLines, LineParser, compile_format, open_log, parse_lines
+from mpmsim.workloads.access_log import (
+    BadLines,
+    LineParser,
+    compile_format,
+    not_a_file,
+    open_log,
+    parse_lines,
+)
 from mpmsim.workloads.access_log.connections import (
     APACHE_KEEPALIVE_TIMEOUT_S,
     ConnectionRule,
@@ -114,7 +121,7 @@ def plan_trace(options: TraceOptions, warmup_s: float) -> TracePlan:
             "the format logs no start time (%t, or an end time and %D)", field="load.format"
         )
     if not Path(path).is_file():
-        raise InputError(f"no such file: {path}", field="load.file")
+        raise InputError(f"{not_a_file(path)}: {path}", field="load.file")
     head = _head(path, parser)
     if not head:
         raise InputError(f"no request in {path}", field="load.file")
