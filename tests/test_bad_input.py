@@ -352,3 +352,18 @@ def test_a_usage_error_is_one_line_too(mpmsim: Cli, args: tuple[str, ...], said:
 def test_a_folder_given_as_a_log(mpmsim: Cli, tmp_path: Path) -> None:
     line = one_line_error(mpmsim("trace", "fit", str(tmp_path), "-o", str(tmp_path / "t.yaml")))
     assert line == f"mpmsim: error: {tmp_path}: is a folder, not a file"
+
+
+@pytest.mark.parametrize(
+    ("assignment", "start"),
+    [
+        ("load.clients=-5", "mpmsim: error: --set load.clients=-5: load.clients: input should"),
+        ("load.kind=open", "mpmsim: error: --set load.kind=open: load.clients: unknown key"),
+    ],
+)
+def test_a_bad_set_is_blamed_on_the_set(mpmsim: Cli, assignment: str, start: str) -> None:
+    """Not on the file, which says something else (clients: 100, kind: closed)."""
+    line = one_line_error(
+        mpmsim("run", str(EXAMPLES / "primer-ab-event.yaml"), "--set", assignment)
+    )
+    assert line.startswith(start)

@@ -91,7 +91,32 @@ def load_scenario_data(
     raw = yaml.safe_load(yaml.safe_dump(dict(data)))  # a deep copy we may change
     for assignment in overrides:
         apply_override(raw, assignment)
-    return validate_spec(Scenario, raw, file=source, field=None)
+    try:
+        return validate_spec(Scenario, raw, file=source, field=None)
+    except InputError as exc:
+        blamed = _override_of(exc.field, overrides)
+        if blamed is None:
+            raise
+        raise InputError(exc.detail, file=f"--set {blamed}", field=exc.field) from None
+
+
+#: Keys that choose which other keys a mapping may have (a load's kind, a distribution's).
+_CHOOSERS = ("kind", "dist", "mpm")
+
+
+def _override_of(field: str | None, overrides: Sequence[str]) -> str | None:
+    """The last ``--set`` that wrote the field an error names (or chose its mapping's kind):
+    the error is the command line's, not the file's."""
+    if not field:
+        return None
+    for assignment in reversed(overrides):
+        key = assignment.partition("=")[0].strip()
+        parent, _, last = key.rpartition(".")
+        if field == key or field.startswith(key + ".") or key.startswith(field + "."):
+            return assignment
+        if last in _CHOOSERS and field.startswith(parent + "."):
+            return assignment
+    return None
 
 
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
