@@ -215,8 +215,10 @@ def test_cli_writes_the_same_table_as_the_library(mpmsim: Cli, tmp_path: Path) -
     assert out.read_text() == df.to_csv(index=False)
     assert mpmsim(*args, "-o", str(out), "--force").returncode == 0
     table = mpmsim(*args).stdout.splitlines()
-    assert table[0].split()[:4] == [MRW, "server.mpm", "throughput_rps", "latency_ms.p95"]
+    assert table[0].split()[:9] == [MRW, "server.mpm", "throughput_rps", "(95", "%", "CI)",
+                                    "latency_ms.p95", "(95", "%"]  # fmt: skip
     assert len(table) == 1 + 4 and table[1].split()[:2] == ["50", "prefork"]
+    assert table[1].split()[3] == "±"  # each figure with its half-width
 
 
 @pytest.mark.parametrize(

@@ -146,3 +146,15 @@ def test_groups_fit_per_mpm_and_skip_short_groups() -> None:
     assert f["sigma"] == pytest.approx(0.02, rel=1e-3)
     assert f["kappa"] == pytest.approx(0.02, rel=1e-3)
     assert f["gamma"] == pytest.approx(1.0, rel=1e-3)
+
+
+def test_the_command_line_says_when_the_curve_has_no_peak() -> None:
+    """kappa 3.9e-31 put the 'peak' at 7.6e14 clients: said as no peak within ten times the
+    clients tested; a real peak as whole clients."""
+    from mpmsim.cli.calibrate import _usl_peak
+
+    flat = {"peak_concurrency": 756180410492397.0, "max_concurrency": 400, "peak_throughput": 1.0}
+    assert _usl_peak(flat) == "no peak within 10x the 400 clients tested (levels off)"
+    assert _usl_peak(flat | {"peak_concurrency": float("inf")}).startswith("no peak")
+    real = {"peak_concurrency": 89.0, "max_concurrency": 400, "peak_throughput": 12345.6}
+    assert _usl_peak(real) == "peak at 89 clients (12346 req/s)"

@@ -94,6 +94,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+UNEXPLAINED_SHOWN = 20
+"""Rows the model does not explain listed in the text (the JSON has all)."""
+
+
 def render(cal: Calibration, *, max_rows: int = 60) -> str:
     """The terminal report: parameters, MAPE per metric, rows, skipped and unexplained rows."""
     c = cal.costs
@@ -125,7 +129,9 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
         if err is not None and math.isnan(err):  # not fitted: --keep, or the rows cannot tell it
             pm = " (kept: the base model's value)"
         lines.append(f"  {name:<32} {value:.5g}{pm}")
-    lines.append(f"  client round trip (from c=1 rows) {cal.network_rtt_ms:.4f} ms")
+    rtt = cal.network_rtt_ms
+    told = f"{rtt:.4f} ms" if rtt > 0 else "0 ms (no one-client row tells it: none assumed)"
+    lines.append(f"  client round trip (from c=1 rows) {told}")
     tail = cal.tail_fit
     lines.append(
         f"  after_response_cpu_ms            {c.after_response_cpu_ms:.5g}"
@@ -169,8 +175,11 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
         lines.append("")
         lines.append(f"rows the model does not explain (a metric off by > 25 %): "
                      f"{len(cal.unexplained)}")  # fmt: skip
-        for u in cal.unexplained[:20]:
+        for u in cal.unexplained[:UNEXPLAINED_SHOWN]:
             lines.append(f"  {u['run_id']}: {u['metric']} {u['error']:+.0f} %")
+        if len(cal.unexplained) > UNEXPLAINED_SHOWN:
+            more = len(cal.unexplained) - UNEXPLAINED_SHOWN
+            lines.append(f"  ... {more} more (--json has all)")
     return "\n".join(lines)
 
 

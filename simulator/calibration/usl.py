@@ -234,7 +234,7 @@ def fit_usl_groups(runs: Sequence[MeasuredRun]) -> list[dict[str, Any]]:
                 "group": f"{key[0]}/{key[1]}/ka{int(key[2])}/{key[3]}",
                 "sigma": f.alpha, "kappa": f.beta, "gamma": f.gamma,
                 "peak_concurrency": f.peak_concurrency, "peak_throughput": f.peak_throughput,
-                "r_squared": f.r_squared, "points": len(n),
+                "r_squared": f.r_squared, "points": len(n), "max_concurrency": n[-1],
             }
         )  # fmt: skip
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -91,12 +92,25 @@ def calibrate(
         raise InputError(
             exc.detail, file=", ".join(map(str, measurements)), field=exc.field
         ) from None
-    usl_fits = fit_usl_groups(runs) if usl else []
+    usl_fits = (
+        fit_usl_groups([r for r, out_ in zip(runs, mask, strict=True) if not out_]) if usl else []
+    )
     if out is not None:
         write_costs_yaml(cal, out, force=force, command=shlex.join(["mpmsim", *sys.argv[1:]]))
     if plot is not None:
         write_plot(cal, plot)
     _show(cal, usl_fits, out, as_json)
+    if plot is not None and not as_json:
+        typer.echo(f"wrote {plot}")
+
+
+def _usl_peak(fit: dict[str, Any]) -> str:
+    """Where the fitted curve peaks, or that it does not within ten times the clients tested
+    (kappa about 0: throughput levels off at gamma / sigma instead)."""
+    peak, top = fit["peak_concurrency"], fit["max_concurrency"]
+    if math.isinf(peak) or peak > 10 * top:
+        return f"no peak within 10x the {top} clients tested (levels off)"
+    return f"peak at {peak:.0f} clients ({fit['peak_throughput']:.0f} req/s)"
 
 
 #: What --keep may name besides the CPU fit's terms (:data:`mpmsim.calibration.cpu_fit.KEEPABLE`,
@@ -152,27 +166,33 @@ def _read_runs(measurements: list[Path]) -> list[MeasuredRun]:
 def _progress(done: int, total: int) -> None:
     """Count simulations on stderr, in place (the rows one child can hold, the tail fit's grid,
     then every row)."""
-    end = "\n" if done == total else "\r"
-    print(f"simulating measured runs: {done}/{total}", end=end, file=sys.stderr)
+    if sys.stderr.isatty():
+        end = "\n" if done == total else "\r"
+        print(f"simulating measured runs: {done}/{total}", end=end, file=sys.stderr)
+    elif done == total or done % max(1, total // 10) == 0:  # a log: a line a tenth
+        print(f"simulating measured runs: {done}/{total}", file=sys.stderr)
 
 
 def _show(
-    cal: Calibration, usl_fits: list[dict[str, Any]], out: Path | None, as_json: bool
+    cal: Calibration, usl_fits: list[dict[str, Any]] | None, out: Path | None, as_json: bool
 ) -> None:
-    """Print the calibration (and the USL fits): JSON, or the table and the file written."""
+    """Print the calibration (and the USL fits, None unless asked for): JSON, or the table and
+    the file written."""
     from mpmsim.calibration.output import render
 
     if as_json:
         data = cal.as_dict()
-        data["usl"] = usl_fits
+        data["usl"] = usl_fits or []
         typer.echo(json.dumps(data, indent=2, default=str))
         return
     typer.echo(render(cal))
-    for f in usl_fits:
+    if usl_fits is not None and not usl_fits:
         typer.echo(
-            f"USL {f['group']}: sigma {f['sigma']:.4g}, kappa {f['kappa']:.4g}, "
-            f"gamma {f['gamma']:.4g}, peak at {f['peak_concurrency']} clients "
-            f"({f['peak_throughput']:.0f} req/s), R^2 {f['r_squared']:.3f}"
+            "USL: no group (MPM, tool, keep-alive, content) of fitted rows has runs at three "
+            "or more concurrency levels"
         )
+    for f in usl_fits or []:
+        typer.echo(f"USL {f['group']}: sigma {f['sigma']:.4g}, kappa {f['kappa']:.4g}, "
+                   f"gamma {f['gamma']:.4g}, {_usl_peak(f)}, R^2 {f['r_squared']:.3f}")  # fmt: skip
     if out is not None:
         typer.echo(f"wrote {out}")

@@ -153,7 +153,28 @@ def _range(m: re.Match[str], key: str) -> list[Any]:
 def table(df: pd.DataFrame, keys: list[str]) -> str:
     """The varied keys and the main figures, one line per point."""
     shown = [*keys, *(c for c in TABLE_COLUMNS if c in df.columns and c not in keys)]
-    return str(df[shown].to_string(index=False))
+    out = df[shown].copy()
+    for column in ("throughput_rps", "latency_ms.p95"):  # each with its 95 % half-width
+        if column in shown and f"{column}.ci_high" in df.columns:
+            out[column] = [
+                _with_half_width(x, hi)
+                for x, hi in zip(df[column], df[f"{column}.ci_high"], strict=True)
+            ]
+            out = out.rename(columns={column: f"{column} (95 % CI)"})
+    return str(out.to_string(index=False))
+
+
+def _with_half_width(value: Any, high: Any) -> str:
+    """``5,419.8 ± 17.1``; the value alone when it has no interval (NaN)."""
+    if value is None or value != value:
+        return "-"
+    if high is None or high != high:
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.1f}"
+    return (
+        f"{value:,.4g} ± {high - value:.2g}"
+        if abs(value) < 1000
+        else f"{value:,.1f} ± {high - value:,.1f}"
+    )
 
 
 def _write_plot(df: pd.DataFrame, keys: list[str], path: Path) -> None:
