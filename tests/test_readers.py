@@ -434,22 +434,14 @@ def test_measurements_order_extra_blank_and_bad_cells(
     assert str(error).endswith(
         "small.csv: S1-event-static-ab-c100-ka0-r1: req_per_s: expected a number >= 0, got 'fast'"
     )
-    bad = dict(row, req_per_s="-5")
-    assert "req_per_s: expected a number >= 0, got '-5'" in str(
-        _one_error(read_measurements, _small_csv(tmp_path, [bad], columns))
-    )
-    bad = dict(row, mpm="winnt")
-    assert "mpm: expected prefork, worker, event, got 'winnt'" in str(
-        _one_error(read_measurements, _small_csv(tmp_path, [bad], columns))
-    )
-    bad = dict(row, concurrency="1.5")
-    assert "concurrency: expected a whole number" in str(
-        _one_error(read_measurements, _small_csv(tmp_path, [bad], columns))
-    )
-    bad = dict(row, url="")
-    assert "url: required value is blank" in str(
-        _one_error(read_measurements, _small_csv(tmp_path, [bad], columns))
-    )
+    for column, cell, said in [
+        ("req_per_s", "-5", "req_per_s: expected a number >= 0, got '-5'"),
+        ("mpm", "winnt", "mpm: expected prefork, worker, event, got 'winnt'"),
+        ("concurrency", "1.5", "concurrency: expected a whole number"),
+        ("url", "", "url: required value is blank"),
+    ]:
+        bad = dict(row, **{column: cell})
+        assert said in str(_one_error(read_measurements, _small_csv(tmp_path, [bad], columns)))
     missing = [c for c in columns if c not in ("req_per_s", "concurrency")]
     error = _one_error(read_measurements, _small_csv(tmp_path, [], missing))
     assert "missing columns concurrency, req_per_s" in str(error)
