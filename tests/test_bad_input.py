@@ -359,6 +359,10 @@ def test_a_folder_given_as_a_log(mpmsim: Cli, tmp_path: Path) -> None:
     [
         ("load.clients=-5", "mpmsim: error: --set load.clients=-5: load.clients: input should"),
         ("load.kind=open", "mpmsim: error: --set load.kind=open: load.clients: unknown key"),
+        (
+            "server.directives.MaxRequestWorkers=-3",
+            "mpmsim: error: --set server.directives.MaxRequestWorkers=-3: server.directives.",
+        ),
     ],
 )
 def test_a_bad_set_is_blamed_on_the_set(mpmsim: Cli, assignment: str, start: str) -> None:

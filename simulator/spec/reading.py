@@ -12,6 +12,7 @@ import yaml
 
 from mpmsim.errors import InputError
 from mpmsim.errors.validation import read_yaml_mapping, validate_spec
+from mpmsim.models.apache.directives import normalize_directives
 from mpmsim.spec.scenario import Scenario
 
 _INDEX = re.compile(r"^(?P<name>[^\[\]]*)\[(?P<index>\d+)\]$")
@@ -92,7 +93,9 @@ def load_scenario_data(
     for assignment in overrides:
         apply_override(raw, assignment)
     try:
-        return validate_spec(Scenario, raw, file=source, field=None)
+        scenario = validate_spec(Scenario, raw, file=source, field=None)
+        normalize_directives(scenario.server.directives, source=source)  # checked again later
+        return scenario
     except InputError as exc:
         blamed = _override_of(exc.field, overrides)
         if blamed is None:
