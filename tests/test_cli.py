@@ -172,3 +172,18 @@ def test_help_loads_no_heavy_module() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("command", [("bench",), ("calibrate",), ("trace", "fit")])
+def test_help_names_every_option_in_full_at_80_columns(command: tuple[str, ...]) -> None:
+    """rich's panels cut long option names (--apache-pid-f…) in a narrow terminal."""
+    import os
+
+    env = {**os.environ, "COLUMNS": "80"}
+    out = subprocess.run(
+        [sys.executable, "-m", "mpmsim", *command, "--help"],
+        capture_output=True, text=True, env=env, check=True,
+    ).stdout  # fmt: skip
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80
+    if command == ("bench",):
+        assert "--apache-pid-file" in out and "--rate-per-client" in out

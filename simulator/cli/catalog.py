@@ -11,7 +11,7 @@ import typer
 
 from mpmsim.errors import InputError
 
-hardware_app = typer.Typer(no_args_is_help=True, help="Hardware profiles.")
+hardware_app = typer.Typer(no_args_is_help=True, help="Hardware profiles.", rich_markup_mode=None)
 
 
 def schema() -> None:

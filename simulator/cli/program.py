@@ -18,6 +18,7 @@ from mpmsim.errors import InputError
 
 app = typer.Typer(
     add_completion=False,
+    rich_markup_mode=None,  # click's plain help: rich's panels cut option names at 80 columns
     no_args_is_help=True,
     help="Capacity planning for Apache httpd's MPMs (prefork, worker, event) by simulation.",
 )

@@ -16,7 +16,9 @@ from mpmsim.errors import InputError
 if TYPE_CHECKING:
     from mpmsim.traces.fit import TraceFit
 
-trace_app = typer.Typer(no_args_is_help=True, help="Workloads from Apache access logs.")
+trace_app = typer.Typer(
+    no_args_is_help=True, help="Workloads from Apache access logs.", rich_markup_mode=None
+)
 
 _OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})")
 
