@@ -249,6 +249,14 @@ def test_bench_refuses_bad_input(kwargs: dict[str, object], message: str) -> Non
         bench(**args)  # type: ignore[arg-type]
 
 
+def test_a_pid_file_naming_another_program_is_refused(tmp_path: Path) -> None:
+    """Its CPU and memory would be read as Apache's: bench sampled a shell at 0.000 ms/req."""
+    pid_file = tmp_path / "not-apache.pid"
+    pid_file.write_text(f"{os.getpid()}\n")  # this test process
+    with pytest.raises(InputError, match=r"runs '.+', not Apache \(apache2 or httpd\)"):
+        bench("http://127.0.0.1:9/test.html", apache_pid_file=pid_file)
+
+
 def test_missing_tool_is_an_input_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(InputError, match="ab not found on PATH: install apache2-utils"):
@@ -262,7 +270,9 @@ def test_bench_pipeline_with_a_fake_ab(
     (tmp_path / "pct.csv").write_text(AB_PCT)
     _fake_tool(tmp_path, monkeypatch, "ab", AB_TEXT, PCT=str(tmp_path / "pct.csv"), SLEEP="1")
     pid_file = tmp_path / "me.pid"
-    pid_file.write_text(f"{os.getpid()}\n")  # "Apache" = this test process
+    pid_file.write_text(f"{os.getpid()}\n")  # "Apache" = this test process, by its own name
+    me = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
+    monkeypatch.setattr("mpmsim.bench.processes.APACHE_PROGRAMS", (me,))
     lines: list[str] = []
     url = f"http://127.0.0.1:{listening_port}/test.html"
     rows = bench(

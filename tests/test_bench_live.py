@@ -45,7 +45,7 @@ def test_cli_bench_on_a_closed_port_exits_2_and_writes_no_row(tmp_path: Path) ->
     out = tmp_path / "runs.csv"
     proc = subprocess.run(
         [sys.executable, "-m", "mpmsim", "bench", url, "-o", str(out), "--concurrency", "1",
-         "--duration-s", "1"],
+         "--duration-s", "1", "--mpm", "event"],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr

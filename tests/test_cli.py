@@ -145,10 +145,14 @@ def test_schema_hardware_examples_version() -> None:
 
 def test_bench_refuses_a_bad_tool_and_bad_levels(tmp_path: Path) -> None:
     out = str(tmp_path / "runs.csv")
-    proc = mpmsim("bench", "http://127.0.0.1:9/x", "-o", out, "--tool", "siege")
+    proc = mpmsim("bench", "http://127.0.0.1:9/x", "-o", out, "--mpm", "event", "--tool", "siege")
     assert_one_line_error(proc, "ab", "wrk")
     proc = mpmsim("bench", "http://127.0.0.1:9/x", "-o", out, "--concurrency", "1,many")
     assert_one_line_error(proc, "--concurrency")
+    proc = mpmsim("bench", "http://127.0.0.1:9/x", "-o", out)
+    assert_one_line_error(proc, "--mpm", "--apache-config")
+    proc = mpmsim("bench", "http://127.0.0.1:9/x", "-o", out, "--mpm", "bogus")
+    assert_one_line_error(proc, "--mpm", "prefork, worker, event")
 
 
 def test_missed_reference_exits_1() -> None:
@@ -187,3 +191,21 @@ def test_help_names_every_option_in_full_at_80_columns(command: tuple[str, ...])
     assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80
     if command == ("bench",):
         assert "--apache-pid-file" in out and "--rate-per-client" in out
+
+
+def test_bench_takes_the_mpm_and_directives_from_the_server_s_config(tmp_path: Path) -> None:
+    """--apache-config: its LoadModule line gives the MPM, its sections the directives the rows
+    record (they were Apache's defaults, whatever the server ran)."""
+    from mpmsim.cli.bench import _server
+    from mpmsim.errors import InputError
+
+    conf = tmp_path / "httpd.conf"
+    conf.write_text(
+        "LoadModule mpm_event_module modules/mod_mpm_event.so\n<IfModule mpm_event_module>\n"
+        "    ThreadsPerChild 10\n    MaxRequestWorkers 40\n</IfModule>\n"
+    )
+    mpm, directives = _server(None, conf)
+    assert mpm == "event" and directives == {"ThreadsPerChild": "10", "MaxRequestWorkers": "40"}
+    with pytest.raises(InputError, match="loads mpm_event, not prefork"):
+        _server("prefork", conf)
+    assert _server("worker", None) == ("worker", None)

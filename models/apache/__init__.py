@@ -4,3 +4,7 @@
 adjustments (with the AH messages Apache logs); ``config_file`` reads them from httpd.conf and
 what it includes (``config_tree`` walks the tree, ``envvars`` reads Debian's variables).
 """
+
+APACHE_PROGRAMS = ("apache2", "httpd")
+"""The names a running Apache's processes start with (``/proc/PID/comm``: Debian's apache2,
+upstream's httpd; SUSE's binaries are httpd-prefork, httpd-event ...)."""

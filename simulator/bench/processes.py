@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from mpmsim.errors import InputError
+from mpmsim.models.apache import APACHE_PROGRAMS
 
 #: One reading of sample_processes: procs, threads, rss_kb, pss_kb (kB; None if unreadable).
 Sample = dict[str, int | None]
@@ -35,6 +36,15 @@ def apache_pid(pid_file: Path) -> int:
     fields = _proc_stat(pid)
     if fields is None or fields[0] in ("Z", "X"):
         raise InputError(f"no running process with PID {pid}", file=str(pid_file))
+    try:
+        program = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        program = ""
+    if not program.startswith(APACHE_PROGRAMS):  # its CPU and memory would be another's
+        raise InputError(
+            f"PID {pid} runs {program!r}, not Apache ({' or '.join(APACHE_PROGRAMS)})",
+            file=str(pid_file),
+        )
     return pid
 
 

@@ -29,7 +29,13 @@ def bench(
     status_url: Annotated[
         str | None, typer.Option(help="mod_status URL to read once mid-run (?auto is added).")
     ] = None,
-    mpm: Annotated[str | None, typer.Option(help="Record the server's MPM in the rows.")] = None,
+    mpm: Annotated[
+        str | None, typer.Option(help="The server's MPM (prefork, worker, event) for the rows.")
+    ] = None,
+    apache_config: Annotated[
+        Path | None,
+        typer.Option(help="The server's httpd.conf: its MPM and directives go into the rows."),
+    ] = None,
     rate_per_client: Annotated[
         float | None, typer.Option(help="kaclient: requests per second per client (default 1).")
     ] = None,
@@ -49,6 +55,7 @@ def bench(
 
     levels = _levels(concurrency)
     check_target(out, "--out", force)
+    mpm, directives = _server(mpm, apache_config)
     rows = run_bench(
         url,
         tool=tool,
@@ -60,6 +67,7 @@ def bench(
         repetitions=repetitions,
         progress=lambda line: typer.echo(line, err=True),
         mpm=mpm,
+        directives=directives,
         extras=Extras(
             scenario=scenario,
             content=content,
@@ -70,6 +78,38 @@ def bench(
     )
     write_rows(rows, out, overwrite=force)
     typer.echo(f"wrote {len(rows)} row(s) to {out}")
+    if directives is None:
+        typer.echo(
+            f"mpmsim: warning: no --apache-config: the rows record Apache's defaults for {mpm} "
+            "as the server's directives, which calibrate will simulate",
+            err=True,
+        )
+
+
+MPMS = ("prefork", "worker", "event")
+
+
+def _server(mpm: str | None, config: Path | None) -> tuple[str, dict[str, str] | None]:
+    """The MPM and directives the rows record (calibrate simulates them): --mpm, or the config
+    file's LoadModule line, and the config file's directives; without one, Apache's defaults
+    for the MPM (said once the rows are written)."""
+    from mpmsim.models.apache.config_file import read_apache_tree
+
+    if mpm is not None and mpm not in MPMS:
+        raise InputError(f"expected {', '.join(MPMS)}, got {mpm!r}", field="--mpm")
+    directives = None
+    if config is not None:
+        tree = read_apache_tree(config, mpm)
+        if mpm is not None and tree.mpm is not None and tree.mpm != mpm:
+            raise InputError(f"loads mpm_{tree.mpm}, not {mpm} (--mpm)", file=str(config))
+        mpm, directives = mpm or tree.mpm, dict(tree.directives)
+    if mpm is None:
+        raise InputError(
+            "the server's MPM is needed (calibrate simulates each row's server): give --mpm "
+            f"{'|'.join(MPMS)}, or --apache-config whose LoadModule line names it",
+            field="--mpm",
+        )
+    return mpm, directives
 
 
 def _levels(concurrency: str) -> list[int]:

@@ -17,10 +17,9 @@ from pathlib import Path
 
 from mpmsim.bench.processes import apache_pids, kib_fields
 from mpmsim.errors import InputError
+from mpmsim.models.apache import APACHE_PROGRAMS
 
 _FIELDS = ("Rss", "Pss", "Private_Clean", "Private_Dirty")
-#: Apache's program names (SUSE's binaries are httpd-prefork, httpd-event ...).
-APACHE_PROGRAMS = ("apache2", "httpd")
 
 
 @dataclass(frozen=True)

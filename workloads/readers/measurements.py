@@ -240,7 +240,12 @@ def _run(path: PathLike, cells: dict[str, str], line_no: int) -> MeasuredRun:
         if text:
             values[column] = _cell(path, run_id, column, text, kind)
         elif column in REQUIRED_COLUMNS:
-            raise _error_at(path, run_id, column, "required value is blank")
+            hint = (
+                " (mpmsim bench records it with --mpm or --apache-config)"
+                if column == "mpm"
+                else ""
+            )
+            raise _error_at(path, run_id, column, f"required value is blank{hint}")
     if values["mpm"] not in MPMS:
         raise _error_at(path, run_id, "mpm", f"expected {', '.join(MPMS)}, got {values['mpm']!r}")
     directives, scope = _config(path, run_id, cells["config_json"])
