@@ -315,7 +315,9 @@ def test_bench_pipeline_with_a_fake_wrk(
     url = f"http://127.0.0.1:{listening_port}"
     (row,) = bench(url, tool="wrk", concurrency=[4], keepalive=True, duration_s=1)
     assert row["run_id"] == "bench-wrk-c4-ka1-r1" and (row["keepalive"], row["url"]) == (1, "/")
-    assert row["tool_cmd"] == f"wrk -t 1 -c 4 -d 1s --timeout 30s --latency {url}/"
+    assert (
+        row["tool_cmd"] == f"wrk -t 1 -c 4 -d 1s --timeout 30s --latency -s wrk_report.lua {url}/"
+    )
     assert (row["requests_completed"], row["failed"], row["non_2xx"]) == (94330, 535, 6)
     assert (row["err_connect"], row["err_read"], row["err_timeout"]) == (1, 529, 3)
     assert row["lat_p50_ms"] == pytest.approx(0.85) and row["lat_p99_ms"] == 2000.0

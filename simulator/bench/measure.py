@@ -214,7 +214,7 @@ def _measure(s: _Settings, c: int, rep: int) -> Row:
         work = Path(tmp)
         row["start_ts"] = datetime.now().isoformat(timespec="seconds")
         cmd, code, measured = _run(s, c, work)
-        row["tool_cmd"] = shlex.join(cmd).replace(str(work / "pct.csv"), "pct.csv")
+        row["tool_cmd"] = shlex.join(cmd).replace(f"{work}/", "")  # pct.csv, wrk_report.lua
         row["raw_prefix"] = _save_raw(s, work, run_id)
         result = read_report(s.tool, s.url, c, work)
         extra = kaclient_cells(work / "out.txt") if s.tool == "kaclient" else {}

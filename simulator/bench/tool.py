@@ -40,6 +40,26 @@ TOOL_GRACE_S = 60.0
 SAMPLE_EVERY_S = 0.5
 
 
+WRK_REPORT = """\
+-- mpmsim bench: wrk's exact figures as one JSON line (microseconds), read by read_wrk_text;
+-- its text report prints p50/75/90/99 only, and calibrate compares the p95.
+done = function(summary, latency, requests)
+  local e, p = summary.errors, {}
+  for _, q in ipairs({50, 75, 90, 95, 99}) do
+    p[#p + 1] = string.format('"p%d":%d', q, latency:percentile(q))
+  end
+  p[#p + 1] = string.format('"p999":%d', latency:percentile(99.9))
+  io.write(string.format(
+    'JSON:{"duration_us":%d,"requests":%d,"bytes":%d,"errors":{"connect":%d,"read":%d,'
+      .. '"write":%d,"status":%d,"timeout":%d},"lat":{"min":%d,"max":%d,"mean":%.3f,'
+      .. '"stdev":%.3f,%s}}\\n',
+    summary.duration, summary.requests, summary.bytes, e.connect, e.read, e.write, e.status,
+    e.timeout, latency.min, latency.max, latency.mean, latency.stdev, table.concat(p, ",")))
+end
+"""
+"""The ``done()`` script bench gives wrk (the shared measurements' harness did the same)."""
+
+
 def command(
     tool: str, url: str, c: int, keepalive: bool, seconds: int, pct: Path, *,
     rate: float = 1.0, warmup_s: int = 0,
@@ -56,8 +76,10 @@ def command(
         return ["ab", "-r", "-s", "60", "-c", str(c), *ka, "-t", str(seconds),
                 "-n", str(AB_MAX_REQUESTS), "-e", str(pct), url]  # fmt: skip
     close = [] if keepalive else ["-H", "Connection: close"]
+    script = pct.with_name("wrk_report.lua")  # beside ab's file: the run's own folder
+    script.write_text(WRK_REPORT)
     return ["wrk", "-t", "1", "-c", str(c), "-d", f"{seconds}s", "--timeout", "30s",
-            "--latency", *close, url]  # fmt: skip
+            "--latency", "-s", str(script), *close, url]  # fmt: skip
 
 
 @dataclasses.dataclass
