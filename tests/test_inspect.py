@@ -404,3 +404,20 @@ def test_inspect_real_prefork(tmp_path: Path) -> None:
     assert found.capacity.workers_per_child == 1
     assert found.capacity.buddy_workers == found.capacity.buddy_children
     assert found.costs.process_mib > 0  # a prefork child is one thread: the rest is the process
+
+
+def test_the_host_counts_the_cpus_apache_may_run_on() -> None:
+    """Apache pinned by taskset to one CPU is sized on that one, whatever CPUs mpmsim has."""
+    import os
+    import subprocess
+
+    from mpmsim.inspection.host import read_host
+
+    one = min(os.sched_getaffinity(0))
+    child = subprocess.Popen(["sleep", "30"], preexec_fn=lambda: os.sched_setaffinity(0, {one}))
+    try:
+        assert read_host(pid=child.pid).vcpus == 1
+        assert read_host().vcpus == len(os.sched_getaffinity(0))
+    finally:
+        child.kill()
+        child.wait()

@@ -2,8 +2,8 @@
 
 Owns reading the live server (``apachectl``: the binary's ``-V``, ``-M`` and ``-S``, and where
 its configuration lives), the per-process memory of its parent and children over a short
-window (``process_memory``, from ``/proc/PID/smaps_rollup``), the machine (``host``: ``nproc``
-and ``/proc/meminfo``), the cost model whose memory figures are the measured ones
+window (``process_memory``, from ``/proc/PID/smaps_rollup``), the machine (``host``: the CPUs
+Apache may run on and ``/proc/meminfo``), the cost model whose memory figures are the measured ones
 (``measured_costs``), the scenario skeleton (``skeleton``), the two capacity figures and the
 summary (``result``) and the whole sequence (``inspector``).
 

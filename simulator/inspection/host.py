@@ -1,4 +1,5 @@
-"""The machine Apache runs on: vCPUs as ``nproc`` counts them and RAM from ``/proc/meminfo``."""
+"""The machine Apache runs on: the vCPUs its parent may run on (its affinity) and RAM from
+``/proc/meminfo``."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ class Host:
 
     hostname: str
     vcpus: int
-    """CPUs this process may run on (``nproc``: the affinity mask, not the host's total)."""
+    """CPUs Apache's parent may run on (its affinity mask, as ``taskset -p`` shows: not the
+    host's total)."""
     ram_mib: float
     """MemTotal."""
     available_mib: float
@@ -36,8 +38,10 @@ def parse_meminfo(text: str) -> dict[str, int]:
     return values
 
 
-def read_host(meminfo: Path = MEMINFO) -> Host:
-    """This machine: hostname, nproc, MemTotal and MemAvailable."""
+def read_host(meminfo: Path = MEMINFO, pid: int = 0) -> Host:
+    """This machine: hostname, the CPUs process ``pid`` may run on (its affinity: Apache's,
+    which taskset or a cgroup may confine to fewer than nproc counts here; 0: this process),
+    MemTotal and MemAvailable."""
     try:
         values = parse_meminfo(meminfo.read_text())
     except OSError as exc:
@@ -47,10 +51,18 @@ def read_host(meminfo: Path = MEMINFO) -> Host:
     total = values["MemTotal"] / 1024
     return Host(
         hostname=socket.gethostname(),
-        vcpus=len(os.sched_getaffinity(0)),
+        vcpus=_affinity(pid),
         ram_mib=round(total, 1),
         available_mib=round(values.get("MemAvailable", values.get("MemFree", 0)) / 1024, 1),
     )
+
+
+def _affinity(pid: int) -> int:
+    """How many CPUs ``pid`` may run on (this process's when it is gone or not ours to read)."""
+    try:
+        return len(os.sched_getaffinity(pid))
+    except OSError:
+        return len(os.sched_getaffinity(0))
 
 
 __all__ = ["Host", "parse_meminfo", "read_host"]

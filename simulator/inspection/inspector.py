@@ -130,12 +130,12 @@ def inspect_apache(
     parent = apache_parent(pid) if pid is not None else None
     server = describe_server(parent, config)
     tree, mpm = _read_tree(server)
-    host = read_host()
+    parent = parent if parent is not None else running_pid(server)
+    host = read_host(pid=parent)  # the CPUs Apache may run on, not this process's
     values, notes = normalize_directives(
         tree.directives, source=str(server.config_file), field_prefix="directives"
     )
     effective, warnings = apply_apache_rules(mpm, values, vcpus=host.vcpus)
-    parent = parent if parent is not None else running_pid(server)
     memory = profile(sample(parent, window_s, interval_s), window_s)
     model = make_mpm(mpm, effective)
     threads = model.threads_per_child() + model.extra_threads_per_child()
@@ -178,8 +178,8 @@ def write_inspection(inspection: Inspection, out: Path, *, force: bool) -> tuple
         f"Scenario skeleton written by `mpmsim inspect` from the Apache running on {host.hostname}",
         f"(PID {inspection.pid}, {server.version or 'Apache'}), "
         f"{inspection.costs.calibration.get('measured_at', '')}.",
-        "hardware: this machine (vcpus: nproc; ram_mib: /proc/meminfo MemTotal); cpu_speed is",
-        "  not measured (1.0 = the reference core).",
+        "hardware: this machine (vcpus: the CPUs Apache may run on; ram_mib: /proc/meminfo",
+        "  MemTotal); cpu_speed is not measured (1.0 = the reference core).",
         f"server: the MPM apache2 -V reports and the directives of {server.config_file}",
         f"  and the {len(inspection.config.files) - 1} files it includes.",
         f"costs: {COSTS_FILE} beside this file (memory measured, the rest the default model's).",

@@ -57,7 +57,7 @@ def scenario_data(
             "ram_mib": host.ram_mib,
             "os_reserved_mib": os_reserved_mib(host.ram_mib),
             "sources": {
-                "vcpus": "nproc (CPUs this process may run on)",
+                "vcpus": "the CPUs Apache's parent may run on (its affinity)",
                 "ram_mib": "/proc/meminfo MemTotal",
                 "os_reserved_mib": "project assumption: 256 MiB up to 2 GiB of RAM, 512 above",
                 "cpu_speed": "not measured: 1.0 is the reference core (bench-1core); "

@@ -46,7 +46,8 @@ def _memory_lines(i: Inspection) -> list[str]:
     m, h = i.memory, i.host
     others = h.ram_mib - h.available_mib - m.total_pss_mib
     return [
-        f"Host: {h.vcpus} vCPUs (nproc), {h.ram_mib:.0f} MiB RAM (/proc/meminfo MemTotal), "
+        f"Host: {h.vcpus} vCPUs (Apache's affinity), {h.ram_mib:.0f} MiB RAM "
+        "(/proc/meminfo MemTotal), "
         f"{i.os_reserved_mib} MiB kept for the OS (assumption), "
         f"{max(0.0, others):.0f} MiB in use by other processes now",
         f"Memory (/proc/PID/smaps_rollup, {m.samples} samples over {m.window_s:g} s): "
