@@ -149,6 +149,8 @@ def test_bench_refuses_a_bad_tool_and_bad_levels(tmp_path: Path) -> None:
     assert_one_line_error(proc, "ab", "wrk")
     proc = mpmsim("bench", "http://127.0.0.1:9/x", "-o", out, "--concurrency", "1,many")
     assert_one_line_error(proc, "--concurrency")
+    proc = mpmsim("bench", "http://127.0.0.1:9/x", "-o", out, "--concurrency", "5,5")
+    assert_one_line_error(proc, "--concurrency", "5 given twice", "--repetitions")
     proc = mpmsim("bench", "http://127.0.0.1:9/x", "-o", out)
     assert_one_line_error(proc, "--mpm", "--apache-config")
     proc = mpmsim("bench", "http://127.0.0.1:9/x", "-o", out, "--mpm", "bogus")

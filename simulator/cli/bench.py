@@ -115,8 +115,15 @@ def _server(mpm: str | None, config: Path | None) -> tuple[str, dict[str, str] |
 def _levels(concurrency: str) -> list[int]:
     """The concurrencies of ``--concurrency 1,10,100``."""
     try:
-        return [int(c) for c in concurrency.split(",") if c.strip()]
+        levels = [int(c) for c in concurrency.split(",") if c.strip()]
     except ValueError:
         raise InputError(
             f"expected comma-separated whole numbers, got {concurrency!r}", field="--concurrency"
         ) from None
+    twice = sorted({c for c in levels if levels.count(c) > 1})
+    if twice:  # two rows would share a run_id: use --repetitions
+        raise InputError(
+            f"{', '.join(map(str, twice))} given twice (for more runs: --repetitions)",
+            field="--concurrency",
+        )
+    return levels
