@@ -348,13 +348,18 @@ def test_a_winner_on_credits_says_so_with_its_intervals_and_apache_log(tmp_path:
 
 
 def test_a_machine_too_small_for_any_size_says_what_the_smallest_needs(tmp_path: Path) -> None:
-    """dynamic-site's requests hold 24 MiB each: 25 workers cannot fit in 461 MiB at worst."""
-    from mpmsim.errors import InputError
+    """dynamic-site's requests hold 24 MiB each: 25 workers cannot fit in 461 MiB at worst. A
+    goal no size meets (exit 1, the JSON and its advice), not bad input."""
+    from mpmsim.search.text import render_text
 
-    with pytest.raises(InputError, match=r"the smallest, \w+ MaxRequestWorkers 25") as info:
-        optimize(EXAMPLES / "dynamic-site.yaml", ram_mib=1024, cache_dir=tmp_path / "c",
-                 overrides=("load.sessions_per_s=4",))  # fmt: skip
-    assert "24,576 KiB" in str(info.value) and info.value.field == "--ram-mib"
+    data = optimize(EXAMPLES / "dynamic-site.yaml", ram_mib=1024, cache_dir=tmp_path / "c",
+                    overrides=("load.sessions_per_s=4",)).to_dict()  # fmt: skip
+    assert (data["goals_met"], data["winner"], data["closest"]) == (False, None, None)
+    assert data["search"]["simulations"] == 0
+    first = data["advice"][0]
+    assert first.startswith("memory: no configuration fits in 461 MiB")
+    assert "the smallest, event MaxRequestWorkers 25" in first and "24,576 KiB" in first
+    assert "none was simulated\n  advice: memory: no configuration fits" in render_text(data)
 
 
 @pytest.mark.slow

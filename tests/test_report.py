@@ -18,6 +18,7 @@ from mpmsim.sizing import format as fmt
 from mpmsim.sizing.recommendation import answer, recommend
 from mpmsim.sizing.report import build_report
 from mpmsim.sizing.text import render_text
+from tests.helpers import EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = str(ROOT / "workloads" / "examples" / "dynamic-site.yaml")
@@ -287,3 +288,14 @@ def test_the_memory_assumption_comes_right_after_the_answer() -> None:
     assert lines[1].startswith("memory assumed: one child (25 threads) holds")
     assert lines[2].startswith("  from cost model 'default'")
     assert lines[3].startswith("warning: the mix looks dynamic")
+
+
+def test_an_instance_where_nothing_fits_says_what_the_smallest_needs(tmp_path: Path) -> None:
+    """Requests of 600 MB on a t3.micro: nothing is simulated, the answer says why (it read
+    'misses no configuration was simulated')."""
+    data = build_report(EXAMPLES / "dynamic-site.yaml", ["t3.micro"], cache_dir=tmp_path,
+                        overrides=("mix.0.memory_kib=600000",)).to_dict()  # fmt: skip
+    assert data["recommendation"] is None
+    line = answer(data)
+    assert line.startswith("None of these meets the goals (80.0 req/s): on t3.micro, memory: no ")
+    assert "the smallest, prefork MaxRequestWorkers 8" in line and "600,000 KiB" in line

@@ -88,7 +88,7 @@ def optimize(
     mpms = PHP_MPMS if mpm == "all" and php_classes(base) else _mpms(mpm, prep.mpm)
     bounds, goals = _goals(prep, p95_ms, max_error_rate, headroom, target_rps)
     grid = _grid(base, mpms, source, base_dir, headroom, full_grid, keepalive)
-    _check_fits(grid, prep, mpms, bounds, headroom)
+    unfit = _nothing_fits(grid, prep, mpms, bounds, headroom)
     folder = Path(cache_dir) if cache_dir else default_cache_dir()
     cache = EvalCache(folder, reuse=resume)
     with TaskMapper(jobs, scheduler) as mapper:
@@ -101,10 +101,13 @@ def optimize(
         size_pools(search, base, grid.knees, source, base_dir, bounds.memory_budget_mib)
         kind = mapper.kind
     timing = _timing(t0, kind, jobs, search, cache, folder)
-    return build_result(
+    result = build_result(
         search, prep=prep, bounds=bounds, lines=grid.lines, ram_top=grid.ram_top,
         grid_size=grid.size, timing=timing, base_sets=sets, mpms=mpms,
     )  # fmt: skip
+    if unfit is not None:  # a goal (memory) no size can meet: said first, nothing simulated
+        result.data["advice"] = [unfit, *result.data["advice"]]
+    return result
 
 
 def _goals(
@@ -193,23 +196,23 @@ def _setups(
     return base, source, base_dir, tuple(sets)
 
 
-def _check_fits(
+def _nothing_fits(
     grid: _Grid, prep: Prepared, mpms: Sequence[str], bounds: Bounds, headroom: float
-) -> None:
-    """Refuse a machine on which not even the smallest configuration fits: say what the
-    smallest needs at worst (every worker holding a request) and what would change it."""
+) -> str | None:
+    """On a machine where not even the smallest configuration fits (no MPM has a line): what
+    the smallest needs at worst (every worker holding a request) and what would change it."""
     if grid.lines:
-        return
+        return None
     cand, need = min((smallest(prep, m) for m in mpms), key=lambda pair: pair[1])
     request_kib = max((k.memory_kib for k in prep.classes), default=0.0)
     held = f", each worker holding a request's {request_kib:,.0f} KiB" if request_kib else ""
-    raise InputError(
-        f"no configuration fits in {bounds.memory_budget_mib:.0f} MiB (RAM - os_reserved_mib,"
-        f" less {headroom:.0%} headroom): the smallest, {cand.mpm} MaxRequestWorkers "
-        f"{cand.max_request_workers} (ThreadsPerChild {cand.threads_per_child}), needs "
-        f"{need:,.0f} MiB with every child and thread alive{held}; give more RAM (a larger "
-        "instance) or less memory per request (the mix's memory_kib)",
-        field="--ram-mib",
+    return (
+        f"memory: no configuration fits in {bounds.memory_budget_mib:.0f} MiB (RAM - "
+        f"os_reserved_mib, less {headroom:.0%} headroom): the smallest, {cand.mpm} "
+        f"MaxRequestWorkers {cand.max_request_workers} (ThreadsPerChild "
+        f"{cand.threads_per_child}), needs {need:,.0f} MiB with every child and thread "
+        f"alive{held}; give more RAM (a larger instance) or less memory per request (the mix's "
+        "memory_kib)"
     )
 
 

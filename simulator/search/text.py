@@ -62,8 +62,11 @@ def _verdict(data: dict[str, Any]) -> list[str]:
             f"{data['binding_goal']}:"
         )
         row = near
-    else:
-        return ["no configuration was simulated"]
+    else:  # not even the smallest size fits: the advice says what it needs
+        return [
+            "no configuration meets the goals: none was simulated",
+            *(f"  advice: {a}" for a in data["advice"]),
+        ]
     lines = [head]
     for name, c in row["goals"].items():
         mark = "met" if c["met"] else f"MISSED by {_num(c['shortfall'])} {c['unit']}"

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from mpmsim.engine.replications import run
-from mpmsim.errors import InputError
 from mpmsim.models.hardware import HardwareSpec
 from mpmsim.models.hardware.credits import credit_outlook, empty_balance_set, is_burstable
 from mpmsim.search.check_command import block_sets
@@ -106,19 +105,14 @@ def evaluate_member(
     }
     unjudged = {"goals_met": False, "goals": {}, "binding_goal": None, "configuration": None,
                 "burst": None, "usd_per_million_requests": None}  # fmt: skip
-    try:
-        sets = (*opts.overrides, f"hardware={instance}", *share.sets)
-        data = opts.optimize(scenario, sets, share.target_rps)
-    except InputError as exc:
-        if exc.field != "--ram-mib":
-            raise
-        # Not even the smallest configuration fits: no share of the load changes that.
-        return Member(share, {}, row | unjudged | {"note": exc.detail})
+    sets = (*opts.overrides, f"hardware={instance}", *share.sets)
+    data = opts.optimize(scenario, sets, share.target_rps)
     row["simulations"] = data["search"]["simulations"]
     row["memory_budget_mib"] = data["goals"]["memory_budget_mib"]
     config = data["winner"] or data.get("closest")
-    if config is None:
-        return Member(share, data, row | unjudged)
+    if config is None:  # nothing simulated: not even the smallest size fits (advice says why)
+        note = next(iter(data.get("advice") or []), None)
+        return Member(share, data, row | unjudged | ({"note": note} if note else {}))
     row |= _configuration(config, hw, data["winner"] is not None)
     if is_burstable(hw):
         planned = planned_utilization(row)

@@ -105,6 +105,9 @@ def answer(data: dict[str, Any]) -> str:
     closest = min(rows, key=lambda r: total_shortfall(r["goals"]) if r["goals"] else 1e9)
     if rec is None:
         head = f"None of these meets the goals ({load})"
+        if not closest["goals"]:  # nothing fits in any instance's RAM: nothing was simulated
+            why = closest.get("note") or "no configuration was simulated"
+            return f"{head}: on {closest['instance']}, {why}."
         return f"{head}: the closest, one {closest['instance']}, misses {missed(closest['goals'])}."
     row = next(r for r in rows if r["instance"] == rec["instance"])
     f = row["fleet"]
