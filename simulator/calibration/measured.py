@@ -122,8 +122,11 @@ def php_parts(run: MeasuredRun) -> dict[str, Any]:
 
 
 def estimate_rtt_ms(runs: Sequence[MeasuredRun]) -> float:
-    """Client round trip (ms) from the c=1 rows: the time per request (1 / throughput, by
-    Little's law; ab's mean is that) minus Apache's measured CPU per request.
+    """Client round trip (ms) from the c=1 rows: the tool's mean latency (``lat_mean_ms``; ab's
+    is 1 / throughput, wrk's its own, a little above that in the shared set and far above it on
+    a contended client) minus Apache's measured CPU per request. 1 / throughput (Little's law)
+    instead moved the shared set's worker rows at 100 clients from 8-11 processes to 17 (real
+    6-11) and bench_fidelity's held-out shares down (session 40): not used.
 
     A keep-alive request costs one round trip, a new connection two (handshake and request)
     plus the client's own work per connection; so the keep-alive rows tell the round trip
@@ -165,11 +168,9 @@ def _one_client(
     a PHP row's is Apache's and FPM's CPU and the script's sleep.
     """
     return [
-        # Little's law: one client's time per request is 1 / throughput (ab's mean is exactly
-        # that; wrk's latency figure is its own, and read 0.53 ms at 8,678 req/s, 0.115 each)
-        (1000.0 / r.req_per_s, _server_ms(r, server_ms), bool(r.keepalive))
+        (float(r.lat_mean_ms), _server_ms(r, server_ms), bool(r.keepalive))
         for r in runs
-        if r.concurrency == 1 and r.req_per_s > 0 and r.apache_cpu_ms_per_req
+        if r.concurrency == 1 and r.lat_mean_ms and r.apache_cpu_ms_per_req
         and r.tool in ("ab", "wrk")  # closed loops, not paced clients
     ]  # fmt: skip
 
