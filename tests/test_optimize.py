@@ -149,7 +149,7 @@ def test_cli_json_and_progress(tmp_path: Path) -> None:
     [
         (("--mpm", "bogus"), "--mpm"),
         (("--replications", "1"), "--replications"),
-        (("--ram-mib", "10"), "--ram-mib"),
+        (("--ram-mib", "-10"), "ram_mib"),
         (("--headroom", "1.5"), "--headroom"),
     ],
 )
