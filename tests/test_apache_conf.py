@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mpmsim.errors import InputError
-from mpmsim.models.apache.config_file import read_apache_config
+from mpmsim.models.apache.config_file import read_apache_config, read_apache_tree
 from mpmsim.models.apache.directives import apply_apache_rules, normalize_directives
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "apache"
@@ -209,3 +209,24 @@ def test_a_bad_value_in_the_config_file_names_that_file(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         prepare(load_scenario_data(data, source="s.yaml"))
     assert str(info.value) == f"{conf}: ThreadsPerChild: must be >= 0, got -5"
+
+
+def test_old_names_in_the_config_file_give_apache_s_notes(tmp_path: Path) -> None:
+    """MaxClients read from a file is Apache's MaxRequestWorkers with its note (AH00188 ...),
+    as it is written in server.directives: the run's warnings say so."""
+    from mpmsim.spec.reading import load_scenario_data
+    from mpmsim.spec.resolve import prepare
+    from tests.helpers import scenario_dict
+
+    conf = tmp_path / "mpm.conf"
+    conf.write_text(
+        "<IfModule mpm_worker_module>\n    MaxClients 300\n    MaxRequestsPerChild 1000\n"
+        "</IfModule>\n"
+    )
+    config = read_apache_tree(conf, "worker")
+    assert config.directives == {"MaxRequestWorkers": "300", "MaxConnectionsPerChild": "1000"}
+    assert [n.split()[0] for n in config.renamed] == ["MaxClients", "MaxRequestsPerChild"]
+    data = scenario_dict(server={"mpm": "worker", "config_file": str(conf)})
+    prep = prepare(load_scenario_data(data, source="s.yaml"))
+    assert prep.directives.MaxRequestWorkers == 300
+    assert [w for w in prep.warnings if "deprecated" in w] == list(config.renamed)

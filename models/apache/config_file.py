@@ -36,7 +36,7 @@ from mpmsim.models.apache.config_tree import (
     split_args,
     walk_config,
 )
-from mpmsim.models.apache.directives import canonical_name, misspelled
+from mpmsim.models.apache.directives import canonical_name, deprecation, misspelled
 from mpmsim.models.apache.envvars import read_envvars
 
 
@@ -55,6 +55,9 @@ class ApacheConfig:
     """The main server's ``Listen`` addresses (``80``, ``127.0.0.1:8080``)."""
     files: tuple[str, ...]
     """Every file read, in the order Apache reads them."""
+    renamed: tuple[str, ...] = ()
+    """The notes Apache logs for the old directive names the files use (MaxClients: AH00188 ...);
+    their values are in ``directives`` under the new names."""
 
 
 def read_apache_tree(
@@ -97,7 +100,16 @@ def read_apache_tree(
         modules=tuple(m.identifier for m in tree.modules),
         listen=tuple(_listen(tree.lines)),
         files=tree.files,
+        renamed=tuple(dict.fromkeys(_renamed(tree.lines))),
     )
+
+
+def _renamed(lines: Iterable[ConfigLine]) -> Iterable[str]:
+    """Apache's note for each old directive name the lines use (MaxClients, MaxRequestsPerChild)."""
+    for line in lines:
+        note = deprecation(line.text.split(None, 1)[0])
+        if note is not None:
+            yield note
 
 
 def read_apache_config(path: Path, mpm: str | None) -> tuple[str | None, dict[str, str]]:

@@ -83,6 +83,12 @@ def canonical_name(name: str) -> str | None:
     return spelled
 
 
+def deprecation(name: str) -> str | None:
+    """The note Apache logs for an old directive name (MaxClients), None for any other name."""
+    old = _BY_LOWER.get(name.strip().lower())
+    return ALIASES[old][1] if old is not None and old in ALIASES else None
+
+
 def misspelled(name: str) -> str | None:
     """The modelled directive that ``name`` (not one itself) is most likely a typo of, if any:
     close enough (difflib ratio >= 0.85) that no real directive of Apache's reads so."""
@@ -212,9 +218,9 @@ def normalize_directives(
                 field=field,
             )
         spelled_as[name] = key
-        old = _BY_LOWER[key.strip().lower()]
-        if old in ALIASES:
-            notes.append(ALIASES[old][1])
+        note = deprecation(key)
+        if note is not None:
+            notes.append(note)
         values[name] = parse_value(name, raw_value, source=source, field=field)
     return values, notes
 

@@ -135,6 +135,7 @@ def inspect_apache(
     values, notes = normalize_directives(
         tree.directives, source=str(server.config_file), field_prefix="directives"
     )
+    notes = [*tree.renamed, *notes]  # the old names the files use, as Apache logs them
     effective, warnings = apply_apache_rules(mpm, values, vcpus=host.vcpus)
     memory = profile(sample(parent, window_s, interval_s), window_s)
     model = make_mpm(mpm, effective)

@@ -61,6 +61,7 @@ def prepare(
     raw: dict[str, object] = {}
     mpm: str | None = server.mpm
     loaded: tuple[str, ...] = ()
+    renamed: tuple[str, ...] = ()  # the config file's old directive names, as Apache logs them
     if server.config_file:
         path = Path(server.config_file)
         if base_dir is not None and not path.is_absolute():
@@ -70,7 +71,7 @@ def prepare(
         # its values checked as its own (an error names the file that has them, not the scenario)
         normalize_directives(config.directives, source=str(path), field_prefix="")
         raw.update(config.directives)
-        loaded = config.modules
+        loaded, renamed = config.modules, config.renamed
     if mpm is None:
         raise InputError(
             "no MPM given: set server.mpm to prefork, worker or event (or give a config_file "
@@ -84,6 +85,7 @@ def prepare(
         raw.pop(by_name.get(canonical_name(key) or key, key), None)
         raw[key] = value
     values, notes = normalize_directives(raw, source=source)
+    notes = [*renamed, *(n for n in notes if n not in renamed)]
     directives, warnings = apply_apache_rules(mpm, values, vcpus=hardware.vcpus)
     php = resolve_php(scenario, mpm, loaded, costs, source=source, base_dir=base_dir)
     costs = with_mod_php(costs, php.mod_php)
