@@ -36,16 +36,25 @@ def apache_pid(pid_file: Path) -> int:
     fields = _proc_stat(pid)
     if fields is None or fields[0] in ("Z", "X"):
         raise InputError(f"no running process with PID {pid}", file=str(pid_file))
-    try:
-        program = Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        program = ""
-    if not program.startswith(APACHE_PROGRAMS):  # its CPU and memory would be another's
-        raise InputError(
-            f"PID {pid} runs {program!r}, not Apache ({' or '.join(APACHE_PROGRAMS)})",
-            file=str(pid_file),
-        )
+    other = not_apache(pid, program_of(pid) or "")
+    if other is not None:  # its CPU and memory would be another's
+        raise InputError(other, file=str(pid_file))
     return pid
+
+
+def program_of(pid: int) -> str | None:
+    """The process's command name (``/proc/PID/comm``), None when there is no such process."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def not_apache(pid: int, program: str) -> str | None:
+    """Why process ``pid`` running ``program`` is not an Apache's, or None when it is."""
+    if program.startswith(APACHE_PROGRAMS):
+        return None
+    return f"PID {pid} runs {program!r}, not Apache ({' or '.join(APACHE_PROGRAMS)})"
 
 
 def apache_pids(parent: int) -> list[int]:

@@ -86,14 +86,12 @@ def bench(
         )
 
 
-MPMS = ("prefork", "worker", "event")
-
-
 def _server(mpm: str | None, config: Path | None) -> tuple[str, dict[str, str] | None]:
     """The MPM and directives the rows record (calibrate simulates them): --mpm, or the config
     file's LoadModule line, and the config file's directives; without one, Apache's defaults
     for the MPM (said once the rows are written)."""
     from mpmsim.models.apache.config_file import read_apache_tree
+    from mpmsim.models.apache.rules import MPMS
 
     if mpm is not None and mpm not in MPMS:
         raise InputError(f"expected {', '.join(MPMS)}, got {mpm!r}", field="--mpm")

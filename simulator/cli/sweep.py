@@ -168,13 +168,14 @@ def _with_half_width(value: Any, high: Any) -> str:
     """``5,419.8 ± 17.1``; the value alone when it has no interval (NaN)."""
     if value is None or value != value:
         return "-"
+    large = abs(value) >= 1000  # one decimal, else four significant digits
+
+    def show(x: float, small: str) -> str:
+        return f"{x:,.1f}" if large else f"{x:{small}}"
+
     if high is None or high != high:
-        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.1f}"
-    return (
-        f"{value:,.4g} ± {high - value:.2g}"
-        if abs(value) < 1000
-        else f"{value:,.1f} ± {high - value:,.1f}"
-    )
+        return show(value, ",.4g")
+    return f"{show(value, ',.4g')} ± {show(high - value, '.2g')}"
 
 
 def _write_plot(df: pd.DataFrame, keys: list[str], path: Path) -> None:

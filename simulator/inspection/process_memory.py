@@ -15,9 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mpmsim.bench.processes import apache_pids, kib_fields
+from mpmsim.bench.processes import apache_pids, kib_fields, not_apache, program_of
 from mpmsim.errors import InputError
-from mpmsim.models.apache import APACHE_PROGRAMS
 
 _FIELDS = ("Rss", "Pss", "Private_Clean", "Private_Dirty")
 
@@ -66,35 +65,27 @@ def read_process(pid: int, *, parent: bool) -> ProcessReading | None:
     )
 
 
-def _program(pid: int) -> str | None:
-    """The process's command name (``/proc/PID/comm``)."""
-    text = _text(pid, "comm")
-    return text.strip() if text is not None else None
-
-
 def apache_parent(pid: int) -> int:
     """The parent process of the server ``pid`` belongs to (``pid`` itself if it is the parent)."""
-    program = _program(pid)
+    program = program_of(pid)
     if program is None:
         raise InputError(f"no process with PID {pid}", field="--pid")
-    if not program.startswith(APACHE_PROGRAMS):
-        raise InputError(
-            f"PID {pid} runs {program!r}, not Apache ({' or '.join(APACHE_PROGRAMS)})",
-            field="--pid",
-        )
+    other = not_apache(pid, program)
+    if other is not None:
+        raise InputError(other, field="--pid")
     stat = _text(pid, "stat") or ""
     ppid = int(stat[stat.rindex(")") + 2 :].split()[1]) if ")" in stat else 0
     # A child's parent runs the same program; the parent's own parent (init, a shell) does not.
-    return ppid if ppid > 1 and _program(ppid) == program else pid
+    return ppid if ppid > 1 and program_of(ppid) == program else pid
 
 
 def snapshot(parent: int) -> list[ProcessReading]:
     """The parent and its children that run the same program, read now."""
-    program = _program(parent)
+    program = program_of(parent)
     readings = []
     for pid in apache_pids(parent):
         is_parent = pid == parent
-        if not is_parent and _program(pid) != program:
+        if not is_parent and program_of(pid) != program:
             continue
         reading = read_process(pid, parent=is_parent)
         if reading is not None:

@@ -88,8 +88,6 @@ def _verdict(data: dict[str, Any]) -> list[str]:
 def _interval_lines(row: dict[str, Any]) -> list[str]:
     """The figures the goals were judged on, with their 95 % confidence half-widths."""
     tput, p95 = row["throughput_rps_ci95"], row.get("p95_ms_ci95")
-    if tput is None and p95 is None:
-        return []
     parts = [f"throughput {_num(row['throughput_rps'])} ± {_num(tput)} req/s"] if tput else []
     if p95 is not None and row["p95_ms"] is not None:
         parts.append(f"p95 {_num(row['p95_ms'])} ± {_num(p95)} ms")

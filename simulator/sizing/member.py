@@ -135,10 +135,15 @@ def _configuration(config: dict[str, Any], hw: HardwareSpec, won: bool) -> dict[
             "binding": config.get("binding"), "run_args": config.get("run_args"),
             "goals": config["goals"], "goals_met": won, "burst": None}  # fmt: skip
     out |= {k: config[k] for k in ("setup", "fpm_block", "pm.max_children") if k in config}
-    usable = hw.ram_mib - hw.os_reserved_mib
-    out["ram_headroom_pct"] = round(100.0 * (1.0 - (out["memory_peak_mib"] or 0.0) / usable), 1)
+    out["ram_headroom_pct"] = _ram_headroom_pct(out["memory_peak_mib"], hw)
     out["sustained_throughput_rps"] = out["throughput_rps"]
     return out
+
+
+def _ram_headroom_pct(peak_mib: float | None, hw: HardwareSpec) -> float:
+    """The share of the RAM left to Apache (RAM - os_reserved_mib) that its peak left free, %."""
+    usable = hw.ram_mib - hw.os_reserved_mib
+    return round(100.0 * (1.0 - (peak_mib or 0.0) / usable), 1)
 
 
 def _after_credits(
@@ -174,8 +179,7 @@ def _after_credits(
     )
     row |= _judged_figures(after)
     row["run_args"] = [*row["run_args"], "--set", empty_balance_set(instance)]
-    usable = res.prepared.hardware.ram_mib - res.prepared.hardware.os_reserved_mib
-    row["ram_headroom_pct"] = round(100.0 * (1.0 - (row["memory_peak_mib"] or 0.0) / usable), 1)
+    row["ram_headroom_pct"] = _ram_headroom_pct(row["memory_peak_mib"], res.prepared.hardware)
     row["sustained_throughput_rps"] = x
     row["goals"] = checks
     row["goals_met"] = all_met(checks)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import os
 import zlib
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -54,27 +55,25 @@ class _CheckedGzip(gzip.GzipFile):
         super().__init__(path, "rb")
         self._path = path
 
-    def _fail(self, error: Exception) -> InputError:
-        what = "truncated" if isinstance(error, EOFError) else f"corrupt ({error})"
-        return InputError(f"the gzip data is {what}: gunzip -t it", file=self._path)
+    @contextlib.contextmanager
+    def _checked(self) -> Iterator[None]:
+        try:
+            yield
+        except (EOFError, OSError, zlib.error) as error:
+            what = "truncated" if isinstance(error, EOFError) else f"corrupt ({error})"
+            raise InputError(f"the gzip data is {what}: gunzip -t it", file=self._path) from None
 
     def read(self, size: int | None = -1) -> bytes:
-        try:
+        with self._checked():
             return super().read(size)
-        except (EOFError, OSError, zlib.error) as error:
-            raise self._fail(error) from None
 
     def read1(self, size: int = -1) -> bytes:
-        try:
+        with self._checked():
             return super().read1(size)
-        except (EOFError, OSError, zlib.error) as error:
-            raise self._fail(error) from None
 
     def peek(self, n: int) -> bytes:
-        try:
+        with self._checked():
             return super().peek(n)
-        except (EOFError, OSError, zlib.error) as error:
-            raise self._fail(error) from None
 
 
 def parse_lines(
