@@ -317,15 +317,15 @@ def test_replications_default_to_the_scenarios_when_more(tmp_path: Path) -> None
 
 def test_apache2buddy_sentence_shows_its_arithmetic() -> None:
     """The children the rule counts, times the threads of each: 3584 / 3.32 -> 1079 x 25."""
-    from mpmsim.search.result import _versus_buddy
+    from mpmsim.search.row_notes import versus_buddy
 
     buddy = {"child_rss_mib": 3.32, "max_children": 1079, "max_request_workers": 26975,
              "request_mib_per_worker": 0.0}  # fmt: skip
-    text = _versus_buddy(buddy, 150, {"constraint": "throughput", "bottleneck": "cpu"})
+    text = versus_buddy(buddy, 150, {"constraint": "throughput", "bottleneck": "cpu"})
     assert "MaxRequestWorkers 26975 (1079 children = (RAM - os_reserved) / 3.32 MiB" in text
     assert "x 25 threads per child" in text
     prefork = {**buddy, "max_request_workers": 1079}
-    assert "threads per child" not in _versus_buddy(prefork, 150, {"constraint": "ram"})
+    assert "threads per child" not in versus_buddy(prefork, 150, {"constraint": "ram"})
 
 
 def test_a_winner_on_credits_says_so_with_its_intervals_and_apache_log(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from mpmsim.search.goals import DEFAULT_HEADROOM, Goals, goals_for
 from mpmsim.search.php import PHP_MPMS, php_classes
 from mpmsim.search.php_sizing import php_sets, size_pools
 from mpmsim.search.result import OptimizeResult, build_result
+from mpmsim.search.row_notes import nothing_fits_advice
 from mpmsim.search.space import (
     KEEPALIVE,
     Bounds,
@@ -31,7 +32,6 @@ from mpmsim.search.space import (
     full_line,
     keepalive_directives,
     pruned_line,
-    smallest,
     tpc_choices,
     useful_workers,
 )
@@ -199,21 +199,9 @@ def _setups(
 def _nothing_fits(
     grid: _Grid, prep: Prepared, mpms: Sequence[str], bounds: Bounds, headroom: float
 ) -> str | None:
-    """On a machine where not even the smallest configuration fits (no MPM has a line): what
-    the smallest needs at worst (every worker holding a request) and what would change it."""
-    if grid.lines:
-        return None
-    cand, need = min((smallest(prep, m) for m in mpms), key=lambda pair: pair[1])
-    request_kib = max((k.memory_kib for k in prep.classes), default=0.0)
-    held = f", each worker holding a request's {request_kib:,.0f} KiB" if request_kib else ""
-    return (
-        f"memory: no configuration fits in {bounds.memory_budget_mib:.0f} MiB (RAM - "
-        f"os_reserved_mib, less {headroom:.0%} headroom): the smallest, {cand.mpm} "
-        f"MaxRequestWorkers {cand.max_request_workers} (ThreadsPerChild "
-        f"{cand.threads_per_child}), needs {need:,.0f} MiB with every child and thread "
-        f"alive{held}; give more RAM (a larger instance) or less memory per request (the mix's "
-        "memory_kib)"
-    )
+    """On a machine where not even the smallest configuration fits (no MPM has a line): the
+    advice saying what the smallest needs; else None."""
+    return None if grid.lines else nothing_fits_advice(prep, mpms, bounds, headroom)
 
 
 def _run(search: Search, grid: _Grid, given_tpc: int, *, full_grid: bool, spares: bool) -> None:

@@ -9,25 +9,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from mpmsim.engine.summary import ci95
-from mpmsim.models.hardware.credits import (
-    HOURS_PER_MONTH,
-    credit_outlook,
-    empty_balance_set,
-    is_burstable,
-)
 from mpmsim.search.advice import advice, closest
 from mpmsim.search.assumptions import memory_assumptions
 from mpmsim.search.block import apache_block, check_block
 from mpmsim.search.check_command import run_args
 from mpmsim.search.goals import CARRY_TOLERANCE, TARGET_TOLERANCE, Goals, all_met, binding_goal
 from mpmsim.search.php import php_row, pool_use, setup_preps
+from mpmsim.search.row_notes import credits_row, unfit_row, versus_buddy
 from mpmsim.search.space import (
     RUN_TIME_AH,
     Bounds,
     Candidate,
     apache2buddy,
     fit_spares,
-    smallest,
     spare_value,
 )
 from mpmsim.spec.resolve import Prepared
@@ -219,7 +213,7 @@ def build_result(
     objective = "throughput" if search.goals.throughput_target is None else "memory@load"
     limits = {k: line[-1] if ram_top[k] else None for k, line in lines.items()}
     best_rows, best_cands = _best_per_mpm(search, lines, limits)
-    best_rows += [_unfit(prep, m, bounds) for m in mpms if not any(k[0] == m for k in lines)]
+    best_rows += [unfit_row(prep, m, bounds) for m in mpms if not any(k[0] == m for k in lines)]
     winner_c = search.choose(best_cands)
     winner: dict[str, Any] | None = None
     if winner_c is not None:
@@ -248,19 +242,6 @@ def build_result(
     return OptimizeResult(data)
 
 
-def _unfit(prep: Prepared, mpm: str, bounds: Bounds) -> dict[str, Any]:
-    """The row of an MPM searched but never simulated: not even its smallest size fits."""
-    cand, need = smallest(prep, mpm)
-    return {
-        "mpm": mpm, "feasible": False, "goals_met": False,
-        "note": (
-            f"no size fits in the {bounds.memory_budget_mib:,.0f} MiB budget: its smallest "
-            f"(MaxRequestWorkers {cand.max_request_workers}, ThreadsPerChild "
-            f"{cand.threads_per_child}) needs {need:,.0f} MiB with every worker busy"
-        ),
-    }  # fmt: skip
-
-
 def _pick(
     search: Search,
     c: Candidate,
@@ -274,23 +255,9 @@ def _pick(
     row |= pool_use(search.evals[c])
     sets = (*base_sets, *c.pool_sets())  # the block's own directives come from the block
     row["run_args"] = run_args(row["block"], prep.scenario.seed, search.reps, sets)
-    row["burst"] = _credits(prep, row)
+    row["burst"] = credits_row(prep, row)
     row["error_log"] = search.evals[c].get("error_log", [])
     return row
-
-
-def _credits(prep: Prepared, row: dict[str, Any]) -> dict[str, Any] | None:
-    """A burstable instance's credits at this configuration's CPU use (None otherwise): in
-    standard mode above its baseline the goals hold only while a balance lasts, and
-    ``empty_balance_set`` is the ``--set`` that sizes it for good (as ``mpmsim report`` does)."""
-    hw = prep.hardware
-    if not is_burstable(hw) or row["cpu_utilization"] is None:
-        return None
-    out = credit_outlook(hw, row["cpu_utilization"], HOURS_PER_MONTH)
-    return out | {
-        "cpu_utilization": row["cpu_utilization"],
-        "empty_balance_set": empty_balance_set(hw.name),
-    }
 
 
 def _verdict(
@@ -398,41 +365,5 @@ def _winner(search: Search, c: Candidate, prep: Prepared, ram_limit: int | None)
         for k, v in fit_spares(c.mpm, given).items()
     ]
     out["apache2buddy"] = buddy
-    out["apache2buddy_vs_ours"] = _versus_buddy(buddy, c.max_request_workers, out["binding"])
+    out["apache2buddy_vs_ours"] = versus_buddy(buddy, c.max_request_workers, out["binding"])
     return out
-
-
-def _versus_buddy(buddy: dict[str, Any], ours: int, binding: dict[str, str]) -> str:
-    """One sentence: apache2buddy's figure beside ours, and why they differ."""
-    theirs = buddy["max_request_workers"]
-    held = buddy.get("request_mib_per_worker") or 0.0
-    busy = f", each worker holding a request's {held:g} MiB" if held else ""
-    per_child = theirs // max(buddy["max_children"], 1)
-    threads = f" x {per_child} threads per child" if per_child > 1 else ""
-    head = (
-        f"apache2buddy's rule gives MaxRequestWorkers {theirs} ({buddy['max_children']} "
-        f"children = (RAM - os_reserved) / {buddy['child_rss_mib']} MiB, the largest child's "
-        f"RSS{busy}{threads}); we recommend {ours}"
-    )
-    if ours > theirs:
-        why = (
-            "apache2buddy charges every child the pages all children share (RSS), while RAM "
-            "holds them once (PSS, what the simulation counts)"
-        )
-    elif ours == theirs:
-        why = "both stop where memory runs out"
-    elif binding["constraint"] in ("p95", "error_rate"):
-        why = f"more workers than that break the {binding['constraint']} goal"
-    elif binding["constraint"] == "ram":
-        why = "we keep the headroom free and count each connection's and request's memory too"
-    elif binding["bottleneck"] == "cpu":
-        why = (
-            "the CPU is saturated there, so more workers add context switches and run-queue "
-            "waits, not throughput; apache2buddy only asks what fits in memory"
-        )
-    else:
-        why = (
-            "the load keeps no more workers busy, so more would only hold memory; apache2buddy "
-            "only asks what fits in memory"
-        )
-    return f"{head}: {why}."
