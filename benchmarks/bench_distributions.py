@@ -8,7 +8,8 @@ from __future__ import annotations
 import sys
 import time
 
-from mpmsim.workloads.distributions import DistributionSpec, make_sampler, parse_spec, stream
+from mpmsim.workloads.distributions import DistributionSpec, make_sampler, parse_spec
+from mpmsim.workloads.streams import stream
 
 SPECS: dict[str, object] = {
     "deterministic": 2.0,

@@ -20,8 +20,8 @@ from mpmsim.workloads.distributions import (
     make_sampler,
     mean_of,
     parse_spec,
-    stream,
 )
+from mpmsim.workloads.streams import stream
 
 N = 200_000
 #: Sample means must lie within this many standard errors (sample std / sqrt(N)) of mean_of.
@@ -180,7 +180,7 @@ FIRST_ARRIVALS_12345 = 0.825500893630052
 def test_stream_stable_across_processes() -> None:
     assert stream(12345, 0, "arrivals").random() == FIRST_ARRIVALS_12345
     code = (
-        "from mpmsim.workloads.distributions import stream;"
+        "from mpmsim.workloads.streams import stream;"
         "print(repr(stream(12345, 0, 'arrivals').random()))"
     )
     for hash_seed in ("1", "2"):

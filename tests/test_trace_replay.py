@@ -15,7 +15,7 @@ from mpmsim.engine.replication import build_world, run_replication
 from mpmsim.engine.replications import run_prepared
 from mpmsim.spec.reading import load_scenario_data
 from mpmsim.spec.resolve import Prepared, prepare
-from mpmsim.workloads.distributions import stream
+from mpmsim.workloads.streams import stream
 from mpmsim.workloads.trace import start_replay
 from tests.helpers import IDEAL_HW, Cli, scenario_dict
 from tests.logs import NASA, LoggedRequest, Traffic, format_line, shared_log, take, write_log

@@ -25,7 +25,8 @@ from mpmsim.models.mpm.base import DEAD, Child
 from mpmsim.spec.backends import MOD_PHP
 from mpmsim.spec.php import FpmBackend, ModPhp, ProxyBackend
 from mpmsim.spec.resolve import Prepared
-from mpmsim.workloads.distributions import Sampler, make_sampler, stream
+from mpmsim.workloads.distributions import Sampler, make_sampler
+from mpmsim.workloads.streams import stream
 
 
 class Route(Protocol):

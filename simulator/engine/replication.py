@@ -25,9 +25,10 @@ from mpmsim.models.mpm.registry import make_mpm
 from mpmsim.spec.resolve import Prepared
 from mpmsim.spec.scenario import ClosedLoad, TraceLoad
 from mpmsim.workloads.closed import RequestBudget, start_closed
-from mpmsim.workloads.distributions import Sampler, make_sampler, stream
+from mpmsim.workloads.distributions import Sampler, make_sampler
 from mpmsim.workloads.mix import RequestDraw
 from mpmsim.workloads.open import ArrivalSchedule, SessionTally, arrivals
+from mpmsim.workloads.streams import stream
 from mpmsim.workloads.trace import TraceTally, start_replay
 
 #: A closed load with only a request count stops at the latest after this much simulated time.

@@ -19,8 +19,8 @@ from mpmsim.workloads.access_log.connections import (
     rebuild,
 )
 from mpmsim.workloads.access_log.url_classes import UrlClasses
-from mpmsim.workloads.distributions import stream
 from mpmsim.workloads.fitting import Fit, drawn_count_mean, fit_continuous, fit_counts
+from mpmsim.workloads.streams import stream
 
 DEFAULT_CPU_SHARE = 0.2
 """Share of ``%D`` taken as CPU when nothing better is known (the rest is ``wait_ms``)."""

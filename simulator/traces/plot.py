@@ -11,8 +11,9 @@ import numpy.typing as npt
 
 from mpmsim.errors import InputError
 from mpmsim.traces.fit import TraceFit
-from mpmsim.workloads.distributions import AnySpec, make_sampler, stream
+from mpmsim.workloads.distributions import AnySpec, make_sampler
 from mpmsim.workloads.fitting import Fit
+from mpmsim.workloads.streams import stream
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
