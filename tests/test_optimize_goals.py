@@ -84,7 +84,7 @@ def test_a_load_the_t3_medium_carries_has_a_winner_that_run_confirms(tmp_path: P
 def test_assumptions_name_the_cost_model_and_warn_for_a_dynamic_mix(tmp_path: Path) -> None:
     res = optimize(
         SITE, mpm="event", jobs=1, budget=1, cache_dir=tmp_path / "c",
-        overrides=("load.sessions_per_s=1", "duration_s=20", "warmup_s=5"),
+        overrides=("load.sessions_per_s=1", "duration_s=25", "warmup_s=10"),
     )  # fmt: skip
     a = res.to_dict()["assumptions"]
     assert a["cost_model"] == "default" and "minimal Apache" in a["cost_model_description"]

@@ -18,6 +18,7 @@ from mpmsim.engine.summary import (
     ci95,
     empty_window_warnings,
     nan_mean,
+    ramp_warnings,
     summarize,
 )
 from mpmsim.engine.theory import theory_block
@@ -86,7 +87,7 @@ class RunResult:
             "seed": p.scenario.seed,
             "replications": n,
             "effective_directives": p.directives.as_dict(),
-            "warnings": [*p.warnings, *empty_window_warnings(p, recs)],
+            "warnings": [*p.warnings, *empty_window_warnings(p, recs), *ramp_warnings(p, recs)],
             "throughput_rps": _r(self.mean("throughput_rps")),
             "throughput_rps_ci95": _r(self.ci("throughput_rps")),
             **self._offered(),

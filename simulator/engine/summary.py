@@ -21,6 +21,7 @@ from mpmsim.engine.trace_summary import summarize_trace
 from mpmsim.engine.warmup import auto_warmup_s
 from mpmsim.spec.resolve import Prepared
 from mpmsim.spec.scenario import TraceLoad
+from mpmsim.spec.session_ramp import short_warmup
 from mpmsim.workloads.distributions import make_sampler, mean_of
 
 PERCENTILES = (50, 90, 95, 99)
@@ -228,6 +229,19 @@ def empty_window_warnings(prep: Prepared, records: Sequence[dict[str, Any]]) -> 
         return []
     where = f"in {len(empty)} of {len(records)} replications, " if len(records) > 1 else ""
     return [f"{where}no response was measured: {_why_empty(prep, empty[0])}"]
+
+
+def ramp_warnings(prep: Prepared, records: Sequence[dict[str, Any]]) -> list[str]:
+    """One line when the measured window opened while an open load's sessions were still
+    building up (:mod:`mpmsim.spec.session_ramp`): the window the replications measured on
+    average, so that ``warmup_s: auto`` is judged on the start MSER-5 chose."""
+    measured = [r for r in records if r["window_s"] > 0]
+    if not measured:
+        return []
+    start = float(np.mean([r["warmup_s"] for r in measured]))
+    end = start + float(np.mean([r["window_s"] for r in measured]))
+    why = short_warmup(prep.scenario, start, end)
+    return [] if why is None else [why]
 
 
 def _why_empty(prep: Prepared, rec: dict[str, Any]) -> str:

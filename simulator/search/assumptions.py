@@ -3,7 +3,9 @@
 :func:`memory_assumptions` states what one child (process, thread) and one request in flight
 are assumed to hold, and the cost model those figures come from (its name, description and
 calibration or justification); its ``warnings`` say when a dynamic-looking mix runs on the
-children of the minimal Apache the shipped cost models were measured on.
+children of the minimal Apache the shipped cost models were measured on, and when the measured
+window opens while an open load's sessions still build up (every candidate is then judged on a
+lighter load than the steady one: :mod:`mpmsim.spec.session_ramp`).
 :func:`assumption_lines` renders it for the terminal. ``mpmsim optimize`` and ``mpmsim report``
 print both in their first lines.
 """
@@ -18,6 +20,7 @@ from mpmsim.models.costs import CostModel, cost_catalog
 from mpmsim.models.mpm.registry import kept_connection_kib
 from mpmsim.search.php import fpm_backend, fpm_child_mib, modphp_growth_mib
 from mpmsim.spec.resolve import Prepared
+from mpmsim.spec.session_ramp import short_warmup
 
 DYNAMIC_CPU_MS = 2.0
 """A class whose handler takes this much CPU (reference core) or waits at all looks dynamic:
@@ -137,6 +140,23 @@ def _minimal_apache(c: CostModel) -> bool:
 
 
 def _warnings(prep: Prepared, child_rss: float, request_kib: float) -> list[str]:
+    """Warnings: a window still in an open load's ramp; dynamic-looking classes on a minimal
+    Apache's children."""
+    return [*_ramp(prep), *_minimal_children(prep, child_rss, request_kib)]
+
+
+def _ramp(prep: Prepared) -> list[str]:
+    """The window a fixed ``warmup_s`` gives, if it opens while the sessions still build up
+    (``auto`` is judged on the start each run chooses: the runs' own warnings)."""
+    sc, duration = prep.scenario, prep.duration_s
+    if sc.warmup_s == "auto" or duration is None:
+        return []
+    start = sc.load.start_s
+    why = short_warmup(sc, start + sc.warmup_s, start + duration)
+    return [] if why is None else [why]
+
+
+def _minimal_children(prep: Prepared, child_rss: float, request_kib: float) -> list[str]:
     """A warning when dynamic-looking classes run on a minimal Apache's children."""
     c = prep.costs
     dynamic = []

@@ -1,0 +1,134 @@
+"""How long an open load's sessions take to build up, and whether a measured window waits for it.
+
+An open load starts from no session at all. A session arriving at ``t`` sends its ``i``-th
+request about ``i`` think times later, so ``t`` after the load starts the requests of sessions
+that would have arrived earlier are missing: the offered rate climbs to its steady value
+(``sessions_per_s`` x the mean requests per session) over about a session's length, and far
+longer when session lengths have a tail (a geometric count of pages). A window that opens during
+the climb judges the server on a lighter load than the steady one (fewer requests, fewer
+connections pinning workers), and every response's time delays the climb further, so a server
+that keeps up even reads as serving less than was offered: dynamic-site with ``warmup_s`` 3 and
+12 s in all served 93 % of its offered load on a machine at 19 % CPU, and a fleet sized on such
+windows came out at 51 instances where 2 carry the steady load.
+
+The share of the steady rate still missing at ``t`` is ``sum_i P(n > i) P(S_i > t) / E[n]``
+(``n`` the session's requests, ``S_i`` the sum of ``i`` think times, a gamma with their mean and
+variance, as :mod:`mpmsim.engine.summary` takes the offered rate); responses are taken as
+instant, so it is the least the ramp costs, whatever the server.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+
+import numpy as np
+from scipy import stats
+
+from mpmsim.spec.scenario import OpenLoad, Scenario
+from mpmsim.workloads.distributions import describe, make_sampler, mean_of, parse_spec
+
+RAMP_TOLERANCE = 0.03
+"""A measured window may offer at most 3 % less than the steady load on average: the tolerance
+by which optimize and report judge a load carried (``search.goals.CARRY_TOLERANCE``), so that a
+window still in the ramp cannot pass a server on a load lighter than that by more than the
+verdict itself allows."""
+
+_DRAWS = 8192
+_POINTS = 64  # the window's average deficit: a trapezoid over this many instants
+
+
+def ramp_deficit(load: OpenLoad, after_s: float) -> float:
+    """The share of an open load's steady offered rate not yet sent ``after_s`` after it starts."""
+    return _deficit(*_moments(_key(load)), after_s)
+
+
+def window_deficit(load: OpenLoad, start_s: float, end_s: float) -> float:
+    """The share of the steady offered rate a window from ``start_s`` to ``end_s`` after the
+    load starts misses on average."""
+    moments = _moments(_key(load))
+    if end_s <= start_s:
+        return _deficit(*moments, start_s)
+    d = np.array([_deficit(*moments, t) for t in np.linspace(start_s, end_s, _POINTS)])
+    return float((d[:-1] + d[1:]).mean() / 2.0)  # the trapezoid rule on evenly spaced instants
+
+
+def short_warmup(scenario: Scenario, start_s: float, end_s: float) -> str | None:
+    """Why a measured window from ``start_s`` to ``end_s`` (simulated time) sees an open load's
+    sessions still building up, and the warm-up that measures as long a window at the steady
+    load; None when it does not (closed and replayed loads, a schedule of rates, which is meant
+    to change, and a window within ``RAMP_TOLERANCE`` of the steady load)."""
+    load = scenario.load
+    if not isinstance(load, OpenLoad) or isinstance(load.sessions_per_s, list):
+        return None
+    a, b = start_s - load.start_s, end_s - load.start_s
+    missing = window_deficit(load, a, b)
+    if missing <= RAMP_TOLERANCE:
+        return None
+    length = max(b - a, 0.0)
+    need = _steady_start(load, length)
+    fix = (
+        f"warmup_s {need:g} with duration_s {need + length:g} measures as long a window at the "
+        "steady load"
+        if math.isfinite(need)
+        else "no warm-up reaches the steady load"
+    )
+    return (
+        f"the measured window ({start_s:g}-{end_s:g} s) opens while the open load's sessions "
+        f"({describe(load.requests_per_session)} requests each, think time "
+        f"{describe(load.think_time_s)} s) are still building up: it offers "
+        f"{100 * missing:.0f} % less than the steady load on average, so the server is judged on "
+        f"a lighter load than it will carry; {fix}"
+    )
+
+
+def _key(load: OpenLoad) -> str:
+    """The parts of a load the ramp depends on, as a hashable cache key."""
+    dumped = load.model_dump(mode="json", include={"requests_per_session", "think_time_s"})
+    return json.dumps([dumped["requests_per_session"], dumped["think_time_s"]])
+
+
+@lru_cache(maxsize=64)
+def _moments(key: str) -> tuple[np.ndarray, float, float, float]:
+    """P(n > i) for i = 0, 1, ...; E[n]; the think time's mean and variance (seeded draws)."""
+    requests_spec, think_spec = json.loads(key)
+    sizes = make_sampler(requests_spec, np.random.default_rng(0), block=_DRAWS)
+    n = np.array([max(1, sizes.draw_int()) for _ in range(_DRAWS)])
+    longer = np.array([(n > i).mean() for i in range(int(n.max()))])
+    think = make_sampler(think_spec, np.random.default_rng(0), block=_DRAWS)
+    sample = np.array([think.draw() for _ in range(_DRAWS)])
+    return longer, float(n.mean()), float(mean_of(parse_spec(think_spec))), float(sample.var())
+
+
+def _deficit(longer: np.ndarray, mean_n: float, mean: float, var: float, t: float) -> float:
+    if mean <= 0.0 or len(longer) < 2:
+        return 0.0
+    i = np.arange(1, len(longer), dtype=float)
+    if var <= 0.0:  # requests at fixed steps
+        late = (i * mean > t).astype(float)
+    else:
+        late = stats.gamma.sf(t, i * mean * mean / var, scale=var / mean)
+    return float((longer[1:] * late).sum()) / mean_n
+
+
+def _steady_start(load: OpenLoad, length_s: float) -> float:
+    """The least warm-up (whole seconds) after which a window of ``length_s`` misses at most
+    ``RAMP_TOLERANCE`` of the steady load (inf when none does within 10^7 s)."""
+
+    def short(w: float) -> bool:
+        return window_deficit(load, w, w + length_s) > RAMP_TOLERANCE
+
+    hi = 1.0
+    while short(hi):
+        hi *= 2.0
+        if hi > 1e7:  # a think time of months
+            return math.inf
+    lo = hi / 2.0 if hi > 1.0 else 0.0
+    while hi - lo > 0.5:
+        mid = (lo + hi) / 2.0
+        lo, hi = (mid, hi) if short(mid) else (lo, mid)
+    return float(math.ceil(hi))
+
+
+__all__ = ["RAMP_TOLERANCE", "ramp_deficit", "short_warmup", "window_deficit"]
