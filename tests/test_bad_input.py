@@ -68,10 +68,10 @@ def test_warmup_as_long_as_the_run(
 
 
 def test_warmup_set_on_the_command_line(mpmsim: Cli) -> None:
-    example = EXAMPLES / "keepalive-idle-browsers.yaml"  # duration_s 30
-    line = one_line_error(mpmsim("run", str(example), "--set", "warmup_s=30"))
-    assert line.endswith("warmup_s: must be less than the simulated time (duration_s 30 s), "
-                         "or no request is measured (got 30)")  # fmt: skip
+    example = EXAMPLES / "keepalive-idle-browsers.yaml"  # duration_s 40
+    line = one_line_error(mpmsim("run", str(example), "--set", "warmup_s=40"))
+    assert line.endswith("warmup_s: must be less than the simulated time (duration_s 40 s), "
+                         "or no request is measured (got 40)")  # fmt: skip
 
 
 def test_a_shorter_warmup_is_accepted() -> None:
