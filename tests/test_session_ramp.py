@@ -13,10 +13,12 @@ from hypothesis import strategies as st
 import mpmsim
 from mpmsim.engine.replications import run_prepared
 from mpmsim.search.assumptions import memory_assumptions
+from mpmsim.sizing.recommendation import answer
 from mpmsim.spec.reading import load_scenario, load_scenario_data
 from mpmsim.spec.scenario import OpenLoad
 from mpmsim.spec.session_ramp import (
     RAMP_TOLERANCE,
+    fixed_window_note,
     ramp_deficit,
     short_warmup,
     window_deficit,
@@ -122,3 +124,16 @@ def test_optimize_and_report_say_it_in_their_first_lines() -> None:
     assert not memory_assumptions(prepared(duration_s=12, warmup_s="auto", load=TWO_PAGES))[
         "warnings"
     ]
+
+
+def test_the_reports_first_sentence_says_its_window_was_still_in_the_ramp() -> None:
+    short = load_scenario(EXAMPLES / "dynamic-site.yaml", ("duration_s=12", "warmup_s=3"))
+    note = fixed_window_note(short)
+    assert note is not None and "16 % less" in note
+    assert fixed_window_note(load_scenario(EXAMPLES / "dynamic-site.yaml")) is None
+    row = {"instance": "t3.medium", "goals": {}, "goals_met": False, "note": "nothing fits"}
+    data = {"instances": [row], "recommendation": None, "goals": {"offered_rps": 80.0}}
+    assert "build up" not in answer(data)
+    assert answer(data | {"window_ramp": note}).endswith(
+        "lengthen warmup_s and run the report again before buying."
+    )

@@ -20,7 +20,7 @@ from mpmsim.models.costs import CostModel, cost_catalog
 from mpmsim.models.mpm.registry import kept_connection_kib
 from mpmsim.search.php import fpm_backend, fpm_child_mib, modphp_growth_mib
 from mpmsim.spec.resolve import Prepared
-from mpmsim.spec.session_ramp import short_warmup
+from mpmsim.spec.session_ramp import fixed_window_note
 
 DYNAMIC_CPU_MS = 2.0
 """A class whose handler takes this much CPU (reference core) or waits at all looks dynamic:
@@ -142,18 +142,8 @@ def _minimal_apache(c: CostModel) -> bool:
 def _warnings(prep: Prepared, child_rss: float, request_kib: float) -> list[str]:
     """Warnings: a window still in an open load's ramp; dynamic-looking classes on a minimal
     Apache's children."""
-    return [*_ramp(prep), *_minimal_children(prep, child_rss, request_kib)]
-
-
-def _ramp(prep: Prepared) -> list[str]:
-    """The window a fixed ``warmup_s`` gives, if it opens while the sessions still build up
-    (``auto`` is judged on the start each run chooses: the runs' own warnings)."""
-    sc, duration = prep.scenario, prep.duration_s
-    if sc.warmup_s == "auto" or duration is None:
-        return []
-    start = sc.load.start_s
-    why = short_warmup(sc, start + sc.warmup_s, start + duration)
-    return [] if why is None else [why]
+    ramp = fixed_window_note(prep.scenario)  # auto: each run's own warnings say it
+    return [*([ramp] if ramp else []), *_minimal_children(prep, child_rss, request_kib)]
 
 
 def _minimal_children(prep: Prepared, child_rss: float, request_kib: float) -> list[str]:

@@ -98,7 +98,18 @@ def missed(goals: dict[str, dict[str, Any]]) -> str:
 
 
 def answer(data: dict[str, Any]) -> str:
-    """The report's first line: what to buy and why, or why nothing qualifies."""
+    """The report's first line: what to buy and why, or why nothing qualifies; and when the
+    window judged a load still building up (``window_ramp``), that it must be measured again."""
+    text = _answer(data)
+    if data.get("window_ramp"):
+        text += (
+            " Judged on a window that opens while the load's sessions still build up (the "
+            "warning below): lengthen warmup_s and run the report again before buying."
+        )
+    return text
+
+
+def _answer(data: dict[str, Any]) -> str:
     rows, rec = data["instances"], data["recommendation"]
     load = load_words(data["goals"])
     singles_fail = not any(r["goals_met"] for r in rows)

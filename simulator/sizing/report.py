@@ -28,6 +28,7 @@ from mpmsim.sizing.result import SizingReport
 from mpmsim.sizing.text import render_text
 from mpmsim.spec.reading import load_scenario
 from mpmsim.spec.scenario import Scenario
+from mpmsim.spec.session_ramp import fixed_window_note
 
 
 def build_report(
@@ -110,6 +111,7 @@ def _data(
         "instances": rows,
         "recommendation": rec,
         "goals_met": rec is not None,
+        "window_ramp": fixed_window_note(sc),
     }
 
 

@@ -83,6 +83,16 @@ def short_warmup(scenario: Scenario, start_s: float, end_s: float) -> str | None
     )
 
 
+def fixed_window_note(scenario: Scenario) -> str | None:
+    """``short_warmup`` for the window a fixed ``warmup_s`` gives before anything runs (None
+    for ``auto``, which each run chooses, and for a load without a set duration)."""
+    load = scenario.load
+    duration = load.duration_s or scenario.duration_s
+    if scenario.warmup_s == "auto" or duration is None:
+        return None
+    return short_warmup(scenario, load.start_s + scenario.warmup_s, load.start_s + duration)
+
+
 def _key(load: OpenLoad) -> str:
     """The parts of a load the ramp depends on, as a hashable cache key."""
     dumped = load.model_dump(mode="json", include={"requests_per_session", "think_time_s"})
@@ -131,4 +141,10 @@ def _steady_start(load: OpenLoad, length_s: float) -> float:
     return float(math.ceil(hi))
 
 
-__all__ = ["RAMP_TOLERANCE", "ramp_deficit", "short_warmup", "window_deficit"]
+__all__ = [
+    "RAMP_TOLERANCE",
+    "fixed_window_note",
+    "ramp_deficit",
+    "short_warmup",
+    "window_deficit",
+]
