@@ -162,3 +162,21 @@ def test_a_narrow_feasible_dip_in_p95_is_found() -> None:
     found = search.line_search("prefork", 1, line, start_points(line, 100.0))
     assert found is not None
     assert 360 <= found.max_request_workers <= 440
+
+
+def test_a_level_feasible_plateau_above_the_choice_is_not_walked() -> None:
+    """An open load that MaxRequestWorkers past 250 no longer changes (every point the same run,
+    as keepalive-idle-browsers on event): the highest throughput is a level stretch. Once one of
+    its points has both neighbours simulated the peak is known; before, the search probed the
+    next equal point's neighbour, one point a round, down the whole stretch (22 of 108 points)."""
+
+    def level(c: Candidate) -> tuple[float, float]:
+        m = min(c.max_request_workers, 250)
+        return round(235.0 * min(m / 225.0, 1.0) + (0.45 if m >= 250 else 0.0), 6), 10 + 0.1 * m
+
+    line = full_line("event", 25)
+    search = FakeSearch(level, 1e9)
+    found = search.line_search("event", 25, line, start_points(line, 225.0))
+    assert found is not None and found.max_request_workers == 225
+    walked = sorted(c.max_request_workers for c in search.evals if c.max_request_workers > 250)
+    assert len(walked) <= 3, walked

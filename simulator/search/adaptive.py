@@ -349,7 +349,17 @@ class Search:
         ok = [c for c in cands if c in self.evals and self.feasible(self.evals[c])]
         if not ok:
             return []
-        top = max(ok, key=lambda c: (credited(self.evals[c]["throughput_rps"], cap), -self._mem(c)))
+
+        def level(c: Candidate) -> float:
+            return credited(self.evals[c]["throughput_rps"], cap)
+
+        highest = max(level(c) for c in ok)
+        tops = [c for c in ok if level(c) == highest]
+        if any(all(n in self.evals for n in _neighbours(cands, c)) for c in tops):
+            # One of them is no lower than both its neighbours: the peak is known (a level one
+            # too). Probing the next equal point's neighbour walked a plateau one point a round.
+            return []
+        top = min(tops, key=lambda c: (self._mem(c), c.max_request_workers))
         return [c for c in _neighbours(cands, top) if c not in self.evals]
 
     def _report(self, done: int = 0, total: int = 0) -> None:
