@@ -196,6 +196,29 @@ def test_fetch_status_follows_no_redirect_to_another_host() -> None:
         assert elsewhere[1:] == ["/server-status?auto"]  # only the direct fetch reached it
 
 
+@pytest.mark.parametrize(
+    ("code", "body", "message"),
+    [
+        (404, "Not Found", "answered HTTP 404"),
+        (200, "<html><body>It works!</body></html>", "a page that is not mod_status's"),
+    ],
+)
+def test_a_status_url_without_mod_status_is_refused_before_any_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, listening_port: int,
+    code: int, body: str, message: str,
+) -> None:  # fmt: skip
+    _fake_tool(tmp_path, monkeypatch, "ab", AB_TEXT, SLEEP="0")
+    ran: list[object] = []
+    monkeypatch.setattr("mpmsim.bench.measure._measure", lambda *args: ran.append(args))
+    with (
+        _http_server("127.0.0.1", code, body) as status,
+        pytest.raises(InputError, match=message) as caught,
+    ):
+        bench(f"http://127.0.0.1:{listening_port}/t", status_url=f"{status[0]}/server-status")
+    assert caught.value.field == "status_url"
+    assert status[1:] == ["/server-status?auto"] and not ran
+
+
 def test_rows_are_written_with_the_runs_csv_header(tmp_path: Path) -> None:
     if SHARED_RUNS.exists():
         with SHARED_RUNS.open() as handle:
@@ -275,16 +298,17 @@ def test_bench_pipeline_with_a_fake_ab(
     monkeypatch.setattr("mpmsim.bench.processes.APACHE_PROGRAMS", (me,))
     lines: list[str] = []
     url = f"http://127.0.0.1:{listening_port}/test.html"
-    rows = bench(
-        url,
-        concurrency=[3],
-        duration_s=1,
-        apache_pid_file=pid_file,
-        status_url="http://127.0.0.1:9/server-status",
-        progress=lines.append,
-        mpm="worker",
-        directives={"ThreadsPerChild": 8, "MaxRequestWorkers": 32, "KeepAliveTimeout": 2},
-    )
+    with _http_server("localhost", 200, STATUS_EVENT) as status:
+        rows = bench(
+            url,
+            concurrency=[3],
+            duration_s=1,
+            apache_pid_file=pid_file,
+            status_url=f"{status[0]}/server-status",  # localhost: the same server as 127.0.0.1
+            progress=lines.append,
+            mpm="worker",
+            directives={"ThreadsPerChild": 8, "MaxRequestWorkers": 32, "KeepAliveTimeout": 2},
+        )
     (row,) = rows
     assert set(row) == set(MEASUREMENT_COLUMNS)
     assert row["run_id"] == "bench-worker-ab-c3-ka0-r1" and row["scenario"] == "bench"
@@ -300,7 +324,8 @@ def test_bench_pipeline_with_a_fake_ab(
     assert (row["lat_mean_ms"], row["duration_s"], row["url"]) == (1.001, 2.001, "/test.html")
     # the -e file's exact percentiles win over the report's whole-ms table
     assert (row["lat_p50_ms"], row["lat_p95_ms"], row["lat_max_ms"]) == (0.6, 1.05, 1.1)
-    assert row["status_mid_ok"] == 0  # nothing listens on port 9
+    assert row["status_mid_ok"] == 1 and row["status_busy"] == 4  # the mid-run reading
+    assert status[1:] == ["/server-status?auto"] * 2  # the check before the run, then mid-run
     assert isinstance(row["n_samples"], int) and row["n_samples"] >= 2
     assert isinstance(row["idle_procs"], int) and row["idle_procs"] >= 1
     assert row["apache_cpu_s"] is not None and row["notes"] == ""

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from mpmsim.bench.kaclient import UsageError, loopback_target
 from mpmsim.bench.kaclient_report import kaclient_cells
 from mpmsim.bench.processes import apache_pid, sample_processes
-from mpmsim.bench.target import check_url, probe
+from mpmsim.bench.target import check_url, probe, same_host, status_problem
 from mpmsim.bench.tool import (
     INSTALL_HINT,
     KACLIENT,
@@ -69,7 +69,9 @@ def _validate(url: str, tool: str, concurrency: Sequence[int], duration_s: float
               repetitions: int, pid_file: Path | None, status_url: str | None) -> None:  # fmt: skip
     """Refuse bad arguments before any tool is looked for or any connection made."""
     host = check_url(url, "url", pid_file is not None)
-    if status_url is not None and check_url(status_url, "status_url", pid_file is not None) != host:
+    if status_url is not None and not same_host(
+        check_url(status_url, "status_url", pid_file is not None), host
+    ):
         raise InputError(f"status_url must be on the benchmarked host {host!r}", field="status_url")
     if tool not in TOOLS:
         raise InputError(f"unknown tool {tool!r}; expected one of {', '.join(TOOLS)}", field="tool")
@@ -291,6 +293,8 @@ def bench(
     unreachable = probe(url)
     if unreachable:
         raise InputError(f"cannot connect to {url}: {unreachable}", field="url")
+    if status_url is not None and (why := status_problem(status_url)):
+        raise InputError(why, field="status_url")
     settings = _Settings(url, tool, launcher, keepalive, int(duration_s), apache_pid_file,
                          status_url, mpm, _config_cells(mpm, directives), extras)  # fmt: skip
     rows: list[Row] = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import time
+import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
@@ -73,6 +74,32 @@ def status_cells(text: str, source: str) -> dict[str, object]:
     return cells
 
 
+def same_host(a: str, b: str) -> bool:
+    """Two URL host names for one server: equal, or both loopback names (localhost is 127.0.0.1
+    or ::1 on the machine bench runs on, and bench's local checks accept either)."""
+    return a == b or (a in LOCAL_HOSTS and b in LOCAL_HOSTS)
+
+
+def status_problem(status_url: str, timeout: float = STATUS_TIMEOUT_S) -> str | None:
+    """Why ``status_url?auto`` gives no mod_status reading (one GET, as ``fetch_status``), or
+    None: asked before a campaign, so that a wrong URL is not found out in rows without it."""
+    url = status_url if "auto" in urlsplit(status_url).query else f"{status_url}?auto"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
+    hint = "(mod_status loaded, with SetHandler server-status at that path and access from here?)"
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            text = response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return f"GET {url} answered HTTP {exc.code} {exc.reason} {hint}"
+    except (OSError, ValueError) as exc:
+        return f"GET {url} failed: {getattr(exc, 'reason', exc)}"
+    try:
+        status_cells(text, url)
+    except InputError:
+        return f"GET {url} answered a page that is not mod_status's ?auto text {hint}"
+    return None
+
+
 def fetch_status(status_url: str, timeout: float = STATUS_TIMEOUT_S) -> dict[str, object]:
     """One ``GET <status_url>?auto`` (no proxy, no redirect): status_mid_ok, fetch time, cells."""
     url = status_url if "auto" in urlsplit(status_url).query else f"{status_url}?auto"
@@ -90,4 +117,12 @@ def fetch_status(status_url: str, timeout: float = STATUS_TIMEOUT_S) -> dict[str
     return row
 
 
-__all__ = ["LOCAL_HOSTS", "check_url", "fetch_status", "probe", "status_cells"]
+__all__ = [
+    "LOCAL_HOSTS",
+    "check_url",
+    "fetch_status",
+    "probe",
+    "same_host",
+    "status_cells",
+    "status_problem",
+]
