@@ -41,6 +41,7 @@ from mpmsim.calibration.measured import (
 from mpmsim.calibration.memory_fit import fit_memory
 from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup, split_php, with_php
 from mpmsim.calibration.regressors import model_cpu_ms
+from mpmsim.calibration.shared_core import shared_core_rows
 from mpmsim.calibration.tail_fit import (
     TailFit,
     fit_after_response,
@@ -64,6 +65,7 @@ class Calibration:
     rows: list[dict[str, Any]] = field(default_factory=list)
     mape: dict[str, dict[str, float | None]] = field(default_factory=dict)
     unexplained: list[dict[str, Any]] = field(default_factory=list)
+    shared_core: list[dict[str, Any]] = field(default_factory=list)  # Apache not alone on its CPU
     skipped: list[dict[str, str]] = field(default_factory=list)  # rows it cannot simulate, why
     php_fit: PhpFit | None = None  # the PHP fields, when PHP rows were fitted (php_fit)
     tail_fit: TailFit | None = None  # after_response_cpu_ms, when rows showed it (tail_fit)
@@ -81,6 +83,7 @@ class Calibration:
             "network_rtt_ms": self.network_rtt_ms,
             "mape": self.mape,
             "unexplained": self.unexplained,
+            "shared_core": self.shared_core,
             "skipped": self.skipped,
             "rows": self.rows,
             "replications": self.replications,
@@ -277,7 +280,7 @@ def calibrate(
             })  # fmt: skip
     cal = Calibration(costs=costs, cpu_fit=cpu, memory_fit=mem, network_rtt_ms=rtt,
                       skipped=skipped, php_fit=php, tail_fit=tail,
-                      replications=replications)  # fmt: skip
+                      replications=replications, shared_core=shared_core_rows(runs))  # fmt: skip
     if simulate:
         setup = Setup(setup_hardware, rtt)
         cal.rows = compare(

@@ -15,6 +15,7 @@ import yaml
 from mpmsim.calibration.check import warning_agreement
 from mpmsim.calibration.fit import Calibration
 from mpmsim.calibration.measured import METRICS
+from mpmsim.calibration.shared_core import shared_core_lines
 from mpmsim.errors import InputError
 from mpmsim.workloads.readers import MeasuredRun
 
@@ -171,6 +172,9 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
         lines.append(f"rows not simulated (the simulator cannot reproduce their load): "
                      f"{len(cal.skipped)}")  # fmt: skip
         lines.extend(f"  row {s['run_id']}: {s['reason']}" for s in cal.skipped)
+    if cal.shared_core:
+        lines.append("")
+        lines.extend(shared_core_lines(cal.shared_core))
     if cal.unexplained:
         lines.append("")
         lines.append(f"rows the model does not explain (a metric off by > 25 %): "
