@@ -169,3 +169,20 @@ def test_calibrate_refuses_zero_replications(setup: Setup) -> None:
 
     with pytest.raises(InputError, match="must be >= 1"):
         simulate_rows([_row()], [load_costs("default")], setup, jobs=1, replications=0)
+
+
+def test_a_row_on_a_warm_server_starts_with_the_children_it_found(setup: Setup) -> None:
+    """bench's second run found 11 processes idle (parent + 10 children) where StartServers is
+    3: it is simulated from those 10 children, not from a cold start that forks them inside the
+    window; a cold reading, a row with a warm-up and a row without a reading keep StartServers."""
+    warm = _row(idle_procs=11, concurrency=200)
+    assert (
+        scenario_for(warm, load_costs("default"), setup)["server"]["directives"]["StartServers"]
+        == 10
+    )
+    for row in (_row(idle_procs=4), _row(idle_procs=11, warmup_s=2.0), _row()):
+        directives = scenario_for(row, load_costs("default"), setup)["server"]["directives"]
+        assert directives["StartServers"] == 3
+    cold_rec, _ = _rep(_row(concurrency=200), setup)
+    warm_rec, _ = _rep(warm, setup)
+    assert cold_rec["processes_peak"] <= 9 < warm_rec["processes_peak"] == 11

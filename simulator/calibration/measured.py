@@ -21,6 +21,7 @@ import numpy as np
 from mpmsim.engine.replication import run_replication
 from mpmsim.engine.summary import summarize
 from mpmsim.errors import InputError
+from mpmsim.models.apache.directives import apply_apache_rules, normalize_directives
 from mpmsim.models.costs import CostModel
 from mpmsim.models.hardware import HardwareSpec
 from mpmsim.models.mpm.warnings import KINDS, capacity_warnings
@@ -298,11 +299,33 @@ def scenario_for(run: MeasuredRun, costs: CostModel, setup: Setup, seed: int = 1
         "sample_interval_s": 0.5,  # the harness sampled memory every 0.5 s
         "hardware": setup.hardware.model_dump(exclude={"sources"}),
         "costs": cost_dict,
-        "server": {"mpm": run.mpm, "directives": dict(run.directives), **php["server"]},
+        "server": {"mpm": run.mpm, "directives": started_warm(run), **php["server"]},
         **({"backends": php["backends"]} if php["backends"] else {}),
         "load": load_for(run, setup),
         "mix": [{"name": run.content, **php["mix"]}],
     }
+
+
+def started_warm(run: MeasuredRun) -> dict[str, Any]:
+    """``run``'s directives, with StartServers raised to the children its idle reading counted
+    when the load began on a server already running them (``idle_procs`` - 1 above Apache's own
+    StartServers).
+
+    ``mpmsim bench`` reads the idle server just before each run, and its runs after the first
+    follow the ones before on the same server: a run at 100 clients after one at 50 starts with
+    the children the first left, not with StartServers, and a simulation from a cold start
+    forked them inside the measured window (spawn ramp, fork CPU, latencies). Rows with a
+    warm-up keep their directives: the warm-up is simulated from a cold start, and an idle
+    reading may have been taken after it (measurements/php).
+    """
+    directives = dict(run.directives)
+    if run.warmup_s or run.idle_procs is None:
+        return directives
+    values, _ = normalize_directives(directives, source=run.run_id)
+    start = apply_apache_rules(run.mpm, values)[0].StartServers
+    if run.idle_procs - 1 > start:
+        directives["StartServers"] = run.idle_procs - 1
+    return directives
 
 
 def split_representable(
