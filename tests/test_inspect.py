@@ -390,6 +390,20 @@ def test_cli_inspect_finds_the_server_from_its_config(
 
 
 @pytest.mark.requires_apache()
+def test_a_config_the_server_does_not_read_is_said(debian_apache: DebianApache) -> None:
+    """--config naming a copy of the running server's file: its directives are read, and the
+    notes say the running server (whose memory is sampled) was started with another file."""
+    own = debian_apache.conf_dir / "apache2.conf"
+    copy = debian_apache.conf_dir / "copy.conf"
+    copy.write_text(own.read_text())
+    found = inspect_apache(pid=debian_apache.pid, config=copy, window_s=0.0)
+    [note] = [n for n in found.notes if n.startswith("--config")]
+    assert str(copy) in note and f"(PID {debian_apache.pid})" in note and str(own) in note
+    same = inspect_apache(pid=debian_apache.pid, config=own, window_s=0.0)
+    assert not [n for n in same.notes if n.startswith("--config")]
+
+
+@pytest.mark.requires_apache()
 def test_inspect_real_prefork(tmp_path: Path) -> None:
     """prefork: one thread per child, one worker per child; Debian's mpm_prefork.conf values."""
     with _debian_apache(tmp_path / "server", "prefork") as server:

@@ -207,10 +207,7 @@ def describe_server(pid: int | None, config: Path | None) -> ServerInfo:
         config = config.absolute()
         root = invocation.server_root or config.parent
         invocation = Invocation(invocation.binary, root, config, invocation.defines)
-    compiled = _compiled_settings(invocation, environ or {})
-    root = invocation.server_root or Path(compiled.get("HTTPD_ROOT", "/etc/apache2"))
-    chosen = invocation.config or Path(compiled.get("SERVER_CONFIG_FILE", "httpd.conf"))
-    config_file = chosen if chosen.is_absolute() else root / chosen
+    root, config_file = _config_path(invocation, environ)
     if environ is not None:
         variables, source = environ, f"/proc/{pid}/environ"
     else:
@@ -233,6 +230,20 @@ def describe_server(pid: int | None, config: Path | None) -> ServerInfo:
     )
 
 
+def running_config_file(pid: int) -> Path:
+    """The config file server ``pid`` was started with: its ``-f``, else the compiled-in one."""
+    invocation, environ = invocation_of(pid)
+    return _config_path(invocation, environ)[1]
+
+
+def _config_path(invocation: Invocation, environ: Mapping[str, str] | None) -> tuple[Path, Path]:
+    """The ServerRoot and config file ``invocation`` reads (``-d``/``-f``, else compiled in)."""
+    compiled = _compiled_settings(invocation, environ or {})
+    root = invocation.server_root or Path(compiled.get("HTTPD_ROOT", "/etc/apache2"))
+    chosen = invocation.config or Path(compiled.get("SERVER_CONFIG_FILE", "httpd.conf"))
+    return root, chosen if chosen.is_absolute() else root / chosen
+
+
 def _compiled_settings(invocation: Invocation, env: Mapping[str, str]) -> dict[str, str]:
     """``-V``'s compiled-in settings (HTTPD_ROOT ...), which print even if the config fails."""
     _, done = _ask(invocation, "-V", env)
@@ -250,4 +261,5 @@ __all__ = [
     "parse_run_config",
     "parse_version",
     "query",
+    "running_config_file",
 ]

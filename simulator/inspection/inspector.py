@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mpmsim.errors import InputError
-from mpmsim.inspection.apachectl import ServerInfo, describe_server
+from mpmsim.inspection.apachectl import ServerInfo, describe_server, running_config_file
 from mpmsim.inspection.host import Host, read_host
 from mpmsim.inspection.measured_costs import costs_yaml, measured_costs
 from mpmsim.inspection.process_memory import MemoryProfile, apache_parent, profile, sample
@@ -80,6 +80,21 @@ def _consistency(server: ServerInfo, config: ApacheConfig) -> list[str]:
     for name in sorted(read - listed):
         notes.append(f"a LoadModule line loads {name} but -M does not list it")
     return notes
+
+
+def _other_file(pid: int, server: ServerInfo, config: Path | None) -> list[str]:
+    """A sentence when ``--config`` names another file than the one server ``pid`` was started
+    with: the directives then come from that file while the memory is the running server's."""
+    if config is None:
+        return []
+    own = running_config_file(pid)
+    if own.resolve() == server.config_file.resolve():
+        return []
+    return [
+        f"--config {server.config_file} is not the file the running server (PID {pid}) was "
+        f"started with ({own}): the directives are read from {server.config_file}, the memory "
+        "from the running server"
+    ]
 
 
 def _read_tree(server: ServerInfo) -> tuple[ApacheConfig, str]:
@@ -153,7 +168,9 @@ def inspect_apache(
         server=server,
         config=tree,
         directives=effective,
-        notes=tuple(notes + warnings + _consistency(server, tree)),
+        notes=tuple(
+            notes + warnings + _consistency(server, tree) + _other_file(parent, server, config)
+        ),
         host=host,
         os_reserved_mib=reserved,
         memory=memory,
