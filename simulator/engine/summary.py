@@ -20,9 +20,8 @@ from mpmsim.engine.replication import Replication
 from mpmsim.engine.trace_summary import summarize_trace
 from mpmsim.engine.warmup import auto_warmup_s
 from mpmsim.spec.resolve import Prepared
-from mpmsim.spec.scenario import TraceLoad
-from mpmsim.spec.session_ramp import short_warmup
-from mpmsim.workloads.distributions import make_sampler, mean_of
+from mpmsim.spec.scenario import OpenLoad
+from mpmsim.spec.session_ramp import short_warmup, think_moments
 
 PERCENTILES = (50, 90, 95, 99)
 _COL = {name: i for i, name in enumerate(SERIES_COLUMNS)}
@@ -116,7 +115,9 @@ def _offered_rps(prep: Prepared, rep: Replication, window: Window) -> float:
     index = (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)).astype(float)
     start = np.repeat(t, n)
     lo, hi = window.start_s - start, window.end_s - start
-    mean, var = _think_moments(prep)
+    load = prep.scenario.load
+    assert isinstance(load, OpenLoad)  # only an open load tallies its sessions
+    mean, var = think_moments(load)
     if mean <= 0.0 or var <= 0.0:  # requests at fixed steps
         at = index * mean
         return float(((at >= lo) & (at <= hi)).sum()) / window.length_s
@@ -125,16 +126,6 @@ def _offered_rps(prep: Prepared, rep: Replication, window: Window) -> float:
     first = index == 0
     p[first] = ((lo[first] <= 0.0) & (hi[first] >= 0.0)).astype(float)
     return float(p.sum()) / window.length_s
-
-
-def _think_moments(prep: Prepared) -> tuple[float, float]:
-    """Mean and variance of an open load's think time (the variance from 8192 seeded draws)."""
-    load = prep.scenario.load
-    assert not isinstance(load, TraceLoad)  # only an open load tallies its sessions
-    spec = load.think_time_s
-    draws = make_sampler(spec, np.random.default_rng(0), block=8192)
-    sample = np.array([draws.draw() for _ in range(8192)])
-    return mean_of(spec), float(sample.var())
 
 
 def _latency(latency_ms: np.ndarray) -> dict[str, float]:

@@ -93,22 +93,34 @@ def fixed_window_note(scenario: Scenario) -> str | None:
     return short_warmup(scenario, load.start_s + scenario.warmup_s, load.start_s + duration)
 
 
-def _key(load: OpenLoad) -> str:
-    """The parts of a load the ramp depends on, as a hashable cache key."""
+def _key(load: OpenLoad) -> tuple[str, str]:
+    """The parts of a load the ramp depends on (its session lengths and think times), as
+    hashable cache keys."""
     dumped = load.model_dump(mode="json", include={"requests_per_session", "think_time_s"})
-    return json.dumps([dumped["requests_per_session"], dumped["think_time_s"]])
+    return json.dumps(dumped["requests_per_session"]), json.dumps(dumped["think_time_s"])
+
+
+def think_moments(load: OpenLoad) -> tuple[float, float]:
+    """Mean and variance of a load's think time (the variance from 8192 seeded draws), which
+    the ramp here and the offered-rate tally (``engine.summary``) both take."""
+    return _think_moments(_key(load)[1])
 
 
 @lru_cache(maxsize=64)
-def _moments(key: str) -> tuple[np.ndarray, float, float, float]:
+def _think_moments(spec_json: str) -> tuple[float, float]:
+    spec = json.loads(spec_json)
+    draws = make_sampler(spec, np.random.default_rng(0), block=_DRAWS)
+    sample = np.array([draws.draw() for _ in range(_DRAWS)])
+    return float(mean_of(parse_spec(spec))), float(sample.var())
+
+
+@lru_cache(maxsize=64)
+def _moments(key: tuple[str, str]) -> tuple[np.ndarray, float, float, float]:
     """P(n > i) for i = 0, 1, ...; E[n]; the think time's mean and variance (seeded draws)."""
-    requests_spec, think_spec = json.loads(key)
-    sizes = make_sampler(requests_spec, np.random.default_rng(0), block=_DRAWS)
+    sizes = make_sampler(json.loads(key[0]), np.random.default_rng(0), block=_DRAWS)
     n = np.array([max(1, sizes.draw_int()) for _ in range(_DRAWS)])
     longer = np.array([(n > i).mean() for i in range(int(n.max()))])
-    think = make_sampler(think_spec, np.random.default_rng(0), block=_DRAWS)
-    sample = np.array([think.draw() for _ in range(_DRAWS)])
-    return longer, float(n.mean()), float(mean_of(parse_spec(think_spec))), float(sample.var())
+    return longer, float(n.mean()), *_think_moments(key[1])
 
 
 def _deficit(longer: np.ndarray, mean_n: float, mean: float, var: float, t: float) -> float:
@@ -146,5 +158,6 @@ __all__ = [
     "fixed_window_note",
     "ramp_deficit",
     "short_warmup",
+    "think_moments",
     "window_deficit",
 ]
