@@ -21,7 +21,11 @@ import numpy as np
 from mpmsim.engine.replication import run_replication
 from mpmsim.engine.summary import summarize
 from mpmsim.errors import InputError
-from mpmsim.models.apache.directives import apply_apache_rules, normalize_directives
+from mpmsim.models.apache.directives import (
+    EffectiveDirectives,
+    apply_apache_rules,
+    normalize_directives,
+)
 from mpmsim.models.costs import CostModel
 from mpmsim.models.hardware import HardwareSpec
 from mpmsim.models.mpm.warnings import KINDS, capacity_warnings
@@ -321,11 +325,15 @@ def started_warm(run: MeasuredRun) -> dict[str, Any]:
     directives = dict(run.directives)
     if run.warmup_s or run.idle_procs is None:
         return directives
-    values, _ = normalize_directives(directives, source=run.run_id)
-    start = apply_apache_rules(run.mpm, values)[0].StartServers
-    if run.idle_procs - 1 > start:
+    if run.idle_procs - 1 > effective(run).StartServers:
         directives["StartServers"] = run.idle_procs - 1
     return directives
+
+
+def effective(run: MeasuredRun) -> EffectiveDirectives:
+    """The directives Apache ran ``run`` with (its own rules applied to the row's)."""
+    values, _ = normalize_directives(run.directives, source=run.run_id)
+    return apply_apache_rules(run.mpm, values)[0]
 
 
 def split_representable(

@@ -14,12 +14,7 @@ from typing import Any
 import numpy as np
 
 from mpmsim.calibration.linear import ParamFit
-from mpmsim.calibration.measured import ServerMs, requests_per_connection
-from mpmsim.models.apache.directives import (
-    EffectiveDirectives,
-    apply_apache_rules,
-    normalize_directives,
-)
+from mpmsim.calibration.measured import ServerMs, effective, requests_per_connection
 from mpmsim.models.costs import CostModel
 from mpmsim.models.mpm.registry import MPM_MODELS, listener_held
 from mpmsim.workloads.readers import MeasuredRun
@@ -104,7 +99,7 @@ def idle_share(run: MeasuredRun, cores: float = 1.0) -> float:
 def recycles(run: MeasuredRun) -> bool:
     """Whether ``run``'s children exit after MaxConnectionsPerChild connections (the rows that
     tell ``fork_cpu_ms`` and ``thread_create_cpu_ms`` apart from the per-request CPU)."""
-    return _effective(run).MaxConnectionsPerChild > 0
+    return effective(run).MaxConnectionsPerChild > 0
 
 
 def forks_per_request(run: MeasuredRun) -> float:
@@ -125,17 +120,11 @@ def forks_per_request(run: MeasuredRun) -> float:
         logged = float(run.extra.get("srv_log_requests") or 0)
         if pids > 0 and logged > 0:
             return pids / logged
-        limit = float(_effective(run).MaxConnectionsPerChild)
+        limit = float(effective(run).MaxConnectionsPerChild)
         return 1.0 / (limit * requests_per_connection(run))
     if run.warmup_s or not (run.idle_procs and run.peak_procs):
         return 0.0
     return max(float(run.peak_procs - run.idle_procs), 0.0) / requests
-
-
-def _effective(run: MeasuredRun) -> EffectiveDirectives:
-    """The directives Apache ran ``run`` with (its own rules applied to the row's)."""
-    values, _ = normalize_directives(run.directives, source=run.run_id)
-    return apply_apache_rules(run.mpm, values)[0]
 
 
 def used_threads(
@@ -168,7 +157,7 @@ def one_child_load(run: MeasuredRun) -> bool:
     model: Any = MPM_MODELS[run.mpm]
     if not model.threaded:
         return False
-    d = _effective(run)
+    d = effective(run)
     return run.concurrency <= d.ThreadsPerChild
 
 
@@ -216,7 +205,7 @@ def listener_connections(run: MeasuredRun, procs: int, cores: float = 1.0) -> fl
     child admits more while its listener waits for the CPU (mpmsim.engine.listener: its workers
     count idle until it runs), and this column does not follow it.
     """
-    d = _effective(run)
+    d = effective(run)
     idle = 1.0
     if run.apache_cpu_util is not None:
         idle = max(0.0, 1.0 - run.apache_cpu_util / cores)
@@ -246,7 +235,7 @@ def cpu_regressors(run: MeasuredRun, classes: Sequence[str], cores: float = 1.0)
     n_thread, n_process = switch_counts(run.mpm, k)
     forks = forks_per_request(run)
     model: Any = MPM_MODELS[run.mpm]
-    threads = _effective(run).ThreadsPerChild if model.threaded else 1  # prefork: the process
+    threads = effective(run).ThreadsPerChild if model.threaded else 1  # prefork: the process
     x = [1.0 if c == run.content else 0.0 for c in classes]
     x += [1.0 / k, n_thread / 1000.0, n_process / 1000.0, task_switches(run, k) / 1000.0,
           process_switches(run, k) / 1000.0, idle_share(run, cores) / k / 1000.0,
