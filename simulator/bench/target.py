@@ -74,6 +74,19 @@ def status_cells(text: str, source: str) -> dict[str, object]:
     return cells
 
 
+def _auto_url(status_url: str) -> str:
+    """mod_status's machine-readable page: ``status_url?auto`` unless it asks for it already."""
+    return status_url if "auto" in urlsplit(status_url).query else f"{status_url}?auto"
+
+
+def _get(url: str, timeout: float) -> tuple[int, str]:
+    """One GET of ``url`` with no proxy and no redirect (a redirect could name another host):
+    the HTTP status and the text; urllib's errors (an HTTP error status among them) raise."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
+    with opener.open(url, timeout=timeout) as response:
+        return response.status, response.read().decode("utf-8", "replace")
+
+
 def same_host(a: str, b: str) -> bool:
     """Two URL host names for one server: equal, or both loopback names (localhost is 127.0.0.1
     or ::1 on the machine bench runs on, and bench's local checks accept either)."""
@@ -83,12 +96,10 @@ def same_host(a: str, b: str) -> bool:
 def status_problem(status_url: str, timeout: float = STATUS_TIMEOUT_S) -> str | None:
     """Why ``status_url?auto`` gives no mod_status reading (one GET, as ``fetch_status``), or
     None: asked before a campaign, so that a wrong URL is not found out in rows without it."""
-    url = status_url if "auto" in urlsplit(status_url).query else f"{status_url}?auto"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
+    url = _auto_url(status_url)
     hint = "(mod_status loaded, with SetHandler server-status at that path and access from here?)"
     try:
-        with opener.open(url, timeout=timeout) as response:
-            text = response.read().decode("utf-8", "replace")
+        _, text = _get(url, timeout)
     except urllib.error.HTTPError as exc:
         return f"GET {url} answered HTTP {exc.code} {exc.reason} {hint}"
     except (OSError, ValueError) as exc:
@@ -102,15 +113,13 @@ def status_problem(status_url: str, timeout: float = STATUS_TIMEOUT_S) -> str | 
 
 def fetch_status(status_url: str, timeout: float = STATUS_TIMEOUT_S) -> dict[str, object]:
     """One ``GET <status_url>?auto`` (no proxy, no redirect): status_mid_ok, fetch time, cells."""
-    url = status_url if "auto" in urlsplit(status_url).query else f"{status_url}?auto"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
+    url = _auto_url(status_url)
     started = time.monotonic()
     row: dict[str, object] = {"status_mid_ok": 0}
     try:
-        with opener.open(url, timeout=timeout) as response:
-            text = response.read().decode("utf-8", "replace")
-            if response.status == 200:
-                row.update(status_cells(text, url), status_mid_ok=1)
+        code, text = _get(url, timeout)
+        if code == 200:
+            row.update(status_cells(text, url), status_mid_ok=1)
     except (OSError, ValueError, InputError):
         pass  # no reading: status_mid_ok stays 0
     row["status_mid_fetch_ms"] = round((time.monotonic() - started) * 1000, 1)
