@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from mpmsim.search.adaptive import Search
 from mpmsim.search.goals import Goals
+from mpmsim.search.line_points import start_points
 from mpmsim.search.result import p95_curve
-from mpmsim.search.space import Candidate, full_line, start_points
+from mpmsim.search.space import Candidate, full_line
 
 Curve = Callable[[Candidate], tuple[float, float]]
 

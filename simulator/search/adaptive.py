@@ -15,6 +15,7 @@ from mpmsim.engine.executors import TaskMapper
 from mpmsim.search.cache import EvalCache, candidate_key
 from mpmsim.search.evaluate import Task, prepare_task, simulate_replication, summarize_candidate
 from mpmsim.search.goals import Achieved, Goals, assess, first_missed
+from mpmsim.search.line_points import around, line_spec, neighbours, start_points
 from mpmsim.search.result import better, credited, p95_lower
 from mpmsim.search.space import (
     KEEPALIVE,
@@ -22,7 +23,6 @@ from mpmsim.search.space import (
     Candidate,
     keepalive_directives,
     spare_directives,
-    start_points,
 )
 from mpmsim.spec.scenario import Scenario
 
@@ -135,7 +135,7 @@ class Search:
                 self.line_search(mpm, tpc, lines[tpc], start_points(lines[tpc], knee))
             return
         cands = {t: [Candidate(mpm, m, t) for m in lines[t]] for t in others}
-        first = {t: _around(cands[t], best.max_request_workers) for t in others}
+        first = {t: around(cands[t], best.max_request_workers) for t in others}
         self._climb(first, cands, dict.fromkeys(others, best))
 
     def try_spares(
@@ -178,7 +178,7 @@ class Search:
             line = lines[(m, primaries[m])]
             for policy in SPARES[1:]:
                 proto = Candidate(m, line[0], primaries[m], policy)
-                specs.append(_line_spec(proto, line, start_points(line, knees[m])))
+                specs.append(line_spec(proto, line, start_points(line, knees[m])))
         self.line_searches(specs)
 
     def _already_ran(self, c: Candidate, wanted: Mapping[str, int | str]) -> bool:
@@ -200,7 +200,7 @@ class Search:
         active = {k: c for k, c in here.items() if c is not None and c != rivals[k]}
         visited = set(active.values())
         while active and not self.exhausted():
-            near = {k: _neighbours(cands[k], c) for k, c in active.items()}
+            near = {k: neighbours(cands[k], c) for k, c in active.items()}
             todo = [c for k in active for c in near[k] if c not in self.evals]
             if todo:
                 self.run(todo)
@@ -213,7 +213,7 @@ class Search:
         self, mpm: str, tpc: int, line: list[int], start: Sequence[int], spares: str = "given"
     ) -> Candidate | None:
         """Simulate ``start``, then probe the gaps beside the line's choice until none is left."""
-        spec = _line_spec(Candidate(mpm, line[0], tpc, spares), line, start)
+        spec = line_spec(Candidate(mpm, line[0], tpc, spares), line, start)
         self.line_searches([spec])
         return self.choose(spec[0])
 
@@ -253,7 +253,7 @@ class Search:
                 if not line:
                     continue
                 proto = Candidate(m, line[0], tpc, spares, policy)
-                specs.append(_line_spec(proto, line, start_points(line, knee)))
+                specs.append(line_spec(proto, line, start_points(line, knee)))
         self.line_searches(specs)
 
     def try_fpm_children(
@@ -355,12 +355,12 @@ class Search:
 
         highest = max(level(c) for c in ok)
         tops = [c for c in ok if level(c) == highest]
-        if any(all(n in self.evals for n in _neighbours(cands, c)) for c in tops):
+        if any(all(n in self.evals for n in neighbours(cands, c)) for c in tops):
             # One of them is no lower than both its neighbours: the peak is known (a level one
             # too). Probing the next equal point's neighbour walked a plateau one point a round.
             return []
         top = min(tops, key=lambda c: (self._mem(c), c.max_request_workers))
-        return [c for c in _neighbours(cands, top) if c not in self.evals]
+        return [c for c in neighbours(cands, top) if c not in self.evals]
 
     def _report(self, done: int = 0, total: int = 0) -> None:
         """Progress: a bar over the round's points (while it runs) and the best so far."""
@@ -379,26 +379,6 @@ class Search:
             f"optimize: round {self.rounds + (1 if total else 0)}, {bar}{len(self.evals)} point(s)"
             f" simulated; best so far {text}"
         )
-
-
-def _line_spec(
-    proto: Candidate, line: list[int], start: Sequence[int]
-) -> tuple[list[Candidate], list[Candidate]]:
-    """A line search's spec: ``proto``'s family along ``line``, and its ``start`` points."""
-    return [proto.sibling(m) for m in line], [proto.sibling(m) for m in dict.fromkeys(start)]
-
-
-def _around(cands: list[Candidate], target: int) -> list[Candidate]:
-    """The candidates of a line on either side of MaxRequestWorkers ``target`` (one if exact)."""
-    below = [c for c in cands if c.max_request_workers <= target][-1:]
-    above = [c for c in cands if c.max_request_workers >= target][:1]
-    return list(dict.fromkeys(below + above))
-
-
-def _neighbours(cands: list[Candidate], c: Candidate) -> list[Candidate]:
-    """The candidates next to ``c`` on its line."""
-    i = cands.index(c)
-    return [cands[j] for j in (i - 1, i + 1) if 0 <= j < len(cands)]
 
 
 def _changes(c: Candidate) -> int:

@@ -335,22 +335,6 @@ def pruned_line(prep: Prepared, mpm: str, tpc: int, bounds: Bounds) -> tuple[lis
     return useful, ram_bound
 
 
-def start_points(line: list[int], knee: float) -> list[int]:
-    """First points of a line search: half the knee, the knee and twice it (ends if they clash)."""
-    picked = {closest(line, k) for k in (knee / 2, knee, 2 * knee)}
-    n = len(line)
-    for i in (0, n - 1, (n - 1) // 2):
-        if len(picked) >= min(3, n):
-            break
-        picked.add(line[i])
-    return sorted(picked)
-
-
-def closest(line: list[int], m: float) -> int:
-    """The point of ``line`` nearest to ``m`` (the smaller one on a tie)."""
-    return min(line, key=lambda x: (abs(x - m), x))
-
-
 def apache2buddy(prep: Prepared, mpm: str, tpc: int) -> dict[str, Any]:
     """apache2buddy's rule: (RAM - os_reserved) / the largest child's RSS.
 
