@@ -21,14 +21,22 @@ if TYPE_CHECKING:
 
 def calibrate(
     measurements: Annotated[
-        list[Path], typer.Argument(help="Measurement CSVs (data/apache-bench/runs.csv format).")
+        list[Path],
+        typer.Argument(
+            help="Measurement CSVs (data/apache-bench/runs.csv format), or ab / wrk text "
+            "outputs with --scenario."
+        ),
     ],
     out: Annotated[
         Path | None, typer.Option("-o", "--out", help="Cost-model YAML to write.")
     ] = None,
-    hardware: Annotated[str, typer.Option(help="Hardware the runs were measured on.")] = (
-        "bench-1core"
-    ),
+    hardware: Annotated[
+        str,
+        typer.Option(
+            help="Hardware the measurement CSV rows were measured on (ab / wrk outputs run on "
+            "their scenario's)."
+        ),
+    ] = ("bench-1core"),
     base: Annotated[str, typer.Option(help="Cost model to start from.")] = "default",
     holdout: Annotated[
         str | None,
@@ -63,6 +71,14 @@ def calibrate(
         ),
     ] = 1,
     force: Annotated[bool, typer.Option(help="Overwrite -o and --plot.")] = False,
+    scenario: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="The scenario an ab or wrk output ran (its hardware, MPM, directives, mix and "
+            "cost model; the output's load replaces the scenario's): one for every output, or "
+            "one per output in their order. From such outputs only the handler CPU is fitted."
+        ),
+    ] = None,
 ) -> None:
     """Fit a cost model to measured runs and show how well the simulator reproduces them."""
     from mpmsim.calibration.fit import calibrate as fit
@@ -74,6 +90,18 @@ def calibrate(
     for target, flag in ((out, "-o"), (plot, "--plot")):
         if target is not None:
             check_target(target, flag, force)
+    kinds = _kinds(measurements)
+    if any(k != "measurements" for k in kinds):
+        _refuse_csv_options(holdout, memory_csv, plot, usl, keep, replications)
+        from mpmsim.cli.calibrate_tools import calibrate_tools
+
+        calibrate_tools(measurements, kinds, scenario or [], out, name, as_json, force)
+        return
+    if scenario:
+        raise InputError(
+            "is for ab or wrk outputs; measurement CSV rows name their own configuration",
+            field="--scenario",
+        )
     kept = _keep_names(keep)
     runs = _read_runs(measurements)
     hw = load_hardware(hardware, source="--hardware", field="--hardware")
@@ -146,19 +174,45 @@ def _keep_names(keep: str) -> list[str]:
     return names
 
 
+def _kinds(measurements: list[Path]) -> list[str]:
+    """What each input is (a measurement CSV, or a load tool's output); the two kinds do not
+    mix in one fit."""
+    from mpmsim.workloads.readers import sniff
+
+    kinds = [sniff(path) for path in measurements]
+    if "measurements" in kinds and any(k != "measurements" for k in kinds):
+        other = next(p for p, k in zip(measurements, kinds, strict=True) if k != "measurements")
+        raise InputError(
+            "is a load tool's output beside measurement CSVs: calibrate fits either measurement "
+            "CSVs or ab / wrk outputs with their --scenario, not both at once",
+            file=str(other),
+        )
+    return kinds
+
+
+def _refuse_csv_options(
+    holdout: str | None, memory_csv: Path | None, plot: Path | None, usl: bool, keep: str,
+    replications: int,
+) -> None:  # fmt: skip
+    """The options that work on measurement CSV rows, refused with load-tool outputs."""
+    given = {"--holdout": holdout is not None, "--memory-csv": memory_csv is not None,
+             "--plot": plot is not None, "--usl": usl, "--keep": bool(keep),
+             "--replications": replications != 1}  # fmt: skip
+    for flag, is_given in given.items():
+        if is_given:
+            raise InputError(
+                "applies to measurement CSVs; from ab / wrk outputs calibrate fits the handler "
+                "CPU alone",
+                field=flag,
+            )
+
+
 def _read_runs(measurements: list[Path]) -> list[MeasuredRun]:
-    """The rows of every measurement CSV; any other file (a load tool's output) is refused."""
-    from mpmsim.workloads.readers import read_measurements, sniff
+    """The rows of every measurement CSV."""
+    from mpmsim.workloads.readers import read_measurements
 
     runs: list[MeasuredRun] = []
     for path in measurements:
-        kind = sniff(path)
-        if kind != "measurements":
-            raise InputError(
-                f"is {kind} output; calibrate reads measurement CSVs (write them with mpmsim "
-                "bench, or in the columns of data/apache-bench/runs.csv)",
-                file=str(path),
-            )
         runs.extend(read_measurements(path))
     return runs
 
