@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from mpmsim.calibration.from_tools import fit_cpu_factor, scaled, simulate, tool_run
+from mpmsim.calibration.from_tools import fit_cpu_factor, scaled, simulate
+from mpmsim.calibration.tool_runs import tool_run
 from mpmsim.models.costs import CostModel, load_costs
 from tests.helpers import Cli, Outcome
 
@@ -23,7 +24,7 @@ SCENARIO: dict[str, Any] = {
     "hardware": "bench-1core",
     "costs": "default",
     "server": {"mpm": "worker", "directives": {"ThreadsPerChild": 25, "MaxRequestWorkers": 50}},
-    "load": {"kind": "closed", "clients": 1, "requests": 10, "network_rtt_ms": 0.02},
+    "load": {"kind": "closed", "clients": 20, "requests": 10, "network_rtt_ms": 0.02},
     "mix": [{"name": "cpu"}],
 }
 
@@ -148,7 +149,9 @@ def test_a_rate_the_cpu_does_not_set_is_refused(mpmsim: Cli, tmp_path: Path) -> 
     ("args", "expected"),
     [
         (["OUT"], "give the scenario it ran with --scenario"),
-        (["K6", "--scenario", "S"], "k6 summary does not say"),
+        (["LOCUST", "--scenario", "S"], "Locust's statistics do not say"),
+        (["K6", "--scenario", "S"], "ran 10 users; the scenario's load has 20 clients"),
+        (["K6", "--scenario", "OPEN"], "must be kind closed"),
         (["OUT", "CSV", "--scenario", "S"], "not both at once"),
         (["CSV", "--scenario", "S"], "--scenario"),
         (["OUT", "OUT", "OUT", "--scenario", "S", "--scenario", "S"], "2 scenarios for 3"),
@@ -162,9 +165,41 @@ def test_bad_combinations_get_one_line(
     files = {
         "OUT": write(tmp_path, "ab.txt", ab_text(900.0)),
         "K6": FIXTURES / "k6_summary.json",
+        "LOCUST": FIXTURES / "locust_stats.csv",
+        "OPEN": scenario_file(
+            tmp_path, "open.yaml", load={"kind": "open", "sessions_per_s": 5.0, "duration_s": 10.0}
+        ),
         "CSV": FIXTURES.parent.parent.parent / "measurements" / "one-client" / "runs.csv",
         "S": scenario_file(tmp_path),
         "OWN": scenario_file(tmp_path, "own.yaml", mix=[{"name": "page", "cpu_ms": 2.0}]),
     }
     line = one_line_error(mpmsim("calibrate", *[str(files.get(a, a)) for a in args]))
     assert expected in line
+
+
+def test_a_test_plan_runs_the_scenarios_load_and_its_think_time_is_checked(
+    mpmsim: Cli, tmp_path: Path
+) -> None:
+    # k6's summary: 10 virtual users for 30 s at 500 req/s, 19.8 ms per request: they paused
+    # 10 / 500 - 0.0198 = 0.2 ms between requests (Little's law), which a scenario of 10
+    # clients without think time matches.
+    k6 = FIXTURES / "k6_summary.json"
+    plan = scenario_file(tmp_path, load={"kind": "closed", "clients": 10, "requests": 5})
+    run = tool_run(k6, "k6", plan)
+    assert run.scenario["load"]["duration_s"] == pytest.approx(30.0045)
+    assert "requests" not in run.scenario["load"]
+    # the same summary beside an ab report, its scenario with a 50 ms think time: the fit runs
+    # (the ab report is CPU-bound) and its first lines say the plan's load is not the one measured
+    scenario = scenario_file(tmp_path)
+    ab = write(tmp_path, "ab.txt", ab_text(measured_rps(tmp_path, scenario, 1.0)))
+    thinking = scenario_file(
+        tmp_path,
+        "thinking.yaml",
+        load={"kind": "closed", "clients": 10, "think_time_s": 0.05, "duration_s": 30.0},
+    )
+    done = mpmsim("calibrate", str(ab), str(k6), "--scenario", str(scenario),
+                  "--scenario", str(thinking))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    head = "\n".join(done.stdout.split("\n\n")[0].splitlines())
+    assert "LOAD DIFFERS: k6_summary.json's users paused 0.0002 s" in head
+    assert "think time is 0.05 s" in head

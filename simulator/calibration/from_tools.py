@@ -1,6 +1,7 @@
-"""Calibrate from load-tool outputs (ab, wrk) and the scenario each ran: the CPU from throughput.
+"""Calibrate from load-tool outputs and the scenario each ran: the CPU from throughput.
 
-DESIGN section 6: ``calibrate`` also reads the raw text of ab and wrk, given the scenario they ran.
+DESIGN section 6: ``calibrate`` also reads the raw text of ab and wrk (and other tools'
+summaries), given the scenario they ran.
 Such a text is the client's view only: throughput, latencies, errors. It holds no CPU reading
 and no memory reading, so the regressions of :mod:`mpmsim.calibration.fit` (Apache's CPU per
 request on what the simulator charges it, PSS on processes and threads) have nothing to work
@@ -10,11 +11,17 @@ costs on that machine: the one figure fitted here, by simulation.
 Each output's scenario (its hardware, MPM, directives, mix and cost model) is simulated with
 the output's load in place of its own (ab: ``-c`` clients, ``-k``, its completed requests; wrk:
 its connections, keep-alive, its duration), from a cold start as a benchmark on a freshly
-started server runs. The handler CPU of every mix class that takes it from the cost model is
-multiplied by one factor, the same for all (a machine's speed; the classes' ratios are the
-base model's), chosen so the simulated throughputs match the measured ones (least squares of
-the log ratios; every evaluation uses the scenarios' seeds, so the objective does not move
-with the draws). Everything else keeps the base model's values, memory included.
+started server runs. A JMeter JTL or a k6 summary does not say what its users did between
+requests (the test plan's think time, keep-alive): there the scenario's own closed load runs
+for the output's duration, its clients must be the users the output counted, and the pause
+between requests the output implies (users / rate - response time, Little's law for a closed
+loop) is set beside the scenario's think time.
+
+The handler CPU of every mix class that takes it from the cost model is multiplied by one
+factor, the same for all (the classes' ratios are the base model's), chosen so the simulated
+throughputs match the measured ones (least squares of the log ratios; every evaluation uses
+the scenarios' seeds, so the objective does not move with the draws). Everything else keeps
+the base model's values, memory included.
 
 The factor absorbs every difference in CPU per request between the base model and the server
 measured (accept, close and the request's own CPU stay the base's), so a static page, whose
@@ -29,45 +36,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from scipy.optimize import minimize_scalar
 
 from mpmsim.calibration.by_simulation import with_params
+from mpmsim.calibration.tool_runs import SUMMARIES, ToolRun, implied_think_s
 from mpmsim.engine.replications import RunResult, run_prepared
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel
-from mpmsim.spec.reading import load_scenario, load_scenario_data
+from mpmsim.spec.reading import load_scenario_data
 from mpmsim.spec.resolve import prepare
-from mpmsim.workloads.readers import ToolResult, read_ab_text, read_wrk_text
-
-#: Load-tool outputs whose text says the closed loop they ran (clients, keep-alive, extent).
-READERS: dict[str, Callable[[Path], ToolResult]] = {"ab": read_ab_text, "wrk": read_wrk_text}
-
-#: Why the other kinds of file ``sniff`` knows cannot be simulated from their text alone.
-REFUSED: dict[str, str] = {
-    "h2load": "h2load's summary does not say whether it spoke HTTP/1.1 (--h1) or paced its "
-    "clients (--rps); give it as a measurement CSV row with tool_cmd",
-    "jmeter": "a JMeter JTL does not say its threads' think time or ramp-up; give the run as a "
-    "measurement CSV row",
-    "locust_stats": "Locust's statistics do not say its users' count or wait time; give the run "
-    "as a measurement CSV row",
-    "locust_history": "Locust's history does not say its users' wait time; give the run as a "
-    "measurement CSV row",
-    "k6": "a k6 summary does not say its virtual users' sleep between iterations; give the run "
-    "as a measurement CSV row",
-    "ab_percentiles": "ab's -e file holds latencies only; give ab's text report",
-    "ab_gnuplot": "ab's -g file holds per-request times only; give ab's text report",
-    "mod_status": "a mod_status page is a reading of the server, not a load; give the load "
-    "tool's output",
-}
-
-#: The clients' timeouts the texts do not print: ab -s (30 s) and wrk --timeout (2 s) defaults.
-_TIMEOUT_S = {"ab": 30.0, "wrk": 2.0}
-
-#: The load keys of the scenario that describe the network and the start, kept as written.
-_NETWORK_KEYS = ("network_rtt_ms", "client_bandwidth_kbps", "syn_retries", "start_s")
 
 #: The factor's search: within this many e-folds of the first guess (a factor of ~20 each way).
 _SEARCH_E = 3.0
@@ -75,17 +54,6 @@ _SEARCH_E = 3.0
 #: A run whose throughput moves less than this with the vCPUs' speed (d log rate / d log speed:
 #: 1 where the CPU alone sets the rate) is not set by the CPU: it tells the fit little.
 WEAK_ELASTICITY = 0.3
-
-
-@dataclass(frozen=True)
-class ToolRun:
-    """One load-tool output and the scenario it ran, its load replaced by the tool's."""
-
-    label: str
-    result: ToolResult
-    scenario: dict[str, Any]
-    source: str
-    base_dir: Path | None
 
 
 @dataclass(frozen=True)
@@ -113,51 +81,6 @@ class ToolFit:
             "runs": self.runs,
             "evaluations": self.evaluations,
         }
-
-
-def tool_run(path: Path, kind: str, scenario_path: Path) -> ToolRun:
-    """Read ``path`` (a ``kind`` output) and the scenario it ran."""
-    if kind not in READERS:
-        reason = REFUSED.get(kind, f"{kind} output cannot be simulated")
-        raise InputError(f"is {kind} output: {reason}", file=str(path))
-    result = READERS[kind](path)
-    scenario = load_scenario(scenario_path)
-    raw = scenario.model_dump(mode="json", exclude_unset=True)
-    raw["load"] = tool_load(result, raw.get("load", {}), str(path))
-    raw["warmup_s"] = 0.0  # the tool's figures cover its whole run
-    raw.pop("duration_s", None)  # the tool's own extent ends the run
-    return ToolRun(
-        label=path.name,
-        result=result,
-        scenario=raw,
-        source=str(scenario_path),
-        base_dir=scenario_path.resolve().parent,
-    )
-
-
-def tool_load(result: ToolResult, load: dict[str, Any], source: str) -> dict[str, Any]:
-    """The closed loop ``result``'s tool ran, with the network of the scenario's ``load``."""
-    if not result.concurrency:
-        raise InputError("the output does not say how many clients ran", file=source)
-    out: dict[str, Any] = {
-        "kind": "closed",
-        "clients": int(result.concurrency),
-        "keepalive": bool(result.keepalive),
-        "timeout_s": _TIMEOUT_S[result.tool],
-        **{k: load[k] for k in _NETWORK_KEYS if k in load},
-    }
-    if result.tool == "ab":
-        done = (result.requests_completed or 0) + (result.failed or 0)
-        if done < 1:
-            raise InputError("ab completed no request", file=source)
-        out["requests"] = done
-    else:
-        if not result.duration_s:
-            raise InputError("the output does not say how long it ran", file=source)
-        out["duration_s"] = float(result.duration_s)
-    if not result.req_per_s:
-        raise InputError("the output has no requests per second", file=source)
-    return out
 
 
 def cpu_classes(runs: Sequence[ToolRun], base: CostModel) -> list[str]:
@@ -309,6 +232,18 @@ def _row(run: ToolRun, measured: float, sim: float, res: RunResult, el: float) -
         "failed": r.failed,
         "cpu_elasticity": round(el, 3),
         "https": bool(r.url and r.url.startswith("https:")),
+        **_think(run),
+    }
+
+
+def _think(run: ToolRun) -> dict[str, Any]:
+    """A test plan's think time: the scenario's, and what the output implies (Little's law)."""
+    if run.result.tool not in SUMMARIES:
+        return {}
+    implied, scenario = implied_think_s(run)
+    return {
+        "think_s_implied": None if implied is None else round(implied, 4),
+        "think_s_scenario": scenario,
     }
 
 

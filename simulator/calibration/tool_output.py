@@ -12,6 +12,10 @@ from mpmsim.errors import InputError
 #: A run the fitted model misses by more than this is named in the first lines.
 MISS_PCT = 10.0
 
+#: A test plan's think time the output's figures imply, off the scenario's by more than this
+#: share (or 10 ms), is named in the first lines.
+THINK_TOLERANCE = 0.25
+
 
 def headline(fit: ToolFit) -> list[str]:
     """The first lines: what was fitted from what, what drives it, and what it does not match."""
@@ -30,12 +34,22 @@ def headline(fit: ToolFit) -> list[str]:
             f"Hardly set by the CPU in the model (elasticity under {WEAK_ELASTICITY:g}), so "
             f"telling the fit little: {', '.join(weak)}."
         )
+    for r in fit.runs:
+        implied, own = r.get("think_s_implied"), r.get("think_s_scenario")
+        if implied is None or own is None:
+            continue
+        if abs(implied - own) > max(THINK_TOLERANCE * own, 0.01):
+            lines.append(
+                f"LOAD DIFFERS: {r['output']}'s users paused {implied:.3g} s between requests "
+                f"(users / rate - response time); the scenario's think time is {own:.3g} s, so "
+                "the load simulated is not the one measured: correct load.think_time_s."
+            )
     missed = [r for r in fit.runs if abs(r["error_pct"]) > MISS_PCT]
     if missed:
         lines.append(
             f"NOT REPRODUCED within {MISS_PCT:g} % by one CPU factor: "
             + ", ".join(f"{r['output']} ({r['error_pct']:+.1f} %)" for r in missed)
-            + ": the model's mechanisms, not its CPU, differ from that server's."
+            + ": their load or the model's mechanisms differ from that server's, not only its CPU."
         )
     if any(r["https"] for r in fit.runs):
         lines.append("https: the TLS handshakes' CPU is counted in the fitted handler CPU.")

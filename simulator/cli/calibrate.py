@@ -23,8 +23,8 @@ def calibrate(
     measurements: Annotated[
         list[Path],
         typer.Argument(
-            help="Measurement CSVs (data/apache-bench/runs.csv format), or ab / wrk text "
-            "outputs with --scenario."
+            help="Measurement CSVs (data/apache-bench/runs.csv format), or ab / wrk reports, "
+            "JMeter JTLs and k6 summaries with --scenario."
         ),
     ],
     out: Annotated[
@@ -74,9 +74,10 @@ def calibrate(
     scenario: Annotated[
         list[Path] | None,
         typer.Option(
-            help="The scenario an ab or wrk output ran (its hardware, MPM, directives, mix and "
-            "cost model; the output's load replaces the scenario's): one for every output, or "
-            "one per output in their order. From such outputs only the handler CPU is fitted."
+            help="The scenario a load tool's output ran (its hardware, MPM, directives, mix and "
+            "cost model; ab's and wrk's load replaces the scenario's, JMeter's and k6's runs the "
+            "scenario's own closed load): one for every output, or one per output in their "
+            "order. From such outputs only the handler CPU is fitted."
         ),
     ] = None,
 ) -> None:

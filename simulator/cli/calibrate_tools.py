@@ -17,8 +17,9 @@ def calibrate_tools(
     as_json: bool, force: bool,
 ) -> None:  # fmt: skip
     """Fit the handler CPU to ``outputs`` (of ``kinds``), each run on its scenario, and show it."""
-    from mpmsim.calibration.from_tools import fit_cpu_factor, tool_run
+    from mpmsim.calibration.from_tools import fit_cpu_factor
     from mpmsim.calibration.tool_output import render, write_costs
+    from mpmsim.calibration.tool_runs import tool_run
 
     paired = _pair(outputs, scenarios)
     runs = [tool_run(path, kind, s) for (path, s), kind in zip(paired, kinds, strict=True)]
