@@ -363,3 +363,32 @@ def test_netnea_scenario_runs_at_the_logs_rate(mpmsim: Cli, tmp_path: Path) -> N
     sim = simulated_hours(mpmsim, out, tmp_path / "run", NETNEA_FIRST_S)
     n2 = float(np.dot(values**2, p) / np.dot(values, p))
     assert_rate_kept(sim, summary["requests_per_hour"], NETNEA_FIRST_S, n2)
+
+
+def test_a_fitted_load_warms_up_until_its_sessions_have_built_up(
+    mpmsim: Cli, tmp_path: Path
+) -> None:
+    # Sessions of 8 pages 2 s apart (~14 s) in a log of ~12 s: a run from no session would
+    # offer far less than the log's rate over a window as long as the log, so the scenario
+    # warms up first and measures the log's span after it.
+    from mpmsim.spec.reading import load_scenario
+    from mpmsim.spec.session_ramp import fixed_window_note
+
+    log = tmp_path / "long.log"
+    write_log(log, Traffic(requests_per_connection=8.0, think_time_s=2.0), 2000, "mpmsim", seed=5)
+    out = tmp_path / "long.yaml"
+    done = mpmsim("trace", "fit", str(log), "--format", "mpmsim", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    data = written(out)
+    assert data["warmup_s"] > 0
+    assert "start from none" in out.read_text()
+    span = data["duration_s"] - data["warmup_s"]
+    assert 5 < span < 30  # the log's ~12 s
+    assert fixed_window_note(load_scenario(out)) is None  # the window after it is steady
+    # short sessions in a long log: nothing to wait for
+    log2 = tmp_path / "short.log"
+    write_log(log2, Traffic(), 5000, "mpmsim", seed=3)
+    out2 = tmp_path / "short.yaml"
+    assert mpmsim("trace", "fit", str(log2), "--format", "mpmsim", "-o", str(out2)).returncode == 0
+    assert written(out2)["warmup_s"] == 0
+    assert "reach their steady rate" in out2.read_text()

@@ -67,7 +67,7 @@ def short_warmup(scenario: Scenario, start_s: float, end_s: float) -> str | None
     if missing <= RAMP_TOLERANCE:
         return None
     length = max(b - a, 0.0)
-    need = _steady_start(load, length)
+    need = steady_warmup_s(load, length)
     fix = (
         f"warmup_s {need:g} with duration_s {need + length:g} measures as long a window at the "
         "steady load"
@@ -134,7 +134,7 @@ def _deficit(longer: np.ndarray, mean_n: float, mean: float, var: float, t: floa
     return float((longer[1:] * late).sum()) / mean_n
 
 
-def _steady_start(load: OpenLoad, length_s: float) -> float:
+def steady_warmup_s(load: OpenLoad, length_s: float) -> float:
     """The least warm-up (whole seconds) after which a window of ``length_s`` misses at most
     ``RAMP_TOLERANCE`` of the steady load (inf when none does within 10^7 s)."""
 
@@ -158,6 +158,7 @@ __all__ = [
     "fixed_window_note",
     "ramp_deficit",
     "short_warmup",
+    "steady_warmup_s",
     "think_moments",
     "window_deficit",
 ]

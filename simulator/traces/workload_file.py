@@ -14,6 +14,8 @@ import yaml
 from mpmsim.models.costs import load_costs
 from mpmsim.spec.mix import resolve_mix
 from mpmsim.spec.reading import load_scenario_data
+from mpmsim.spec.scenario import OpenLoad
+from mpmsim.spec.session_ramp import RAMP_TOLERANCE, steady_warmup_s, window_deficit
 from mpmsim.traces.fit import ClassFit, TraceFit
 from mpmsim.workloads.distributions import AnySpec, Empirical
 from mpmsim.workloads.fitting import COUNT_CRITERION, CRITERION, Fit, scaled
@@ -180,15 +182,43 @@ def _class_lines(fit: TraceFit, cls: ClassFit, cost_classes: set[str]) -> list[s
 
 
 def workload_yaml(fit: TraceFit, *, name: str, command: str) -> str:
-    """The scenario text, checked to load and resolve as ``mpmsim run`` will."""
-    duration = fit.schedule.window_s if fit.options.peak else fit.schedule.duration_s
+    """The scenario text, checked to load and resolve as ``mpmsim run`` will.
+
+    The fitted load starts from no session, and its offered rate climbs to the steady one over
+    about a session's length (:mod:`mpmsim.spec.session_ramp`): where a window as long as the
+    log's would miss more than ``RAMP_TOLERANCE`` of it, the scenario warms up first for as long
+    as it takes, and measures a window of the log's length after."""
+    span = fit.schedule.window_s if fit.options.peak else fit.schedule.duration_s
+    text = _workload_text(fit, name, command, span, 0.0)
+    scenario = load_scenario_data(yaml.safe_load(text), source="<written scenario>")
+    load = scenario.load
+    # the ramp depends on the sessions' lengths and think times, not on their rate
+    if isinstance(load, OpenLoad) and window_deficit(load, 0.0, span) > RAMP_TOLERANCE:
+        warmup = steady_warmup_s(load, span)
+        if math.isfinite(warmup):
+            text = _workload_text(fit, name, command, span, warmup)
+            scenario = load_scenario_data(yaml.safe_load(text), source="<written scenario>")
+    resolve_mix(scenario.mix, load_costs(scenario.costs), source="<written scenario>")
+    return text
+
+
+def _workload_text(fit: TraceFit, name: str, command: str, span: float, warmup: float) -> str:
+    """The scenario text measuring ``span`` seconds after ``warmup``."""
+    ramp = (
+        f"warmup_s: {warmup:g}  # the fitted sessions start from none: their requests reach the "
+        "steady rate only after about this"
+        if warmup
+        else "warmup_s: 0  # the fitted sessions reach their steady rate within the window's "
+        f"first moments (under {RAMP_TOLERANCE:.0%} of it missed)"
+    )
     lines = [
         *_header(fit, command),
         f"name: {yaml.safe_dump(name, default_style=None).splitlines()[0]}",
         "seed: 1",
-        f"duration_s: {_seconds(duration)}  # "
+        f"duration_s: {_seconds(warmup + span)}  # "
+        + (f"the {warmup:g} s warm-up, then " if warmup else "")
         + ("one window" if fit.options.peak else "the log's span; shorten it to simulate less"),
-        "warmup_s: 0  # the log starts wherever the server was: nothing to discard",
+        ramp,
         f"hardware: {HARDWARE}  # PLACEHOLDER",
         "server:  # PLACEHOLDER: Apache 2.4's defaults for the MPM",
         f"  mpm: {MPM}",
@@ -202,10 +232,7 @@ def workload_yaml(fit: TraceFit, *, name: str, command: str) -> str:
     cost_classes = set(load_costs(None).classes)
     for cls in fit.classes:
         lines += _class_lines(fit, cls, cost_classes)
-    text = "\n".join(lines) + "\n"
-    scenario = load_scenario_data(yaml.safe_load(text), source="<written scenario>")
-    resolve_mix(scenario.mix, load_costs(scenario.costs), source="<written scenario>")
-    return text
+    return "\n".join(lines) + "\n"
 
 
 __all__ = ["HARDWARE", "MPM", "PLACEHOLDER_CPU_MS", "iso", "spec_data", "workload_yaml"]
