@@ -104,7 +104,7 @@ def tool_load(result: ToolResult, load: dict[str, Any], source: str) -> dict[str
         **{k: load[k] for k in _NETWORK_KEYS if k in load},
     }
     if result.tool == "ab":
-        done = (result.requests_completed or 0) + (result.failed or 0)
+        done = result.requests_completed or 0  # ab's "Complete requests" counts failed ones
         if done < 1:
             raise InputError("ab completed no request", file=source)
         out["requests"] = done
