@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
-from mpmsim.calibration.from_tools import fit_cpu_factor, scaled, simulate
+from mpmsim.calibration.from_tools import (
+    fit_cpu_factor,
+    scaled,
+    scaled_connection,
+    simulate,
+)
 from mpmsim.calibration.tool_runs import tool_run
 from mpmsim.models.costs import CostModel, load_costs
 from tests.helpers import Cli, Outcome
@@ -203,3 +208,29 @@ def test_a_test_plan_runs_the_scenarios_load_and_its_think_time_is_checked(
     head = "\n".join(done.stdout.split("\n\n")[0].splitlines())
     assert "LOAD DIFFERS: k6_summary.json's users paused 0.0002 s" in head
     assert "think time is 0.05 s" in head
+
+
+def test_reports_with_and_without_keepalive_tell_the_connection_cpu_apart(tmp_path: Path) -> None:
+    # A static page, whose accept and close cost about as much as its handler: a server whose
+    # handler costs 1.5 times the default's and its connections 2.5 times. ab -k barely pays
+    # the connections, ab without -k pays them on every request, so the two rates fix both.
+    scenario = scenario_file(tmp_path, mix=[{"name": "static"}])
+    truth = scaled_connection(scaled(load_costs("default"), ["static"], 1.5), 2.5)
+    outputs = []
+    for keepalive in (False, True):
+        probe_text = ab_text(1000.0, requests=4000, keepalive=keepalive)
+        probe = tool_run(write(tmp_path, f"probe{keepalive}.txt", probe_text), "ab", scenario)
+        rps = simulate(probe, truth).mean("throughput_rps")
+        text = ab_text(rps, requests=4000, keepalive=keepalive)
+        outputs.append(tool_run(write(tmp_path, f"ab{keepalive}.txt", text), "ab", scenario))
+    fit = fit_cpu_factor(outputs)
+    assert fit.factor == pytest.approx(1.5, rel=0.1)
+    assert fit.connection_factor == pytest.approx(2.5, rel=0.1)
+    assert all(abs(r["error_pct"]) < 3.0 for r in fit.runs)
+    accept_base, accept = fit.connection["accept_cpu_ms"]
+    assert fit.connection_factor is not None
+    assert accept == pytest.approx(accept_base * fit.connection_factor)
+    # one kind of report alone cannot tell them apart: the connections keep the base's CPU
+    alone = fit_cpu_factor(outputs[:1])
+    assert alone.connection_factor is None and not alone.connection
+    assert alone.costs.accept_cpu_ms == load_costs("default").accept_cpu_ms

@@ -35,10 +35,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from scipy.optimize import minimize_scalar
+import numpy as np
+from scipy.optimize import least_squares, minimize_scalar
 
 from mpmsim.calibration.by_simulation import with_params
 from mpmsim.calibration.tool_runs import SUMMARIES, ToolRun, implied_think_s
@@ -66,6 +67,11 @@ class ToolFit:
     costs: CostModel
     runs: list[dict[str, Any]]
     evaluations: int
+    connection_factor: float | None = None
+    """The factor on the per-connection CPU, where reports with and without keep-alive told
+    it apart (None: kept at the base's)."""
+    connection: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """accept_cpu_ms and close_cpu_ms: (base, fitted), where fitted."""
 
     def as_dict(self) -> dict[str, Any]:
         """The fit as JSON-ready data."""
@@ -73,6 +79,12 @@ class ToolFit:
             "kind": "load-tool outputs",
             "fitted": "cpu factor",
             "cpu_factor": round(self.factor, 5),
+            "connection_cpu_factor": (
+                None if self.connection_factor is None else round(self.connection_factor, 5)
+            ),
+            "connection": {
+                k: {"base_ms": b, "ms": round(f, 6)} for k, (b, f) in self.connection.items()
+            },
             "base": self.base.name,
             "classes": {
                 k: {"base_cpu_ms": b, "cpu_ms": round(f, 6)} for k, (b, f) in self.classes.items()
@@ -150,58 +162,75 @@ def scaled(base: CostModel, classes: Sequence[str], factor: float) -> CostModel:
     )
 
 
+#: The per-connection CPU a second factor moves, where reports with and without keep-alive
+#: tell it apart from the handler's.
+CONNECTION_CPU = ("accept_cpu_ms", "close_cpu_ms")
+
+
+def scaled_connection(costs: CostModel, factor: float) -> CostModel:
+    """``costs`` with the per-connection CPU (:data:`CONNECTION_CPU`) multiplied by ``factor``."""
+    return with_params(costs, {k: getattr(costs, k) * factor for k in CONNECTION_CPU})
+
+
+def tells_connections(runs: Sequence[ToolRun]) -> bool:
+    """Whether ``runs`` hold reports with and without keep-alive: their rates weigh the
+    per-connection CPU (accept, close) differently from the handler's, so both can be fitted."""
+    kept = {bool(r.scenario["load"].get("keepalive")) for r in runs}
+    return kept == {True, False}
+
+
 def fit_cpu_factor(
     runs: Sequence[ToolRun],
     *,
     name: str = "calibrated",
     progress: Callable[[int, float], None] | None = None,
 ) -> ToolFit:
-    """The factor on the classes' handler CPU that reproduces the runs' throughputs."""
+    """The factor on the classes' handler CPU (and, where reports with and without keep-alive
+    tell it apart, a second one on the per-connection CPU) that reproduces the runs'
+    throughputs."""
     base = base_costs(runs)
     classes = cpu_classes(runs, base)
     if any(base.classes[c].cpu_ms <= 0.0 for c in classes):
         zero = next(c for c in classes if base.classes[c].cpu_ms <= 0.0)
         raise InputError(f"class {zero!r} has no CPU to scale in cost model {base.name!r}",
                          field="costs")  # fmt: skip
-    measured = [float(r.result.req_per_s or 0.0) for r in runs]
+    measured = np.array([float(r.result.req_per_s or 0.0) for r in runs])
+    two = tells_connections(runs)
     calls = 0
 
-    def rates(factor: float) -> list[float]:
-        costs = scaled(base, classes, factor)
-        return [simulate(r, costs).mean("throughput_rps") for r in runs]
+    def costs_at(z: Sequence[float]) -> CostModel:
+        costs = scaled(base, classes, math.exp(z[0]))
+        return scaled_connection(costs, math.exp(z[1])) if two else costs
 
-    def objective(z: float) -> float:
+    def residuals(z: np.ndarray) -> np.ndarray:
         nonlocal calls
         calls += 1
-        sims = rates(math.exp(z))
-        err = sum(math.log(max(s, 1e-9) / m) ** 2 for s, m in zip(sims, measured, strict=True))
-        rms = math.sqrt(err / len(runs))
+        costs = costs_at([float(v) for v in z])
+        sims = np.array([simulate(r, costs).mean("throughput_rps") for r in runs])
+        res: np.ndarray = np.log(np.maximum(sims, 1e-9) / measured)
         if progress:
-            progress(calls, rms)
-        return err
+            progress(calls, float(np.sqrt(np.mean(res * res))))
+        return res
 
     # First guess: a CPU-bound rate scales as 1 / CPU.
-    at_base = rates(1.0)
-    calls += 1
-    z0 = -sum(math.log(max(s, 1e-9) / m) for s, m in zip(at_base, measured, strict=True)) / len(
-        runs
+    z0 = -float(np.mean(residuals(np.zeros(2))))
+    if two:
+        start = np.array([z0, z0])
+        sol = least_squares(
+            residuals, start, bounds=(start - _SEARCH_E, start + _SEARCH_E), diff_step=0.05,
+            max_nfev=40,
+        )  # fmt: skip
+        z = [float(v) for v in sol.x]
+    else:
+        one = minimize_scalar(
+            lambda v: float(np.sum(residuals(np.array([v, 0.0])) ** 2)),
+            bounds=(z0 - _SEARCH_E, z0 + _SEARCH_E), method="bounded", options={"xatol": 0.002},
+        )  # fmt: skip
+        z = [float(one.x), 0.0]
+    costs = costs_at(z).model_copy(
+        update={"name": name, "description": _description(base, classes, two)}
     )
-    sol = minimize_scalar(
-        objective, bounds=(z0 - _SEARCH_E, z0 + _SEARCH_E), method="bounded",
-        options={"xatol": 0.002},
-    )  # fmt: skip
-    factor = math.exp(float(sol.x))
-    costs = scaled(base, classes, factor)
-    costs = costs.model_copy(update={"name": name, "description": _description(base, classes)})
-    step = 1.2
-    rows = []
-    for run, m in zip(runs, measured, strict=True):
-        res = simulate(run, costs, replications=3)
-        sim = res.mean("throughput_rps")
-        sim_one = float(res.records[0]["throughput_rps"])  # replication 0: the fit's draw
-        sim_slow = simulate(run, costs, speed=1.0 / step).mean("throughput_rps")
-        elasticity = -math.log(max(sim_slow, 1e-9) / max(sim_one, 1e-9)) / math.log(step)
-        rows.append(_row(run, m, sim, res, elasticity))
+    rows = _rows(runs, measured, costs)
     if all(abs(r["cpu_elasticity"]) < WEAK_ELASTICITY for r in rows):
         raise InputError(
             "no output's throughput depends on the CPU in its scenario (elasticity under "
@@ -210,7 +239,25 @@ def fit_cpu_factor(
             file=", ".join(r.label for r in runs),
         )
     fitted = {c: (base.classes[c].cpu_ms, costs.classes[c].cpu_ms) for c in classes}
-    return ToolFit(factor, fitted, base, costs, rows, calls)
+    conn = {k: (getattr(base, k), getattr(costs, k)) for k in CONNECTION_CPU} if two else {}
+    factor_conn = math.exp(z[1]) if two else None
+    return ToolFit(math.exp(z[0]), fitted, base, costs, rows, calls, factor_conn, conn)
+
+
+def _rows(runs: Sequence[ToolRun], measured: np.ndarray, costs: CostModel) -> list[dict[str, Any]]:
+    """Each run's figures under the fitted ``costs`` (three replications), and how its
+    simulated rate moves with the vCPUs' speed (d log rate / d log speed, from replication 0:
+    the fit's draw)."""
+    step = 1.2
+    rows = []
+    for run, m in zip(runs, measured, strict=True):
+        res = simulate(run, costs, replications=3)
+        sim = res.mean("throughput_rps")
+        sim_one = float(res.records[0]["throughput_rps"])
+        sim_slow = simulate(run, costs, speed=1.0 / step).mean("throughput_rps")
+        elasticity = -math.log(max(sim_slow, 1e-9) / max(sim_one, 1e-9)) / math.log(step)
+        rows.append(_row(run, float(m), sim, res, elasticity))
+    return rows
 
 
 def _row(run: ToolRun, measured: float, sim: float, res: RunResult, el: float) -> dict[str, Any]:
@@ -247,9 +294,10 @@ def _think(run: ToolRun) -> dict[str, Any]:
     }
 
 
-def _description(base: CostModel, classes: Sequence[str]) -> str:
+def _description(base: CostModel, classes: Sequence[str], two: bool) -> str:
+    conn = " and the per-connection CPU (accept, close) by another" if two else ""
     return (
         f"Fitted by mpmsim calibrate from load-tool outputs (throughput only) on their "
         f"scenarios, starting from {base.name!r}: the handler CPU of {', '.join(classes)} "
-        "scaled by one factor; everything else, memory included, is the base's."
+        f"scaled by one factor{conn}; everything else, memory included, is the base's."
     )

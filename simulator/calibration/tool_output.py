@@ -21,10 +21,23 @@ def headline(fit: ToolFit) -> list[str]:
     """The first lines: what was fitted from what, what drives it, and what it does not match."""
     n = len(fit.runs)
     per_class = ", ".join(f"{c} {b:.4g} -> {f:.4g} ms" for c, (b, f) in fit.classes.items())
+    if fit.connection_factor is None:
+        what = (
+            f"handler CPU x{fit.factor:.3f} of cost model {fit.base.name!r} ({per_class}); it "
+            "absorbs every difference in CPU per request"
+        )
+    else:
+        per_conn = ", ".join(
+            f"{k[:-7]} {b:.4g} -> {f:.4g} ms" for k, (b, f) in fit.connection.items()
+        )
+        what = (
+            f"handler CPU x{fit.factor:.3f} of cost model {fit.base.name!r} ({per_class}) and "
+            f"per-connection CPU x{fit.connection_factor:.3f} ({per_conn}), told apart by the "
+            "reports with and without keep-alive"
+        )
     lines = [
         f"Fitted from the throughput of {n} load-tool output{'s' if n != 1 else ''} alone (no CPU "
-        f"or memory readings): handler CPU x{fit.factor:.3f} of cost model {fit.base.name!r} "
-        f"({per_class}); it absorbs every difference in CPU per request.",
+        f"or memory readings): {what}.",
         f"Everything else is {fit.base.name!r}'s, memory included: a sizing from this model takes "
         "its memory from there (measure with `mpmsim bench` to fit it).",
     ]
@@ -92,7 +105,14 @@ def write_costs(fit: ToolFit, path: Path, *, force: bool, command: str | None = 
     data = fit.costs.model_dump(mode="json", exclude={"justification", "uncertainty"})
     data["calibration"] = {
         "sources": sorted({r["output"] for r in fit.runs} | {r["scenario"] for r in fit.runs}),
-        "fitted": {"cpu_factor": round(fit.factor, 5)},
+        "fitted": {
+            "cpu_factor": round(fit.factor, 5),
+            **(
+                {}
+                if fit.connection_factor is None
+                else {"connection_cpu_factor": round(fit.connection_factor, 5)}
+            ),
+        },
         "targets": [
             {k: r[k] for k in ("output", "req_per_s_measured", "req_per_s_simulated", "error_pct")}
             for r in fit.runs
@@ -100,6 +120,6 @@ def write_costs(fit: ToolFit, path: Path, *, force: bool, command: str | None = 
     }
     header = (
         f"# Cost model fitted by mpmsim calibrate on the throughput of {len(fit.runs)} "
-        "load-tool output(s): only the handler CPU moved.\n"
+        "load-tool output(s): only the CPU moved.\n"
     ) + (f"# Made by: {command}\n" if command else "")
     path.write_text(header + yaml.safe_dump(data, sort_keys=False, width=100), encoding="utf-8")
