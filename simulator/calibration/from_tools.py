@@ -77,7 +77,7 @@ class ToolFit:
         """The fit as JSON-ready data."""
         return {
             "kind": "load-tool outputs",
-            "fitted": "cpu factor",
+            "fitted": ["handler CPU", *(["per-connection CPU"] if self.connection else [])],
             "cpu_factor": round(self.factor, 5),
             "connection_cpu_factor": (
                 None if self.connection_factor is None else round(self.connection_factor, 5)

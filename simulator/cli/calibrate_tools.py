@@ -1,4 +1,4 @@
-"""``mpmsim calibrate OUTPUT... --scenario S.yaml``: the handler CPU from ab / wrk throughputs."""
+"""``mpmsim calibrate OUTPUT... --scenario S.yaml``: the CPU from load-tool outputs' throughputs."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def calibrate_tools(
     outputs: list[Path], kinds: list[str], scenarios: list[Path], out: Path | None, name: str,
     as_json: bool, force: bool,
 ) -> None:  # fmt: skip
-    """Fit the handler CPU to ``outputs`` (of ``kinds``), each run on its scenario, and show it."""
+    """Fit the CPU to ``outputs`` (of ``kinds``), each run on its scenario, and show it."""
     from mpmsim.calibration.from_tools import fit_cpu_factor
     from mpmsim.calibration.tool_output import render, write_costs
     from mpmsim.calibration.tool_runs import tool_run
@@ -24,6 +24,8 @@ def calibrate_tools(
     paired = _pair(outputs, scenarios)
     runs = [tool_run(path, kind, s) for (path, s), kind in zip(paired, kinds, strict=True)]
     fit = fit_cpu_factor(runs, name=name, progress=None if as_json else _progress)
+    if not as_json and sys.stderr.isatty():
+        print(file=sys.stderr)  # past the progress line
     if out is not None:
         write_costs(fit, out, force=force, command=shlex.join(["mpmsim", *sys.argv[1:]]))
     if as_json:
