@@ -234,3 +234,23 @@ def test_reports_with_and_without_keepalive_tell_the_connection_cpu_apart(tmp_pa
     alone = fit_cpu_factor(outputs[:1])
     assert alone.connection_factor is None and not alone.connection
     assert alone.costs.accept_cpu_ms == load_costs("default").accept_cpu_ms
+
+
+def test_classes_with_their_own_cpu_and_a_factor_at_its_limit_are_said(
+    mpmsim: Cli, tmp_path: Path
+) -> None:
+    # Half the requests run 5 ms the scenario gives itself, half the cost model's static page:
+    # 40 req/s at 20 clients asks for more CPU than any static page in range can add.
+    mix = [{"name": "page", "cpu_ms": 5.0}, {"name": "static"}]
+    scenario = scenario_file(tmp_path, mix=mix)
+    ab = write(tmp_path, "ab.txt", ab_text(40.0, requests=500))
+    done = mpmsim("calibrate", str(ab), "--scenario", str(scenario), "--json")
+    assert done.returncode == 0, done.stderr
+    data = yaml.safe_load(done.stdout)
+    assert data["own_cpu_not_fitted"] == ["page"]
+    assert data["factor_at_search_limit"] is True
+    assert list(data["classes"]) == ["static"]
+    head = mpmsim("calibrate", str(ab), "--scenario", str(scenario)).stdout.split("\n\n")[0]
+    assert "Not fitted: the cpu_ms the scenario gives page itself" in head
+    assert "ended at the search's limit" in head
+    assert "NOT REPRODUCED" in head

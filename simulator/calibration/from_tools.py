@@ -72,6 +72,10 @@ class ToolFit:
     it apart (None: kept at the base's)."""
     connection: dict[str, tuple[float, float]] = field(default_factory=dict)
     """accept_cpu_ms and close_cpu_ms: (base, fitted), where fitted."""
+    own_cpu: tuple[str, ...] = ()
+    """Mix classes that give their own cpu_ms in the scenario: not fitted, kept as written."""
+    at_limit: bool = False
+    """A factor ended at its search's limit (20 times the first guess either way)."""
 
     def as_dict(self) -> dict[str, Any]:
         """The fit as JSON-ready data."""
@@ -90,6 +94,8 @@ class ToolFit:
                 k: {"base_cpu_ms": b, "cpu_ms": round(f, 6)} for k, (b, f) in self.classes.items()
             },
             "kept": "everything else, memory included (no CPU or memory readings in the outputs)",
+            "own_cpu_not_fitted": list(self.own_cpu),
+            "factor_at_search_limit": self.at_limit,
             "runs": self.runs,
             "evaluations": self.evaluations,
         }
@@ -213,7 +219,7 @@ def fit_cpu_factor(
         return res
 
     # First guess: a CPU-bound rate scales as 1 / CPU.
-    z0 = -float(np.mean(residuals(np.zeros(2))))
+    z0 = float(np.mean(residuals(np.zeros(2))))  # too fast by that much: that much more CPU
     if two:
         start = np.array([z0, z0])
         sol = least_squares(
@@ -241,7 +247,11 @@ def fit_cpu_factor(
     fitted = {c: (base.classes[c].cpu_ms, costs.classes[c].cpu_ms) for c in classes}
     conn = {k: (getattr(base, k), getattr(costs, k)) for k in CONNECTION_CPU} if two else {}
     factor_conn = math.exp(z[1]) if two else None
-    return ToolFit(math.exp(z[0]), fitted, base, costs, rows, calls, factor_conn, conn)
+    own = tuple(
+        sorted({m["name"] for r in runs for m in r.scenario.get("mix", []) if "cpu_ms" in m})
+    )
+    limit = any(abs(v - z0) > _SEARCH_E - 0.01 for v in z[: 2 if two else 1])
+    return ToolFit(math.exp(z[0]), fitted, base, costs, rows, calls, factor_conn, conn, own, limit)
 
 
 def _rows(runs: Sequence[ToolRun], measured: np.ndarray, costs: CostModel) -> list[dict[str, Any]]:

@@ -41,6 +41,16 @@ def headline(fit: ToolFit) -> list[str]:
         f"Everything else is {fit.base.name!r}'s, memory included: a sizing from this model takes "
         "its memory from there (measure with `mpmsim bench` to fit it).",
     ]
+    if fit.own_cpu:
+        lines.append(
+            f"Not fitted: the cpu_ms the scenario gives {', '.join(fit.own_cpu)} itself (kept as "
+            "written; a cost model holds the classes that take theirs from it)."
+        )
+    if fit.at_limit:
+        lines.append(
+            "A factor ended at the search's limit (20 times the first guess): no CPU in range "
+            "reproduces these rates, so the figures below, not the factor, are the answer."
+        )
     weak = [r["output"] for r in fit.runs if abs(r["cpu_elasticity"]) < WEAK_ELASTICITY]
     if weak:
         lines.append(
