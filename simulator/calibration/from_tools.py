@@ -101,27 +101,30 @@ class ToolFit:
         }
 
 
-def cpu_classes(runs: Sequence[ToolRun], base: CostModel) -> list[str]:
-    """The mix classes of ``runs`` whose handler CPU comes from ``base`` (the ones fitted)."""
-    names: list[str] = []
+def cpu_classes(runs: Sequence[ToolRun], base: CostModel) -> tuple[list[str], tuple[str, ...]]:
+    """The mix classes of ``runs`` whose handler CPU comes from ``base`` (the ones fitted), and
+    those whose cpu_ms the scenario gives itself (kept as written). :func:`base_costs` has
+    resolved every mix against ``base``, so each class of the first kind is one of its own."""
+    fitted: list[str] = []
+    own: set[str] = set()
     for run in runs:
-        for i, entry in enumerate(run.scenario.get("mix", [])):
-            name = entry.get("name")
-            if entry.get("cpu_ms") is None and name in base.classes and name not in names:
-                names.append(name)
-            elif entry.get("cpu_ms") is None and name not in base.classes:
-                raise InputError(
-                    f"class {name!r} is not in cost model {base.name!r}", file=run.source,
-                    field=f"mix[{i}].name",
-                )  # fmt: skip
-    if not names:
+        for entry in run.scenario.get("mix", []):
+            if entry.get("cpu_ms") is not None:
+                own.add(entry["name"])
+            elif entry["name"] not in fitted:
+                fitted.append(entry["name"])
+    if not fitted:
         raise InputError(
             "every mix class gives its own cpu_ms: calibrate fits the cost model's classes "
             "(leave cpu_ms out of the mix to take it from the cost model)",
             file=runs[0].source,
             field="mix",
         )
-    return names
+    zero = [c for c in fitted if base.classes[c].cpu_ms <= 0.0]
+    if zero:
+        raise InputError(f"class {zero[0]!r} has no CPU to scale in cost model {base.name!r}",
+                         field="costs")  # fmt: skip
+    return fitted, tuple(sorted(own))
 
 
 def base_costs(runs: Sequence[ToolRun]) -> CostModel:
@@ -195,11 +198,7 @@ def fit_cpu_factor(
     tell it apart, a second one on the per-connection CPU) that reproduces the runs'
     throughputs."""
     base = base_costs(runs)
-    classes = cpu_classes(runs, base)
-    if any(base.classes[c].cpu_ms <= 0.0 for c in classes):
-        zero = next(c for c in classes if base.classes[c].cpu_ms <= 0.0)
-        raise InputError(f"class {zero!r} has no CPU to scale in cost model {base.name!r}",
-                         field="costs")  # fmt: skip
+    classes, own = cpu_classes(runs, base)
     measured = np.array([float(r.result.req_per_s or 0.0) for r in runs])
     two = tells_connections(runs)
     calls = 0
@@ -247,9 +246,6 @@ def fit_cpu_factor(
     fitted = {c: (base.classes[c].cpu_ms, costs.classes[c].cpu_ms) for c in classes}
     conn = {k: (getattr(base, k), getattr(costs, k)) for k in CONNECTION_CPU} if two else {}
     factor_conn = math.exp(z[1]) if two else None
-    own = tuple(
-        sorted({m["name"] for r in runs for m in r.scenario.get("mix", []) if "cpu_ms" in m})
-    )
     limit = any(abs(v - z0) > _SEARCH_E - 0.01 for v in z[: 2 if two else 1])
     return ToolFit(math.exp(z[0]), fitted, base, costs, rows, calls, factor_conn, conn, own, limit)
 

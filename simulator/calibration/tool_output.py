@@ -28,7 +28,8 @@ def headline(fit: ToolFit) -> list[str]:
         )
     else:
         per_conn = ", ".join(
-            f"{k[:-7]} {b:.4g} -> {f:.4g} ms" for k, (b, f) in fit.connection.items()
+            f"{k.removesuffix('_cpu_ms')} {b:.4g} -> {f:.4g} ms"
+            for k, (b, f) in fit.connection.items()
         )
         what = (
             f"handler CPU x{fit.factor:.3f} of cost model {fit.base.name!r} ({per_class}) and "

@@ -36,7 +36,7 @@ def calibrate(
             help="Hardware the measurement CSV rows were measured on (ab / wrk outputs run on "
             "their scenario's)."
         ),
-    ] = ("bench-1core"),
+    ] = "bench-1core",
     base: Annotated[str, typer.Option(help="Cost model to start from.")] = "default",
     holdout: Annotated[
         str | None,
@@ -100,7 +100,7 @@ def calibrate(
         return
     if scenario:
         raise InputError(
-            "is for ab or wrk outputs; measurement CSV rows name their own configuration",
+            "is for load-tool outputs; measurement CSV rows name their own configuration",
             field="--scenario",
         )
     kept = _keep_names(keep)

@@ -63,11 +63,11 @@ def short_warmup(scenario: Scenario, start_s: float, end_s: float) -> str | None
     if not isinstance(load, OpenLoad) or isinstance(load.sessions_per_s, list):
         return None
     a, b = start_s - load.start_s, end_s - load.start_s
-    missing = window_deficit(load, a, b)
-    if missing <= RAMP_TOLERANCE:
+    short = ramp_fix(load, a, b)
+    if short is None:
         return None
+    missing, need = short
     length = max(b - a, 0.0)
-    need = steady_warmup_s(load, length)
     fix = (
         f"warmup_s {need:g} with duration_s {need + length:g} measures as long a window at the "
         "steady load"
@@ -81,6 +81,16 @@ def short_warmup(scenario: Scenario, start_s: float, end_s: float) -> str | None
         f"{100 * missing:.0f} % less than the steady load on average, so the server is judged on "
         f"a lighter load than it will carry; {fix}"
     )
+
+
+def ramp_fix(load: OpenLoad, start_s: float, end_s: float) -> tuple[float, float] | None:
+    """The share of the steady offered rate a window from ``start_s`` to ``end_s`` after the
+    load starts misses, and the least warm-up after which as long a window misses at most
+    ``RAMP_TOLERANCE`` (:func:`steady_warmup_s`); None when this window already does."""
+    missing = window_deficit(load, start_s, end_s)
+    if missing <= RAMP_TOLERANCE:
+        return None
+    return missing, steady_warmup_s(load, max(end_s - start_s, 0.0))
 
 
 def fixed_window_note(scenario: Scenario) -> str | None:
@@ -157,6 +167,7 @@ __all__ = [
     "RAMP_TOLERANCE",
     "fixed_window_note",
     "ramp_deficit",
+    "ramp_fix",
     "short_warmup",
     "steady_warmup_s",
     "think_moments",

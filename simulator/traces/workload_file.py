@@ -15,7 +15,7 @@ from mpmsim.models.costs import load_costs
 from mpmsim.spec.mix import resolve_mix
 from mpmsim.spec.reading import load_scenario_data
 from mpmsim.spec.scenario import OpenLoad
-from mpmsim.spec.session_ramp import RAMP_TOLERANCE, steady_warmup_s, window_deficit
+from mpmsim.spec.session_ramp import RAMP_TOLERANCE, ramp_fix
 from mpmsim.traces.fit import ClassFit, TraceFit
 from mpmsim.workloads.distributions import AnySpec, Empirical
 from mpmsim.workloads.fitting import COUNT_CRITERION, CRITERION, Fit, scaled
@@ -193,11 +193,10 @@ def workload_yaml(fit: TraceFit, *, name: str, command: str) -> str:
     scenario = load_scenario_data(yaml.safe_load(text), source="<written scenario>")
     load = scenario.load
     # the ramp depends on the sessions' lengths and think times, not on their rate
-    if isinstance(load, OpenLoad) and window_deficit(load, 0.0, span) > RAMP_TOLERANCE:
-        warmup = steady_warmup_s(load, span)
-        if math.isfinite(warmup):
-            text = _workload_text(fit, name, command, span, warmup)
-            scenario = load_scenario_data(yaml.safe_load(text), source="<written scenario>")
+    short = ramp_fix(load, 0.0, span) if isinstance(load, OpenLoad) else None
+    if short is not None and math.isfinite(short[1]):
+        text = _workload_text(fit, name, command, span, short[1])
+        scenario = load_scenario_data(yaml.safe_load(text), source="<written scenario>")
     resolve_mix(scenario.mix, load_costs(scenario.costs), source="<written scenario>")
     return text
 
