@@ -123,6 +123,21 @@ class CostModel(BaseModel):
         "still on its vCPU when the client's next request arrives reads it without sleeping; "
         "0 = the whole request before its response",
     )
+    kernel_us_per_request: float = Field(
+        0.0,
+        ge=0,
+        description="CPU the kernel spends per request on the server's vCPU outside Apache's "
+        "processes (network softirq work deferred to ksoftirqd, kworkers): it takes the vCPU "
+        "from Apache but is in no Apache process's CPU time, so cpu_ms_per_request leaves it "
+        "out (mpmsim calibrate fits it from the rows' CPU 1 busy share beyond Apache's "
+        "cpu_ms); 0 = Apache has its vCPUs to itself",
+    )
+    kernel_us_per_connection: float = Field(
+        0.0,
+        ge=0,
+        description="the same per new connection (the handshake's and the close's packets); "
+        "0 = none",
+    )
     idle_connection_us: float = Field(
         0.0,
         ge=0,

@@ -30,6 +30,7 @@ from typing import Any
 
 from mpmsim.calibration.check import compare, mape_by_metric, unexplained_rows
 from mpmsim.calibration.cpu_fit import TOLD_ONLY, fit_cpu
+from mpmsim.calibration.kernel_fit import fit_kernel, fitted_terms, with_kernel
 from mpmsim.calibration.linear import ParamFit
 from mpmsim.calibration.measured import (
     METRICS,
@@ -69,6 +70,7 @@ class Calibration:
     skipped: list[dict[str, str]] = field(default_factory=list)  # rows it cannot simulate, why
     php_fit: PhpFit | None = None  # the PHP fields, when PHP rows were fitted (php_fit)
     tail_fit: TailFit | None = None  # after_response_cpu_ms, when rows showed it (tail_fit)
+    kernel_fit: ParamFit | None = None  # the kernel's work on Apache's core (kernel_fit)
     seconds: float = 0.0
     replications: int = 1  # simulations per row in the comparison, their mean compared
 
@@ -80,6 +82,7 @@ class Calibration:
             "memory_fit": self.memory_fit.__dict__ if self.memory_fit else None,
             "php_fit": self.php_fit.__dict__ if self.php_fit else None,
             "tail_fit": self.tail_fit.__dict__ if self.tail_fit else None,
+            "kernel_fit": self.kernel_fit.__dict__ if self.kernel_fit else None,
             "network_rtt_ms": self.network_rtt_ms,
             "mape": self.mape,
             "unexplained": self.unexplained,
@@ -212,6 +215,8 @@ def calibrate(
     cores = float(setup_hardware.vcpus)
     cpu = (fit_cpu(apache_rows, base, cs_us, keep, work_per_cpu_s, cores) if apache_rows
            else ParamFit(*kept_cpu(base, cs_us), rows_used=0, rms_rel_error=math.nan))  # fmt: skip
+    # CPU 1's busy time beyond Apache's processes: the kernel's threads on Apache's core
+    kernel = fit_kernel(apache_rows, base, keep) if apache_rows else None
     # The round trip from the keep-alive one-client rows and Apache's measured CPU (physical:
     # taking the model's CPU off instead leaves ~5 us on the campaigns' machine, below any
     # loopback's); the client's time per connection is then the rest of a one-client row's
@@ -228,7 +233,7 @@ def calibrate(
     # So are event's connections held by its listeners with their pools (listener_kept_peak).
     used = kept = None
     if simulate and apache_rows:
-        cpu_only = fitted_costs(base, cpu, None, cs_us).model_copy(
+        cpu_only = with_kernel(fitted_costs(base, cpu, None, cs_us), kernel).model_copy(
             update={"client_conn_ms": round(client_conn_ms, 5)}
         )
         used, kept = simulated_counts(
@@ -238,7 +243,7 @@ def calibrate(
     mem = fit_memory(apache_rows, base, keep, cores=cores, used=used, kept=kept)
     fitted_fields = {
         "accept_cpu_ms", "close_cpu_ms", "thread_switch_us", "process_switch_us", "classes",
-        "switch_us_per_task", "client_conn_ms",
+        "switch_us_per_task", "client_conn_ms", *fitted_terms(kernel),
         *(() if mem is None else
           ("parent_mib", "shared_mib", "process_mib", "thread_mib", "thread_used_kib")),
         # these only when the rows could tell them (else the base's value is kept)
@@ -246,7 +251,9 @@ def calibrate(
         *(name for name in ("connection_kib", "listener_connection_kib") if mem is not None
           and math.isfinite(mem.stderr.get(name.replace("_kib", "_mib"), math.nan))),
     } - set(keep) if apache_rows else set()  # fmt: skip
-    costs = (fitted_costs(base, cpu, mem, cs_us) if apache_rows else base).model_copy(
+    costs = with_kernel(
+        fitted_costs(base, cpu, mem, cs_us) if apache_rows else base, kernel
+    ).model_copy(
         update={
             "name": name,
             "client_conn_ms": round(client_conn_ms, 5),
@@ -279,7 +286,7 @@ def calibrate(
                 )},
             })  # fmt: skip
     cal = Calibration(costs=costs, cpu_fit=cpu, memory_fit=mem, network_rtt_ms=rtt,
-                      skipped=skipped, php_fit=php, tail_fit=tail,
+                      skipped=skipped, php_fit=php, tail_fit=tail, kernel_fit=kernel,
                       replications=replications, shared_core=shared_core_rows(runs))  # fmt: skip
     if simulate:
         setup = Setup(setup_hardware, rtt)

@@ -118,6 +118,9 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
         ("switch_us_per_task", c.switch_us_per_task, unc.get("switch_us_per_task")),
         ("switch_us_per_process", c.switch_us_per_process, unc.get("switch_us_per_process")),
         ("idle_connection_us", c.idle_connection_us, unc.get("idle_connection_us")),
+        ("kernel_us_per_request", c.kernel_us_per_request, unc.get("kernel_us_per_request")),
+        ("kernel_us_per_connection", c.kernel_us_per_connection,
+         unc.get("kernel_us_per_connection")),
         ("fork_cpu_ms", c.fork_cpu_ms, unc.get("fork_cpu_ms")),
         ("thread_create_cpu_ms", c.thread_create_cpu_ms, unc.get("thread_create_cpu_ms")),
     ]  # fmt: skip

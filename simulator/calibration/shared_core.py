@@ -37,9 +37,9 @@ APACHE_SHARE = 0.8
 
 def shared_core_rows(runs: Sequence[MeasuredRun]) -> list[dict[str, Any]]:
     """The rows whose CPU 1 was busy while Apache had less than ``APACHE_SHARE`` of it, among
-    those where Apache wanted the whole core (``_wants_the_core``)."""
+    those where Apache wanted the whole core (``wants_the_core``)."""
     out: list[dict[str, Any]] = []
-    for run in filter(_wants_the_core, runs):
+    for run in filter(wants_the_core, runs):
         try:
             busy = float(run.extra["cpu1_busy_pct"])
         except (KeyError, ValueError):  # no reading of Apache's CPU: nothing to tell
@@ -58,7 +58,7 @@ def shared_core_rows(runs: Sequence[MeasuredRun]) -> list[dict[str, Any]]:
     return out
 
 
-def _wants_the_core(run: MeasuredRun) -> bool:
+def wants_the_core(run: MeasuredRun) -> bool:
     """A closed loop of ``MIN_CLIENTS`` or more on a handler that only computes, with no child
     recycled: a recycled child's CPU leaves the sampled processes with it (this project's
     recycling campaign: prefork at 1,000 connections per child reads 67 % of a 99 %-busy core,

@@ -147,6 +147,8 @@ def _usl_peak(fit: dict[str, Any]) -> str:
 #: the other fitted parameters that can be held at the base's values.
 KEEPABLE = (
     "after_response_cpu_ms",
+    "kernel_us_per_request",
+    "kernel_us_per_connection",
     "thread_used_kib",
     "connection_kib",
     "listener_connection_kib",

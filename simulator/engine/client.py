@@ -358,9 +358,13 @@ class Client:
     def _cpu_work_s(self, cpu_s: float, first: bool, keep: bool) -> float:
         """The worker's CPU for a request of ``cpu_s``, with the connection's own costs."""
         ov = self._overheads
-        work = ov.request_cpu_s + cpu_s
+        # The kernel's own work for the request's packets shares the vCPU with it (ksoftirqd
+        # runs the loopback's deferred receive softirqs on the sending CPU: net/core/dev.c
+        # ``net_rx_action`` hands what exceeds its budget to ``wakeup_softirqd``); it is charged
+        # with the request's job here and left out of Apache's CPU per request by the summary.
+        work = ov.request_cpu_s + ov.kernel_request_s + cpu_s
         if first:
-            work += ov.new_conn_cpu_s
+            work += ov.new_conn_cpu_s + ov.kernel_conn_s
             # A worker that gets its connection on an idle vCPU waits for each of the client's
             # packets (the request, the FIN) and is woken for it from idle (costs'
             # idle_connection_us); on a busy vCPU they are queued before it reads.

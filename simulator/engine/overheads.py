@@ -35,6 +35,10 @@ class Overheads:
     #: a CPU job of its own after the FIN, not part of the request's
     linger_on_worker: bool
     request_cpu_s: float  # per request, on top of the request class's own CPU
+    #: the kernel's work on the vCPU outside Apache's processes, per request and per new
+    #: connection (in the vCPU's busy time, not in Apache's CPU per request)
+    kernel_request_s: float
+    kernel_conn_s: float
     after_response_s: float  # of a request's CPU, what its worker runs after the response
     conn_mib: float  # per open connection: Apache's
     kept_conn_mib: float  # more per connection a listener has kept alive (event)
@@ -97,6 +101,8 @@ class Overheads:
             deferred_close_cpu_s=model.switches_per_close * handoff,
             linger_on_worker=model.linger_holds_worker,
             request_cpu_s=costs.request_cpu_ms * 1e-3,
+            kernel_request_s=costs.kernel_us_per_request * 1e-6,
+            kernel_conn_s=costs.kernel_us_per_connection * 1e-6,
             after_response_s=costs.after_response_cpu_ms * 1e-3,
             conn_mib=costs.connection_kib / 1024.0,
             kept_conn_mib=0.0

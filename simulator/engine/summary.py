@@ -87,7 +87,7 @@ def summarize(prep: Prepared, rep: Replication) -> dict[str, Any]:
         if code != OK:
             rec[name] = int((in_window & (req["status"] == code)).sum())
     rec.update(_latency((req["t_end_s"] - req["t_start_s"])[ok] * 1000.0))
-    rec.update(_cpu(prep, rep, window, completed))
+    rec.update(_cpu(prep, rep, window, completed, int((ok & req["new_connection"]).sum())))
     rec.update(_sampled(prep, rep, window))
     rec.update(_counters(rep))
     rec["batch_throughput"] = _batch_throughput(req["t_end_s"][ok], window)
@@ -140,20 +140,33 @@ def _latency(latency_ms: np.ndarray) -> dict[str, float]:
     return out
 
 
-def _cpu(prep: Prepared, rep: Replication, window: Window, completed: int) -> dict[str, float]:
-    """CPU utilisation over the measured window, and busy CPU per response."""
+def _cpu(
+    prep: Prepared, rep: Replication, window: Window, completed: int, new_conns: int
+) -> dict[str, float]:
+    """CPU utilisation over the measured window, and Apache's busy CPU per response.
+
+    The vCPUs' busy time includes the kernel's work outside Apache's processes
+    (``kernel_us_per_request``, ``kernel_us_per_connection``); Apache's CPU per response, as
+    /proc/PID/stat counts it, leaves that out.
+    """
     cpu_busy = rep.counters["cpu_busy_core_s"] - _interp_series(
         rep, "cpu_busy_core_s", window.start_s
     )
     elapsed = rep.end_s - window.start_s
     vcpus = prep.hardware.vcpus
-    return {
-        "cpu_utilization": cpu_busy / (vcpus * elapsed) if elapsed > 0 else 0.0,
+    costs = prep.costs
+    if completed:
+        kernel_ms = (
+            costs.kernel_us_per_request * completed + costs.kernel_us_per_connection * new_conns
+        ) / 1000.0
         # Busy CPU time (context-switch losses included, as /proc counts it) per response, in
         # milliseconds of the reference core.
-        "cpu_ms_per_request": (
-            1000.0 * cpu_busy * prep.hardware.cpu_speed / completed if completed else math.nan
-        ),
+        per_request = max(1000.0 * cpu_busy * prep.hardware.cpu_speed - kernel_ms, 0.0) / completed
+    else:
+        per_request = math.nan
+    return {
+        "cpu_utilization": cpu_busy / (vcpus * elapsed) if elapsed > 0 else 0.0,
+        "cpu_ms_per_request": per_request,
     }
 
 

@@ -109,6 +109,7 @@ def _cpu_ms(
         "handler": sum(c.share * c.cpu_ms for c in costs),
         "request": 1000.0 * ov.request_cpu_s,
         "connection": 1000.0 * shape.new * ov.new_conn_cpu_s,
+        "kernel": 1000.0 * (ov.kernel_request_s + shape.new * ov.kernel_conn_s),
         "keepalive_handoff": 1000.0 * (1.0 - shape.new) * ov.ka_request_cpu_s,
         "close": 1000.0 * shape.closed * ov.close_cpu_s,
         "write_completion": 1000.0

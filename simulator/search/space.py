@@ -282,6 +282,7 @@ def analytic_bounds(prep: Prepared, headroom: float) -> Bounds:
     cpu_ms = sum(k.weight * k.mean_cpu_ms() for k in prep.classes) / total
     wait_ms = sum(k.weight * k.mean_wait_ms() for k in prep.classes) / total
     per_req_ms = cpu_ms + c.request_cpu_ms + c.accept_cpu_ms + c.close_cpu_ms
+    per_req_ms += (c.kernel_us_per_request + c.kernel_us_per_connection) / 1000.0
     hw = prep.hardware
     cpu_rps = hw.vcpus * hw.mean_cpu_speed * 1000.0 / max(per_req_ms, 1e-9)
     hold_s = (per_req_ms / hw.mean_cpu_speed + wait_ms) / 1000.0
