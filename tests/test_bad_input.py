@@ -235,7 +235,8 @@ def test_calibrate_keep_names_only_fitted_parameters(mpmsim: Cli, tmp_path: Path
     assert line == (
         "mpmsim: error: --keep: 'cpu_cv' cannot be kept; allowed: switch_us_per_task, "
         "switch_us_per_process, idle_connection_us, fork_cpu_ms, thread_create_cpu_ms, "
-        "after_response_cpu_ms, thread_used_kib, connection_kib, listener_connection_kib, "
+        "after_response_cpu_ms, kernel_us_per_request, kernel_us_per_connection, "
+        "thread_used_kib, connection_kib, listener_connection_kib, "
         "worker_kib, child_kib, classes.NAME.worker_kib, classes.NAME.child_kib"
     )
 
