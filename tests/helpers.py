@@ -7,8 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from mpmsim.engine.replications import run_prepared
+from mpmsim.engine.summary import summarize
 from mpmsim.spec.reading import load_scenario_data
 from mpmsim.spec.resolve import Prepared, prepare
+from mpmsim.workloads.readers import MeasuredRun
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "workloads" / "examples"
@@ -42,6 +45,34 @@ def scenario_dict(**parts: Any) -> dict[str, Any]:
 def prepared(**parts: Any) -> Prepared:
     """Validate and prepare :func:`scenario_dict` (``parts``)."""
     return prepare(load_scenario_data(scenario_dict(**parts)))
+
+
+def prefork_pool_summary(
+    costs: Any, clients: int, keepalive: bool, vcpus: int = 1
+) -> dict[str, Any]:
+    """One replication's figures: ``clients`` closed-loop clients for 2 s of 1 ms requests on
+    the ideal machine with ``vcpus``, against 20 prefork children alive from the start (four
+    requests per kept connection)."""
+    prep = prepared(
+        costs=costs,
+        hardware={**IDEAL_HW, "vcpus": vcpus},
+        server={"mpm": "prefork", "directives": {
+            "StartServers": 20, "MinSpareServers": 1, "MaxSpareServers": 21,
+            "MaxRequestWorkers": 20, "ServerLimit": 20, "MaxKeepAliveRequests": 4}},
+        load={"kind": "closed", "clients": clients, "keepalive": keepalive, "duration_s": 2.0},
+    )  # fmt: skip
+    return summarize(prep, run_prepared(prep, 1).replications[0])
+
+
+def measured_row(**fields: Any) -> MeasuredRun:
+    """A measurement row (ab, a static page, 5 s) with ``fields`` replaced."""
+    row: dict[str, Any] = {
+        "run_id": "x", "scenario": "x", "mpm": "prefork", "directives": {}, "lua_scope": None,
+        "mrw_effective": 150, "threads_per_child": 1, "server_limit": 150, "content": "static",
+        "url": "/", "tool": "ab", "concurrency": 1, "keepalive": False, "duration_s": 5.0,
+        "requests_completed": 1000, "req_per_s": 200.0,
+    }  # fmt: skip
+    return MeasuredRun(**{**row, **fields})
 
 
 class Outcome(NamedTuple):

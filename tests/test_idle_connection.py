@@ -9,44 +9,29 @@ to them, so it pays nothing more. The fit tells the parameter from rows whose CP
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import pytest
 
 from mpmsim.calibration.cpu_fit import fit_cpu
 from mpmsim.calibration.measured import requests_per_connection
 from mpmsim.calibration.regressors import idle_share, switch_counts
-from mpmsim.engine.replications import run_prepared
-from mpmsim.engine.summary import summarize
 from mpmsim.models.costs import load_costs
 from mpmsim.workloads.readers import MeasuredRun, read_measurements
-from tests.helpers import IDEAL_HW, REPO, prepared
+from tests.helpers import REPO, measured_row, prefork_pool_summary
 
 RUNS_CSV = REPO.parent / "shared" / "data" / "apache-bench" / "runs.csv"
 IDLE = {"base": "ideal", "idle_connection_us": 200.0}
 
 
-def _summary(costs: Any, clients: int, keepalive: bool, vcpus: int = 1) -> dict[str, Any]:
-    prep = prepared(
-        costs=costs,
-        hardware={**IDEAL_HW, "vcpus": vcpus},
-        server={"mpm": "prefork", "directives": {
-            "StartServers": 20, "MinSpareServers": 1, "MaxSpareServers": 21,
-            "MaxRequestWorkers": 20, "ServerLimit": 20, "MaxKeepAliveRequests": 4}},
-        load={"kind": "closed", "clients": clients, "keepalive": keepalive, "duration_s": 2.0},
-    )  # fmt: skip
-    return summarize(prep, run_prepared(prep, 1).replications[0])
-
-
 def test_one_client_pays_it_on_every_new_connection() -> None:
     """1 ms requests, 0.2 ms more per connection on an idle vCPU: one client without
     keep-alive pays it on every request, with 4 requests per connection on one in four."""
-    new = _summary(IDLE, 1, keepalive=False)
+    new = prefork_pool_summary(IDLE, 1, keepalive=False)
     assert new["cpu_ms_per_request"] == pytest.approx(1.2, rel=0.01)
     assert new["latency_p50_ms"] == pytest.approx(1.2, rel=0.01)
-    kept = _summary(IDLE, 1, keepalive=True)
+    kept = prefork_pool_summary(IDLE, 1, keepalive=True)
     assert kept["cpu_ms_per_request"] == pytest.approx(1.05, rel=0.01)
-    assert _summary("ideal", 1, keepalive=False)["cpu_ms_per_request"] == pytest.approx(
+    assert prefork_pool_summary("ideal", 1, keepalive=False)["cpu_ms_per_request"] == pytest.approx(
         1.0, rel=0.01
     )
 
@@ -54,23 +39,18 @@ def test_one_client_pays_it_on_every_new_connection() -> None:
 def test_a_saturated_core_does_not_pay_it() -> None:
     """Ten clients on one vCPU: every connection's job starts with others runnable, so only
     the first connections, on the cold server, find it idle."""
-    busy = _summary(IDLE, 10, keepalive=False)
+    busy = prefork_pool_summary(IDLE, 10, keepalive=False)
     assert busy["cpu_ms_per_request"] == pytest.approx(1.0, abs=0.002)
 
 
 def test_an_idle_vcpu_beside_a_busy_one_pays_it() -> None:
     """Two vCPUs and one client: the connection's job always finds a vCPU with nothing to run."""
-    two = _summary(IDLE, 1, keepalive=False, vcpus=2)
+    two = prefork_pool_summary(IDLE, 1, keepalive=False, vcpus=2)
     assert two["cpu_ms_per_request"] == pytest.approx(1.2, rel=0.01)
 
 
 def test_idle_share_of_a_row() -> None:
-    row = MeasuredRun(
-        run_id="x", scenario="x", mpm="prefork", directives={}, lua_scope=None,
-        mrw_effective=150, threads_per_child=1, server_limit=150, content="static", url="/",
-        tool="ab", concurrency=1, keepalive=False, duration_s=5.0, requests_completed=1000,
-        req_per_s=200.0,
-    )  # fmt: skip
+    row = measured_row()
     assert idle_share(row) == 1.0
     busy = dataclasses.replace(row, concurrency=50, extra={"cpu1_busy_pct": "75"})
     assert idle_share(busy) == pytest.approx(0.25)

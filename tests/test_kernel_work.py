@@ -9,28 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
 
 import pytest
 
 from mpmsim.calibration.kernel_fit import fit_kernel, kernel_rows, with_kernel
-from mpmsim.engine.replications import run_prepared
-from mpmsim.engine.summary import summarize
 from mpmsim.models.costs import load_costs
 from mpmsim.workloads.readers import MeasuredRun
-from tests.helpers import IDEAL_HW, prepared
-
-
-def _summary(costs: Any, clients: int, keepalive: bool) -> dict[str, Any]:
-    prep = prepared(
-        costs=costs,
-        hardware=IDEAL_HW,
-        server={"mpm": "prefork", "directives": {
-            "StartServers": 20, "MinSpareServers": 1, "MaxSpareServers": 21,
-            "MaxRequestWorkers": 20, "ServerLimit": 20, "MaxKeepAliveRequests": 4}},
-        load={"kind": "closed", "clients": clients, "keepalive": keepalive, "duration_s": 2.0},
-    )  # fmt: skip
-    return summarize(prep, run_prepared(prep, 1).replications[0])
+from tests.helpers import measured_row, prefork_pool_summary
 
 
 def test_a_saturated_core_serves_fewer_requests_with_the_same_apache_cpu() -> None:
@@ -39,30 +24,21 @@ def test_a_saturated_core_serves_fewer_requests_with_the_same_apache_cpu() -> No
     connection 1.15 ms; Apache's CPU per request stays 1 ms."""
     kernel = {"base": "ideal", "kernel_us_per_request": 100.0, "kernel_us_per_connection": 200.0}
     for keepalive, core_ms in ((False, 1.3), (True, 1.15)):
-        out = _summary(kernel, 10, keepalive)
+        out = prefork_pool_summary(kernel, 10, keepalive)
         assert out["cpu_ms_per_request"] == pytest.approx(1.0, rel=0.01)
         assert out["throughput_rps"] == pytest.approx(1000.0 / core_ms, rel=0.03)
         assert out["cpu_utilization"] == pytest.approx(1.0, abs=0.02)
-    plain = _summary("ideal", 10, keepalive=False)
+    plain = prefork_pool_summary("ideal", 10, keepalive=False)
     assert plain["throughput_rps"] == pytest.approx(1000.0, rel=0.03)
-
-
-def _row(**kw: Any) -> MeasuredRun:
-    base = MeasuredRun(
-        run_id="x", scenario="x", mpm="worker", directives={}, lua_scope=None,
-        mrw_effective=150, threads_per_child=25, server_limit=16, content="static", url="/",
-        tool="ab", concurrency=100, keepalive=False, duration_s=5.0, requests_completed=60000,
-        req_per_s=12000.0,
-    )  # fmt: skip
-    return dataclasses.replace(base, **kw)
 
 
 def _measured(per_request_us: float, per_conn_us: float, rate: float, keepalive: bool,
               util: float = 0.95) -> MeasuredRun:  # fmt: skip
     k = 101.0 if keepalive else 1.0  # ab -k: MaxKeepAliveRequests 100 and the one that closes
     other = (per_request_us + per_conn_us / k) * rate * 1e-6
-    return _row(
-        req_per_s=rate, keepalive=keepalive, apache_cpu_util=util,
+    return measured_row(
+        mpm="worker", threads_per_child=25, server_limit=16, concurrency=100,
+        requests_completed=60000, req_per_s=rate, keepalive=keepalive, apache_cpu_util=util,
         extra={"cpu1_busy_pct": f"{100.0 * (util + other):.4f}",
                "srv_ka_reused_frac": f"{1.0 - 1.0 / k:.6f}" if keepalive else "0"},
     )  # fmt: skip
