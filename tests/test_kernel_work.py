@@ -67,6 +67,7 @@ def test_calibrate_finds_the_kernel_work_again() -> None:
     assert one_kind.values["kernel_us_per_request"] == pytest.approx(1.5 + 1.1 - 0.7, abs=0.05)
     kept = fit_kernel(rows, base, keep=("kernel_us_per_request", "kernel_us_per_connection"))
     assert kept is None
+    assert fit_kernel(rows, base, cores=2.0) is None  # CPU 1 is not all of Apache's machine
 
 
 def test_rows_that_cannot_tell_it_are_left_out() -> None:

@@ -216,7 +216,7 @@ def calibrate(
     cpu = (fit_cpu(apache_rows, base, cs_us, keep, work_per_cpu_s, cores) if apache_rows
            else ParamFit(*kept_cpu(base, cs_us), rows_used=0, rms_rel_error=math.nan))  # fmt: skip
     # CPU 1's busy time beyond Apache's processes: the kernel's threads on Apache's core
-    kernel = fit_kernel(apache_rows, base, keep) if apache_rows else None
+    kernel = fit_kernel(apache_rows, base, keep, cores) if apache_rows else None
     # The round trip from the keep-alive one-client rows and Apache's measured CPU (physical:
     # taking the model's CPU off instead leaves ~5 us on the campaigns' machine, below any
     # loopback's); the client's time per connection is then the rest of a one-client row's

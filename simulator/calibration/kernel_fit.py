@@ -58,17 +58,18 @@ def kernel_rows(runs: Sequence[MeasuredRun]) -> list[tuple[float, float, float]]
 
 
 def fit_kernel(
-    runs: Sequence[MeasuredRun], base: CostModel, keep: Collection[str] = ()
+    runs: Sequence[MeasuredRun], base: CostModel, keep: Collection[str] = (), cores: float = 1.0
 ) -> ParamFit | None:
     """``kernel_us_per_request`` and ``kernel_us_per_connection`` from ``runs``; None when
-    fewer than :data:`MIN_ROWS` rows tell them or ``keep`` names both.
+    fewer than :data:`MIN_ROWS` rows tell them, ``keep`` names both, or the hardware has more
+    than one vCPU (``cores``): CPU 1 is Apache's whole machine only in the one-core layout.
 
     Rows that all have the same connections per request cannot tell the two apart: the
     per-connection term then keeps the base's value (stderr NaN), as does a term in ``keep``.
     """
     kept = [name in keep for name in KERNEL_TERMS]
     rows = kernel_rows(runs)
-    if len(rows) < MIN_ROWS or all(kept):
+    if cores != 1.0 or len(rows) < MIN_ROWS or all(kept):
         return None
     other = np.array([r[0] for r in rows])
     rate = np.array([r[1] for r in rows]) * 1e-6  # requests per microsecond
