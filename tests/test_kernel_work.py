@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from functools import partial
 
 import pytest
 
-from mpmsim.calibration.kernel_fit import fit_kernel, kernel_rows, with_kernel
+from mpmsim.calibration.kernel_fit import fit_kernel, kernel_ms, kernel_rows, with_kernel
+from mpmsim.calibration.measured import (
+    estimate_client_conn_ms,
+    estimate_rtt_ms,
+    requests_per_connection,
+)
 from mpmsim.models.costs import load_costs
 from mpmsim.workloads.readers import MeasuredRun
 from tests.helpers import measured_row, prefork_pool_summary
@@ -86,3 +92,23 @@ def test_rows_that_cannot_tell_it_are_left_out() -> None:
     ]
     assert kernel_rows(others) == []
     assert fit_kernel([good, good], load_costs("default")) is None
+
+
+def test_one_client_rows_leave_the_kernel_work_out_of_the_round_trip() -> None:
+    """The simulator charges a one-client request Apache's CPU and the kernel's beside it, so
+    calibrate takes both off the row's time per request for the round trip (keep-alive) and
+    for the client's own time per connection (without)."""
+    kept = measured_row(keepalive=True, lat_mean_ms=0.05, apache_cpu_ms_per_req=0.03)
+    new = measured_row(keepalive=False, lat_mean_ms=0.12, apache_cpu_ms_per_req=0.05)
+    rows = [kept, new]
+    assert estimate_rtt_ms(rows) == pytest.approx(0.02)
+    costs = load_costs("default").model_copy(
+        update={"kernel_us_per_request": 2.0, "kernel_us_per_connection": 3.0}
+    )
+    beside = partial(kernel_ms, costs)
+    assert kernel_ms(costs, new) == pytest.approx(0.005)
+    rtt = estimate_rtt_ms(rows, beside)
+    assert rtt == pytest.approx(0.02 - 0.002 - 0.003 / requests_per_connection(kept))
+    assert estimate_client_conn_ms(rows, rtt, beside_ms=beside) == pytest.approx(
+        0.12 - 0.05 - 0.005 - 2 * rtt
+    )

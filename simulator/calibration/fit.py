@@ -25,12 +25,13 @@ import math
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from mpmsim.calibration.check import compare, mape_by_metric, unexplained_rows
 from mpmsim.calibration.cpu_fit import TOLD_ONLY, fit_cpu
-from mpmsim.calibration.kernel_fit import fit_kernel, fitted_terms, with_kernel
+from mpmsim.calibration.kernel_fit import fit_kernel, fitted_terms, kernel_ms, with_kernel
 from mpmsim.calibration.linear import ParamFit
 from mpmsim.calibration.measured import (
     METRICS,
@@ -223,9 +224,11 @@ def calibrate(
     # time per request beyond the server time the model charges it, so that the model gives
     # one client its measured rate (Apache's CPU per connection is higher at one client than
     # on the saturated rows the CPU fit uses).
-    rtt = estimate_rtt_ms(fit_rows)
+    # Both beside the kernel's work that the simulator charges each request on the CPU.
+    beside = partial(kernel_ms, with_kernel(base, kernel))
+    rtt = estimate_rtt_ms(fit_rows, beside)
     client_conn_ms = (
-        estimate_client_conn_ms(apache_rows, rtt, model_cpu_ms(cpu, base)) if apache_rows
+        estimate_client_conn_ms(apache_rows, rtt, model_cpu_ms(cpu, base), beside) if apache_rows
         else base.client_conn_ms
     )  # fmt: skip
     # Where one child can hold a row's load, the workers that served are the simulator's count

@@ -119,3 +119,9 @@ def with_kernel(costs: CostModel, fit: ParamFit | None) -> CostModel:
 def fitted_terms(fit: ParamFit | None) -> set[str]:
     """The terms ``fit`` set from the rows (not kept at the base's value)."""
     return set() if fit is None else {n for n, e in fit.stderr.items() if math.isfinite(e)}
+
+
+def kernel_ms(costs: CostModel, run: MeasuredRun) -> float:
+    """The kernel's work (ms) the simulator charges a request of ``run`` beside Apache's CPU."""
+    per_conn = costs.kernel_us_per_connection / requests_per_connection(run)
+    return (costs.kernel_us_per_request + per_conn) / 1000.0

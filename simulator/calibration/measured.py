@@ -35,6 +35,8 @@ from mpmsim.workloads.readers import MeasuredRun
 
 #: The server's time per request (ms) that something (the fitted cost model) gives a row.
 ServerMs = Callable[[MeasuredRun], "float | None"]
+#: CPU per request (ms) the simulator charges a row beside Apache's own.
+BesideMs = Callable[[MeasuredRun], float]
 
 #: The figures compared between a measured run and its simulation.
 METRICS = ("req_per_s", "lat_p50_ms", "lat_p95_ms", "cpu_ms_per_req", "peak_pss_mb", "peak_procs")
@@ -126,7 +128,7 @@ def php_parts(run: MeasuredRun) -> dict[str, Any]:
     }
 
 
-def estimate_rtt_ms(runs: Sequence[MeasuredRun]) -> float:
+def estimate_rtt_ms(runs: Sequence[MeasuredRun], beside_ms: BesideMs | None = None) -> float:
     """Client round trip (ms) from the c=1 rows: the tool's mean latency (``lat_mean_ms``; ab's
     is 1 / throughput, wrk's its own, a little above that in the shared set and far above it on
     a contended client) minus Apache's measured CPU per request. 1 / throughput (Little's law)
@@ -135,9 +137,11 @@ def estimate_rtt_ms(runs: Sequence[MeasuredRun]) -> float:
 
     A keep-alive request costs one round trip, a new connection two (handshake and request)
     plus the client's own work per connection; so the keep-alive rows tell the round trip
-    alone when there are any (:func:`estimate_client_conn_ms` takes the rest).
+    alone when there are any (:func:`estimate_client_conn_ms` takes the rest). ``beside_ms``
+    gives the CPU the simulator charges a row's request beside Apache's (the kernel's work on
+    its core, :func:`mpmsim.calibration.kernel_fit.kernel_ms`), taken off with it.
     """
-    rows = _one_client(runs)
+    rows = _one_client(runs, beside_ms=beside_ms)
     kept = [(lat, cpu) for lat, cpu, ka in rows if ka]
     if kept:
         est = [lat - cpu for lat, cpu in kept]
@@ -147,16 +151,20 @@ def estimate_rtt_ms(runs: Sequence[MeasuredRun]) -> float:
 
 
 def estimate_client_conn_ms(
-    runs: Sequence[MeasuredRun], rtt_ms: float, server_ms: ServerMs | None = None
+    runs: Sequence[MeasuredRun],
+    rtt_ms: float,
+    server_ms: ServerMs | None = None,
+    beside_ms: BesideMs | None = None,
 ) -> float:
     """The client's own time per new connection (ms): c=1 rows without keep-alive, beyond
     their two round trips and the server's time; 0 unless keep-alive rows fixed the round trip.
 
     The server's time is ``server_ms(run)`` when given and not None: calibrate passes the CPU
     its fitted model charges the row (:func:`mpmsim.calibration.regressors.model_cpu_ms`), so that
-    the simulated row takes its measured time per request; else Apache's measured CPU.
+    the simulated row takes its measured time per request; else Apache's measured CPU. Either
+    way with ``beside_ms``, as :func:`estimate_rtt_ms`.
     """
-    rows = _one_client(runs, server_ms)
+    rows = _one_client(runs, server_ms, beside_ms)
     if not any(ka for _, _, ka in rows):
         return 0.0
     est = [lat - cpu - 2.0 * rtt_ms for lat, cpu, ka in rows if not ka]
@@ -164,7 +172,9 @@ def estimate_client_conn_ms(
 
 
 def _one_client(
-    runs: Sequence[MeasuredRun], server_ms: ServerMs | None = None
+    runs: Sequence[MeasuredRun],
+    server_ms: ServerMs | None = None,
+    beside_ms: BesideMs | None = None,
 ) -> list[tuple[float, float, bool]]:
     """(time per request, time in the server per request, keep-alive) of the closed c=1
     rows, ms.
@@ -173,7 +183,8 @@ def _one_client(
     a PHP row's is Apache's and FPM's CPU and the script's sleep.
     """
     return [
-        (float(r.lat_mean_ms), _server_ms(r, server_ms), bool(r.keepalive))
+        (float(r.lat_mean_ms), _server_ms(r, server_ms) + (beside_ms(r) if beside_ms else 0.0),
+         bool(r.keepalive))
         for r in runs
         if r.concurrency == 1 and r.lat_mean_ms and r.apache_cpu_ms_per_req
         and r.tool in ("ab", "wrk")  # closed loops, not paced clients
