@@ -79,10 +79,7 @@ def fit_kernel(
     if np.ptp(conns) < 1e-9:
         kept[1] = True
     free = [i for i, k in enumerate(kept) if not k]
-    target = (
-        other - a[:, [i for i, k in enumerate(kept) if k]] @ start[kept] if any(kept) else other
-    )
-    sol, _ = nnls(a[:, free], target)
+    sol, _ = nnls(a[:, free], other - a @ np.where(kept, start, 0.0))  # kept terms as given
     values = start.copy()
     values[free] = sol
     resid = other - a @ values
@@ -107,11 +104,11 @@ def with_kernel(costs: CostModel, fit: ParamFit | None) -> CostModel:
     """``costs`` with the kernel's fitted work (and its standard errors) in place."""
     if fit is None:
         return costs
-    told = {n: e for n, e in fit.stderr.items() if math.isfinite(e)}
+    told = {n: round(fit.stderr[n], 4) for n in fitted_terms(fit)}
     return costs.model_copy(
         update={
             **{n: round(v, 4) for n, v in fit.values.items()},
-            "uncertainty": {**costs.uncertainty, **{n: round(e, 4) for n, e in told.items()}},
+            "uncertainty": {**costs.uncertainty, **told},
         }
     )
 
