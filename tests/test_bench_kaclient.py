@@ -57,10 +57,32 @@ class TinyServer:
             writer.close()
 
 
+class OneAtATime(TinyServer):
+    """A TinyServer with one worker, as prefork's single child: a connection waits (accepted by
+    the kernel, unread) until the one before it has closed."""
+
+    def __init__(self) -> None:
+        super().__init__(close_every=1000)
+        self.worker = asyncio.Semaphore(1)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async with self.worker:
+            await super().handle(reader, writer)
+
+
 @pytest.fixture
 def tiny() -> Iterator[tuple[TinyServer, int]]:
     """A TinyServer on a free loopback port, in its own thread and event loop."""
-    server = TinyServer(close_every=7)
+    yield from _serving(TinyServer(close_every=7))
+
+
+@pytest.fixture
+def one_worker() -> Iterator[tuple[TinyServer, int]]:
+    """A OneAtATime server on a free loopback port."""
+    yield from _serving(OneAtATime())
+
+
+def _serving(server: TinyServer) -> Iterator[tuple[TinyServer, int]]:
     loop = asyncio.new_event_loop()
     started = threading.Event()
     box: dict[str, asyncio.Server] = {}
@@ -136,6 +158,20 @@ def test_counts_http_errors_and_timeouts(
     _, data = _run([*argv, f"http://127.0.0.1:{port}/silent"], capsys)
     assert data["done_main"] == 0 and data["clients_starved"] == 4
     assert int(data["timeout"]) >= 4 and int(data["skipped"]) > 0  # type: ignore[call-overload]
+
+
+def test_clients_keep_their_connections_until_the_window_ends(
+    one_worker: tuple[TinyServer, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The first client holds the one worker; the second waits behind it for the whole window,
+    # as clients beyond MaxRequestWorkers wait for prefork's. A client whose last tick has
+    # passed keeps its connection open until the window ends (closing it at its last request
+    # let the waiting client in before the end: starved clients served in the last period).
+    _, port = one_worker
+    argv = ["-c", "2", "--rate", "4", "--duration", "1.5", f"http://127.0.0.1:{port}/page"]
+    _, data = _run(argv, capsys)
+    assert data["clients_starved"] == 1 and data["outstanding_at_end"] == 1
+    assert 5 <= int(data["done_main"]) <= 7 and data["server_close"] == 0  # type: ignore[call-overload]
 
 
 @pytest.mark.parametrize(

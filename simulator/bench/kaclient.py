@@ -251,6 +251,13 @@ async def _client(run: _Run, client: _Client) -> None:
                 continue
             await _request(run, client, tick)
             tick += period
+        # Past its last tick the client still holds its connection until the window ends (the
+        # run cancels every client then): closing it now would free the server's worker for a
+        # client waiting behind it (prefork and worker pin one per connection), and the last
+        # period of the window would serve clients the load otherwise starves.
+        now = loop.time()
+        if not run.stopped and now < end:
+            await asyncio.sleep(end - now)
     finally:
         client.drop()
 
