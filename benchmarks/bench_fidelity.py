@@ -1,10 +1,11 @@
 """Fidelity: fit on one part of the real measurements, predict the rest, report both parts.
 
 Reads the shared calibration set (``../shared/data/apache-bench/runs.csv``) and every campaign
-in ``measurements/<campaign>/runs.csv`` (but ``--skip`` ones, PHP by default: its content
-needs the PHP model). Rows are held out as ``measurements/holdout.csv`` says (its README:
-a third of each campaign's configuration points), the shared set's and any row it does not
-name by a deterministic third (SHA-256 of the run id). The fit is
+in ``measurements/<campaign>/runs.csv`` (but ``--skip`` ones, by default PHP, whose content
+needs the PHP model, and ``paced-recheck``, twelve rows on another machine that would have a
+fit of their own: measurements/README.md). Rows are held out as ``measurements/holdout.csv``
+says (its README: a third of each campaign's configuration points), the shared set's and any
+row it does not name by a deterministic third (SHA-256 of the run id). The fit is
 ``mpmsim calibrate``'s own (:func:`mpmsim.calibration.fit.calibrate`), one per machine: the
 shared set's rows and the campaigns' ran on different processors (measurements/README.md), and
 a cost model describes one machine, so each is fitted on its own fit part, as a user
@@ -68,6 +69,16 @@ def holdout_table(path: Path) -> dict[str, bool]:
         return {}
     with path.open(newline="", encoding="utf-8") as f:
         return {row["run_id"]: row["held_out"].strip() == "1" for row in csv.DictReader(f)}
+
+
+def machine_table(path: Path) -> dict[str, str]:
+    """``campaign -> machine`` from ``measurements/machines.csv`` (``campaign,machine,
+    processor,measured``): the processor each campaign ran on, so that each machine's rows are
+    fitted apart; a campaign it does not name ran on the campaigns' machine."""
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as f:
+        return {row["campaign"]: row["machine"] for row in csv.DictReader(f)}
 
 
 def load_rows(
@@ -209,7 +220,9 @@ def render(
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=2, help="processes simulating rows")
-    ap.add_argument("--skip", default="php", help="campaigns to leave out, comma-separated")
+    ap.add_argument(
+        "--skip", default="php,paced-recheck", help="campaigns to leave out, comma-separated"
+    )
     ap.add_argument("--shared", type=Path, default=SHARED, help="the shared runs.csv")
     ap.add_argument("--measurements", type=Path, default=MEASUREMENTS, help="campaigns' folder")
     ap.add_argument("--base", default="default", help="cost model to start the fit from")
@@ -251,12 +264,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         hardware = hardware.model_copy(update={"cpu_scheduler": args.scheduler})
     keep = [k for k in args.keep.split(",") if k]
     # One fit for all rows, or one per machine: the shared set's and this project's campaigns
-    # (measurements/README.md: another processor, on which the static page costs a third less).
-    shared = [c.startswith("shared/") for c in campaign]
+    # (measurements/README.md: another processor, on which the static page costs a third less),
+    # and any campaign measured on a third (measurements/machines.csv).
+    where = machine_table(args.measurements / "machines.csv")
+    machine = [
+        "shared set's machine" if c.startswith("shared/") else where.get(c, "campaigns' machine")
+        for c in campaign
+    ]
+    names = list(dict.fromkeys(machine))
     parts = (
         {"all rows": [True] * len(runs)}
         if args.joint
-        else {"shared set's machine": shared, "campaigns' machine": [not m for m in shared]}
+        else {name: [m == name for m in machine] for name in names}
     )
     cals = {}
     for name, member in parts.items():
