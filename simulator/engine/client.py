@@ -17,10 +17,11 @@ import simpy
 from mpmsim.engine.connection import Conn
 from mpmsim.engine.delivery import Delivery
 from mpmsim.engine.recorder import OK, REFUSED, RESET, TIMEOUT, Recorder
+from mpmsim.engine.request_work import RequestWork
 from mpmsim.engine.server import ACCEPTED, QUEUED, Server
 from mpmsim.models.mpm.base import DEAD, READY, Child
 from mpmsim.workloads.client import Job
-from mpmsim.workloads.distributions import ConstantSampler, Sampler
+from mpmsim.workloads.distributions import Sampler
 from mpmsim.workloads.mix import RequestDraw
 
 #: :meth:`Client._connection`'s status for a kept connection whose request waits for event's
@@ -66,8 +67,6 @@ class Client:
         self.syn_retries = syn_retries
         self.timeout_s = timeout_s
         self.retry_on_close = retry_on_close
-        self.cpu_noise = cpu_noise or ConstantSampler(1.0)
-        self.after_noise = after_noise or ConstantSampler(1.0)
         #: a request on a connection the server then closes ends when the server has closed
         #: it, not at the response's last byte: ab without -k reads until EOF (support/ab.c
         #: ``read_connection`` takes Content-Length only from a keep-alive response, else
@@ -83,22 +82,26 @@ class Client:
         self.keepalive_timeout_s = float(d.KeepAliveTimeout)
         self.server_keepalive = bool(d.KeepAlive) and d.KeepAliveTimeout > 0
         self.max_keepalive = int(d.MaxKeepAliveRequests)
-        ov = self._overheads = server.overheads
-        #: the close's CPU charged with a response that ends its connection: none where the
-        #: worker itself closes after the FIN (prefork, worker: :mod:`lingering`), else all of
-        #: it but for the worker woken after the FIN where event defers that part
-        self._close_with_response_s = (
-            0.0
-            if ov.linger_on_worker
-            else ov.close_cpu_s - (ov.deferred_close_cpu_s if server.defers_linger else 0.0)
+        ov = server.overheads
+        #: the request's CPU on its worker (the close's share that a response ending its
+        #: connection carries: none where the worker itself closes after the FIN, prefork and
+        #: worker, :mod:`lingering`, else all of it but for the worker woken after the FIN where
+        #: event defers that part; a kept connection's hand-off to its worker, which event's
+        #: listener runs as a job of its own when it is a task, :mod:`listener`)
+        self.work = RequestWork(
+            ov,
+            server.cpu,
+            close_with_response_s=(
+                0.0
+                if ov.linger_on_worker
+                else ov.close_cpu_s - (ov.deferred_close_cpu_s if server.defers_linger else 0.0)
+            ),
+            ka_request_cpu_s=0.0 if server.listeners is not None else ov.ka_request_cpu_s,
+            cpu_noise=cpu_noise,
+            after_noise=after_noise,
         )
         # The client's own work per new connection (socket, connect, close): costs.client_conn_ms
         self.client_conn_s = server.costs.client_conn_ms / 1000.0
-        # a kept connection's hand-off to its worker: event's listener runs it as a job of its
-        # own when it is a task (mpmsim.engine.listener), else it is part of the request's
-        self._ka_request_cpu_s = (
-            0.0 if server.listeners is not None else server.overheads.ka_request_cpu_s
-        )
         #: the response's way back (the link, a blocking write, keep-alive or close)
         self.delivery = Delivery(
             env, server, requests.streams, half_rtt_s=self.half_rtt_s, timeout_s=timeout_s
@@ -276,7 +279,7 @@ class Client:
         k, cpu_s, wait_s, size = self.requests.draw() if job is None else job
         keep = self._keeps_alive(conn, child, client_keepalive)
         route = None if self.routes is None else self.routes[k]
-        work = self._cpu_work_s(cpu_s if route is None else 0.0, first, keep)
+        work = self.work.cpu_s(cpu_s if route is None else 0.0, first, keep)
         kept_mib = self.requests.worker_mib[k]
         child_mib = self.requests.child_mib[k]
         if (kept_mib or child_mib) and (first or not server.keepalive.holds_worker):
@@ -297,7 +300,7 @@ class Client:
                 # and, its response written, runs the request's tail (the access log, the
                 # pool's cleanup): if the next request has come by then, it reads it at once.
                 # A client that reads until the server closes waits for the tail too.
-                after = self._tail_s(work) if (keep or eof) else 0.0
+                after = self.work.tail_s(work) if (keep or eof) else 0.0
                 end = env.event() if eof and after else None
                 yield server.cpu.run_task(work - after, on_start, conn, keep, after, end)
                 if end is not None:
@@ -312,7 +315,7 @@ class Client:
                 # connection in the keep-alive queue and the pollset. Until the tail ends
                 # its worker is busy and its listener cannot see the next request
                 # (:meth:`KeepAliveRegistry.hold`, :meth:`Listeners.readable`).
-                after = self._tail_s(work)
+                after = self.work.tail_s(work)
                 if after:
                     end = env.event()
                     yield server.cpu.run_task(work - after, on_start, conn, False, after, end)
@@ -354,35 +357,6 @@ class Client:
             and (self.max_keepalive == 0 or n <= self.max_keepalive)
             and child.state == READY
         )
-
-    def _cpu_work_s(self, cpu_s: float, first: bool, keep: bool) -> float:
-        """The worker's CPU for a request of ``cpu_s``, with the connection's own costs."""
-        ov = self._overheads
-        # The kernel's own work for the request's packets shares the vCPU with it (ksoftirqd
-        # runs the loopback's deferred receive softirqs on the sending CPU: net/core/dev.c
-        # ``net_rx_action`` hands what exceeds its budget to ``wakeup_softirqd``); it is charged
-        # with the request's job here and left out of Apache's CPU per request by the summary.
-        work = ov.request_cpu_s + ov.kernel_request_s + cpu_s
-        if first:
-            work += ov.new_conn_cpu_s + ov.kernel_conn_s
-            # A worker that gets its connection on an idle vCPU waits for each of the client's
-            # packets (the request, the FIN) and is woken for it from idle (costs'
-            # idle_connection_us); on a busy vCPU they are queued before it reads.
-            if ov.idle_conn_cpu_s and self.server.cpu.has_idle_vcpu:
-                work += ov.idle_conn_cpu_s
-        else:
-            work += self._ka_request_cpu_s
-        if not keep:
-            work += self._close_with_response_s
-        return work * self.cpu_noise.draw()
-
-    def _tail_s(self, work: float) -> float:
-        """The part of a request's ``work`` its worker runs after the response (at most half)."""
-        mean = self._overheads.after_response_s
-        if not mean:
-            return 0.0
-        tail = mean * self.after_noise.draw()
-        return tail if tail < 0.5 * work else 0.5 * work
 
     def finish(self, conn: Conn | None, delay_s: float, *, client_closes: bool) -> Proc:
         """The client is done with ``conn``: close it after ``delay_s`` or leave it idle.
