@@ -28,7 +28,7 @@ from scipy.optimize import nnls
 
 from mpmsim.calibration.linear import ParamFit
 from mpmsim.calibration.measured import requests_per_connection
-from mpmsim.calibration.shared_core import APACHE_SHARE, BUSY_PCT, wants_the_core
+from mpmsim.calibration.shared_core import APACHE_SHARE, busy_core_readings
 from mpmsim.models.costs import CostModel
 from mpmsim.workloads.readers import MeasuredRun
 
@@ -43,15 +43,8 @@ def kernel_rows(runs: Sequence[MeasuredRun]) -> list[tuple[float, float, float]]
     """(busy share beyond Apache's, requests per second, connections per request) of the rows
     that tell the kernel's work: CPU 1 at least ``BUSY_PCT`` busy, Apache on it alone."""
     out = []
-    for run in filter(wants_the_core, runs):
-        try:
-            busy = float(run.extra["cpu1_busy_pct"])
-        except (KeyError, ValueError):
-            continue
-        util = run.apache_cpu_util
-        if util is None or not run.req_per_s or busy < BUSY_PCT or not math.isfinite(busy):
-            continue
-        if 100.0 * util < APACHE_SHARE * busy:  # another process on Apache's core
+    for run, busy, util in busy_core_readings(runs):
+        if not run.req_per_s or 100.0 * util < APACHE_SHARE * busy:  # another process on it
             continue
         out.append((busy / 100.0 - util, float(run.req_per_s), 1.0 / requests_per_connection(run)))
     return out

@@ -14,7 +14,8 @@ Apache has to itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from mpmsim.calibration.regressors import recycles
@@ -39,14 +40,8 @@ def shared_core_rows(runs: Sequence[MeasuredRun]) -> list[dict[str, Any]]:
     """The rows whose CPU 1 was busy while Apache had less than ``APACHE_SHARE`` of it, among
     those where Apache wanted the whole core (``wants_the_core``)."""
     out: list[dict[str, Any]] = []
-    for run in filter(wants_the_core, runs):
-        try:
-            busy = float(run.extra["cpu1_busy_pct"])
-        except (KeyError, ValueError):  # no reading of Apache's CPU: nothing to tell
-            continue
-        if run.apache_cpu_util is None or busy < BUSY_PCT:
-            continue
-        apache_pct = 100.0 * run.apache_cpu_util
+    for run, busy, util in busy_core_readings(runs):
+        apache_pct = 100.0 * util
         if apache_pct < APACHE_SHARE * busy:
             out.append(
                 {
@@ -56,6 +51,19 @@ def shared_core_rows(runs: Sequence[MeasuredRun]) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def busy_core_readings(runs: Sequence[MeasuredRun]) -> Iterator[tuple[MeasuredRun, float, float]]:
+    """(run, CPU 1 busy %, Apache's CPU share of a core) of the rows where Apache wanted the
+    whole core (``wants_the_core``), CPU 1 was at least ``BUSY_PCT`` busy and both were read."""
+    for run in filter(wants_the_core, runs):
+        try:
+            busy = float(run.extra["cpu1_busy_pct"])
+        except (KeyError, ValueError):  # no reading of CPU 1: nothing to tell
+            continue
+        if run.apache_cpu_util is None or not math.isfinite(busy) or busy < BUSY_PCT:
+            continue
+        yield run, busy, run.apache_cpu_util
 
 
 def wants_the_core(run: MeasuredRun) -> bool:
