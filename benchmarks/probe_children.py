@@ -10,6 +10,12 @@ that served each request) shows whether new connections go round the children or
 the summed PSS of parent and child. A memory that follows the clients held at once, and not the
 threads that have served, shows as growth with the clients (every thread serves at 1 client).
 
+``ran``: the campaigns' seed worker or event block under N ab clients: per child, the threads
+whose CPU time (``/proc/PID/task/TID/schedstat``) grew by more than 0.2 ms during the load, and
+the processes' PSS before and after, split by mapping (``smaps``: thread stacks of 8 MiB,
+other anonymous memory, the heap, files). Every thread that ran and no growth shows that memory
+does not follow the threads that served.
+
 ``listener``: the campaigns' seed event block with ``LogLevel mpm_event:debug``: processes each
 second, how often the children's listeners stopped and started accepting, and at each start
 the child's connections, those in lingering close and its idle workers.
@@ -23,11 +29,14 @@ the access log's ``%P``, the rate each batch of children forked together served 
     python benchmarks/probe_children.py memory --mpm event --clients 100 --directive MaxMemFree=0
     python benchmarks/probe_children.py recycling --mpm worker --max-conns 1000 --clients 50
     python benchmarks/probe_children.py listener --clients 50,200 --seconds 12
+    python benchmarks/probe_children.py ran --mpm worker --clients 1,10 --keepalive
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import re
 import statistics
 import subprocess
@@ -143,6 +152,66 @@ def memory(
     return f"{mpm} ThreadsPerChild {threads}{more}, {clients} clients: peak PSS {peak[0]} KiB"
 
 
+#: a thread counts as having run when its CPU time grew by more than this during the load
+RAN_NS = 200_000
+#: glibc's thread stacks: anonymous mappings of 8 MiB (less a guard page)
+STACK_KIB = (8192, 8188, 8184)
+
+
+def _thread_ns(pid: int) -> dict[int, int]:
+    """CPU time (ns) of each thread of ``pid`` so far."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):
+            out[int(tid)] = int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+    return out
+
+
+def _pss_by_mapping(pids: Sequence[int]) -> Counter[str]:
+    """Summed PSS (KiB) of ``pids`` by kind of mapping: stack, anon, heap, file, other."""
+    kinds: Counter[str] = Counter()
+    for pid in pids:
+        kind = "other"
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+                f = line.split()
+                if f and "-" in f[0] and not f[0].endswith(":"):
+                    lo, hi = (int(x, 16) for x in f[0].split("-"))
+                    name = f[5] if len(f) > 5 else ""
+                    kind = ("heap" if name == "[heap]" else "file" if name.startswith("/")
+                            else "other" if name else
+                            "stack" if (hi - lo) // 1024 in STACK_KIB else "anon")  # fmt: skip
+                elif f and f[0] == "Pss:":
+                    kinds[kind] += int(f[1])
+    return kinds
+
+
+def ran(mpm: str, clients: int, keepalive: bool, seconds: float) -> str:
+    """Per child, threads that ran during the load / threads; PSS by mapping before and after."""
+    block = {**SEED["threaded"], **KEEPALIVE, "KeepAlive": "On" if keepalive else "Off"}
+    with (
+        tempfile.TemporaryDirectory(prefix="mpmsim-probe-") as tmp,
+        running_apache(mpm, block, Path(tmp), files=PAGE, launcher=SERVER) as srv,
+    ):  # fmt: skip
+        parent = apache_pid(srv.pid_file)
+        time.sleep(1.0)
+        before = {pid: _thread_ns(pid) for pid in apache_pids(parent) if pid != parent}
+        pss0 = _pss_by_mapping(apache_pids(parent))
+        out = subprocess.run(_timed_load(clients, seconds, keepalive, srv.url),
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+        pids = apache_pids(parent)
+        pss1 = _pss_by_mapping(pids)
+        kids = []
+        for pid in (p for p in pids if p != parent):
+            now, was = _thread_ns(pid), before.get(pid, {})
+            ran_n = sum(ns - was.get(tid, 0) > RAN_NS for tid, ns in now.items())
+            kids.append(f"{ran_n}/{len(now)}")
+    kinds = " ".join(f"{k} {pss0[k]}->{pss1[k]}" for k in sorted(pss0.keys() | pss1.keys()))
+    mode = "keep-alive" if keepalive else "no keep-alive"
+    return (f"{mpm} {clients} clients, {mode}: {_rate(out)} req/s; threads that ran per child "
+            f"{kids}; PSS {sum(pss0.values())} -> {sum(pss1.values())} KiB ({kinds})")  # fmt: skip
+
+
 #: event.c's debug lines when a listener stops and starts accepting (AH00457 with its counts)
 _DISABLED = "not accepting new conns in this process"
 _ENABLED = re.compile(r"Accepting new connections again: (\d+) active conns \((\d+) lingering"
@@ -244,7 +313,7 @@ def _batches(served: Sequence[Sequence[str]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("probe", choices=("turns", "memory", "recycling", "listener"))
+    ap.add_argument("probe", choices=("turns", "memory", "recycling", "listener", "ran"))
     ap.add_argument("--mpm", default="worker", choices=("prefork", "worker", "event"))
     ap.add_argument("--clients", default="1,10", help="ab concurrency levels, comma-separated")
     ap.add_argument("--children", type=int, default=4, help="turns: children started")
@@ -265,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(turns(args.mpm, c, args.children, args.keepalive), flush=True)
         elif args.probe == "listener":
             print(listener(c, args.seconds), flush=True)
+        elif args.probe == "ran":
+            print(ran(args.mpm, c, args.keepalive, args.seconds), flush=True)
         elif args.probe == "recycling":
             print(recycling(args.mpm, c, args.max_conns, args.seconds), flush=True)
         else:
