@@ -21,6 +21,8 @@ import yaml
 
 from mpmsim.errors import InputError
 from mpmsim.inspection.apachectl import (
+    Invocation,
+    _config_path,
     parse_cmdline,
     parse_modules,
     parse_run_config,
@@ -85,6 +87,20 @@ def test_parse_cmdline() -> None:
     assert inv.config == Path("conf/x.conf")
     assert inv.defines == ("SSL", "TUNED")
     assert inv.arguments() == ["-d", "/opt/srv", "-f", "conf/x.conf", "-D", "SSL", "-D", "TUNED"]
+
+
+def test_config_path_asks_the_binary_only_for_what_the_invocation_leaves_out() -> None:
+    """-d and an absolute -f say it all: no ``-V`` (a binary that is not there is never run);
+    a relative -f or no -d needs the compiled-in settings, so the binary is asked."""
+    missing = Path("/nonexistent/apache2")
+    given = Invocation(missing, Path("/srv/web"), Path("/srv/web/site.conf"))
+    assert _config_path(given, None) == (Path("/srv/web"), Path("/srv/web/site.conf"))
+    for partial in (
+        Invocation(missing, Path("/srv/web"), Path("site.conf")),
+        Invocation(missing, None, Path("/srv/web/site.conf")),
+    ):
+        with pytest.raises(InputError, match="nonexistent"):
+            _config_path(partial, None)
 
 
 def test_parse_meminfo() -> None:

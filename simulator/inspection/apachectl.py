@@ -237,7 +237,12 @@ def running_config_file(pid: int) -> Path:
 
 
 def _config_path(invocation: Invocation, environ: Mapping[str, str] | None) -> tuple[Path, Path]:
-    """The ServerRoot and config file ``invocation`` reads (``-d``/``-f``, else compiled in)."""
+    """The ServerRoot and config file ``invocation`` reads (``-d``/``-f``, else compiled in).
+
+    The binary is asked (``-V``) only for what the invocation leaves out.
+    """
+    if invocation.server_root and invocation.config and invocation.config.is_absolute():
+        return invocation.server_root, invocation.config
     compiled = _compiled_settings(invocation, environ or {})
     root = invocation.server_root or Path(compiled.get("HTTPD_ROOT", "/etc/apache2"))
     chosen = invocation.config or Path(compiled.get("SERVER_CONFIG_FILE", "httpd.conf"))
