@@ -7,6 +7,7 @@ In a notebook::
     result.to_dict()["throughput_rps"], result.requests_frame()
     mpmsim.plot.setup_notebook()  # first cell: figures show in Jupyter, VS Code and HTML exports
     mpmsim.plot.workers(result)
+    cal = mpmsim.calibrate("runs.csv", holdout="mpm=event")  # a cost model fitted to measurements
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "Calibration",
     "InputError",
     "OptimizeResult",
     "RunResult",
     "Scenario",
     "__version__",
+    "calibrate",
     "load_scenario",
     "optimize",
     "plot",
@@ -31,6 +34,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from mpmsim import plot
+    from mpmsim.calibration.files import calibrate_files as calibrate
+    from mpmsim.calibration.fit import Calibration
     from mpmsim.engine.replications import RunResult, run
     from mpmsim.errors import InputError
     from mpmsim.search.optimizer import optimize
@@ -41,6 +46,7 @@ if TYPE_CHECKING:
     from mpmsim.spec.scenario import Scenario
 
 _LAZY = {
+    "Calibration": "mpmsim.calibration.fit",
     "InputError": "mpmsim.errors",
     "OptimizeResult": "mpmsim.search.result",
     "RunResult": "mpmsim.engine.replications",
@@ -51,15 +57,17 @@ _LAZY = {
     "prepare": "mpmsim.spec.resolve",
     "run": "mpmsim.engine.replications",
     "sweep": "mpmsim.search.sweep",
+    "calibrate": "mpmsim.calibration.files:calibrate_files",
 }
 
 
 def __getattr__(name: str) -> Any:
     """Import the public names on first use, so ``mpmsim --help`` stays fast."""
-    module = _LAZY.get(name)
-    if module is None:
+    where = _LAZY.get(name)
+    if where is None:
         raise AttributeError(f"module 'mpmsim' has no attribute {name!r}")
     import importlib
 
+    module, _, attr = where.partition(":")  # "module:attr" where the names differ
     imported = importlib.import_module(module)
-    return imported if module == f"mpmsim.{name}" else getattr(imported, name)  # plot: a package
+    return imported if module == f"mpmsim.{name}" else getattr(imported, attr or name)

@@ -83,3 +83,25 @@ def test_no_module_is_named_like_a_public_function() -> None:
         and not isinstance(getattr(module, name), ModuleType)  # exported as the package it is
     ]
     assert clashes == []
+
+
+ONE_CLIENT = Path(__file__).resolve().parent.parent / "measurements" / "one-client" / "runs.csv"
+
+
+@pytest.mark.slow
+def test_calibrate_fits_measurement_csvs_as_the_command_does(tmp_path: Path) -> None:
+    """``mpmsim.calibrate``: the rows of a CSV fitted, held-out rows predicted, bad names refused
+    with the field named (the first repetition of the one-client campaign: six rows)."""
+    lines = ONE_CLIENT.read_text(encoding="utf-8").splitlines(keepends=True)
+    csv = tmp_path / "runs.csv"
+    csv.write_text("".join([lines[0], *(line for line in lines[1:] if "-r1," in line)]))
+    cal = mpmsim.calibrate(csv, holdout="mpm=event", name="mine", jobs=1)
+    assert isinstance(cal, mpmsim.Calibration)
+    assert cal.costs.name == "mine"
+    assert [r["held_out"] for r in cal.rows].count(True) == 2  # event's two rows
+    assert len(cal.rows) == 6 and cal.mape  # every row simulated and compared
+    with pytest.raises(mpmsim.InputError, match="cannot be kept") as bad:
+        mpmsim.calibrate([csv], keep=["thread_mib"])
+    assert bad.value.field == "--keep"
+    with pytest.raises(mpmsim.InputError, match="no measurement CSV"):
+        mpmsim.calibrate([])

@@ -82,11 +82,9 @@ def calibrate(
     ] = None,
 ) -> None:
     """Fit a cost model to measured runs and show how well the simulator reproduces them."""
-    from mpmsim.calibration.fit import calibrate as fit
-    from mpmsim.calibration.output import holdout_mask, write_costs_yaml, write_plot
+    from mpmsim.calibration.files import calibrate_files
+    from mpmsim.calibration.output import write_costs_yaml, write_plot
     from mpmsim.calibration.usl import fit_usl_groups
-    from mpmsim.models.costs import load_costs
-    from mpmsim.models.hardware import load_hardware
 
     for target, flag in ((out, "-o"), (plot, "--plot")):
         if target is not None:
@@ -103,27 +101,12 @@ def calibrate(
             "is for load-tool outputs; measurement CSV rows name their own configuration",
             field="--scenario",
         )
-    kept = _keep_names(keep)
-    runs = _read_runs(measurements)
-    hw = load_hardware(hardware, source="--hardware", field="--hardware")
-    base_costs = load_costs(base, source="--base", field="--base")
-    mask = holdout_mask(runs, holdout)
-    try:
-        cal = fit(
-            runs, base_costs, hw, held_out=mask, jobs=jobs,
-            progress=None if as_json else _progress, name=name,
-            sources=[str(p) for p in (*measurements, *filter(None, [memory_csv]))],
-            memory_csv=memory_csv, keep=kept, replications=replications,
-        )  # fmt: skip
-    except InputError as exc:  # what the rows lack: name the files they came from
-        if exc.file is not None:
-            raise
-        raise InputError(
-            exc.detail, file=", ".join(map(str, measurements)), field=exc.field
-        ) from None
-    usl_fits = (
-        fit_usl_groups([r for r, out_ in zip(runs, mask, strict=True) if not out_]) if usl else []
-    )
+    cal = calibrate_files(
+        measurements, hardware=hardware, base=base, holdout=holdout, keep=keep.split(","),
+        name=name, jobs=jobs, replications=replications, memory_csv=memory_csv,
+        progress=None if as_json else _progress,
+    )  # fmt: skip
+    usl_fits = fit_usl_groups(_fitted_rows(measurements, holdout)) if usl else []
     if out is not None:
         write_costs_yaml(cal, out, force=force, command=shlex.join(["mpmsim", *sys.argv[1:]]))
     if plot is not None:
@@ -140,41 +123,6 @@ def _usl_peak(fit: dict[str, Any]) -> str:
     if math.isinf(peak) or peak > 10 * top:
         return f"no peak within 10x the {top} clients tested (levels off)"
     return f"peak at {peak:.0f} clients ({fit['peak_throughput']:.0f} req/s)"
-
-
-#: What --keep may name besides the CPU fit's terms (:data:`mpmsim.calibration.cpu_fit.KEEPABLE`,
-#: listed first and read where the names are checked, so that --help imports no library module):
-#: the other fitted parameters that can be held at the base's values.
-KEEPABLE = (
-    "after_response_cpu_ms",
-    "kernel_us_per_request",
-    "kernel_us_per_connection",
-    "thread_used_kib",
-    "connection_kib",
-    "listener_connection_kib",
-    "worker_kib",
-    "child_kib",
-)
-
-
-def _keep_names(keep: str) -> list[str]:
-    """The --keep list, each name checked (classes.NAME.worker_kib is one class's, and
-    classes.NAME.child_kib)."""
-    from mpmsim.calibration.cpu_fit import KEEPABLE as CPU_KEEPABLE
-
-    allowed = (*CPU_KEEPABLE, *KEEPABLE)
-    names = [k.strip() for k in keep.split(",") if k.strip()]
-    for k in names:
-        parts = k.split(".")
-        if k not in allowed and not (
-            len(parts) == 3 and parts[0] == "classes" and parts[2] in ("worker_kib", "child_kib")
-        ):
-            raise InputError(
-                f"{k!r} cannot be kept; allowed: {', '.join(allowed)}, classes.NAME.worker_kib, "
-                "classes.NAME.child_kib",
-                field="--keep",
-            )
-    return names
 
 
 def _kinds(measurements: list[Path]) -> list[str]:
@@ -210,14 +158,13 @@ def _refuse_csv_options(
             )
 
 
-def _read_runs(measurements: list[Path]) -> list[MeasuredRun]:
-    """The rows of every measurement CSV."""
-    from mpmsim.workloads.readers import read_measurements
+def _fitted_rows(measurements: list[Path], holdout: str | None) -> list[MeasuredRun]:
+    """The rows of ``measurements`` the fit used (not held out), for the USL."""
+    from mpmsim.calibration.files import read_runs
+    from mpmsim.calibration.output import holdout_mask
 
-    runs: list[MeasuredRun] = []
-    for path in measurements:
-        runs.extend(read_measurements(path))
-    return runs
+    runs = read_runs(measurements)
+    return [r for r, out in zip(runs, holdout_mask(runs, holdout), strict=True) if not out]
 
 
 def _progress(done: int, total: int) -> None:
