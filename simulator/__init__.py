@@ -34,8 +34,6 @@ __all__ = [
 
 if TYPE_CHECKING:
     from mpmsim import plot
-    from mpmsim.calibration.files import calibrate_files as calibrate
-    from mpmsim.calibration.fit import Calibration
     from mpmsim.engine.replications import RunResult, run
     from mpmsim.errors import InputError
     from mpmsim.search.optimizer import optimize

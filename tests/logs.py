@@ -42,8 +42,14 @@ def shared_log(name: str) -> Path:
 
 
 def netnea_format() -> str:
-    """The netnea log's ``LogFormat`` exactly as its README documents it (the fenced block)."""
-    readme = (SHARED_LOGS / "README.md").read_text(encoding="utf-8")
+    """The netnea log's ``LogFormat`` exactly as its README documents it (the fenced block;
+    the test is skipped when shared/ is absent)."""
+    path = SHARED_LOGS / "README.md"
+    if not path.is_file():
+        import pytest
+
+        pytest.skip(f"shared access logs' README not found at {path}")
+    readme = path.read_text(encoding="utf-8")
     block = readme.split("```", 2)[1]
     return block.strip()
 

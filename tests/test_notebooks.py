@@ -28,7 +28,22 @@ SLOW = {  # 30 s or more each: an optimize over three MPMs, sweeps of nine point
     "trace-to-sizing",
     "what-if-keepalive",
 }
-PARAMS = [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW else p for p in NOTEBOOKS]
+#: notebooks that read the shared measurements and access logs (``../shared/data``)
+SHARED_DATA = REPO.parent / "shared" / "data"
+NEEDS_SHARED = {"calibrate-from-ab", "trace-to-sizing"}
+_NO_SHARED = pytest.mark.skipif(
+    not SHARED_DATA.is_dir(), reason=f"shared measurements not found at {SHARED_DATA}"
+)
+PARAMS = [
+    pytest.param(
+        p,
+        marks=[
+            *([pytest.mark.slow] if p.stem in SLOW else []),
+            *([_NO_SHARED] if p.stem in NEEDS_SHARED else []),
+        ],
+    )
+    for p in NOTEBOOKS
+]
 PLOTLY_JSON = "application/vnd.plotly.v1+json"
 
 
