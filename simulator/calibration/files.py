@@ -33,9 +33,9 @@ KEEPABLE = (
 )
 
 
-def keep_names(names: Iterable[str], field: str = "--keep") -> list[str]:
+def keep_names(names: Iterable[str]) -> list[str]:
     """``names`` stripped, each checked (classes.NAME.worker_kib is one class's, and
-    classes.NAME.child_kib): an error naming ``field`` for one that cannot be kept."""
+    classes.NAME.child_kib): an error naming ``--keep`` for one that cannot be kept."""
     allowed = (*CPU_KEEPABLE, *KEEPABLE)
     kept = [k.strip() for k in names if k.strip()]
     for k in kept:
@@ -46,7 +46,7 @@ def keep_names(names: Iterable[str], field: str = "--keep") -> list[str]:
             raise InputError(
                 f"{k!r} cannot be kept; allowed: {', '.join(allowed)}, classes.NAME.worker_kib, "
                 "classes.NAME.child_kib",
-                field=field,
+                field="--keep",
             )
     return kept
 
@@ -93,13 +93,36 @@ def calibrate_files(
         raise InputError("no measurement CSV given", field="measurements")
     kept = keep_names(keep)
     runs = read_runs(paths)
+    return fit_runs(
+        paths, runs, holdout_mask(runs, holdout), kept, hardware=hardware, base=base, name=name,
+        jobs=jobs, seed=seed, replications=replications, memory_csv=memory_csv, progress=progress,
+    )  # fmt: skip
+
+
+def fit_runs(
+    paths: Sequence[Path],
+    runs: Sequence[MeasuredRun],
+    held_out: Sequence[bool],
+    kept: Sequence[str],
+    *,
+    hardware: str = "bench-1core",
+    base: str = "default",
+    name: str = "calibrated",
+    jobs: int = 2,
+    seed: int = 1,
+    replications: int = 1,
+    memory_csv: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Calibration:
+    """:func:`calibrate_files` on the ``runs`` already read from ``paths`` (``held_out`` the
+    hold-out mask, ``kept`` the names :func:`keep_names` checked): for a caller that uses the
+    rows again (``mpmsim calibrate --usl``)."""
     hw = load_hardware(hardware, source="--hardware", field="--hardware")
     base_costs = load_costs(base, source="--base", field="--base")
-    mask = holdout_mask(runs, holdout)
     memory = Path(memory_csv) if memory_csv is not None else None
     try:
         return calibrate(
-            runs, base_costs, hw, held_out=mask, jobs=jobs, progress=progress, name=name,
+            runs, base_costs, hw, held_out=held_out, jobs=jobs, progress=progress, name=name,
             sources=[str(p) for p in (*paths, *filter(None, [memory]))], memory_csv=memory,
             keep=kept, seed=seed, replications=replications,
         )  # fmt: skip

@@ -16,7 +16,6 @@ from mpmsim.errors import InputError
 
 if TYPE_CHECKING:
     from mpmsim.calibration.fit import Calibration
-    from mpmsim.workloads.readers import MeasuredRun
 
 
 def calibrate(
@@ -82,8 +81,8 @@ def calibrate(
     ] = None,
 ) -> None:
     """Fit a cost model to measured runs and show how well the simulator reproduces them."""
-    from mpmsim.calibration.files import calibrate_files
-    from mpmsim.calibration.output import write_costs_yaml, write_plot
+    from mpmsim.calibration.files import fit_runs, keep_names, read_runs
+    from mpmsim.calibration.output import holdout_mask, write_costs_yaml, write_plot
     from mpmsim.calibration.usl import fit_usl_groups
 
     for target, flag in ((out, "-o"), (plot, "--plot")):
@@ -101,12 +100,17 @@ def calibrate(
             "is for load-tool outputs; measurement CSV rows name their own configuration",
             field="--scenario",
         )
-    cal = calibrate_files(
-        measurements, hardware=hardware, base=base, holdout=holdout, keep=keep.split(","),
-        name=name, jobs=jobs, replications=replications, memory_csv=memory_csv,
+    kept = keep_names(keep.split(","))
+    runs = read_runs(measurements)
+    mask = holdout_mask(runs, holdout)
+    cal = fit_runs(
+        measurements, runs, mask, kept, hardware=hardware, base=base, name=name, jobs=jobs,
+        replications=replications, memory_csv=memory_csv,
         progress=None if as_json else _progress,
     )  # fmt: skip
-    usl_fits = fit_usl_groups(_fitted_rows(measurements, holdout)) if usl else []
+    usl_fits = (
+        fit_usl_groups([r for r, out_ in zip(runs, mask, strict=True) if not out_]) if usl else []
+    )
     if out is not None:
         write_costs_yaml(cal, out, force=force, command=shlex.join(["mpmsim", *sys.argv[1:]]))
     if plot is not None:
@@ -156,15 +160,6 @@ def _refuse_csv_options(
                 "CPU alone",
                 field=flag,
             )
-
-
-def _fitted_rows(measurements: list[Path], holdout: str | None) -> list[MeasuredRun]:
-    """The rows of ``measurements`` the fit used (not held out), for the USL."""
-    from mpmsim.calibration.files import read_runs
-    from mpmsim.calibration.output import holdout_mask
-
-    runs = read_runs(measurements)
-    return [r for r, out in zip(runs, holdout_mask(runs, holdout), strict=True) if not out]
 
 
 def _progress(done: int, total: int) -> None:
