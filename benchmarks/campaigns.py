@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import json
 import os
 import shutil
 import sys
@@ -132,12 +133,19 @@ def fixed_children(mpm: str, n: int, threads: int = THREADS_PER_CHILD) -> dict[s
             "MaxSpareThreads": threads * (n + 1)}  # fmt: skip
 
 
-def _cpu_lines(point: Point, docroot: Path) -> list[str]:
-    if point.content != "cpu":
-        return []
+def lua_scope(point: Point) -> str:
+    """The run's ``LuaScope``: a pool of Lua states per child, one to a thread at most."""
     tpc = 1 if point.mpm == "prefork" else point.directives["ThreadsPerChild"]
+    return f"server 1 {tpc}"
+
+
+def _cpu_lines(point: Point, docroot: Path, lua_always: bool = False) -> list[str]:
+    """mod_lua and the /cpu handler, for the CPU-bound content or (``lua_always``) in every
+    configuration, as the shared set's harness loads them (its static rows included)."""
+    if point.content != "cpu" and not lua_always:
+        return []
     return ["LoadModule lua_module /usr/lib/apache2/modules/mod_lua.so",
-            f"LuaScope server 1 {tpc}",
+            f"LuaScope {lua_scope(point)}",
             f"LuaMapHandler ^/cpu$ {docroot}/cpu.lua handle"]  # fmt: skip
 
 
@@ -153,11 +161,12 @@ def _scratch() -> Iterator[Path]:
 
 
 def _server(
-    point: Point, iterations: int, root: Path, launcher: tuple[str, ...]
+    point: Point, iterations: int, root: Path, setup: Setup
 ) -> contextlib.AbstractContextManager[ApacheServer]:
-    """A fresh Apache for ``point`` in ``root``, started by ``launcher``."""
+    """A fresh Apache for ``point`` in ``root``, started as ``setup`` says."""
     files = {"cpu.lua": CPU_LUA.format(n=iterations).encode()}
-    lines = _cpu_lines(point, root / "htdocs")
+    lines = _cpu_lines(point, root / "htdocs", setup.lua_always)
+    launcher = setup.launcher
     return running_apache(point.mpm, point.directives, root, extra_lines=lines, files=files,
                           launcher=launcher)  # fmt: skip
 
@@ -181,6 +190,7 @@ class Setup:
     launcher: tuple[str, ...]
     boost: bool
     note: str
+    lua_always: bool = False  # mod_lua loaded in every configuration (the shared set's harness)
 
 
 STRICT = Setup(SERVER_LAUNCHER, True, "Apache on CPU 1, load on CPU 0, nice -20, autogroup -20")
@@ -204,7 +214,7 @@ def _run_point(
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=raw.parent))
     before = _loadavg()
     t0 = time.monotonic()
-    with _server(point, iterations, root, setup.launcher) as server:
+    with _server(point, iterations, root, setup) as server:
         started = round(time.monotonic() - t0, 3)
         if setup.boost:
             boost(server.pid)
@@ -218,6 +228,10 @@ def _run_point(
                        status_url=server.status_url, repetitions=1, mpm=point.mpm,
                        directives=point.directives, extras=extras)  # fmt: skip
         row["repetition"] = rep
+        if setup.lua_always or point.content == "cpu":  # as the shared set's config_json
+            config = json.loads(str(row["config_json"]))
+            row["config_json"] = json.dumps({**config, "LuaScope": lua_scope(point)},
+                                            separators=(",", ":"))  # fmt: skip
         row["run_id"] = str(row["run_id"]).removesuffix("-r1") + f"-r{rep}"
         t1 = time.monotonic()
     stopped = round(time.monotonic() - t1, 3)
@@ -228,6 +242,8 @@ def _run_point(
     if isinstance(cpu0, float) and isinstance(cpu1, float):
         row["client_bound"] = int(cpu0 >= 95.0 and cpu1 < 90.0)
     note = f"loadavg before {before} after {_loadavg()}; {setup.note}"
+    if setup.lua_always:
+        note += "; mod_lua loaded (LuaScope, /cpu mapped) as in the shared set's harness"
     if point.warmup_s:
         note = f"warm-up {point.warmup_s}s same load on the same server before measuring; " + note
     row.update(apache_start_s=started, apache_stop_s=stopped, raw_prefix=f"raw/{run_id}",
@@ -280,6 +296,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="smoke test beside others' measurements: everything on CPU 0 at "
                         "nice 15, no priority boost (the figures mean nothing)")  # fmt: skip
     parser.add_argument("--lua-iterations", type=int, default=LUA_ITERATIONS)
+    parser.add_argument("--lua-always", action="store_true",
+                        help="load mod_lua (LuaScope, the /cpu handler) in every configuration, "
+                        "as the shared set's harness did (it adds to every child)")  # fmt: skip
     return parser
 
 
@@ -297,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         print("campaigns: error: needs root (nice -n -20)", file=sys.stderr)
         return 2
     os.sched_setaffinity(0, {CLIENT_CPU})
-    setup = GENTLE if args.gentle else STRICT
+    setup = replace(GENTLE if args.gentle else STRICT, lua_always=args.lua_always)
     group = Path("/proc/self/autogroup")
     before = group.read_text().split()[-1] if group.exists() else None
     if setup.boost:

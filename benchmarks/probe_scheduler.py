@@ -176,9 +176,7 @@ def trace_point(mpm: str, clients: int, content: str, warm_s: float, trace_s: fl
     point = campaigns.Point("probe", mpm, 0, clients, content=content)
     with (
         campaigns._scratch() as root,
-        campaigns._server(
-            point, campaigns.LUA_ITERATIONS, root, campaigns.STRICT.launcher
-        ) as server,
+        campaigns._server(point, campaigns.LUA_ITERATIONS, root, campaigns.STRICT) as server,
     ):
         campaigns.boost(server.pid)
         url = server.url.replace("/test.html", "/cpu") if content == "cpu" else server.url
