@@ -23,6 +23,12 @@ measure of the rows' noise, not a ceiling.
 
     python benchmarks/bench_fidelity.py [--jobs 2] [--joint] [--seed 1] [--replications 1]
                                         [--json out.json] [--costs-out fitted.yaml]
+                                        [--measurements DIR] [--predict-with COSTS]
+
+``--measurements measurements/shared-machine/lua`` reads campaigns measured on the shared set's
+processor and kernel, every row held out (its README): the shared set's fit predicts runs of
+the kinds it never saw, on its own machine, as a user who calibrates on the shared set would;
+``--predict-with bench-1core`` predicts them with the shipped fit of all the shared rows.
 """
 
 from __future__ import annotations
@@ -38,8 +44,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mpmsim.calibration.check import mape_by_metric, warning_agreement
+from mpmsim.calibration.check import compare, mape_by_metric, warning_agreement
 from mpmsim.calibration.fit import calibrate
+from mpmsim.calibration.measured import Setup
 from mpmsim.models.costs import load_costs
 from mpmsim.models.hardware import load_hardware
 from mpmsim.workloads.readers import MeasuredRun, read_measurements
@@ -114,27 +121,36 @@ def figures(all_rows: list[dict[str, Any]], campaign_of: dict[str, str]) -> dict
     mape = mape_by_metric(all_rows)
     for part, hold in (("held_out", True), ("fitted", False)):
         rows = [r for r in all_rows if r["held_out"] == hold]
-        per: dict[str, list[float]] = {}
+        per: dict[str, list[dict[str, Any]]] = {}
         for r in rows:
-            e = r["req_per_s_error"]
-            if not math.isnan(e):
-                per.setdefault(campaign_of[r["run_id"]], []).append(abs(e))
+            per.setdefault(campaign_of[r["run_id"]], []).append(r)
         p95_ok, p95_n = _within(rows, "lat_p95_ms", 0.20)
         pss_ok, pss_n = _within(rows, "peak_pss_mb", 0.10)
+        ours = [r for c, v in per.items() if not c.startswith("shared/") for r in v]
         tput = [abs(r["req_per_s_error"]) for r in rows if not math.isnan(r["req_per_s_error"])]
         out[part] = {
             "rows": len(rows),
             "req_per_s_mape_pct": _pct(sum(tput), len(tput)),
-            "req_per_s_mape_pct_by_campaign": {
-                c: {"rows": len(v), "mape_pct": _pct(sum(v), len(v))}
-                for c, v in sorted(per.items())
-            },
+            "req_per_s_mape_pct_by_campaign": {c: _campaign(v) for c, v in sorted(per.items())},
+            # the campaigns' rows together (the shared set's third apart): runs of kinds the
+            # shared set does not hold
+            "campaigns": _campaign(ours),
             "ab_p95_within_20pct": {"share_pct": _pct(p95_ok, p95_n), "of": p95_n},
             "peak_pss_within_10pct": {"share_pct": _pct(pss_ok, pss_n), "of": pss_n},
             "mape_pct": mape.get(part, {}),
             "capacity_warnings": warning_agreement(rows),
         }
     return out
+
+
+def _campaign(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One campaign's part: its rows, throughput MAPE, and its ab p95 and PSS hits of the
+    rows that measured them."""
+    tput = [abs(r["req_per_s_error"]) for r in rows if not math.isnan(r["req_per_s_error"])]
+    p95 = _within(rows, "lat_p95_ms", 0.20)
+    pss = _within(rows, "peak_pss_mb", 0.10)
+    return {"rows": len(rows), "mape_pct": _pct(sum(tput), len(tput)),
+            "ab_p95_within_20pct": list(p95), "peak_pss_within_10pct": list(pss)}  # fmt: skip
 
 
 def configuration(run: MeasuredRun, campaign: str) -> tuple[Any, ...]:
@@ -185,7 +201,18 @@ def render(
         lines.append(f"== {part.replace('_', '-')}: {f['rows']} rows")
         lines.append(f"  throughput MAPE {f['req_per_s_mape_pct']} %")
         for c, v in f["req_per_s_mape_pct_by_campaign"].items():
-            lines.append(f"    {c:<28} {v['mape_pct']:>7} %  ({v['rows']} rows)")
+            (p_ok, p_n), (m_ok, m_n) = v["ab_p95_within_20pct"], v["peak_pss_within_10pct"]
+            lines.append(
+                f"    {c:<28} {v['mape_pct']:>7} %  ({v['rows']} rows; ab p95 {p_ok}/{p_n}, "
+                f"PSS {m_ok}/{m_n})"
+            )
+        camp = f["campaigns"]
+        if camp["rows"] and camp["rows"] < f["rows"]:
+            (p_ok, p_n), (m_ok, m_n) = camp["ab_p95_within_20pct"], camp["peak_pss_within_10pct"]
+            lines.append(
+                f"    {'the campaigns together':<28} {camp['mape_pct']:>7} %  ({camp['rows']} "
+                f"rows; ab p95 {p_ok}/{p_n}, PSS {m_ok}/{m_n})"
+            )
         p95, pss = f["ab_p95_within_20pct"], f["peak_pss_within_10pct"]
         lines.append(f"  ab p95 within 20 %:    {p95['share_pct']} % of {p95['of']}")
         lines.append(f"  peak PSS within 10 %:  {pss['share_pct']} % of {pss['of']}")
@@ -215,6 +242,44 @@ def render(
         lines.append(f"  peak PSS within 10 %:   {m['share_pct']} % of {m['pairs']} pairs")
     lines.append(f"({skipped} rows skipped as not representable; {seconds:.0f} s)")
     return "\n".join(lines)
+
+
+def predict_only(
+    args: argparse.Namespace,
+    rows: tuple[list[MeasuredRun], list[str], list[bool]],
+    hardware: Any,
+    where: dict[str, str],
+    t0: float,
+) -> int:
+    """``--predict-with``: every row of the shared set's machine predicted by one calibrated
+    cost model (its round trip from the model's ``calibration`` block), none fitted."""
+    runs, campaign, hold = rows
+    costs = load_costs(args.predict_with)
+    rtt = costs.calibration.get("network_rtt_ms")
+    if rtt is None:
+        print(f"bench_fidelity: error: --predict-with {args.predict_with}: no "
+              "calibration.network_rtt_ms; give a cost model mpmsim calibrate wrote",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    keep = [
+        i for i, c in enumerate(campaign)
+        if c.startswith("shared/") or where.get(c) == "shared set's machine"
+    ]  # fmt: skip
+    # the shared rows are the ones the model was fitted on; a campaign's as holdout.csv says
+    held = [hold[i] and not campaign[i].startswith("shared/") for i in keep]
+    runs = [runs[i] for i in keep]
+    campaign = [campaign[i] for i in keep]
+    compared = compare(runs, costs, Setup(hardware, float(rtt)), held_out=held, jobs=args.jobs,
+                       seed=args.seed, replications=args.replications)  # fmt: skip
+    figs = figures(compared, {r.run_id: c for r, c in zip(runs, campaign, strict=True)})
+    print(f"seed {args.seed}; no fit: every row predicted by {costs.name} "
+          f"(the mean of {args.replications} simulation(s))")  # fmt: skip
+    print(render(figs, 0, time.perf_counter() - t0))
+    if args.json:
+        data = {"seed": args.seed, "replications": args.replications, "costs": costs.name,
+                "figures": figs, "rows": compared}  # fmt: skip
+        args.json.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -255,6 +320,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     ap.add_argument("--json", type=Path, help="also write the figures and rows as JSON here")
     ap.add_argument("--costs-out", type=Path, help="write the fitted cost model (YAML) here")
+    ap.add_argument(
+        "--predict-with", metavar="COSTS",
+        help="no fit: predict the shared set's machine's rows with this calibrated cost model "
+        "(e.g. bench-1core, fitted on every shared row): the shared rows count as fitted, the "
+        "campaigns' rows as holdout.csv says (measurements/shared-machine: all held out)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     skip = [s for s in args.skip.split(",") if s]
     runs, campaign, hold = load_rows(skip, args.shared, args.measurements)
@@ -262,6 +333,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     hardware = load_hardware(args.hardware)
     if args.scheduler:
         hardware = hardware.model_copy(update={"cpu_scheduler": args.scheduler})
+    if args.predict_with:
+        where = machine_table(args.measurements / "machines.csv")
+        return predict_only(args, (runs, campaign, hold), hardware, where, t0)
     keep = [k for k in args.keep.split(",") if k]
     # One fit for all rows, or one per machine: the shared set's and this project's campaigns
     # (measurements/README.md: another processor, on which the static page costs a third less),
