@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from mpmsim.calibration.cpu_fit import fit_cpu
-from mpmsim.calibration.fit import calibrate
+from mpmsim.calibration.fit import calibrate, modules_note
 from mpmsim.calibration.measured import Setup, requests_per_connection, simulate
 from mpmsim.calibration.memory_fit import fit_memory
 from mpmsim.calibration.output import holdout_mask
@@ -294,3 +294,13 @@ def test_repetitions_of_one_configuration_get_their_own_draws(runs: list[Measure
     assert both[1]["seed"] == row_seed(1, two.run_id)
     again = simulate(two, costs, setup, both[1]["seed"])
     assert again["lat_p95_ms"] == both[1]["lat_p95_ms_predicted"]
+
+
+def test_a_fit_on_rows_with_mod_lua_loaded_says_so(runs: list[MeasuredRun]) -> None:
+    # The shared set's harness loaded mod_lua in every configuration (measurements/shared-
+    # machine/README.md: it adds to each child and request), which the model has no term for.
+    assert all(r.lua_scope for r in runs)
+    assert "Every fitted run had mod_lua loaded (LuaScope)" in modules_note(runs)
+    plain = [dataclasses.replace(r, lua_scope=None) for r in runs[:3]]
+    assert modules_note(plain) == ""
+    assert "1 of the 3 fitted runs had mod_lua" in modules_note([runs[0], *plain[1:]])

@@ -177,6 +177,22 @@ def fitted_costs(
 
 
 # -- stage 2: simulate every row -----------------------------------------------------------------
+def modules_note(rows: Sequence[MeasuredRun]) -> str:
+    """What the fitted rows' servers loaded that the model has no term for, said in the cost
+    model's description: mod_lua (a row whose configuration names a ``LuaScope``) adds to every
+    child and request whether or not its handler runs (measurements/shared-machine/README.md:
+    ~0.2 MB a threaded child, ~20 KiB a prefork child, up to a third more CPU a request), so
+    costs fitted on such rows carry it."""
+    lua = sum(1 for r in rows if r.lua_scope)
+    if not lua:
+        return ""
+    which = "Every fitted run" if lua == len(rows) else f"{lua} of the {len(rows)} fitted runs"
+    return (
+        f" {which} had mod_lua loaded (LuaScope): its memory and CPU per child and request"
+        " are in these costs."
+    )
+
+
 def calibrate(
     runs: Sequence[MeasuredRun],
     base: CostModel,
@@ -264,6 +280,7 @@ def calibrate(
                 f"Fitted by mpmsim calibrate to {len(fit_rows)} measured runs "
                 f"({', '.join(sources) or 'given rows'}) on {setup_hardware.name}, starting from "
                 f"the {base.name!r} cost model; what was not fitted keeps its values."
+                + modules_note(fit_rows)
             ),
             # The base's hand derivations no longer describe the fitted values.
             "justification": {
