@@ -54,6 +54,8 @@ from mpmsim.workloads.readers import MeasuredRun, read_measurements
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data" / "apache-bench" / "runs.csv"
 MEASUREMENTS = REPO / "measurements"
+#: the shared set's machine, as measurements/*/machines.csv names it
+SHARED_MACHINE = "shared set's machine"
 
 
 def campaign_files(root: Path, skip: Sequence[str]) -> list[tuple[str, Path]]:
@@ -124,13 +126,15 @@ def figures(all_rows: list[dict[str, Any]], campaign_of: dict[str, str]) -> dict
         per: dict[str, list[dict[str, Any]]] = {}
         for r in rows:
             per.setdefault(campaign_of[r["run_id"]], []).append(r)
-        p95_ok, p95_n = _within(rows, "lat_p95_ms", 0.20)
-        pss_ok, pss_n = _within(rows, "peak_pss_mb", 0.10)
+        whole = _campaign(rows)
+        (p95_ok, p95_n), (pss_ok, pss_n) = (
+            whole["ab_p95_within_20pct"],
+            whole["peak_pss_within_10pct"],
+        )
         ours = [r for c, v in per.items() if not c.startswith("shared/") for r in v]
-        tput = [abs(r["req_per_s_error"]) for r in rows if not math.isnan(r["req_per_s_error"])]
         out[part] = {
             "rows": len(rows),
-            "req_per_s_mape_pct": _pct(sum(tput), len(tput)),
+            "req_per_s_mape_pct": whole["mape_pct"],
             "req_per_s_mape_pct_by_campaign": {c: _campaign(v) for c, v in sorted(per.items())},
             # the campaigns' rows together (the shared set's third apart): runs of kinds the
             # shared set does not hold
@@ -151,6 +155,15 @@ def _campaign(rows: list[dict[str, Any]]) -> dict[str, Any]:
     pss = _within(rows, "peak_pss_mb", 0.10)
     return {"rows": len(rows), "mape_pct": _pct(sum(tput), len(tput)),
             "ab_p95_within_20pct": list(p95), "peak_pss_within_10pct": list(pss)}  # fmt: skip
+
+
+def _campaign_line(label: str, v: dict[str, Any]) -> str:
+    """One :func:`_campaign` part as a line of :func:`render`."""
+    (p_ok, p_n), (m_ok, m_n) = v["ab_p95_within_20pct"], v["peak_pss_within_10pct"]
+    return (
+        f"    {label:<28} {v['mape_pct']:>7} %  ({v['rows']} rows; ab p95 {p_ok}/{p_n}, "
+        f"PSS {m_ok}/{m_n})"
+    )
 
 
 def configuration(run: MeasuredRun, campaign: str) -> tuple[Any, ...]:
@@ -200,19 +213,9 @@ def render(
         f = figs[part]
         lines.append(f"== {part.replace('_', '-')}: {f['rows']} rows")
         lines.append(f"  throughput MAPE {f['req_per_s_mape_pct']} %")
-        for c, v in f["req_per_s_mape_pct_by_campaign"].items():
-            (p_ok, p_n), (m_ok, m_n) = v["ab_p95_within_20pct"], v["peak_pss_within_10pct"]
-            lines.append(
-                f"    {c:<28} {v['mape_pct']:>7} %  ({v['rows']} rows; ab p95 {p_ok}/{p_n}, "
-                f"PSS {m_ok}/{m_n})"
-            )
-        camp = f["campaigns"]
-        if camp["rows"] and camp["rows"] < f["rows"]:
-            (p_ok, p_n), (m_ok, m_n) = camp["ab_p95_within_20pct"], camp["peak_pss_within_10pct"]
-            lines.append(
-                f"    {'the campaigns together':<28} {camp['mape_pct']:>7} %  ({camp['rows']} "
-                f"rows; ab p95 {p_ok}/{p_n}, PSS {m_ok}/{m_n})"
-            )
+        lines += [_campaign_line(c, v) for c, v in f["req_per_s_mape_pct_by_campaign"].items()]
+        if 0 < f["campaigns"]["rows"] < f["rows"]:
+            lines.append(_campaign_line("the campaigns together", f["campaigns"]))
         p95, pss = f["ab_p95_within_20pct"], f["peak_pss_within_10pct"]
         lines.append(f"  ab p95 within 20 %:    {p95['share_pct']} % of {p95['of']}")
         lines.append(f"  peak PSS within 10 %:  {pss['share_pct']} % of {pss['of']}")
@@ -263,7 +266,7 @@ def predict_only(
         return 2
     keep = [
         i for i, c in enumerate(campaign)
-        if c.startswith("shared/") or where.get(c) == "shared set's machine"
+        if c.startswith("shared/") or where.get(c) == SHARED_MACHINE
     ]  # fmt: skip
     # the shared rows are the ones the model was fitted on; a campaign's as holdout.csv says
     held = [hold[i] and not campaign[i].startswith("shared/") for i in keep]
@@ -342,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # and any campaign measured on a third (measurements/machines.csv).
     where = machine_table(args.measurements / "machines.csv")
     machine = [
-        "shared set's machine" if c.startswith("shared/") else where.get(c, "campaigns' machine")
+        SHARED_MACHINE if c.startswith("shared/") else where.get(c, "campaigns' machine")
         for c in campaign
     ]
     names = list(dict.fromkeys(machine))

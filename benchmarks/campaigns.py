@@ -139,10 +139,15 @@ def lua_scope(point: Point) -> str:
     return f"server 1 {tpc}"
 
 
+def loads_lua(point: Point, lua_always: bool = False) -> bool:
+    """mod_lua and the /cpu handler are loaded for the CPU-bound content or (``lua_always``) in
+    every configuration, as the shared set's harness loads them (its static rows included)."""
+    return point.content == "cpu" or lua_always
+
+
 def _cpu_lines(point: Point, docroot: Path, lua_always: bool = False) -> list[str]:
-    """mod_lua and the /cpu handler, for the CPU-bound content or (``lua_always``) in every
-    configuration, as the shared set's harness loads them (its static rows included)."""
-    if point.content != "cpu" and not lua_always:
+    """mod_lua's lines in httpd.conf where :func:`loads_lua`."""
+    if not loads_lua(point, lua_always):
         return []
     return ["LoadModule lua_module /usr/lib/apache2/modules/mod_lua.so",
             f"LuaScope {lua_scope(point)}",
@@ -166,9 +171,8 @@ def _server(
     """A fresh Apache for ``point`` in ``root``, started as ``setup`` says."""
     files = {"cpu.lua": CPU_LUA.format(n=iterations).encode()}
     lines = _cpu_lines(point, root / "htdocs", setup.lua_always)
-    launcher = setup.launcher
     return running_apache(point.mpm, point.directives, root, extra_lines=lines, files=files,
-                          launcher=launcher)  # fmt: skip
+                          launcher=setup.launcher)  # fmt: skip
 
 
 def boost(pid: int | None) -> None:
@@ -228,7 +232,7 @@ def _run_point(
                        status_url=server.status_url, repetitions=1, mpm=point.mpm,
                        directives=point.directives, extras=extras)  # fmt: skip
         row["repetition"] = rep
-        if setup.lua_always or point.content == "cpu":  # as the shared set's config_json
+        if loads_lua(point, setup.lua_always):  # recorded as the shared set's config_json
             config = json.loads(str(row["config_json"]))
             row["config_json"] = json.dumps({**config, "LuaScope": lua_scope(point)},
                                             separators=(",", ":"))  # fmt: skip
