@@ -1,6 +1,6 @@
 """Probe how a real Apache spreads connections over its children and what its memory follows.
 
-Three probes, each on a fresh throw-away Apache (tests/apache.py) pinned to CPU 1 with ab on CPU 0,
+Probes, each on a fresh throw-away Apache (tests/apache.py) pinned to CPU 1 with ab on CPU 0,
 as ``benchmarks/campaigns.py`` runs them (root for nice -20, apache2, ab):
 
 ``turns``: StartServers children take N ab clients' requests; the access log's ``%P`` (the child
@@ -20,6 +20,11 @@ does not follow the threads that served.
 second, how often the children's listeners stopped and started accepting, and at each start
 the child's connections, those in lingering close and its idle workers.
 
+``scoreboard``: the campaigns' seed block of an MPM under N ab clients without keep-alive (the
+warm-steady point): each second the processes and mod_status's scoreboard by state (``_`` idle,
+``R`` reading, ``W`` writing, ``C`` closing, ``L`` logging ...), i.e. what the parent's maintenance
+counts as idle. A worker marks itself idle only when it runs again after its lingering close.
+
 ``recycling``: the campaign's seed block with MaxConnectionsPerChild N under ab; the parent's
 children listed every 50 ms: how many are born in each second and how long they live; and from
 the access log's ``%P``, the rate each batch of children forked together served at.
@@ -30,12 +35,14 @@ the access log's ``%P``, the rate each batch of children forked together served 
     python benchmarks/probe_children.py recycling --mpm worker --max-conns 1000 --clients 50
     python benchmarks/probe_children.py listener --clients 50,200 --seconds 12
     python benchmarks/probe_children.py ran --mpm worker --clients 1,10 --keepalive
+    python benchmarks/probe_children.py scoreboard --mpm prefork --clients 50 --seconds 30 --lua
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import re
 import statistics
@@ -44,6 +51,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -52,6 +60,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the throw-away Apache lives in tests/apache.py
 
+import campaigns  # noqa: E402
 from campaigns import KEEPALIVE, SEED, fixed_children  # noqa: E402
 
 from mpmsim.bench.processes import apache_pid, apache_pids, sample_processes  # noqa: E402
@@ -256,6 +265,44 @@ def listener(clients: int, seconds: float) -> str:
     )
 
 
+def scoreboard(mpm: str, clients: int, seconds: float, lua: bool) -> str:
+    """The warm-steady point of ``mpm`` at ``clients`` ab clients (the seed block, no
+    keep-alive) on a fresh server: req/s and each second's processes with the scoreboard's
+    workers by state (mod_status ``?auto``; ``lua``: mod_lua loaded as ``campaigns.py
+    --lua-always`` loads it)."""
+    point = campaigns.Point("warm-steady", mpm, 0, clients)
+    setup = dataclasses.replace(campaigns.STRICT, lua_always=lua)
+    seen: list[str] = []
+    os.sched_setaffinity(0, {0})  # the probe's status requests stay off Apache's CPU
+    with (
+        campaigns._scratch() as root,
+        campaigns._server(point, campaigns.LUA_ITERATIONS, root, setup) as srv,
+    ):
+        campaigns.boost(srv.pid)
+        parent = apache_pid(srv.pid_file)
+
+        def snap() -> None:
+            board = scoreboard_states(srv.status_url)
+            states = " ".join(f"{k}{v}" for k, v in sorted(board.items()) if k != ".")
+            seen.append(f"{len(apache_pids(parent))} [{states}]")
+
+        out = _load_while(_timed_load(clients, seconds, False, srv.url), 1.0, snap)
+    return f"{mpm}, {clients} clients: {_rate(out)} req/s; each second: " + "; ".join(seen)
+
+
+def scoreboard_states(status_url: str) -> Counter[str]:
+    """mod_status's scoreboard (``?auto``) as a count of workers by state letter (empty if the
+    status request failed or timed out)."""
+    try:
+        with urllib.request.urlopen(status_url + "?auto", timeout=5.0) as resp:
+            text = resp.read().decode("ascii", errors="replace")
+    except OSError:
+        return Counter()
+    board = next((ln.partition(":")[2].strip() for ln in text.splitlines()
+                  if ln.startswith("Scoreboard:")), "")  # fmt: skip
+    return Counter(board)
+
+
 def recycling(mpm: str, clients: int, max_conns: int, seconds: float) -> str:
     """req/s, children born in each second of the run and their lifetimes (s), and per batch
     (the children whose first request came within 0.2 s of each other) the rate it served at."""
@@ -313,13 +360,16 @@ def _batches(served: Sequence[Sequence[str]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("probe", choices=("turns", "memory", "recycling", "listener", "ran"))
+    ap.add_argument(
+        "probe", choices=("turns", "memory", "recycling", "listener", "ran", "scoreboard")
+    )
     ap.add_argument("--mpm", default="worker", choices=("prefork", "worker", "event"))
     ap.add_argument("--clients", default="1,10", help="ab concurrency levels, comma-separated")
     ap.add_argument("--children", type=int, default=4, help="turns: children started")
     ap.add_argument("--threads", type=int, default=25, help="memory: ThreadsPerChild")
     ap.add_argument("--seconds", type=float, default=4.0, help="ab's -t (not turns)")
     ap.add_argument("--keepalive", action="store_true")
+    ap.add_argument("--lua", action="store_true", help="scoreboard: mod_lua loaded")
     ap.add_argument("--max-conns", type=int, default=1000, help="recycling: per child")
     ap.add_argument(
         "--directive",
@@ -336,6 +386,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(listener(c, args.seconds), flush=True)
         elif args.probe == "ran":
             print(ran(args.mpm, c, args.keepalive, args.seconds), flush=True)
+        elif args.probe == "scoreboard":
+            print(scoreboard(args.mpm, c, args.seconds, args.lua), flush=True)
         elif args.probe == "recycling":
             print(recycling(args.mpm, c, args.max_conns, args.seconds), flush=True)
         else:

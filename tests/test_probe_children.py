@@ -1,0 +1,58 @@
+"""benchmarks/probe_children.py reads mod_status's scoreboard into workers by state."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+from probe_children import scoreboard_states
+
+#: mod_status's ?auto as Apache 2.4 writes it (abridged), a prefork server under load
+AUTO = b"""127.0.0.1
+ServerVersion: Apache/2.4.71 (Debian)
+ServerMPM: prefork
+BusyWorkers: 149
+IdleWorkers: 2
+Scoreboard: CCCCW_LCC_...
+"""
+
+
+class _Status(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = AUTO if self.path.endswith("?auto") else b"no"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def status_url() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), _Status)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/server-status"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_scoreboard_counted_by_state(status_url: str) -> None:
+    states = scoreboard_states(status_url)
+    assert states["C"] == 6 and states["W"] == 1 and states["_"] == 2 and states["L"] == 1
+    assert states["."] == 3  # open slots: the probe leaves them out of its line
+
+
+def test_no_status_reads_as_an_empty_scoreboard() -> None:
+    assert scoreboard_states("http://127.0.0.1:9/server-status") == {}
