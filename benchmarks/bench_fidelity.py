@@ -336,14 +336,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     hardware = load_hardware(args.hardware)
     if args.scheduler:
         hardware = hardware.model_copy(update={"cpu_scheduler": args.scheduler})
-    if args.predict_with:
-        where = machine_table(args.measurements / "machines.csv")
-        return predict_only(args, (runs, campaign, hold), hardware, where, t0)
-    keep = [k for k in args.keep.split(",") if k]
     # One fit for all rows, or one per machine: the shared set's and this project's campaigns
     # (measurements/README.md: another processor, on which the static page costs a third less),
     # and any campaign measured on a third (measurements/machines.csv).
     where = machine_table(args.measurements / "machines.csv")
+    if args.predict_with:
+        return predict_only(args, (runs, campaign, hold), hardware, where, t0)
+    keep = [k for k in args.keep.split(",") if k]
     machine = [
         SHARED_MACHINE if c.startswith("shared/") else where.get(c, "campaigns' machine")
         for c in campaign

@@ -51,7 +51,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -64,6 +63,8 @@ import campaigns  # noqa: E402
 from campaigns import KEEPALIVE, SEED, fixed_children  # noqa: E402
 
 from mpmsim.bench.processes import apache_pid, apache_pids, sample_processes  # noqa: E402
+from mpmsim.bench.target import fetch_status  # noqa: E402
+from mpmsim.workloads.readers.mod_status import SCOREBOARD_KEYS  # noqa: E402
 from mpmsim.workloads.readers.tool_result import label_value  # noqa: E402
 from tests.apache import running_apache  # noqa: E402
 
@@ -282,25 +283,18 @@ def scoreboard(mpm: str, clients: int, seconds: float, lua: bool) -> str:
         parent = apache_pid(srv.pid_file)
 
         def snap() -> None:
-            board = scoreboard_states(srv.status_url)
-            states = " ".join(f"{k}{v}" for k, v in sorted(board.items()) if k != ".")
-            seen.append(f"{len(apache_pids(parent))} [{states}]")
+            seen.append(f"{len(apache_pids(parent))} [{scoreboard_line(srv.status_url)}]")
 
         out = _load_while(_timed_load(clients, seconds, False, srv.url), 1.0, snap)
     return f"{mpm}, {clients} clients: {_rate(out)} req/s; each second: " + "; ".join(seen)
 
 
-def scoreboard_states(status_url: str) -> Counter[str]:
-    """mod_status's scoreboard (``?auto``) as a count of workers by state letter (empty if the
-    status request failed or timed out)."""
-    try:
-        with urllib.request.urlopen(status_url + "?auto", timeout=5.0) as resp:
-            text = resp.read().decode("ascii", errors="replace")
-    except OSError:
-        return Counter()
-    board = next((ln.partition(":")[2].strip() for ln in text.splitlines()
-                  if ln.startswith("Scoreboard:")), "")  # fmt: skip
-    return Counter(board)
+def scoreboard_line(status_url: str) -> str:
+    """mod_status's scoreboard (``?auto``, read as ``mpmsim bench`` reads it) as each state
+    letter with its workers, open slots left out ("" if the status request failed)."""
+    cells = fetch_status(status_url)
+    return " ".join(f"{char}{cells[col]}" for char, col in sorted(SCOREBOARD_KEYS.items())
+                    if char != "." and cells.get(col))  # fmt: skip
 
 
 def recycling(mpm: str, clients: int, max_conns: int, seconds: float) -> str:
