@@ -1,0 +1,36 @@
+"""benchmarks/probe_held.py counts a process's sockets and builds each tool's load."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+from probe_held import load_command, open_sockets
+
+
+def test_open_sockets_counts_this_process_s_sockets_and_nothing_once_it_is_gone() -> None:
+    before = open_sockets(os.getpid())
+    a, b = socket.socketpair()
+    try:
+        assert open_sockets(os.getpid()) == before + 2
+    finally:
+        a.close()
+        b.close()
+    assert open_sockets(os.getpid()) == before
+    assert open_sockets(2**22 + 7) == 0  # beyond pid_max: no such process
+
+
+def test_each_tool_gets_its_clients_its_length_and_the_url_on_cpu_0() -> None:
+    url = "http://127.0.0.1:8080/test.html"
+    wrk = load_command("wrk", 400, 10.0, url, 5.0)
+    assert wrk[:3] == ["taskset", "-c", "0"] and wrk[-1] == url
+    assert wrk[wrk.index("-c", 4) + 1] == "400" and "10s" in wrk
+    paced = load_command("kaclient", 180, 10.0, url, 5.0)
+    assert "mpmsim.bench.kaclient" in paced and paced[-1] == url
+    assert paced[paced.index("--rate") + 1] == "5" and paced[paced.index("-c", 4) + 1] == "180"
+    ab = load_command("ab", 100, 4.0, url, 5.0)
+    assert "ab" in ab and "-k" in ab and ab[-1] == url
