@@ -1,21 +1,29 @@
 """Probe how many connections one Apache child holds under a load, and its memory meanwhile.
 
 One child (ServerLimit 1, ThreadsPerChild N, keep-alive with KeepAliveTimeout 5 and
-MaxKeepAliveRequests 100, as the campaigns) on a fresh throw-away Apache (tests/apache.py)
-pinned to CPU 1, the load on CPU 0, as ``probe_children.py`` runs it. Every 0.25 s: the
-child's open sockets (``/proc/PID/fd``: its connections and its listening socket) and the
-summed PSS of parent and child. A saturated event child that held ``ThreadsPerChild +
-AsyncRequestWorkerFactor x idle`` connections would show it here; one that hands its freed
-workers to its kept connections before it accepts holds about ``ThreadsPerChild``.
+MaxKeepAliveRequests 100, as the campaigns; ``--directive Name=Value`` changes or adds one) on
+a fresh throw-away Apache (tests/apache.py) pinned to CPU 1, the load on CPU 0, as
+``probe_children.py`` runs it. Every 0.25 s: the children's open sockets (``/proc/PID/fd``:
+their connections and a listening socket each), the processes, and the summed PSS; over the
+load, the connections the kernel completed (``/proc/net/snmp`` Tcp PassiveOpens, loopback
+only runs here) against the requests served. A saturated event child that held
+``ThreadsPerChild + AsyncRequestWorkerFactor x idle`` connections would show it here; one that
+hands its freed workers to its kept connections before it accepts holds about
+``ThreadsPerChild``; a listener that closed kept connections for want of a worker would show
+as more connections than requests / MaxKeepAliveRequests.
 
     python benchmarks/probe_held.py --tool wrk --clients 100,400 --threads 64
     python benchmarks/probe_held.py --tool kaclient --clients 30,90,180 --threads 64
+    python benchmarks/probe_held.py --tool wrk --clients 400 --threads 25 --directive \
+        ServerLimit=16 --directive MaxRequestWorkers=400 --directive StartServers=3 \
+        --directive MinSpareThreads=75 --directive MaxSpareThreads=250
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import statistics
 import sys
@@ -28,7 +36,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the throw-away Apache lives in tests/apache.py
 
-from probe_children import PAGE, SERVER, _deciles, _directives, _load_while, _timed_load  # noqa: E402
+from probe_children import (  # noqa: E402
+    PAGE,
+    SERVER,
+    _deciles,
+    _directives,
+    _extra,
+    _load_while,
+    _timed_load,
+)
 
 from mpmsim.bench.processes import apache_pid, apache_pids, sample_processes  # noqa: E402
 from tests.apache import running_apache  # noqa: E402
@@ -57,30 +73,72 @@ def load_command(tool: str, clients: int, seconds: float, url: str, rate: float)
     return _timed_load(clients, seconds, True, url)
 
 
-def held(mpm: str, tool: str, clients: int, threads: int, seconds: float, rate: float) -> str:
-    """Deciles of the child's open sockets over the load, and the peak and median PSS."""
+def lua_lines(mpm: str, threads: int, tmp: Path) -> list[str]:
+    """mod_lua loaded as the shared set's harness loads it in every run (its static rows
+    included): a server-scope pool of states and the /cpu handler's URI map, checked on every
+    request (``benchmarks/campaigns.py`` ``_cpu_lines``)."""
+    return ["LoadModule lua_module /usr/lib/apache2/modules/mod_lua.so",
+            f"LuaScope server 1 {1 if mpm == 'prefork' else threads}",
+            f"LuaMapHandler ^/cpu$ {tmp}/cpu.lua handle"]  # fmt: skip
+
+
+def passive_opens() -> int:
+    """TCP connections the kernel has completed as a server since boot (``/proc/net/snmp``)."""
+    lines = [ln.split() for ln in Path("/proc/net/snmp").read_text().splitlines()]
+    head, values = [ln for ln in lines if ln and ln[0] == "Tcp:"][:2]
+    return int(values[head.index("PassiveOpens")])
+
+
+def served(out: str, tool: str) -> int | None:
+    """Requests the load reported: ab's "Complete requests", wrk's "N requests in", kaclient's
+    JSON ``done_main``; None if its report has none."""
+    for line in out.splitlines():
+        words = line.split()
+        if tool == "ab" and line.startswith("Complete requests:"):
+            return int(words[-1])
+        if tool == "wrk" and len(words) > 2 and words[1] == "requests" and words[2] == "in":
+            return int(words[0])
+        if tool == "kaclient" and line.startswith("JSON:"):
+            return int(json.loads(line[5:]).get("done_main", 0))
+    return None
+
+
+def held(
+    mpm: str, tool: str, clients: int, threads: int, seconds: float, rate: float,
+    extra: dict[str, object] | None = None, lua: bool = False,
+) -> str:  # fmt: skip
+    """Deciles of the children's open sockets over the load, the peak processes, the peak and
+    median PSS, and the connections completed per request served."""
     block = {**_directives(mpm, threads, 1, True), "KeepAliveTimeout": 5,
-             "MaxKeepAliveRequests": 100}  # fmt: skip
+             "MaxKeepAliveRequests": 100, **(extra or {})}  # fmt: skip
     sockets: list[int] = []
+    procs: list[int] = []
     pss: list[int] = []
     with (
         tempfile.TemporaryDirectory(prefix="mpmsim-probe-") as tmp,
-        running_apache(mpm, block, Path(tmp), files=PAGE, launcher=SERVER) as srv,
-    ):
+        running_apache(mpm, block, Path(tmp), files=PAGE, launcher=SERVER,
+                       extra_lines=lua_lines(mpm, threads, Path(tmp)) if lua else ()) as srv,
+    ):  # fmt: skip
         parent = apache_pid(srv.pid_file)
         time.sleep(1.0)
-        kids = [pid for pid in apache_pids(parent) if pid != parent]
 
         def sample() -> None:
-            sockets.append(sum(open_sockets(pid) for pid in kids))
+            pids = apache_pids(parent)
+            procs.append(len(pids))
+            sockets.append(sum(open_sockets(pid) for pid in pids if pid != parent))
             pss.append(sample_processes(parent)["pss_kb"] or 0)
 
-        _load_while(load_command(tool, clients, seconds, srv.url, rate), 0.25, sample)
+        opens = passive_opens()
+        out = _load_while(load_command(tool, clients, seconds, srv.url, rate), 0.25, sample)
+        opens = passive_opens() - opens
     if not pss:
         return f"{mpm} {tool} {clients} clients: no samples"
-    return (f"{mpm} ThreadsPerChild {threads}, {tool} {clients} clients: child's sockets "
-            f"p10/median/p90/max {_deciles(sockets)}; PSS peak {max(pss)} median "
-            f"{statistics.median(pss):g} KiB")  # fmt: skip
+    n = served(out, tool)
+    per = f"{opens} connections for {n} requests" if n else f"{opens} connections"
+    more = "".join(f", {k} {v}" for k, v in (extra or {}).items()) + (", mod_lua" if lua else "")
+    return (f"{mpm} ThreadsPerChild {threads}{more}, {tool} {clients} clients: children's "
+            f"sockets p10/median/p90/max {_deciles(sockets)}; processes max {max(procs)}; PSS "
+            f"peak {max(pss)} median {statistics.median(pss):g} KiB; {per}")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,9 +149,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=64, help="ThreadsPerChild")
     ap.add_argument("--seconds", type=float, default=10.0, help="length of the load")
     ap.add_argument("--rate", type=float, default=5.0, help="kaclient: requests/s per client")
+    ap.add_argument("--directive", action="append", default=[],
+                    help="one more directive, Name=Value (repeatable)")  # fmt: skip
+    ap.add_argument("--lua", action="store_true", help="mod_lua loaded, as the shared set's")
     args = ap.parse_args(argv)
+    extra = _extra(args.directive)
     for c in (int(x) for x in args.clients.split(",")):
-        print(held(args.mpm, args.tool, c, args.threads, args.seconds, args.rate), flush=True)
+        print(held(args.mpm, args.tool, c, args.threads, args.seconds, args.rate, extra,
+                   args.lua), flush=True)  # fmt: skip
         time.sleep(0.5)
     return 0
 

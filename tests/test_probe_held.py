@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from probe_held import load_command, open_sockets
+from probe_held import load_command, open_sockets, passive_opens, served
 
 
 def test_open_sockets_counts_this_process_s_sockets_and_nothing_once_it_is_gone() -> None:
@@ -34,3 +34,16 @@ def test_each_tool_gets_its_clients_its_length_and_the_url_on_cpu_0() -> None:
     assert paced[paced.index("--rate") + 1] == "5" and paced[paced.index("-c", 4) + 1] == "180"
     ab = load_command("ab", 100, 4.0, url, 5.0)
     assert "ab" in ab and "-k" in ab and ab[-1] == url
+
+
+def test_the_kernel_s_completed_connections_only_grow() -> None:
+    first = passive_opens()
+    assert first >= 0 and passive_opens() >= first
+
+
+def test_each_tool_s_report_gives_its_requests_and_none_without_one() -> None:
+    assert served("Concurrency Level:      100\nComplete requests:      10000\n", "ab") == 10000
+    wrk = "Running 4s test @ http://127.0.0.1:8080/\n  73074 requests in 4.02s, 313.67MB read\n"
+    assert served(wrk, "wrk") == 73074
+    assert served('kaclient -c 5\nJSON:{"done_main": 250, "sent_main": 251}\n', "kaclient") == 250
+    assert served("no report", "wrk") is None
