@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the throw-away Apache lives in tests/apache.py
 
+import campaigns  # noqa: E402
 from probe_children import (  # noqa: E402
     PAGE,
     SERVER,
@@ -74,12 +75,11 @@ def load_command(tool: str, clients: int, seconds: float, url: str, rate: float)
 
 
 def lua_lines(mpm: str, threads: int, tmp: Path) -> list[str]:
-    """mod_lua loaded as the shared set's harness loads it in every run (its static rows
-    included): a server-scope pool of states and the /cpu handler's URI map, checked on every
-    request (``benchmarks/campaigns.py`` ``_cpu_lines``)."""
-    return ["LoadModule lua_module /usr/lib/apache2/modules/mod_lua.so",
-            f"LuaScope server 1 {1 if mpm == 'prefork' else threads}",
-            f"LuaMapHandler ^/cpu$ {tmp}/cpu.lua handle"]  # fmt: skip
+    """mod_lua's lines as the shared set's harness writes them into every run's httpd.conf,
+    its static rows included (``campaigns._cpu_lines`` with ``lua_always``): a server-scope
+    pool of states and the /cpu handler's URI map, checked on every request."""
+    point = campaigns.Point("probe", mpm, 0, 1, extra={"ThreadsPerChild": threads})
+    return campaigns._cpu_lines(point, tmp, lua_always=True)
 
 
 def passive_opens() -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from probe_held import load_command, open_sockets, passive_opens, served
+from probe_held import load_command, lua_lines, open_sockets, passive_opens, served
 
 
 def test_open_sockets_counts_this_process_s_sockets_and_nothing_once_it_is_gone() -> None:
@@ -47,3 +47,10 @@ def test_each_tool_s_report_gives_its_requests_and_none_without_one() -> None:
     assert served(wrk, "wrk") == 73074
     assert served('kaclient -c 5\nJSON:{"done_main": 250, "sent_main": 251}\n', "kaclient") == 250
     assert served("no report", "wrk") is None
+
+
+def test_mod_lua_is_loaded_as_the_shared_harness_loads_it(tmp_path: Path) -> None:
+    lines = lua_lines("event", 25, tmp_path)
+    assert lines[0].startswith("LoadModule lua_module ") and "LuaScope server 1 25" in lines
+    assert lines[-1] == f"LuaMapHandler ^/cpu$ {tmp_path}/cpu.lua handle"
+    assert "LuaScope server 1 1" in lua_lines("prefork", 25, tmp_path)  # one state per process
