@@ -70,7 +70,8 @@ from tests.apache import running_apache  # noqa: E402
 
 PAGE = {"test.html": b"x" * 4096}
 SERVER = ("taskset", "-c", "1", "nice", "-n", "-20")
-LOAD = ("taskset", "-c", "0", "nice", "-n", "-20", "ab", "-q", "-r")
+LOAD_CPU = ("taskset", "-c", "0", "nice", "-n", "-20")  # the load on the other CPU
+LOAD = (*LOAD_CPU, "ab", "-q", "-r")
 
 
 def _directives(

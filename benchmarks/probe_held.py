@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import statistics
 import sys
@@ -38,6 +37,7 @@ if str(ROOT) not in sys.path:
 
 import campaigns  # noqa: E402
 from probe_children import (  # noqa: E402
+    LOAD_CPU,
     PAGE,
     SERVER,
     _deciles,
@@ -48,9 +48,11 @@ from probe_children import (  # noqa: E402
 )
 
 from mpmsim.bench.processes import apache_pid, apache_pids, sample_processes  # noqa: E402
+from mpmsim.bench.tool import read_report  # noqa: E402
+from mpmsim.bench.tool import served as responses  # noqa: E402
+from mpmsim.errors import InputError  # noqa: E402
 from tests.apache import running_apache  # noqa: E402
 
-LOAD_CPU = ("taskset", "-c", "0", "nice", "-n", "-20")
 TOOLS = ("ab", "wrk", "kaclient")
 
 
@@ -89,18 +91,15 @@ def passive_opens() -> int:
     return int(values[head.index("PassiveOpens")])
 
 
-def served(out: str, tool: str) -> int | None:
-    """Requests the load reported: ab's "Complete requests", wrk's "N requests in", kaclient's
-    JSON ``done_main``; None if its report has none."""
-    for line in out.splitlines():
-        words = line.split()
-        if tool == "ab" and line.startswith("Complete requests:"):
-            return int(words[-1])
-        if tool == "wrk" and len(words) > 2 and words[1] == "requests" and words[2] == "in":
-            return int(words[0])
-        if tool == "kaclient" and line.startswith("JSON:"):
-            return int(json.loads(line[5:]).get("done_main", 0))
-    return None
+def requests_served(out: str, tool: str, work: Path) -> int | None:
+    """Requests the load got responses for, its report ``out`` read as ``mpmsim bench`` reads
+    it (``mpmsim.bench.tool.read_report`` and ``served``); None if the report is unreadable."""
+    (work / "out.txt").write_text(out)
+    (work / "err.txt").write_text("")  # read_report quotes stderr's last line; none is kept
+    try:
+        return responses(read_report(tool, "the probe's load", 0, work))
+    except InputError:
+        return None
 
 
 def held(
@@ -131,9 +130,9 @@ def held(
         opens = passive_opens()
         out = _load_while(load_command(tool, clients, seconds, srv.url, rate), 0.25, sample)
         opens = passive_opens() - opens
+        n = requests_served(out, tool, Path(tmp))
     if not pss:
         return f"{mpm} {tool} {clients} clients: no samples"
-    n = served(out, tool)
     per = f"{opens} connections for {n} requests" if n else f"{opens} connections"
     more = "".join(f", {k} {v}" for k, v in (extra or {}).items()) + (", mod_lua" if lua else "")
     return (f"{mpm} ThreadsPerChild {threads}{more}, {tool} {clients} clients: children's "

@@ -9,7 +9,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from probe_held import load_command, lua_lines, open_sockets, passive_opens, served
+from probe_held import load_command, lua_lines, open_sockets, passive_opens, requests_served
+
+ROOT = Path(__file__).resolve().parent.parent
+RAW = ROOT / "measurements/shared-machine/lua"
+FIXTURES = ROOT / "tests/fixtures/tools"
 
 
 def test_open_sockets_counts_this_process_s_sockets_and_nothing_once_it_is_gone() -> None:
@@ -41,12 +45,16 @@ def test_the_kernel_s_completed_connections_only_grow() -> None:
     assert first >= 0 and passive_opens() >= first
 
 
-def test_each_tool_s_report_gives_its_requests_and_none_without_one() -> None:
-    assert served("Concurrency Level:      100\nComplete requests:      10000\n", "ab") == 10000
-    wrk = "Running 4s test @ http://127.0.0.1:8080/\n  73074 requests in 4.02s, 313.67MB read\n"
-    assert served(wrk, "wrk") == 73074
-    assert served('kaclient -c 5\nJSON:{"done_main": 250, "sent_main": 251}\n', "kaclient") == 250
-    assert served("no report", "wrk") is None
+def test_each_tool_s_report_gives_its_requests_and_none_without_one(tmp_path: Path) -> None:
+    """Read as ``mpmsim bench`` reads them: a shared-machine ab run, wrk's plain report, a
+    kaclient report; an unreadable one gives None."""
+    ab = (RAW / "one-client/raw/one-client-event-ab-c1-ka1-r2.ab.txt").read_text()
+    assert requests_served(ab, "ab", tmp_path) == 160387
+    wrk = (FIXTURES / "wrk_plain.txt").read_text()
+    assert requests_served(wrk, "wrk", tmp_path) == 9876
+    paced = (RAW / "paced/raw/paced-event-kaclient-c300-ka1-r1.kaclient.txt").read_text()
+    assert requests_served(paced, "kaclient", tmp_path) == 18000
+    assert requests_served("no report", "wrk", tmp_path) is None
 
 
 def test_mod_lua_is_loaded_as_the_shared_harness_loads_it(tmp_path: Path) -> None:
