@@ -1,0 +1,38 @@
+"""benchmarks/probe_lua.py: mod_lua's lines, fixed children, the threads that ran."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+from probe_lua import block, lua_lines, ran_threads
+
+
+def test_mod_lua_gets_the_pool_asked_for_and_the_cpu_handler_in_the_document_root() -> None:
+    docroot = Path("/srv/htdocs")
+    lines = lua_lines("server 1 1", docroot)
+    assert lines[0].startswith("LoadModule lua_module ")
+    assert "LuaScope server 1 1" in lines
+    assert lines[-1] == "LuaMapHandler ^/cpu$ /srv/htdocs/cpu.lua handle"
+    assert lua_lines(None, docroot) == []
+
+
+def test_the_children_are_fixed_and_no_child_is_recycled() -> None:
+    event = block("event", 16)
+    assert event["StartServers"] == event["ServerLimit"] == 16
+    assert event["MaxRequestWorkers"] == 16 * event["ThreadsPerChild"]  # type: ignore[operator]
+    assert event["MaxConnectionsPerChild"] == 0
+    prefork = block("prefork", 33)
+    assert prefork["StartServers"] == prefork["MaxRequestWorkers"] == 33
+
+
+def test_a_thread_counts_as_run_only_past_0_2_ms_and_new_threads_from_zero() -> None:
+    before = {10: {11: 5_000_000, 12: 5_000_000}}
+    after = {
+        10: {11: 5_100_000, 12: 5_300_000},  # 0.1 ms: no; 0.3 ms: yes
+        20: {21: 250_000, 22: 150_000},  # a child forked meanwhile: from zero
+    }
+    assert ran_threads(before, after) == 2
+    assert ran_threads(after, after) == 0
