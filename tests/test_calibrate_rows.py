@@ -186,3 +186,30 @@ def test_a_row_on_a_warm_server_starts_with_the_children_it_found(setup: Setup) 
     cold_rec, _ = _rep(_row(concurrency=200), setup)
     warm_rec, _ = _rep(warm, setup)
     assert cold_rec["processes_peak"] <= 9 < warm_rec["processes_peak"] == 11
+
+
+def test_a_class_s_memory_is_reported_with_the_rows_and_clients_that_told_it() -> None:
+    """The report shows each class's fitted memory and says when one client count told it."""
+    rows = [_row(run_id=f"T-{c}", concurrency=c, apache_cpu_ms_per_req=0.08) for c in (10, 50)]
+    cpu_row = _row(run_id="T-cpu", content="cpu", url="/cpu", concurrency=1,
+                   apache_cpu_ms_per_req=0.97)  # fmt: skip
+    cal = calibrate([*rows, cpu_row], load_costs("default"), load_hardware("bench-1core"),
+                    simulate=False)  # fmt: skip
+    assert cal.class_rows == {"static": (2, 10, 50), "cpu": (1, 1, 1)}
+    assert cal.as_dict()["class_rows"]["cpu"] == (1, 1, 1)
+    costs = cal.costs
+    told = costs.model_copy(update={
+        "classes": {**costs.classes, "cpu": costs.classes["cpu"].model_copy(
+            update={"worker_kib": 54.8})},
+        "uncertainty": {**costs.uncertainty, "classes.cpu.worker_kib": 20.0},
+    })  # fmt: skip
+    text = render(dataclasses.replace(cal, costs=told))
+    line = next(ln for ln in text.splitlines() if "classes.cpu.worker_kib" in ln)
+    assert "54.8 ± 20" in line
+    assert "from 1 row of the class, at 1 client: how it grows" in line
+    kept = told.model_copy(
+        update={"uncertainty": {**told.uncertainty, "classes.cpu.worker_kib": float("nan")}}
+    )
+    line = next(ln for ln in render(dataclasses.replace(cal, costs=kept)).splitlines()
+                if "classes.cpu.worker_kib" in ln)  # fmt: skip
+    assert "kept: the base model's value" in line and "from 1 row" not in line

@@ -40,7 +40,7 @@ from mpmsim.calibration.measured import (
     estimate_rtt_ms,
     split_representable,
 )
-from mpmsim.calibration.memory_fit import fit_memory
+from mpmsim.calibration.memory_fit import class_clients, fit_memory
 from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup, split_php, with_php
 from mpmsim.calibration.regressors import model_cpu_ms
 from mpmsim.calibration.shared_core import shared_core_rows
@@ -72,6 +72,8 @@ class Calibration:
     php_fit: PhpFit | None = None  # the PHP fields, when PHP rows were fitted (php_fit)
     tail_fit: TailFit | None = None  # after_response_cpu_ms, when rows showed it (tail_fit)
     kernel_fit: ParamFit | None = None  # the kernel's work on Apache's core (kernel_fit)
+    #: per class (row content): the rows fitted and their fewest and most clients
+    class_rows: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     seconds: float = 0.0
     replications: int = 1  # simulations per row in the comparison, their mean compared
 
@@ -85,6 +87,7 @@ class Calibration:
             "tail_fit": self.tail_fit.__dict__ if self.tail_fit else None,
             "kernel_fit": self.kernel_fit.__dict__ if self.kernel_fit else None,
             "network_rtt_ms": self.network_rtt_ms,
+            "class_rows": self.class_rows,
             "mape": self.mape,
             "unexplained": self.unexplained,
             "shared_core": self.shared_core,
@@ -307,7 +310,8 @@ def calibrate(
             })  # fmt: skip
     cal = Calibration(costs=costs, cpu_fit=cpu, memory_fit=mem, network_rtt_ms=rtt,
                       skipped=skipped, php_fit=php, tail_fit=tail, kernel_fit=kernel,
-                      replications=replications, shared_core=shared_core_rows(runs))  # fmt: skip
+                      replications=replications, shared_core=shared_core_rows(runs),
+                      class_rows=class_clients(apache_rows))  # fmt: skip
     if simulate:
         setup = Setup(setup_hardware, rtt)
         cal.rows = compare(

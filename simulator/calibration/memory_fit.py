@@ -129,3 +129,15 @@ def fit_memory(
         fit.values[names[j]] = float(start[j])
         fit.stderr[names[j]] = math.nan
     return fit
+
+
+def class_clients(runs: Sequence[MeasuredRun]) -> dict[str, tuple[int, int, int]]:
+    """For each class (row content), the rows whose loaded readings tell its memory and their
+    fewest and most clients: ``(rows, min clients, max clients)``. A class told by rows at one
+    number of clients says nothing of how its memory changes with the requests running at
+    once (a mod_lua pool builds a state whenever every pooled one is in use)."""
+    out: dict[str, tuple[int, int, int]] = {}
+    for r in runs:
+        n, lo, hi = out.get(r.content, (0, r.concurrency, r.concurrency))
+        out[r.content] = (n + 1, min(lo, r.concurrency), max(hi, r.concurrency))
+    return out

@@ -128,11 +128,15 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
         params.append((f"classes.{name}.cpu_ms", cls.cpu_ms, unc.get(f"classes.{name}.cpu_ms")))
     if cal.php_fit:  # the PHP fields the PHP rows (and --memory-csv) fitted
         params += [(n, getattr(c, n), unc.get(n)) for n in cal.php_fit.values]
+    for name, cls in sorted(c.classes.items()):
+        params += [(f"classes.{name}.{k}", getattr(cls, k), unc.get(f"classes.{name}.{k}"))
+                   for k in ("worker_kib", "child_kib") if getattr(cls, k)]  # fmt: skip
     for name, value, err in params:
         pm = f" ± {err:.4g}" if err is not None else ""
         if err is not None and math.isnan(err):  # not fitted: --keep, or the rows cannot tell it
             pm = " (kept: the base model's value)"
-        lines.append(f"  {name:<32} {value:.5g}{pm}")
+        told = _told(name, cal.class_rows) if err is not None and not math.isnan(err) else ""
+        lines.append(f"  {name:<32} {value:.5g}{pm}{told}")
     rtt = cal.network_rtt_ms
     told = f"{rtt:.4f} ms" if rtt > 0 else "0 ms (no one-client row tells it: none assumed)"
     lines.append(f"  client round trip (from c=1 rows) {told}")
@@ -188,6 +192,17 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
             more = len(cal.unexplained) - UNEXPLAINED_SHOWN
             lines.append(f"  ... {more} more (--json has all)")
     return "\n".join(lines)
+
+
+def _told(param: str, class_rows: dict[str, tuple[int, int, int]]) -> str:
+    """For a class's memory, the rows of that class it was fitted on and their clients."""
+    parts = param.split(".")
+    if len(parts) != 3 or parts[2] not in ("worker_kib", "child_kib") or parts[1] not in class_rows:
+        return ""
+    n, lo, hi = class_rows[parts[1]]
+    clients = f"{lo} client{'s' * (lo != 1)}" if lo == hi else f"{lo}-{hi} clients"
+    alone = ": how it grows with requests at once is not told" if lo == hi else ""
+    return f" (from {n} row{'s' * (n != 1)} of the class, at {clients}{alone})"
 
 
 def _warnings_line(rows: Sequence[dict[str, Any]]) -> str | None:
