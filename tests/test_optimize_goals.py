@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from mpmsim.search.assumptions import memory_assumptions
 from mpmsim.search.goals import Achieved, Goals, all_met, assess
 from mpmsim.search.optimizer import optimize
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, IDEAL_HW, prepared
 from tests.test_optimize import RAM, _scenario
 
 SITE = EXAMPLES / "dynamic-site.yaml"
@@ -90,10 +91,36 @@ def test_assumptions_name_the_cost_model_and_warn_for_a_dynamic_mix(tmp_path: Pa
     assert a["cost_model"] == "default" and "minimal Apache" in a["cost_model_description"]
     assert a["request_memory_kib"] == 24576.0
     assert a["child_rss_mib"] < 5.0
-    assert len(a["warnings"]) == 1 and "tens of MiB" in a["warnings"][0]
+    assert len(a["warnings"]) == 2 and "tens of MiB" in a["warnings"][0]
+    # its page takes 20 ms of CPU, many scheduler slices: the measured tails are named
+    slices = a["warnings"][1]
+    assert "scheduler slice long (1.5 ms" in slices and "17 of 18 runs" in slices
     buddy = (res.best or res.to_dict()["closest"])["apache2buddy"]
     assert buddy["request_mib_per_worker"] == 24.0
     assert buddy["child_rss_mib"] > 25 * 24.0  # 25 threads, each holding a 24 MiB request
+
+
+@pytest.mark.parametrize(
+    ("cpu_ms", "vcpus", "speed", "warned"),
+    [
+        (1.0, 1, 1.0, True),  # 1 ms against a 0.75 ms slice on one vCPU
+        (0.5, 1, 1.0, False),
+        (1.0, 1, 2.0, False),  # a vCPU twice the reference core runs it in 0.5 ms
+        (1.0, 2, 1.0, False),  # two vCPUs: 1.5 ms slices (1 + log2 2)
+        (2.0, 2, 1.0, True),
+    ],
+)
+def test_requests_as_long_as_a_scheduler_slice_get_the_measured_tail_warning(
+    cpu_ms: float, vcpus: int, speed: float, warned: bool
+) -> None:
+    prep = prepared(
+        hardware={**IDEAL_HW, "vcpus": vcpus, "cpu_speed": speed},
+        mix=[{"name": "page", "cpu_ms": cpu_ms}],
+    )
+    slices = [w for w in memory_assumptions(prep)["warnings"] if "scheduler slice" in w]
+    assert bool(slices) is warned
+    if warned:
+        assert f"page {cpu_ms / speed:.3g} ms" in slices[0] and "p95 goal" in slices[0]
 
 
 def test_a_closed_load_with_a_target_rate(tmp_path: Path) -> None:
