@@ -28,6 +28,7 @@ DYNAMIC_CPU_MS = 2.0
 a static file costs tens of microseconds (the default model's ``static``: 0.023 ms)."""
 
 MINIMAL_APACHE = ("default", "bench-1core", "t3-medium-primer")
+"""Shipped cost models whose children are the minimal 7-module Apache of data/apache-bench."""
 
 LONG_REQUEST_TAIL = (
     "for a 1 ms handler at 50-400 clients on one core, real Apache's p95 was above the model's "
@@ -37,7 +38,6 @@ LONG_REQUEST_TAIL = (
 """What the model's tails miss for requests longer than a slice, as measured: the shared set's
 machine (Linux 6.18, Apache 2.4.71), ``bench-1core`` predicting measurements/shared-machine/lua
 /cpu-bound (``benchmarks/bench_fidelity.py --predict-with bench-1core``, 2026-12-06)."""
-"""Shipped cost models whose children are the minimal 7-module Apache of data/apache-bench."""
 
 
 def memory_assumptions(prep: Prepared, php: Sequence[Prepared] | None = None) -> dict[str, Any]:
