@@ -145,13 +145,17 @@ def loads_lua(point: Point, lua_always: bool = False) -> bool:
     return point.content == "cpu" or lua_always
 
 
+def lua_module_lines(scope: str, docroot: Path) -> list[str]:
+    """mod_lua loaded with a ``LuaScope`` of ``scope`` and the /cpu handler in ``docroot``."""
+    return ["LoadModule lua_module /usr/lib/apache2/modules/mod_lua.so", f"LuaScope {scope}",
+            f"LuaMapHandler ^/cpu$ {docroot}/cpu.lua handle"]  # fmt: skip
+
+
 def _cpu_lines(point: Point, docroot: Path, lua_always: bool = False) -> list[str]:
     """mod_lua's lines in httpd.conf where :func:`loads_lua`."""
     if not loads_lua(point, lua_always):
         return []
-    return ["LoadModule lua_module /usr/lib/apache2/modules/mod_lua.so",
-            f"LuaScope {lua_scope(point)}",
-            f"LuaMapHandler ^/cpu$ {docroot}/cpu.lua handle"]  # fmt: skip
+    return lua_module_lines(lua_scope(point), docroot)
 
 
 @contextmanager

@@ -108,8 +108,7 @@ def held(
 ) -> str:  # fmt: skip
     """Deciles of the children's open sockets over the load, the peak processes, the peak and
     median PSS, and the connections completed per request served."""
-    block = {**_directives(mpm, threads, 1, True), "KeepAliveTimeout": 5,
-             "MaxKeepAliveRequests": 100, **(extra or {})}  # fmt: skip
+    block = {**_directives(mpm, threads, 1, True), **campaigns.KEEPALIVE, **(extra or {})}
     sockets: list[int] = []
     procs: list[int] = []
     pss: list[int] = []

@@ -57,16 +57,13 @@ ITERATIONS = 99_780
 
 def lua_lines(scope: str | None, docroot: Path) -> list[str]:
     """mod_lua with a ``LuaScope`` of ``scope`` and the /cpu handler mapped; none for None."""
-    if scope is None:
-        return []
-    return ["LoadModule lua_module /usr/lib/apache2/modules/mod_lua.so", f"LuaScope {scope}",
-            f"LuaMapHandler ^/cpu$ {docroot}/cpu.lua handle"]  # fmt: skip
+    return [] if scope is None else campaigns.lua_module_lines(scope, docroot)
 
 
 def block(mpm: str, children: int) -> dict[str, object]:
     """``children`` fixed children of the campaigns' 25 threads, without keep-alive's hold."""
     return {**campaigns.fixed_children(mpm, children), "MaxConnectionsPerChild": 0,
-            "KeepAlive": "On", "MaxKeepAliveRequests": 100, "KeepAliveTimeout": 5}  # fmt: skip
+            **campaigns.KEEPALIVE}  # fmt: skip
 
 
 def ran_threads(before: dict[int, dict[int, int]], after: dict[int, dict[int, int]]) -> int:
