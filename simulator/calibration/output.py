@@ -128,15 +128,19 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
         params.append((f"classes.{name}.cpu_ms", cls.cpu_ms, unc.get(f"classes.{name}.cpu_ms")))
     if cal.php_fit:  # the PHP fields the PHP rows (and --memory-csv) fitted
         params += [(n, getattr(c, n), unc.get(n)) for n in cal.php_fit.values]
+    class_told: dict[str, str] = {}  # a class's memory: the rows of the class that told it
     for name, cls in sorted(c.classes.items()):
-        params += [(f"classes.{name}.{k}", getattr(cls, k), unc.get(f"classes.{name}.{k}"))
-                   for k in ("worker_kib", "child_kib") if getattr(cls, k)]  # fmt: skip
+        for k in ("worker_kib", "child_kib"):
+            if getattr(cls, k):
+                param = f"classes.{name}.{k}"
+                params.append((param, getattr(cls, k), unc.get(param)))
+                class_told[param] = _told(cal.class_rows.get(name))
     for name, value, err in params:
         pm = f" ± {err:.4g}" if err is not None else ""
+        note = class_told.get(name, "") if err is not None else ""
         if err is not None and math.isnan(err):  # not fitted: --keep, or the rows cannot tell it
-            pm = " (kept: the base model's value)"
-        told = _told(name, cal.class_rows) if err is not None and not math.isnan(err) else ""
-        lines.append(f"  {name:<32} {value:.5g}{pm}{told}")
+            pm, note = " (kept: the base model's value)", ""
+        lines.append(f"  {name:<32} {value:.5g}{pm}{note}")
     rtt = cal.network_rtt_ms
     told = f"{rtt:.4f} ms" if rtt > 0 else "0 ms (no one-client row tells it: none assumed)"
     lines.append(f"  client round trip (from c=1 rows) {told}")
@@ -194,12 +198,12 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
     return "\n".join(lines)
 
 
-def _told(param: str, class_rows: dict[str, tuple[int, int, int]]) -> str:
-    """For a class's memory, the rows of that class it was fitted on and their clients."""
-    parts = param.split(".")
-    if len(parts) != 3 or parts[2] not in ("worker_kib", "child_kib") or parts[1] not in class_rows:
+def _told(rows: tuple[int, int, int] | None) -> str:
+    """For a class's memory, the rows of the class it was fitted on (``(rows, fewest clients,
+    most clients)``, None for none) and their clients."""
+    if rows is None:
         return ""
-    n, lo, hi = class_rows[parts[1]]
+    n, lo, hi = rows
     clients = f"{lo} client{'s' * (lo != 1)}" if lo == hi else f"{lo}-{hi} clients"
     alone = ": how it grows with requests at once is not told" if lo == hi else ""
     return f" (from {n} row{'s' * (n != 1)} of the class, at {clients}{alone})"
