@@ -13,6 +13,21 @@ state of a class's ``worker_kib`` for each worker that has run the handler
 (``engine/worker_memory.py``); a /cpu memory that does not follow the threads that ran shows
 here as a difference from the static page that changes with the clients at one thread count.
 
+``first``: the CPU of a thread's (or a prefork child's) first requests. On N fixed children,
+idle for two seconds after the start, ab sends the same number of requests (without keep-alive,
+the static page) twice in a row; each batch's CPU is that of all of Apache's tasks over it, and
+the threads that ran in each are counted. The first batch runs every thread for the first time
+(its stack, its pools, its first allocations are touched then), the second runs warm ones:
+(first - second) / the threads new in the first, beside the simulator's CPU per request, which
+charges a thread's first requests nothing beyond the others.
+
+``exit``: the CPU of a child's exit. On N fixed children, idle two seconds after the start, a
+graceful restart (SIGUSR1) stops every child; once the parent has reaped them, its
+``cutime + cstime`` (``/proc/PID/stat``, clock ticks) holds their whole CPU, of which their
+threads' ``schedstat`` just before the signal is what they had used alive: the rest, over N, is
+one child's stop and exit (its threads joined, its memory unmapped), which the simulator does
+not charge.
+
 ``start``: the CPU that all of Apache's tasks (``/proc/PID/task/TID/schedstat``) have used two
 seconds after a start with one child and with N, with and without mod_lua: the start of one
 child (fork, child_init, its threads), against the simulator's ``fork_cpu_ms`` and
@@ -21,12 +36,17 @@ child (fork, child_init, its threads), against the simulator's ``fork_cpu_ms`` a
     python benchmarks/probe_lua.py memory --mpm event --children 16 --clients 50,150,400
     python benchmarks/probe_lua.py memory --clients 400 --scopes "server 1 25,server 1 1"
     python benchmarks/probe_lua.py start --children 16 --reps 3
+    python benchmarks/probe_lua.py exit --mpm worker --children 64 --reps 3
+    python benchmarks/probe_lua.py first --mpm worker --children 16 --requests 20000
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -38,6 +58,7 @@ if str(ROOT) not in sys.path:
 
 import campaigns  # noqa: E402
 from probe_children import (  # noqa: E402
+    LOAD,
     PAGE,
     RAN_NS,
     SERVER,
@@ -51,6 +72,8 @@ from probe_children import (  # noqa: E402
 from mpmsim.bench.processes import apache_pid, apache_pids, sample_processes  # noqa: E402
 from tests.apache import running_apache  # noqa: E402
 
+#: the campaigns' ThreadsPerChild
+THREADS = campaigns.THREADS_PER_CHILD
 #: the shared set's /cpu loop count (measurements/shared-machine: ~1 ms a request there)
 ITERATIONS = 99_780
 
@@ -60,9 +83,10 @@ def lua_lines(scope: str | None, docroot: Path) -> list[str]:
     return [] if scope is None else campaigns.lua_module_lines(scope, docroot)
 
 
-def block(mpm: str, children: int) -> dict[str, object]:
-    """``children`` fixed children of the campaigns' 25 threads, without keep-alive's hold."""
-    return {**campaigns.fixed_children(mpm, children), "MaxConnectionsPerChild": 0,
+def block(mpm: str, children: int, threads: int = THREADS) -> dict[str, object]:
+    """``children`` fixed children (of ``threads`` threads: the campaigns' 25 unless asked),
+    without keep-alive's hold."""
+    return {**campaigns.fixed_children(mpm, children, threads), "MaxConnectionsPerChild": 0,
             **campaigns.KEEPALIVE}  # fmt: skip
 
 
@@ -118,6 +142,81 @@ def started_cpu_s(mpm: str, children: int, lua: bool) -> float:
             return sum(sum(_thread_ns(pid).values()) for pid in pids) / 1e9
 
 
+def _apache_ns(parent: int) -> tuple[int, dict[int, dict[int, int]]]:
+    """All of Apache's tasks' CPU (ns) now, and each child's threads' own."""
+    pids = apache_pids(parent)
+    tasks = {pid: _thread_ns(pid) for pid in pids}
+    return sum(sum(t.values()) for t in tasks.values()), {
+        p: t for p, t in tasks.items() if p != parent
+    }
+
+
+def first(mpm: str, children: int, clients: int, requests: int) -> str:
+    """One point of ``first``: two equal batches of ab on fixed children, their CPU."""
+    with campaigns._scratch() as root:
+        lines = lua_lines("server 1 1" if mpm == "prefork" else "server 1 25", root / "htdocs")
+        with running_apache(mpm, block(mpm, children), root, extra_lines=lines, files=PAGE,
+                            launcher=SERVER) as srv:  # fmt: skip
+            parent = apache_pid(srv.pid_file)
+            time.sleep(2.0)
+            cmd = [*LOAD, "-c", str(clients), "-n", str(requests), srv.url]
+            marks = [_apache_ns(parent)]
+            for _ in range(2):
+                subprocess.run(cmd, capture_output=True, text=True, check=True)
+                marks.append(_apache_ns(parent))
+    (ns0, t0), (ns1, t1), (ns2, t2) = marks
+    cold, warm = (ns1 - ns0) / 1e6, (ns2 - ns1) / 1e6
+    new = ran_threads(t0, t1)
+    per = (cold - warm) / new if new else float("nan")
+    return (f"{mpm} {children} children, {clients} clients, {requests} requests a batch: "
+            f"first batch {cold:.1f} ms of CPU ({cold / requests * 1000:.1f} us a request, "
+            f"{new} threads ran), second {warm:.1f} ms ({warm / requests * 1000:.1f} us, "
+            f"{ran_threads(t1, t2)} threads ran): {per:.3f} ms more for each thread's first "
+            f"requests")  # fmt: skip
+
+
+def _reaped_s(parent: int) -> float:
+    """The CPU seconds of ``parent``'s reaped children (``cutime + cstime``)."""
+    fields = Path(f"/proc/{parent}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def exit_cpu_ms(mpm: str, children: int, requests: int, threads: int = THREADS) -> float:
+    """One point of ``exit``: ms of CPU per child between its last reading alive and its
+    reaping, over a graceful restart of ``children`` fixed children that have served
+    ``requests`` (ab at 50 clients, without keep-alive) first."""
+    with campaigns._scratch() as root:
+        scope = "server 1 1" if mpm == "prefork" else f"server 1 {threads}"
+        lines = lua_lines(scope, root / "htdocs")
+        with running_apache(mpm, block(mpm, children, threads), root, extra_lines=lines,
+                            files=PAGE, launcher=SERVER) as srv:  # fmt: skip
+            parent = apache_pid(srv.pid_file)
+            time.sleep(2.0)
+            if requests:
+                cmd = [*LOAD, "-c", "50", "-n", str(requests), srv.url]
+                subprocess.run(cmd, capture_output=True, text=True, check=True)
+                time.sleep(1.0)
+            before = _reaped_s(parent)
+            _, alive = _apache_ns(parent)
+            used_s = sum(sum(t.values()) for t in alive.values()) / 1e9
+            os.kill(parent, signal.SIGUSR1)
+            deadline = time.monotonic() + 10.0
+            while time.monotonic() < deadline and set(alive) & set(apache_pids(parent)):
+                time.sleep(0.2)
+            time.sleep(1.0)
+            reaped = _reaped_s(parent) - before
+    return (reaped - used_s) / len(alive) * 1000
+
+
+def exits(mpm: str, children: int, reps: int, requests: int, threads: int) -> str:
+    """``exit``: the median over ``reps`` of one child's exit CPU."""
+    per = [exit_cpu_ms(mpm, children, requests, threads) for _ in range(reps)]
+    shown = ", ".join(f"{x:.2f}" for x in per)
+    each = "" if mpm == "prefork" else f" of {threads} threads"
+    return (f"{mpm}, {children} children{each} stopped after {requests} requests: "
+            f"{statistics.median(per):.2f} ms a child ({shown})")  # fmt: skip
+
+
 def start(mpm: str, children: int, reps: int) -> str:
     """The CPU of one child's start: (N children's start - one child's) / (N - 1), medians."""
     parts = []
@@ -132,19 +231,34 @@ def start(mpm: str, children: int, reps: int) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("probe", choices=("memory", "start"))
+    ap.add_argument("probe", choices=("memory", "start", "first", "exit"))
     ap.add_argument("--mpm", default="event", choices=("prefork", "worker", "event"))
     ap.add_argument("--children", type=int, default=16, help="children, fixed")
+    ap.add_argument("--threads", type=int, default=THREADS, help="exit: ThreadsPerChild")
     ap.add_argument("--clients", default="50,150,400", help="memory: ab concurrency levels")
     ap.add_argument("--scopes", default="server 1 25",
                     help="memory: LuaScope pools for /cpu, comma-separated")  # fmt: skip
     ap.add_argument("--seconds", type=float, default=8.0, help="memory: ab's -t")
     ap.add_argument("--reps", type=int, default=1, help="repetitions")
+    ap.add_argument(
+        "--requests",
+        type=int,
+        default=20_000,
+        help="first: requests a batch; exit: served before the stop (0: none)",
+    )
     args = ap.parse_args(argv)
     if args.children < 2 and args.probe == "start":
         raise SystemExit("start: --children must be 2 or more (one child is the baseline)")
     if args.probe == "start":
         print(start(args.mpm, args.children, args.reps), flush=True)
+        return 0
+    if args.probe == "exit":
+        print(exits(args.mpm, args.children, args.reps, args.requests, args.threads), flush=True)
+        return 0
+    if args.probe == "first":
+        for _ in range(args.reps):
+            for c in (int(x) for x in args.clients.split(",")):
+                print(first(args.mpm, args.children, c, args.requests), flush=True)
         return 0
     scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
     for _ in range(args.reps):

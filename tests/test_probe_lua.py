@@ -1,13 +1,18 @@
-"""benchmarks/probe_lua.py: mod_lua's lines, fixed children, the threads that ran."""
+"""benchmarks/probe_lua.py: mod_lua's lines, fixed children, the threads that ran, the CPU of
+reaped children."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from probe_lua import block, lua_lines, ran_threads
+from probe_lua import _reaped_s, block, lua_lines, ran_threads
 
 
 def test_mod_lua_gets_the_pool_asked_for_and_the_cpu_handler_in_the_document_root() -> None:
@@ -26,6 +31,18 @@ def test_the_children_are_fixed_and_no_child_is_recycled() -> None:
     assert event["MaxConnectionsPerChild"] == 0
     prefork = block("prefork", 33)
     assert prefork["StartServers"] == prefork["MaxRequestWorkers"] == 33
+    wide = block("worker", 16, threads=64)  # exit: the threads a child tears down
+    assert wide["ThreadsPerChild"] == 64 and wide["MaxRequestWorkers"] == 16 * 64
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+def test_a_reaped_child_s_cpu_is_added_to_its_parent_s() -> None:
+    """exit reads the children's CPU from the parent's cutime + cstime once they are reaped:
+    a child that burns 0.3 s of CPU adds about that (clock ticks: 10 ms)."""
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
+    before = _reaped_s(os.getpid())
+    subprocess.run([sys.executable, "-c", burn], check=True)
+    assert 0.25 <= _reaped_s(os.getpid()) - before <= 2.0
 
 
 def test_a_thread_counts_as_run_only_past_0_2_ms_and_new_threads_from_zero() -> None:
