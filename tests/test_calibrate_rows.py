@@ -143,6 +143,9 @@ def test_calibrate_lists_skipped_rows_and_fits_the_rest() -> None:
         {"run_id": "S9-odd", "reason": "tool 'siege' is not one of ab, wrk, h2load, kaclient"}
     ]
     assert "row S9-odd: tool 'siege'" in render(cal)
+    # the exit's prior is listed as such, with the base's value
+    line = next(ln for ln in render(cal).splitlines() if "thread_exit_cpu_ms" in ln)
+    assert " 0.1 (not fitted: the base model's prior" in line
 
 
 def test_replications_predict_a_row_by_the_mean_of_its_simulations(setup: Setup) -> None:

@@ -1,10 +1,12 @@
-"""fork_cpu_ms and thread_create_cpu_ms: what a child costs to start, fitted where children recycle.
+"""fork_cpu_ms and thread_create_cpu_ms: what a child costs to start, fitted where children recycle;
+thread_exit_cpu_ms: what it costs to exit, a measured prior.
 
-The simulator charges each spawn its fork and its ThreadsPerChild thread creations
-(mpmsim.engine.overheads); calibrate's CPU fit counts the children a measured row forked per
-request (:func:`~mpmsim.calibration.regressors.forks_per_request`) and fits both costs from the
+The simulator charges each spawn its fork and its ThreadsPerChild thread creations, and each
+exit its ThreadsPerChild threads' teardown (mpmsim.engine.overheads); calibrate's CPU fit counts
+the children a measured row forked per request
+(:func:`~mpmsim.calibration.regressors.forks_per_request`) and fits both start costs from the
 rows that replace children all through their window (MaxConnectionsPerChild), keeping the base's
-values when no row does.
+values when no row does, after taking the exits (as many as the forks there) out of those rows.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 
 from mpmsim.calibration.cpu_fit import fit_cpu
 from mpmsim.calibration.measured import requests_per_connection
-from mpmsim.calibration.regressors import forks_per_request, recycles, switch_counts
+from mpmsim.calibration.regressors import exit_cpu_ms, forks_per_request, recycles, switch_counts
 from mpmsim.engine.replications import run_prepared
 from mpmsim.engine.summary import summarize
 from mpmsim.models.costs import load_costs
@@ -86,22 +88,59 @@ def test_the_simulator_charges_each_child_its_start() -> None:
     assert cpu == pytest.approx(1.0 + forks * (2.0 + 4 * 0.5), rel=0.005)
 
 
+def test_the_simulator_charges_each_child_its_exit() -> None:
+    """The same servers with 0.3 ms a thread to exit: each child that exits (as many as were
+    forked, less the one alive at the end) costs that per ThreadsPerChild thread (a prefork
+    child's one thread is the process), on top of its start."""
+    prefork = {"StartServers": 1, "MinSpareServers": 1, "MaxSpareServers": 2,
+               "MaxRequestWorkers": 2, "MaxConnectionsPerChild": 10}  # fmt: skip
+    costs = {"fork_cpu_ms": 2.0, "thread_create_cpu_ms": 0.5, "thread_exit_cpu_ms": 0.3}
+    cpu, forks = _cpu_per_request("prefork", prefork, costs)
+    assert cpu == pytest.approx(1.0 + forks * (2.5 + 0.3), rel=0.005)
+    worker = {"StartServers": 1, "ThreadsPerChild": 4, "MinSpareThreads": 1, "MaxSpareThreads": 8,
+              "MaxRequestWorkers": 8, "MaxConnectionsPerChild": 10}  # fmt: skip
+    cpu, forks = _cpu_per_request("worker", worker, costs)
+    assert cpu == pytest.approx(1.0 + forks * (2.0 + 4 * 0.5 + 4 * 0.3), rel=0.005)
+    # a server whose children never exit pays nothing for it
+    steady = {**prefork, "MaxConnectionsPerChild": 0}
+    assert _cpu_per_request("prefork", steady, costs)[0] == pytest.approx(1.0, abs=0.01)
+
+
+def test_exits_per_request_of_a_row() -> None:
+    """calibrate's share of a row's CPU that exits take: a recycling row's children exit as
+    often as they are forked, each with its ThreadsPerChild threads; a cold ramp exits none."""
+    base = load_costs("default").model_copy(update={"thread_exit_cpu_ms": 0.1})
+    assert exit_cpu_ms(ROW, base) == pytest.approx(0.01 * 0.1)
+    worker = dataclasses.replace(
+        ROW, mpm="worker", directives={"MaxConnectionsPerChild": 100, "ThreadsPerChild": 25}
+    )
+    assert exit_cpu_ms(worker, base) == pytest.approx(0.01 * 25 * 0.1)
+    cold = dataclasses.replace(ROW, directives={}, idle_procs=6, peak_procs=26)
+    assert forks_per_request(cold) > 0.0 and exit_cpu_ms(cold, base) == 0.0
+    free = base.model_copy(update={"thread_exit_cpu_ms": 0.0})
+    assert exit_cpu_ms(worker, free) == 0.0
+
+
 @pytest.mark.skipif(not RUNS_CSV.exists(), reason="shared measurements not present")
 def test_the_cpu_fit_recovers_them_from_recycling_rows() -> None:
     """The shared set's static rows with CPU from known parameters, and copies of some of them
-    recycling children every 50 to 1,000 connections at 1.5 ms a fork and 0.08 ms a thread:
-    the fit gives both back; without recycling rows it keeps the base's values."""
+    recycling children every 50 to 1,000 connections at 1.5 ms a fork and 0.08 ms a thread, their
+    exits at the base's 0.1 ms a thread: the fit gives both start costs back (the exits taken
+    out first, not fitted); without recycling rows it keeps the base's values."""
     runs = [r for r in read_measurements(RUNS_CSV) if r.content == "static"]
     runs = [r for r in runs if r.apache_cpu_ms_per_req]
-    base = load_costs("default").model_copy(update={"switch_us_per_process": 0.0})
+    base = load_costs("default").model_copy(
+        update={"switch_us_per_process": 0.0, "thread_exit_cpu_ms": 0.1}
+    )
 
     def cpu(r: MeasuredRun) -> float:
         k = requests_per_connection(r)
         n_thread, n_process = switch_counts(r.mpm, k)
         threads = r.threads_per_child if r.mpm != "prefork" else 1
         forks = forks_per_request(r)
+        exits = forks if recycles(r) else 0.0  # a cold ramp's children do not exit
         return (0.03 + 0.025 + 0.02 / k + 0.007 * n_thread + 0.011 * n_process
-                + forks * (1.5 + 0.08 * threads))  # fmt: skip
+                + forks * (1.5 + 0.08 * threads) + exits * 0.1 * threads)  # fmt: skip
 
     plain = [dataclasses.replace(r, extra={}, apache_cpu_util=None) for r in runs]
     recycled = [

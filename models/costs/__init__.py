@@ -59,6 +59,13 @@ class CostModel(BaseModel):
     """CPU to fork and initialise one child process."""
     thread_create_cpu_ms: float = Field(ge=0)
     """CPU to create one thread."""
+    thread_exit_cpu_ms: float = Field(
+        0.0,
+        ge=0,
+        description="CPU a child's exit costs per thread (per ThreadsPerChild; a prefork child "
+        "counts one): its threads' exit and join, its address space unmapped, charged when a "
+        "recycled or stopped child exits (benchmarks/probe_lua.py exit); 0 = exits are free",
+    )
     parent_mib: float = Field(ge=0)
     """The parent process, private."""
     shared_mib: float = Field(ge=0)

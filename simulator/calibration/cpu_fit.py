@@ -16,7 +16,12 @@ from typing import Any
 import numpy as np
 
 from mpmsim.calibration.linear import ParamFit, robust_linear
-from mpmsim.calibration.regressors import cpu_regressors, cpu_term_names, recycles
+from mpmsim.calibration.regressors import (
+    cpu_regressors,
+    cpu_term_names,
+    exit_cpu_ms,
+    recycles,
+)
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel, RequestClassCost
 from mpmsim.models.mpm.registry import MPM_MODELS
@@ -82,12 +87,11 @@ def fit_cpu(
         keep = {*keep, *START_COSTS}
     elif not any(recycles(r) and _threaded(r) for r in usable):
         keep = {*keep, "thread_create_cpu_ms"}
-    y = [
-        float(r.apache_cpu_ms_per_req or 0.0) * work_per_cpu_s - base.request_cpu_ms for r in usable
-    ]
+    # what the fit does not take from a row: the request's base CPU and its children's exits
+    given = [base.request_cpu_ms + exit_cpu_ms(r, base) for r in usable]
+    obs = np.asarray([float(r.apache_cpu_ms_per_req or 0.0) * work_per_cpu_s for r in usable])
     a = np.asarray(rows)
-    b = np.asarray(y)
-    obs = b + base.request_cpu_ms
+    b = obs - np.asarray(given)
     start = np.concatenate(
         [
             [max(base.classes.get(c, RequestClassCost()).cpu_ms, 1e-3) for c in classes],

@@ -141,6 +141,11 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
         if err is not None and math.isnan(err):  # not fitted: --keep, or the rows cannot tell it
             pm, note = " (kept: the base model's value)", ""
         lines.append(f"  {name:<32} {value:.5g}{pm}{note}")
+    lines.append(
+        f"  {'thread_exit_cpu_ms':<32} {c.thread_exit_cpu_ms:.5g} (not fitted: the base model's "
+        "prior; a recycling row's children exit as often as they are forked, so its exits are "
+        "taken out of its CPU before the start costs are fitted)"
+    )
     rtt = cal.network_rtt_ms
     told = f"{rtt:.4f} ms" if rtt > 0 else "0 ms (no one-client row tells it: none assumed)"
     lines.append(f"  client round trip (from c=1 rows) {told}")

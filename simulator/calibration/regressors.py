@@ -243,6 +243,18 @@ def cpu_regressors(run: MeasuredRun, classes: Sequence[str], cores: float = 1.0)
     return x
 
 
+def exit_cpu_ms(run: MeasuredRun, base: CostModel) -> float:
+    """The CPU per request (ms) of ``run``'s children's exits at ``base``'s
+    ``thread_exit_cpu_ms``: a recycling row's children exit as often as they are forked
+    (:func:`forks_per_request`), each with its threads; a cold row's spawn ramp exits none.
+    Not fitted (a row's exits and forks come together): the calibrate fits subtract it."""
+    if not base.thread_exit_cpu_ms or not recycles(run):
+        return 0.0
+    model: Any = MPM_MODELS[run.mpm]
+    threads = effective(run).ThreadsPerChild if model.threaded else 1  # prefork: the process
+    return forks_per_request(run) * threads * base.thread_exit_cpu_ms
+
+
 def model_cpu_ms(cpu: ParamFit, base: CostModel) -> ServerMs:
     """Apache's CPU per request (ms) that the fitted linear model gives a row; None for a row
     of a class the fit did not see.
@@ -260,6 +272,7 @@ def model_cpu_ms(cpu: ParamFit, base: CostModel) -> ServerMs:
     def predict(run: MeasuredRun) -> float | None:
         if run.content not in classes:
             return None
-        return float(np.dot(cpu_regressors(run, classes), coef)) + base.request_cpu_ms
+        fitted = float(np.dot(cpu_regressors(run, classes), coef))
+        return fitted + base.request_cpu_ms + exit_cpu_ms(run, base)
 
     return predict

@@ -47,6 +47,7 @@ class Overheads:
     child_mib: float  # per child process with all its threads
     thread_used_mib: float  # more per worker thread of a threaded MPM once it has served
     spawn_cpu_s: float  # forking a child and creating its threads
+    exit_cpu_s: float  # a child's exit: its threads' and its address space's teardown
 
     def switch_costs(self, tasks: int, children: int, *, threaded: bool) -> tuple[float, float]:
         """(extra work per CPU job, cost of a time-slice switch) with ``tasks`` alive.
@@ -114,4 +115,5 @@ class Overheads:
             + (threads + model.extra_threads_per_child()) * costs.thread_mib,
             thread_used_mib=costs.thread_used_kib / 1024.0 if model.threaded else 0.0,
             spawn_cpu_s=(costs.fork_cpu_ms + threads * costs.thread_create_cpu_ms) * 1e-3,
+            exit_cpu_s=threads * costs.thread_exit_cpu_ms * 1e-3,
         )
