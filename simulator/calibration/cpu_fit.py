@@ -4,7 +4,10 @@ Each measured row's Apache CPU per request is regressed on what the simulator ch
 (:func:`~mpmsim.calibration.regressors.cpu_regressors`): the class's handler CPU, accept +
 close per connection, the MPM's hand-offs, the per-task and per-process switch terms, the
 connections that find the CPU idle, and the children forked with their threads. Terms the rows
-cannot tell apart keep the base model's values (:data:`TOLD_ONLY`).
+cannot tell apart keep the base model's values (:data:`TOLD_ONLY`). What the fit does not take
+from a row is subtracted first: the request's base CPU, and a recycling row's children's exits
+at the base's ``thread_exit_cpu_ms`` (:func:`~mpmsim.calibration.regressors.exit_cpu_ms`: they
+come with its forks, so no row could tell them apart).
 """
 
 from __future__ import annotations
