@@ -83,6 +83,12 @@ def lua_lines(scope: str | None, docroot: Path) -> list[str]:
     return [] if scope is None else campaigns.lua_module_lines(scope, docroot)
 
 
+def pool(mpm: str, threads: int = THREADS) -> str:
+    """The campaigns' ``LuaScope`` for a child of ``threads`` threads: a state to a thread at most
+    (one for a prefork child), as ``campaigns.lua_scope`` gives a campaign's point."""
+    return f"server 1 {1 if mpm == 'prefork' else threads}"
+
+
 def block(mpm: str, children: int, threads: int = THREADS) -> dict[str, object]:
     """``children`` fixed children (of ``threads`` threads: the campaigns' 25 unless asked),
     without keep-alive's hold."""
@@ -130,18 +136,6 @@ def memory(mpm: str, children: int, clients: int, scope: str, path: str, seconds
             f"PSS grown by mapping (KiB) {grown}")  # fmt: skip
 
 
-def started_cpu_s(mpm: str, children: int, lua: bool) -> float:
-    """CPU seconds all of Apache's tasks used by two seconds after starting ``children``."""
-    scope = ("server 1 1" if mpm == "prefork" else "server 1 25") if lua else None
-    with campaigns._scratch() as root:
-        lines = lua_lines(scope, root / "htdocs")
-        with running_apache(mpm, block(mpm, children), root, extra_lines=lines, files=PAGE,
-                            launcher=SERVER) as srv:  # fmt: skip
-            time.sleep(2.0)
-            pids = apache_pids(apache_pid(srv.pid_file))
-            return sum(sum(_thread_ns(pid).values()) for pid in pids) / 1e9
-
-
 def _apache_ns(parent: int) -> tuple[int, dict[int, dict[int, int]]]:
     """All of Apache's tasks' CPU (ns) now, and each child's threads' own."""
     pids = apache_pids(parent)
@@ -151,10 +145,21 @@ def _apache_ns(parent: int) -> tuple[int, dict[int, dict[int, int]]]:
     }
 
 
+def started_cpu_s(mpm: str, children: int, lua: bool) -> float:
+    """CPU seconds all of Apache's tasks used by two seconds after starting ``children``."""
+    scope = pool(mpm) if lua else None
+    with campaigns._scratch() as root:
+        lines = lua_lines(scope, root / "htdocs")
+        with running_apache(mpm, block(mpm, children), root, extra_lines=lines, files=PAGE,
+                            launcher=SERVER) as srv:  # fmt: skip
+            time.sleep(2.0)
+            return _apache_ns(apache_pid(srv.pid_file))[0] / 1e9
+
+
 def first(mpm: str, children: int, clients: int, requests: int) -> str:
     """One point of ``first``: two equal batches of ab on fixed children, their CPU."""
     with campaigns._scratch() as root:
-        lines = lua_lines("server 1 1" if mpm == "prefork" else "server 1 25", root / "htdocs")
+        lines = lua_lines(pool(mpm), root / "htdocs")
         with running_apache(mpm, block(mpm, children), root, extra_lines=lines, files=PAGE,
                             launcher=SERVER) as srv:  # fmt: skip
             parent = apache_pid(srv.pid_file)
@@ -186,8 +191,7 @@ def exit_cpu_ms(mpm: str, children: int, requests: int, threads: int = THREADS) 
     reaping, over a graceful restart of ``children`` fixed children that have served
     ``requests`` (ab at 50 clients, without keep-alive) first."""
     with campaigns._scratch() as root:
-        scope = "server 1 1" if mpm == "prefork" else f"server 1 {threads}"
-        lines = lua_lines(scope, root / "htdocs")
+        lines = lua_lines(pool(mpm, threads), root / "htdocs")
         with running_apache(mpm, block(mpm, children, threads), root, extra_lines=lines,
                             files=PAGE, launcher=SERVER) as srv:  # fmt: skip
             parent = apache_pid(srv.pid_file)

@@ -225,6 +225,13 @@ def cpu_term_names(classes: Sequence[str]) -> list[str]:
     return [f"classes.{c}.cpu_ms" for c in classes] + list(CPU_TERMS)
 
 
+def threads_per_child(run: MeasuredRun) -> int:
+    """The threads a child of ``run`` is charged to start and to exit: ThreadsPerChild, or one
+    for prefork (the process), as :class:`mpmsim.engine.overheads.Overheads` charges them."""
+    model: Any = MPM_MODELS[run.mpm]
+    return effective(run).ThreadsPerChild if model.threaded else 1
+
+
 def cpu_regressors(run: MeasuredRun, classes: Sequence[str], cores: float = 1.0) -> list[float]:
     """One row of :func:`~mpmsim.calibration.cpu_fit.fit_cpu`'s linear model: the class,
     connections, switches per request, connections that find the CPU idle (:func:`idle_share`
@@ -234,8 +241,7 @@ def cpu_regressors(run: MeasuredRun, classes: Sequence[str], cores: float = 1.0)
     k = requests_per_connection(run)
     n_thread, n_process = switch_counts(run.mpm, k)
     forks = forks_per_request(run)
-    model: Any = MPM_MODELS[run.mpm]
-    threads = effective(run).ThreadsPerChild if model.threaded else 1  # prefork: the process
+    threads = threads_per_child(run)
     x = [1.0 if c == run.content else 0.0 for c in classes]
     x += [1.0 / k, n_thread / 1000.0, n_process / 1000.0, task_switches(run, k) / 1000.0,
           process_switches(run, k) / 1000.0, idle_share(run, cores) / k / 1000.0,
@@ -250,9 +256,7 @@ def exit_cpu_ms(run: MeasuredRun, base: CostModel) -> float:
     Not fitted (a row's exits and forks come together): the calibrate fits subtract it."""
     if not base.thread_exit_cpu_ms or not recycles(run):
         return 0.0
-    model: Any = MPM_MODELS[run.mpm]
-    threads = effective(run).ThreadsPerChild if model.threaded else 1  # prefork: the process
-    return forks_per_request(run) * threads * base.thread_exit_cpu_ms
+    return forks_per_request(run) * threads_per_child(run) * base.thread_exit_cpu_ms
 
 
 def model_cpu_ms(cpu: ParamFit, base: CostModel) -> ServerMs:
