@@ -216,3 +216,9 @@ def test_a_class_s_memory_is_reported_with_the_rows_and_clients_that_told_it() -
     line = next(ln for ln in render(dataclasses.replace(cal, costs=kept)).splitlines()
                 if "classes.cpu.worker_kib" in ln)  # fmt: skip
     assert "kept: the base model's value" in line and "from 1 row" not in line
+    # a class memory the fit did not choose (one /cpu row cannot tell child_kib from
+    # worker_kib) has no uncertainty at all: the base model's prior, said so
+    assert costs.classes["cpu"].child_kib == load_costs("default").classes["cpu"].child_kib > 0
+    assert "classes.cpu.child_kib" not in costs.uncertainty
+    line = next(ln for ln in text.splitlines() if "classes.cpu.child_kib" in ln)
+    assert "kept: the base model's value" in line

@@ -73,7 +73,9 @@ def test_default_reproduces_the_measured_cpu_per_request(
 
 def test_default_has_the_cpu_class() -> None:
     d = cost_catalog()["default"]
-    assert d.classes["cpu"] == RequestClassCost(cpu_ms=0.83, response_bytes=17)
+    assert d.classes["cpu"] == RequestClassCost(
+        cpu_ms=0.83, response_bytes=17, worker_kib=34.0, child_kib=68.0
+    )
 
 
 def test_none_means_default() -> None:

@@ -133,7 +133,8 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
         for k in ("worker_kib", "child_kib"):
             if getattr(cls, k):
                 param = f"classes.{name}.{k}"
-                params.append((param, getattr(cls, k), unc.get(param)))
+                # absent: the fit did not choose it (its rows cannot tell it), the base's value
+                params.append((param, getattr(cls, k), unc.get(param, math.nan)))
                 class_told[param] = _told(cal.class_rows.get(name))
     for name, value, err in params:
         pm = f" ± {err:.4g}" if err is not None else ""
