@@ -28,6 +28,14 @@ threads' ``schedstat`` just before the signal is what they had used alive: the r
 one child's stop and exit (its threads joined, its memory unmapped), which the simulator does
 not charge.
 
+``recycle``: where a recycled child's CPU goes. A server of the campaigns' seed settings with
+MaxConnectionsPerChild M (0: none), warmed up 5 s by the same load, then ab without keep-alive
+on the static page for the window; the parent's own CPU, and its children's: those alive at
+either end (their threads' ``schedstat``) and those reaped meanwhile (the parent's ``cutime +
+cstime``, less what they had used at the start), each per request, with the children forked
+in the window (their pids seen every 20 ms). (M's CPU per request - no recycling's) x M is
+what one recycled child costs; the parent's share of it is the fork's side.
+
 ``start``: the CPU that all of Apache's tasks (``/proc/PID/task/TID/schedstat``) have used two
 seconds after a start with one child and with N, with and without mod_lua: the start of one
 child (fork, child_init, its threads), against the simulator's ``fork_cpu_ms`` and
@@ -38,6 +46,7 @@ child (fork, child_init, its threads), against the simulator's ``fork_cpu_ms`` a
     python benchmarks/probe_lua.py start --children 16 --reps 3
     python benchmarks/probe_lua.py exit --mpm worker --children 64 --reps 3
     python benchmarks/probe_lua.py first --mpm worker --children 16 --requests 20000
+    python benchmarks/probe_lua.py recycle --mpm worker --mcpc 0,100 --clients 50 --seconds 10
 """
 
 from __future__ import annotations
@@ -48,6 +57,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -221,6 +231,66 @@ def exits(mpm: str, children: int, reps: int, requests: int, threads: int) -> st
             f"{statistics.median(per):.2f} ms a child ({shown})")  # fmt: skip
 
 
+def split_cpu(
+    live0: dict[int, int], live1: dict[int, int], parent_ns: int, reaped_s: float
+) -> tuple[float, float]:
+    """(the parent's own, its children's) CPU seconds over a window. ``live0`` and ``live1``:
+    each live child's CPU (ns) at the window's start and end; ``parent_ns``: the parent's own
+    over it; ``reaped_s``: the growth of the parent's ``cutime + cstime``, the whole lives of
+    the children reaped meanwhile, of which those alive at the start had used their ``live0``."""
+    gone = sum(ns for pid, ns in live0.items() if pid not in live1)
+    grown = sum(ns - live0.get(pid, 0) for pid, ns in live1.items())
+    return parent_ns / 1e9, reaped_s + (grown - gone) / 1e9
+
+
+def _cpu_ns(pid: int) -> int:
+    return sum(_thread_ns(pid).values())
+
+
+def recycle(mpm: str, mcpc: int, clients: int, seconds: float) -> str:
+    """One point of ``recycle``: a server recycling its children every ``mcpc`` connections."""
+    seed = campaigns.SEED["prefork" if mpm == "prefork" else "threaded"]
+    directives = {**seed, "MaxConnectionsPerChild": mcpc, **campaigns.KEEPALIVE}
+    with campaigns._scratch() as root:
+        lines = lua_lines(pool(mpm), root / "htdocs")
+        with running_apache(mpm, directives, root, extra_lines=lines, files=PAGE,
+                            launcher=SERVER) as srv:  # fmt: skip
+            parent = apache_pid(srv.pid_file)
+            warm = [*LOAD, "-c", str(clients), "-t", "5", "-n", "5000000", srv.url]
+            subprocess.run(warm, capture_output=True, text=True, check=True)
+            time.sleep(0.5)
+            seen: set[int] = set(apache_pids(parent))
+            live0 = {p: _cpu_ns(p) for p in seen if p != parent}
+            parent0, reaped0 = _cpu_ns(parent), _reaped_s(parent)
+            done = threading.Event()
+
+            def watch() -> None:
+                while not done.is_set():
+                    seen.update(apache_pids(parent))
+                    time.sleep(0.02)
+
+            watcher = threading.Thread(target=watch)
+            watcher.start()
+            try:
+                cmd = [*LOAD, "-c", str(clients), "-t", f"{seconds:g}", "-n", "5000000", srv.url]
+                out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            finally:
+                done.set()
+                watcher.join()
+            parent_ns, reaped_s = _cpu_ns(parent) - parent0, _reaped_s(parent) - reaped0
+            live1 = {p: _cpu_ns(p) for p in apache_pids(parent) if p != parent}
+    requests = next(int(ln.split()[-1]) for ln in out.splitlines()
+                    if ln.startswith("Complete requests"))  # fmt: skip
+    own_s, children_s = split_cpu(live0, live1, parent_ns, reaped_s)
+    forked = len(seen - set(live0) - {parent})
+    per = (own_s + children_s) / requests * 1000 if requests else float("nan")
+    fork = f"{own_s * 1000 / forked:.2f} ms a child forked" if forked else "none forked"
+    return (f"{mpm}, MaxConnectionsPerChild {mcpc}, {clients} clients, {seconds:g} s: "
+            f"{requests / seconds:.0f} req/s, {forked} children forked; CPU {per:.4f} ms a "
+            f"request (the parent {own_s * 1000:.0f} ms: {fork}; the children "
+            f"{children_s * 1000:.0f} ms)")  # fmt: skip
+
+
 def start(mpm: str, children: int, reps: int) -> str:
     """The CPU of one child's start: (N children's start - one child's) / (N - 1), medians."""
     parts = []
@@ -235,7 +305,7 @@ def start(mpm: str, children: int, reps: int) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("probe", choices=("memory", "start", "first", "exit"))
+    ap.add_argument("probe", choices=("memory", "start", "first", "exit", "recycle"))
     ap.add_argument("--mpm", default="event", choices=("prefork", "worker", "event"))
     ap.add_argument("--children", type=int, default=16, help="children, fixed")
     ap.add_argument("--threads", type=int, default=THREADS, help="exit: ThreadsPerChild")
@@ -250,6 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=20_000,
         help="first: requests a batch; exit: served before the stop (0: none)",
     )
+    ap.add_argument("--mcpc", default="0,100", help="recycle: MaxConnectionsPerChild values")
     args = ap.parse_args(argv)
     if args.children < 2 and args.probe == "start":
         raise SystemExit("start: --children must be 2 or more (one child is the baseline)")
@@ -258,6 +329,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.probe == "exit":
         print(exits(args.mpm, args.children, args.reps, args.requests, args.threads), flush=True)
+        return 0
+    if args.probe == "recycle":
+        for _ in range(args.reps):
+            for c in (int(x) for x in args.clients.split(",")):
+                for m in (int(x) for x in args.mcpc.split(",")):
+                    print(recycle(args.mpm, m, c, args.seconds), flush=True)
         return 0
     if args.probe == "first":
         for _ in range(args.reps):

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from probe_lua import _reaped_s, block, lua_lines, ran_threads
+from probe_lua import _reaped_s, block, lua_lines, ran_threads, split_cpu
 
 
 def test_mod_lua_gets_the_pool_asked_for_and_the_cpu_handler_in_the_document_root() -> None:
@@ -53,3 +53,15 @@ def test_a_thread_counts_as_run_only_past_0_2_ms_and_new_threads_from_zero() -> 
     }
     assert ran_threads(before, after) == 2
     assert ran_threads(after, after) == 0
+
+
+def test_recycle_splits_the_parent_s_cpu_from_its_children_s_reaped_or_alive() -> None:
+    """A child alive throughout counts its growth; one reaped meanwhile its whole life (the
+    parent's cutime + cstime) less what it had used at the start; one forked and still alive
+    from zero; the parent's own apart."""
+    live0 = {1: 2_000_000_000, 2: 1_000_000_000}  # 2 exits in the window
+    live1 = {1: 2_500_000_000, 3: 300_000_000}  # 3 was forked in it
+    reaped = 1.3  # child 2's whole life (1.0 s before the window, 0.1 in it), another's 0.2
+    own, children = split_cpu(live0, live1, 40_000_000, reaped)
+    assert own == pytest.approx(0.04)
+    assert children == pytest.approx(0.5 + 0.3 + 0.1 + 0.2)
