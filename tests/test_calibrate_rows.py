@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import pytest
@@ -220,5 +221,9 @@ def test_a_class_s_memory_is_reported_with_the_rows_and_clients_that_told_it() -
     # worker_kib) has no uncertainty at all: the base model's prior, said so
     assert costs.classes["cpu"].child_kib == load_costs("default").classes["cpu"].child_kib > 0
     assert "classes.cpu.child_kib" not in costs.uncertainty
+    why = costs.justification["classes.cpu.child_kib"]  # the fitted file says where it is from
+    assert why.startswith("kept from the 'default' cost model, not fitted") and "prefork" in why
+    fitted = math.isfinite(costs.uncertainty.get("classes.cpu.worker_kib", math.nan))
+    assert ("classes.cpu.worker_kib" in costs.justification) is not fitted  # one or the other
     line = next(ln for ln in text.splitlines() if "classes.cpu.child_kib" in ln)
     assert "kept: the base model's value" in line

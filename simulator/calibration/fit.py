@@ -40,7 +40,7 @@ from mpmsim.calibration.measured import (
     estimate_rtt_ms,
     split_representable,
 )
-from mpmsim.calibration.memory_fit import class_clients, fit_memory
+from mpmsim.calibration.memory_fit import class_clients, fit_memory, kept_class_memory
 from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup, split_php, with_php
 from mpmsim.calibration.regressors import model_cpu_ms
 from mpmsim.calibration.shared_core import shared_core_rows
@@ -287,7 +287,12 @@ def calibrate(
             ),
             # The base's hand derivations no longer describe the fitted values.
             "justification": {
-                k: v for k, v in base.justification.items() if k.split(".")[0] not in fitted_fields
+                **{
+                    k: v
+                    for k, v in base.justification.items()
+                    if k.split(".")[0] not in fitted_fields
+                },
+                **(kept_class_memory(base, mem) if apache_rows else {}),
             },
         }
     )

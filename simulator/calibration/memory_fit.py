@@ -141,3 +141,23 @@ def class_clients(runs: Sequence[MeasuredRun]) -> dict[str, tuple[int, int, int]
         n, lo, hi = out.get(r.content, (0, r.concurrency, r.concurrency))
         out[r.content] = (n + 1, min(lo, r.concurrency), max(hi, r.concurrency))
     return out
+
+
+def kept_class_memory(base: CostModel, mem: ParamFit | None) -> dict[str, str]:
+    """Justifications for the class memories (``worker_kib``, ``child_kib``) a fit kept at the
+    base model's value, where it has one: the rows could not tell them (one /cpu row at one
+    client cannot tell a child's share from a worker's), so the prior decides them, and the
+    fitted model says where it comes from. Keyed ``classes.NAME.FIELD``."""
+    out: dict[str, str] = {}
+    for name, cls in base.classes.items():
+        for field in ("worker_kib", "child_kib"):
+            err = math.nan if mem is None else mem.stderr.get(
+                f"classes.{name}.{field.replace('_kib', '_mib')}", math.nan
+            )  # fmt: skip
+            if getattr(cls, field) and not math.isfinite(err):
+                why = base.justification.get(f"classes.{name}", "no justification there")
+                out[f"classes.{name}.{field}"] = (
+                    f"kept from the {base.name!r} cost model, not fitted (the rows cannot tell "
+                    f"it): {why}"
+                )
+    return out
