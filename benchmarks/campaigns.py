@@ -53,6 +53,13 @@ SEED: dict[str, dict[str, object]] = {
                  "MaxConnectionsPerChild": 0},
 }  # fmt: skip
 KEEPALIVE = {"KeepAlive": "On", "MaxKeepAliveRequests": 100, "KeepAliveTimeout": 5}
+
+
+def seed_block(mpm: str) -> dict[str, object]:
+    """The seed block of ``mpm``: prefork's, or the one worker and event share."""
+    return SEED["prefork" if mpm == "prefork" else "threaded"]
+
+
 #: Iterations of cpu.lua's loop: ~1 ms of Apache CPU per request on this machine (pilot in
 #: measurements/README.md; the shared set used a 99,780-iteration loop for 0.966 ms).
 LUA_ITERATIONS = 155_000
@@ -86,8 +93,7 @@ class Point:
 
     @property
     def directives(self) -> dict[str, object]:
-        base = SEED["prefork" if self.mpm == "prefork" else "threaded"]
-        return {**base, **self.extra, **KEEPALIVE}
+        return {**seed_block(self.mpm), **self.extra, **KEEPALIVE}
 
     @property
     def held_out(self) -> bool:

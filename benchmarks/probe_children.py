@@ -60,7 +60,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the throw-away Apache lives in tests/apache.py
 
 import campaigns  # noqa: E402
-from campaigns import KEEPALIVE, SEED, fixed_children  # noqa: E402
+from campaigns import KEEPALIVE, SEED, fixed_children, seed_block  # noqa: E402
 
 from mpmsim.bench.processes import apache_pid, apache_pids, sample_processes  # noqa: E402
 from mpmsim.bench.target import fetch_status  # noqa: E402
@@ -301,8 +301,7 @@ def scoreboard_line(status_url: str) -> str:
 def recycling(mpm: str, clients: int, max_conns: int, seconds: float) -> str:
     """req/s, children born in each second of the run and their lifetimes (s), and per batch
     (the children whose first request came within 0.2 s of each other) the rate it served at."""
-    block = {**SEED["prefork" if mpm == "prefork" else "threaded"], **KEEPALIVE,
-             "MaxConnectionsPerChild": max_conns}  # fmt: skip
+    block = {**seed_block(mpm), **KEEPALIVE, "MaxConnectionsPerChild": max_conns}
     seen: dict[int, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="mpmsim-probe-") as tmp:
         log = Path(tmp) / "served.log"

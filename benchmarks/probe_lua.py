@@ -249,8 +249,11 @@ def _cpu_ns(pid: int) -> int:
 
 def recycle(mpm: str, mcpc: int, clients: int, seconds: float) -> str:
     """One point of ``recycle``: a server recycling its children every ``mcpc`` connections."""
-    seed = campaigns.SEED["prefork" if mpm == "prefork" else "threaded"]
-    directives = {**seed, "MaxConnectionsPerChild": mcpc, **campaigns.KEEPALIVE}
+    directives = {
+        **campaigns.seed_block(mpm),
+        "MaxConnectionsPerChild": mcpc,
+        **campaigns.KEEPALIVE,
+    }
     with campaigns._scratch() as root:
         lines = lua_lines(pool(mpm), root / "htdocs")
         with running_apache(mpm, directives, root, extra_lines=lines, files=PAGE,
