@@ -16,6 +16,7 @@ from mpmsim.calibration.measured import (
     simulate,
     unrepresentable,
 )
+from mpmsim.calibration.memory_fit import kept_class_memory
 from mpmsim.calibration.output import render
 from mpmsim.engine.replications import run_prepared
 from mpmsim.engine.summary import summarize
@@ -227,3 +228,15 @@ def test_a_class_s_memory_is_reported_with_the_rows_and_clients_that_told_it() -
     assert ("classes.cpu.worker_kib" in costs.justification) is not fitted  # one or the other
     line = next(ln for ln in text.splitlines() if "classes.cpu.child_kib" in ln)
     assert "kept: the base model's value" in line
+
+
+def test_a_kept_class_memory_says_whether_keep_or_the_rows_kept_it() -> None:
+    base = load_costs("default")
+    why = kept_class_memory(base, None, keep=("classes.cpu.child_kib",))
+    assert why["classes.cpu.child_kib"].startswith("kept from the 'default' cost model, --keep: ")
+    assert why["classes.cpu.worker_kib"].startswith(
+        "kept from the 'default' cost model, not fitted (the rows cannot tell it): "
+    )
+    every = kept_class_memory(base, None, keep=("worker_kib",))  # the field for every class
+    assert "--keep" in every["classes.cpu.worker_kib"]
+    assert "--keep" not in every["classes.cpu.child_kib"]

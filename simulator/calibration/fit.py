@@ -292,7 +292,7 @@ def calibrate(
                     for k, v in base.justification.items()
                     if k.split(".")[0] not in fitted_fields
                 },
-                **(kept_class_memory(base, mem) if apache_rows else {}),
+                **(kept_class_memory(base, mem, keep) if apache_rows else {}),
             },
         }
     )

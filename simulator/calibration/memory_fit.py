@@ -105,7 +105,7 @@ def fit_memory(
     # of prefork, one worker per child, and of a threaded MPM, many)
     for kind, first in (("worker_kib", 4), ("child_kib", 4 + len(classes))):
         for j, c in enumerate(classes, start=first):
-            if kind in keep or f"classes.{c}.{kind}" in keep or not a[:, j].any():
+            if asked_to_keep(keep, c, kind) or not a[:, j].any():
                 continue
             trial = [*chosen, j]
             if len(rows) >= len(trial) and np.linalg.matrix_rank(a[:, trial]) == len(trial):
@@ -143,11 +143,19 @@ def class_clients(runs: Sequence[MeasuredRun]) -> dict[str, tuple[int, int, int]
     return out
 
 
-def kept_class_memory(base: CostModel, mem: ParamFit | None) -> dict[str, str]:
+def asked_to_keep(keep: Collection[str], name: str, field: str) -> bool:
+    """``--keep`` names class ``name``'s memory ``field`` (``worker_kib``, ``child_kib``):
+    the field for every class, or ``classes.NAME.FIELD``."""
+    return field in keep or f"classes.{name}.{field}" in keep
+
+
+def kept_class_memory(
+    base: CostModel, mem: ParamFit | None, keep: Collection[str] = ()
+) -> dict[str, str]:
     """Justifications for the class memories (``worker_kib``, ``child_kib``) a fit kept at the
-    base model's value, where it has one: the rows could not tell them (one /cpu row at one
-    client cannot tell a child's share from a worker's), so the prior decides them, and the
-    fitted model says where it comes from. Keyed ``classes.NAME.FIELD``."""
+    base model's value, where it has one: asked to (``keep``), or the rows could not tell them
+    (one /cpu row at one client cannot tell a child's share from a worker's), so the prior
+    decides them, and the fitted model says where it comes from. Keyed ``classes.NAME.FIELD``."""
     out: dict[str, str] = {}
     for name, cls in base.classes.items():
         for field in ("worker_kib", "child_kib"):
@@ -156,8 +164,11 @@ def kept_class_memory(base: CostModel, mem: ParamFit | None) -> dict[str, str]:
             )  # fmt: skip
             if getattr(cls, field) and not math.isfinite(err):
                 why = base.justification.get(f"classes.{name}", "no justification there")
+                reason = (
+                    "--keep" if asked_to_keep(keep, name, field) else
+                    "not fitted (the rows cannot tell it)"
+                )  # fmt: skip
                 out[f"classes.{name}.{field}"] = (
-                    f"kept from the {base.name!r} cost model, not fitted (the rows cannot tell "
-                    f"it): {why}"
+                    f"kept from the {base.name!r} cost model, {reason}: {why}"
                 )
     return out
