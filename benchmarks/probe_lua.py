@@ -57,7 +57,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -80,6 +79,7 @@ from probe_children import (  # noqa: E402
 )
 
 from mpmsim.bench.processes import apache_pid, apache_pids, sample_processes  # noqa: E402
+from mpmsim.workloads.readers.tool_result import label_value  # noqa: E402
 from tests.apache import running_apache  # noqa: E402
 
 #: the campaigns' ThreadsPerChild
@@ -259,31 +259,17 @@ def recycle(mpm: str, mcpc: int, clients: int, seconds: float) -> str:
         with running_apache(mpm, directives, root, extra_lines=lines, files=PAGE,
                             launcher=SERVER) as srv:  # fmt: skip
             parent = apache_pid(srv.pid_file)
-            warm = [*LOAD, "-c", str(clients), "-t", "5", "-n", "5000000", srv.url]
-            subprocess.run(warm, capture_output=True, text=True, check=True)
+            subprocess.run(_timed_load(clients, 5, False, srv.url), capture_output=True,
+                           text=True, check=True)  # fmt: skip
             time.sleep(0.5)
             seen: set[int] = set(apache_pids(parent))
             live0 = {p: _cpu_ns(p) for p in seen if p != parent}
             parent0, reaped0 = _cpu_ns(parent), _reaped_s(parent)
-            done = threading.Event()
-
-            def watch() -> None:
-                while not done.is_set():
-                    seen.update(apache_pids(parent))
-                    time.sleep(0.02)
-
-            watcher = threading.Thread(target=watch)
-            watcher.start()
-            try:
-                cmd = [*LOAD, "-c", str(clients), "-t", f"{seconds:g}", "-n", "5000000", srv.url]
-                out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-            finally:
-                done.set()
-                watcher.join()
+            out = _load_while(_timed_load(clients, seconds, False, srv.url), 0.02,
+                              lambda: seen.update(apache_pids(parent)))  # fmt: skip
             parent_ns, reaped_s = _cpu_ns(parent) - parent0, _reaped_s(parent) - reaped0
             live1 = {p: _cpu_ns(p) for p in apache_pids(parent) if p != parent}
-    requests = next(int(ln.split()[-1]) for ln in out.splitlines()
-                    if ln.startswith("Complete requests"))  # fmt: skip
+    requests = int(label_value(out, "Complete requests") or 0)
     own_s, children_s = split_cpu(live0, live1, parent_ns, reaped_s)
     forked = len(seen - set(live0) - {parent})
     per = (own_s + children_s) / requests * 1000 if requests else float("nan")
