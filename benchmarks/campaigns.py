@@ -23,7 +23,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -176,11 +176,12 @@ def _scratch() -> Iterator[Path]:
 
 
 def _server(
-    point: Point, iterations: int, root: Path, setup: Setup
+    point: Point, iterations: int, root: Path, setup: Setup, extra: Sequence[str] = ()
 ) -> contextlib.AbstractContextManager[ApacheServer]:
-    """A fresh Apache for ``point`` in ``root``, started as ``setup`` says."""
+    """A fresh Apache for ``point`` in ``root``, started as ``setup`` says (``extra``: more
+    httpd.conf lines, e.g. a probe's LogLevel)."""
     files = {"cpu.lua": CPU_LUA.format(n=iterations).encode()}
-    lines = _cpu_lines(point, root / "htdocs", setup.lua_always)
+    lines = [*_cpu_lines(point, root / "htdocs", setup.lua_always), *extra]
     return running_apache(point.mpm, point.directives, root, extra_lines=lines, files=files,
                           launcher=setup.launcher)  # fmt: skip
 

@@ -24,6 +24,10 @@ the child's connections, those in lingering close and its idle workers.
 warm-steady point): each second the processes and mod_status's scoreboard by state (``_`` idle,
 ``R`` reading, ``W`` writing, ``C`` closing, ``L`` logging ...), i.e. what the parent's maintenance
 counts as idle. A worker marks itself idle only when it runs again after its lingering close.
+With ``--every`` under a second, the samples are summed up instead: the idle and closing
+workers' spread, how often idle was under the MPM's minimum spare, and the parent's own idle
+count each time it forked at a spawn rate of 8 or more (its AH00162 / AH00486 lines, logged at
+``info``): one reading a second cannot tell a steady scoreboard from one that swings.
 
 ``recycling``: the campaign's seed block with MaxConnectionsPerChild N under ab; the parent's
 children listed every 50 ms: how many are born in each second and how long they live; and from
@@ -36,6 +40,7 @@ the access log's ``%P``, the rate each batch of children forked together served 
     python benchmarks/probe_children.py listener --clients 50,200 --seconds 12
     python benchmarks/probe_children.py ran --mpm worker --clients 1,10 --keepalive
     python benchmarks/probe_children.py scoreboard --mpm prefork --clients 50 --seconds 30 --lua
+    python benchmarks/probe_children.py scoreboard --mpm prefork --clients 50 --every 0.1 --lua
 """
 
 from __future__ import annotations
@@ -267,35 +272,87 @@ def listener(clients: int, seconds: float) -> str:
     )
 
 
-def scoreboard(mpm: str, clients: int, seconds: float, lua: bool) -> str:
+def scoreboard(mpm: str, clients: int, seconds: float, lua: bool, every_s: float = 1.0) -> str:
     """The warm-steady point of ``mpm`` at ``clients`` ab clients (the seed block, no
-    keep-alive) on a fresh server: req/s and each second's processes with the scoreboard's
-    workers by state (mod_status ``?auto``; ``lua``: mod_lua loaded as ``campaigns.py
-    --lua-always`` loads it)."""
+    keep-alive) on a fresh server: req/s and, every ``every_s``, the processes with the
+    scoreboard's workers by state (mod_status ``?auto``; ``lua``: mod_lua loaded as
+    ``campaigns.py --lua-always`` loads it); under a second apart, their summary
+    (:func:`_swings`)."""
     point = campaigns.Point("warm-steady", mpm, 0, clients)
     setup = dataclasses.replace(campaigns.STRICT, lua_always=lua)
-    seen: list[str] = []
+    seen: list[tuple[int, dict[str, int]]] = []
     os.sched_setaffinity(0, {0})  # the probe's status requests stay off Apache's CPU
+    # the parent's "server seems busy ... there are N idle" lines (prefork.c, worker.c, event.c)
+    info = [f"LogLevel warn mpm_{mpm}:info"]
     with (
         campaigns._scratch() as root,
-        campaigns._server(point, campaigns.LUA_ITERATIONS, root, setup) as srv,
+        campaigns._server(point, campaigns.LUA_ITERATIONS, root, setup, info) as srv,
     ):
         campaigns.boost(srv.pid)
         parent = apache_pid(srv.pid_file)
 
         def snap() -> None:
-            seen.append(f"{len(apache_pids(parent))} [{scoreboard_line(srv.status_url)}]")
+            seen.append((len(apache_pids(parent)), scoreboard_states(srv.status_url)))
 
-        out = _load_while(_timed_load(clients, seconds, False, srv.url), 1.0, snap)
-    return f"{mpm}, {clients} clients: {_rate(out)} req/s; each second: " + "; ".join(seen)
+        out = _load_while(_timed_load(clients, seconds, False, srv.url), every_s, snap)
+        log = srv.error_log.read_text(encoding="utf-8", errors="replace")
+    head = f"{mpm}, {clients} clients: {_rate(out)} req/s"
+    if every_s >= 1.0:
+        return f"{head}; each second: " + "; ".join(
+            f"{n} [{_states_text(states)}]" for n, states in seen
+        )
+    spare = point.directives.get("MinSpareServers", point.directives.get("MinSpareThreads"))
+    return f"{head}; {_swings(seen, int(str(spare)), every_s)}; {_parent_counts(log)}"
+
+
+#: the parent's count when it forks at a spawn rate of 8 or more (prefork AH00162, worker and
+#: event AH00486: "... spawning N children, there are [around] M idle ...")
+_SPAWNED = re.compile(r"spawning (\d+) children, there are (?:around )?(\d+) idle")
+
+
+def _swings(seen: Sequence[tuple[int, dict[str, int]]], spare: int, every_s: float) -> str:
+    """Samples' processes (range), idle and closing workers (p10 / median / p90 / max), and
+    the share of samples with fewer idle than ``spare`` (the parent forks there)."""
+    read = [(n, states) for n, states in seen if states]
+    if not read:
+        return "no scoreboard read"
+    idle = [states.get("_", 0) for _, states in read]
+    closing = [states.get("C", 0) for _, states in read]
+    procs = [n for n, _ in read]
+    under = sum(1 for i in idle if i < spare)
+    return (
+        f"{len(read)} samples {every_s:g} s apart: processes {min(procs)}-{max(procs)}, idle "
+        f"{_deciles(idle)}, closing {_deciles(closing)}, idle < {spare} in {under} "
+        f"({100.0 * under / len(read):.0f} %)"
+    )
+
+
+def _parent_counts(log: str) -> str:
+    """The parent's idle count at each fork of 8 or more children, from the error log."""
+    found = [(int(m.group(1)), int(m.group(2))) for m in _SPAWNED.finditer(log)]
+    if not found:
+        return "the parent forked no batch of 8 or more"
+    return "the parent's idle count at its forks of 8+: " + ", ".join(
+        f"{idle} idle (forking {n})" for n, idle in found
+    )
+
+
+def scoreboard_states(status_url: str) -> dict[str, int]:
+    """mod_status's scoreboard (``?auto``, read as ``mpmsim bench`` reads it): the workers
+    in each state letter, open slots and empty states left out (empty if the request failed)."""
+    cells = fetch_status(status_url)
+    return {char: int(cells[col]) for char, col in sorted(SCOREBOARD_KEYS.items())
+            if char != "." and cells.get(col)}  # fmt: skip
+
+
+def _states_text(states: dict[str, int]) -> str:
+    return " ".join(f"{char}{n}" for char, n in states.items())
 
 
 def scoreboard_line(status_url: str) -> str:
-    """mod_status's scoreboard (``?auto``, read as ``mpmsim bench`` reads it) as each state
-    letter with its workers, open slots left out ("" if the status request failed)."""
-    cells = fetch_status(status_url)
-    return " ".join(f"{char}{cells[col]}" for char, col in sorted(SCOREBOARD_KEYS.items())
-                    if char != "." and cells.get(col))  # fmt: skip
+    """mod_status's scoreboard as each state letter with its workers, open slots left out
+    ("" if the status request failed)."""
+    return _states_text(scoreboard_states(status_url))
 
 
 def recycling(mpm: str, clients: int, max_conns: int, seconds: float) -> str:
@@ -364,6 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=4.0, help="ab's -t (not turns)")
     ap.add_argument("--keepalive", action="store_true")
     ap.add_argument("--lua", action="store_true", help="scoreboard: mod_lua loaded")
+    ap.add_argument("--every", type=float, default=1.0, help="scoreboard: seconds between samples")
     ap.add_argument("--max-conns", type=int, default=1000, help="recycling: per child")
     ap.add_argument(
         "--directive",
@@ -381,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.probe == "ran":
             print(ran(args.mpm, c, args.keepalive, args.seconds), flush=True)
         elif args.probe == "scoreboard":
-            print(scoreboard(args.mpm, c, args.seconds, args.lua), flush=True)
+            print(scoreboard(args.mpm, c, args.seconds, args.lua, args.every), flush=True)
         elif args.probe == "recycling":
             print(recycling(args.mpm, c, args.max_conns, args.seconds), flush=True)
         else:
