@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from probe_children import scoreboard_line
+from probe_children import _parent_counts, _swings, scoreboard_line
 
 #: mod_status's ?auto as Apache 2.4 writes it (abridged), a prefork server under load
 AUTO = b"""127.0.0.1
@@ -56,3 +56,26 @@ def test_the_scoreboard_counted_by_state(status_url: str) -> None:
 
 def test_no_status_reads_as_an_empty_scoreboard() -> None:
     assert scoreboard_line("http://127.0.0.1:9/server-status") == ""
+
+
+def test_samples_summed_up_with_how_often_idle_was_under_the_minimum() -> None:
+    seen = [(151, {"_": 0, "C": 149}), (151, {"_": 40, "C": 90}), (150, {}), (149, {"C": 140})]
+    line = _swings(seen, 5, 0.1)
+    assert line.startswith("3 samples 0.1 s apart: processes 149-151")
+    assert "idle < 5 in 2 (67 %)" in line  # the failed read is left out; a missing "_" is 0
+    assert _swings([(6, {})], 5, 0.1) == "no scoreboard read"
+
+
+def test_the_parents_own_idle_counts_read_from_its_busy_lines() -> None:
+    log = (
+        "[mpm_prefork:info] AH00162: server seems busy, (you may need to increase "
+        "StartServers, or Min/MaxSpareServers), spawning 32 children, there are 0 idle, and "
+        "36 total children\n"
+        "[mpm_event:info] AH00486: server seems busy, (you may need to increase StartServers, "
+        "ThreadsPerChild or Min/MaxSpareThreads), spawning 8 children, there are around 12 "
+        "idle threads, 4 active children, and 0 children that are shutting down\n"
+    )
+    assert _parent_counts(log) == (
+        "the parent's idle count at its forks of 8+: 0 idle (forking 32), 12 idle (forking 8)"
+    )
+    assert _parent_counts("") == "the parent forked no batch of 8 or more"
