@@ -341,7 +341,7 @@ def scoreboard_states(status_url: str) -> dict[str, int]:
     """mod_status's scoreboard (``?auto``, read as ``mpmsim bench`` reads it): the workers
     in each state letter, open slots and empty states left out (empty if the request failed)."""
     cells = fetch_status(status_url)
-    return {char: int(cells[col]) for char, col in sorted(SCOREBOARD_KEYS.items())
+    return {char: int(str(cells[col])) for char, col in sorted(SCOREBOARD_KEYS.items())
             if char != "." and cells.get(col)}  # fmt: skip
 
 
