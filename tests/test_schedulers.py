@@ -179,3 +179,25 @@ def test_cfs_a_known_task_wakes_with_its_own_vruntime(known: bool) -> None:
     env.run()
     assert done["Q"] == pytest.approx(16.5 * MS if known else 13.0 * MS)
     assert done["R"] == pytest.approx(29.5 * MS)  # 28.6 ms of work, idle 8-8.5 and 8.6-9 ms
+
+
+def test_eevdf_a_task_asleep_ahead_of_the_average_still_counts_in_it() -> None:
+    # One vCPU: slice 0.75 ms, ticks every 4 ms; the pool remembers one sleeper (tasks_alive
+    # 1). A (6 ms) runs alone from 1 ms to 7 ms (v 0 -> 6). B (0.3 ms) and C (3 ms), woken at
+    # 4 ms, are placed at V = 3 (deadline 3.75), D (1 ms) at 6 ms at V = (5 + 3 + 3) / 3 =
+    # 3.667 (deadline 4.417). At 7 ms A sleeps ahead of V (delayed: still queued, in V). B runs
+    # 7 -> 7.3 and sleeps with lag V - v = (3.3 + 3 + 3.667 + 6) / 4 - 3.3 = 0.692 (0.022
+    # without A). E, woken at 8 ms, takes B's lag: placed at (3.7 + 3.667 + 6) / 3 - 0.692 =
+    # 3.764, deadline 4.514. When C ends at 10.3 ms, V = 4.86 (A and C queued, both delayed):
+    # D and E are eligible and D's deadline is earlier, so D ends at 11.3 ms and E at 11.8. With
+    # A out of V, E would sit at 3.661 with the earlier deadline 4.411 and end first, at 10.8.
+    env = simpy.Environment()
+    jobs = [
+        (1 * MS, 6 * MS),
+        (4 * MS, 0.3 * MS),
+        (4 * MS, 3 * MS),
+        (6 * MS, 1 * MS),
+        (8 * MS, 0.5 * MS),
+    ]
+    done = _finish_times(EEVDFCPU(env, vcpus=1), env, jobs)
+    assert done == pytest.approx([7 * MS, 7.3 * MS, 10.3 * MS, 11.3 * MS, 11.8 * MS])

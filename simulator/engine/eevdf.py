@@ -8,7 +8,8 @@ shared measurements ran on 6.18. What differs from :class:`mpmsim.engine.cfs.CFS
   slept (``place_entity``, PLACE_LAG), with its **virtual deadline** ``v + base_slice`` (0.75
   ms x (1 + log2 ncpus), ``sysctl_sched_base_slice``). A task that sleeps while still ahead
   of ``V`` (negative lag) stays queued until it is eligible (DELAY_DEQUEUE, 6.12 and later):
-  woken before, it keeps its vruntime and deadline; a positive lag is kept up to
+  woken before, it keeps its vruntime and deadline, and until then its vruntime counts in
+  ``V`` as the queued tasks' do; a positive lag is kept up to
   ``max(2 x slice, tick)``; a task that sleeps past its deadline takes a new one first
   (``update_deadline`` at dequeue). The simulator does not follow most tasks across jobs: as
   cfs keeps vruntimes, it keeps the ``(v, lag, deadline)`` of the request tasks asleep, and a
@@ -65,8 +66,13 @@ class EEVDFCPU(CFSCPU):
         # not pop its way past every ineligible job each time.
         self._ahead: list[tuple[float, int, Job]] = []
         self._lag_limit = max(2.0 * self._slice, self._tick_s)
-        # (vruntime, lag, deadline) of the request tasks asleep, pooled and known
-        self._asleep: Asleep[tuple[float, float, float]] = Asleep()
+        # (vruntime, lag, deadline, token) of the request tasks asleep, pooled and known; a
+        # token > 0 marks one still queued (DELAY_DEQUEUE), whose vruntime counts in V
+        self._asleep: Asleep[tuple[float, float, float, int]] = Asleep()
+        self._delayed: list[tuple[float, int]] = []  # (vruntime, token), by vruntime
+        self._delayed_v: dict[int, float] = {}  # token -> vruntime of those still queued
+        self._sum_v_delayed = 0.0
+        self._token = 0
 
     # -- public ---------------------------------------------------------------------------
     def run_queued(self, work_s: float) -> simpy.Event:
@@ -117,7 +123,8 @@ class EEVDFCPU(CFSCPU):
         d = None
         state = self._asleep.take(task, pooled)
         if state is not None:
-            v_own, lag, d_own = state
+            v_own, lag, d_own, token = state
+            self._undelay(token)  # requeued (it was counted in V), or placed anew
             if lag < 0.0 and v_own > avg:
                 v, d = v_own, d_own  # still queued (DELAY_DEQUEUE): vruntime, deadline kept
             elif lag > 0.0:
@@ -149,30 +156,58 @@ class EEVDFCPU(CFSCPU):
 
     # -- internals --------------------------------------------------------------------------
     def _went_to_sleep(self, jobs: Sequence[Job]) -> None:
-        """Remember each task's vruntime, lag and deadline (renewed if passed) as it sleeps."""
+        """Remember each task's vruntime, lag and deadline (renewed if passed) as it sleeps.
+
+        One that sleeps ahead of V (negative lag) stays in the run queue (DELAY_DEQUEUE:
+        ``dequeue_entity`` returns before ``__dequeue_entity``), so its vruntime still counts
+        in V (``avg_vruntime``) until V reaches it, when a pick dequeues it
+        (``pick_next_entity``: ``sched_delayed`` -> ``dequeue_entities``; DELAY_ZERO)."""
         if not jobs:
             return
-        n = self._waiting() + len(self._running) + len(jobs)
-        total = self._sum_v_queued + sum(j.v for j in self._running) + sum(j.v for j in jobs)
+        total, n = self._runnable_v()
+        n += len(jobs)
+        total += sum(j.v for j in jobs)
         avg = total / n  # V with the ending tasks still counted, as dequeue computes the lag
         asleep = self._asleep
         for job in jobs:
             d = job.d if job.d > job.v else job.v + self._slice
-            asleep.add(job, (job.v, avg - job.v, d))
+            token = 0
+            if job.v > avg:
+                self._token = token = self._token + 1
+                self._delayed_v[token] = job.v
+                self._sum_v_delayed += job.v
+                heapq.heappush(self._delayed, (job.v, token))
+            asleep.add(job, (job.v, avg - job.v, d, token))
         asleep.bound(self.tasks_alive)
 
+    def _undelay(self, token: int) -> None:
+        """The delayed task ``token`` leaves the queue's delayed part (woken, or dequeued)."""
+        v = self._delayed_v.pop(token, None) if token else None
+        if v is not None:
+            self._sum_v_delayed -= v
+
     def _runnable_v(self) -> tuple[float, int]:
-        """The sum of the runnable jobs' vruntimes (waiting, then running) and their number."""
-        total = self._sum_v_queued
+        """The sum of the vruntimes of the tasks in the queue (waiting, running, and asleep
+        but still queued) and their number."""
+        total = self._sum_v_queued + self._sum_v_delayed
         for j in self._running:
             total += j.v
-        return total, self._waiting() + len(self._running)
+        return total, self._waiting() + len(self._running) + len(self._delayed_v)
 
     def _average_v(self) -> float:
-        """avg_vruntime: the mean vruntime of the runnable jobs (the last one when none)."""
+        """avg_vruntime: the mean vruntime of the queued tasks (the last one when none); the
+        delayed ones V has reached are dequeued first."""
         total, n = self._runnable_v()
         if n:
             self._avg_v = total / n
+        delayed = self._delayed
+        while delayed and delayed[0][0] <= self._avg_v + 1e-12:
+            _, token = heapq.heappop(delayed)
+            if token in self._delayed_v:
+                self._undelay(token)
+                total, n = self._runnable_v()
+                if n:
+                    self._avg_v = total / n
         return self._avg_v
 
     def _refresh_deadline(self, job: Job, now: float) -> None:
