@@ -41,6 +41,7 @@ the access log's ``%P``, the rate each batch of children forked together served 
     python benchmarks/probe_children.py ran --mpm worker --clients 1,10 --keepalive
     python benchmarks/probe_children.py scoreboard --mpm prefork --clients 50 --seconds 30 --lua
     python benchmarks/probe_children.py scoreboard --mpm prefork --clients 50 --every 0.1 --lua
+    python benchmarks/probe_children.py scoreboard --mpm prefork --clients 50 --every 0.1 --cpu
 """
 
 from __future__ import annotations
@@ -272,13 +273,19 @@ def listener(clients: int, seconds: float) -> str:
     )
 
 
-def scoreboard(mpm: str, clients: int, seconds: float, lua: bool, every_s: float = 1.0) -> str:
+def scoreboard(
+    mpm: str, clients: int, seconds: float, lua: bool, every_s: float = 1.0, cpu: bool = False
+) -> str:
     """The warm-steady point of ``mpm`` at ``clients`` ab clients (the seed block, no
-    keep-alive) on a fresh server: req/s and, every ``every_s``, the processes with the
-    scoreboard's workers by state (mod_status ``?auto``; ``lua``: mod_lua loaded as
-    ``campaigns.py --lua-always`` loads it); under a second apart, their summary
-    (:func:`_swings`)."""
-    point = campaigns.Point("warm-steady", mpm, 0, clients)
+    keep-alive; ``cpu``: the cpu-bound point, its /cpu handler instead of the page) on a fresh
+    server: req/s and, every ``every_s``, the processes with the scoreboard's workers by state
+    (mod_status ``?auto``; ``lua``: mod_lua loaded as ``campaigns.py --lua-always`` loads it);
+    under a second apart, their summary (:func:`_swings`)."""
+    point = (
+        campaigns.Point("cpu-bound", mpm, 0, clients, content="cpu")
+        if cpu
+        else campaigns.Point("warm-steady", mpm, 0, clients)
+    )
     setup = dataclasses.replace(campaigns.STRICT, lua_always=lua)
     seen: list[tuple[int, dict[str, int]]] = []
     os.sched_setaffinity(0, {0})  # the probe's status requests stay off Apache's CPU
@@ -294,9 +301,10 @@ def scoreboard(mpm: str, clients: int, seconds: float, lua: bool, every_s: float
         def snap() -> None:
             seen.append((len(apache_pids(parent)), scoreboard_states(srv.status_url)))
 
-        out = _load_while(_timed_load(clients, seconds, False, srv.url), every_s, snap)
+        url = srv.url.replace("/test.html", "/cpu") if cpu else srv.url
+        out = _load_while(_timed_load(clients, seconds, False, url), every_s, snap)
         log = srv.error_log.read_text(encoding="utf-8", errors="replace")
-    head = f"{mpm}, {clients} clients: {_rate(out)} req/s"
+    head = f"{mpm}, {clients} clients{', /cpu' if cpu else ''}: {_rate(out)} req/s"
     if every_s >= 1.0:
         return f"{head}; each second: " + "; ".join(
             f"{n} [{_states_text(states)}]" for n, states in seen
@@ -422,6 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--keepalive", action="store_true")
     ap.add_argument("--lua", action="store_true", help="scoreboard: mod_lua loaded")
     ap.add_argument("--every", type=float, default=1.0, help="scoreboard: seconds between samples")
+    ap.add_argument("--cpu", action="store_true", help="scoreboard: the cpu-bound point's /cpu")
     ap.add_argument("--max-conns", type=int, default=1000, help="recycling: per child")
     ap.add_argument(
         "--directive",
@@ -439,7 +448,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.probe == "ran":
             print(ran(args.mpm, c, args.keepalive, args.seconds), flush=True)
         elif args.probe == "scoreboard":
-            print(scoreboard(args.mpm, c, args.seconds, args.lua, args.every), flush=True)
+            print(scoreboard(args.mpm, c, args.seconds, args.lua, args.every, args.cpu),
+                  flush=True)  # fmt: skip
         elif args.probe == "recycling":
             print(recycling(args.mpm, c, args.max_conns, args.seconds), flush=True)
         else:
