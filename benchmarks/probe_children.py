@@ -354,13 +354,8 @@ def scoreboard_states(status_url: str) -> dict[str, int]:
 
 
 def _states_text(states: dict[str, int]) -> str:
+    """Each state letter with its workers, e.g. ``C6 W1 _2``."""
     return " ".join(f"{char}{n}" for char, n in states.items())
-
-
-def scoreboard_line(status_url: str) -> str:
-    """mod_status's scoreboard as each state letter with its workers, open slots left out
-    ("" if the status request failed)."""
-    return _states_text(scoreboard_states(status_url))
 
 
 def recycling(mpm: str, clients: int, max_conns: int, seconds: float) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from probe_children import _parent_counts, _swings, scoreboard_line
+from probe_children import _parent_counts, _swings, scoreboard_states
 
 #: mod_status's ?auto as Apache 2.4 writes it (abridged), a prefork server under load
 AUTO = b"""127.0.0.1
@@ -49,13 +49,13 @@ def status_url() -> Iterator[str]:
 
 
 def test_the_scoreboard_counted_by_state(status_url: str) -> None:
-    states = {part[0]: int(part[1:]) for part in scoreboard_line(status_url).split()}
+    states = scoreboard_states(status_url)
     assert states["C"] == 6 and states["W"] == 1 and states["_"] == 2 and states["L"] == 1
-    assert "." not in states  # open slots: the probe leaves them out of its line
+    assert "." not in states  # open slots: the probe leaves them out of its counts
 
 
 def test_no_status_reads_as_an_empty_scoreboard() -> None:
-    assert scoreboard_line("http://127.0.0.1:9/server-status") == ""
+    assert scoreboard_states("http://127.0.0.1:9/server-status") == {}
 
 
 def test_samples_summed_up_with_how_often_idle_was_under_the_minimum() -> None:
