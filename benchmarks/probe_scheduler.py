@@ -1,7 +1,9 @@
 """Trace the kernel's scheduler on Apache's CPU while ab loads a campaign's server.
 
-One campaign point (``benchmarks/campaigns.py``: its seed blocks, the /cpu handler of about
-1 ms or the 4 KiB page, Apache pinned to CPU 1 at nice -20, ab on CPU 0) on a fresh Apache.
+One campaign point (``benchmarks/campaigns.py``: its seed blocks or, with ``--children N``, the
+crowding campaign's block of N fixed children; the /cpu handler of about 1 ms or the 4 KiB page;
+``--lua`` loads mod_lua as the shared set's harness did; Apache pinned to CPU 1 at nice -20, ab
+on CPU 0) on a fresh Apache.
 After ``--warm-s`` seconds of load, ``sched_wakeup`` and ``sched_switch`` are recorded from
 tracefs for ``--trace-s`` seconds; printed beside ab's percentiles:
 
@@ -17,12 +19,15 @@ Needs root (tracefs, nice -20), apache2 with mod_lua for ``--content cpu``, and 
 
     python benchmarks/probe_scheduler.py --mpm event --clients 50 --content cpu
     python benchmarks/probe_scheduler.py --mpm prefork --clients 50 --content static
+    python benchmarks/probe_scheduler.py --mpm event --clients 50 --content static \
+        --children 4 --lua
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import re
 import subprocess
@@ -168,15 +173,27 @@ def _tracefs(name: str, value: str) -> None:
     (TRACEFS / name).write_text(value)
 
 
-def trace_point(mpm: str, clients: int, content: str, warm_s: float, trace_s: float) -> str:
-    """ab's percentiles and the folded trace of one point on a fresh server."""
+def probe_point(mpm: str, clients: int, content: str, children: int = 0) -> campaigns.Point:
+    """The campaign point traced: the seed block, or the crowding campaign's ``children``."""
+    extra = campaigns.fixed_children(mpm, children) if children else {}
+    return campaigns.Point("probe", mpm, 0, clients, content=content, extra=extra)
+
+
+def trace_point(
+    mpm: str, clients: int, content: str, warm_s: float, trace_s: float,
+    children: int = 0, lua: bool = False,
+) -> str:  # fmt: skip
+    """ab's percentiles and the folded trace of one point on a fresh server: the seed block,
+    or (``children``) the crowding campaign's block of that many fixed children; ``lua``:
+    mod_lua loaded as ``campaigns.py --lua-always`` loads it."""
     if not (TRACEFS / "trace").exists():
         raise SystemExit(f"{TRACEFS} is not mounted: mount -t tracefs nodev {TRACEFS}")
     os.sched_setaffinity(0, {0})  # the probe itself stays off Apache's CPU
-    point = campaigns.Point("probe", mpm, 0, clients, content=content)
+    point = probe_point(mpm, clients, content, children)
+    setup = dataclasses.replace(campaigns.STRICT, lua_always=lua)
     with (
         campaigns._scratch() as root,
-        campaigns._server(point, campaigns.LUA_ITERATIONS, root, campaigns.STRICT) as server,
+        campaigns._server(point, campaigns.LUA_ITERATIONS, root, setup) as server,
     ):
         campaigns.boost(server.pid)
         url = server.url.replace("/test.html", "/cpu") if content == "cpu" else server.url
@@ -202,7 +219,8 @@ def trace_point(mpm: str, clients: int, content: str, warm_s: float, trace_s: fl
     pcts = " ".join(
         f"p{p} {v} ms" for p, v in re.findall(r"^\s+(50|90|95|99)%\s+(\d+)", report, re.M)
     )
-    head = f"{mpm} {content} {clients} clients: {_rate(report)} req/s, ab {pcts}"
+    fixed = f", {children} fixed children" if children else ""
+    head = f"{mpm} {content} {clients} clients{fixed}: {_rate(report)} req/s, ab {pcts}"
     roles = "" if mpm == "prefork" else "\n" + render_roles(schedule, listeners(threads_of))
     return head + "\n" + render(schedule) + roles
 
@@ -214,9 +232,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--content", default="cpu", choices=("cpu", "static"))
     ap.add_argument("--warm-s", type=float, default=8.0, help="load before the trace starts")
     ap.add_argument("--trace-s", type=float, default=1.5, help="seconds traced")
+    ap.add_argument(
+        "--children",
+        type=int,
+        default=0,
+        help="the crowding campaign's block of N fixed children (0: the seed block)",
+    )
+    ap.add_argument(
+        "--lua", action="store_true", help="mod_lua loaded, as the shared set's harness"
+    )
     args = ap.parse_args(argv)
+    if args.children < 0:
+        ap.error(f"--children: {args.children} is negative; give 0 (the seed block) or more")
     for c in (int(x) for x in args.clients.split(",")):
-        print(trace_point(args.mpm, c, args.content, args.warm_s, args.trace_s), flush=True)
+        print(trace_point(args.mpm, c, args.content, args.warm_s, args.trace_s,
+                          args.children, args.lua), flush=True)  # fmt: skip
     return 0
 
 

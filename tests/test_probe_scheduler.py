@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from probe_scheduler import listeners, read_trace, render_roles
+from probe_scheduler import listeners, probe_point, read_trace, render_roles
 
 SWITCH = (
     "apache2-{a} [001] d..2. {t}: sched_switch: prev_comm={pc} prev_pid={a} prev_prio=100 "
@@ -72,3 +72,12 @@ def test_listeners_and_their_share() -> None:
     assert "listeners (1): woken until run n 1" in text
     assert "33.3 % of the CPU time, 143 wake-ups/s" in text  # 2 of 6 ms; 1 in 7 ms traced
     assert "other threads (2): woken until run n 3" in text
+
+
+def test_the_point_traced_is_the_seed_block_or_fixed_children() -> None:
+    seed = probe_point("event", 50, "static").directives
+    four = probe_point("event", 50, "static", children=4).directives
+    assert four["ServerLimit"] == 4 and four["StartServers"] == 4
+    assert four["MaxRequestWorkers"] == 4 * int(str(four["ThreadsPerChild"]))
+    assert "ServerLimit" not in seed and seed["StartServers"] == 3  # the seed block as it is
+    assert probe_point("prefork", 50, "cpu", children=64).directives["MaxRequestWorkers"] == 64
