@@ -225,13 +225,9 @@ def trace_point(
     return head + "\n" + render(schedule) + roles
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def point_options(ap: argparse.ArgumentParser) -> None:
+    """The options that choose the point a probe runs: ``--mpm``, ``--children``, ``--lua``."""
     ap.add_argument("--mpm", default="event", choices=("prefork", "worker", "event"))
-    ap.add_argument("--clients", default="50", help="ab concurrency levels, comma-separated")
-    ap.add_argument("--content", default="cpu", choices=("cpu", "static"))
-    ap.add_argument("--warm-s", type=float, default=8.0, help="load before the trace starts")
-    ap.add_argument("--trace-s", type=float, default=1.5, help="seconds traced")
     ap.add_argument(
         "--children",
         type=int,
@@ -241,6 +237,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--lua", action="store_true", help="mod_lua loaded, as the shared set's harness"
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    point_options(ap)
+    ap.add_argument("--clients", default="50", help="ab concurrency levels, comma-separated")
+    ap.add_argument("--content", default="cpu", choices=("cpu", "static"))
+    ap.add_argument("--warm-s", type=float, default=8.0, help="load before the trace starts")
+    ap.add_argument("--trace-s", type=float, default=1.5, help="seconds traced")
     args = ap.parse_args(argv)
     if args.children < 0:
         ap.error(f"--children: {args.children} is negative; give 0 (the seed block) or more")

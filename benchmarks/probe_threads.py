@@ -33,7 +33,7 @@ from pathlib import Path
 
 import campaigns
 from probe_children import _rate, _timed_load
-from probe_scheduler import probe_point
+from probe_scheduler import point_options, probe_point
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -181,22 +181,13 @@ def sample_point(
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mpm", default="event", choices=("prefork", "worker", "event"))
+    point_options(ap)
     ap.add_argument("--clients", type=int, default=50, help="ab's concurrency")
     ap.add_argument("--content", default="static", choices=("cpu", "static"))
-    ap.add_argument(
-        "--children",
-        type=int,
-        default=0,
-        help="the crowding campaign's block of N fixed children (0: the seed block)",
-    )
-    ap.add_argument(
-        "--lua", action="store_true", help="mod_lua loaded, as the shared set's harness"
-    )
     ap.add_argument("--warm-s", type=float, default=4.0, help="load before the samples")
     ap.add_argument("--sample-s", type=float, default=6.0, help="seconds sampled")
     ap.add_argument("--every", type=float, default=0.05, help="seconds between samples")
-    args = ap.parse_args(argv)  # fmt: skip
+    args = ap.parse_args(argv)
     if args.children < 0 or args.clients < 1 or args.every <= 0 or args.sample_s <= 0:
         ap.error("--children must be 0 or more, --clients 1 or more, --every and --sample-s > 0")
     print(sample_point(args.mpm, args.clients, args.content, args.children, args.lua,
