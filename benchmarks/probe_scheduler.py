@@ -13,7 +13,9 @@ tracefs for ``--trace-s`` seconds; printed beside ab's percentiles:
 * the other tasks that took the CPU (ksoftirqd, kworkers);
 * under worker and event, the wake-up waits split by thread: each child's listener (it wakes
   for accepts and, under event, for client FINs and keep-alive reads) against the other
-  threads, with each group's share of the traced CPU time and its wake-ups per second.
+  threads, with each group's share of the traced CPU time and its wake-ups per second;
+* with ``--futex``, the listeners' lock waits (``benchmarks/lock_waits.py``): how long, and
+  what the thread that ended each was doing when the listener blocked.
 
 Needs root (tracefs, nice -20), apache2 with mod_lua for ``--content cpu``, and ab.
 
@@ -39,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import campaigns
+from lock_waits import lock_waits
 from probe_children import _rate, _timed_load
 
 TRACEFS = Path("/sys/kernel/tracing")
@@ -181,7 +184,7 @@ def probe_point(mpm: str, clients: int, content: str, children: int = 0) -> camp
 
 def trace_point(
     mpm: str, clients: int, content: str, warm_s: float, trace_s: float,
-    children: int = 0, lua: bool = False,
+    children: int = 0, lua: bool = False, futex: bool = False,
 ) -> str:  # fmt: skip
     """ab's percentiles and the folded trace of one point on a fresh server: the seed block,
     or (``children``) the crowding campaign's block of that many fixed children; ``lua``:
@@ -202,7 +205,8 @@ def trace_point(
         _tracefs("trace", "")
         _tracefs("buffer_size_kb", "65536")
         _tracefs("tracing_cpumask", "3")  # wake-ups are recorded on the waker's CPU
-        _tracefs("set_event", "sched:sched_wakeup sched:sched_wakeup_new sched:sched_switch")
+        events = "sched:sched_wakeup sched:sched_wakeup_new sched:sched_switch"
+        _tracefs("set_event", events + (" syscalls:sys_enter_futex" if futex else ""))
         try:
             load = subprocess.Popen(ab, stdout=subprocess.PIPE, text=True)
             time.sleep(warm_s)
@@ -222,6 +226,8 @@ def trace_point(
     fixed = f", {children} fixed children" if children else ""
     head = f"{mpm} {content} {clients} clients{fixed}: {_rate(report)} req/s, ab {pcts}"
     roles = "" if mpm == "prefork" else "\n" + render_roles(schedule, listeners(threads_of))
+    if futex and mpm != "prefork":
+        roles += "\n" + lock_waits(trace, listeners(threads_of)).render(schedule.span_s)
     return head + "\n" + render(schedule) + roles
 
 
@@ -246,12 +252,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--content", default="cpu", choices=("cpu", "static"))
     ap.add_argument("--warm-s", type=float, default=8.0, help="load before the trace starts")
     ap.add_argument("--trace-s", type=float, default=1.5, help="seconds traced")
+    ap.add_argument(
+        "--futex", action="store_true", help="also the listeners' lock waits (sys_enter_futex)"
+    )
     args = ap.parse_args(argv)
     if args.children < 0:
         ap.error(f"--children: {args.children} is negative; give 0 (the seed block) or more")
     for c in (int(x) for x in args.clients.split(",")):
         print(trace_point(args.mpm, c, args.content, args.warm_s, args.trace_s,
-                          args.children, args.lua), flush=True)  # fmt: skip
+                          args.children, args.lua, args.futex), flush=True)  # fmt: skip
     return 0
 
 

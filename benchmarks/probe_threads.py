@@ -7,8 +7,9 @@ ab on CPU 0. After ``--warm-s`` seconds of load, every ``--every`` seconds for `
 
 * each child thread's state (``/proc/PID/task/TID/stat``) and, asleep, where
   (``.../wchan``); a futex wait is told apart by its operation (``.../syscall``):
-  FUTEX_WAIT is a mutex (glibc's lock), FUTEX_WAIT_BITSET a condition variable (glibc's
-  ``pthread_cond_wait``: an idle worker);
+  FUTEX_WAIT is a lock (glibc's mutex, or a condition variable's signaller waiting for the
+  waiters it woke to run: ``benchmarks/lock_waits.py``), FUTEX_WAIT_BITSET a condition
+  variable's waiter (``pthread_cond_wait``: an idle worker);
 * the listening socket's accept backlog (``ss``: its Recv-Q) and the established connections;
 * the listener threads (those seen in ``epoll_wait``): the share of samples in each state.
 
@@ -47,7 +48,7 @@ FUTEX_WAIT, FUTEX_WAIT_BITSET = 0, 9
 
 
 def wait_kind(state: str, wchan: str, syscall: str) -> str:
-    """What a thread is doing: ``runnable``, ``mutex``, ``condition``, ``epoll``, or its
+    """What a thread is doing: ``runnable``, ``lock``, ``condition``, ``epoll``, or its
     wait channel (``-`` when the kernel gives none)."""
     if state == "R":
         return "runnable"
@@ -55,7 +56,7 @@ def wait_kind(state: str, wchan: str, syscall: str) -> str:
     if wchan.startswith("futex") and len(fields) > 2 and fields[0] == FUTEX_SYSCALL:
         cmd = int(fields[2], 16) & FUTEX_CMD_MASK
         if cmd == FUTEX_WAIT:
-            return "mutex"
+            return "lock"
         if cmd == FUTEX_WAIT_BITSET:
             return "condition"
     if "epoll" in wchan:

@@ -15,7 +15,7 @@ CONDITION = "202 0x7f00b0 0x189 0x0 0x0 0x0 0xffffffff 0x7ffd 0x7f01"  # WAIT_BI
 
 
 def test_a_futex_wait_is_a_mutex_or_a_condition_by_its_operation() -> None:
-    assert wait_kind("S", "futex_do_wait", MUTEX) == "mutex"
+    assert wait_kind("S", "futex_do_wait", MUTEX) == "lock"
     assert wait_kind("S", "futex_do_wait", CONDITION) == "condition"
     assert wait_kind("R", "futex_do_wait", MUTEX) == "runnable"  # woken, not yet run
     assert wait_kind("S", "do_epoll_wait", "232 0x5 0x7f 0x40 0xffffffff") == "epoll"
@@ -31,11 +31,11 @@ def test_the_backlog_is_the_listening_socket_recv_q() -> None:
 def test_samples_give_medians_the_backlog_and_the_listeners_states() -> None:
     s = Samples()
     s.add({1: "runnable", 2: "condition", 3: "epoll"}, 40, 50)
-    s.add({1: "runnable", 2: "condition", 3: "mutex"}, 44, 52)
-    s.add({1: "mutex", 2: "condition", 3: "runnable"}, 48, 51)
+    s.add({1: "runnable", 2: "condition", 3: "lock"}, 44, 52)
+    s.add({1: "lock", 2: "condition", 3: "runnable"}, 48, 51)
     text = s.render()
     assert "3 samples" in text and "condition 1" in text and "runnable 1" in text
     assert "listeners (threads seen in epoll_wait): 1" in text  # thread 3 only
-    assert "epoll 33 %" in text and "mutex 33 %" in text and "runnable 33 %" in text
+    assert "epoll 33 %" in text and "lock 33 %" in text and "runnable 33 %" in text
     assert "/ 44 /" in text  # the backlog's median
     assert Samples().render() == "no samples"
