@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import campaigns
+from lock_waits import FUTEX_CMD_MASK, FUTEX_WAIT
 from probe_children import _rate, _timed_load
 from probe_scheduler import point_options, probe_point
 
@@ -43,8 +44,7 @@ if str(ROOT) not in sys.path:
 from mpmsim.bench.processes import apache_pid, apache_pids  # noqa: E402
 
 FUTEX_SYSCALL = "202"  # x86-64
-FUTEX_CMD_MASK = 0x7F  # without FUTEX_PRIVATE_FLAG (128) and FUTEX_CLOCK_REALTIME (256)
-FUTEX_WAIT, FUTEX_WAIT_BITSET = 0, 9
+FUTEX_WAIT_BITSET = 9  # a condition variable's waiter (glibc's pthread_cond_wait)
 
 
 def wait_kind(state: str, wchan: str, syscall: str) -> str:
