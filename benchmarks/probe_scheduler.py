@@ -36,13 +36,17 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import campaigns
 from lock_waits import lock_waits
 from probe_children import _rate, _timed_load
+
+if TYPE_CHECKING:
+    from tests.apache import ApacheServer
 
 TRACEFS = Path("/sys/kernel/tracing")
 APACHE_CPU = "001"
@@ -182,6 +186,26 @@ def probe_point(mpm: str, clients: int, content: str, children: int = 0) -> camp
     return campaigns.Point("probe", mpm, 0, clients, content=content, extra=extra)
 
 
+@contextlib.contextmanager
+def point_server(point: campaigns.Point, lua: bool) -> Iterator[tuple[ApacheServer, str]]:
+    """A fresh Apache for ``point`` (``lua``: mod_lua loaded as ``campaigns.py --lua-always``
+    loads it), its session group at nice -20, and the URL ab loads (/cpu for the handler)."""
+    setup = dataclasses.replace(campaigns.STRICT, lua_always=lua)
+    with (
+        campaigns._scratch() as root,
+        campaigns._server(point, campaigns.LUA_ITERATIONS, root, setup) as server,
+    ):
+        campaigns.boost(server.pid)
+        cpu = point.content == "cpu"
+        yield server, server.url.replace("/test.html", "/cpu") if cpu else server.url
+
+
+def point_label(mpm: str, content: str, clients: int, children: int) -> str:
+    """How a probe's report names its point."""
+    fixed = f", {children} fixed children" if children else ""
+    return f"{mpm} {content} {clients} clients{fixed}"
+
+
 def trace_point(
     mpm: str, clients: int, content: str, warm_s: float, trace_s: float,
     children: int = 0, lua: bool = False, futex: bool = False,
@@ -192,14 +216,7 @@ def trace_point(
     if not (TRACEFS / "trace").exists():
         raise SystemExit(f"{TRACEFS} is not mounted: mount -t tracefs nodev {TRACEFS}")
     os.sched_setaffinity(0, {0})  # the probe itself stays off Apache's CPU
-    point = probe_point(mpm, clients, content, children)
-    setup = dataclasses.replace(campaigns.STRICT, lua_always=lua)
-    with (
-        campaigns._scratch() as root,
-        campaigns._server(point, campaigns.LUA_ITERATIONS, root, setup) as server,
-    ):
-        campaigns.boost(server.pid)
-        url = server.url.replace("/test.html", "/cpu") if content == "cpu" else server.url
+    with point_server(probe_point(mpm, clients, content, children), lua) as (_server, url):
         ab = _timed_load(clients, warm_s + trace_s + 1.0, False, url)
         _tracefs("tracing_on", "0")
         _tracefs("trace", "")
@@ -223,11 +240,13 @@ def trace_point(
     pcts = " ".join(
         f"p{p} {v} ms" for p, v in re.findall(r"^\s+(50|90|95|99)%\s+(\d+)", report, re.M)
     )
-    fixed = f", {children} fixed children" if children else ""
-    head = f"{mpm} {content} {clients} clients{fixed}: {_rate(report)} req/s, ab {pcts}"
-    roles = "" if mpm == "prefork" else "\n" + render_roles(schedule, listeners(threads_of))
-    if futex and mpm != "prefork":
-        roles += "\n" + lock_waits(trace, listeners(threads_of)).render(schedule.span_s)
+    head = f"{point_label(mpm, content, clients, children)}: {_rate(report)} req/s, ab {pcts}"
+    if mpm == "prefork":
+        return head + "\n" + render(schedule)
+    chosen = listeners(threads_of)
+    roles = "\n" + render_roles(schedule, chosen)
+    if futex:
+        roles += "\n" + lock_waits(trace, chosen).render(schedule.span_s)
     return head + "\n" + render(schedule) + roles
 
 

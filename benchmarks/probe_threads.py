@@ -32,10 +32,9 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-import campaigns
 from lock_waits import FUTEX_CMD_MASK, FUTEX_WAIT
 from probe_children import _rate, _timed_load
-from probe_scheduler import point_options, probe_point
+from probe_scheduler import point_label, point_options, point_server, probe_point
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -154,16 +153,9 @@ def sample_point(
 ) -> str:  # fmt: skip
     """ab's rate and the samples of one point on a fresh server."""
     os.sched_setaffinity(0, {0})  # the probe stays off Apache's CPU
-    point = probe_point(mpm, clients, content, children)
-    setup = dataclasses.replace(campaigns.STRICT, lua_always=lua)
     samples = Samples()
-    with (
-        campaigns._scratch() as root,
-        campaigns._server(point, campaigns.LUA_ITERATIONS, root, setup) as server,
-    ):
-        campaigns.boost(server.pid)
+    with point_server(probe_point(mpm, clients, content, children), lua) as (server, url):
         parent = apache_pid(server.pid_file)
-        url = server.url.replace("/test.html", "/cpu") if content == "cpu" else server.url
         port = url.split(":")[2].split("/")[0]
         ab = _timed_load(clients, warm_s + sample_s + 1.0, False, url)
         load = subprocess.Popen(ab, stdout=subprocess.PIPE, text=True)
@@ -176,8 +168,8 @@ def sample_point(
             samples.add(kinds, backlog, est)
             time.sleep(every_s)
         report = load.communicate()[0]
-    fixed = f", {children} fixed children" if children else ""
-    return f"{mpm} {content} {clients} clients{fixed}: {_rate(report)} req/s\n" + samples.render()
+    head = f"{point_label(mpm, content, clients, children)}: {_rate(report)} req/s"
+    return head + "\n" + samples.render()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

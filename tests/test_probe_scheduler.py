@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from probe_scheduler import listeners, probe_point, read_trace, render_roles
+from probe_scheduler import listeners, point_label, probe_point, read_trace, render_roles
 
 SWITCH = (
     "apache2-{a} [001] d..2. {t}: sched_switch: prev_comm={pc} prev_pid={a} prev_prio=100 "
@@ -81,3 +81,8 @@ def test_the_point_traced_is_the_seed_block_or_fixed_children() -> None:
     assert four["MaxRequestWorkers"] == 4 * int(str(four["ThreadsPerChild"]))
     assert "ServerLimit" not in seed and seed["StartServers"] == 3  # the seed block as it is
     assert probe_point("prefork", 50, "cpu", children=64).directives["MaxRequestWorkers"] == 64
+
+
+def test_a_report_names_its_point() -> None:
+    assert point_label("event", "static", 50, 4) == "event static 50 clients, 4 fixed children"
+    assert point_label("prefork", "cpu", 150, 0) == "prefork cpu 150 clients"
