@@ -37,6 +37,8 @@ def test_every_profile_cites_its_sources(name: str) -> None:
             assert spec.sources.get(f"burst.{key}"), f"{name} lacks a source for burst.{key}"
     if spec.host_contention is not None:
         assert spec.sources.get("host_contention"), f"{name} lacks a source for host_contention"
+    if spec.idle_wake is not None:
+        assert spec.sources.get("idle_wake"), f"{name} lacks a source for idle_wake"
     assert 0 < spec.usable_ram_mib < spec.ram_mib
 
 

@@ -57,6 +57,30 @@ class HostContentionSpec(BaseModel):
         return 1.0 - self.slow_fraction * (1.0 - self.slow_speed)
 
 
+class IdleWakeSpec(BaseModel):
+    """What a job costs more when its vCPU has been idle: a virtual machine's halted vCPU.
+
+    An idle guest vCPU first polls for a short while (cpuidle's ``haltpoll`` driver) and then
+    halts: the host runs other work on its core, and the next task the guest runs finds its
+    caches and TLB cold. So the first job after an idle spell longer than ``halt_after_us``
+    costs ``wake_us`` more, plus ``cold_us_per_idle_ms`` for each ms the vCPU was idle, up to
+    ``cold_max_us`` in all (every cache line gone). Paced keep-alive clients on a mostly idle
+    server show it; a saturated server never idles and pays nothing
+    (mpmsim.engine.request_work).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    halt_after_us: float = Field(ge=0)
+    """Idle time after which the vCPU halts (shorter idle spells are polled through, warm)."""
+    wake_us: float = Field(ge=0)
+    """More CPU for the first job after a halt."""
+    cold_us_per_idle_ms: float = Field(ge=0)
+    """More again for each ms the vCPU was idle before it."""
+    cold_max_us: float = Field(ge=0)
+    """The most a wake-up costs in all (``wake_us`` included)."""
+
+
 class HardwareSpec(BaseModel):
     """One machine: what the simulated Apache runs on."""
 
@@ -82,6 +106,8 @@ class HardwareSpec(BaseModel):
     burst: BurstSpec | None = None
     host_contention: HostContentionSpec | None = None
     """A shared host slowing the vCPUs at times; None: each vCPU always has a whole core."""
+    idle_wake: IdleWakeSpec | None = None
+    """A job's extra CPU after its vCPU was idle (a halted virtual CPU); None: none."""
     price_per_hour_usd: float = Field(default=0.0, ge=0)
     sources: dict[str, str] = Field(default_factory=dict)
     """Field -> public source (URL or document) of its value."""
@@ -102,6 +128,7 @@ class HardwareSpec(BaseModel):
             nested: dict[str, type[BaseModel]] = {
                 "burst": BurstSpec,
                 "host_contention": HostContentionSpec,
+                "idle_wake": IdleWakeSpec,
             }
             ok = head in cls.model_fields and (
                 not rest or (head in nested and rest in nested[head].model_fields)

@@ -178,6 +178,16 @@ def _optional_rows(res: dict[str, Any]) -> list[Row]:
                 f"{h['mean_speed']:g}): the hardware's host_contention",
             )
         )
+    if "idle_wake" in res:
+        w = res["idle_wake"]
+        rows.append(
+            (
+                "idle wake-up",
+                f"a job after more than {w['halt_after_us']:g} us idle costs {w['wake_us']:g} us "
+                f"+ {w['cold_us_per_idle_ms']:g} us per ms idle (at most {w['cold_max_us']:g} "
+                "us): the hardware's idle_wake",
+            )
+        )
     if "trace" in res:
         rows.append(("trace", _trace_text(res["trace"])))
     sim = res["sim"]

@@ -99,6 +99,7 @@ class CFSRunQueue(CPU):
         k = len(running)
         busy = k * (self._available / self.vcpus)
         if k:
+            self.busy_until = now
             rate = self._job_rate
             work = dt * rate
             for job in running:

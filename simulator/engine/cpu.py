@@ -25,11 +25,16 @@ import heapq
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import simpy
 
+from mpmsim.engine.idle_wake import IdleWake
 from mpmsim.engine.sched_tasks import chain
 from mpmsim.engine.simpy_internals import fire_now, schedule_call
+
+if TYPE_CHECKING:
+    from mpmsim.models.hardware import IdleWakeSpec
 
 # CFS defaults (kernel/sched/fair.c): 6 ms latency and 0.75 ms minimum granularity, each scaled by
 # 1 + log2(min(ncpus, 8)) ("SCHED_TUNABLESCALING_LOG").
@@ -101,6 +106,8 @@ class CPU:
         self._max_drain_per_s = vcpus / 60.0 - self._earn_per_s
         # accounting
         self.busy_core_s = 0.0  # integral of busy vCPUs (capacity actually used) over time
+        self.busy_until = 0.0  # when a job last ran
+        self._idle_wake = IdleWake()  # a halted vCPU's wake-up: none until set_idle_wake
         self.work_done_s = 0.0  # reference-core seconds of work served
         self._burst = burst
         self.credits = burst.credits_initial if burst else 0.0
@@ -115,6 +122,18 @@ class CPU:
     def runnable(self) -> int:
         """Jobs being served (under processor sharing every runnable job is)."""
         return len(self._heap)
+
+    def set_idle_wake(self, spec: IdleWakeSpec | None) -> None:
+        """What a job costs more after an idle spell (the hardware's ``idle_wake``; None:
+        nothing): mpmsim.engine.idle_wake."""
+        self._idle_wake = IdleWake(spec)
+
+    def _after_idle_s(self, now: float) -> float:
+        """What a job arriving at ``now`` costs more for the idle spell before it (with several
+        vCPUs, counted from the last job anywhere: a lower bound)."""
+        if not self._idle_wake.on or self.runnable:
+            return 0.0
+        return self._idle_wake.cost_s(now - self.busy_until)
 
     @property
     def has_idle_vcpu(self) -> bool:
@@ -177,8 +196,8 @@ class CPU:
         if work_s <= 0.0:
             ev.succeed()
             return ev
-        work_s += self.job_switch_s
         now = env.now
+        work_s += self.job_switch_s + self._after_idle_s(now)
         if now != self._t:
             self._advance(now)
         self._seq += 1
@@ -267,6 +286,7 @@ class CPU:
                 self._account_credits(dt, 0.0)
             return
         rate = self._rate
+        self.busy_until = now
         self._vt += dt * rate
         self.work_done_s += dt * rate * n
         busy = n if n < self._cap else self._cap

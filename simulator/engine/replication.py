@@ -81,12 +81,17 @@ class World:
 
 
 def make_cpu(env: simpy.Environment, hw: HardwareSpec) -> CPU:
-    """The machine's vCPUs under the scheduler its spec names (processor sharing or CFS)."""
+    """The machine's vCPUs under the scheduler its spec names (processor sharing or CFS),
+    with what a job costs more after an idle spell (``idle_wake``)."""
+    cpu: CPU
     if hw.cpu_scheduler == "cfs":
-        return CFSCPU(env, hw.vcpus, hw.cpu_speed, 0.0, _burst_state(hw), hw.scheduler_tick_hz)
-    if hw.cpu_scheduler == "eevdf":
-        return EEVDFCPU(env, hw.vcpus, hw.cpu_speed, 0.0, _burst_state(hw), hw.scheduler_tick_hz)
-    return CPU(env, hw.vcpus, hw.cpu_speed, 0.0, _burst_state(hw))
+        cpu = CFSCPU(env, hw.vcpus, hw.cpu_speed, 0.0, _burst_state(hw), hw.scheduler_tick_hz)
+    elif hw.cpu_scheduler == "eevdf":
+        cpu = EEVDFCPU(env, hw.vcpus, hw.cpu_speed, 0.0, _burst_state(hw), hw.scheduler_tick_hz)
+    else:
+        cpu = CPU(env, hw.vcpus, hw.cpu_speed, 0.0, _burst_state(hw))
+    cpu.set_idle_wake(hw.idle_wake)
+    return cpu
 
 
 def build_world(prep: Prepared, index: int = 0) -> World:

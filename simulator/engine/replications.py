@@ -134,6 +134,8 @@ class RunResult:
         host = p.hardware.host_contention
         if host is not None:  # the assumption that widens the tails: say it beside them
             out["host_contention"] = {**host.model_dump(), "mean_speed": _r(host.mean_speed)}
+        if p.hardware.idle_wake is not None:  # what a lightly loaded server's CPU rests on
+            out["idle_wake"] = p.hardware.idle_wake.model_dump()
         return out
 
     def classes(self) -> dict[str, dict[str, Any]]:
