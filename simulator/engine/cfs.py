@@ -159,7 +159,8 @@ class CFSCPU(CFSRunQueue):
         if work_s <= 0.0:
             return done_at_once(ev, on_start, end)
         now = env.now
-        work_s += self._after_idle_s(now)
+        if self._idle_wake.on:
+            work_s += self._after_idle_s(now)
         running = self._running
         if running or self._queue:
             self._advance(now)

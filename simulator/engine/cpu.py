@@ -197,7 +197,9 @@ class CPU:
             ev.succeed()
             return ev
         now = env.now
-        work_s += self.job_switch_s + self._after_idle_s(now)
+        work_s += self.job_switch_s
+        if self._idle_wake.on:
+            work_s += self._after_idle_s(now)
         if now != self._t:
             self._advance(now)
         self._seq += 1

@@ -117,7 +117,8 @@ class EEVDFCPU(CFSCPU):
         if work_s <= 0.0:
             return done_at_once(ev, on_start, end)
         now = env.now
-        work_s += self._after_idle_s(now)
+        if self._idle_wake.on:
+            work_s += self._after_idle_s(now)
         if now != self._t:
             self._advance(now)
         v = avg = self._average_v()
