@@ -7,6 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import simpy
+
+from mpmsim.engine.cpu import CPU
 from mpmsim.engine.replications import run_prepared
 from mpmsim.engine.summary import summarize
 from mpmsim.spec.reading import load_scenario_data
@@ -85,3 +88,18 @@ class Outcome(NamedTuple):
 
 Cli = Callable[..., Outcome]
 """``mpmsim ARGS`` as the ``mpmsim`` fixture (tests/conftest.py) runs it."""
+
+
+def finish_times(cpu: CPU, env: simpy.Environment, jobs: list[tuple[float, float]]) -> list[float]:
+    """Start each (at_s, work_s) job on ``cpu`` at its time; when each finished."""
+    done = [float("nan")] * len(jobs)
+
+    def start(i: int, at: float, work: float):  # type: ignore[no-untyped-def]
+        yield env.timeout(at)
+        yield cpu.run(work)
+        done[i] = env.now
+
+    for i, (at, work) in enumerate(jobs):
+        env.process(start(i, at, work))
+    env.run()
+    return done

@@ -21,26 +21,11 @@ from mpmsim.engine.eevdf import EEVDFCPU
 from mpmsim.engine.replications import run_prepared
 from mpmsim.engine.summary import summarize
 from mpmsim.models.hardware import HardwareSpec, IdleWakeSpec, load_hardware
-from tests.helpers import IDEAL_HW, Cli, prepared
+from tests.helpers import IDEAL_HW, Cli, finish_times, prepared
 
 MS = 0.001
 US = 1e-6
 WAKE = IdleWakeSpec(halt_after_us=100, wake_us=40, cold_us_per_idle_ms=26, cold_max_us=270)
-
-
-def _finish_times(cpu: CPU, env: simpy.Environment, jobs: list[tuple[float, float]]) -> list[float]:
-    """Start each (at_s, work_s) job at its time; when each finished."""
-    done = [float("nan")] * len(jobs)
-
-    def start(i: int, at: float, work: float):  # type: ignore[no-untyped-def]
-        yield env.timeout(at)
-        yield cpu.run(work)
-        done[i] = env.now
-
-    for i, (at, work) in enumerate(jobs):
-        env.process(start(i, at, work))
-    env.run()
-    return done
 
 
 @pytest.fixture(params=[CPU, CFSCPU, EEVDFCPU], ids=["ps", "cfs", "eevdf"])
@@ -56,7 +41,7 @@ def test_a_job_after_a_long_idle_spell_pays_the_wake_and_the_cold(
 ) -> None:
     cpu, env = cpu_env
     # the first job ends at 0.1 ms; the second comes 2 ms later: 40 + 26 x 2 = 92 us more
-    first, second = _finish_times(cpu, env, [(0.0, 0.1 * MS), (2.1 * MS, 0.1 * MS)])
+    first, second = finish_times(cpu, env, [(0.0, 0.1 * MS), (2.1 * MS, 0.1 * MS)])
     assert first == pytest.approx(0.1 * MS)  # nothing ran before it: busy_until 0, idle 0
     assert second == pytest.approx(2.1 * MS + 0.1 * MS + 92 * US)
 
@@ -64,21 +49,21 @@ def test_a_job_after_a_long_idle_spell_pays_the_wake_and_the_cold(
 def test_the_cost_stops_at_the_whole_cold_cache(cpu_env: tuple[CPU, simpy.Environment]) -> None:
     cpu, env = cpu_env
     # 50 ms idle: 40 + 1,300 us, capped at 270
-    _, second = _finish_times(cpu, env, [(0.0, 0.1 * MS), (50.1 * MS, 0.1 * MS)])
+    _, second = finish_times(cpu, env, [(0.0, 0.1 * MS), (50.1 * MS, 0.1 * MS)])
     assert second == pytest.approx(50.1 * MS + 0.1 * MS + 270 * US)
 
 
 def test_a_short_spell_is_polled_through(cpu_env: tuple[CPU, simpy.Environment]) -> None:
     cpu, env = cpu_env
     # 80 us idle, under halt_after_us: the vCPU polled, the job costs what it costs
-    _, second = _finish_times(cpu, env, [(0.0, 0.1 * MS), (0.18 * MS, 0.1 * MS)])
+    _, second = finish_times(cpu, env, [(0.0, 0.1 * MS), (0.18 * MS, 0.1 * MS)])
     assert second == pytest.approx(0.28 * MS)
 
 
 def test_a_busy_cpu_pays_nothing(cpu_env: tuple[CPU, simpy.Environment]) -> None:
     cpu, env = cpu_env
     # the second job arrives while the first runs, the third just as the second ends
-    ends = _finish_times(cpu, env, [(0.0, 1 * MS), (0.5 * MS, 1 * MS), (2 * MS, 1 * MS)])
+    ends = finish_times(cpu, env, [(0.0, 1 * MS), (0.5 * MS, 1 * MS), (2 * MS, 1 * MS)])
     assert ends[-1] == pytest.approx(3 * MS)
 
 
@@ -87,7 +72,7 @@ def test_without_the_spec_a_job_costs_its_work() -> None:
     cpu = CFSCPU(env, 1)
     cpu.set_idle_wake(WAKE)
     cpu.set_idle_wake(None)
-    _, second = _finish_times(cpu, env, [(0.0, 0.1 * MS), (20 * MS, 0.1 * MS)])
+    _, second = finish_times(cpu, env, [(0.0, 0.1 * MS), (20 * MS, 0.1 * MS)])
     assert second == pytest.approx(20.1 * MS)
 
 

@@ -15,23 +15,9 @@ from hypothesis import strategies as st
 from mpmsim.engine.cfs import CFSCPU
 from mpmsim.engine.cpu import CPU
 from mpmsim.engine.eevdf import EEVDFCPU
+from tests.helpers import finish_times
 
 MS = 0.001
-
-
-def _finish_times(cpu: CPU, env: simpy.Environment, jobs: list[tuple[float, float]]) -> list[float]:
-    """Start each (at_s, work_s) job at its time; when each finished."""
-    done = [float("nan")] * len(jobs)
-
-    def start(i: int, at: float, work: float):  # type: ignore[no-untyped-def]
-        yield env.timeout(at)
-        yield cpu.run(work)
-        done[i] = env.now
-
-    for i, (at, work) in enumerate(jobs):
-        env.process(start(i, at, work))
-    env.run()
-    return done
 
 
 LINUX = [CFSCPU, EEVDFCPU]
@@ -42,10 +28,10 @@ def test_jobs_run_one_at_a_time_not_shared(cpu_class: type[CFSCPU]) -> None:
     # Processor sharing would finish both at 2 ms; Linux runs the first to its end (it needs
     # less than a tick), then the second.
     env = simpy.Environment()
-    done = _finish_times(cpu_class(env, vcpus=1), env, [(0.0, 1 * MS), (0.0, 1 * MS)])
+    done = finish_times(cpu_class(env, vcpus=1), env, [(0.0, 1 * MS), (0.0, 1 * MS)])
     assert done == [1 * MS, 2 * MS]
     env = simpy.Environment()
-    shared = _finish_times(CPU(env, vcpus=1), env, [(0.0, 1 * MS), (0.0, 1 * MS)])
+    shared = finish_times(CPU(env, vcpus=1), env, [(0.0, 1 * MS), (0.0, 1 * MS)])
     assert shared[0] == shared[1] == 2 * MS
 
 
@@ -53,7 +39,7 @@ def test_a_woken_task_preempts_one_that_ran_past_the_wakeup_granularity() -> Non
     # The long job has run 5 ms; the newcomer is placed at min_vruntime - latency/2 and leads it
     # by more than 1 ms, so it runs at once and the long job resumes after it.
     env = simpy.Environment()
-    done = _finish_times(CFSCPU(env, vcpus=1), env, [(0.0, 10 * MS), (5 * MS, 0.5 * MS)])
+    done = finish_times(CFSCPU(env, vcpus=1), env, [(0.0, 10 * MS), (5 * MS, 0.5 * MS)])
     assert abs(done[1] - 5.5 * MS) < 1e-12
     assert abs(done[0] - 10.5 * MS) < 1e-12
 
@@ -63,7 +49,7 @@ def test_long_jobs_take_turns_at_ticks(cpu_class: type[CFSCPU]) -> None:
     # Two 20 ms jobs on one vCPU at HZ 250: each runs until a tick finds it past its slice.
     env = simpy.Environment()
     cpu = cpu_class(env, vcpus=1, tick_hz=250)
-    done = _finish_times(cpu, env, [(0.0, 20 * MS), (0.0, 20 * MS)])
+    done = finish_times(cpu, env, [(0.0, 20 * MS), (0.0, 20 * MS)])
     assert abs(max(done) - 40 * MS) < 1e-9  # no work lost without a switch cost
     assert min(done) > 30 * MS  # neither ran to its end alone first
 
@@ -71,7 +57,7 @@ def test_long_jobs_take_turns_at_ticks(cpu_class: type[CFSCPU]) -> None:
 def test_a_resumed_job_pays_a_context_switch() -> None:
     env = simpy.Environment()
     cpu = CFSCPU(env, vcpus=1, switch_s=10e-6)
-    done = _finish_times(cpu, env, [(0.0, 10 * MS), (5 * MS, 0.5 * MS)])
+    done = finish_times(cpu, env, [(0.0, 10 * MS), (5 * MS, 0.5 * MS)])
     assert abs(done[0] - (10.5 * MS + 10e-6)) < 1e-12
 
 
@@ -82,7 +68,7 @@ def test_eevdf_wakeup_waits_for_the_tick_then_takes_its_turn() -> None:
     # 8.75 ms and the short one, eligible with the earlier deadline, runs: 8 -> 8.5 ms.
     env = simpy.Environment()
     cpu = EEVDFCPU(env, vcpus=1, switch_s=10e-6)
-    done = _finish_times(cpu, env, [(0.0, 10 * MS), (5 * MS, 0.5 * MS)])
+    done = finish_times(cpu, env, [(0.0, 10 * MS), (5 * MS, 0.5 * MS)])
     assert abs(done[1] - 8.5 * MS) < 1e-12
     assert abs(done[0] - (10.5 * MS + 10e-6)) < 1e-12
 
@@ -90,7 +76,7 @@ def test_eevdf_wakeup_waits_for_the_tick_then_takes_its_turn() -> None:
 @pytest.mark.parametrize("cpu_class", LINUX)
 def test_two_vcpus_run_two_jobs_at_once(cpu_class: type[CFSCPU]) -> None:
     env = simpy.Environment()
-    done = _finish_times(cpu_class(env, vcpus=2), env, [(0.0, 1 * MS)] * 3)
+    done = finish_times(cpu_class(env, vcpus=2), env, [(0.0, 1 * MS)] * 3)
     assert sorted(done) == [1 * MS, 1 * MS, 2 * MS]
 
 
@@ -106,7 +92,7 @@ def test_work_is_conserved(
     """Every job finishes, no earlier than its work allows, and the CPU served exactly the work."""
     env = simpy.Environment()
     cpu = cpu_class(env, vcpus=vcpus)
-    done = _finish_times(cpu, env, jobs)
+    done = finish_times(cpu, env, jobs)
     for (at, work), end in zip(jobs, done, strict=True):
         assert end >= at + work - 1e-9
     total = sum(w for _, w in jobs)
@@ -130,7 +116,7 @@ def test_mm1_mean_response_time(cpu_class: type[CFSCPU]) -> None:
     work = rng.exponential(mean_work, n)
     env = simpy.Environment()
     cpu = cpu_class(env, vcpus=1)
-    done = _finish_times(cpu, env, list(zip(arrivals.tolist(), work.tolist(), strict=True)))
+    done = finish_times(cpu, env, list(zip(arrivals.tolist(), work.tolist(), strict=True)))
     response = np.asarray(done) - arrivals
     expected = 1.0 / (1.0 / mean_work - lam)
     assert abs(response[1000:].mean() / expected - 1.0) < 0.06
@@ -143,7 +129,7 @@ def test_eevdf_a_woken_task_keeps_the_lag_its_task_slept_with() -> None:
     # that task's lag: placed 1.9 ms before A's vruntime with the earlier deadline, it preempts
     # A (past its slice) at once and ends at 5.3 ms; at lag 0 it would wait for the 8 ms tick.
     env = simpy.Environment()
-    done = _finish_times(
+    done = finish_times(
         EEVDFCPU(env, vcpus=1), env, [(0.0, 10 * MS), (0.0, 0.2 * MS), (5 * MS, 0.3 * MS)]
     )
     assert done[1] == pytest.approx(4.2 * MS)
@@ -199,5 +185,5 @@ def test_eevdf_a_task_asleep_ahead_of_the_average_still_counts_in_it() -> None:
         (6 * MS, 1 * MS),
         (8 * MS, 0.5 * MS),
     ]
-    done = _finish_times(EEVDFCPU(env, vcpus=1), env, jobs)
+    done = finish_times(EEVDFCPU(env, vcpus=1), env, jobs)
     assert done == pytest.approx([7 * MS, 7.3 * MS, 10.3 * MS, 11.3 * MS, 11.8 * MS])
