@@ -66,7 +66,7 @@ class IdleWakeSpec(BaseModel):
     costs ``wake_us`` more, plus ``cold_us_per_idle_ms`` for each ms the vCPU was idle, up to
     ``cold_max_us`` in all (every cache line gone). Paced keep-alive clients on a mostly idle
     server show it; a saturated server never idles and pays nothing
-    (mpmsim.engine.request_work).
+    (mpmsim.engine.idle_wake).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

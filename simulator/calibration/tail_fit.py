@@ -53,7 +53,7 @@ import numpy as np
 
 from mpmsim.calibration.check import simulate_rows
 from mpmsim.calibration.measured import Setup
-from mpmsim.engine.cpu import min_granularity_s
+from mpmsim.engine.sched_tunables import min_granularity_s
 from mpmsim.models.costs import CostModel
 from mpmsim.models.hardware import HardwareSpec
 from mpmsim.models.mpm.registry import MPM_MODELS

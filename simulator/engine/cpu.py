@@ -31,28 +31,14 @@ import simpy
 
 from mpmsim.engine.idle_wake import IdleWake
 from mpmsim.engine.sched_tasks import chain
+from mpmsim.engine.sched_tunables import latency_s, min_granularity_s
 from mpmsim.engine.simpy_internals import fire_now, schedule_call
 
 if TYPE_CHECKING:
     from mpmsim.models.hardware import IdleWakeSpec
 
-# CFS defaults (kernel/sched/fair.c): 6 ms latency and 0.75 ms minimum granularity, each scaled by
-# 1 + log2(min(ncpus, 8)) ("SCHED_TUNABLESCALING_LOG").
-_CFS_LATENCY_S = 0.006
-_CFS_MIN_GRANULARITY_S = 0.00075
 # Relative slack when deciding that a job's work is done (floating point).
 _EPS = 1e-12
-
-
-def _tunable_scale(vcpus: int) -> float:
-    """SCHED_TUNABLESCALING_LOG: the scheduler's latency and granularity grow with the vCPUs."""
-    return 1.0 + math.log2(min(vcpus, 8))
-
-
-def min_granularity_s(vcpus: int) -> float:
-    """CFS's minimum granularity (EEVDF's base slice) on ``vcpus``: the shortest run a task
-    has before the tick may take its vCPU away."""
-    return _CFS_MIN_GRANULARITY_S * _tunable_scale(vcpus)
 
 
 @dataclass(frozen=True)
@@ -90,7 +76,7 @@ class CPU:
         self.switch_s = switch_s
         self.job_switch_s = 0.0  # extra work per job: the switch into its task (tasks alive)
         self.tasks_alive = 1  # processes and threads alive (the server keeps it; CFS uses it)
-        self._latency = _CFS_LATENCY_S * _tunable_scale(vcpus)
+        self._latency = latency_s(vcpus)
         self._min_gran = min_granularity_s(vcpus)
         self._heap: list[tuple[float, int, simpy.Event]] = []
         self._seq = 0
@@ -130,8 +116,9 @@ class CPU:
 
     def _after_idle_s(self, now: float) -> float:
         """What a job arriving at ``now`` costs more for the idle spell before it (with several
-        vCPUs, counted from the last job anywhere: a lower bound)."""
-        if not self._idle_wake.on or self.runnable:
+        vCPUs, counted from the last job anywhere: a lower bound); callers check
+        ``self._idle_wake.on`` first, so a CPU without it pays nothing per job."""
+        if self.runnable:
             return 0.0
         return self._idle_wake.cost_s(now - self.busy_until)
 

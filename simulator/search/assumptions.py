@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from mpmsim.engine.cpu import min_granularity_s
+from mpmsim.engine.sched_tunables import min_granularity_s
 from mpmsim.models.costs import CostModel, cost_catalog
 from mpmsim.models.mpm.registry import kept_connection_kib
 from mpmsim.search.php import fpm_backend, fpm_child_mib, modphp_growth_mib
