@@ -81,6 +81,33 @@ def test_linear_fits_recover_known_parameters(runs: list[MeasuredRun]) -> None:
 
 
 @needs_data
+def test_the_cpu_fit_takes_the_simulated_idle_wake_ups_off(runs: list[MeasuredRun]) -> None:
+    # Every third row measured 0.01-0.05 ms more: the wake-ups of its halted vCPU, which the
+    # simulator charges by itself (calibration.wake_sim). Told them, the fit recovers the
+    # parameters exactly; blind to them it charges them to Apache's own terms.
+    base = load_costs("default").model_copy(
+        update={"switch_us_per_process": 0.0, "fork_cpu_ms": 0.0, "thread_create_cpu_ms": 0.0}
+    )
+    fake, wake = [], {}
+    for i, r in enumerate(_synthetic(runs)):
+        if i % 3 == 0:
+            wake[r.run_id] = 0.01 * (1 + i % 5)
+            r = dataclasses.replace(
+                r, apache_cpu_ms_per_req=float(r.apache_cpu_ms_per_req or 0.0) + wake[r.run_id]
+            )
+        fake.append(r)
+    told = fit_cpu(fake, base, context_switch_us=2.0, wake=wake)
+    assert told.values["classes.static.cpu_ms"] == pytest.approx(
+        0.025 + 0.03 - base.request_cpu_ms, abs=1e-6
+    )
+    assert told.values["conn_cpu_ms"] == pytest.approx(0.03, abs=1e-6)
+    assert told.values["switch_us"] == pytest.approx(7.0, abs=1e-3)
+    blind = fit_cpu(fake, base, context_switch_us=2.0)
+    for name in ("classes.static.cpu_ms", "classes.wait.cpu_ms"):  # +0.0015 and +0.003 ms
+        assert blind.values[name] > told.values[name] + 0.001, name
+
+
+@needs_data
 def test_cpu_measured_on_a_shared_host_is_fitted_as_work_at_full_speed(
     runs: list[MeasuredRun],
 ) -> None:

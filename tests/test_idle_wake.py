@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
+from unittest.mock import ANY
 
 import pytest
 import simpy
@@ -89,7 +91,7 @@ def test_the_spec_is_checked_and_cited() -> None:
     assert bench.idle_wake is not None and bench.sources["idle_wake"]
 
 
-def _paced(idle_wake: IdleWakeSpec | None, rate: float) -> dict[str, object]:
+def _paced(idle_wake: IdleWakeSpec | None, rate: float) -> dict[str, Any]:
     """20 keep-alive clients at ``rate`` requests a second each, 0.05 ms requests, one vCPU."""
     hw = dict(IDEAL_HW, cpu_scheduler="cfs")
     if idle_wake is not None:
@@ -107,10 +109,22 @@ def test_a_lightly_loaded_server_pays_per_request_what_a_busy_one_does_not() -> 
     # 100 req/s: the vCPU idles ~10 ms between requests, so each request's first job pays about
     # the whole 270 us; at 20,000 req/s offered the CPU is saturated and never idles.
     slow_plain, slow = _paced(None, 5.0), _paced(WAKE, 5.0)
-    extra_ms = slow["cpu_ms_per_request"] - slow_plain["cpu_ms_per_request"]  # type: ignore[operator]
+    extra_ms = slow["cpu_ms_per_request"] - slow_plain["cpu_ms_per_request"]
     assert 0.2 < extra_ms < 0.3
+    # the run counts what it added (what calibrate takes off a measured row: calibration.wake_sim)
+    assert slow["idle_wake_cpu_ms_per_request"] == pytest.approx(extra_ms, rel=0.05)
+    assert slow_plain["idle_wake_cpu_ms_per_request"] == 0.0
     busy_plain, busy = _paced(None, 1000.0), _paced(WAKE, 1000.0)
     assert busy["cpu_ms_per_request"] == pytest.approx(busy_plain["cpu_ms_per_request"], rel=0.02)
+    assert busy["idle_wake_cpu_ms_per_request"] < 0.002
+
+
+def test_the_count_is_the_work_added(cpu_env: tuple[CPU, simpy.Environment]) -> None:
+    cpu, env = cpu_env
+    # 92 us after 2 ms idle, nothing after 80 us (polled), 270 after 50 ms (the cap)
+    jobs = [(0.0, 0.1 * MS), (2.1 * MS, 0.1 * MS), (2.372 * MS, 0.1 * MS), (52.5 * MS, 0.1 * MS)]
+    finish_times(cpu, env, jobs)
+    assert cpu.idle_wake_s == pytest.approx((92 + 270) * US)
 
 
 def test_the_run_says_what_an_idle_vcpu_costs(mpmsim: Cli) -> None:
@@ -118,11 +132,15 @@ def test_the_run_says_what_an_idle_vcpu_costs(mpmsim: Cli) -> None:
                  "hardware=bench-1core", "--set", "load.requests=2000", "--json")  # fmt: skip
     assert out.returncode == 0, out.stderr
     bench = load_hardware("bench-1core").idle_wake
-    assert bench is not None and json.loads(out.stdout)["idle_wake"] == bench.model_dump()
+    said = json.loads(out.stdout)["idle_wake"]
+    assert bench is not None and said == {**bench.model_dump(), "cpu_ms_per_request": ANY}
+    assert 0.0 <= said["cpu_ms_per_request"] < 0.01  # ab's 100 clients keep the CPU busy
     text = mpmsim("run", "workloads/examples/primer-ab-event.yaml", "--set",
                   "hardware=bench-1core", "--set", "load.requests=2000")  # fmt: skip
     assert re.search(
-        rf"idle wake-up +a job after more than 100 us idle costs {bench.wake_us:g} us", text.stdout
+        rf"idle wake-up +a job after more than 100 us idle costs {bench.wake_us:g} us.*"
+        r"; [0-9.]+ ms of the CPU per request here",
+        text.stdout,
     )
     plain = mpmsim("run", "workloads/examples/primer-ab-event.yaml", "--set",
                    "load.requests=2000", "--json")  # fmt: skip

@@ -13,7 +13,7 @@ come with its forks, so no row could tell them apart).
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from mpmsim.calibration.regressors import (
     exit_cpu_ms,
     recycles,
 )
+from mpmsim.calibration.wake_sim import wake_ms
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel, RequestClassCost
 from mpmsim.models.mpm.registry import MPM_MODELS
@@ -51,6 +52,7 @@ KEEPABLE = ("switch_us_per_task", *TOLD_ONLY)
 def fit_cpu(
     runs: Sequence[MeasuredRun], base: CostModel, context_switch_us: float,
     keep: Collection[str] = (), work_per_cpu_s: float = 1.0, cores: float = 1.0,
+    wake: Mapping[str, float] | None = None,
 ) -> ParamFit:  # fmt: skip
     """Fit handler CPU per class, per-connection CPU and the thread-switch cost, and what a
     connection costs more when it finds the CPU idle (``idle_connection_us``: the one-client
@@ -68,6 +70,10 @@ def fit_cpu(
     keeps the base's value, as the names in ``keep`` do. A child's start costs
     (:data:`START_COSTS`) are fitted only from rows that recycle children, each kept at the
     base's prior unless it comes out at :data:`START_COST_T` standard errors.
+
+    ``wake`` gives, by run id, the CPU per request the simulator charges a row's idle
+    wake-ups (:mod:`~mpmsim.calibration.wake_sim`); it is taken off the row's, since the
+    simulator adds it itself.
     """
     usable = [r for r in runs if r.apache_cpu_ms_per_req and r.requests_completed >= 1000]
     classes = sorted({r.content for r in usable})
@@ -90,8 +96,9 @@ def fit_cpu(
         keep = {*keep, *START_COSTS}
     elif not any(recycles(r) and _threaded(r) for r in usable):
         keep = {*keep, "thread_create_cpu_ms"}
-    # what the fit does not take from a row: the request's base CPU and its children's exits
-    given = [base.request_cpu_ms + exit_cpu_ms(r, base) for r in usable]
+    # what the fit does not take from a row: the request's base CPU, its children's exits and
+    # the idle wake-ups the simulator charges it
+    given = [base.request_cpu_ms + exit_cpu_ms(r, base) + wake_ms(wake, r) for r in usable]
     obs = np.asarray([float(r.apache_cpu_ms_per_req or 0.0) * work_per_cpu_s for r in usable])
     a = np.asarray(rows)
     b = obs - np.asarray(given)

@@ -13,7 +13,9 @@ Two stages:
    where that depends on the run (how many workers of a threaded MPM have served when one
    child can hold the load; how many connections event's listeners hold with their pools:
    :mod:`~mpmsim.calibration.used_sim`), those rows are simulated once, with the CPU already
-   fitted, before the memory fit.
+   fitted, before the memory fit. On hardware whose idle vCPU halts (``idle_wake``), the rows
+   whose CPU was partly idle are simulated once with the CPU fitted, and the CPU fitted again
+   without what the simulator charges their wake-ups (:mod:`~mpmsim.calibration.wake_sim`).
 2. **Check.** Every row, fitted or held out, is then simulated with the fitted model (each row
    with a seed of its own, from its id: ``check.row_seed``) and its throughput, latency
    percentiles, CPU per request, memory and process count compared with what was measured.
@@ -51,6 +53,7 @@ from mpmsim.calibration.tail_fit import (
     tail_rows,
 )
 from mpmsim.calibration.used_sim import simulated_counts
+from mpmsim.calibration.wake_sim import plus_wake, simulated_wake_ms
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel, RequestClassCost
 from mpmsim.workloads.readers import MeasuredRun
@@ -76,6 +79,8 @@ class Calibration:
     class_rows: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     seconds: float = 0.0
     replications: int = 1  # simulations per row in the comparison, their mean compared
+    #: by run id, the idle wake-ups' CPU per request taken off a fitted row's (wake_sim)
+    idle_wake_ms: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (``mpmsim calibrate --json``)."""
@@ -94,6 +99,7 @@ class Calibration:
             "skipped": self.skipped,
             "rows": self.rows,
             "replications": self.replications,
+            "idle_wake_ms": self.idle_wake_ms,
             "seconds": self.seconds,
         }
 
@@ -250,6 +256,21 @@ def calibrate(
         estimate_client_conn_ms(apache_rows, rtt, model_cpu_ms(cpu, base), beside) if apache_rows
         else base.client_conn_ms
     )  # fmt: skip
+    # On hardware whose idle vCPU halts (idle_wake), the rows whose CPU was partly idle are
+    # simulated once with the CPU fitted, and the CPU the simulator charges their wake-ups is
+    # taken off what they measured before the CPU (and PHP's) is fitted again (wake_sim).
+    wake: dict[str, float] = {}
+    if simulate:
+        wake = simulated_wake_ms(
+            fit_rows, with_kernel(fitted_costs(base, cpu, None, cs_us), kernel).model_copy(
+                update={"client_conn_ms": round(client_conn_ms, 5)}),
+            Setup(setup_hardware, rtt), cores=cores, jobs=jobs, seed=seed, progress=progress,
+        )  # fmt: skip
+    if wake and apache_rows:
+        cpu = fit_cpu(apache_rows, base, cs_us, keep, work_per_cpu_s, cores, wake)
+        client_conn_ms = estimate_client_conn_ms(
+            apache_rows, rtt, plus_wake(model_cpu_ms(cpu, base), wake), beside
+        )
     # Where one child can hold a row's load, the workers that served are the simulator's count
     # (used_sim), run with the CPU fitted: memory does not change what the simulator does.
     # So are event's connections held by its listeners with their pools (listener_kept_peak).
@@ -296,7 +317,7 @@ def calibrate(
             },
         }
     )
-    php = fit_php(php_rows, costs, cs_us, memory_csv) if php_rows else None
+    php = fit_php(php_rows, costs, cs_us, memory_csv, wake) if php_rows else None
     costs = with_php(costs, php) if php else costs
     # The tail after the response only shows in simulated latencies: fitted by simulation
     # (tail_fit), after everything it rests on; without rows that show it, the base's value.
@@ -316,7 +337,7 @@ def calibrate(
     cal = Calibration(costs=costs, cpu_fit=cpu, memory_fit=mem, network_rtt_ms=rtt,
                       skipped=skipped, php_fit=php, tail_fit=tail, kernel_fit=kernel,
                       replications=replications, shared_core=shared_core_rows(runs),
-                      class_rows=class_clients(apache_rows))  # fmt: skip
+                      class_rows=class_clients(apache_rows), idle_wake_ms=wake)  # fmt: skip
     if simulate:
         setup = Setup(setup_hardware, rtt)
         cal.rows = compare(

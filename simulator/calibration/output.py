@@ -150,6 +150,13 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
     rtt = cal.network_rtt_ms
     told = f"{rtt:.4f} ms" if rtt > 0 else "0 ms (no one-client row tells it: none assumed)"
     lines.append(f"  client round trip (from c=1 rows) {told}")
+    wake = [ms for ms in cal.idle_wake_ms.values() if ms > 0.0]
+    if wake:
+        lines.append(
+            f"  idle wake-ups (hardware idle_wake) taken off {len(wake)} rows' measured CPU "
+            f"before the fit: {min(wake):.4f}-{max(wake):.4f} ms per request (the simulator "
+            "charges them itself)"
+        )
     tail = cal.tail_fit
     lines.append(
         f"  after_response_cpu_ms            {c.after_response_cpu_ms:.5g}"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ import numpy as np
 
 from mpmsim.calibration.linear import robust_linear
 from mpmsim.calibration.regressors import CPU_TERMS, cpu_regressors, peak_connections_mib
+from mpmsim.calibration.wake_sim import wake_ms
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel
 from mpmsim.workloads.readers import MeasuredRun
@@ -108,9 +109,12 @@ def _solve(
 
 
 def fit_php_cpu(
-    fit: PhpFit, runs: Sequence[MeasuredRun], costs: CostModel, context_switch_us: float
-) -> None:
-    """``php_request_cpu_ms`` and ``fastcgi_handoff_cpu_ms`` from the rows' exact CPU."""
+    fit: PhpFit, runs: Sequence[MeasuredRun], costs: CostModel, context_switch_us: float,
+    wake: Mapping[str, float] | None = None,
+) -> None:  # fmt: skip
+    """``php_request_cpu_ms`` and ``fastcgi_handoff_cpu_ms`` from the rows' exact CPU, less
+    what ``wake`` says the simulator charges each row's idle wake-ups
+    (:mod:`~mpmsim.calibration.wake_sim`: the simulator adds them itself)."""
     rows, y, obs = [], [], []
     for r in runs:
         cpu, script = _num(r, "server_cpu_ms_per_req"), _num(r, "script_cpu_ms")
@@ -119,7 +123,7 @@ def fit_php_cpu(
         if r.requests_completed < 1000:
             continue
         rows.append([1.0, 1.0 if r.extra["php"] == "fpm" else 0.0])
-        y.append(cpu - script - apache_own_cpu_ms(r, costs, context_switch_us))
+        y.append(cpu - script - apache_own_cpu_ms(r, costs, context_switch_us) - wake_ms(wake, r))
         obs.append(cpu)
     start = [max(getattr(costs, n), 1e-3) for n in CPU_FIELDS]
     _solve(fit, CPU_FIELDS, rows, y, obs, start)
@@ -128,7 +132,9 @@ def fit_php_cpu(
         fit.justification["php_request_cpu_ms"] = (
             f"mpmsim calibrate: {len(rows)} PHP rows ({n_mod} mod_php) at c > 1, the exact "
             "server CPU per request (server_cpu_ms_per_req) less the script's cpu_ms and "
-            "Apache's own CPU as the model charges it, against 1 (every PHP request)"
+            "Apache's own CPU as the model charges it"
+            + (" and the idle wake-ups' CPU the simulator charges" if wake else "")
+            + ", against 1 (every PHP request)"
         )
     if "fastcgi_handoff_cpu_ms" in fit.values:
         fit.justification["fastcgi_handoff_cpu_ms"] = (
@@ -214,11 +220,12 @@ def fit_php_growth(fit: PhpFit, path: Path | None) -> None:
 
 def fit_php(
     runs: Sequence[MeasuredRun], costs: CostModel, context_switch_us: float,
-    memory_csv: Path | None = None,
+    memory_csv: Path | None = None, wake: Mapping[str, float] | None = None,
 ) -> PhpFit:  # fmt: skip
-    """Fit every PHP field the PHP rows (and memory.csv) identify; ``costs`` gives Apache's."""
+    """Fit every PHP field the PHP rows (and memory.csv) identify; ``costs`` gives Apache's,
+    ``wake`` the rows' simulated idle wake-ups' CPU per request (wake_sim)."""
     fit = PhpFit()
-    fit_php_cpu(fit, runs, costs, context_switch_us)
+    fit_php_cpu(fit, runs, costs, context_switch_us, wake)
     fit_php_memory(fit, runs, costs)
     fit_php_growth(fit, memory_csv)
     return fit

@@ -185,7 +185,8 @@ def _optional_rows(res: dict[str, Any]) -> list[Row]:
                 "idle wake-up",
                 f"a job after more than {w['halt_after_us']:g} us idle costs {w['wake_us']:g} us "
                 f"+ {w['cold_us_per_idle_ms']:g} us per ms idle (at most {w['cold_max_us']:g} "
-                "us): the hardware's idle_wake",
+                f"us): the hardware's idle_wake; {_fmt(w.get('cpu_ms_per_request'), ' ms', 4)}"
+                " of the CPU per request here",
             )
         )
     if "trace" in res:

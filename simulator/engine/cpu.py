@@ -120,7 +120,12 @@ class CPU:
         ``self._idle_wake.on`` first, so a CPU without it pays nothing per job."""
         if self.runnable:
             return 0.0
-        return self._idle_wake.cost_s(now - self.busy_until)
+        return self._idle_wake.charge(now - self.busy_until)
+
+    @property
+    def idle_wake_s(self) -> float:
+        """The work the idle wake-ups have added to jobs so far (reference-core seconds)."""
+        return self._idle_wake.charged_s
 
     @property
     def has_idle_vcpu(self) -> bool:

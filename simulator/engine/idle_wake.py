@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 class IdleWake:
     """The extra CPU of a job that wakes a vCPU after ``idle_s`` of rest."""
 
-    __slots__ = ("_cold_per_idle", "_halt_after_s", "_max_s", "_wake_s", "on")
+    __slots__ = ("_cold_per_idle", "_halt_after_s", "_max_s", "_wake_s", "charged_s", "on")
 
     def __init__(self, spec: IdleWakeSpec | None = None) -> None:
         self.on = spec is not None and spec.cold_max_us > 0.0
@@ -29,6 +29,13 @@ class IdleWake:
         self._wake_s = spec.wake_us * 1e-6 if spec else 0.0
         self._cold_per_idle = spec.cold_us_per_idle_ms * 1e-3 if spec else 0.0
         self._max_s = spec.cold_max_us * 1e-6 if spec else 0.0
+        self.charged_s = 0.0  # what :meth:`charge` has added to jobs so far
+
+    def charge(self, idle_s: float) -> float:
+        """:meth:`cost_s`, counted in :attr:`charged_s` (the run's idle wake-up CPU)."""
+        extra = self.cost_s(idle_s)
+        self.charged_s += extra
+        return extra
 
     def cost_s(self, idle_s: float) -> float:
         """Nothing after a spell the vCPU polled through, else the wake-up and a share of the

@@ -34,6 +34,7 @@ SERIES_COLUMNS = (
     "accept_queue",
     "throttled",
     "cpu_credits",
+    "idle_wake_s",
 )
 
 
@@ -109,5 +110,6 @@ def sample_series(
                 float(len(server.accept_queue)),
                 1.0 if cpu.throttled else 0.0,
                 cpu.credits,
+                cpu.idle_wake_s,
             )
         )

@@ -320,6 +320,7 @@ def _counters(world: World) -> dict[str, float]:
         "ram_exceeded": float(memory.exceeded),
         "cpu_busy_core_s": cpu.busy_core_s,
         "cpu_work_s": cpu.work_done_s,
+        "idle_wake_s": cpu.idle_wake_s,
         "cpu_credits_end": cpu.credits,
         "cpu_surplus_credits": cpu.surplus_credits,
         "cpu_throttled_s": cpu.throttled_s,

@@ -135,7 +135,10 @@ class RunResult:
         if host is not None:  # the assumption that widens the tails: say it beside them
             out["host_contention"] = {**host.model_dump(), "mean_speed": _r(host.mean_speed)}
         if p.hardware.idle_wake is not None:  # what a lightly loaded server's CPU rests on
-            out["idle_wake"] = p.hardware.idle_wake.model_dump()
+            out["idle_wake"] = {
+                **p.hardware.idle_wake.model_dump(),
+                "cpu_ms_per_request": _r(self.mean("idle_wake_cpu_ms_per_request")),
+            }
         return out
 
     def classes(self) -> dict[str, dict[str, Any]]:

@@ -164,9 +164,13 @@ def _cpu(
         per_request = max(1000.0 * cpu_busy * prep.hardware.cpu_speed - kernel_ms, 0.0) / completed
     else:
         per_request = math.nan
+    # of which the idle wake-ups (the hardware's idle_wake: a job's extra work after its vCPU
+    # rested, mpmsim.engine.idle_wake), what calibrate takes off a lightly loaded row's CPU
+    wake_s = rep.counters["idle_wake_s"] - _interp_series(rep, "idle_wake_s", window.start_s)
     return {
         "cpu_utilization": cpu_busy / (vcpus * elapsed) if elapsed > 0 else 0.0,
         "cpu_ms_per_request": per_request,
+        "idle_wake_cpu_ms_per_request": 1000.0 * wake_s / completed if completed else math.nan,
     }
 
 
