@@ -150,12 +150,13 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
     rtt = cal.network_rtt_ms
     told = f"{rtt:.4f} ms" if rtt > 0 else "0 ms (no one-client row tells it: none assumed)"
     lines.append(f"  client round trip (from c=1 rows) {told}")
-    wake = [ms for ms in cal.idle_wake_ms.values() if ms > 0.0]
-    if wake:
+    if cal.idle_wake_ms:
+        felt = [ms for ms in cal.idle_wake_ms.values() if ms >= 0.001]
         lines.append(
-            f"  idle wake-ups (hardware idle_wake) taken off {len(wake)} rows' measured CPU "
-            f"before the fit: {min(wake):.4f}-{max(wake):.4f} ms per request (the simulator "
-            "charges them itself)"
+            f"  idle wake-ups (hardware idle_wake): {len(cal.idle_wake_ms)} rows whose vCPU idled"
+            f" simulated, {len(felt)} with 0.001 ms or more per request"
+            + (f" (at most {max(felt):.4f})" if felt else "")
+            + ", taken off their measured CPU before the fit (the simulator charges them itself)"
         )
     tail = cal.tail_fit
     lines.append(
