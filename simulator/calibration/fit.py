@@ -105,6 +105,18 @@ class Calibration:
 
 
 # -- stage 1: the linear fits --------------------------------------------------------------------
+def _cpu_only(
+    base: CostModel, cpu: ParamFit, kernel: ParamFit | None, context_switch_us: float,
+    client_conn_ms: float,
+) -> CostModel:  # fmt: skip
+    """What the fit's own simulations run with before the memory fit: ``base`` with the CPU
+    fitted, the kernel's work beside Apache and the client's time per connection (memory
+    does not change what the simulator does)."""
+    return with_kernel(fitted_costs(base, cpu, None, context_switch_us), kernel).model_copy(
+        update={"client_conn_ms": round(client_conn_ms, 5)}
+    )
+
+
 def fitted_costs(
     base: CostModel, cpu: ParamFit, mem: ParamFit | None, context_switch_us: float
 ) -> CostModel:
@@ -259,12 +271,12 @@ def calibrate(
     # On hardware whose idle vCPU halts (idle_wake), the rows whose CPU was partly idle are
     # simulated once with the CPU fitted, and the CPU the simulator charges their wake-ups is
     # taken off what they measured before the CPU (and PHP's) is fitted again (wake_sim).
+    setup = Setup(setup_hardware, rtt)
     wake: dict[str, float] = {}
     if simulate:
         wake = simulated_wake_ms(
-            fit_rows, with_kernel(fitted_costs(base, cpu, None, cs_us), kernel).model_copy(
-                update={"client_conn_ms": round(client_conn_ms, 5)}),
-            Setup(setup_hardware, rtt), cores=cores, jobs=jobs, seed=seed, progress=progress,
+            fit_rows, _cpu_only(base, cpu, kernel, cs_us, client_conn_ms), setup, cores=cores,
+            jobs=jobs, seed=seed, progress=progress,
         )  # fmt: skip
     if wake and apache_rows:
         cpu = fit_cpu(apache_rows, base, cs_us, keep, work_per_cpu_s, cores, wake)
@@ -276,12 +288,9 @@ def calibrate(
     # So are event's connections held by its listeners with their pools (listener_kept_peak).
     used = kept = None
     if simulate and apache_rows:
-        cpu_only = with_kernel(fitted_costs(base, cpu, None, cs_us), kernel).model_copy(
-            update={"client_conn_ms": round(client_conn_ms, 5)}
-        )
         used, kept = simulated_counts(
-            apache_rows, cpu_only, Setup(setup_hardware, rtt), jobs=jobs, seed=seed,
-            progress=progress,
+            apache_rows, _cpu_only(base, cpu, kernel, cs_us, client_conn_ms), setup, jobs=jobs,
+            seed=seed, progress=progress,
         )  # fmt: skip
     mem = fit_memory(apache_rows, base, keep, cores=cores, used=used, kept=kept)
     fitted_fields = {
@@ -324,8 +333,8 @@ def calibrate(
     tail = None
     if simulate and "after_response_cpu_ms" not in keep:
         tail = fit_after_response(
-            tail_rows(apache_rows, scheduler_slice_ms(setup_hardware)), costs,
-            Setup(setup_hardware, rtt), jobs=jobs, seed=seed, progress=progress,
+            tail_rows(apache_rows, scheduler_slice_ms(setup_hardware)), costs, setup,
+            jobs=jobs, seed=seed, progress=progress,
         )  # fmt: skip
         if tail is not None:
             costs = costs.model_copy(update={
@@ -339,7 +348,6 @@ def calibrate(
                       replications=replications, shared_core=shared_core_rows(runs),
                       class_rows=class_clients(apache_rows), idle_wake_ms=wake)  # fmt: skip
     if simulate:
-        setup = Setup(setup_hardware, rtt)
         cal.rows = compare(
             runs, costs, setup, held_out=hold, jobs=jobs, progress=progress, seed=seed,
             replications=replications,

@@ -16,11 +16,13 @@ A saturated row never lets its vCPU rest and is not simulated; on hardware witho
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 
 from mpmsim.calibration.check import simulate_rows
 from mpmsim.calibration.measured import ServerMs, Setup
 from mpmsim.calibration.regressors import idle_share
+from mpmsim.engine.idle_wake import IdleWake
 from mpmsim.models.costs import CostModel
 from mpmsim.workloads.readers import MeasuredRun
 
@@ -49,8 +51,7 @@ def simulated_wake_ms(
     """By run id, the idle wake-ups' CPU per request (ms) in one simulation of each row of
     ``runs`` that :func:`rests`, each with its ``check.row_seed`` of ``seed``; empty when the
     hardware has no ``idle_wake``."""
-    spec = setup.hardware.idle_wake
-    if spec is None or spec.cold_max_us <= 0.0:
+    if not IdleWake(setup.hardware.idle_wake).on:
         return {}
     rows = [r for r in runs if rests(r, cores)]
     if not rows:
@@ -59,7 +60,7 @@ def simulated_wake_ms(
     return {
         r.run_id: float(p["idle_wake_cpu_ms"])
         for r, p in zip(rows, predicted, strict=True)
-        if p["idle_wake_cpu_ms"] == p["idle_wake_cpu_ms"]  # not NaN: the row completed some
+        if not math.isnan(p["idle_wake_cpu_ms"])  # NaN: the row completed none
     }
 
 
