@@ -235,7 +235,8 @@ def test_a_kept_class_memory_says_whether_keep_or_the_rows_kept_it() -> None:
     why = kept_class_memory(base, None, keep=("classes.cpu.child_kib",))
     assert why["classes.cpu.child_kib"].startswith("kept from the 'default' cost model, --keep: ")
     assert why["classes.cpu.worker_kib"].startswith(
-        "kept from the 'default' cost model, not fitted (the rows cannot tell it): "
+        "kept from the 'default' cost model, not fitted (the rows cannot tell it: two loaded "
+        "readings of the class or more"
     )
     every = kept_class_memory(base, None, keep=("worker_kib",))  # the field for every class
     assert "--keep" in every["classes.cpu.worker_kib"]

@@ -340,3 +340,23 @@ def test_a_class_with_only_idle_readings_keeps_the_base_s_value() -> None:
     assert fit is not None
     assert fit.values["classes.lua.worker_mib"] == 0.0
     assert math.isnan(fit.stderr["classes.lua.worker_mib"])
+
+
+def test_a_class_told_by_one_loaded_reading_keeps_the_base_s_value() -> None:
+    """One loaded reading of a class leaves its memory no residual: fitted, it would take that
+    reading's whole error. It keeps the base's value until a second reading tells it."""
+    base = load_costs({**IDEAL, "classes": {"lua": {"cpu_ms": 1.0, "worker_kib": 30.0}}})
+    static = [r for r in SYNTHETIC if r.content == "static"]
+    lua = [r for r in SYNTHETIC if r.content == "lua" and r.mpm == "event"]
+    assert lua[0].peak_pss_mb is not None
+    off = replace(lua[0], peak_pss_mb=lua[0].peak_pss_mb + 1.0)  # one reading, 1 MB off
+    alone = fit_memory([*static, off], base)
+    assert alone is not None
+    assert alone.values["classes.lua.worker_mib"] == pytest.approx(30.0 / 1024.0)
+    assert math.isnan(alone.stderr["classes.lua.worker_mib"])
+    told = fit_memory([*static, *lua], base)  # two readings (event at 5 and 9 children)
+    assert told is not None
+    assert told.values["classes.lua.worker_mib"] == pytest.approx(
+        LUA_MIB + LUA_CHILD_MIB / 25, abs=1e-4
+    )
+    assert math.isfinite(told.stderr["classes.lua.worker_mib"])

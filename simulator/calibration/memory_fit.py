@@ -45,6 +45,10 @@ def fit_memory(
     A class's ``child_kib`` is held once by every child in such a reading
     (:func:`class_children`); with one worker per child, prefork's rows alone cannot tell it
     from ``worker_kib``, so it is fitted only where the rows of a threaded MPM tell them apart.
+    Either is fitted only from two or more loaded readings of the class: one reading alone
+    (the shared set's one /cpu row, event at one client) leaves it no residual, so it would
+    take that reading's whole error (44 +- 20 KiB a worker there, against 31-37 measured at
+    16 children; docs/fidelity-log.md, session 57), and it keeps the base's value.
     A loaded reading also holds the connections the simulator holds at its peak (one per
     client, up to MaxRequestWorkers): Apache's memory for each (``connection_kib``) is a column
     of its own, fitted too (the kernel's socket memory, ``socket_kib``, is in no PSS and the
@@ -102,10 +106,11 @@ def fit_memory(
     if chosen is None:
         return None
     # each class's worker_kib, then its child_kib where the readings tell the two apart (rows
-    # of prefork, one worker per child, and of a threaded MPM, many)
+    # of prefork, one worker per child, and of a threaded MPM, many); from two loaded readings
+    # or more: one alone sets it to whatever that reading's error is, and none checks it
     for kind, first in (("worker_kib", 4), ("child_kib", 4 + len(classes))):
         for j, c in enumerate(classes, start=first):
-            if asked_to_keep(keep, c, kind) or not a[:, j].any():
+            if asked_to_keep(keep, c, kind) or np.count_nonzero(a[:, j]) < 2:
                 continue
             trial = [*chosen, j]
             if len(rows) >= len(trial) and np.linalg.matrix_rank(a[:, trial]) == len(trial):
@@ -154,7 +159,8 @@ def kept_class_memory(
 ) -> dict[str, str]:
     """Justifications for the class memories (``worker_kib``, ``child_kib``) a fit kept at the
     base model's value, where it has one: asked to (``keep``), or the rows could not tell them
-    (one /cpu row at one client cannot tell a child's share from a worker's), so the prior
+    (fewer than two loaded readings of the class; prefork's alone cannot tell a child's share
+    from a worker's), so the prior
     decides them, and the fitted model says where it comes from. Keyed ``classes.NAME.FIELD``."""
     out: dict[str, str] = {}
     for name, cls in base.classes.items():
@@ -166,7 +172,8 @@ def kept_class_memory(
                 why = base.justification.get(f"classes.{name}", "no justification there")
                 reason = (
                     "--keep" if asked_to_keep(keep, name, field) else
-                    "not fitted (the rows cannot tell it)"
+                    "not fitted (the rows cannot tell it: two loaded readings of the class or "
+                    "more, of prefork and of a threaded MPM for child_kib)"
                 )  # fmt: skip
                 out[f"classes.{name}.{field}"] = (
                     f"kept from the {base.name!r} cost model, {reason}: {why}"
