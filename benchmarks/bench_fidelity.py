@@ -124,8 +124,11 @@ def figures(all_rows: list[dict[str, Any]], campaign_of: dict[str, str]) -> dict
     for part, hold in (("held_out", True), ("fitted", False)):
         rows = [r for r in all_rows if r["held_out"] == hold]
         per: dict[str, list[dict[str, Any]]] = {}
+        by_mpm: dict[str, list[dict[str, Any]]] = {}
         for r in rows:
             per.setdefault(campaign_of[r["run_id"]], []).append(r)
+            if r.get("mpm"):
+                by_mpm.setdefault(r["mpm"], []).append(r)
         whole = _campaign(rows)
         (p95_ok, p95_n), (pss_ok, pss_n) = (
             whole["ab_p95_within_20pct"],
@@ -139,6 +142,8 @@ def figures(all_rows: list[dict[str, Any]], campaign_of: dict[str, str]) -> dict
             # the campaigns' rows together (the shared set's third apart): runs of kinds the
             # shared set does not hold
             "campaigns": _campaign(ours),
+            # the same rows by MPM: a mechanism that fits one MPM and not another shows here
+            "by_mpm": {m: _campaign(v) for m, v in sorted(by_mpm.items())},
             "ab_p95_within_20pct": {"share_pct": _pct(p95_ok, p95_n), "of": p95_n},
             "peak_pss_within_10pct": {"share_pct": _pct(pss_ok, pss_n), "of": pss_n},
             "mape_pct": mape.get(part, {}),
@@ -216,6 +221,8 @@ def render(
         lines += [_campaign_line(c, v) for c, v in f["req_per_s_mape_pct_by_campaign"].items()]
         if 0 < f["campaigns"]["rows"] < f["rows"]:
             lines.append(_campaign_line("the campaigns together", f["campaigns"]))
+        if len(f.get("by_mpm", {})) > 1:
+            lines += [_campaign_line(f"MPM {m}", v) for m, v in f["by_mpm"].items()]
         p95, pss = f["ab_p95_within_20pct"], f["peak_pss_within_10pct"]
         lines.append(f"  ab p95 within 20 %:    {p95['share_pct']} % of {p95['of']}")
         lines.append(f"  peak PSS within 10 %:  {pss['share_pct']} % of {pss['of']}")

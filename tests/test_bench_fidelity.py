@@ -58,3 +58,24 @@ def test_the_campaigns_together_leave_the_shared_rows_out() -> None:
     assert camp == {"rows": 1, "mape_pct": 10.0, "ab_p95_within_20pct": [1, 1],
                     "peak_pss_within_10pct": [0, 1]}  # fmt: skip
     assert "the campaigns together" in render(figs, 0, 1.0)
+
+
+def test_each_mpm_counts_its_own_hits_across_campaigns() -> None:
+    rows = [
+        _row("p1", True, 0.10, 0.05, 0.02) | {"mpm": "prefork"},
+        _row("p2", True, 0.30, 0.40, 0.02) | {"mpm": "prefork"},  # p95 out
+        _row("e1", True, -0.02, 0.10, 0.30) | {"mpm": "event"},  # PSS out
+        _row("e2", False, 0.50, 0.50, 0.50) | {"mpm": "event"},  # fitted part
+    ]
+    figs = figures(rows, {"p1": "warm", "p2": "crowding", "e1": "warm", "e2": "warm"})
+    by = figs["held_out"]["by_mpm"]
+    assert by["prefork"] == {"rows": 2, "mape_pct": 20.0, "ab_p95_within_20pct": [1, 2],
+                             "peak_pss_within_10pct": [2, 2]}  # fmt: skip
+    assert by["event"]["ab_p95_within_20pct"] == [1, 1]
+    assert by["event"]["peak_pss_within_10pct"] == [0, 1]
+    assert figs["fitted"]["by_mpm"] == {"event": {"rows": 1, "mape_pct": 50.0,
+                                                  "ab_p95_within_20pct": [0, 1],
+                                                  "peak_pss_within_10pct": [0, 1]}}  # fmt: skip
+    text = render(figs, 0, 1.0)
+    assert "MPM prefork" in text and "ab p95 1/2, PSS 2/2" in text
+    assert "MPM event" in text.split("== fitted")[0]
