@@ -11,11 +11,11 @@ shared set's rows and the campaigns' ran on different processors (measurements/R
 a cost model describes one machine, so each is fitted on its own fit part, as a user
 calibrates on their own server (``--joint``: one fit for all rows). Every row is then
 simulated with its machine's fitted model. Prints, for the held-out and the fitted part:
-throughput MAPE per campaign, the share of ab runs whose p95 is within 20 %, and of runs
-whose peak PSS is within 10 %, and of runs whose error log (the row's ``err_log_codes``) holds
-the same kinds of capacity warning as the simulated parent's (``mpmsim.models.mpm.warnings``:
-MaxRequestWorkers reached, within MinSpareThreads of it, scoreboard full; per kind the rows
-real / model / both).
+throughput MAPE per campaign (and per MPM), the share of ab runs whose p95 is within 20 %, and
+of runs whose peak PSS is within 10 %, and of runs whose error log (the row's
+``err_log_codes``) holds the same kinds of capacity warning as the simulated parent's
+(``mpmsim.models.mpm.warnings``: MaxRequestWorkers reached, within MinSpareThreads of it,
+scoreboard full; per kind the rows real / model / both).
 Beside them, the same shares for the measurements themselves: each run predicted by another
 repetition of its configuration (``repeatability``). A model predicting each configuration's
 mean would do better, as its error holds one run's noise and a repetition's holds two: a
