@@ -16,9 +16,10 @@ the processes' PSS before and after, split by mapping (``smaps``: thread stacks 
 other anonymous memory, the heap, files). Every thread that ran and no growth shows that memory
 does not follow the threads that served.
 
-``listener``: the campaigns' seed event block with ``LogLevel mpm_event:debug``: processes each
-second, how often the children's listeners stopped and started accepting, and at each start
-the child's connections, those in lingering close and its idle workers.
+``listener``: the campaigns' seed event block with ``LogLevel mpm_event:trace1``: processes
+each second, how often the children's listeners stopped and started accepting, at each stop
+the child's connections and the idle workers event.c read, and at each start the child's
+connections, those in lingering close and its idle workers.
 
 ``scoreboard``: the campaigns' seed block of an MPM under N ab clients without keep-alive (the
 warm-steady point): each second the processes and mod_status's scoreboard by state (``_`` idle,
@@ -231,6 +232,11 @@ def ran(mpm: str, clients: int, keepalive: bool, seconds: float) -> str:
 
 #: event.c's debug lines when a listener stops and starts accepting (AH00457 with its counts)
 _DISABLED = "not accepting new conns in this process"
+#: why it stopped: connections_above_limit (AH03269, with the child's connection count; at trace1
+#: the idle workers it read follow, "Idle workers: N") or every worker busy (AH03268)
+_ABOVE = re.compile(r"\[pid (\d+):tid (\d+)\].*Too many open connections \((\d+)\)")
+_IDLERS = re.compile(r"\[pid (\d+):tid (\d+)\].*Idle workers: (\d+)")
+_ALL_BUSY = "All workers busy, not accepting new conns"
 _ENABLED = re.compile(r"Accepting new connections again: (\d+) active conns \((\d+) lingering"
                       r".*?(\d+) idle workers")  # fmt: skip
 
@@ -244,12 +250,14 @@ def _deciles(values: Sequence[int]) -> str:
 
 
 def listener(clients: int, seconds: float) -> str:
-    """The campaigns' seed event block under ``clients`` ab clients with mpm_event:debug:
-    processes each second, how often listeners stopped and started accepting, and at each
-    restart the child's connections, those in lingering close and its idle workers."""
+    """The campaigns' seed event block under ``clients`` ab clients with mpm_event:trace1:
+    processes each second, how often listeners stopped and started accepting, at each stop the
+    child's connections and the idle workers ``connections_above_limit`` read (or "all workers
+    busy"), and at each restart its connections, those in lingering close and its idle
+    workers."""
     block = {**SEED["threaded"], **KEEPALIVE}
     procs: list[int] = []
-    debug = ["LogLevel warn mpm_event:debug"]
+    debug = ["LogLevel warn mpm_event:trace1"]
     with (
         tempfile.TemporaryDirectory(prefix="mpmsim-probe-") as tmp,
         running_apache("event", block, Path(tmp), extra_lines=debug, files=PAGE,
@@ -265,12 +273,31 @@ def listener(clients: int, seconds: float) -> str:
     rate = _rate(out)
     found = [m for line in log if (m := _ENABLED.search(line))]
     active, lingering, idle = ([int(m.group(k)) for m in found] for k in (1, 2, 3))
+    stop_conns, stop_idle = _stops(log)
     return (
         f"event, {clients} clients: {rate} req/s; processes each second {procs}; "
-        f"listeners stopped {sum(_DISABLED in line for line in log)} times, started again "
-        f"{len(found)}; at each start (p10 / median / p90 / max) active connections "
-        f"{_deciles(active)}, lingering {_deciles(lingering)}, idle workers {_deciles(idle)}"
+        f"listeners stopped {sum(_DISABLED in line for line in log)} times "
+        f"({sum(_ALL_BUSY in line for line in log)} with all workers busy), started again "
+        f"{len(found)}; at each stop above the connection limit (p10 / median / p90 / max) "
+        f"connections {_deciles(stop_conns)}, idle workers read {_deciles(stop_idle)}; at each "
+        f"start active connections {_deciles(active)}, lingering {_deciles(lingering)}, idle "
+        f"workers {_deciles(idle)}"
     )
+
+
+def _stops(log: Sequence[str]) -> tuple[list[int], list[int]]:
+    """At each AH03269 stop, the child's connections and the idle workers logged after it by
+    the same thread (trace1)."""
+    conns: list[int] = []
+    idle: list[int] = []
+    pending: dict[tuple[str, str], int] = {}
+    for line in log:
+        if m := _ABOVE.search(line):
+            pending[(m.group(1), m.group(2))] = int(m.group(3))
+        elif (m := _IDLERS.search(line)) and (key := (m.group(1), m.group(2))) in pending:
+            conns.append(pending.pop(key))
+            idle.append(int(m.group(3)))
+    return conns, idle
 
 
 def scoreboard(
