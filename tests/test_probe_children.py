@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from probe_children import _parent_counts, _swings, scoreboard_states
+from probe_children import _parent_counts, _stops, _swings, scoreboard_states
 
 #: mod_status's ?auto as Apache 2.4 writes it (abridged), a prefork server under load
 AUTO = b"""127.0.0.1
@@ -79,3 +79,17 @@ def test_the_parents_own_idle_counts_read_from_its_busy_lines() -> None:
         "the parent's idle count at its forks of 8+: 0 idle (forking 32), 12 idle (forking 8)"
     )
     assert _parent_counts("") == "the parent forked no batch of 8 or more"
+
+
+def test_each_stop_pairs_its_connections_with_the_idle_workers_its_thread_read() -> None:
+    log = [
+        "[mpm_event:debug] [pid 12:tid 34] event.c(2120): AH03269: Too many open connections "
+        "(13), not accepting new conns in this process",
+        "[mpm_event:debug] [pid 15:tid 37] event.c(2120): AH03269: Too many open connections "
+        "(20), not accepting new conns in this process",
+        "[mpm_event:trace1] [pid 15:tid 37] event.c(2124): Idle workers: 2",
+        "[mpm_event:trace1] [pid 12:tid 34] event.c(2124): Idle workers: 0",
+        "[mpm_event:trace1] [pid 99:tid 98] event.c(2124): Idle workers: 7",  # no stop before it
+    ]
+    assert _stops(log) == ([20, 13], [2, 0])
+    assert _stops([]) == ([], [])
