@@ -257,10 +257,10 @@ def listener(clients: int, seconds: float) -> str:
     workers."""
     block = {**SEED["threaded"], **KEEPALIVE}
     procs: list[int] = []
-    debug = ["LogLevel warn mpm_event:trace1"]
+    trace = ["LogLevel warn mpm_event:trace1"]
     with (
         tempfile.TemporaryDirectory(prefix="mpmsim-probe-") as tmp,
-        running_apache("event", block, Path(tmp), extra_lines=debug, files=PAGE,
+        running_apache("event", block, Path(tmp), extra_lines=trace, files=PAGE,
                        launcher=SERVER) as srv,
     ):  # fmt: skip
         parent = apache_pid(srv.pid_file)

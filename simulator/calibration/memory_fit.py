@@ -160,8 +160,8 @@ def kept_class_memory(
     """Justifications for the class memories (``worker_kib``, ``child_kib``) a fit kept at the
     base model's value, where it has one: asked to (``keep``), or the rows could not tell them
     (fewer than two loaded readings of the class; prefork's alone cannot tell a child's share
-    from a worker's), so the prior
-    decides them, and the fitted model says where it comes from. Keyed ``classes.NAME.FIELD``."""
+    from a worker's), so the prior decides them, and the fitted model says where it comes from.
+    Keyed ``classes.NAME.FIELD``."""
     out: dict[str, str] = {}
     for name, cls in base.classes.items():
         for field in ("worker_kib", "child_kib"):
