@@ -289,6 +289,7 @@ def trace_point(
             _tracefs("tracing_on", "0")
             _tracefs("events/mpm/enable", "0")
             _tracefs("uprobe_events", "")
+            _tracefs("options/record-tgid", "0")  # probe_scheduler.py reads traces without it
     pcts = " ".join(
         f"p{p} {v} ms" for p, v in re.findall(r"^\s+(50|90|95|99)%\s+(\d+)", report, re.M)
     )
