@@ -11,7 +11,8 @@ After ``--warm-s`` seconds of load, uprobes on the worker queue of httpd 2.4
   FIN) or blocking (an accept);
 * ``ap_queue_push_socket``: the listener hands a socket on; its connection state (the third
   argument) is NULL for a new connection;
-* ``ap_queue_pop_something`` (its return): a worker has it, i.e. has been woken and has run.
+* ``ap_queue_pop_something`` (its return, 0 with a socket; 4, EINTR, when interrupted): a
+  worker has it, i.e. has been woken and has run.
 
 Printed beside ab's percentiles:
 
@@ -25,7 +26,7 @@ Printed beside ab's percentiles:
 * per child, the mean idle workers over the trace.
 
 Each uprobe costs Apache's core a few microseconds, so the traced run is slower than the
-campaigns' (~6.5k against ~11k req/s for event's static page at 50 clients): read the shapes,
+campaigns' (6.5-7.8k against ~11k req/s for event's static page at 50 clients): read the shapes,
 not the rates. Needs root (tracefs with ``uprobe_events``), apache2 and ab.
 
     python benchmarks/probe_idlers.py --mpm event --clients 50 --lua
