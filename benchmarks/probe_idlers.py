@@ -51,6 +51,7 @@ from probe_children import _rate, _timed_load
 from probe_scheduler import (
     TRACEFS,
     _tracefs,
+    ab_percentiles,
     point_label,
     point_options,
     point_server,
@@ -145,6 +146,11 @@ def handoffs(events: Sequence[Event]) -> Handoffs:
     return h
 
 
+def _reserves(e: Event) -> bool:
+    """``e`` took one of its child's idle workers (a blocking reservation always does)."""
+    return e.name == "wait" or (e.name == "try" and e.arg == 0)
+
+
 def idlers(events: Sequence[Event]) -> dict[int, list[tuple[float, int]]]:
     """Per process, its idle workers after each event: +1 at an idle, -1 at a reservation
     (a blocking one always succeeds), counted from the lowest value the trace reaches."""
@@ -153,7 +159,7 @@ def idlers(events: Sequence[Event]) -> dict[int, list[tuple[float, int]]]:
     for e in events:
         if e.name == "idle":
             level[e.pid] += 1
-        elif e.name == "wait" or (e.name == "try" and e.arg == 0):
+        elif _reserves(e):
             level[e.pid] -= 1
         steps[e.pid].append((e.t, level[e.pid]))
     for pid, pts in steps.items():
@@ -191,7 +197,7 @@ def rounds(events: Sequence[Event]) -> list[Round]:
         now = level[e.pid][i][1]
         r = current.get(e.tid)
         if r is None or e.t - r.end > ROUND_GAP_S:
-            before = now + (1 if e.name == "wait" or (e.name == "try" and e.arg == 0) else 0)
+            before = now + (1 if _reserves(e) else 0)
             r = current[e.tid] = Round(e.tid, e.t, e.t, idle_before=before)
             out.append(r)
         r.end = e.t
@@ -291,10 +297,8 @@ def trace_point(
             _tracefs("events/mpm/enable", "0")
             _tracefs("uprobe_events", "")
             _tracefs("options/record-tgid", "0")  # probe_scheduler.py reads traces without it
-    pcts = " ".join(
-        f"p{p} {v} ms" for p, v in re.findall(r"^\s+(50|90|95|99)%\s+(\d+)", report, re.M)
-    )
-    head = f"{point_label(mpm, 'static', clients, children)}: {_rate(report)} req/s, ab {pcts}"
+    label = point_label(mpm, "static", clients, children)
+    head = f"{label}: {_rate(report)} req/s, ab {ab_percentiles(report)}"
     return head + "\n" + render(events)
 
 

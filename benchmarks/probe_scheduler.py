@@ -200,6 +200,13 @@ def point_server(point: campaigns.Point, lua: bool) -> Iterator[tuple[ApacheServ
         yield server, server.url.replace("/test.html", "/cpu") if cpu else server.url
 
 
+def ab_percentiles(report: str) -> str:
+    """ab's p50, p90, p95 and p99 from its "Percentage of the requests" table, e.g. ``p50 5 ms``."""
+    return " ".join(
+        f"p{p} {v} ms" for p, v in re.findall(r"^\s+(50|90|95|99)%\s+(\d+)", report, re.M)
+    )
+
+
 def point_label(mpm: str, content: str, clients: int, children: int) -> str:
     """How a probe's report names its point."""
     fixed = f", {children} fixed children" if children else ""
@@ -237,10 +244,8 @@ def trace_point(
         finally:
             _tracefs("tracing_on", "0")
             _tracefs("set_event", "")
-    pcts = " ".join(
-        f"p{p} {v} ms" for p, v in re.findall(r"^\s+(50|90|95|99)%\s+(\d+)", report, re.M)
-    )
-    head = f"{point_label(mpm, content, clients, children)}: {_rate(report)} req/s, ab {pcts}"
+    label = point_label(mpm, content, clients, children)
+    head = f"{label}: {_rate(report)} req/s, ab {ab_percentiles(report)}"
     if mpm == "prefork":
         return head + "\n" + render(schedule)
     chosen = listeners(threads_of)

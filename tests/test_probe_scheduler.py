@@ -9,7 +9,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from probe_scheduler import listeners, point_label, probe_point, read_trace, render_roles
+from probe_scheduler import (
+    ab_percentiles,
+    listeners,
+    point_label,
+    probe_point,
+    read_trace,
+    render_roles,
+)
 
 SWITCH = (
     "apache2-{a} [001] d..2. {t}: sched_switch: prev_comm={pc} prev_pid={a} prev_prio=100 "
@@ -86,3 +93,12 @@ def test_the_point_traced_is_the_seed_block_or_fixed_children() -> None:
 def test_a_report_names_its_point() -> None:
     assert point_label("event", "static", 50, 4) == "event static 50 clients, 4 fixed children"
     assert point_label("prefork", "cpu", 150, 0) == "prefork cpu 150 clients"
+
+
+def test_ab_percentiles_read_from_its_table() -> None:
+    report = (
+        "Percentage of the requests served within a certain time (ms)\n"
+        "  50%      5\n  66%      6\n  90%      7\n  95%     14\n  99%     61\n 100%     90\n"
+    )
+    assert ab_percentiles(report) == "p50 5 ms p90 7 ms p95 14 ms p99 61 ms"
+    assert ab_percentiles("") == ""
