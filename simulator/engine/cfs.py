@@ -181,6 +181,9 @@ class CFSCPU(CFSRunQueue):
                 v = own
         job = Job(ev, work_s + self.job_switch_s, v, on_start)
         job.pooled = not queued
+        if self._waits is not None:
+            kind = "short" if queued else ("task" if task is not None else "pool")
+            self._waits.woke(job, kind, now, 0.0)
         if task is not None:
             self._tails.own(job, task, keeps, after_s, end)
         if len(running) < self.vcpus:

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import simpy
 
 from mpmsim.engine.cpu import CPU, BurstState
+from mpmsim.engine.job_waits import JobWaits
 from mpmsim.engine.sched_tasks import Asleep, Job, Tails
 from mpmsim.engine.simpy_internals import fire_now, schedule_call
 
@@ -65,6 +66,11 @@ class CFSRunQueue(CPU):
         self._sleepers: Asleep[float] = Asleep()
         self.tasks_alive = 1
         self._tails = Tails()  # tasks whose job is on its tail (``run_task``'s ``after_s``)
+        self._waits: JobWaits | None = None  # a diagnostic record of the jobs' waits
+
+    def watch(self, waits: JobWaits) -> None:
+        """Record every job's waits in ``waits`` from now on (:mod:`mpmsim.engine.job_waits`)."""
+        self._waits = waits
 
     # -- public ---------------------------------------------------------------------------
     def set_switch_cost(self, switch_s: float) -> None:
@@ -173,6 +179,8 @@ class CFSRunQueue(CPU):
     def _start(self, job: Job) -> None:
         """Put ``job`` on a vCPU (one is free)."""
         self._running.append(job)
+        if self._waits is not None:
+            self._waits.started(job, self.env.now)
         on_start = job.on_start
         if on_start is not None:
             job.on_start = None
@@ -230,6 +238,8 @@ class CFSRunQueue(CPU):
                 self._min_v = job.v
             if job.pooled:
                 self._went_to_sleep((job,))
+            if self._waits is not None:
+                self._waits.ended(job, now)
             if job.ev is not None:
                 fire_now(job.ev)
             else:
@@ -252,6 +262,9 @@ class CFSRunQueue(CPU):
         if done:
             self._tails.ended(done)
             self._went_to_sleep([job for job in done if job.pooled])
+            if self._waits is not None:
+                for job in done:
+                    self._waits.ended(job, now)
         for _, ev in answered:
             fire_now(ev)
         for job in done:

@@ -42,6 +42,7 @@ import simpy
 
 from mpmsim.engine.cfs import CFSCPU
 from mpmsim.engine.cpu import BurstState
+from mpmsim.engine.job_waits import JobWaits
 from mpmsim.engine.sched_tasks import Asleep, Job, done_at_once
 
 
@@ -75,6 +76,11 @@ class EEVDFCPU(CFSCPU):
         self._token = 0
 
     # -- public ---------------------------------------------------------------------------
+    def watch(self, waits: JobWaits) -> None:
+        """:meth:`CFSRunQueue.watch`, noting the base slice (the slice a fresh job gets)."""
+        super().watch(waits)
+        waits.slice_s = self._slice
+
     def run_queued(self, work_s: float) -> simpy.Event:
         """A short job of another kind: at lag 0, its task's state not remembered."""
         return self._wake_task(work_s, None, pooled=False)
@@ -134,6 +140,9 @@ class EEVDFCPU(CFSCPU):
         job = Job(ev, work_s + self.job_switch_s, v, on_start)
         job.pooled = pooled
         job.d = v + self._slice if d is None else d
+        if self._waits is not None:
+            kind = "short" if not pooled else ("task" if task is not None else "pool")
+            self._waits.woke(job, kind, now, job.d - job.v)
         if task is not None:
             self._tails.own(job, task, keeps, after_s, end)
         running = self._running

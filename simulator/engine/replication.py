@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,10 +196,17 @@ def _after_response_noise(prep: Prepared, rng: np.random.Generator) -> Sampler |
     return make_sampler({"dist": "exponential", "mean": 1.0}, rng)
 
 
-def run_replication(prep: Prepared, index: int) -> Replication:
-    """Simulate replication ``index`` of ``prep`` (its random streams depend on seed and index)."""
+def run_replication(
+    prep: Prepared, index: int, observe: Callable[[World], None] | None = None
+) -> Replication:
+    """Simulate replication ``index`` of ``prep`` (its random streams depend on seed and index).
+
+    ``observe``, if given, is called with the world before the load starts (a diagnostic
+    may attach itself to it, e.g. :meth:`mpmsim.engine.cfs_queue.CFSRunQueue.watch`)."""
     wall0 = time.perf_counter()
     world = build_world(prep, index)
+    if observe is not None:
+        observe(world)
     env, server = world.env, world.server
     series: list[tuple[float, ...]] = []
     env.process(sample_series(env, server, _sample_interval(prep), series))

@@ -1,0 +1,124 @@
+"""What the simulated scheduler's jobs waited, for measured rows: the model's side of the traces.
+
+For each row of the measurement CSVs whose run id contains ``--run``, simulate it as
+``bench_fidelity.py --predict-with COSTS`` does (the row's seed from ``--seed``, the cost
+model's round trip) under the hardware profile's scheduler (or ``--scheduler``), with a
+:class:`mpmsim.engine.job_waits.JobWaits` on the run queue, and print the row's measured and
+simulated throughput, p50 and p95 beside, per kind of job (``pool``: a request task taking a
+sleeper's state; ``task``: a known task with its own, as a request on its connection's worker
+or the worker's close after the FIN; ``short``: a job at lag 0 or behind the runnable ones, as
+event's listener and its close after the FIN):
+
+* how long jobs waited from their wake-up to their first run (p10 / p50 / p90 / p99), what
+  ``probe_scheduler.py`` calls wake to run and ``probe_idlers.py`` push to pop;
+* how long from wake-up to their end, their tail done (p50 / p90 / p95 / p99): for a request
+  job, the close a client that reads until EOF (ab without ``-k``) waits for;
+* the share preempted before their end and, under ``eevdf``, the share woken with less than
+  the base slice left (a deadline carried from a task still queued: DELAY_DEQUEUE).
+
+The whole simulated run counts, warm-up included. Needs no Apache.
+
+    python benchmarks/sim_waits.py measurements/shared-machine/lua/crowding/runs.csv \\
+        --run event-n4-ab-c50-ka0-r1 --scheduler eevdf
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from mpmsim.calibration.check import row_seed
+from mpmsim.calibration.measured import Setup, observed, scenario_for
+from mpmsim.engine.job_waits import JobWaits
+from mpmsim.engine.replication import World, run_replication
+from mpmsim.engine.summary import summarize
+from mpmsim.errors import InputError
+from mpmsim.models.costs import load_costs
+from mpmsim.models.hardware import load_hardware
+from mpmsim.spec.reading import load_scenario_data
+from mpmsim.spec.resolve import prepare
+from mpmsim.workloads.readers import MeasuredRun, read_measurements
+
+
+def row_waits(
+    run: MeasuredRun, costs: Any, setup: Setup, seed: int
+) -> tuple[dict[str, float], list[dict[str, float | str]]]:
+    """The simulated figures of ``run`` and its jobs' waits (:meth:`JobWaits.summary`)."""
+    prep = prepare(load_scenario_data(scenario_for(run, costs, setup, seed), source=run.run_id))
+    waits = JobWaits()
+
+    def observe(world: World) -> None:
+        watch = getattr(world.cpu, "watch", None)
+        if watch is None:
+            raise InputError(
+                f"{run.run_id}: the scheduler {setup.hardware.cpu_scheduler!r} queues no jobs; "
+                "give --scheduler cfs or eevdf"
+            )
+        watch(waits)
+
+    rep = run_replication(prep, 0, observe)
+    rec = summarize(prep, rep)
+    sim = {
+        "req_per_s": rec["throughput_rps"],
+        "lat_p50_ms": rec["latency_p50_ms"],
+        "lat_p95_ms": rec["latency_p95_ms"],
+    }
+    return sim, waits.summary()
+
+
+def render(run_id: str, meas: dict[str, float], sim: dict[str, float],
+           kinds: list[dict[str, float | str]]) -> str:  # fmt: skip
+    """The row's figures, then a line per kind of job."""
+    out = [
+        f"{run_id}: req/s {meas['req_per_s']:,.0f} measured, {sim['req_per_s']:,.0f} simulated;"
+        f" p50 {meas['lat_p50_ms']:.2f} / {sim['lat_p50_ms']:.2f} ms;"
+        f" p95 {meas['lat_p95_ms']:.2f} / {sim['lat_p95_ms']:.2f} ms"
+    ]
+    for k in kinds:
+        line = (
+            f"  {k['kind']:5s} {k['jobs']:9,.0f} jobs  wait p10/50/90/99 "
+            f"{k['wait_p10_ms']:.2f} {k['wait_p50_ms']:.2f} {k['wait_p90_ms']:.2f} "
+            f"{k['wait_p99_ms']:.2f} ms  to end p50/90/95/99 {k['to_end_p50_ms']:.2f} "
+            f"{k['to_end_p90_ms']:.2f} {k['to_end_p95_ms']:.2f} {k['to_end_p99_ms']:.2f} ms"
+            f"  preempted {100 * float(k['resumed_share']):.1f} %"
+        )
+        if "short_slice_share" in k:
+            line += f"  short slice {100 * float(k['short_slice_share']):.1f} %"
+        out.append(line)
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("csv", nargs="+", type=Path, help="measurement CSVs (mpmsim's columns)")
+    ap.add_argument("--run", required=True, help="simulate the rows whose run id contains this")
+    ap.add_argument("--costs", default="bench-1core", help="calibrated cost model (name or YAML)")
+    ap.add_argument("--hardware", default="bench-1core", help="hardware profile (name or YAML)")
+    ap.add_argument("--scheduler", choices=("cfs", "eevdf"), help="override its cpu_scheduler")
+    ap.add_argument("--seed", type=int, default=1, help="as bench_fidelity.py's (row_seed)")
+    args = ap.parse_args(argv)
+    try:
+        costs = load_costs(args.costs)
+        hw = load_hardware(args.hardware)
+        if args.scheduler:
+            hw = hw.model_copy(update={"cpu_scheduler": args.scheduler})
+        rtt = costs.calibration.get("network_rtt_ms")
+        if rtt is None:
+            raise InputError(f"{args.costs}: no calibration.network_rtt_ms (not calibrated)")
+        setup = Setup(hw, float(rtt))
+        runs = [r for path in args.csv for r in read_measurements(path) if args.run in r.run_id]
+        if not runs:
+            raise InputError(f"--run {args.run}: no row of {', '.join(map(str, args.csv))}")
+        for run in runs:
+            sim, kinds = row_waits(run, costs, setup, row_seed(args.seed, run.run_id))
+            print(render(run.run_id, observed(run), sim, kinds), flush=True)
+    except InputError as exc:
+        print(f"sim_waits: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
