@@ -82,7 +82,7 @@ def render(run_id: str, meas: dict[str, float], sim: dict[str, float],
             f"{k['wait_p10_ms']:.2f} {k['wait_p50_ms']:.2f} {k['wait_p90_ms']:.2f} "
             f"{k['wait_p99_ms']:.2f} ms  to end p50/90/95/99 {k['to_end_p50_ms']:.2f} "
             f"{k['to_end_p90_ms']:.2f} {k['to_end_p95_ms']:.2f} {k['to_end_p99_ms']:.2f} ms"
-            f"  preempted {100 * float(k['resumed_share']):.1f} %"
+            f"  preempted {100 * float(k['preempted_share']):.1f} %"
         )
         if "short_slice_share" in k:
             line += f"  short slice {100 * float(k['short_slice_share']):.1f} %"

@@ -23,7 +23,7 @@ def _by_kind(waits: JobWaits) -> dict[str, dict[str, float | str]]:
     return {str(k["kind"]): k for k in waits.summary()}
 
 
-def test_the_record_counts_waits_ends_resumptions_and_short_slices() -> None:
+def test_the_record_counts_waits_ends_preemptions_and_short_slices() -> None:
     waits = JobWaits()
     waits.slice_s = 1.5 * MS
     a, b, c = object(), object(), object()
@@ -32,11 +32,13 @@ def test_the_record_counts_waits_ends_resumptions_and_short_slices() -> None:
     waits.woke(c, "short", 0.0, 1.5 * MS)
     waits.started(a, 1 * MS)
     waits.started(b, 3 * MS)
-    waits.started(b, 6 * MS)  # resumed after a preemption
+    waits.preempted(b)
+    waits.started(b, 6 * MS)  # resumed: not a first run
     waits.ended(a, 2 * MS)
     waits.ended(b, 7 * MS)
     # c never ran: not counted; nor is a job the record never saw woken
     waits.started(object(), 1 * MS)
+    waits.preempted(object())
     waits.ended(object(), 2 * MS)
     kinds = _by_kind(waits)
     assert set(kinds) == {"pool"}
@@ -44,7 +46,7 @@ def test_the_record_counts_waits_ends_resumptions_and_short_slices() -> None:
     assert pool["jobs"] == 2
     assert pool["wait_p50_ms"] == pytest.approx(2.0)  # 1 and 3 ms
     assert pool["to_end_p50_ms"] == pytest.approx(4.5)  # 2 and 7 ms
-    assert pool["resumed_share"] == pytest.approx(0.5)
+    assert pool["preempted_share"] == pytest.approx(0.5)
     assert pool["short_slice_share"] == pytest.approx(0.5)
 
 
@@ -74,20 +76,32 @@ def test_a_watched_run_queue_records_each_kind_of_job(cpu_class: type[CFSCPU]) -
     assert kinds["task"]["wait_p50_ms"] == pytest.approx(1.0, rel=0.05)
     assert kinds["short"]["wait_p50_ms"] == pytest.approx(2.0, rel=0.05)
     assert kinds["short"]["to_end_p50_ms"] == pytest.approx(2.1, rel=0.05)
-    assert all(k["resumed_share"] == 0.0 for k in kinds.values())
+    assert all(k["preempted_share"] == 0.0 for k in kinds.values())
     assert ("short_slice_share" in kinds["pool"]) == (cpu_class is EEVDFCPU)
 
 
-def test_a_preempted_job_counts_as_resumed() -> None:
+@pytest.mark.parametrize("cpu_class", [CFSCPU, EEVDFCPU])
+def test_jobs_taken_off_at_ticks_count_as_preempted(cpu_class: type[CFSCPU]) -> None:
     env = simpy.Environment()
-    cpu = CFSCPU(env, vcpus=1)
+    cpu = cpu_class(env, vcpus=1)
     waits = JobWaits()
     cpu.watch(waits)
     cpu.run(20 * MS)
     cpu.run(20 * MS)  # two long jobs take turns at the ticks
     env.run()
     (pool,) = waits.summary()
-    assert pool["jobs"] == 2 and pool["resumed_share"] == 1.0
+    assert pool["jobs"] == 2 and pool["preempted_share"] == 1.0
+
+
+def test_a_job_alone_is_never_preempted() -> None:
+    env = simpy.Environment()
+    cpu = EEVDFCPU(env, vcpus=1)
+    waits = JobWaits()
+    cpu.watch(waits)
+    cpu.run(20 * MS)  # past its slice at every tick, but nothing else waits
+    env.run()
+    (pool,) = waits.summary()
+    assert pool["preempted_share"] == 0.0 and pool["to_end_p50_ms"] == pytest.approx(20.0)
 
 
 def test_sim_waits_prints_a_rows_figures_and_its_jobs(capsys: pytest.CaptureFixture[str]) -> None:

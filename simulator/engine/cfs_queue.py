@@ -94,6 +94,8 @@ class CFSRunQueue(CPU):
     def _requeue(self, job: Job) -> None:
         job.preempted = True
         job.ran_s = 0.0
+        if self._waits is not None:
+            self._waits.preempted(job)
         self._push(job)
 
     def _advance(self, now: float) -> None:

@@ -308,6 +308,8 @@ class EEVDFCPU(CFSCPU):
         if nxt is not job:
             job.preempted = True
             job.ran_s = 0.0
+            if self._waits is not None:
+                self._waits.preempted(job)
             if nxt.preempted:
                 nxt.preempted = False
                 nxt.left += self.switch_s

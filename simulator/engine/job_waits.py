@@ -2,8 +2,8 @@
 
 The simulated cfs and eevdf run queues (:mod:`mpmsim.engine.cfs_queue`) can be given a
 :class:`JobWaits` (:meth:`~mpmsim.engine.cfs_queue.CFSRunQueue.watch`). It then notes, for
-every job, when it was woken, when it first got a vCPU, whether it was put back in the queue
-before it ended (preempted, then resumed), and when it ended (its request's tail done: the
+every job, when it was woken, when it first got a vCPU, whether it was taken off its vCPU
+still runnable before it ended (preempted), and when it ended (its request's tail done: the
 close a client that reads until EOF waits for). Under eevdf it also notes the slice a job
 was woken with: less than the full base slice means the job took the deadline of a task still
 queued (DELAY_DEQUEUE), whose slice its earlier runs had used.
@@ -30,15 +30,15 @@ KINDS = ("pool", "task", "short")
 
 
 class JobWaits:
-    """Each job's wake-up, first run, resumptions and end, by kind (see the module doc)."""
+    """Each job's wake-up, first run, preemptions and end, by kind (see the module doc)."""
 
     __slots__ = ("_done", "_live", "slice_s")
 
     def __init__(self) -> None:
         self.slice_s = 0.0  # the scheduler's base slice (eevdf), set by ``watch``
-        # job -> [kind, woken at, first run at (or -1), resumed (times), slice when woken]
+        # job -> [kind, woken at, first run at (or -1), preemptions, slice when woken]
         self._live: dict[object, list[Any]] = {}
-        # kind -> rows of (wait to first run, woken to end, resumed, slice when woken)
+        # kind -> rows of (wait to first run, woken to end, preemptions, slice when woken)
         self._done: dict[str, list[tuple[float, float, int, float]]] = {k: [] for k in KINDS}
 
     def woke(self, job: object, kind: str, now: float, slice_left_s: float) -> None:
@@ -46,13 +46,15 @@ class JobWaits:
         self._live[job] = [kind, now, -1.0, 0, slice_left_s]
 
     def started(self, job: object, now: float) -> None:
-        """``job`` got a vCPU: its first run, or a resumption after a preemption."""
+        """``job`` got a vCPU (its first run is noted)."""
         rec = self._live.get(job)
-        if rec is None:
-            return
-        if rec[2] < 0.0:
+        if rec is not None and rec[2] < 0.0:
             rec[2] = now
-        else:
+
+    def preempted(self, job: object) -> None:
+        """``job`` was taken off its vCPU still runnable (it resumes later)."""
+        rec = self._live.get(job)
+        if rec is not None:
             rec[3] += 1
 
     def ended(self, job: object, now: float) -> None:
@@ -60,13 +62,13 @@ class JobWaits:
         rec = self._live.pop(job, None)
         if rec is None or rec[2] < 0.0:
             return
-        kind, woken, first, resumed, slice_left = rec
-        self._done[kind].append((first - woken, now - woken, resumed, slice_left))
+        kind, woken, first, preemptions, slice_left = rec
+        self._done[kind].append((first - woken, now - woken, preemptions, slice_left))
 
     def summary(self) -> list[dict[str, float | str]]:
         """One flat record per kind that had jobs: counts, and times in ms.
 
-        ``wait_*``: woken to first run; ``to_end_*``: woken to end; ``resumed_share``: jobs
+        ``wait_*``: woken to first run; ``to_end_*``: woken to end; ``preempted_share``: jobs
         preempted at least once; ``short_slice_share`` (eevdf): jobs woken with less than the
         base slice left (a deadline carried from an earlier run of the task).
         """
@@ -83,7 +85,7 @@ class JobWaits:
                 rec[f"wait_p{q}_ms"] = float(v)
             for q, v in zip((50, 90, 95, 99), to_end, strict=True):
                 rec[f"to_end_p{q}_ms"] = float(v)
-            rec["resumed_share"] = float((a[:, 2] > 0).mean())
+            rec["preempted_share"] = float((a[:, 2] > 0).mean())
             if self.slice_s > 0.0:
                 rec["short_slice_share"] = float((a[:, 3] < self.slice_s * (1 - 1e-9)).mean())
             out.append(rec)
