@@ -27,26 +27,22 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from mpmsim.calibration.check import row_seed
-from mpmsim.calibration.measured import Setup, observed, scenario_for
+from mpmsim.calibration.measured import Setup, observed, simulate
 from mpmsim.engine.job_waits import JobWaits
-from mpmsim.engine.replication import World, run_replication
-from mpmsim.engine.summary import summarize
+from mpmsim.engine.replication import World
 from mpmsim.errors import InputError
-from mpmsim.models.costs import load_costs
+from mpmsim.models.costs import CostModel, load_costs
 from mpmsim.models.hardware import load_hardware
-from mpmsim.spec.reading import load_scenario_data
-from mpmsim.spec.resolve import prepare
 from mpmsim.workloads.readers import MeasuredRun, read_measurements
 
 
 def row_waits(
-    run: MeasuredRun, costs: Any, setup: Setup, seed: int
+    run: MeasuredRun, costs: CostModel, setup: Setup, seed: int
 ) -> tuple[dict[str, float], list[dict[str, float | str]]]:
-    """The simulated figures of ``run`` and its jobs' waits (:meth:`JobWaits.summary`)."""
-    prep = prepare(load_scenario_data(scenario_for(run, costs, setup, seed), source=run.run_id))
+    """The simulated figures of ``run`` (:func:`simulate`'s) and its jobs' waits
+    (:meth:`JobWaits.summary`)."""
     waits = JobWaits()
 
     def observe(world: World) -> None:
@@ -58,14 +54,7 @@ def row_waits(
             )
         watch(waits)
 
-    rep = run_replication(prep, 0, observe)
-    rec = summarize(prep, rep)
-    sim = {
-        "req_per_s": rec["throughput_rps"],
-        "lat_p50_ms": rec["latency_p50_ms"],
-        "lat_p95_ms": rec["latency_p95_ms"],
-    }
-    return sim, waits.summary()
+    return simulate(run, costs, setup, seed, observe=observe), waits.summary()
 
 
 def render(run_id: str, meas: dict[str, float], sim: dict[str, float],

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mpmsim.engine.replication import run_replication
+from mpmsim.engine.replication import World, run_replication
 from mpmsim.engine.summary import summarize
 from mpmsim.errors import InputError
 from mpmsim.models.apache.directives import (
@@ -363,16 +363,21 @@ def split_representable(
 
 
 def simulate(
-    run: MeasuredRun, costs: CostModel, setup: Setup, seed: int = 1, index: int = 0
+    run: MeasuredRun,
+    costs: CostModel,
+    setup: Setup,
+    seed: int = 1,
+    index: int = 0,
+    observe: Callable[[World], None] | None = None,
 ) -> dict[str, float]:
     """The figures of :data:`METRICS` that replication ``index`` of the model (its random
     streams drawn from ``seed`` and ``index``) predicts for ``run``, the peak of worker threads
     that have served (``threads_used_peak``, which the memory fit reads), the peak of
     connections event's listeners held with their pools (``listener_kept_peak``), and for each
     kind of capacity warning (:data:`~mpmsim.models.mpm.warnings.KINDS`) 1.0 if the simulated
-    parent logged it (``warned_<kind>``), else 0.0."""
+    parent logged it (``warned_<kind>``), else 0.0. ``observe``: as :func:`run_replication`'s."""
     prep = prepare(load_scenario_data(scenario_for(run, costs, setup, seed), source=run.run_id))
-    rep = run_replication(prep, index)
+    rep = run_replication(prep, index, observe)
     rec = summarize(prep, rep)
     warned = capacity_warnings(line.code for line in rep.error_log)
     return {
