@@ -23,6 +23,15 @@ def _by_kind(waits: JobWaits) -> dict[str, dict[str, float | str]]:
     return {str(k["kind"]): k for k in waits.summary()}
 
 
+def _watched(cpu_class: type[CFSCPU]) -> tuple[simpy.Environment, CFSCPU, JobWaits]:
+    """A one-vCPU run queue of ``cpu_class`` recording into a fresh :class:`JobWaits`."""
+    env = simpy.Environment()
+    cpu = cpu_class(env, vcpus=1)
+    waits = JobWaits()
+    cpu.watch(waits)
+    return env, cpu, waits
+
+
 def test_the_record_counts_waits_ends_preemptions_and_short_slices() -> None:
     waits = JobWaits()
     waits.slice_s = 1.5 * MS
@@ -62,10 +71,7 @@ def test_without_a_slice_the_record_says_nothing_of_short_slices() -> None:
 
 @pytest.mark.parametrize("cpu_class", [CFSCPU, EEVDFCPU])
 def test_a_watched_run_queue_records_each_kind_of_job(cpu_class: type[CFSCPU]) -> None:
-    env = simpy.Environment()
-    cpu = cpu_class(env, vcpus=1)
-    waits = JobWaits()
-    cpu.watch(waits)
+    env, cpu, waits = _watched(cpu_class)
     cpu.run(1 * MS)  # a request task from the sleepers' pool: runs at once
     cpu.run_task(1 * MS, None, "conn", False)  # a known task: waits behind it
     cpu.run_queued(0.1 * MS)  # a short job: behind both
@@ -82,10 +88,7 @@ def test_a_watched_run_queue_records_each_kind_of_job(cpu_class: type[CFSCPU]) -
 
 @pytest.mark.parametrize("cpu_class", [CFSCPU, EEVDFCPU])
 def test_jobs_taken_off_at_ticks_count_as_preempted(cpu_class: type[CFSCPU]) -> None:
-    env = simpy.Environment()
-    cpu = cpu_class(env, vcpus=1)
-    waits = JobWaits()
-    cpu.watch(waits)
+    env, cpu, waits = _watched(cpu_class)
     cpu.run(20 * MS)
     cpu.run(20 * MS)  # two long jobs take turns at the ticks
     env.run()
@@ -94,10 +97,7 @@ def test_jobs_taken_off_at_ticks_count_as_preempted(cpu_class: type[CFSCPU]) -> 
 
 
 def test_a_job_alone_is_never_preempted() -> None:
-    env = simpy.Environment()
-    cpu = EEVDFCPU(env, vcpus=1)
-    waits = JobWaits()
-    cpu.watch(waits)
+    env, cpu, waits = _watched(EEVDFCPU)
     cpu.run(20 * MS)  # past its slice at every tick, but nothing else waits
     env.run()
     (pool,) = waits.summary()
