@@ -11,7 +11,9 @@ from mpmsim.engine.connection import Conn
 from mpmsim.engine.cpu import CPU
 from mpmsim.engine.keepalive import KeepAliveRegistry
 from mpmsim.engine.listener import Listeners
+from mpmsim.engine.replication import build_world
 from mpmsim.engine.replications import run_prepared
+from mpmsim.engine.server import ACCEPTED, QUEUED
 from mpmsim.engine.summary import summarize
 from mpmsim.models.mpm.base import READY, Child
 from tests.helpers import IDEAL_HW, prepared
@@ -67,17 +69,75 @@ def test_one_run_takes_every_connection_readable_until_then() -> None:
     assert (listeners.runs, listeners.dispatched) == (2, 3)  # one run per child's listener
 
 
-def test_a_readable_connection_without_an_idle_worker_is_closed_alone() -> None:
-    """get_worker(..., blocking = 0) fails: shutdown_connection for that one (l.1936-1946);
-    the child's other kept connections stay (the client may reconnect elsewhere)."""
+def test_a_round_that_finds_no_idle_worker_closes_every_idle_connection_of_its_child() -> None:
+    """get_worker(..., blocking = 0) fails: shutdown_connection for that one (l.1936-1946),
+    then, the workers having been busy, the child's other kept connections too ("kill'em all",
+    l.2084-2090): their clients reconnect to a process with free workers. Another child's
+    stay."""
     env, _listeners, ka, _workers = _setup(idle=1)
-    child = _child()
+    child, other = _child(0), _child(1)
     a, b, idle_one = _kept(ka, child, 1, 2, 3)
+    (elsewhere,) = _kept(ka, other, 4)
     first, second = ka.resume(a), ka.resume(b)
     env.run()
     assert first.value is True and second.value is False  # type: ignore[union-attr]
-    assert b.server_closed and not idle_one.server_closed
+    assert b.server_closed and idle_one.server_closed and not elsewhere.server_closed
     assert ka.watched == 1
+
+
+def test_a_round_that_found_a_worker_for_each_keeps_the_idle_ones() -> None:
+    env, _listeners, ka, _workers = _setup(idle=2)
+    a, b, idle_one = _kept(ka, _child(), 1, 2, 3)
+    events = [ka.resume(a), ka.resume(b)]
+    env.run()
+    assert [ev.value for ev in events] == [True, True]  # type: ignore[union-attr]
+    assert not idle_one.server_closed and ka.watched == 1
+
+
+def test_each_round_ends_by_telling_its_child_s_accepts() -> None:
+    env, listeners, ka, _workers = _setup(idle=2)
+    child = _child()
+    rounds: list[tuple[int, bool]] = []
+    listeners.after_round = lambda c: rounds.append((c.slot, listeners.pending(c)))
+    (a,) = _kept(ka, child, 1)
+    ka.resume(a)
+    assert listeners.pending(child) and rounds == []
+    env.run()
+    assert rounds == [(0, False)] and not listeners.pending(child)
+
+
+def _one_child_event() -> Any:
+    """A built (not started) world: event, one child of two threads, under CFS."""
+    return build_world(prepared(
+        hardware={**IDEAL_HW, "cpu_scheduler": "cfs"},
+        costs={"base": "ideal", "thread_switch_us": 5.0},
+        server={"mpm": "event", "directives": {
+            "StartServers": 1, "ServerLimit": 1, "ThreadsPerChild": 2, "MaxRequestWorkers": 2,
+            "MinSpareThreads": 1, "MaxSpareThreads": 2}},
+    ))  # fmt: skip
+
+
+def test_a_child_whose_listener_is_woken_accepts_only_in_its_round_after_the_kept_ones() -> None:
+    """event.c listener_thread: the listening socket is one descriptor of the poll, so a new
+    connection is accepted in the listener's round, after the readable kept connections took
+    the workers freed meanwhile; until then it waits in the backlog."""
+    world = _one_child_event()
+    env, server = world.env, world.server
+    env.run(until=0.5)
+    (child,) = server.children
+    kept = Conn(1)
+    assert server.arrive(kept) == ACCEPTED
+    server.keepalive.hold(kept)  # its response is sent: back to the listener, worker freed
+    ready = server.keepalive.resume(kept)  # its next request: the listener is woken
+    assert isinstance(ready, simpy.Event) and server.listeners is not None
+    assert server.listeners.pending(child)
+    new = Conn(2)
+    new.wake = env.event()
+    assert server.arrive(new) == QUEUED  # not while the round is pending
+    env.run(until=0.6)
+    assert ready.value is True  # the kept connection got its worker first
+    assert new.wake.triggered and new.child is child  # then the round accepted the new one
+    assert not server.accept_queue.waiting
 
 
 def test_a_connection_closed_while_it_waits_is_not_handed_on() -> None:

@@ -114,10 +114,9 @@ class KeepAliveRegistry:
 
     def dispatch(self, conn: Conn) -> bool:
         """Event's listener hands the readable ``conn`` to an idle worker of its child; with
-        none idle (a non-blocking reservation) it closes ``conn`` (False) and only ``conn``
-        (event.c l.1936-1946: the client may reconnect to another process; httpd's "kill'em
-        all" of the child's other idle connections that follows is left out, see
-        :mod:`mpmsim.engine.listener`)."""
+        none idle (a non-blocking reservation) it closes ``conn`` (False; event.c
+        l.1936-1946: the client may reconnect to another process); the listener's round then
+        closes the child's other idle connections (:meth:`close_all`, "kill'em all")."""
         child = conn.child
         assert child is not None
         if conn.server_closed or child.state == DEAD:

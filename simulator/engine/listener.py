@@ -7,10 +7,9 @@ socket that became ready meanwhile, and for each readable connection, in turn, t
 removes it from the keep-alive queue and asks for a worker without waiting
 (``get_worker(&have_idle_worker, blocking = 0, ...)``): it pushes the connection to an idle
 worker (``push2worker``), or, with none idle, closes that connection "so that the client can
-re-connect to a different process" (l.1936-1946). httpd then also closes every idle keep-alive
-connection of the child at the end of that poll round ("kill'em all", ``workers_were_busy``,
-l.2084-2090); the simulator's listener closes that connection alone, a known difference not
-yet measured (session 22 read that branch as the timeout maintenance's). So a worker is
+re-connect to a different process" (l.1936-1946), and at the end of that poll round closes
+every idle keep-alive connection of the child ("kill'em all", ``workers_were_busy``,
+l.2084-2090). So a worker is
 reserved (``ap_queue_info_wait_for_idler`` decrements the idlers) when the listener runs, not
 when the request arrives: while the listener waits for the CPU, the child's workers that
 finish count idle, and its connection limit
@@ -20,7 +19,12 @@ accept more connections than it has workers (measurements/README.md, "Probes of 
 
 The listener is a task like any other: woken by the first readable connection, it runs when the
 scheduler picks it, as a short job placed behind the runnable ones (``CPU.run_behind``), and
-takes all the connections that became readable until then. Its run costs the switch to it
+takes all the connections that became readable until then. New connections are accepted in the
+same round, after those (the listening socket is one more descriptor of the poll, served after
+the connections' events, l.1870-2030): while its listener is woken, a child accepts nothing
+from the backlog, and a worker freed meanwhile goes to a kept connection's next request first
+(``after_round``; measurements/README.md, "A saturated event child holds about as many
+connections as it has threads"). Its run costs the switch to it
 (``Overheads.ka_request_cpu_s``, which the request's own job then leaves out); under processor
 sharing every job runs at once, so the request takes its worker on arrival (no listener).
 
@@ -68,6 +72,10 @@ class Dispatcher(Protocol):
         """Hand the readable ``conn`` to an idle worker; False if it was closed instead."""
         ...
 
+    def close_all(self, child: Child) -> None:
+        """Close every idle keep-alive connection of ``child``."""
+        ...
+
 
 class Listeners:
     """The listener threads of one server's children, as far as keep-alive requests go."""
@@ -77,6 +85,8 @@ class Listeners:
         self._cpu = cpu
         self._run_s = run_s
         self.dispatcher: Dispatcher | None = None
+        #: called with the child at the end of each of its listener's rounds (its accepts)
+        self.after_round: Callable[[Child], None] | None = None
         #: per child whose listener is woken, the readable connections it will find
         self._ready: dict[Child, list[Conn]] = {}
         self.runs = 0  # listener runs that found readable connections
@@ -113,6 +123,17 @@ class Listeners:
         assert dispatcher is not None
         self.runs += 1
         self.dispatched += len(ready)
+        busy = False
         for conn in ready:
             assert conn.wake is not None
-            conn.wake.succeed(dispatcher.dispatch(conn))
+            ok = dispatcher.dispatch(conn)
+            busy = busy or not ok
+            conn.wake.succeed(ok)
+        if busy:
+            dispatcher.close_all(child)
+        if self.after_round is not None:
+            self.after_round(child)
+
+    def pending(self, child: Child) -> bool:
+        """``child``'s listener is woken and has not run yet."""
+        return child in self._ready

@@ -72,6 +72,8 @@ class Server:
             kept=self.conn_memory.kept_by_listener,
             listeners=self.listeners,
         )
+        if self.listeners is not None:
+            self.listeners.after_round = self._after_round
         self.lingering = LingeringClose(env, cpu, self.overheads, self)
         #: event's lingering closes take a worker after the FIN; under processor sharing no
         #: job waits for its turn, so the close stays part of the response's CPU job
@@ -176,10 +178,30 @@ class Server:
     def arrive(self, conn: Conn) -> int:
         """A connection completes its handshake: ACCEPTED by a child, QUEUED, or DROPPED."""
         if self._accepting and not self.accept_queue.waiting:
-            child = next(iter(self._accepting))
-            self._accept(child, conn)
-            return ACCEPTED
+            child = self._free_listener()
+            if child is not None:
+                self._accept(child, conn)
+                return ACCEPTED
         return QUEUED if self.accept_queue.offer(conn) else DROPPED
+
+    def _free_listener(self) -> Child | None:
+        """The first accepting child whose listener has no round pending."""
+        listeners = self.listeners
+        if listeners is None:
+            return next(iter(self._accepting))
+        for child in self._accepting:
+            if not listeners.pending(child):
+                return child
+        return None
+
+    def _after_round(self, child: Child) -> None:
+        """Its listener's round is done: the child accepts from the backlog while it may."""
+        if self.accept_queue.waiting and child.state == READY:
+            self._drain(child)
+
+    def _may_drain(self, child: Child) -> bool:
+        listeners = self.listeners
+        return listeners is None or not listeners.pending(child)
 
     def _accept(self, child: Child, conn: Conn) -> None:
         child.idle -= 1
@@ -270,7 +292,7 @@ class Server:
         child.idle += 1
         self.busy -= 1
         self._refresh(child)
-        if self.accept_queue.waiting:
+        if self.accept_queue.waiting and self._may_drain(child):
             self._drain(child)
 
     def take_worker(self, child: Child) -> bool:
@@ -348,7 +370,7 @@ class Server:
             self.stop_child(child)
         self._refresh(child)
         self._maybe_exit(child)
-        if self.accept_queue.waiting and child.state == READY:
+        if self.accept_queue.waiting and child.state == READY and self._may_drain(child):
             self._drain(child)
 
     def _maybe_exit(self, child: Child) -> None:
