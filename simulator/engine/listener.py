@@ -9,10 +9,9 @@ removes it from the keep-alive queue and asks for a worker without waiting
 worker (``push2worker``), or, with none idle, closes that connection "so that the client can
 re-connect to a different process" (l.1936-1946), and at the end of that poll round closes
 every idle keep-alive connection of the child ("kill'em all", ``workers_were_busy``,
-l.2084-2090). So a worker is
-reserved (``ap_queue_info_wait_for_idler`` decrements the idlers) when the listener runs, not
-when the request arrives: while the listener waits for the CPU, the child's workers that
-finish count idle, and its connection limit
+l.2084-2090). So a worker is reserved (``ap_queue_info_wait_for_idler`` decrements the
+idlers) when the listener runs, not when the request arrives: while the listener waits for
+the CPU, the child's workers that finish count idle, and its connection limit
 (``connections_above_limit``: ``ThreadsPerChild + idle * AsyncRequestWorkerFactor``) lets it
 accept more connections than it has workers (measurements/README.md, "Probes of mechanisms":
 75 connections admitted by a child of 25 threads at 100 clients).
@@ -34,7 +33,7 @@ has run to enable them (:func:`wake_to_enable`, under any scheduler but processo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import simpy
@@ -137,3 +136,8 @@ class Listeners:
     def pending(self, child: Child) -> bool:
         """``child``'s listener is woken and has not run yet."""
         return child in self._ready
+
+    def first_asleep(self, children: Iterable[Child]) -> Child | None:
+        """The first of ``children`` whose listener is not woken (it accepts a connection now)."""
+        ready = self._ready
+        return next((child for child in children if child not in ready), None)

@@ -178,21 +178,13 @@ class Server:
     def arrive(self, conn: Conn) -> int:
         """A connection completes its handshake: ACCEPTED by a child, QUEUED, or DROPPED."""
         if self._accepting and not self.accept_queue.waiting:
-            child = self._free_listener()
+            listeners = self.listeners  # a child whose listener is woken accepts in its round
+            child = (next(iter(self._accepting)) if listeners is None
+                     else listeners.first_asleep(self._accepting))  # fmt: skip
             if child is not None:
                 self._accept(child, conn)
                 return ACCEPTED
         return QUEUED if self.accept_queue.offer(conn) else DROPPED
-
-    def _free_listener(self) -> Child | None:
-        """The first accepting child whose listener has no round pending."""
-        listeners = self.listeners
-        if listeners is None:
-            return next(iter(self._accepting))
-        for child in self._accepting:
-            if not listeners.pending(child):
-                return child
-        return None
 
     def _after_round(self, child: Child) -> None:
         """Its listener's round is done: the child accepts from the backlog while it may."""
@@ -200,8 +192,8 @@ class Server:
             self._drain(child)
 
     def _may_drain(self, child: Child) -> bool:
-        listeners = self.listeners
-        return listeners is None or not listeners.pending(child)
+        """Whether ``child`` accepts from the backlog now, not in its listener's next round."""
+        return self.listeners is None or not self.listeners.pending(child)
 
     def _accept(self, child: Child, conn: Conn) -> None:
         child.idle -= 1
