@@ -13,12 +13,9 @@ from functools import partial
 
 import pytest
 
+from mpmsim.calibration.client_time import estimate_client_conn_ms, estimate_rtt_ms
 from mpmsim.calibration.kernel_fit import fit_kernel, kernel_ms, kernel_rows, with_kernel
-from mpmsim.calibration.measured import (
-    estimate_client_conn_ms,
-    estimate_rtt_ms,
-    requests_per_connection,
-)
+from mpmsim.calibration.measured import requests_per_connection
 from mpmsim.models.costs import load_costs
 from mpmsim.workloads.readers import MeasuredRun
 from tests.helpers import measured_row, prefork_pool_summary

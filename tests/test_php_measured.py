@@ -9,13 +9,8 @@ from typing import Any
 
 import pytest
 
-from mpmsim.calibration.measured import (
-    Setup,
-    estimate_rtt_ms,
-    observed,
-    scenario_for,
-    unrepresentable,
-)
+from mpmsim.calibration.client_time import estimate_rtt_ms
+from mpmsim.calibration.measured import Setup, observed, scenario_for, unrepresentable
 from mpmsim.models.costs import load_costs
 from mpmsim.models.hardware import load_hardware
 from mpmsim.spec.reading import load_scenario_data

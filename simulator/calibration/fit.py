@@ -32,16 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from mpmsim.calibration.check import compare, mape_by_metric, unexplained_rows
+from mpmsim.calibration.client_time import estimate_client_conn_ms, estimate_rtt_ms
 from mpmsim.calibration.cpu_fit import TOLD_ONLY, fit_cpu
 from mpmsim.calibration.kernel_fit import fit_kernel, fitted_terms, kernel_ms, with_kernel
 from mpmsim.calibration.linear import ParamFit
-from mpmsim.calibration.measured import (
-    METRICS,
-    Setup,
-    estimate_client_conn_ms,
-    estimate_rtt_ms,
-    split_representable,
-)
+from mpmsim.calibration.measured import METRICS, Setup, split_representable
 from mpmsim.calibration.memory_fit import class_clients, fit_memory, kept_class_memory
 from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup, split_php, with_php
 from mpmsim.calibration.regressors import model_cpu_ms

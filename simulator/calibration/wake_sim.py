@@ -72,7 +72,7 @@ def wake_ms(wake: Mapping[str, float] | None, run: MeasuredRun) -> float:
 def plus_wake(server_ms: ServerMs, wake: Mapping[str, float]) -> ServerMs:
     """``server_ms`` (the CPU a fitted model charges a row) with the row's idle wake-ups from
     ``wake``: the server's time a one-client row takes in the simulator, which
-    :func:`~mpmsim.calibration.measured.estimate_client_conn_ms` leaves out of the client's."""
+    :func:`~mpmsim.calibration.client_time.estimate_client_conn_ms` leaves out of the client's."""
 
     def with_wake(run: MeasuredRun) -> float | None:
         ms = server_ms(run)
