@@ -73,7 +73,8 @@ class Server:
             listeners=self.listeners,
         )
         if self.listeners is not None:
-            self.listeners.after_round = self._after_round
+            # a round ends by accepting from the backlog while the child may
+            self.listeners.after_round = self._drain
         self.lingering = LingeringClose(env, cpu, self.overheads, self)
         #: event's lingering closes take a worker after the FIN; under processor sharing no
         #: job waits for its turn, so the close stays part of the response's CPU job
@@ -185,11 +186,6 @@ class Server:
                 self._accept(child, conn)
                 return ACCEPTED
         return QUEUED if self.accept_queue.offer(conn) else DROPPED
-
-    def _after_round(self, child: Child) -> None:
-        """Its listener's round is done: the child accepts from the backlog while it may."""
-        if self.accept_queue.waiting and child.state == READY:
-            self._drain(child)
 
     def _may_drain(self, child: Child) -> bool:
         """Whether ``child`` accepts from the backlog now, not in its listener's next round."""
