@@ -10,7 +10,9 @@ row it does not name by a deterministic third (SHA-256 of the run id). The fit i
 shared set's rows and the campaigns' ran on different processors (measurements/README.md), and
 a cost model describes one machine, so each is fitted on its own fit part, as a user
 calibrates on their own server (``--joint``: one fit for all rows). Every row is then
-simulated with its machine's fitted model. Prints, for the held-out and the fitted part:
+simulated with its machine's fitted model, on the ``--hardware`` profile, less its ``idle_wake``
+for a machine ``machines.csv`` marks ``idle_wake`` ``none`` (measurements/README.md: the
+campaigns' machine's light rows cost what its saturated rows do). Prints, for the held-out and the fitted part:
 throughput MAPE per campaign (and per MPM), the share of ab runs whose p95 is within 20 %, and
 of runs whose peak PSS is within 10 %, and of runs whose error log (the row's
 ``err_log_codes``) holds the same kinds of capacity warning as the simulated parent's
@@ -88,6 +90,20 @@ def machine_table(path: Path) -> dict[str, str]:
         return {}
     with path.open(newline="", encoding="utf-8") as f:
         return {row["campaign"]: row["machine"] for row in csv.DictReader(f)}
+
+
+def rests_cold(path: Path) -> dict[str, bool]:
+    """``machine -> whether its idle vCPU wakes cold`` from ``machines.csv``'s ``idle_wake``
+    column: ``none`` where the machine's light rows cost Apache the CPU per request its saturated
+    rows do (no halted vCPU to wake: the hardware's ``idle_wake`` does not apply to its rows);
+    any other value or none keeps the ``--hardware`` profile's."""
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as f:
+        return {
+            row["machine"]: (row.get("idle_wake") or "").strip() != "none"
+            for row in csv.DictReader(f)
+        }
 
 
 def load_rows(
@@ -360,13 +376,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.joint
         else {name: [m == name for m in machine] for name in names}
     )
+    # A machine whose light rows show no cold wake-ups is simulated without them (machines.csv);
+    # one fit for all rows keeps the --hardware profile's.
+    cold = rests_cold(args.measurements / "machines.csv")
     cals = {}
     for name, member in parts.items():
         idx = [i for i, m in enumerate(member) if m]
         if not idx:
             continue
+        own = hardware if cold.get(name, True) else hardware.model_copy(update={"idle_wake": None})
         cals[name] = calibrate(
-            [runs[i] for i in idx], load_costs(args.base), hardware,
+            [runs[i] for i in idx], load_costs(args.base), own,
             held_out=[hold[i] for i in idx], jobs=args.jobs, name="bench-1core", keep=keep,
             sources=[f"{name} (fit part)"], seed=args.seed, replications=args.replications,
         )  # fmt: skip
