@@ -9,12 +9,12 @@ row it does not name by a deterministic third (SHA-256 of the run id). The fit i
 ``mpmsim calibrate``'s own (:func:`mpmsim.calibration.fit.calibrate`), one per machine: the
 shared set's rows and the campaigns' ran on different processors (measurements/README.md), and
 a cost model describes one machine, so each is fitted on its own fit part, as a user
-calibrates on their own server (``--joint``: one fit for all rows). Every row is then
-simulated with its machine's fitted model, on the ``--hardware`` profile, less its ``idle_wake``
-for a machine ``machines.csv`` marks ``idle_wake`` ``none`` (measurements/README.md: the
-campaigns' machine's light rows cost what its saturated rows do). Prints, for the held-out and the fitted part:
-throughput MAPE per campaign (and per MPM), the share of ab runs whose p95 is within 20 %, and
-of runs whose peak PSS is within 10 %, and of runs whose error log (the row's
+calibrates on their own server (``--joint``: one fit for all rows). Every row is then simulated
+with its machine's fitted model, on the ``--hardware`` profile, less its ``idle_wake`` for a
+machine ``machines.csv`` marks ``idle_wake`` ``none`` (measurements/README.md: the campaigns'
+machine's light rows cost what its saturated rows do). Prints, for the held-out and the fitted
+part: throughput MAPE per campaign (and per MPM), the share of ab runs whose p95 is within 20 %,
+and of runs whose peak PSS is within 10 %, and of runs whose error log (the row's
 ``err_log_codes``) holds the same kinds of capacity warning as the simulated parent's
 (``mpmsim.models.mpm.warnings``: MaxRequestWorkers reached, within MinSpareThreads of it,
 scoreboard full; per kind the rows real / model / both).
