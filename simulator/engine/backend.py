@@ -19,6 +19,7 @@ import simpy
 from mpmsim.engine.cpu import CPU
 from mpmsim.engine.fpm import FpmPool
 from mpmsim.engine.memory import MemoryLedger
+from mpmsim.engine.oom import kill_largest_child
 from mpmsim.engine.recorder import GATEWAY_TIMEOUT, OK, UNAVAILABLE
 from mpmsim.engine.server import Server
 from mpmsim.models.mpm.base import DEAD, Child
@@ -214,7 +215,7 @@ class Backends:
                 server.log("OOM-FPM", "Out of memory: Killed process (php-fpm)")
                 pool.oom_kill(child)
                 return
-        server.kill_largest_child()
+        kill_largest_child(server)
 
     def counters(self) -> dict[str, float]:
         """Every backend's totals and peaks (``backend.NAME.*``)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from mpmsim.engine.eevdf import EEVDFCPU
 from mpmsim.engine.error_log import LogLine
 from mpmsim.engine.host import HostContention
 from mpmsim.engine.memory import MemoryLedger
+from mpmsim.engine.oom import kill_largest_child
 from mpmsim.engine.recorder import Recorder, sample_series
 from mpmsim.engine.server import Server
 from mpmsim.engine.simpy_internals import events_scheduled, run_until
@@ -114,7 +116,7 @@ def build_world(prep: Prepared, index: int = 0) -> World:
         sc.server.somaxconn,
         sc.server.listeners,
     )
-    memory.on_exceed = server.kill_largest_child  # the OOM killer
+    memory.on_exceed = partial(kill_largest_child, server)  # the OOM killer
     server.start()
     if hw.host_contention is not None:
         HostContention(env, cpu, hw.host_contention, stream(sc.seed, index, "host")).start()

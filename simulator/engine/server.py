@@ -363,9 +363,9 @@ class Server:
 
     def _maybe_exit(self, child: Child) -> None:
         if child.state == QUIESCING and child.conns == 0:
-            self._exit(child)
+            self.exit_child(child)
 
-    def _exit(self, child: Child) -> None:
+    def exit_child(self, child: Child) -> None:
         """``child`` exits: its slot is held until the parent reaps it, its memory is freed,
         and its teardown takes the CPU (``thread_exit_cpu_ms`` a thread; a child measured at
         2.5 ms with 25 threads after serving, benchmarks/probe_lua.py exit)."""
@@ -378,21 +378,6 @@ class Server:
         self.lingering.forget(child)
         self.memory.add(-child.memory_mib)
         self._update_switch_cost()
-
-    def kill_largest_child(self) -> Child | None:
-        """The OOM killer ends the child holding the most memory; its connections fail."""
-        live = [c for c in self.table.children if c.state != DEAD]
-        if not live:
-            return None
-        conn_mib = self.overheads.conn_mib
-        victim = max(live, key=lambda c: (c.memory_mib + c.conns * conn_mib, c.conns))
-        self.oom_kills += 1
-        self.log("OOM", "Out of memory: Killed process (apache2)")
-        self.busy -= victim.busy
-        self.conns_open -= victim.conns
-        self.conn_memory.killed(victim)
-        self._exit(victim)
-        return victim
 
     def _update_switch_cost(self) -> None:
         """Set the CPU's switch costs from the processes and threads alive (Overheads)."""
