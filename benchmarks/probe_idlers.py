@@ -31,6 +31,7 @@ not the rates. Needs root (tracefs with ``uprobe_events``), apache2 and ab.
 
     python benchmarks/probe_idlers.py --mpm event --clients 50 --lua
     python benchmarks/probe_idlers.py --mpm worker --clients 50 --children 16 --lua
+    python benchmarks/probe_idlers.py --mpm event --clients 100 --lua --keepalive
 """
 
 from __future__ import annotations
@@ -266,16 +267,23 @@ def render(events: Sequence[Event]) -> str:
 
 
 def trace_point(
-    mpm: str, clients: int, warm_s: float, trace_s: float, children: int, lua: bool
+    mpm: str,
+    clients: int,
+    warm_s: float,
+    trace_s: float,
+    children: int,
+    lua: bool,
+    keepalive: bool = False,
 ) -> str:
-    """ab's percentiles and the uprobes' summary of one point on a fresh server."""
+    """ab's percentiles and the uprobes' summary of one point on a fresh server (``keepalive``:
+    ab -k, each connection's next requests handed on by the listener under event)."""
     if not (TRACEFS / "uprobe_events").exists():
         raise SystemExit(f"{TRACEFS}/uprobe_events is missing: mount tracefs, kernel uprobes")
     nm = subprocess.run(["nm", "-D", APACHE], capture_output=True, text=True, check=True)
     probes = uprobe_lines(nm.stdout)
     os.sched_setaffinity(0, {0})  # the probe itself stays off Apache's CPU
     with point_server(probe_point(mpm, clients, "static", children), lua) as (_server, url):
-        ab = _timed_load(clients, warm_s + trace_s + 1.0, False, url)
+        ab = _timed_load(clients, warm_s + trace_s + 1.0, keepalive, url)
         _tracefs("tracing_on", "0")
         _tracefs("trace", "")
         _tracefs("set_event", "")
@@ -297,7 +305,7 @@ def trace_point(
             _tracefs("events/mpm/enable", "0")
             _tracefs("uprobe_events", "")
             _tracefs("options/record-tgid", "0")  # probe_scheduler.py reads traces without it
-    label = point_label(mpm, "static", clients, children)
+    label = point_label(mpm, "static", clients, children) + (" ab -k" if keepalive else "")
     head = f"{label}: {_rate(report)} req/s, ab {ab_percentiles(report)}"
     return head + "\n" + render(events)
 
@@ -308,10 +316,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=50, help="ab concurrency")
     ap.add_argument("--warm-s", type=float, default=8.0, help="load before the trace")
     ap.add_argument("--trace-s", type=float, default=1.0, help="seconds traced")
+    ap.add_argument("--keepalive", action="store_true", help="ab -k (keep-alive connections)")
     args = ap.parse_args(argv)
     if args.mpm == "prefork":
         raise SystemExit("--mpm prefork has no worker queue: worker or event")
-    print(trace_point(args.mpm, args.clients, args.warm_s, args.trace_s, args.children, args.lua))
+    print(trace_point(args.mpm, args.clients, args.warm_s, args.trace_s, args.children, args.lua,
+                      args.keepalive))  # fmt: skip
     return 0
 
 
