@@ -48,7 +48,7 @@ from mpmsim.calibration.tail_fit import (
     tail_rows,
 )
 from mpmsim.calibration.used_sim import simulated_counts
-from mpmsim.calibration.wake_sim import plus_wake, simulated_wake_ms
+from mpmsim.calibration.wake_sim import plus_wake, simulated_wake_ms, wake_contradicted
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel, RequestClassCost
 from mpmsim.workloads.readers import MeasuredRun
@@ -76,6 +76,8 @@ class Calibration:
     replications: int = 1  # simulations per row in the comparison, their mean compared
     #: by run id, the idle wake-ups' CPU per request taken off a fitted row's (wake_sim)
     idle_wake_ms: dict[str, float] = field(default_factory=dict)
+    #: what the rows say against an assumption the fit made (printed first)
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (``mpmsim calibrate --json``)."""
@@ -95,6 +97,7 @@ class Calibration:
             "rows": self.rows,
             "replications": self.replications,
             "idle_wake_ms": self.idle_wake_ms,
+            "warnings": self.warnings,
             "seconds": self.seconds,
         }
 
@@ -342,6 +345,8 @@ def calibrate(
                       skipped=skipped, php_fit=php, tail_fit=tail, kernel_fit=kernel,
                       replications=replications, shared_core=shared_core_rows(runs),
                       class_rows=class_clients(apache_rows), idle_wake_ms=wake)  # fmt: skip
+    if wake and (against := wake_contradicted(apache_rows, wake, cores)):
+        cal.warnings.append(against)
     if simulate:
         cal.rows = compare(
             runs, costs, setup, held_out=hold, jobs=jobs, progress=progress, seed=seed,
@@ -377,4 +382,6 @@ def _provenance(
             "mean_abs_log_error": {str(k): round(v, 4) for k, v in cal.tail_fit.objective.items()},
         },
         "unexplained_rows": [u["run_id"] for u in cal.unexplained],
+        # what the rows say against an assumption of the fit (only when they do)
+        **({"warnings": list(cal.warnings)} if cal.warnings else {}),
     }

@@ -104,6 +104,7 @@ def render(cal: Calibration, *, max_rows: int = 60) -> str:
     c = cal.costs
     unc = c.uncertainty
     lines = [f"cost model {c.name!r} fitted in {cal.seconds:.1f} s"]
+    lines += [f"warning: {w}" for w in cal.warnings]
     params = [
         ("accept_cpu_ms + close_cpu_ms", c.accept_cpu_ms + c.close_cpu_ms,
          unc.get("accept_cpu_ms+close_cpu_ms")),

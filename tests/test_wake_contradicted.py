@@ -1,0 +1,62 @@
+"""calibrate warns when the hardware's cold wake-ups (idle_wake) do not fit the rows."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from mpmsim.calibration.fit import Calibration
+from mpmsim.calibration.linear import ParamFit
+from mpmsim.calibration.output import render
+from mpmsim.calibration.wake_sim import wake_contradicted
+from mpmsim.models.costs import load_costs
+from mpmsim.workloads.readers import MeasuredRun
+
+
+def _row(run_id: str, cpu_ms: float, util: float, content: str = "static") -> MeasuredRun:
+    return MeasuredRun(
+        run_id=run_id, scenario="T", mpm="event", directives={}, lua_scope=None,
+        mrw_effective=400, threads_per_child=25, server_limit=16, content=content,
+        url="/", tool="ab", concurrency=50, keepalive=False, duration_s=10.0,
+        requests_completed=1000, req_per_s=100.0, apache_cpu_ms_per_req=cpu_ms,
+        apache_cpu_util=util,
+    )  # fmt: skip
+
+
+def _rows(light_ms: float) -> tuple[list[MeasuredRun], dict[str, float]]:
+    saturated = [_row(f"sat{i}", 0.057, 0.99) for i in range(4)]
+    light = [_row(f"light{i}", light_ms, 0.1) for i in range(3)]
+    return saturated + light, {r.run_id: 0.03 for r in light}
+
+
+def test_light_rows_that_cost_what_saturated_ones_do_contradict_the_wake_ups() -> None:
+    # the campaigns' machine: 0.055 ms at light load, 0.057 saturated, 0.03 charged per wake-up
+    runs, wake = _rows(0.055)
+    said = wake_contradicted(runs, wake)
+    assert said is not None
+    assert "3 lightly loaded static rows 0.030-0.030 ms" in said
+    assert "0.055 ms against 0.057 on 4 saturated rows" in said
+    assert "without idle_wake (--hardware)" in said
+
+
+def test_light_rows_that_pay_the_wake_ups_agree_with_them() -> None:
+    # the shared set's kind of machine: light rows cost about the saturated CPU plus the wake-ups
+    runs, wake = _rows(0.057 + 0.03)
+    assert wake_contradicted(runs, wake) is None
+
+
+def test_too_few_rows_or_wake_ups_too_small_to_tell_say_nothing() -> None:
+    runs, wake = _rows(0.055)
+    assert wake_contradicted(runs[:1] + runs[4:], wake) is None  # one saturated row
+    assert wake_contradicted(runs, {k: 0.005 for k in wake}) is None  # under a quarter of 0.057
+    php = [r if r.run_id.startswith("sat") else _row(r.run_id, 0.055, 0.1, "php") for r in runs]
+    assert wake_contradicted(php, wake) is None  # no static light row left
+    assert wake_contradicted(runs, {}) is None
+
+
+def test_calibrate_prints_the_warning_second() -> None:
+    """render: the warning follows the first line, before the fitted figures."""
+    fit = ParamFit(values={}, stderr={}, rms_rel_error=0.0, rows_used=0)
+    cal = Calibration(costs=load_costs("default"), cpu_fit=fit, memory_fit=None, network_rtt_ms=0.0)
+    cal = replace(cal, warnings=["the hardware's idle_wake charges ..."])
+    lines = render(cal).splitlines()
+    assert lines[1] == "warning: the hardware's idle_wake charges ..."
