@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
+import pytest
+
+from mpmsim.calibration import files
 from mpmsim.calibration.fit import Calibration
 from mpmsim.calibration.linear import ParamFit
 from mpmsim.calibration.output import render
 from mpmsim.calibration.wake_sim import wake_contradicted
 from mpmsim.models.costs import load_costs
+from mpmsim.models.hardware import HardwareSpec
 from mpmsim.workloads.readers import MeasuredRun
 
 
@@ -35,7 +40,7 @@ def test_light_rows_that_cost_what_saturated_ones_do_contradict_the_wake_ups() -
     assert said is not None
     assert "3 lightly loaded static rows 0.030-0.030 ms" in said
     assert "0.055 ms against 0.057 on 4 saturated rows" in said
-    assert "without idle_wake (--hardware)" in said
+    assert "calibrate with --no-idle-wake" in said
 
 
 def test_light_rows_that_pay_the_wake_ups_agree_with_them() -> None:
@@ -60,3 +65,22 @@ def test_calibrate_prints_the_warning_second() -> None:
     cal = replace(cal, warnings=["the hardware's idle_wake charges ..."])
     lines = render(cal).splitlines()
     assert lines[1] == "warning: the hardware's idle_wake charges ..."
+
+
+def test_no_idle_wake_fits_on_the_hardware_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mpmsim calibrate --no-idle-wake``: the fit sees the hardware less its idle_wake."""
+    seen: list[HardwareSpec] = []
+
+    def fake_calibrate(runs: object, costs: object, hw: HardwareSpec, **kw: object) -> str:
+        seen.append(hw)
+        return "fitted"
+
+    monkeypatch.setattr(files, "calibrate", fake_calibrate)
+    rows, _ = _rows(0.055)
+    for wake in (True, False):
+        files.fit_runs([Path("runs.csv")], rows, [False] * len(rows), [], idle_wake=wake)
+    assert seen[0].idle_wake is not None and seen[0].name == "bench-1core"
+    assert seen[1].idle_wake is None and seen[1].name == "bench-1core without idle_wake"
+    assert seen[1].model_dump(exclude={"idle_wake", "name"}) == seen[0].model_dump(
+        exclude={"idle_wake", "name"}
+    )

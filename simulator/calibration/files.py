@@ -113,11 +113,15 @@ def fit_runs(
     replications: int = 1,
     memory_csv: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    idle_wake: bool = True,
 ) -> Calibration:
     """:func:`calibrate_files` on the ``runs`` already read from ``paths`` (``held_out`` the
     hold-out mask, ``kept`` the names :func:`keep_names` checked): for a caller that uses the
-    rows again (``mpmsim calibrate --usl``)."""
+    rows again (``mpmsim calibrate --usl``). ``idle_wake`` False: the hardware's cold wake-ups
+    left out (a machine whose idle vCPU does not halt)."""
     hw = load_hardware(hardware, source="--hardware", field="--hardware")
+    if not idle_wake and hw.idle_wake is not None:
+        hw = hw.model_copy(update={"idle_wake": None, "name": f"{hw.name} without idle_wake"})
     base_costs = load_costs(base, source="--base", field="--base")
     memory = Path(memory_csv) if memory_csv is not None else None
     try:

@@ -130,7 +130,7 @@ def wake_contradicted(
                 f"{lo:.3f}-{hi:.3f} ms a request of cold wake-ups, but they measured "
                 f"{statistics.median(ms for ms, _ in felt):.3f} ms against {saturated:.3f} on "
                 f"{len(sat)} saturated rows: this machine's idle vCPU does not seem to wake "
-                "cold, and the fit lowers the CPU it finds to make up; calibrate with a "
-                "hardware profile of this machine without idle_wake (--hardware)"
+                "cold, and the fit lowers the CPU it finds to make up; calibrate with "
+                "--no-idle-wake (or a --hardware profile of this machine without idle_wake)"
             ))  # fmt: skip
     return None if worst is None else worst[1]

@@ -36,6 +36,13 @@ def calibrate(
             "their scenario's)."
         ),
     ] = "bench-1core",
+    idle_wake: Annotated[
+        bool,
+        typer.Option(
+            help="--no-idle-wake: the machine's idle vCPU does not halt (bare metal, a core "
+            "that polls); fit without the hardware's cold wake-ups (idle_wake)."
+        ),
+    ] = True,
     base: Annotated[str, typer.Option(help="Cost model to start from.")] = "default",
     holdout: Annotated[
         str | None,
@@ -105,7 +112,7 @@ def calibrate(
     mask = holdout_mask(runs, holdout)
     cal = fit_runs(
         measurements, runs, mask, kept, hardware=hardware, base=base, name=name, jobs=jobs,
-        replications=replications, memory_csv=memory_csv,
+        replications=replications, memory_csv=memory_csv, idle_wake=idle_wake,
         progress=None if as_json else _progress,
     )  # fmt: skip
     usl_fits = (
