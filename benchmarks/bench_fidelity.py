@@ -396,6 +396,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     figs = figures(rows, campaign_of)
     repeat = repeatability(runs, campaign)
     print(f"seed {args.seed}; each row predicted by the mean of {args.replications} simulation(s)")
+    for name, cal in cals.items():  # what a fit's rows say against its assumptions (calibrate's)
+        print("".join(f"{name}: warning: {w}\n" for w in cal.warnings), end="")
     print(render(figs, len(skipped), time.perf_counter() - t0, repeat))
     if args.json:
         data = {"seed": args.seed, "replications": args.replications, "figures": figs,
