@@ -384,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         idx = [i for i, m in enumerate(member) if m]
         if not idx:
             continue
-        own = hardware if cold.get(name, True) else hardware.model_copy(update={"idle_wake": None})
+        own = hardware if cold.get(name, True) else hardware.without_idle_wake()
         cals[name] = calibrate(
             [runs[i] for i in idx], load_costs(args.base), own,
             held_out=[hold[i] for i in idx], jobs=args.jobs, name="bench-1core", keep=keep,
@@ -397,7 +397,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     repeat = repeatability(runs, campaign)
     print(f"seed {args.seed}; each row predicted by the mean of {args.replications} simulation(s)")
     for name, cal in cals.items():  # what a fit's rows say against its assumptions (calibrate's)
-        print("".join(f"{name}: warning: {w}\n" for w in cal.warnings), end="")
+        for warning in cal.warnings:
+            print(f"{name}: warning: {warning}")
     print(render(figs, len(skipped), time.perf_counter() - t0, repeat))
     if args.json:
         data = {"seed": args.seed, "replications": args.replications, "figures": figs,

@@ -127,7 +127,7 @@ def rests(runs_csv: Path) -> list[Rest]:
     from mpmsim.spec.resolve import prepare
 
     costs = load_costs("bench-1core")
-    hardware = load_hardware("bench-1core").model_copy(update={"idle_wake": None})
+    hardware = load_hardware("bench-1core").without_idle_wake()
     setup = Setup(hardware, float(costs.calibration["network_rtt_ms"]))
     out = []
     for run in read_measurements(runs_csv):

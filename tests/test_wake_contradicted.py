@@ -81,6 +81,10 @@ def test_no_idle_wake_fits_on_the_hardware_without_it(monkeypatch: pytest.Monkey
         files.fit_runs([Path("runs.csv")], rows, [False] * len(rows), [], idle_wake=wake)
     assert seen[0].idle_wake is not None and seen[0].name == "bench-1core"
     assert seen[1].idle_wake is None and seen[1].name == "bench-1core without idle_wake"
-    assert seen[1].model_dump(exclude={"idle_wake", "name"}) == seen[0].model_dump(
-        exclude={"idle_wake", "name"}
+    assert seen[1].model_dump(exclude={"idle_wake", "name", "sources"}) == seen[0].model_dump(
+        exclude={"idle_wake", "name", "sources"}
     )
+    # the wake-ups' source goes with them; the others stay
+    assert "idle_wake" in seen[0].sources and "idle_wake" not in seen[1].sources
+    assert seen[1].sources == {k: v for k, v in seen[0].sources.items() if k != "idle_wake"}
+    assert seen[1].without_idle_wake() is seen[1]  # nothing to take off twice

@@ -155,6 +155,16 @@ class HardwareSpec(BaseModel):
         """RAM left for Apache after the OS reserve."""
         return self.ram_mib - self.os_reserved_mib
 
+    def without_idle_wake(self) -> HardwareSpec:
+        """This machine as one whose idle vCPU does not halt: no ``idle_wake`` (nor its source),
+        named so; itself when it has none."""
+        if self.idle_wake is None:
+            return self
+        sources = {k: v for k, v in self.sources.items() if k.partition(".")[0] != "idle_wake"}
+        return self.model_copy(
+            update={"idle_wake": None, "name": f"{self.name} without idle_wake", "sources": sources}
+        )
+
 
 def _order(spec: HardwareSpec) -> tuple[str, int, float, str]:
     return (spec.name.partition(".")[0], spec.vcpus, spec.ram_mib, spec.name)

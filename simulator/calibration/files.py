@@ -120,8 +120,8 @@ def fit_runs(
     rows again (``mpmsim calibrate --usl``). ``idle_wake`` False: the hardware's cold wake-ups
     left out (a machine whose idle vCPU does not halt)."""
     hw = load_hardware(hardware, source="--hardware", field="--hardware")
-    if not idle_wake and hw.idle_wake is not None:
-        hw = hw.model_copy(update={"idle_wake": None, "name": f"{hw.name} without idle_wake"})
+    if not idle_wake:
+        hw = hw.without_idle_wake()
     base_costs = load_costs(base, source="--base", field="--base")
     memory = Path(memory_csv) if memory_csv is not None else None
     try:
