@@ -135,6 +135,7 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
         ({"vcpus": 1, "ram_mib": 1024, "ram_gb": 1}, "hardware.ram_gb", "unknown key"),
         ({"ram_mib": 512}, "hardware.vcpus", "required key is missing"),
         ({"base": "t3.medium", "burst": {"baseline_fraction": 1.5}}, "hardware.burst", "1"),
+        ({"vcpus": 2, "ram_mib": 1024, "online_cpus": 1}, "hardware.online_cpus", "at least vcpus"),
     ],
 )
 def test_bad_field_gives_one_line_with_its_path(
@@ -166,3 +167,10 @@ def test_validation_error_line_uses_dotted_paths() -> None:
     path, message = validation_error_line(info.value)
     assert path == "burst.baseline_fraction"
     assert message == "required key is missing"
+
+
+def test_scheduler_scales_with_the_cpus_online() -> None:
+    # A server pinned to one of two online CPUs: the kernel's tunables follow the two.
+    pinned = HardwareSpec(vcpus=1, ram_mib=1024, online_cpus=2)
+    assert pinned.scheduler_cpus == 2
+    assert HardwareSpec(vcpus=4, ram_mib=1024).scheduler_cpus == 4

@@ -15,6 +15,9 @@ from hypothesis import strategies as st
 from mpmsim.engine.cfs import CFSCPU
 from mpmsim.engine.cpu import CPU
 from mpmsim.engine.eevdf import EEVDFCPU
+from mpmsim.engine.job_waits import JobWaits
+from mpmsim.engine.replication import make_cpu
+from mpmsim.models.hardware import HardwareSpec
 from tests.helpers import finish_times
 
 MS = 0.001
@@ -33,6 +36,24 @@ def test_jobs_run_one_at_a_time_not_shared(cpu_class: type[CFSCPU]) -> None:
     env = simpy.Environment()
     shared = finish_times(CPU(env, vcpus=1), env, [(0.0, 1 * MS), (0.0, 1 * MS)])
     assert shared[0] == shared[1] == 2 * MS
+
+
+@pytest.mark.parametrize(("online", "slice_ms"), [(None, 0.75), (1, 0.75), (2, 1.5), (16, 3.0)])
+def test_the_base_slice_scales_with_the_cpus_online(online: int | None, slice_ms: float) -> None:
+    # sysctl_sched_base_slice 0.75 ms x (1 + log2(min(online CPUs, 8))): a server pinned to one
+    # CPU of two gets the two CPUs' 1.5 ms (kernel/sched/fair.c, get_update_sysctl_factor).
+    waits = JobWaits()
+    EEVDFCPU(simpy.Environment(), vcpus=1, scheduler_cpus=online).watch(waits)
+    assert waits.slice_s == pytest.approx(slice_ms * MS)
+
+
+def test_a_pinned_server_gets_the_online_cpus_slice_from_its_hardware() -> None:
+    hw = HardwareSpec(vcpus=1, ram_mib=1024, cpu_scheduler="eevdf", online_cpus=2)
+    cpu = make_cpu(simpy.Environment(), hw)
+    assert isinstance(cpu, EEVDFCPU)
+    waits = JobWaits()
+    cpu.watch(waits)
+    assert waits.slice_s == pytest.approx(1.5 * MS)
 
 
 def test_a_woken_task_preempts_one_that_ran_past_the_wakeup_granularity() -> None:

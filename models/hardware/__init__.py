@@ -103,6 +103,11 @@ class HardwareSpec(BaseModel):
     eligible virtual deadline first; mpmsim.engine.eevdf)."""
     scheduler_tick_hz: float = Field(default=250.0, gt=0)
     """CONFIG_HZ of the kernel (``cfs``, ``eevdf``): slices end at these ticks (Debian: 250)."""
+    online_cpus: int | None = Field(default=None, ge=1)
+    """CPUs the kernel has online, where Apache runs on ``vcpus`` of them (pinned): the
+    scheduler's latency and slice scale with the online CPUs, not with an affinity mask
+    (``kernel/sched/fair.c`` ``get_update_sysctl_factor``: ``num_online_cpus()``).
+    None: ``vcpus``."""
     burst: BurstSpec | None = None
     host_contention: HostContentionSpec | None = None
     """A shared host slowing the vCPUs at times; None: each vCPU always has a whole core."""
@@ -118,6 +123,14 @@ class HardwareSpec(BaseModel):
         ram = info.data.get("ram_mib")
         if ram is not None and value >= ram:
             raise ValueError(f"must be less than ram_mib ({ram:g})")
+        return value
+
+    @field_validator("online_cpus")
+    @classmethod
+    def _online_at_least_vcpus(cls, value: int | None, info: ValidationInfo) -> int | None:
+        vcpus = info.data.get("vcpus")
+        if value is not None and vcpus is not None and value < vcpus:
+            raise ValueError(f"must be at least vcpus ({vcpus}): Apache runs on online CPUs")
         return value
 
     @field_validator("sources")
@@ -154,6 +167,11 @@ class HardwareSpec(BaseModel):
     def usable_ram_mib(self) -> float:
         """RAM left for Apache after the OS reserve."""
         return self.ram_mib - self.os_reserved_mib
+
+    @property
+    def scheduler_cpus(self) -> int:
+        """The CPUs the scheduler's time tunables scale with (``online_cpus``, else ``vcpus``)."""
+        return self.online_cpus if self.online_cpus is not None else self.vcpus
 
     def without_idle_wake(self) -> HardwareSpec:
         """This machine as one whose idle vCPU does not halt: no ``idle_wake`` (nor its source),

@@ -86,7 +86,7 @@ def scheduler_slice_ms(hardware: HardwareSpec) -> float | None:
     None under processor sharing (no slices)."""
     if hardware.cpu_scheduler == "ps":
         return None
-    return 1000.0 * min_granularity_s(hardware.vcpus)
+    return 1000.0 * min_granularity_s(hardware.scheduler_cpus)
 
 
 def tail_rows(runs: Sequence[MeasuredRun], slice_ms: float | None) -> list[MeasuredRun]:

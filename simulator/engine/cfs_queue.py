@@ -51,8 +51,9 @@ class CFSRunQueue(CPU):
         burst: BurstState | None = None,
         tick_hz: float = 250.0,
         sleeper_credit: float = 1.0,
+        scheduler_cpus: int | None = None,
     ) -> None:
-        super().__init__(env, vcpus, speed, switch_s, burst)
+        super().__init__(env, vcpus, speed, switch_s, burst, scheduler_cpus)
         scale = self._latency / 0.006
         self._wakeup_gran = _CFS_WAKEUP_GRANULARITY_S * scale
         self._tick_s = 1.0 / tick_hz

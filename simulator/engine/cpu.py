@@ -69,6 +69,7 @@ class CPU:
         speed: float = 1.0,
         switch_s: float = 0.0,
         burst: BurstState | None = None,
+        scheduler_cpus: int | None = None,
     ) -> None:
         self.env = env
         self.vcpus = vcpus
@@ -76,8 +77,11 @@ class CPU:
         self.switch_s = switch_s
         self.job_switch_s = 0.0  # extra work per job: the switch into its task (tasks alive)
         self.tasks_alive = 1  # processes and threads alive (the server keeps it; CFS uses it)
-        self._latency = latency_s(vcpus)
-        self._min_gran = min_granularity_s(vcpus)
+        # the kernel scales its tunables with the CPUs online (``scheduler_cpus``), which may
+        # be more than the vCPUs the server is pinned to
+        tunables_cpus = vcpus if scheduler_cpus is None else scheduler_cpus
+        self._latency = latency_s(tunables_cpus)
+        self._min_gran = min_granularity_s(tunables_cpus)
         self._heap: list[tuple[float, int, simpy.Event]] = []
         self._seq = 0
         self._vt = 0.0  # work served to every job present since time 0 (virtual time)

@@ -57,8 +57,9 @@ class EEVDFCPU(CFSCPU):
         switch_s: float = 0.0,
         burst: BurstState | None = None,
         tick_hz: float = 250.0,
+        scheduler_cpus: int | None = None,
     ) -> None:
-        super().__init__(env, vcpus, speed, switch_s, burst, tick_hz)
+        super().__init__(env, vcpus, speed, switch_s, burst, tick_hz, scheduler_cpus=scheduler_cpus)
         self._slice = self._min_gran  # sysctl_sched_base_slice, scaled as min_granularity was
         self._sum_v_queued = 0.0  # of the waiting jobs, in either heap
         self._avg_v = 0.0  # V when the queue last held a task

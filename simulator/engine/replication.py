@@ -87,12 +87,13 @@ def make_cpu(env: simpy.Environment, hw: HardwareSpec) -> CPU:
     """The machine's vCPUs under the scheduler its spec names (processor sharing or CFS),
     with what a job costs more after an idle spell (``idle_wake``)."""
     cpu: CPU
+    burst, tick, online = _burst_state(hw), hw.scheduler_tick_hz, hw.scheduler_cpus
     if hw.cpu_scheduler == "cfs":
-        cpu = CFSCPU(env, hw.vcpus, hw.cpu_speed, 0.0, _burst_state(hw), hw.scheduler_tick_hz)
+        cpu = CFSCPU(env, hw.vcpus, hw.cpu_speed, 0.0, burst, tick, scheduler_cpus=online)
     elif hw.cpu_scheduler == "eevdf":
-        cpu = EEVDFCPU(env, hw.vcpus, hw.cpu_speed, 0.0, _burst_state(hw), hw.scheduler_tick_hz)
+        cpu = EEVDFCPU(env, hw.vcpus, hw.cpu_speed, 0.0, burst, tick, scheduler_cpus=online)
     else:
-        cpu = CPU(env, hw.vcpus, hw.cpu_speed, 0.0, _burst_state(hw))
+        cpu = CPU(env, hw.vcpus, hw.cpu_speed, 0.0, burst, scheduler_cpus=online)
     cpu.set_idle_wake(hw.idle_wake)
     return cpu
 

@@ -165,7 +165,7 @@ def _long_requests(prep: Prepared) -> list[str]:
     Linux preempts them and runs the tasks woken meanwhile first, a tail the model was measured
     to under-state (:data:`LONG_REQUEST_TAIL`)."""
     hw = prep.hardware
-    slice_ms = min_granularity_s(hw.vcpus) * 1e3
+    slice_ms = min_granularity_s(hw.scheduler_cpus) * 1e3
     runs_ms = [(k.name, k.mean_cpu_ms() / hw.cpu_speed) for k in prep.classes]
     long = [f"{name} {ms:.3g} ms" for name, ms in runs_ms if ms >= slice_ms]
     if not long:
