@@ -14,7 +14,13 @@ event's listener and its close after the FIN):
 * how long from wake-up to their end, their tail done (p50 / p90 / p95 / p99): for a request
   job, the close a client that reads until EOF (ab without ``-k``) waits for;
 * the share preempted before their end and, under ``eevdf``, the share woken with less than
-  the base slice left (a deadline carried from a task still queued: DELAY_DEQUEUE).
+  the base slice left (a deadline carried from a task still queued: DELAY_DEQUEUE);
+* the latency's distribution, p10 / p25 / p50 / p75 / p90 / p95 / p99, measured (ab's
+  ``-e`` percentiles, ``raw/<run id>.ab_pct.csv`` beside the CSV, where there is one) and
+  simulated (the measured window's requests): a CPU-bound handler's two speeds show there.
+
+``--online-cpus N`` sets the hardware's ``online_cpus`` (the scheduler's slices scale with the
+CPUs online: 2 on the shared set's machine, where Apache is pinned to one).
 
 The whole simulated run counts, warm-up included. Needs no Apache.
 
@@ -28,21 +34,31 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from mpmsim.calibration.check import row_seed
-from mpmsim.calibration.measured import Setup, observed, simulate
+from mpmsim.calibration.measured import Setup, observed, scenario_for
 from mpmsim.engine.job_waits import JobWaits
-from mpmsim.engine.replication import World
+from mpmsim.engine.recorder import OK
+from mpmsim.engine.replication import World, run_replication
+from mpmsim.engine.summary import measured_window, summarize
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel, load_costs
 from mpmsim.models.hardware import load_hardware
+from mpmsim.spec.reading import load_scenario_data
+from mpmsim.spec.resolve import prepare
 from mpmsim.workloads.readers import MeasuredRun, read_measurements
+
+#: The latency percentiles printed, measured beside simulated.
+PERCENTILES = (10, 25, 50, 75, 90, 95, 99)
 
 
 def row_waits(
     run: MeasuredRun, costs: CostModel, setup: Setup, seed: int
-) -> tuple[dict[str, float], list[dict[str, float | str]]]:
-    """The simulated figures of ``run`` (:func:`simulate`'s) and its jobs' waits
-    (:meth:`JobWaits.summary`)."""
+) -> tuple[dict[str, float], list[dict[str, float | str]], list[float]]:
+    """The simulated figures of ``run`` (as :func:`mpmsim.calibration.measured.simulate`'s:
+    req_per_s, lat_p50_ms, lat_p95_ms), its jobs' waits (:meth:`JobWaits.summary`) and the
+    latency at :data:`PERCENTILES` (ms) of the requests in the measured window."""
     waits = JobWaits()
 
     def observe(world: World) -> None:
@@ -54,12 +70,44 @@ def row_waits(
             )
         watch(waits)
 
-    return simulate(run, costs, setup, seed, observe=observe), waits.summary()
+    prep = prepare(load_scenario_data(scenario_for(run, costs, setup, seed), source=run.run_id))
+    rep = run_replication(prep, 0, observe)
+    rec = summarize(prep, rep)
+    window = measured_window(prep, rep)
+    req = rep.requests
+    ends = req["t_end_s"]
+    ok = (ends >= window.start_s) & (ends <= window.end_s) & (req["status"] == OK)
+    lat_ms = 1e3 * (ends - req["t_start_s"])[ok]
+    dist = [float(v) for v in np.percentile(lat_ms, PERCENTILES)] if lat_ms.size else []
+    sim = {
+        "req_per_s": rec["throughput_rps"],
+        "lat_p50_ms": rec["latency_p50_ms"],
+        "lat_p95_ms": rec["latency_p95_ms"],
+    }
+    return sim, waits.summary(), dist
+
+
+def measured_distribution(csv: Path, run_id: str) -> list[float]:
+    """The latency at :data:`PERCENTILES` from ab's percentile file beside ``csv``
+    (``raw/<run_id>.ab_pct.csv``: "Percentage served,Time in ms"), or [] without one."""
+    path = csv.parent / "raw" / f"{run_id}.ab_pct.csv"
+    if not path.is_file():
+        return []
+    table: dict[int, float] = {}
+    for line in path.read_text().splitlines()[1:]:
+        pct, _, ms = line.partition(",")
+        try:
+            table[int(pct)] = float(ms)
+        except ValueError:
+            raise InputError(f"{path}: not a percentile line of ab -e: {line!r}") from None
+    return [table[p] for p in PERCENTILES] if all(p in table for p in PERCENTILES) else []
 
 
 def render(run_id: str, meas: dict[str, float], sim: dict[str, float],
-           kinds: list[dict[str, float | str]]) -> str:  # fmt: skip
-    """The row's figures, then a line per kind of job."""
+           kinds: list[dict[str, float | str]], dists: tuple[list[float], list[float]] = ([], []),
+           ) -> str:  # fmt: skip
+    """The row's figures, a line per kind of job, then the measured and simulated latency
+    distributions (``dists``) where there are."""
     out = [
         f"{run_id}: req/s {meas['req_per_s']:,.0f} measured, {sim['req_per_s']:,.0f} simulated;"
         f" p50 {meas['lat_p50_ms']:.2f} / {sim['lat_p50_ms']:.2f} ms;"
@@ -76,6 +124,10 @@ def render(run_id: str, meas: dict[str, float], sim: dict[str, float],
         if "short_slice_share" in k:
             line += f"  short slice {100 * float(k['short_slice_share']):.1f} %"
         out.append(line)
+    head = "/".join(f"p{p}" for p in PERCENTILES)
+    for name, dist in zip(("measured", "simulated"), dists, strict=True):
+        if dist:
+            out.append(f"  latency {head} {name:9s} " + " ".join(f"{v:.2f}" for v in dist) + " ms")
     return "\n".join(out)
 
 
@@ -86,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--costs", default="bench-1core", help="calibrated cost model (name or YAML)")
     ap.add_argument("--hardware", default="bench-1core", help="hardware profile (name or YAML)")
     ap.add_argument("--scheduler", choices=("cfs", "eevdf"), help="override its cpu_scheduler")
+    ap.add_argument("--online-cpus", type=int, help="override its online_cpus (the slices' scale)")
     ap.add_argument("--seed", type=int, default=1, help="as bench_fidelity.py's (row_seed)")
     args = ap.parse_args(argv)
     try:
@@ -93,16 +146,23 @@ def main(argv: list[str] | None = None) -> int:
         hw = load_hardware(args.hardware)
         if args.scheduler:
             hw = hw.model_copy(update={"cpu_scheduler": args.scheduler})
+        if args.online_cpus is not None:
+            if args.online_cpus < hw.vcpus:
+                raise InputError(f"--online-cpus {args.online_cpus}: at least vcpus ({hw.vcpus})")
+            hw = hw.model_copy(update={"online_cpus": args.online_cpus})
         rtt = costs.calibration.get("network_rtt_ms")
         if rtt is None:
             raise InputError(f"{args.costs}: no calibration.network_rtt_ms (not calibrated)")
         setup = Setup(hw, float(rtt))
-        runs = [r for path in args.csv for r in read_measurements(path) if args.run in r.run_id]
+        runs = [
+            (path, r) for path in args.csv for r in read_measurements(path) if args.run in r.run_id
+        ]
         if not runs:
             raise InputError(f"--run {args.run}: no row of {', '.join(map(str, args.csv))}")
-        for run in runs:
-            sim, kinds = row_waits(run, costs, setup, row_seed(args.seed, run.run_id))
-            print(render(run.run_id, observed(run), sim, kinds), flush=True)
+        for path, run in runs:
+            sim, kinds, dist = row_waits(run, costs, setup, row_seed(args.seed, run.run_id))
+            dists = (measured_distribution(path, run.run_id), dist)
+            print(render(run.run_id, observed(run), sim, kinds, dists), flush=True)
     except InputError as exc:
         print(f"sim_waits: error: {exc}", file=sys.stderr)
         return 2

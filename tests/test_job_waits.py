@@ -110,6 +110,25 @@ def test_sim_waits_prints_a_rows_figures_and_its_jobs(capsys: pytest.CaptureFixt
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("one-client-prefork-ab-c1-ka1-r1: req/s ")
     assert any(line.lstrip().startswith("task") and "wait p10/50/90/99" in line for line in out)
+    # ab's percentiles beside the CSV, then the simulated window's, each in rising order
+    dists = [line.split()[3:-1] for line in out if line.lstrip().startswith("latency")]
+    assert [line.split()[2] for line in out if line.lstrip().startswith("latency")] == [
+        "measured",
+        "simulated",
+    ]
+    for dist in dists:
+        values = [float(v) for v in dist]
+        assert len(values) == len(sim_waits.PERCENTILES) and values == sorted(values)
+
+
+def test_sim_waits_sets_the_cpus_online(capsys: pytest.CaptureFixture[str]) -> None:
+    csv = Path(__file__).resolve().parent.parent / "measurements/one-client/runs.csv"
+    run = "one-client-prefork-ab-c1-ka1-r1"
+    assert sim_waits.main([str(csv), "--run", run, "--online-cpus", "0"]) == 2
+    assert "--online-cpus 0: at least vcpus (1)" in capsys.readouterr().err
+    assert (
+        sim_waits.main([str(csv), "--run", run, "--scheduler", "eevdf", "--online-cpus", "2"]) == 0
+    )
 
 
 def test_sim_waits_names_a_run_it_cannot_find(capsys: pytest.CaptureFixture[str]) -> None:
