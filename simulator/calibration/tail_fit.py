@@ -53,7 +53,7 @@ import numpy as np
 
 from mpmsim.calibration.check import simulate_rows
 from mpmsim.calibration.measured import Setup
-from mpmsim.engine.sched_tunables import min_granularity_s
+from mpmsim.engine.sched_tunables import slice_ms
 from mpmsim.models.costs import CostModel
 from mpmsim.models.hardware import HardwareSpec
 from mpmsim.models.mpm.registry import MPM_MODELS
@@ -86,7 +86,7 @@ def scheduler_slice_ms(hardware: HardwareSpec) -> float | None:
     None under processor sharing (no slices)."""
     if hardware.cpu_scheduler == "ps":
         return None
-    return 1000.0 * min_granularity_s(hardware.scheduler_cpus)
+    return slice_ms(hardware)
 
 
 def tail_rows(runs: Sequence[MeasuredRun], slice_ms: float | None) -> list[MeasuredRun]:

@@ -77,11 +77,9 @@ class CPU:
         self.switch_s = switch_s
         self.job_switch_s = 0.0  # extra work per job: the switch into its task (tasks alive)
         self.tasks_alive = 1  # processes and threads alive (the server keeps it; CFS uses it)
-        # the kernel scales its tunables with the CPUs online (``scheduler_cpus``), which may
-        # be more than the vCPUs the server is pinned to
-        tunables_cpus = vcpus if scheduler_cpus is None else scheduler_cpus
-        self._latency = latency_s(tunables_cpus)
-        self._min_gran = min_granularity_s(tunables_cpus)
+        # the kernel scales its tunables with the CPUs online, maybe more than the pinned vCPUs
+        self._latency = latency_s(scheduler_cpus or vcpus)
+        self._min_gran = min_granularity_s(scheduler_cpus or vcpus)
         self._heap: list[tuple[float, int, simpy.Event]] = []
         self._seq = 0
         self._vt = 0.0  # work served to every job present since time 0 (virtual time)

@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from mpmsim.engine.sched_tunables import min_granularity_s
+from mpmsim.engine.sched_tunables import slice_ms
 from mpmsim.models.costs import CostModel, cost_catalog
 from mpmsim.models.mpm.registry import kept_connection_kib
 from mpmsim.search.php import fpm_backend, fpm_child_mib, modphp_growth_mib
@@ -165,13 +165,13 @@ def _long_requests(prep: Prepared) -> list[str]:
     Linux preempts them and runs the tasks woken meanwhile first, a tail the model was measured
     to under-state (:data:`LONG_REQUEST_TAIL`)."""
     hw = prep.hardware
-    slice_ms = min_granularity_s(hw.scheduler_cpus) * 1e3
+    slice_len_ms = slice_ms(hw)
     runs_ms = [(k.name, k.mean_cpu_ms() / hw.cpu_speed) for k in prep.classes]
-    long = [f"{name} {ms:.3g} ms" for name, ms in runs_ms if ms >= slice_ms]
+    long = [f"{name} {ms:.3g} ms" for name, ms in runs_ms if ms >= slice_len_ms]
     if not long:
         return []
     return [
-        f"requests at least a scheduler slice long ({slice_ms:g} ms; CPU per request: "
+        f"requests at least a scheduler slice long ({slice_len_ms:g} ms; CPU per request: "
         f"{', '.join(long)}): where they saturate the CPU, Linux preempts them and runs the "
         "tasks woken meanwhile first, so those it preempted wait long; the model's tails for "
         f"such requests were measured short: {LONG_REQUEST_TAIL}. Leave headroom under a p95 goal"
