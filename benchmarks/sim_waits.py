@@ -37,16 +37,13 @@ from pathlib import Path
 import numpy as np
 
 from mpmsim.calibration.check import row_seed
-from mpmsim.calibration.measured import Setup, observed, scenario_for
+from mpmsim.calibration.measured import Setup, observed, replicate
 from mpmsim.engine.job_waits import JobWaits
-from mpmsim.engine.recorder import OK
-from mpmsim.engine.replication import World, run_replication
-from mpmsim.engine.summary import measured_window, summarize
+from mpmsim.engine.replication import World
+from mpmsim.engine.summary import summarize, window_latencies_ms
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel, load_costs
 from mpmsim.models.hardware import load_hardware
-from mpmsim.spec.reading import load_scenario_data
-from mpmsim.spec.resolve import prepare
 from mpmsim.workloads.readers import MeasuredRun, read_measurements
 
 #: The latency percentiles printed, measured beside simulated.
@@ -70,14 +67,9 @@ def row_waits(
             )
         watch(waits)
 
-    prep = prepare(load_scenario_data(scenario_for(run, costs, setup, seed), source=run.run_id))
-    rep = run_replication(prep, 0, observe)
+    prep, rep = replicate(run, costs, setup, seed, observe=observe)
     rec = summarize(prep, rep)
-    window = measured_window(prep, rep)
-    req = rep.requests
-    ends = req["t_end_s"]
-    ok = (ends >= window.start_s) & (ends <= window.end_s) & (req["status"] == OK)
-    lat_ms = 1e3 * (ends - req["t_start_s"])[ok]
+    lat_ms = window_latencies_ms(prep, rep)
     dist = [float(v) for v in np.percentile(lat_ms, PERCENTILES)] if lat_ms.size else []
     sim = {
         "req_per_s": rec["throughput_rps"],

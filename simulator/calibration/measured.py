@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mpmsim.engine.replication import World, run_replication
+from mpmsim.engine.replication import Replication, World, run_replication
 from mpmsim.engine.summary import summarize
 from mpmsim.errors import InputError
 from mpmsim.models.apache.directives import (
@@ -28,7 +28,7 @@ from mpmsim.models.costs import CostModel
 from mpmsim.models.hardware import HardwareSpec
 from mpmsim.models.mpm.warnings import KINDS, capacity_warnings
 from mpmsim.spec.reading import load_scenario_data
-from mpmsim.spec.resolve import prepare
+from mpmsim.spec.resolve import Prepared, prepare
 from mpmsim.workloads.readers import MeasuredRun
 
 #: The server's time per request (ms) that something (the fitted cost model) gives a row.
@@ -289,6 +289,20 @@ def split_representable(
     return kept, hold, skipped
 
 
+def replicate(
+    run: MeasuredRun,
+    costs: CostModel,
+    setup: Setup,
+    seed: int = 1,
+    index: int = 0,
+    observe: Callable[[World], None] | None = None,
+) -> tuple[Prepared, Replication]:
+    """Replication ``index`` of the model of ``run`` (random streams from ``seed`` and
+    ``index``), with the prepared scenario it ran; ``observe``: as :func:`run_replication`'s."""
+    prep = prepare(load_scenario_data(scenario_for(run, costs, setup, seed), source=run.run_id))
+    return prep, run_replication(prep, index, observe)
+
+
 def simulate(
     run: MeasuredRun,
     costs: CostModel,
@@ -303,8 +317,7 @@ def simulate(
     connections event's listeners held with their pools (``listener_kept_peak``), and for each
     kind of capacity warning (:data:`~mpmsim.models.mpm.warnings.KINDS`) 1.0 if the simulated
     parent logged it (``warned_<kind>``), else 0.0. ``observe``: as :func:`run_replication`'s."""
-    prep = prepare(load_scenario_data(scenario_for(run, costs, setup, seed), source=run.run_id))
-    rep = run_replication(prep, index, observe)
+    prep, rep = replicate(run, costs, setup, seed, index, observe)
     rec = summarize(prep, rep)
     warned = capacity_warnings(line.code for line in rep.error_log)
     return {

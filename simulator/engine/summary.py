@@ -65,12 +65,25 @@ def _interp_series(rep: Replication, column: str, t: float) -> float:
     return float(np.interp(t, arr[:, 0], arr[:, _COL[column]], left=0.0))
 
 
+def _in_window(req: dict[str, np.ndarray], window: Window) -> tuple[np.ndarray, np.ndarray]:
+    """The requests that ended in ``window``, and those of them that succeeded (masks)."""
+    in_window = (req["t_end_s"] >= window.start_s) & (req["t_end_s"] <= window.end_s)
+    return in_window, in_window & (req["status"] == OK)
+
+
+def window_latencies_ms(prep: Prepared, rep: Replication) -> np.ndarray:
+    """The latency (ms) of each request of ``rep`` that succeeded in its measured window, the
+    ones :func:`summarize`'s percentiles are read from."""
+    req = rep.requests
+    _, ok = _in_window(req, measured_window(prep, rep))
+    return np.asarray((req["t_end_s"] - req["t_start_s"])[ok] * 1000.0, dtype=float)
+
+
 def summarize(prep: Prepared, rep: Replication) -> dict[str, Any]:
     """One flat record of replication ``rep``."""
     req = rep.requests
     window = measured_window(prep, rep)
-    in_window = (req["t_end_s"] >= window.start_s) & (req["t_end_s"] <= window.end_s)
-    ok = in_window & (req["status"] == OK)
+    in_window, ok = _in_window(req, window)
     completed = int(ok.sum())
     rec: dict[str, Any] = {
         "replication": rep.index,
