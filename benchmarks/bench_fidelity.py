@@ -76,20 +76,14 @@ def third(run_id: str) -> bool:
 
 def holdout_table(path: Path) -> dict[str, bool]:
     """``run_id -> held out`` from ``measurements/holdout.csv`` (``campaign,run_id,held_out``)."""
-    if not path.is_file():
-        return {}
-    with path.open(newline="", encoding="utf-8") as f:
-        return {row["run_id"]: row["held_out"].strip() == "1" for row in csv.DictReader(f)}
+    return {row["run_id"]: row["held_out"].strip() == "1" for row in _csv_rows(path)}
 
 
 def machine_table(path: Path) -> dict[str, str]:
     """``campaign -> machine`` from ``measurements/machines.csv`` (``campaign,machine,
     processor,measured``): the processor each campaign ran on, so that each machine's rows are
     fitted apart; a campaign it does not name ran on the campaigns' machine."""
-    if not path.is_file():
-        return {}
-    with path.open(newline="", encoding="utf-8") as f:
-        return {row["campaign"]: row["machine"] for row in csv.DictReader(f)}
+    return {row["campaign"]: row["machine"] for row in _csv_rows(path)}
 
 
 def rests_cold(path: Path) -> dict[str, bool]:
@@ -97,13 +91,17 @@ def rests_cold(path: Path) -> dict[str, bool]:
     column: ``none`` where the machine's light rows cost Apache the CPU per request its saturated
     rows do (no halted vCPU to wake: the hardware's ``idle_wake`` does not apply to its rows);
     any other value or none keeps the ``--hardware`` profile's."""
+    return {
+        row["machine"]: (row.get("idle_wake") or "").strip() != "none" for row in _csv_rows(path)
+    }
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of the measurements' table ``path`` (none if it is absent)."""
     if not path.is_file():
-        return {}
+        return []
     with path.open(newline="", encoding="utf-8") as f:
-        return {
-            row["machine"]: (row.get("idle_wake") or "").strip() != "none"
-            for row in csv.DictReader(f)
-        }
+        return list(csv.DictReader(f))
 
 
 def load_rows(
