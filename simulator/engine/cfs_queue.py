@@ -22,7 +22,8 @@ from collections.abc import Sequence
 
 import simpy
 
-from mpmsim.engine.cpu import CPU, BurstState
+from mpmsim.engine.burst_credits import BurstState
+from mpmsim.engine.cpu import CPU
 from mpmsim.engine.job_waits import JobWaits
 from mpmsim.engine.sched_tasks import Asleep, Job, Tails
 from mpmsim.engine.simpy_internals import fire_now, schedule_call
@@ -117,9 +118,10 @@ class CFSRunQueue(CPU):
                 job.ran_s += dt
             self.work_done_s += work * k
             self.busy_core_s += dt * busy
-        if self.throttled:
-            self.throttled_s += dt
-        if self._burst is not None:
+        b = self._burst
+        if b is not None:
+            if b.throttled:
+                self.throttled_s += dt
             self._account_credits(dt, busy)
 
     def _update_min_v(self) -> None:
@@ -216,7 +218,8 @@ class CFSRunQueue(CPU):
             if to_tick < dt:
                 dt = to_tick
         self._credit_horizon = float("inf")
-        if self._burst is not None and not self._burst.unlimited and not self.throttled:
+        b = self._burst
+        if b is not None and not b.unlimited and not b.throttled:
             dt = self._until_credits_run_out(len(running), now, dt)
         self._timer_at = now + dt
         self._timer = schedule_call(self.env, dt, self._on_timer)

@@ -13,10 +13,9 @@ socket to a worker) are charged by the caller as CPU work. Every job is a task w
 switched to, so each also pays ``job_switch_s``: what a switch costs beyond its fixed part, which
 the server sets from the tasks alive (:meth:`Overheads.switch_costs`).
 
-Burstable CPUs (AWS T family) earn credits at ``credits_per_hour`` and spend one credit per vCPU
-minute at 100 %; in ``standard`` mode, when the balance reaches zero the whole machine is held at
-``baseline_fraction`` of its vCPUs until credits accrue again; ``unlimited`` keeps full speed and
-counts the surplus credits spent.
+A burstable machine (AWS T family) is held at its baseline while its credits are exhausted:
+the balance is :class:`mpmsim.engine.burst_credits.BurstCredits`, which the CPU tells its busy
+vCPUs as time passes.
 """
 
 from __future__ import annotations
@@ -24,11 +23,11 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import simpy
 
+from mpmsim.engine.burst_credits import BurstCredits, BurstState
 from mpmsim.engine.idle_wake import IdleWake
 from mpmsim.engine.sched_tasks import chain
 from mpmsim.engine.sched_tunables import latency_s, min_granularity_s
@@ -39,17 +38,6 @@ if TYPE_CHECKING:
 
 # Relative slack when deciding that a job's work is done (floating point).
 _EPS = 1e-12
-
-
-@dataclass(frozen=True)
-class BurstState:
-    """Burst-credit parameters, in AWS's units (1 credit = 1 vCPU-minute at 100 %)."""
-
-    baseline_fraction: float
-    credits_initial: float
-    credits_max: float
-    credits_per_hour: float
-    unlimited: bool
 
 
 class CPU:
@@ -88,21 +76,15 @@ class CPU:
         self._timer: simpy.Event | None = None  # the pending timer; earlier ones are stale
         self._timer_at: float | None = None  # when it fires
         self._cap = float(vcpus)
-        self._credit_horizon = math.inf
-        self._earn_per_s = burst.credits_per_hour / 3600.0 if burst else 0.0  # credits per second
-        # credits per second that all vCPUs at 100 % drain beyond what they earn
-        self._max_drain_per_s = vcpus / 60.0 - self._earn_per_s
+        self._credit_horizon = math.inf  # no job mix can exhaust the credits before this
         # accounting
         self.busy_core_s = 0.0  # integral of busy vCPUs (capacity actually used) over time
         self.busy_until = 0.0  # when a job last ran
         self._idle_wake = IdleWake()  # a halted vCPU's wake-up: none until set_idle_wake
         self.work_done_s = 0.0  # reference-core seconds of work served
-        self._burst = burst
-        self.credits = burst.credits_initial if burst else 0.0
-        self.surplus_credits = 0.0
-        self.throttled = False
-        self.throttled_s = 0.0
-        # capacity(), kept by _set_throttled: every reschedule reads it, throttling rarely moves
+        self._burst = BurstCredits(burst, vcpus) if burst is not None else None
+        self.throttled_s = 0.0  # time held at the baseline
+        # capacity(), kept as the credits throttle: every reschedule reads it, and it rarely moves
         self._available = self.capacity()
 
     # -- public -----------------------------------------------------------------------------
@@ -240,14 +222,25 @@ class CPU:
 
     def capacity(self) -> float:
         """vCPUs available now (reduced to the baseline while credits are exhausted)."""
-        if self.throttled and self._burst is not None:
-            return self.vcpus * self._burst.baseline_fraction
+        b = self._burst
+        if b is not None and b.throttled:
+            return self.vcpus * b.baseline_fraction
         return float(self.vcpus)
 
-    def _set_throttled(self, throttled: bool) -> None:
-        """Hold the machine at its baseline (or release it); the capacity follows."""
-        self.throttled = throttled
-        self._available = self.capacity()
+    @property
+    def throttled(self) -> bool:
+        """Held at the baseline: the burst credits ran out (``standard`` mode)."""
+        return self._burst is not None and self._burst.throttled
+
+    @property
+    def credits(self) -> float:
+        """The burst-credit balance (0 without burst credits)."""
+        return self._burst.credits if self._burst is not None else 0.0
+
+    @property
+    def surplus_credits(self) -> float:
+        """Credits spent beyond the balance (``unlimited`` mode; 0 without burst credits)."""
+        return self._burst.surplus if self._burst is not None else 0.0
 
     def sync(self) -> None:
         """Bring the accounting up to ``env.now`` (before reading counters)."""
@@ -277,8 +270,9 @@ class CPU:
             return
         self._t = now
         n = len(self._heap)
+        b = self._burst
         if n == 0:
-            if self._burst is not None:
+            if b is not None:
                 self._account_credits(dt, 0.0)
             return
         rate = self._rate
@@ -287,31 +281,17 @@ class CPU:
         self.work_done_s += dt * rate * n
         busy = n if n < self._cap else self._cap
         self.busy_core_s += dt * busy
-        if self.throttled:
-            self.throttled_s += dt
-        if self._burst is not None:
+        if b is not None:
+            if b.throttled:
+                self.throttled_s += dt
             self._account_credits(dt, busy)
 
     def _account_credits(self, dt: float, busy: float) -> None:
         """Earn and spend burst credits over ``dt`` seconds with ``busy`` vCPUs busy."""
         b = self._burst
         assert b is not None
-        earned = dt * b.credits_per_hour / 3600.0
-        spent = dt * busy / 60.0
-        credits = self.credits + earned - spent
-        if b.unlimited:
-            if credits < 0.0:
-                self.surplus_credits += -credits
-                credits = 0.0
-        else:
-            if credits <= 1e-9:
-                credits = 0.0
-                self._set_throttled(True)
-            elif self.throttled and credits >= 1.0:
-                # Hold the baseline until one whole credit has accrued (avoids flapping).
-                self._set_throttled(False)
-        credits_max = b.credits_max
-        self.credits = credits_max if credits_max < credits else credits  # min(), but cheaper
+        if b.account(dt, busy):
+            self._available = self.capacity()
 
     def _reschedule(self, now: float) -> None:
         """Recompute the per-job rate and set a timer for the next completion (``now``: env's)."""
@@ -321,11 +301,12 @@ class CPU:
             self._rate = 0.0
             self._timer = self._timer_at = None
             return
+        # (the guards of BurstCredits.throttle_if_exhausted and _per_job_rate's first case,
+        # inlined: this runs on nearly every job's arrival and completion)
         b = self._burst
-        # (the guards of _throttle_if_exhausted and _per_job_rate's first case, inlined: this
-        # runs on nearly every job's arrival and completion)
-        limited = b is not None and not b.unlimited
-        if limited and not self.throttled:
+        if b is not None and b.unlimited:
+            b = None  # (an unlimited balance never throttles nor ends a timer)
+        if b is not None and not b.throttled:
             self._throttle_if_exhausted(now)
         cap = self._cap = self._available
         rate = self._rate = self.speed if n <= cap else self._per_job_rate(n)
@@ -333,40 +314,27 @@ class CPU:
         if not dt > 0.0:  # max(0.0, dt), but cheaper
             dt = 0.0
         self._credit_horizon = math.inf
-        if limited and not self.throttled:
+        if b is not None and not b.throttled:
             dt = self._until_credits_run_out(n, now, dt)
         self._timer_at = now + dt
         self._timer = schedule_call(self.env, dt, self._on_timer)
 
     def _throttle_if_exhausted(self, now: float) -> None:
-        """Throttle now when no credit is left to spend (a T3 launched with 0 credits).
-
-        Accounting throttles only when time passes; without this, an empty balance at the start
-        would set a zero-length timer again and again without time ever advancing.
-        """
+        """Throttle now when no credit is left (:meth:`BurstCredits.throttle_if_exhausted`)."""
         b = self._burst
         assert b is not None
-        if b.unlimited or self.throttled:
-            return
-        max_drain = self._max_drain_per_s
-        if self.credits <= 1e-9 or (max_drain > 0.0 and now + self.credits / max_drain <= now):
-            self.credits = 0.0
-            self._set_throttled(True)
+        if b.throttle_if_exhausted(now):
+            self._available = self.capacity()
 
     def _until_credits_run_out(self, n: int, now: float, dt: float) -> float:
-        """``dt``, shortened to when ``n`` jobs exhaust the credits; sets the credit horizon."""
+        """``dt``, shortened to when ``n`` jobs exhaust the credits; sets the credit horizon,
+        when all vCPUs busy would (no job mix can exhaust them sooner)."""
+        b = self._burst
+        assert b is not None
         cap = self._cap
-        busy_cores = cap if cap < n else float(n)
-        drain_per_s = busy_cores / 60.0 - self._earn_per_s
-        if drain_per_s > 0.0:
-            exhausted = self.credits / drain_per_s
-            if exhausted < dt:
-                dt = exhausted
-        # No job mix can exhaust the credits before this (all vCPUs busy).
-        max_drain = cap / 60.0 - self._earn_per_s
-        if max_drain > 0.0:
-            self._credit_horizon = now + self.credits / max_drain
-        return dt
+        exhausted = b.run_out_s(cap if cap < n else float(n))
+        self._credit_horizon = now + b.run_out_s(cap)
+        return exhausted if exhausted < dt else dt
 
     def _on_timer(self, timer: simpy.Event) -> None:
         """The pending timer fired: the jobs whose work is done complete; set the next timer."""

@@ -40,8 +40,8 @@ from collections.abc import Callable, Sequence
 
 import simpy
 
+from mpmsim.engine.burst_credits import BurstState
 from mpmsim.engine.cfs import CFSCPU
-from mpmsim.engine.cpu import BurstState
 from mpmsim.engine.job_waits import JobWaits
 from mpmsim.engine.sched_tasks import Asleep, Job, done_at_once
 

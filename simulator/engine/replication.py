@@ -12,9 +12,10 @@ import numpy as np
 import simpy
 
 from mpmsim.engine.backend import Backends
+from mpmsim.engine.burst_credits import BurstState
 from mpmsim.engine.cfs import CFSCPU
 from mpmsim.engine.client import Client
-from mpmsim.engine.cpu import CPU, BurstState
+from mpmsim.engine.cpu import CPU
 from mpmsim.engine.eevdf import EEVDFCPU
 from mpmsim.engine.error_log import LogLine
 from mpmsim.engine.host import HostContention
