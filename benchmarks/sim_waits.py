@@ -35,6 +35,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import sim_rows
 
 from mpmsim.calibration.check import row_seed
 from mpmsim.calibration.measured import Setup, observed, replicate
@@ -42,9 +43,8 @@ from mpmsim.engine.job_waits import JobWaits
 from mpmsim.engine.replication import World
 from mpmsim.engine.summary import summarize, window_latencies_ms
 from mpmsim.errors import InputError
-from mpmsim.models.costs import CostModel, load_costs
-from mpmsim.models.hardware import load_hardware
-from mpmsim.workloads.readers import MeasuredRun, read_measurements
+from mpmsim.models.costs import CostModel
+from mpmsim.workloads.readers import MeasuredRun
 
 #: The latency percentiles printed, measured beside simulated.
 PERCENTILES = (10, 25, 50, 75, 90, 95, 99)
@@ -125,32 +125,10 @@ def render(run_id: str, meas: dict[str, float], sim: dict[str, float],
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("csv", nargs="+", type=Path, help="measurement CSVs (mpmsim's columns)")
-    ap.add_argument("--run", required=True, help="simulate the rows whose run id contains this")
-    ap.add_argument("--costs", default="bench-1core", help="calibrated cost model (name or YAML)")
-    ap.add_argument("--hardware", default="bench-1core", help="hardware profile (name or YAML)")
-    ap.add_argument("--scheduler", choices=("cfs", "eevdf"), help="override its cpu_scheduler")
-    ap.add_argument("--online-cpus", type=int, help="override its online_cpus (the slices' scale)")
-    ap.add_argument("--seed", type=int, default=1, help="as bench_fidelity.py's (row_seed)")
+    sim_rows.add_arguments(ap)
     args = ap.parse_args(argv)
     try:
-        costs = load_costs(args.costs)
-        hw = load_hardware(args.hardware)
-        if args.scheduler:
-            hw = hw.model_copy(update={"cpu_scheduler": args.scheduler})
-        if args.online_cpus is not None:
-            if args.online_cpus < hw.vcpus:
-                raise InputError(f"--online-cpus {args.online_cpus}: at least vcpus ({hw.vcpus})")
-            hw = hw.model_copy(update={"online_cpus": args.online_cpus})
-        rtt = costs.calibration.get("network_rtt_ms")
-        if rtt is None:
-            raise InputError(f"{args.costs}: no calibration.network_rtt_ms (not calibrated)")
-        setup = Setup(hw, float(rtt))
-        runs = [
-            (path, r) for path in args.csv for r in read_measurements(path) if args.run in r.run_id
-        ]
-        if not runs:
-            raise InputError(f"--run {args.run}: no row of {', '.join(map(str, args.csv))}")
+        costs, setup, runs = sim_rows.load_rows(args)
         for path, run in runs:
             sim, kinds, dist = row_waits(run, costs, setup, row_seed(args.seed, run.run_id))
             dists = (measured_distribution(path, run.run_id), dist)
