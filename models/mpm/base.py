@@ -154,6 +154,11 @@ class MPMModel(Protocol):
         """Count a finished connection; True if the child must now stop."""
         ...
 
+    def parent_idle(self, children: list[Child]) -> int:
+        """The idle count the parent's maintenance compares with its spare settings, over the
+        live ``children`` (idle children under prefork, idle threads under worker and event)."""
+        ...
+
     def maintain(self, server: ServerView) -> None:
         """The parent's once-a-second idle-server maintenance."""
         ...

@@ -59,10 +59,14 @@ class PreforkModel:
         limit = self.d.MaxConnectionsPerChild
         return limit > 0 and child.conns_accepted >= limit
 
+    def parent_idle(self, children: list[Child]) -> int:
+        """Children starting or waiting in accept() (prefork.c: SERVER_STARTING or READY)."""
+        return sum(1 for c in children if c.state == STARTING or (c.state == READY and c.idle > 0))
+
     def maintain(self, server: ServerView) -> None:
         d = self.d
         live = [c for c in server.children if c.alive]
-        idle = sum(1 for c in live if c.state == STARTING or (c.state == READY and c.idle > 0))
+        idle = self.parent_idle(live)
         if idle > d.MaxSpareServers:
             victim = next((c for c in reversed(live) if c.state == READY and c.idle > 0), None)
             if victim is not None:

@@ -52,14 +52,20 @@ class ThreadedMaintenance:
         """Whether a child may be told to stop in this cycle."""
         return True
 
+    def parent_idle(self, children: list[Child]) -> int:
+        """Idle threads of the children that are not stopping and whose idle threads count
+        (:meth:`counts_idle`); a starting child's threads all count."""
+        idle = 0
+        for c in children:
+            if c.state != ChildState.QUIESCING and self.counts_idle(c):
+                idle += c.threads if c.state == ChildState.STARTING else c.idle_on_scoreboard
+        return idle
+
     def maintain(self, server: ServerView) -> None:
         d = self.d
         live = [c for c in server.children if c.alive]
         active_children = [c for c in live if c.state != ChildState.QUIESCING]
-        idle = 0
-        for c in active_children:
-            if self.counts_idle(c):
-                idle += c.threads if c.state == ChildState.STARTING else c.idle_on_scoreboard
+        idle = self.parent_idle(active_children)
         active_threads = sum(c.threads for c in active_children)
         if idle > d.MaxSpareThreads:
             if self.may_stop_one(len(active_children), len(live)):
