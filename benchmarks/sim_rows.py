@@ -9,8 +9,12 @@ model's round trip, each row with its own seed (``row_seed``).
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from mpmsim.calibration.check import row_seed
 from mpmsim.calibration.measured import Setup
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel, load_costs
@@ -47,3 +51,36 @@ def load_rows(args: argparse.Namespace) -> tuple[CostModel, Setup, list[tuple[Pa
     if not runs:
         raise InputError(f"--run {args.run}: no row of {', '.join(map(str, args.csv))}")
     return costs, Setup(hw, float(rtt)), runs
+
+
+@dataclass(frozen=True)
+class Row:
+    """One selected row and what simulating it takes."""
+
+    args: argparse.Namespace  # the diagnostic's own options too
+    costs: CostModel
+    setup: Setup
+    path: Path  # the CSV the row came from
+    run: MeasuredRun
+    seed: int  # row_seed(--seed, its run id)
+
+
+#: What a diagnostic prints for one row.
+Show = Callable[[Row], str]
+
+
+def main_over_rows(
+    prog: str, ap: argparse.ArgumentParser, argv: list[str] | None, show: Show
+) -> int:
+    """Parse ``argv`` with ``ap`` (given :func:`add_arguments`), print ``show`` of each selected
+    row with its seed (``row_seed``); 2 and a one-line error on bad input, else 0."""
+    args = ap.parse_args(argv)
+    try:
+        costs, setup, runs = load_rows(args)
+        for path, run in runs:
+            seed = row_seed(args.seed, run.run_id)
+            print(show(Row(args, costs, setup, path, run, seed)), flush=True)
+    except InputError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -39,12 +39,10 @@ import numpy as np
 import sim_rows
 import simpy
 
-from mpmsim.calibration.check import row_seed
 from mpmsim.calibration.measured import Setup, observed, replicate
 from mpmsim.engine.replication import World
 from mpmsim.engine.server import Server
 from mpmsim.engine.summary import measured_window, summarize
-from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel
 from mpmsim.models.mpm.base import READY
 from mpmsim.workloads.readers import MeasuredRun
@@ -169,22 +167,16 @@ def render(
     return "\n".join(out)
 
 
+def _show(row: sim_rows.Row) -> str:
+    sim, passes, window, spare = row_scans(row.run, row.costs, row.setup, row.seed)
+    return render(row.run, sim, passes, window, spare, every_pass=row.args.passes)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sim_rows.add_arguments(ap)
     ap.add_argument("--passes", action="store_true", help="also print every pass's scan")
-    args = ap.parse_args(argv)
-    try:
-        costs, setup, runs = sim_rows.load_rows(args)
-        for _path, run in runs:
-            sim, passes, window, spare = row_scans(
-                run, costs, setup, row_seed(args.seed, run.run_id)
-            )
-            print(render(run, sim, passes, window, spare, every_pass=args.passes), flush=True)
-    except InputError as exc:
-        print(f"sim_scoreboard: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return sim_rows.main_over_rows("sim_scoreboard", ap, argv, _show)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ from pathlib import Path
 import numpy as np
 import sim_rows
 
-from mpmsim.calibration.check import row_seed
 from mpmsim.calibration.measured import Setup, observed, replicate
 from mpmsim.engine.job_waits import JobWaits
 from mpmsim.engine.replication import World
@@ -123,20 +122,16 @@ def render(run_id: str, meas: dict[str, float], sim: dict[str, float],
     return "\n".join(out)
 
 
+def _show(row: sim_rows.Row) -> str:
+    sim, kinds, dist = row_waits(row.run, row.costs, row.setup, row.seed)
+    dists = (measured_distribution(row.path, row.run.run_id), dist)
+    return render(row.run.run_id, observed(row.run), sim, kinds, dists)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sim_rows.add_arguments(ap)
-    args = ap.parse_args(argv)
-    try:
-        costs, setup, runs = sim_rows.load_rows(args)
-        for path, run in runs:
-            sim, kinds, dist = row_waits(run, costs, setup, row_seed(args.seed, run.run_id))
-            dists = (measured_distribution(path, run.run_id), dist)
-            print(render(run.run_id, observed(run), sim, kinds, dists), flush=True)
-    except InputError as exc:
-        print(f"sim_waits: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return sim_rows.main_over_rows("sim_waits", ap, argv, _show)
 
 
 if __name__ == "__main__":
