@@ -19,7 +19,10 @@ does not follow the threads that served.
 ``listener``: the campaigns' seed event block with ``LogLevel mpm_event:trace1``: processes
 each second, how often the children's listeners stopped and started accepting, at each stop
 the child's connections and the idle workers event.c read, and at each start the child's
-connections, those in lingering close and its idle workers.
+connections, those in lingering close and its idle workers; then, from the log lines' times
+(after the first 5 s), how long a child stays not accepting, the share of the time each child
+spends so and how many children are not accepting at an instant: the children whose idle
+threads the parent's maintenance leaves out of its count.
 
 ``scoreboard``: the campaigns' seed block of an MPM under N ab clients without keep-alive (the
 warm-steady point): each second the processes and mod_status's scoreboard by state (``_`` idle,
@@ -50,6 +53,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import datetime
 import os
 import re
 import statistics
@@ -249,6 +253,10 @@ def _deciles(values: Sequence[int]) -> str:
     return f"{cuts[0]:g} / {statistics.median(values):g} / {cuts[-1]:g} / {max(values)}"
 
 
+#: the listener probe's figures of time are read after this long (s): the children forked by then
+WARM_S = 5.0
+
+
 def listener(clients: int, seconds: float) -> str:
     """The campaigns' seed event block under ``clients`` ab clients with mpm_event:trace1:
     processes each second, how often listeners stopped and started accepting, at each stop the
@@ -281,7 +289,7 @@ def listener(clients: int, seconds: float) -> str:
         f"{len(found)}; at each stop above the connection limit (p10 / median / p90 / max) "
         f"connections {_deciles(stop_conns)}, idle workers read {_deciles(stop_idle)}; at each "
         f"start active connections {_deciles(active)}, lingering {_deciles(lingering)}, idle "
-        f"workers {_deciles(idle)}"
+        f"workers {_deciles(idle)}; {_not_accepting(_disabled_spans(log), WARM_S)}"
     )
 
 
@@ -298,6 +306,72 @@ def _stops(log: Sequence[str]) -> tuple[list[int], list[int]]:
             conns.append(pending.pop(key))
             idle.append(int(m.group(3)))
     return conns, idle
+
+
+#: an error-log line's time (ErrorLogFormat's default ``[%{u}t]``, to the microsecond) and child
+_STAMP = re.compile(r"^\[\w+ (\w+ +\d+ \d+:\d+:\d+\.\d+) (\d+)\].*?\[pid (\d+):tid \d+\]")
+#: the sampling step of :func:`_not_accepting` (s)
+_STEP_S = 0.001
+
+
+def _disabled_spans(log: Sequence[str]) -> dict[str, list[tuple[float, float]]]:
+    """Per child (pid), the spans (start, end, epoch seconds) from a listener's "not accepting
+    new conns" line to its child's next "Accepting new connections again"."""
+    spans: dict[str, list[tuple[float, float]]] = {}
+    stopped: dict[str, float] = {}
+    for line in log:
+        m = _STAMP.search(line)
+        if m is None:
+            continue
+        stamp = f"{m.group(1)} {m.group(2)}"
+        when = datetime.datetime.strptime(stamp, "%b %d %H:%M:%S.%f %Y").timestamp()
+        pid = m.group(3)
+        if _DISABLED in line:
+            stopped.setdefault(pid, when)
+        elif "Accepting new connections again" in line and pid in stopped:
+            spans.setdefault(pid, []).append((stopped.pop(pid), when))
+    return spans
+
+
+def _not_accepting(spans: dict[str, list[tuple[float, float]]], after_s: float) -> str:
+    """How long a child stays not accepting (ms), the share of the time each child spends so,
+    and how many children are not accepting at an instant (every :data:`_STEP_S`), from
+    ``after_s`` past the first span on: what the parent's maintenance finds at its pass."""
+    every = [span for child in spans.values() for span in child]
+    if not every:
+        return "no child stopped accepting"
+    start = min(s for s, _ in every) + after_s
+    end = max(e for _, e in every)
+    if end <= start:
+        return "no child stopped accepting after the warm-up"
+    lengths = [1000.0 * (e - s) for s, e in every if s >= start]
+    shares = [sum(max(0.0, min(e, end) - max(s, start)) for s, e in child) / (end - start)
+              for child in spans.values()]  # fmt: skip
+    edges = sorted([(s, 1) for s, _ in every] + [(e, -1) for _, e in every])
+    counts: list[int] = []
+    now, k, t = 0, 0, start
+    while t < end:
+        while k < len(edges) and edges[k][0] <= t:
+            now += edges[k][1]
+            k += 1
+        counts.append(now)
+        t += _STEP_S
+    return (
+        f"after {after_s:g} s, a child not accepting for (ms) {_deciles_f(lengths)}; the share "
+        f"of the time each child spent so {_deciles_f(shares)}; children not accepting at an "
+        f"instant {_deciles(counts)} of {len(spans)}"
+    )
+
+
+def _deciles_f(values: Sequence[float]) -> str:
+    """p10 / median / p90 / max of ``values`` to three significant digits (the deciles within
+    the values' range)."""
+    if len(values) < 2:
+        return "-"
+    cuts = statistics.quantiles(values, n=10, method="inclusive")
+    return " / ".join(
+        f"{v:.3g}" for v in (cuts[0], statistics.median(values), cuts[-1], max(values))
+    )
 
 
 def scoreboard(

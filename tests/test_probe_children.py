@@ -12,7 +12,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from probe_children import _parent_counts, _stops, _swings, scoreboard_states
+from probe_children import (
+    _disabled_spans,
+    _not_accepting,
+    _parent_counts,
+    _stops,
+    _swings,
+    scoreboard_states,
+)
 
 #: mod_status's ?auto as Apache 2.4 writes it (abridged), a prefork server under load
 AUTO = b"""127.0.0.1
@@ -93,3 +100,41 @@ def test_each_stop_pairs_its_connections_with_the_idle_workers_its_thread_read()
     ]
     assert _stops(log) == ([20, 13], [2, 0])
     assert _stops([]) == ([], [])
+
+
+def _line(stamp: str, pid: int, text: str) -> str:
+    return f"[Mon Dec 07 {stamp} 2026] [mpm_event:debug] [pid {pid}:tid 7] event.c(1961): {text}"
+
+
+STOP = "Too many open connections (12), not accepting new conns in this process"
+START = "AH00457: Accepting new connections again: 12 active conns (12 lingering/0 clogged/0 "
+
+
+def test_a_childs_spans_not_accepting_run_from_its_stop_to_its_restart() -> None:
+    log = [
+        _line("19:00:00.000000", 1, STOP),
+        _line("19:00:00.001000", 2, STOP),
+        _line("19:00:00.004000", 1, START + "suspended), 13 idle workers"),
+        _line("19:00:00.005000", 1, STOP),
+        _line("19:00:00.006000", 2, START + "suspended), 13 idle workers"),
+        "a line of another kind",
+    ]
+    spans = _disabled_spans(log)
+    assert sorted(spans) == ["1", "2"]  # child 1's last stop has no restart yet
+    (one,) = spans["1"]
+    assert one[1] - one[0] == pytest.approx(0.004, abs=1e-6)  # epoch seconds to the microsecond
+    assert spans["2"][0][1] - spans["2"][0][0] == pytest.approx(0.005, abs=1e-6)
+
+
+def test_children_not_accepting_are_counted_at_each_instant() -> None:
+    # two children, each not accepting for the first 8 ms of every 10 ms, child 2 shifted by 5
+    spans = {
+        "1": [(k / 100, k / 100 + 0.008) for k in range(100)],
+        "2": [(k / 100 + 0.005, k / 100 + 0.013) for k in range(100)],
+    }
+    out = _not_accepting(spans, after_s=0.1)
+    assert "a child not accepting for (ms) 8 / 8 / 8 / 8" in out
+    shares = out.split("spent so ")[1].split(";")[0].split(" / ")
+    assert [float(v) for v in shares] == pytest.approx([0.8] * 4, abs=0.01)
+    assert out.endswith("of 2") and "at an instant 1 / 2 / 2 / 2" in out
+    assert _not_accepting({}, after_s=1.0) == "no child stopped accepting"
