@@ -17,13 +17,14 @@ just before each maintenance pass (every whole second of simulated time):
 * ``busy``: workers held by a connection; ``conns``: open connections; ``lingering``: of them,
   event's in lingering close; ``backlog``: connections waiting in the accept queue.
 
-It prints a line per pass (``--passes``) and, over the passes in the measured window, the p10 /
-median / p90 / max of each and the share of passes whose idle count is under MinSpareServers
-(prefork) or MinSpareThreads (worker, event), below which the parent forks; beside them the
-row's measured peak processes and its mid-run mod_status reading (BusyWorkers / IdleWorkers),
-where it has one. The real scoreboard sampled ten times a second:
-measurements/shared-machine/README.md, "Where a warm prefork server's processes are". Needs no
-Apache.
+It prints a line per pass (``--passes``) and, over the passes in the measured window (or over
+scans every ``--every`` seconds, e.g. 0.001: what ``probe_children.py listener`` reads of the
+children not accepting at an instant), the p10 / median / p90 / max of each and the share whose
+idle count is under MinSpareServers (prefork) or MinSpareThreads (worker, event), below which
+the parent forks at a pass; beside them the row's measured peak processes and its mid-run
+mod_status reading (BusyWorkers / IdleWorkers), where it has one. The real scoreboard sampled
+ten times a second: measurements/shared-machine/README.md, "Where a warm prefork server's
+processes are". Needs no Apache.
 
     python benchmarks/sim_scoreboard.py measurements/shared-machine/lua/warm-steady/runs.csv \\
         --run event-ab-c50-ka0-r1 --passes
@@ -43,6 +44,7 @@ from mpmsim.calibration.measured import Setup, observed, replicate
 from mpmsim.engine.replication import World
 from mpmsim.engine.server import Server
 from mpmsim.engine.summary import measured_window, summarize
+from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel
 from mpmsim.models.mpm.base import READY
 from mpmsim.workloads.readers import MeasuredRun
@@ -72,22 +74,25 @@ def scan(server: Server) -> dict[str, int]:
 
 
 def _scans(
-    env: simpy.Environment, server: Server, out: list[dict[str, float]]
+    env: simpy.Environment, server: Server, out: list[dict[str, float]], every_s: float
 ) -> Generator[simpy.Event, None, None]:
-    """Append a :func:`scan` (with its pass's time, ``t_s``) just before each whole second."""
+    """Append a :func:`scan` just before each multiple of ``every_s`` (``t_s``: that time;
+    ``pass``: 1.0 where it is a whole second, the parent's pass, else 0.0)."""
     k = 1
     while True:
-        yield env.timeout(k - BEFORE_PASS_S - env.now)
-        out.append({"t_s": float(k), **scan(server)})
+        t = k * every_s
+        yield env.timeout(max(t - BEFORE_PASS_S - env.now, 0.0))
+        whole = abs(t - round(t)) < 1e-9
+        out.append({"t_s": t, "pass": 1.0 if whole else 0.0, **scan(server)})
         k += 1
 
 
 def row_scans(
-    run: MeasuredRun, costs: CostModel, setup: Setup, seed: int
+    run: MeasuredRun, costs: CostModel, setup: Setup, seed: int, every_s: float = 1.0
 ) -> tuple[dict[str, float], list[dict[str, float]], tuple[float, float], int]:
     """The simulated figures of ``run`` (req_per_s, lat_p50_ms, lat_p95_ms, peak_procs), the
-    scans before each maintenance pass, the measured window (start, end, s) and the spare
-    setting the parent forks below."""
+    scans every ``every_s`` (before each maintenance pass at 1.0), the measured window (start,
+    end, s) and the spare setting the parent forks below."""
     passes: list[dict[str, float]] = []
     spare: list[int] = []
 
@@ -95,7 +100,7 @@ def row_scans(
         server = world.server
         d = server.directives
         spare.append(d.MinSpareThreads if server.model.threaded else d.MinSpareServers)
-        world.env.process(_scans(world.env, server, passes))
+        world.env.process(_scans(world.env, server, passes, every_s))
 
     prep, rep = replicate(run, costs, setup, seed, observe=observe)
     rec = summarize(prep, rep)
@@ -112,13 +117,13 @@ def row_scans(
 def summary(
     passes: list[dict[str, float]], window: tuple[float, float], spare: int
 ) -> dict[str, float]:
-    """Over the passes inside ``window``: ``passes``, each field's p10 / p50 / p90 / max
+    """Over the scans inside ``window``: ``scans``, each field's p10 / p50 / p90 / max
     (``<field>_p10`` ...) and ``under_spare_share``, the share whose idle count is under
-    ``spare``. Empty when no pass falls in the window."""
+    ``spare``. Empty when no scan falls in the window."""
     inside = [p for p in passes if window[0] <= p["t_s"] <= window[1]]
     if not inside:
         return {}
-    out: dict[str, float] = {"passes": float(len(inside))}
+    out: dict[str, float] = {"scans": float(len(inside))}
     for name in FIELDS:
         values = np.asarray([p[name] for p in inside], dtype=float)
         p10, p50, p90 = np.percentile(values, (10, 50, 90))
@@ -136,8 +141,10 @@ def render(
     spare: int,
     *,
     every_pass: bool,
+    every_s: float = 1.0,
 ) -> str:
-    """The row's figures, its passes (if ``every_pass``) and their summary over the window."""
+    """The row's figures, its passes (if ``every_pass``) and the summary of its scans (every
+    ``every_s``) over the window."""
     meas = observed(run)
     busy, idle = run.extra.get("status_busy", ""), run.extra.get("status_idle", "")
     status = f"; mid-run mod_status busy {busy} / idle {idle}" if busy and idle else ""
@@ -148,16 +155,15 @@ def render(
     ]
     if every_pass:
         out.append("  t_s " + " ".join(f"{name:>9s}" for name in FIELDS))
-        for p in passes:
+        for p in (p for p in passes if p["pass"]):
             out.append(f"  {p['t_s']:3.0f} " + " ".join(f"{p[name]:9.0f}" for name in FIELDS))
     stats = summary(passes, window, spare)
     if not stats:
-        out.append(
-            f"  no maintenance pass in the measured window {window[0]:.1f}-{window[1]:.1f} s"
-        )
+        out.append(f"  no scan in the measured window {window[0]:.1f}-{window[1]:.1f} s")
         return "\n".join(out)
+    scans = "passes" if every_s == 1.0 else f"scans (every {every_s:g} s)"
     out.append(
-        f"  {stats['passes']:.0f} passes in the measured window {window[0]:.1f}-{window[1]:.1f} s"
+        f"  {stats['scans']:.0f} {scans} in the measured window {window[0]:.1f}-{window[1]:.1f} s"
         f", p10 / median / p90 / max; idle under {spare} (the parent forks) in "
         f"{100 * stats['under_spare_share']:.0f} % of them"
     )
@@ -168,14 +174,24 @@ def render(
 
 
 def _show(row: sim_rows.Row) -> str:
-    sim, passes, window, spare = row_scans(row.run, row.costs, row.setup, row.seed)
-    return render(row.run, sim, passes, window, spare, every_pass=row.args.passes)
+    every = row.args.every
+    if every <= 0.0 or abs(1.0 / every - round(1.0 / every)) > 1e-9:
+        raise InputError(f"--every {every:g}: a positive divisor of 1 s (1, 0.5, 0.1, 0.001 ...)")
+    sim, passes, window, spare = row_scans(row.run, row.costs, row.setup, row.seed, every)
+    return render(row.run, sim, passes, window, spare, every_pass=row.args.passes, every_s=every)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sim_rows.add_arguments(ap)
     ap.add_argument("--passes", action="store_true", help="also print every pass's scan")
+    ap.add_argument(
+        "--every",
+        type=float,
+        default=1.0,
+        help="scan every this many seconds (a divisor of 1: 0.001 reads the children not "
+        "accepting at an instant, as probe_children.py listener does); the summary covers them",
+    )
     return sim_rows.main_over_rows("sim_scoreboard", ap, argv, _show)
 
 

@@ -61,11 +61,11 @@ def test_event_parent_leaves_out_children_that_stopped_accepting() -> None:
 
 def test_summary_reads_the_passes_in_the_window() -> None:
     passes = [
-        {"t_s": float(t), **{name: float(t) for name in sim_scoreboard.FIELDS}}
+        {"t_s": float(t), "pass": 1.0, **{name: float(t) for name in sim_scoreboard.FIELDS}}
         for t in range(1, 11)
     ]
     stats = sim_scoreboard.summary(passes, (3.0, 7.0), spare=5)
-    assert stats["passes"] == 5
+    assert stats["scans"] == 5
     assert stats["idle_p50"] == 5.0 and stats["procs_max"] == 7.0
     assert stats["under_spare_share"] == pytest.approx(2 / 5)  # idle 3 and 4
     assert sim_scoreboard.summary(passes, (20.0, 30.0), spare=5) == {}
@@ -100,3 +100,18 @@ def test_sim_scoreboard_prints_passes_and_their_summary(capsys: pytest.CaptureFi
 def test_sim_scoreboard_names_a_run_it_cannot_find(capsys: pytest.CaptureFixture[str]) -> None:
     assert sim_scoreboard.main([str(ONE_CLIENT), "--run", "no-such-row"]) == 2
     assert "sim_scoreboard: error: --run no-such-row: no row of" in capsys.readouterr().err
+
+
+def test_scans_between_the_passes_are_summed_up_with_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    costs = load_costs("bench-1core")
+    setup = Setup(load_hardware("bench-1core"), float(costs.calibration["network_rtt_ms"]))
+    (run,) = [r for r in read_measurements(ONE_CLIENT) if r.run_id == ROW]
+    _, scans, _, _ = sim_scoreboard.row_scans(run, costs, setup, row_seed(1, ROW), every_s=0.25)
+    assert [s["t_s"] for s in scans[:5]] == [0.25, 0.5, 0.75, 1.0, 1.25]
+    assert [s["pass"] for s in scans[:5]] == [0.0, 0.0, 0.0, 1.0, 0.0]
+    assert sim_scoreboard.main([str(ONE_CLIENT), "--run", ROW, "--every", "0.25"]) == 0
+    assert "scans (every 0.25 s) in the measured window" in capsys.readouterr().out
+    assert sim_scoreboard.main([str(ONE_CLIENT), "--run", ROW, "--every", "0.3"]) == 2
+    assert "--every 0.3: a positive divisor of 1 s" in capsys.readouterr().err
