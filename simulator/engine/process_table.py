@@ -2,9 +2,10 @@
 
 A child takes the lowest free scoreboard slot when it is forked. When it exits, its slot stays
 taken until the parent reaps it (``ap_wait_or_timeout`` in the parent's loop, after the
-maintenance that ends its 1 s sleep; see ``Server._maintenance_loop``). The table also counts the
-processes and threads alive (the parent included) and their peaks, which the recorder samples,
-and the worker threads of live children that have served (``Child.used``) with their peak.
+maintenance that ends its 1 s sleep; see :mod:`mpmsim.engine.parent`). The table also counts
+the processes and threads alive (the parent included) and their peaks, which the recorder
+samples, and the worker threads of live children that have served (``Child.used``) with their
+peak.
 """
 
 from __future__ import annotations

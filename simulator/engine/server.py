@@ -8,7 +8,6 @@ workers, open connections) are kept incrementally so sampling them is cheap.
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 import simpy
@@ -23,6 +22,7 @@ from mpmsim.engine.lingering import LingeringClose
 from mpmsim.engine.listener import Listeners, wake_to_enable
 from mpmsim.engine.memory import MemoryLedger
 from mpmsim.engine.overheads import Overheads
+from mpmsim.engine.parent import maintenance_loop
 from mpmsim.engine.process_table import ProcessTable
 from mpmsim.engine.worker_memory import keep_for_worker
 from mpmsim.models.mpm.base import DEAD, QUIESCING, READY, STARTING, Child, MPMModel
@@ -145,27 +145,7 @@ class Server:
         self.memory.add(self.costs.parent_mib + self.costs.shared_mib)
         for _ in range(min(self._d.StartServers, self._d.process_limit)):
             self.spawn_child()
-        self.env.process(self._maintenance_loop())
-
-    def _maintenance_loop(self) -> Generator[simpy.Event, None, None]:
-        """The parent's loop: maintain after every 1 s sleep, then reap who exited meanwhile.
-
-        httpd 2.4 ``server/mpm_common.c`` ``ap_wait_or_timeout``: ``apr_proc_wait_all_procs``
-        with APR_NOWAIT returns at once when a child is done; only when none is does it
-        ``apr_sleep(1 s)`` and return pid -1, which falls through to
-        ``perform_idle_server_maintenance``. A child that exits during the sleep is a zombie
-        whose slot still holds its pid (event: not free, ``pid != 0``; prefork: its status is
-        not SERVER_DEAD) until the loop's next turns reap it: after the maintenance that ends
-        the sleep (``server_main_loop`` / ``prefork_run``: ``event_note_child_stopped``,
-        ``prefork_note_child_killed``; measured 2026-11-30 with LogLevel mpm_event:debug: at
-        each maintenance "Child N quiescing" for the last batch, then "Child M started" in the
-        other slots only, then "Child N stopped"). Exited children are replaced only there, at
-        the 1, 2, 4 ... 32 spawn rate.
-        """
-        while True:
-            yield self.env.timeout(1.0)
-            self.model.maintain(self)
-            self.table.reap()
+        self.env.process(maintenance_loop(self.env, self.model, self, self.table))
 
     def _child_ready(self, child: Child) -> None:
         if child.state != STARTING:
