@@ -11,7 +11,8 @@ from typing import Any, Generic, TypeVar
 import pydantic
 
 from mpmsim.errors import InputError
-from mpmsim.errors.validation import read_yaml_mapping, resolve_spec, validate_spec
+from mpmsim.errors.spec_files import read_yaml_mapping, resolve_spec
+from mpmsim.errors.validation import validate_spec
 
 SpecT = TypeVar("SpecT", bound=pydantic.BaseModel)
 

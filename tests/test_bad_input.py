@@ -332,7 +332,7 @@ def test_a_yaml_merge_key_may_be_overridden(tmp_path: Path) -> None:
         "name: merge\nbase: &b {mpm: prefork, directives: {MaxRequestWorkers: 50}}\n"
         "server:\n  <<: *b\n  mpm: worker\n"
     )
-    from mpmsim.errors.validation import read_yaml_mapping
+    from mpmsim.errors.spec_files import read_yaml_mapping
 
     assert read_yaml_mapping(path)["server"]["mpm"] == "worker"
 

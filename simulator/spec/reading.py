@@ -11,7 +11,8 @@ from typing import Any
 import yaml
 
 from mpmsim.errors import InputError
-from mpmsim.errors.validation import read_yaml_mapping, validate_spec
+from mpmsim.errors.spec_files import read_yaml_mapping
+from mpmsim.errors.validation import validate_spec
 from mpmsim.models.apache.directives import normalize_directives
 from mpmsim.spec.scenario import Scenario
 
