@@ -40,10 +40,10 @@ import numpy as np
 import sim_rows
 import simpy
 
-from mpmsim.calibration.measured import Setup, observed, replicate
+from mpmsim.calibration.measured import Setup, figures, observed, replicate
 from mpmsim.engine.replication import World
 from mpmsim.engine.server import Server
-from mpmsim.engine.summary import measured_window, summarize
+from mpmsim.engine.summary import measured_window
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel
 from mpmsim.models.mpm.base import READY
@@ -90,7 +90,7 @@ def _scans(
 def row_scans(
     run: MeasuredRun, costs: CostModel, setup: Setup, seed: int, every_s: float = 1.0
 ) -> tuple[dict[str, float], list[dict[str, float]], tuple[float, float], int]:
-    """The simulated figures of ``run`` (req_per_s, lat_p50_ms, lat_p95_ms, peak_procs), the
+    """The simulated figures of ``run`` (:func:`mpmsim.calibration.measured.figures`), the
     scans every ``every_s`` (before each maintenance pass at 1.0), the measured window (start,
     end, s) and the spare setting the parent forks below."""
     passes: list[dict[str, float]] = []
@@ -103,15 +103,8 @@ def row_scans(
         world.env.process(_scans(world.env, server, passes, every_s))
 
     prep, rep = replicate(run, costs, setup, seed, observe=observe)
-    rec = summarize(prep, rep)
     window = measured_window(prep, rep)
-    sim = {
-        "req_per_s": rec["throughput_rps"],
-        "lat_p50_ms": rec["latency_p50_ms"],
-        "lat_p95_ms": rec["latency_p95_ms"],
-        "peak_procs": float(rec["processes_peak"]),
-    }
-    return sim, passes, (window.start_s, window.end_s), spare[0]
+    return figures(prep, rep), passes, (window.start_s, window.end_s), spare[0]
 
 
 def summary(

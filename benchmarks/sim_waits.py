@@ -37,10 +37,10 @@ from pathlib import Path
 import numpy as np
 import sim_rows
 
-from mpmsim.calibration.measured import Setup, observed, replicate
+from mpmsim.calibration.measured import Setup, figures, observed, replicate
 from mpmsim.engine.job_waits import JobWaits
 from mpmsim.engine.replication import World
-from mpmsim.engine.summary import summarize, window_latencies_ms
+from mpmsim.engine.summary import window_latencies_ms
 from mpmsim.errors import InputError
 from mpmsim.models.costs import CostModel
 from mpmsim.workloads.readers import MeasuredRun
@@ -52,9 +52,9 @@ PERCENTILES = (10, 25, 50, 75, 90, 95, 99)
 def row_waits(
     run: MeasuredRun, costs: CostModel, setup: Setup, seed: int
 ) -> tuple[dict[str, float], list[dict[str, float | str]], list[float]]:
-    """The simulated figures of ``run`` (as :func:`mpmsim.calibration.measured.simulate`'s:
-    req_per_s, lat_p50_ms, lat_p95_ms), its jobs' waits (:meth:`JobWaits.summary`) and the
-    latency at :data:`PERCENTILES` (ms) of the requests in the measured window."""
+    """The simulated figures of ``run`` (:func:`mpmsim.calibration.measured.figures`), its
+    jobs' waits (:meth:`JobWaits.summary`) and the latency at :data:`PERCENTILES` (ms) of the
+    requests in the measured window."""
     waits = JobWaits()
 
     def observe(world: World) -> None:
@@ -67,15 +67,9 @@ def row_waits(
         watch(waits)
 
     prep, rep = replicate(run, costs, setup, seed, observe=observe)
-    rec = summarize(prep, rep)
     lat_ms = window_latencies_ms(prep, rep)
     dist = [float(v) for v in np.percentile(lat_ms, PERCENTILES)] if lat_ms.size else []
-    sim = {
-        "req_per_s": rec["throughput_rps"],
-        "lat_p50_ms": rec["latency_p50_ms"],
-        "lat_p95_ms": rec["latency_p95_ms"],
-    }
-    return sim, waits.summary(), dist
+    return figures(prep, rep), waits.summary(), dist
 
 
 def measured_distribution(csv: Path, run_id: str) -> list[float]:

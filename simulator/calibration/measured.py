@@ -311,13 +311,18 @@ def simulate(
     index: int = 0,
     observe: Callable[[World], None] | None = None,
 ) -> dict[str, float]:
-    """The figures of :data:`METRICS` that replication ``index`` of the model (its random
-    streams drawn from ``seed`` and ``index``) predicts for ``run``, the peak of worker threads
-    that have served (``threads_used_peak``, which the memory fit reads), the peak of
+    """The figures (:func:`figures`) that replication ``index`` of the model (its random
+    streams drawn from ``seed`` and ``index``) predicts for ``run``. ``observe``: as
+    :func:`run_replication`'s."""
+    return figures(*replicate(run, costs, setup, seed, index, observe))
+
+
+def figures(prep: Prepared, rep: Replication) -> dict[str, float]:
+    """The figures of :data:`METRICS` of replication ``rep`` of ``prep``, the peak of worker
+    threads that have served (``threads_used_peak``, which the memory fit reads), the peak of
     connections event's listeners held with their pools (``listener_kept_peak``), and for each
     kind of capacity warning (:data:`~mpmsim.models.mpm.warnings.KINDS`) 1.0 if the simulated
-    parent logged it (``warned_<kind>``), else 0.0. ``observe``: as :func:`run_replication`'s."""
-    prep, rep = replicate(run, costs, setup, seed, index, observe)
+    parent logged it (``warned_<kind>``), else 0.0."""
     rec = summarize(prep, rep)
     warned = capacity_warnings(line.code for line in rep.error_log)
     return {
