@@ -2,7 +2,8 @@
 
 ``directives`` parses names and values; ``rules`` applies 2.4's defaults and start-up
 adjustments (with the AH messages Apache logs); ``config_file`` reads them from httpd.conf and
-what it includes (``config_tree`` walks the tree, ``envvars`` reads Debian's variables).
+what it includes (``config_tree`` walks the tree, ``includes`` finds the files an ``Include``
+names, ``envvars`` reads Debian's variables).
 """
 
 APACHE_PROGRAMS = ("apache2", "httpd")

@@ -6,13 +6,9 @@ comments (Apache has no end-of-line comments); ``${NAME}`` is replaced on every 
 ``Define``'d value or an environment variable and left as written when neither exists (Apache
 warns and does the same).
 
-``Include`` and ``IncludeOptional`` are followed where they stand, as ``config.c``
-``ap_process_fnmatch_configs`` does: a relative path is taken against ServerRoot; a directory
-means every file in it and its subdirectories, in alphabetical order; wildcards may stand in any
-part of the path (a leading ``.`` must be matched explicitly), the matches read in alphabetical
-order. ``Include`` of a missing file, or a wildcard that matches nothing, is an error naming the
-including file and line; ``IncludeOptional`` skips them silently. A file that includes itself,
-directly or not, is an error (Apache would recurse until its nesting limit).
+``Include`` and ``IncludeOptional`` are followed where they stand (the files they name, and in
+what order: :mod:`mpmsim.models.apache.includes`). A file that includes itself, directly or not,
+is an error (Apache would recurse until its nesting limit).
 
 Sections:
 
@@ -29,15 +25,14 @@ Sections:
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Final
 
 from mpmsim.errors import InputError
+from mpmsim.models.apache.includes import included_files
 
 MPMS: Final = ("prefork", "worker", "event")
 #: Compiled into Debian's apache2 (``apache2 -l``); any other module needs a LoadModule line.
@@ -56,7 +51,6 @@ _SOURCE_FILES: Final = {"core_module": "core.c", "http_module": "http_core.c"}
 _OPEN_RE: Final = re.compile(r"<\s*([A-Za-z]+)\b([^>]*)>\s*$")
 _CLOSE_RE: Final = re.compile(r"<\s*/\s*([A-Za-z]+)\s*>\s*$")
 _VAR_RE: Final = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
-_WILDCARD_RE: Final = re.compile(r"[*?\[]")
 _ALWAYS_TRUE: Final = frozenset({"ifversion", "ifdirective", "ifsection", "iffile"})
 
 
@@ -265,22 +259,9 @@ class _Walk:
 
     def _include(self, target: str, optional: bool, site: tuple[str, int]) -> None:
         """Read what an Include names, in Apache's order."""
-        path = Path(target) if os.path.isabs(target) else self.server_root / target
-        try:
-            files = include_targets(path)
-        except FileNotFoundError as exc:
-            if optional or not self.policy.report:
-                return
-            raise InputError(
-                f"Include {target}: {exc}", file=site[0], field=f"line {site[1]}"
-            ) from None
-        except OSError as exc:
-            if not self.policy.report:
-                return
-            reason = exc.strerror or str(exc)
-            raise InputError(
-                f"Include {target}: {reason}", file=site[0], field=f"line {site[1]}"
-            ) from None
+        files = included_files(
+            target, self.server_root, site, optional=optional, report=self.policy.report
+        )
         for file in files:
             if file.resolve() in self.reading:
                 if not self.policy.report:
@@ -291,63 +272,6 @@ class _Walk:
                     field=f"line {site[1]}",
                 )
             self.read(file, site)
-
-
-def include_targets(path: Path) -> list[Path]:
-    """The files an Include of ``path`` reads, in order; FileNotFoundError when there are none.
-
-    An existing file or directory without wildcards is read even when empty; a wildcard that
-    matches nothing raises, as Apache's ``Include`` (not ``IncludeOptional``) does.
-    """
-    if not _WILDCARD_RE.search(str(path)):
-        if path.is_dir():
-            return _directory_files(path)
-        if path.exists():
-            return [path]
-        raise FileNotFoundError(f"{path} does not exist")
-    current = [Path(path.anchor or "/")]
-    parts = path.parts[1:] if path.anchor else path.parts
-    for index, part in enumerate(parts):
-        last = index == len(parts) - 1
-        current = _step(current, part, dirs_only=not last)
-        if not current:
-            raise FileNotFoundError(f"no matches for the wildcard in {path}")
-    files: list[Path] = []
-    for match in current:
-        files.extend(_directory_files(match) if match.is_dir() else [match])
-    return files
-
-
-def _step(bases: Iterable[Path], part: str, *, dirs_only: bool) -> list[Path]:
-    """The paths one path component leads to from each base, sorted as Apache sorts them."""
-    found: list[Path] = []
-    for base in bases:
-        if not _WILDCARD_RE.search(part):
-            candidate = base / part
-            if candidate.exists() and (candidate.is_dir() or not dirs_only):
-                found.append(candidate)
-            continue
-        try:
-            names = sorted(os.listdir(base))
-        except OSError:
-            continue
-        for name in names:
-            # apr_fnmatch with APR_FNM_PERIOD: a leading dot is only matched by a leading dot.
-            if name.startswith(".") and not part.startswith("."):
-                continue
-            candidate = base / name
-            if fnmatchcase(name, part) and (candidate.is_dir() or not dirs_only):
-                found.append(candidate)
-    return found
-
-
-def _directory_files(directory: Path) -> list[Path]:
-    """Every file under ``directory``, subdirectories included, in alphabetical order."""
-    files: list[Path] = []
-    for name in sorted(os.listdir(directory)):
-        entry = directory / name
-        files.extend(_directory_files(entry) if entry.is_dir() else [entry])
-    return files
 
 
 def walk_config(
@@ -381,7 +305,6 @@ __all__ = [
     "ConfigTree",
     "LoadedModule",
     "Policy",
-    "include_targets",
     "logical_lines",
     "module_mpm",
     "module_names",
