@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from mpmsim.spec.scenario import Scenario
 
 _LAZY = {
-    "Calibration": "mpmsim.calibration.fit",
+    "Calibration": "mpmsim.calibration.result",
     "InputError": "mpmsim.errors",
     "OptimizeResult": "mpmsim.search.result",
     "RunResult": "mpmsim.engine.replications",

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mpmsim.calibration.fit import Calibration, calibrate
+from mpmsim.calibration.fit import calibrate
 from mpmsim.calibration.measured import Setup, simulate
 from mpmsim.calibration.regressors import model_cpu_ms
+from mpmsim.calibration.result import Calibration
 from mpmsim.models.costs import load_costs
 from mpmsim.models.hardware import load_hardware
 from mpmsim.workloads.readers import MeasuredRun, read_measurements

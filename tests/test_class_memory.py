@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mpmsim.calibration.fit import fitted_costs
+from mpmsim.calibration.fitted_costs import fitted_costs
 from mpmsim.calibration.linear import ParamFit
 from mpmsim.calibration.memory_fit import fit_memory
 from mpmsim.calibration.php_fit import kept_cpu

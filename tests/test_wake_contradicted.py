@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from mpmsim.calibration import files
-from mpmsim.calibration.fit import Calibration
 from mpmsim.calibration.linear import ParamFit
 from mpmsim.calibration.output import render
+from mpmsim.calibration.result import Calibration
 from mpmsim.calibration.wake_sim import wake_contradicted
 from mpmsim.models.costs import load_costs
 from mpmsim.models.hardware import HardwareSpec

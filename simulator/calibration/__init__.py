@@ -2,7 +2,8 @@
 
 Owns the fit (``fit``: the CPU and memory compositions, the CPU's in ``cpu_fit``, solved by
 ``linear``'s robust least squares; the PHP figures in ``php_fit``; their regressors in
-``regressors``), the check of every row simulated with the fitted model (``check``), measured
+``regressors``; the fitted values put in a cost model in ``fitted_costs``), its result
+(``result``), the check of every row simulated with the fitted model (``check``), measured
 runs as scenarios (``measured``), fits by simulation (``by_simulation``), the Universal
 Scalability Law (``usl``) and how a calibration is presented (``output``: hold-outs, table,
 YAML, figure).

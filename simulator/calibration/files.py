@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from mpmsim.calibration.cpu_fit import KEEPABLE as CPU_KEEPABLE
-from mpmsim.calibration.fit import Calibration, calibrate
+from mpmsim.calibration.fit import calibrate
 from mpmsim.calibration.output import holdout_mask
+from mpmsim.calibration.result import Calibration
 from mpmsim.errors import InputError
 from mpmsim.models.costs import load_costs
 from mpmsim.models.hardware import load_hardware

@@ -19,6 +19,9 @@ Two stages:
 2. **Check.** Every row, fitted or held out, is then simulated with the fitted model (each row
    with a seed of its own, from its id: ``check.row_seed``) and its throughput, latency
    percentiles, CPU per request, memory and process count compared with what was measured.
+
+The fitted values are put in the cost model by :mod:`~mpmsim.calibration.fitted_costs`; the
+result is a :class:`~mpmsim.calibration.result.Calibration`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -34,168 +36,23 @@ from typing import Any
 from mpmsim.calibration.check import compare, mape_by_metric, unexplained_rows
 from mpmsim.calibration.client_time import estimate_client_conn_ms, estimate_rtt_ms
 from mpmsim.calibration.cpu_fit import TOLD_ONLY, fit_cpu
+from mpmsim.calibration.fitted_costs import cpu_only_costs, fitted_costs
 from mpmsim.calibration.kernel_fit import fit_kernel, fitted_terms, kernel_ms, with_kernel
 from mpmsim.calibration.linear import ParamFit
 from mpmsim.calibration.measured import METRICS, Setup, split_representable
 from mpmsim.calibration.memory_fit import class_clients, fit_memory, kept_class_memory
-from mpmsim.calibration.php_fit import PhpFit, fit_php, kept_cpu, mape_by_setup, split_php, with_php
+from mpmsim.calibration.php_fit import fit_php, kept_cpu, mape_by_setup, split_php, with_php
 from mpmsim.calibration.regressors import model_cpu_ms
+from mpmsim.calibration.result import Calibration, provenance
 from mpmsim.calibration.shared_core import shared_core_rows
-from mpmsim.calibration.tail_fit import (
-    TailFit,
-    fit_after_response,
-    scheduler_slice_ms,
-    tail_rows,
-)
+from mpmsim.calibration.tail_fit import fit_after_response, scheduler_slice_ms, tail_rows
 from mpmsim.calibration.used_sim import simulated_counts
 from mpmsim.calibration.wake_sim import plus_wake, simulated_wake_ms, wake_contradicted
 from mpmsim.errors import InputError
-from mpmsim.models.costs import CostModel, RequestClassCost
+from mpmsim.models.costs import CostModel
 from mpmsim.workloads.readers import MeasuredRun
 
 
-@dataclass
-class Calibration:
-    """The result of ``mpmsim calibrate``."""
-
-    costs: CostModel
-    cpu_fit: ParamFit
-    memory_fit: ParamFit | None
-    network_rtt_ms: float
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    mape: dict[str, dict[str, float | None]] = field(default_factory=dict)
-    unexplained: list[dict[str, Any]] = field(default_factory=list)
-    shared_core: list[dict[str, Any]] = field(default_factory=list)  # Apache not alone on its CPU
-    skipped: list[dict[str, str]] = field(default_factory=list)  # rows it cannot simulate, why
-    php_fit: PhpFit | None = None  # the PHP fields, when PHP rows were fitted (php_fit)
-    tail_fit: TailFit | None = None  # after_response_cpu_ms, when rows showed it (tail_fit)
-    kernel_fit: ParamFit | None = None  # the kernel's work on Apache's core (kernel_fit)
-    #: per class (row content): the rows fitted and their fewest and most clients
-    class_rows: dict[str, tuple[int, int, int]] = field(default_factory=dict)
-    seconds: float = 0.0
-    replications: int = 1  # simulations per row in the comparison, their mean compared
-    #: by run id, the idle wake-ups' CPU per request taken off a fitted row's (wake_sim)
-    idle_wake_ms: dict[str, float] = field(default_factory=dict)
-    #: what the rows say against an assumption the fit made (printed first)
-    warnings: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON form (``mpmsim calibrate --json``)."""
-        return {
-            "costs": self.costs.model_dump(exclude={"justification"}),
-            "cpu_fit": self.cpu_fit.__dict__,
-            "memory_fit": self.memory_fit.__dict__ if self.memory_fit else None,
-            "php_fit": self.php_fit.__dict__ if self.php_fit else None,
-            "tail_fit": self.tail_fit.__dict__ if self.tail_fit else None,
-            "kernel_fit": self.kernel_fit.__dict__ if self.kernel_fit else None,
-            "network_rtt_ms": self.network_rtt_ms,
-            "class_rows": self.class_rows,
-            "mape": self.mape,
-            "unexplained": self.unexplained,
-            "shared_core": self.shared_core,
-            "skipped": self.skipped,
-            "rows": self.rows,
-            "replications": self.replications,
-            "idle_wake_ms": self.idle_wake_ms,
-            "warnings": self.warnings,
-            "seconds": self.seconds,
-        }
-
-
-# -- stage 1: the linear fits --------------------------------------------------------------------
-def _cpu_only(
-    base: CostModel, cpu: ParamFit, kernel: ParamFit | None, context_switch_us: float,
-    client_conn_ms: float,
-) -> CostModel:  # fmt: skip
-    """What the fit's own simulations run with before the memory fit: ``base`` with the CPU
-    fitted, the kernel's work beside Apache and the client's time per connection (memory
-    does not change what the simulator does)."""
-    return with_kernel(fitted_costs(base, cpu, None, context_switch_us), kernel).model_copy(
-        update={"client_conn_ms": round(client_conn_ms, 5)}
-    )
-
-
-def fitted_costs(
-    base: CostModel, cpu: ParamFit, mem: ParamFit | None, context_switch_us: float
-) -> CostModel:
-    """``base`` with the fitted values put in place (and their standard errors)."""
-    v, e = cpu.values, cpu.stderr
-    conn_base = base.accept_cpu_ms + base.close_cpu_ms
-    share = base.accept_cpu_ms / conn_base if conn_base > 0 else 0.5
-    thread_us = max(v["switch_us"] - context_switch_us, 0.0)
-    process_us = max(v["process_switch_total_us"] - context_switch_us, 0.0)
-    classes = dict(base.classes)
-    for key, value in v.items():
-        if key.startswith("classes."):
-            name = key.split(".")[1]
-            old = classes.get(name, RequestClassCost())
-            classes[name] = old.model_copy(update={"cpu_ms": round(value, 5)})
-    base_mib = base.parent_mib + base.shared_mib
-    parent_share = base.parent_mib / base_mib if base_mib > 0 else 0.3
-    if mem is None:  # not enough readings: keep the base model's memory
-        mem = ParamFit(
-            values={"base_mib": base_mib, "process_mib": base.process_mib,
-                    "thread_mib": base.thread_mib, "thread_used_mib": base.thread_used_kib / 1024},
-            stderr={"base_mib": math.nan, "process_mib": math.nan, "thread_mib": math.nan,
-                    "thread_used_mib": math.nan},
-            rows_used=0, rms_rel_error=math.nan,
-        )  # fmt: skip
-    m, me = mem.values, mem.stderr
-    for key, value in m.items():  # classes.NAME.worker_mib, classes.NAME.child_mib
-        if key.startswith("classes."):
-            _, name, what = key.split(".")
-            old = classes.get(name, RequestClassCost())
-            field = what.replace("_mib", "_kib")
-            classes[name] = old.model_copy(update={field: round(value * 1024.0, 3)})
-    update: dict[str, Any] = {
-        "accept_cpu_ms": round(v["conn_cpu_ms"] * share, 5),
-        "close_cpu_ms": round(v["conn_cpu_ms"] * (1 - share), 5),
-        "thread_switch_us": round(thread_us, 3),
-        "switch_us_per_task": round(v["switch_us_per_task"], 5),
-        "switch_us_per_process": round(v["switch_us_per_process"], 5),
-        "idle_connection_us": round(v["idle_connection_us"], 3),
-        "fork_cpu_ms": round(max(v["fork_cpu_ms"], 0.0), 4),
-        "thread_create_cpu_ms": round(max(v["thread_create_cpu_ms"], 0.0), 5),
-        "process_switch_us": round(process_us, 3),
-        "parent_mib": round(m["base_mib"] * parent_share, 4),
-        "shared_mib": round(m["base_mib"] * (1 - parent_share), 4),
-        "process_mib": round(m["process_mib"], 4),
-        "thread_mib": round(m["thread_mib"], 5),
-        "thread_used_kib": round(m["thread_used_mib"] * 1024.0, 3),
-        "connection_kib": round(m.get("connection_mib", base.connection_kib / 1024.0) * 1024.0, 3),
-        "listener_connection_kib": round(
-            m.get("listener_connection_mib", base.listener_connection_kib / 1024.0) * 1024.0, 3
-        ),
-        "classes": classes,
-        "uncertainty": {
-            **{k: round(s, 6) for k, s in e.items() if k.startswith("classes.")},
-            "accept_cpu_ms+close_cpu_ms": round(e["conn_cpu_ms"], 6),
-            "thread_switch_us": round(e["switch_us"], 4),
-            "process_switch_us": round(e["process_switch_total_us"], 4),
-            "switch_us_per_task": round(e["switch_us_per_task"], 6),
-            "switch_us_per_process": round(e["switch_us_per_process"], 6),
-            "idle_connection_us": round(e["idle_connection_us"], 4),
-            "fork_cpu_ms": round(e["fork_cpu_ms"], 5),
-            "thread_create_cpu_ms": round(e["thread_create_cpu_ms"], 6),
-            "parent_mib+shared_mib": round(me["base_mib"], 4),
-            "process_mib": round(me["process_mib"], 5),
-            "thread_mib": round(me["thread_mib"], 6),
-            "thread_used_kib": round(me["thread_used_mib"] * 1024.0, 4),
-            "connection_kib": round(me.get("connection_mib", math.nan) * 1024.0, 4),
-            "listener_connection_kib": round(
-                me.get("listener_connection_mib", math.nan) * 1024.0, 4
-            ),
-            **{
-                k.replace("_mib", "_kib"): round(s * 1024.0, 4)
-                for k, s in me.items()
-                if k.startswith("classes.") and math.isfinite(s)
-            },
-        },
-    }
-    return base.model_copy(update=update)
-
-
-# -- stage 2: simulate every row -----------------------------------------------------------------
 def modules_note(rows: Sequence[MeasuredRun]) -> str:
     """What the fitted rows' servers loaded that the model has no term for, said in the cost
     model's description: mod_lua (a row whose configuration names a ``LuaScope``) adds to every
@@ -273,7 +130,7 @@ def calibrate(
     wake: dict[str, float] = {}
     if simulate:
         wake = simulated_wake_ms(
-            fit_rows, _cpu_only(base, cpu, kernel, cs_us, client_conn_ms), setup, cores=cores,
+            fit_rows, cpu_only_costs(base, cpu, kernel, cs_us, client_conn_ms), setup, cores=cores,
             jobs=jobs, seed=seed, progress=progress,
         )  # fmt: skip
     if wake and apache_rows:
@@ -287,7 +144,7 @@ def calibrate(
     used = kept = None
     if simulate and apache_rows:
         used, kept = simulated_counts(
-            apache_rows, _cpu_only(base, cpu, kernel, cs_us, client_conn_ms), setup, jobs=jobs,
+            apache_rows, cpu_only_costs(base, cpu, kernel, cs_us, client_conn_ms), setup, jobs=jobs,
             seed=seed, progress=progress,
         )  # fmt: skip
     mem = fit_memory(apache_rows, base, keep, cores=cores, used=used, kept=kept)
@@ -355,33 +212,6 @@ def calibrate(
         cal.mape = mape_by_metric(cal.rows) | mape_by_setup(runs, cal.rows, METRICS)
         cal.unexplained = unexplained_rows(cal.rows)
     cal.seconds = time.perf_counter() - t0
-    provenance = _provenance(cal, len(runs), len(fit_rows), setup_hardware.name, sources)
-    cal.costs = costs.model_copy(update={"calibration": provenance})
+    how_fitted = provenance(cal, len(runs), len(fit_rows), setup_hardware.name, sources)
+    cal.costs = costs.model_copy(update={"calibration": how_fitted})
     return cal
-
-
-def _provenance(
-    cal: Calibration, rows: int, fitted: int, hardware: str, sources: Sequence[str]
-) -> dict[str, Any]:
-    """How the model was fitted: the ``calibration`` entry of the written cost model."""
-    mem = cal.memory_fit
-    return {
-        "sources": list(sources),
-        "hardware": hardware,
-        "rows_fitted": fitted,
-        "rows_held_out": rows - fitted,
-        "network_rtt_ms": round(cal.network_rtt_ms, 4),
-        "mape_percent": cal.mape,
-        "replications": cal.replications,
-        "cpu_fit_rms_rel_error": round(cal.cpu_fit.rms_rel_error, 4),
-        "memory_fit_rms_rel_error": round(mem.rms_rel_error, 4) if mem else None,
-        "after_response_fit": None
-        if cal.tail_fit is None
-        else {
-            "rows": cal.tail_fit.rows_used,
-            "mean_abs_log_error": {str(k): round(v, 4) for k, v in cal.tail_fit.objective.items()},
-        },
-        "unexplained_rows": [u["run_id"] for u in cal.unexplained],
-        # what the rows say against an assumption of the fit (only when they do)
-        **({"warnings": list(cal.warnings)} if cal.warnings else {}),
-    }

@@ -13,8 +13,8 @@ import numpy as np
 import yaml
 
 from mpmsim.calibration.check import warning_agreement
-from mpmsim.calibration.fit import Calibration
 from mpmsim.calibration.measured import METRICS
+from mpmsim.calibration.result import Calibration
 from mpmsim.calibration.shared_core import shared_core_lines
 from mpmsim.errors import InputError
 from mpmsim.workloads.readers import MeasuredRun

@@ -15,7 +15,7 @@ from mpmsim.cli.options import check_target
 from mpmsim.errors import InputError
 
 if TYPE_CHECKING:
-    from mpmsim.calibration.fit import Calibration
+    from mpmsim.calibration.result import Calibration
 
 
 def calibrate(
