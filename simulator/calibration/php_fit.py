@@ -1,8 +1,9 @@
 """The PHP fields of a cost model, fitted to PHP rows (``mpmsim calibrate``, measurements/php).
 
 A PHP row (``php`` column ``modphp`` or ``fpm``) runs a script of known CPU (``script_cpu_ms``)
-in mod_php or in a PHP-FPM pool. Three linear fits, by :func:`~mpmsim.calibration.fit.
-_robust_linear` like Apache's, with Apache's own terms taken as the cost model has them:
+in mod_php or in a PHP-FPM pool. Three linear fits, by
+:func:`~mpmsim.calibration.linear.robust_linear` like Apache's, with Apache's own terms taken as
+the cost model has them:
 
 * **CPU**: the server's exact CPU per request (``server_cpu_ms_per_req``: Apache's + FPM's)
   less the script's and less Apache's own (request, connection and switch CPU, as the MPM model
