@@ -3,6 +3,8 @@
 Every candidate runs with the same seed (common random numbers) and the same replications, so
 two candidates are compared replication by replication: one counts as better only when the 95 %
 confidence interval of the paired differences excludes zero and the gap exceeds ``tolerance``.
+Where a line search probes next is :mod:`mpmsim.search.line_gaps`; the variants tried on each
+MPM's best (spare settings, KeepAlive, the PHP-FPM pool) are :mod:`mpmsim.search.variants`.
 """
 
 from __future__ import annotations
@@ -15,15 +17,10 @@ from mpmsim.engine.executors import TaskMapper
 from mpmsim.search.cache import EvalCache, candidate_key
 from mpmsim.search.evaluate import Task, prepare_task, simulate_replication, summarize_candidate
 from mpmsim.search.goals import Achieved, Goals, assess, first_missed
+from mpmsim.search.line_gaps import gaps
 from mpmsim.search.line_points import around, line_spec, neighbours, start_points
-from mpmsim.search.result import better, credited, p95_lower
-from mpmsim.search.space import (
-    KEEPALIVE,
-    SPARES,
-    Candidate,
-    keepalive_directives,
-    spare_directives,
-)
+from mpmsim.search.result import better, credited
+from mpmsim.search.space import Candidate
 from mpmsim.spec.scenario import Scenario
 
 K = TypeVar("K", bound=Hashable)
@@ -111,11 +108,14 @@ class Search:
         if not ok:
             return None
         cap = self.goals.throughput_target
-        top = max(ok, key=lambda c: (credited(self.evals[c]["throughput_rps"], cap), -self._mem(c)))
+        top = max(
+            ok, key=lambda c: (credited(self.evals[c]["throughput_rps"], cap), -self.memory_mib(c))
+        )
         near = [c for c in ok if not better(self.evals[top], self.evals[c], self.tolerance, cap)]
-        return min(near, key=lambda c: (self._mem(c), c.max_request_workers, _changes(c), c))
+        return min(near, key=lambda c: (self.memory_mib(c), c.max_request_workers, _changes(c), c))
 
-    def _mem(self, c: Candidate) -> float:
+    def memory_mib(self, c: Candidate) -> float:
+        """The peak memory of the simulated candidate ``c`` (0 when it has none)."""
         return float(self.evals[c]["memory_peak_mib"] or 0.0)
 
     # -- coarse to fine ---------------------------------------------------------------------------
@@ -136,57 +136,9 @@ class Search:
             return
         cands = {t: [Candidate(mpm, m, t) for m in lines[t]] for t in others}
         first = {t: around(cands[t], best.max_request_workers) for t in others}
-        self._climb(first, cands, dict.fromkeys(others, best))
+        self.climb(first, cands, dict.fromkeys(others, best))
 
-    def try_spares(
-        self,
-        lines: dict[tuple[str, int], list[int]],
-        primaries: dict[str, int],
-        knees: dict[str, float],
-    ) -> None:
-        """The other spare-settings policies (:data:`SPARES`) for every MPM searched.
-
-        On an MPM's best sizes, each policy is simulated (all in one batch) and climbs along
-        MaxRequestWorkers while preferred. An MPM where nothing met the goals searches its
-        primary line in full under each policy: all-started children may remove the
-        cold-start ramp that made it miss.
-        """
-        first: dict[tuple[str, str], list[Candidate]] = {}
-        cands: dict[tuple[str, str], list[Candidate]] = {}
-        rivals: dict[tuple[str, str], Candidate] = {}
-        failed: list[str] = []
-        for m in primaries:
-            best = self.choose([c for c in self.evals if c.mpm == m and c.spares == "given"])
-            if best is None:
-                failed.append(m)
-                continue
-            line = lines[(m, best.threads_per_child)]
-            for policy in SPARES[1:]:
-                wanted = spare_directives(
-                    m, policy, best.max_request_workers, best.threads_per_child
-                )
-                if self._already_ran(best, wanted):
-                    continue  # the scenario's spare settings already are this policy's
-                key = (m, policy)
-                cands[key] = [Candidate(m, x, best.threads_per_child, policy) for x in line]
-                first[key] = [best.with_spares(policy)]
-                rivals[key] = best
-        if first:
-            self._climb(first, cands, rivals)
-        specs: list[tuple[list[Candidate], list[Candidate]]] = []
-        for m in failed:
-            line = lines[(m, primaries[m])]
-            for policy in SPARES[1:]:
-                proto = Candidate(m, line[0], primaries[m], policy)
-                specs.append(line_spec(proto, line, start_points(line, knees[m])))
-        self.line_searches(specs)
-
-    def _already_ran(self, c: Candidate, wanted: Mapping[str, int | str]) -> bool:
-        """True when ``c`` (simulated) already ran with the ``wanted`` directive values."""
-        ran = self.evals[c]["effective_directives"]
-        return all(ran.get(k) == v for k, v in wanted.items())
-
-    def _climb(
+    def climb(
         self,
         first: Mapping[K, list[Candidate]],
         cands: Mapping[K, list[Candidate]],
@@ -226,141 +178,11 @@ class Search:
         while todo and not self.exhausted():
             self.run(todo)
             self._report()
-            todo = [c for cands, _ in specs for c in self._gaps(cands)]
-
-    def try_keepalive(
-        self,
-        spaces: Mapping[tuple[str, str], tuple[Mapping[int, list[int]], float]],
-        primaries: Mapping[str, int],
-    ) -> None:
-        """The other KeepAlive policies (:data:`KEEPALIVE`) for every MPM searched.
-
-        KeepAlive changes how many connections hold a worker, so each policy gets a line search
-        of its own (from its own analytic knee, in ``spaces[(mpm, policy)]``) on the
-        ThreadsPerChild and spare settings of the MPM's best so far (its primary line if none).
-        All lines run in step.
-        """
-        specs: list[tuple[list[Candidate], list[Candidate]]] = []
-        for m, primary in primaries.items():
-            best = self.choose([c for c in self.evals if c.mpm == m])
-            tpc = best.threads_per_child if best is not None else primary
-            spares = best.spares if best is not None else "given"
-            for policy in KEEPALIVE[1:]:
-                if best is not None and self._already_ran(best, keepalive_directives(policy)):
-                    continue  # the scenario already runs this policy
-                lines, knee = spaces[(m, policy)]
-                line = lines.get(tpc)
-                if not line:
-                    continue
-                proto = Candidate(m, line[0], tpc, spares, policy)
-                specs.append(line_spec(proto, line, start_points(line, knee)))
-        self.line_searches(specs)
-
-    def try_fpm_children(
-        self, mpm: str, pool: str, line: list[int], start: list[int], given: int
-    ) -> None:
-        """The PHP-FPM pool's line (pm.max_children) at the MPM's best Apache settings.
-
-        ``given`` is the pool's size the MaxRequestWorkers search ran with: that point is the
-        best candidate itself, the others are the same Apache settings with another static pool.
-        """
-        mine = [c for c in self.evals if c.mpm == mpm]
-        best = self.choose(mine) or max(
-            mine, key=lambda c: self.evals[c]["throughput_rps"], default=None
-        )
-        if best is None or not line:
-            return
-        base = best if not best.fpm_children else best.with_children("", 0)
-        cands = [
-            base if n == given and base in self.evals else base.with_children(pool, n) for n in line
-        ]
-        self.line_searches([(cands, [cands[line.index(n)] for n in start])])
+            todo = [c for cands, _ in specs for c in gaps(self, cands)]
 
     def exhausted(self) -> bool:
         """True when the simulation budget is spent."""
         return self.budget is not None and len(self.evals) >= self.budget
-
-    def _gaps(self, cands: list[Candidate]) -> list[Candidate]:
-        """Points inside the unexplored gaps next to the line's current choice.
-
-        With the choice at ``i`` and its nearest simulated neighbours ``L < i < R``: the gap
-        towards ``L`` is always probed (a smaller configuration may do as well for less memory, or
-        the peak may lie there); the gap towards ``R`` unless ``R`` meets the goals and is not
-        significantly worse (then nothing in between can be preferred). Two gaps are halved; a
-        single gap is cut in thirds, so that a round has two points to run in parallel. The
-        neighbours of the highest throughput are probed too (:meth:`_peak_neighbours`). With
-        nothing feasible yet, the gaps beside the point with the least p95 are probed, unless
-        they look flat (same goal missed, p95 not significantly higher at the far end).
-        """
-        seen = [i for i, c in enumerate(cands) if c in self.evals]
-        chosen = self.choose(cands)
-        hunting = chosen is None  # nothing meets the goals yet: follow the p95
-        if chosen is None:
-            pending = [cands[i] for i in seen if self.violated(self.evals[cands[i]]) != "ram"]
-            if not pending:
-                return []
-            chosen = min(pending, key=lambda c: (self.evals[c]["p95_ms"] or float("inf"), c))
-        i = cands.index(chosen)
-        here = self.evals[chosen]
-
-        def worth(j: int) -> bool:
-            """While hunting, a gap is a plateau unless its far end misses another goal or has
-            a significantly higher p95."""
-            e = self.evals[cands[j]]
-            return (
-                not hunting
-                or self.violated(e) != self.violated(here)
-                or p95_lower(here, e, self.tolerance)
-            )
-
-        out: list[Candidate] = []
-        gaps: list[tuple[int, int]] = []
-        # A side with no simulated point yet starts from the line's end (as the coarse points do).
-        left = max((j for j in seen if j < i), default=None if i == 0 else -1)
-        if left == -1:
-            out.append(cands[0])
-        elif left is not None and i - left > 1 and worth(left):
-            gaps.append((left, i))
-        right = min((j for j in seen if j > i), default=None if i == len(cands) - 1 else -1)
-        if right == -1:
-            out.append(cands[-1])
-        elif right is not None and right - i > 1 and worth(right):
-            r = self.evals[cands[right]]
-            cap = self.goals.throughput_target
-            near = self.feasible(r) and not better(here, r, self.tolerance, cap)
-            if not near:
-                gaps.append((i, right))
-        if len(gaps) == 1 and not out and gaps[0][1] - gaps[0][0] > 2:
-            # One gap left: its thirds, so that a round still fills two workers.
-            lo, hi = gaps[0]
-            out += [cands[lo + round((hi - lo) * k / 3)] for k in (1, 2)]
-        else:
-            out += [cands[(lo + hi) // 2] for lo, hi in gaps]
-        return list(dict.fromkeys(out + self._peak_neighbours(cands)))
-
-    def _peak_neighbours(self, cands: list[Candidate]) -> list[Candidate]:
-        """The unsimulated neighbours of the line's highest feasible throughput.
-
-        The choice may sit on a level stretch on one side of a peak with the far end level too;
-        only the peak's own neighbours show that it is one (on a single-peaked curve, a point
-        no lower than both neighbours is the highest of the line).
-        """
-        cap = self.goals.throughput_target
-        ok = [c for c in cands if c in self.evals and self.feasible(self.evals[c])]
-        if not ok:
-            return []
-
-        def level(c: Candidate) -> float:
-            return credited(self.evals[c]["throughput_rps"], cap)
-
-        highest = max(level(c) for c in ok)
-        tops = [c for c in ok if level(c) == highest]
-        if any(all(n in self.evals for n in neighbours(cands, c)) for c in tops):
-            # One of them is no lower than both its neighbours: the peak is known (a level one
-            # too). Probing the next equal point's neighbour walked a plateau one point a round.
-            return []
-        top = min(tops, key=lambda c: (self._mem(c), c.max_request_workers))
-        return [c for c in neighbours(cands, top) if c not in self.evals]
 
     def _report(self, done: int = 0, total: int = 0) -> None:
         """Progress: a bar over the round's points (while it runs) and the best so far."""

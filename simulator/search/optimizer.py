@@ -35,6 +35,7 @@ from mpmsim.search.space import (
     tpc_choices,
     useful_workers,
 )
+from mpmsim.search.variants import try_keepalive, try_spares
 from mpmsim.spec.reading import load_base
 from mpmsim.spec.resolve import Prepared, prepare
 from mpmsim.spec.scenario import ClosedLoad, OpenLoad, Scenario
@@ -216,9 +217,9 @@ def _run(search: Search, grid: _Grid, given_tpc: int, *, full_grid: bool, spares
                 primaries[m] = _primary_tpc(mine, given_tpc)
                 search.search_mpm(m, mine, primaries[m], grid.knees[m])
     if spares:
-        search.try_spares(grid.lines, primaries, grid.knees)
+        try_spares(search, grid.lines, primaries, grid.knees)
     if grid.keepalive:
-        search.try_keepalive({k: (v.lines, v.knee) for k, v in grid.keepalive.items()}, primaries)
+        try_keepalive(search, {k: (v.lines, v.knee) for k, v in grid.keepalive.items()}, primaries)
 
 
 def _timing(

@@ -20,6 +20,7 @@ from mpmsim.search.php import (
     php_setup_sets,
 )
 from mpmsim.search.space import Candidate, analytic_bounds, full_memory_mib, useful_workers
+from mpmsim.search.variants import try_fpm_children
 from mpmsim.spec.reading import load_scenario_data
 from mpmsim.spec.resolve import prepare
 from mpmsim.spec.scenario import ClosedLoad, Scenario
@@ -80,4 +81,4 @@ def _size_pool(
     line, start = children_line(fit, given)
     if given not in line and line:
         start = sorted({*start, min(line, key=lambda x: abs(x - given))})
-    search.try_fpm_children(mpm, b.name, line, start, given)
+    try_fpm_children(search, mpm, b.name, line, start, given)
