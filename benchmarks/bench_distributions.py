@@ -5,7 +5,7 @@ Run: ``python benchmarks/bench_distributions.py [n_draws]``.
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 
 from mpmsim.workloads.distributions import DistributionSpec, make_sampler, parse_spec
@@ -43,7 +43,11 @@ def baseline(n: int) -> float:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2_000_000
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("n_draws", nargs="?", type=int, default=2_000_000, help="draws per kind")
+    n = ap.parse_args().n_draws
+    if n <= 0:
+        ap.error(f"n_draws must be a positive number of draws, not {n}")
     print(f"{'kind':<18} {'ns/draw':>8}  (empty loop {baseline(n):.1f} ns, {n} draws)")
     for name, raw in SPECS.items():
         spec = raw if isinstance(raw, float) else parse_spec(raw)

@@ -10,6 +10,7 @@ Run: ``python benchmarks/bench_optimize.py``.
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -43,6 +44,9 @@ def _gap_pct(grid_best: dict[str, Any], ours: dict[str, Any], objective: str) ->
 
 def main() -> None:
     """Run every case and print one block of figures per case."""
+    argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], epilog="Takes no arguments; runs for several minutes."
+    ).parse_args()
     for name in CASES:
         path = EXAMPLES / name
         grid, grid_s = _timed(path, full_grid=True, jobs=2)
