@@ -151,12 +151,13 @@ def _from_mapping(data: Mapping[str, Any], at: _Lookup[SpecT]) -> SpecT:
         raise InputError(f"expected a {at.kind} name or path", file=at.source, field=base_field)
     base = _from_name_or_path(base_ref, at._replace(field=base_field))
     merged = deep_merge(base.model_dump(), overrides)
+    leaves = _leaves(overrides)
     for notes in _NOTE_KEYS:
         if notes in merged and notes not in overrides:
             merged[notes] = {
                 key: text
                 for key, text in merged[notes].items()
-                if not any(_related(key, leaf) for leaf in _leaves(overrides))
+                if not any(_related(key, leaf) for leaf in leaves)
             }
     if "name" not in overrides and "name" in merged:
         merged["name"] = f"{base_ref} (custom)" if overrides else base_ref
