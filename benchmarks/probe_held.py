@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the throw-away Apache lives in tests/apache.py
 
 import campaigns  # noqa: E402
-from probe_children import (  # noqa: E402
+from probe_apache import (  # noqa: E402
     LOAD_CPU,
     PAGE,
     SERVER,

@@ -48,7 +48,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from probe_children import _rate, _timed_load
+from probe_apache import _rate, _timed_load
 from probe_scheduler import (
     TRACEFS,
     _tracefs,

@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the throw-away Apache lives in tests/apache.py
 
 import campaigns  # noqa: E402
-from probe_children import LOAD, PAGE, SERVER, _pss_by_mapping  # noqa: E402
+from probe_apache import LOAD, PAGE, SERVER, _pss_by_mapping  # noqa: E402
 
 from mpmsim.bench.processes import apache_pid, apache_pids, sample_processes  # noqa: E402
 from tests.apache import running_apache  # noqa: E402

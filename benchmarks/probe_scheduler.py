@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 
 import campaigns
 from lock_waits import lock_waits
-from probe_children import _rate, _timed_load
+from probe_apache import _rate, _timed_load
 
 if TYPE_CHECKING:
     from tests.apache import ApacheServer

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lock_waits import FUTEX_CMD_MASK, FUTEX_WAIT
-from probe_children import _rate, _timed_load
+from probe_apache import _rate, _timed_load
 from probe_scheduler import point_label, point_options, point_server, probe_point
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,6 @@
-"""benchmarks/probe_children.py reads mod_status's scoreboard into workers by state."""
+"""benchmarks/probe_children.py's ``scoreboard`` and ``listener`` probes (probe_scoreboard.py,
+probe_listener.py): mod_status's scoreboard read into workers by state, and event.c's log
+lines read into stops, restarts and spans not accepting."""
 
 from __future__ import annotations
 
@@ -12,14 +14,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from probe_children import (
-    _disabled_spans,
-    _not_accepting,
-    _parent_counts,
-    _stops,
-    _swings,
-    scoreboard_states,
-)
+from probe_listener import _disabled_spans, _not_accepting, _stops
+from probe_scoreboard import _parent_counts, _swings, scoreboard_states
 
 #: mod_status's ?auto as Apache 2.4 writes it (abridged), a prefork server under load
 AUTO = b"""127.0.0.1
