@@ -1,4 +1,5 @@
-"""benchmarks/bench_fidelity.py: the parts' figures, per campaign, from compared rows."""
+"""benchmarks/bench_fidelity.py and fidelity_figures.py: the parts' figures, per campaign, from
+compared rows."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from bench_fidelity import figures, render, rests_cold
+from bench_fidelity import rests_cold
+from fidelity_figures import figures, render
 
 from mpmsim.calibration.measured import METRICS
 
