@@ -33,21 +33,13 @@ if str(ROOT) not in sys.path:
 from campaigns import fixed_children  # noqa: E402
 from probe_apache import PAGE, SERVER  # noqa: E402
 
+from mpmsim.bench.kaclient import _read_response as read_response  # noqa: E402
 from mpmsim.bench.processes import apache_pid, sample_processes  # noqa: E402
 from tests.apache import running_apache  # noqa: E402
 
 REQUEST = b"GET /test.html HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n"
 SETTLE_S = 1.0  # after the last connection went idle, before the readings
 OPEN_TIMEOUT_S = 60.0
-
-
-def content_length(head: bytes) -> int:
-    """The Content-Length of a response's head (0 without one)."""
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return int(value.strip())
-    return 0
 
 
 def parse_counts(text: str) -> list[int]:
@@ -68,8 +60,7 @@ async def _held(port: int, requests: int, release: asyncio.Event, idle: list[int
         for _ in range(requests):
             writer.write(REQUEST)
             await writer.drain()
-            head = await reader.readuntil(b"\r\n\r\n")
-            await reader.readexactly(content_length(head))
+            await read_response(reader)
         idle[0] += 1
         await release.wait()
     finally:
